@@ -1,0 +1,175 @@
+/// How Tr Θ is computed.
+public enum TraceEstimator: Sendable, Equatable {
+    /// Exact: C batched backward passes with the outer-product norm identity.
+    case exact
+    /// Unbiased Hutchinson estimate E_v ‖Jᵀv‖² with `samples` Rademacher
+    /// vectors v ∈ R^{nC}: `samples` backward passes whatever C is.
+    case hutchinson(samples: Int)
+}
+
+/// The kernel-free LNP measurement of METHOD.md, with its per-layer split.
+public struct LNPMeasurement: Sendable, Equatable {
+    public var loss: Double
+    /// ‖g‖².
+    public var chiLoss: Double
+    /// Tr Θ.
+    public var chiNet: Double
+    /// gᵀΘg = ‖Jᵀg‖².
+    public var gradSq: Double
+    /// Tr Θ_l per layer (0 for frozen layers).
+    public var layerTraces: [Double]
+    /// gᵀΘ_l g per layer.
+    public var layerGradSq: [Double]
+    public var traceIsEstimate: Bool
+
+    /// gᵀΘg / (‖g‖² Tr Θ); nil when ‖g‖ = 0, Tr Θ = 0 or anything is not finite.
+    public var chiPos: Double? {
+        let denominator = chiLoss * chiNet
+        guard denominator > 0, denominator.isFinite, gradSq.isFinite else { return nil }
+        return gradSq / denominator
+    }
+
+    /// Each layer's share of χ_net and of the gradient.
+    public var layerShares: [LayerShare] {
+        layerTraces.indices.map { l in
+            LayerShare(layer: l,
+                       chiNetShare: chiNet > 0 ? layerTraces[l] / chiNet : 0,
+                       gradientShare: gradSq > 0 ? layerGradSq[l] / gradSq : 0,
+                       chiNet: layerTraces[l], gradSq: layerGradSq[l])
+        }
+    }
+}
+
+/// Measures χ_loss, χ_net and χ_pos of a model on a fixed probe set without
+/// forming the kernel (METHOD.md, "Computing it without the kernel"), and
+/// collects what the exact eNTK needs on the way.
+///
+/// Owns a workspace for the probe rows; `measure` allocates nothing unless
+/// `collectKernelFactors` asks for the eNTK factors (a spectrum step).
+public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
+    // @unchecked: owned by one worker together with its model.
+    public let probe: Dataset
+    public let rowCount: Int
+    public let outputDim: Int
+    private let workspace: MLPWorkspace<Scalar>
+    private let targets: TargetBuffer<Scalar>
+    /// g = ∂L/∂F from the last measurement, [n, C], Double.
+    public private(set) var residualGradient: [Double]
+    private var generator: SeededGenerator
+
+    public init(model: MLP<Scalar>, probe: Dataset, seed: UInt64 = 0x5EC7) throws(ConfigurationError) {
+        guard probe.count > 0 else { throw .invalid("the probe set is empty") }
+        guard probe.inputDim == model.architecture.inputDim, probe.outputDim == model.outputDim else {
+            throw .invalid("probe set shape does not match the model")
+        }
+        self.probe = probe
+        rowCount = probe.count
+        outputDim = model.outputDim
+        workspace = MLPWorkspace(for: model, capacity: probe.count)
+        targets = TargetBuffer(kind: probe.lossKind, outputDim: model.outputDim, capacity: probe.count)
+        targets.load(probe.targets, count: probe.count)
+        residualGradient = Array(repeating: 0, count: probe.count * model.outputDim)
+        generator = SeededGenerator(seed: seed)
+    }
+
+    /// Runs the probe forward and returns its outputs f: [n, C] (for tests
+    /// and the state dump).
+    public func outputs(of model: MLP<Scalar>) -> Matrix<Double> {
+        workspace.loadInputs(probe.inputs, count: rowCount)
+        model.forward(rows: rowCount, workspace: workspace)
+        var f = Matrix<Double>(rows: rowCount, cols: outputDim)
+        for k in 0..<(rowCount * outputDim) { f.storage[k] = Double(workspace.output[k]) }
+        return f
+    }
+
+    /// Measures the model at its current parameters. Overwrites
+    /// `model.gradients` (call it between optimizer steps, not inside one).
+    ///
+    /// When `kernelFactors` is non-nil, the per-layer activations a_{l−1} and
+    /// the deltas δ_l^{(c)} of every output are copied into it, in Double, for
+    /// `EmpiricalNTK` (exact estimator only).
+    public func measure(_ model: MLP<Scalar>, estimator: TraceEstimator = .exact,
+                        kernelFactors: KernelFactors? = nil) -> LNPMeasurement {
+        let n = rowCount, c = outputDim
+        workspace.loadInputs(probe.inputs, count: n)
+        model.forward(rows: n, workspace: workspace)
+        let loss = Loss.evaluate(probe.lossKind, outputs: workspace.output, targets: targets, rows: n,
+                                 gradient: workspace.outputGradient)
+        var chiLoss = 0.0
+        for k in 0..<(n * c) {
+            let g = Double(workspace.outputGradient[k])
+            residualGradient[k] = g
+            chiLoss += g * g
+        }
+        let layerCount = model.layers.count
+        let first = model.firstTrainableLayer
+        var layerGradSq = Array(repeating: 0.0, count: layerCount)
+        var layerTraces = Array(repeating: 0.0, count: layerCount)
+
+        // gᵀΘg = ‖∇_θ L‖², split by layer: one ordinary backward pass.
+        model.backward(rows: n, workspace: workspace)
+        for l in first..<layerCount { layerGradSq[l] = sumOfSquares(model, layer: l) }
+
+        switch estimator {
+        case .exact:
+            // ‖a_{l−1,i}‖² per row, once per layer: it does not depend on c.
+            var inputNorms: [[Double]] = Array(repeating: [], count: layerCount)
+            for l in first..<layerCount {
+                let fanIn = model.layers[l].fanIn
+                let a = l == 0 ? UnsafePointer(workspace.input) : UnsafePointer(workspace.activation(l - 1))
+                inputNorms[l] = (0..<n).map { i in rowSquaredNorm(a + i * fanIn, count: fanIn) }
+                kernelFactors?.storeActivations(layer: l, a, rows: n, cols: fanIn)
+            }
+            for output in 0..<c {
+                // ∂f_c/∂h_l for every sample at once: seed the readout with e_c.
+                let seed = workspace.outputGradient
+                for k in 0..<(n * c) { seed[k] = 0 }
+                for i in 0..<n { seed[i * c + output] = 1 }
+                model.backward(rows: n, workspace: workspace, parameterGradients: false)
+                for l in first..<layerCount {
+                    let layer = model.layers[l]
+                    let s = Double(layer.weightMultiplier), t = Double(layer.biasMultiplier)
+                    let delta = UnsafePointer(workspace.delta(l))
+                    var trace = 0.0
+                    for i in 0..<n {
+                        // ‖s δ aᵀ‖²_F + ‖t δ‖² = ‖δ‖² (s²‖a‖² + t²)
+                        let deltaNorm = rowSquaredNorm(delta + i * layer.fanOut, count: layer.fanOut)
+                        trace += deltaNorm * (s * s * inputNorms[l][i] + t * t)
+                    }
+                    layerTraces[l] += trace
+                    kernelFactors?.storeDeltas(layer: l, output: output, delta, rows: n, cols: layer.fanOut)
+                }
+            }
+        case .hutchinson(let samples):
+            let count = max(1, samples)
+            for _ in 0..<count {
+                let v = workspace.outputGradient
+                for k in 0..<(n * c) { v[k] = (generator.next() & 1) == 0 ? -1 : 1 }
+                model.backward(rows: n, workspace: workspace)
+                for l in first..<layerCount { layerTraces[l] += sumOfSquares(model, layer: l) / Double(count) }
+            }
+        }
+        kernelFactors?.finish(firstLayer: first, model: model)
+        var estimate = false
+        if case .hutchinson = estimator { estimate = true }
+        return LNPMeasurement(loss: loss, chiLoss: chiLoss, chiNet: layerTraces.reduce(0, +),
+                              gradSq: layerGradSq.reduce(0, +), layerTraces: layerTraces,
+                              layerGradSq: layerGradSq, traceIsEstimate: estimate)
+    }
+
+    private func sumOfSquares(_ model: MLP<Scalar>, layer l: Int) -> Double {
+        let layer = model.layers[l]
+        let g = model.gradients.baseAddress! + layer.weightOffset
+        return rowSquaredNorm(UnsafePointer(g), count: layer.end - layer.weightOffset)
+    }
+}
+
+@inline(__always)
+func rowSquaredNorm<Scalar: BLASScalar>(_ p: UnsafePointer<Scalar>, count: Int) -> Double {
+    var sum = 0.0
+    for k in 0..<count {
+        let x = Double(p[k])
+        sum += x * x
+    }
+    return sum
+}

@@ -1,0 +1,2 @@
+import SpectralCore
+print("spectop: BLAS core \(BLASRuntime.coreName)")

@@ -1,0 +1,397 @@
+import Foundation
+
+/// Trains several models side by side on a small pool of worker threads and
+/// publishes consistent snapshots of them.
+///
+/// Scheduling is fair by step count: a free worker always takes the
+/// least-advanced model that is not being trained, so models stay in step.
+/// All shared state lives behind one condition lock; a worker holds it only
+/// to claim a model and to publish its result, never while computing. A UI
+/// reading `snapshot()` therefore waits at most for a copy.
+public final class Engine: @unchecked Sendable {
+    // @unchecked: every mutable field below is guarded by `lock`; `runs[i]` is
+    // touched only by the worker that set `busy[i]`.
+    public let configuration: EngineConfiguration
+    private let runs: [ModelRun]
+    private let lock = NSCondition()
+    private var published: [ModelSnapshot]
+    private var busy: [Bool]
+    private var pendingFreeze: [Bool]
+    private var stepAllowance: [Int]
+    private var nextAllowedTime: [Double]
+    private var rateWindow: [(wall: Double, step: Int)]
+    private var state: EngineState = .paused
+    private var started = false
+    private var stopping = false
+    private var liveWorkers = 0
+    private var stepsPerSecondLimit: Double?
+    private var events: [EngineEvent] = []
+    private var startTime = Date()
+    private let workerCount: Int
+
+    /// Builds every model (initialisation happens here, deterministically).
+    public init(_ configuration: EngineConfiguration) throws(ConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        var runs: [ModelRun] = []
+        for plan in configuration.models {
+            runs.append(try ModelRun(plan: plan, train: configuration.train, probe: configuration.probe, seed: configuration.seed))
+        }
+        self.runs = runs
+        published = runs.map { run in
+            ModelSnapshot(id: run.plan.id, width: run.plan.architecture.width, depth: run.plan.architecture.depth,
+                          mode: run.plan.mode, featuresFrozen: run.model.featuresFrozen,
+                          parameterCount: run.model.parameterCount,
+                          trainableParameterCount: run.model.trainableParameterCount, step: 0,
+                          stepBudget: run.plan.steps, status: .training)
+        }
+        busy = Array(repeating: false, count: runs.count)
+        pendingFreeze = Array(repeating: false, count: runs.count)
+        stepAllowance = Array(repeating: 0, count: runs.count)
+        nextAllowedTime = Array(repeating: 0, count: runs.count)
+        rateWindow = Array(repeating: (0, 0), count: runs.count)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let requested = configuration.workers > 0 ? configuration.workers : cores
+        workerCount = max(1, min(requested, cores, runs.count))
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// Worker threads this engine uses.
+    public var workers: Int { workerCount }
+
+    /// The models, for the state dump. Only touch them inside `withModelsIdle`.
+    public var modelRuns: [ModelRun] { runs }
+
+    // MARK: Controls
+
+    /// Starts the workers (running, or paused if `paused`).
+    public func start(paused: Bool = false) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !started else { return }
+        started = true
+        state = paused ? .paused : .running
+        startTime = Date()
+        // Two levels of parallelism oversubscribe the cores: with several
+        // workers each BLAS call runs on its caller's thread only.
+        if workerCount > 1 { BLASRuntime.setThreadCount(1) }
+        liveWorkers = workerCount
+        for index in 0..<workerCount {
+            let thread = Thread { [self] in self.workerLoop() }
+            thread.name = "spectop-worker-\(index)"
+            thread.stackSize = 1 << 22
+            thread.start()
+        }
+    }
+
+    public func pause() { setState(.paused, event: "pause") }
+    public func resume() { setState(.running, event: "resume") }
+
+    public func togglePause() {
+        lock.lock()
+        let current = state
+        lock.unlock()
+        if current == .running { pause() } else if current == .paused { resume() }
+    }
+
+    private func setState(_ newState: EngineState, event: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard state == .running || state == .paused, state != newState else { return }
+        state = newState
+        if newState == .running { for i in stepAllowance.indices { stepAllowance[i] = 0 } }
+        appendEvent(.event(kind: event, model: nil, step: nil, wall: elapsedLocked(), detail: nil))
+        lock.broadcast()
+    }
+
+    /// While paused: lets every model take one more step.
+    public func stepOnce() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard state == .paused else { return }
+        for i in runs.indices where published[i].status == .training { stepAllowance[i] += 1 }
+        lock.broadcast()
+    }
+
+    /// Caps each model's training speed (nil: as fast as possible).
+    public func setSpeedLimit(stepsPerSecond: Double?) {
+        lock.lock()
+        defer { lock.unlock() }
+        stepsPerSecondLimit = stepsPerSecond.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
+        lock.broadcast()
+    }
+
+    public var speedLimit: Double? {
+        lock.lock()
+        defer { lock.unlock() }
+        return stepsPerSecondLimit
+    }
+
+    /// Speeds from slow to unlimited, for the `+`/`-` keys.
+    public static let speedLevels: [Double?] = [1, 2, 5, 10, 20, 50, 100, 200, 500, nil]
+
+    public func faster() { shiftSpeed(by: 1) }
+    public func slower() { shiftSpeed(by: -1) }
+
+    private func shiftSpeed(by delta: Int) {
+        let current = speedLimit
+        let index = Engine.speedLevels.firstIndex { level in
+            guard let level else { return current == nil }
+            guard let current else { return false }
+            return level >= current
+        } ?? Engine.speedLevels.count - 1
+        let next = max(0, min(Engine.speedLevels.count - 1, index + delta))
+        setSpeedLimit(stepsPerSecond: Engine.speedLevels[next])
+    }
+
+    /// Freezes the hidden layers of a model from its next step on (a live
+    /// intervention). Returns false for an unknown id or an already frozen model.
+    @discardableResult
+    public func freezeFeatures(modelID: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let i = runs.firstIndex(where: { $0.plan.id == modelID }), !published[i].featuresFrozen,
+              !pendingFreeze[i] else { return false }
+        pendingFreeze[i] = true
+        lock.broadcast()
+        return true
+    }
+
+    /// Stops the workers and waits for them; safe to call more than once.
+    public func stop() {
+        lock.lock()
+        stopping = true
+        if state == .running || state == .paused { state = .stopped }
+        lock.broadcast()
+        while liveWorkers > 0 { lock.wait() }
+        lock.unlock()
+    }
+
+    /// Blocks until every model finished or diverged, or `timeout` passes.
+    @discardableResult
+    public func waitUntilFinished(timeout: Double = .infinity) -> Bool {
+        let deadline = Date().addingTimeInterval(min(timeout, 1e9))
+        lock.lock()
+        defer { lock.unlock() }
+        while state != .finished && state != .stopped {
+            if !lock.wait(until: deadline) { return false }
+        }
+        return state == .finished
+    }
+
+    /// Runs `body` while no worker touches any model (for the state dump).
+    public func withModelsIdle<T>(_ body: ([ModelRun]) throws -> T) rethrows -> T {
+        lock.lock()
+        let wasRunning = state == .running
+        if wasRunning { state = .paused }
+        while busy.contains(true) { lock.wait() }
+        lock.unlock()
+        defer {
+            lock.lock()
+            if wasRunning && state == .paused { state = .running }
+            lock.broadcast()
+            lock.unlock()
+        }
+        return try body(runs)
+    }
+
+    /// Records a caller's event (e.g. "export") in the event stream.
+    public func note(kind: String, detail: String?) {
+        lock.lock()
+        defer { lock.unlock() }
+        appendEvent(.event(kind: kind, model: nil, step: nil, wall: elapsedLocked(), detail: detail))
+    }
+
+    // MARK: Reading
+
+    /// A consistent picture: each model's fields all belong to one step.
+    public func snapshot() -> EngineSnapshot {
+        lock.lock()
+        defer { lock.unlock() }
+        let models = published
+        return EngineSnapshot(state: state, models: models, elapsed: started ? elapsedLocked() : 0,
+                              stepsPerSecond: models.reduce(0) { $0 + $1.stepsPerSecond })
+    }
+
+    /// Metrics, spectra and events since the last call, oldest first.
+    public func drainEvents() -> [EngineEvent] {
+        lock.lock()
+        defer { lock.unlock() }
+        let drained = events
+        events.removeAll(keepingCapacity: true)
+        return drained
+    }
+
+    // MARK: Workers
+
+    private func elapsedLocked() -> Double { Date().timeIntervalSince(startTime) }
+
+    private func appendEvent(_ event: EngineEvent) {
+        if configuration.recordEvents { events.append(event) }
+    }
+
+    /// The least-advanced idle model allowed to run now, if any.
+    private func chooseModel(now: Double) -> Int? {
+        var best: Int?
+        for i in runs.indices where !busy[i] && published[i].status == .training {
+            if state == .paused && stepAllowance[i] <= 0 { continue }
+            if state != .running && state != .paused { continue }
+            if nextAllowedTime[i] > now { continue }
+            if best == nil || published[i].step < published[best!].step { best = i }
+        }
+        return best
+    }
+
+    private func workerLoop() {
+        lock.lock()
+        while true {
+            if stopping { break }
+            let now = elapsedLocked()
+            guard let index = chooseModel(now: now) else {
+                if !busy.contains(true) && !published.contains(where: { $0.status == .training }) {
+                    if state == .running || state == .paused {
+                        state = .finished
+                        appendEvent(.event(kind: "finished", model: nil, step: nil, wall: now, detail: nil))
+                    }
+                    lock.broadcast()
+                    break
+                }
+                // Throttled models become runnable at a known time; otherwise wait for a signal.
+                let waits = nextAllowedTime.enumerated().filter { !busy[$0.offset] && $0.element > now }.map(\.element)
+                if let soonest = waits.min(), state == .running {
+                    _ = lock.wait(until: Date().addingTimeInterval(soonest - now))
+                } else {
+                    _ = lock.wait(until: Date().addingTimeInterval(0.5))
+                }
+                continue
+            }
+            busy[index] = true
+            if state == .paused { stepAllowance[index] -= 1 }
+            let freeze = pendingFreeze[index]
+            pendingFreeze[index] = false
+            let limit = stepsPerSecondLimit
+            let spectrumDue = isSpectrumDue(index, now: now)
+            lock.unlock()
+
+            let outcome = runUnit(index, freeze: freeze, spectrumDue: spectrumDue, started: now)
+
+            lock.lock()
+            publish(index, outcome)
+            busy[index] = false
+            if let limit { nextAllowedTime[index] = outcome.wall + 1 / limit } else { nextAllowedTime[index] = 0 }
+            lock.broadcast()
+        }
+        liveWorkers -= 1
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    private func isSpectrumDue(_ i: Int, now: Double) -> Bool {
+        let run = runs[i]
+        guard configuration.traceEstimator == .exact,
+              configuration.probe.count * run.model.outputDim <= configuration.maxKernelSize else { return false }
+        let step = published[i].step
+        if let every = configuration.spectrumEvery { return step % every == 0 || step == run.plan.steps }
+        if step == 0 || step == run.plan.steps { return true }
+        let fraction = max(0.01, min(1, configuration.spectrumTimeFraction))
+        let adaptive = run.lastSpectrumSeconds * (1 - fraction) / fraction
+        return now - run.lastSpectrumWall >= max(configuration.spectrumInterval, adaptive)
+    }
+
+    private struct UnitOutcome {
+        var step: Int
+        var trainLoss: Double?
+        var metric: MetricSample?
+        var measurement: LNPMeasurement?
+        var spectrum: SpectrumSample?
+        var froze: Bool
+        var diverged: Bool
+        var finished: Bool
+        var wall: Double
+        var failure: String?
+    }
+
+    /// One unit of work on a model: measure if due, then one training step.
+    private func runUnit(_ i: Int, freeze: Bool, spectrumDue: Bool, started: Double) -> UnitOutcome {
+        let run = runs[i]
+        if freeze { run.model.freezeFeatures() }
+        var outcome = UnitOutcome(step: run.step, froze: freeze, diverged: false, finished: false, wall: started)
+        let budget = run.plan.steps
+        let step = run.step
+        if (step % configuration.metricsEvery == 0 || step == budget) && run.lastMeasuredStep != step {
+            let before = Date()
+            do {
+                let (measurement, spectrum) = try run.measure(estimator: configuration.traceEstimator, withSpectrum: spectrumDue)
+                if spectrum != nil {
+                    run.lastSpectrumSeconds = Date().timeIntervalSince(before)
+                    run.lastSpectrumWall = started
+                }
+                outcome.measurement = measurement
+                outcome.spectrum = spectrum
+                outcome.metric = MetricSample(step: step, loss: measurement.loss, chiLoss: measurement.chiLoss,
+                                              chiNet: measurement.chiNet, chiPos: measurement.chiPos,
+                                              gradSq: measurement.gradSq, wall: Date().timeIntervalSince(startTime),
+                                              traceIsEstimate: measurement.traceIsEstimate)
+                if !measurement.loss.isFinite { outcome.diverged = true }
+            } catch {
+                outcome.failure = "\(error)"
+            }
+        }
+        if step < budget && !outcome.diverged {
+            let loss = run.trainer.trainStep()
+            outcome.trainLoss = loss
+            if !loss.isFinite { outcome.diverged = true }
+        }
+        outcome.step = run.step
+        outcome.finished = !outcome.diverged && run.step >= budget && run.lastMeasuredStep == budget
+        outcome.wall = Date().timeIntervalSince(startTime)
+        return outcome
+    }
+
+    private func publish(_ i: Int, _ outcome: UnitOutcome) {
+        let run = runs[i]
+        var snapshot = published[i]
+        let id = run.plan.id
+        if outcome.froze {
+            appendEvent(.event(kind: "freeze", model: id, step: snapshot.step, wall: outcome.wall, detail: "features frozen"))
+        }
+        if let metric = outcome.metric {
+            snapshot.latest = metric
+            snapshot.history.append(metric)
+            appendEvent(.metrics(model: id, metric))
+        }
+        if let measurement = outcome.measurement { snapshot.layers = measurement.layerShares }
+        if let spectrum = outcome.spectrum {
+            snapshot.spectrum = spectrum
+            appendEvent(.spectrum(model: id, spectrum))
+        }
+        if let failure = outcome.failure {
+            appendEvent(.event(kind: "error", model: id, step: snapshot.step, wall: outcome.wall, detail: failure))
+        }
+        snapshot.step = outcome.step
+        if let loss = outcome.trainLoss { snapshot.trainLoss = loss }
+        snapshot.featuresFrozen = run.model.featuresFrozen
+        snapshot.trainableParameterCount = run.model.trainableParameterCount
+        snapshot.minChiPos = run.minChiPos
+        snapshot.maxREff = run.maxREff
+        snapshot.amplification = run.amplification
+        if outcome.diverged && snapshot.status == .training {
+            snapshot.status = .diverged
+            appendEvent(.event(kind: "diverged", model: id, step: outcome.step, wall: outcome.wall,
+                               detail: "loss is not finite; training stopped for this model"))
+        } else if outcome.finished {
+            snapshot.status = .finished
+        }
+        // Steps per second over windows of about a second.
+        if snapshot.status != .training {
+            snapshot.stepsPerSecond = 0
+        } else if outcome.wall - rateWindow[i].wall >= 1 {
+            snapshot.stepsPerSecond = Double(outcome.step - rateWindow[i].step) / (outcome.wall - rateWindow[i].wall)
+            rateWindow[i] = (outcome.wall, outcome.step)
+        }
+        published[i] = snapshot
+    }
+}

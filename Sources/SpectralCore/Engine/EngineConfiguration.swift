@@ -1,0 +1,90 @@
+/// One model the engine trains.
+public struct ModelPlan: Sendable, Equatable {
+    /// Stable identifier, e.g. "w256-active".
+    public var id: String
+    public var architecture: MLPArchitecture
+    public var mode: TrainingMode
+    public var optimizer: OptimizerConfig
+    public var batchSize: Int
+    /// Steps to train.
+    public var steps: Int
+    /// Stream of the run seed that initialises the weights; an active and a
+    /// frozen model of the same size share it, so they start identical.
+    public var initStream: UInt64
+
+    public init(id: String, architecture: MLPArchitecture, mode: TrainingMode, optimizer: OptimizerConfig,
+                batchSize: Int, steps: Int, initStream: UInt64) {
+        self.id = id; self.architecture = architecture; self.mode = mode; self.optimizer = optimizer
+        self.batchSize = batchSize; self.steps = steps; self.initStream = initStream
+    }
+
+    /// "w256-active" style identifier.
+    public static func defaultID(width: Int, depth: Int, mode: TrainingMode) -> String {
+        "w\(width)-\(mode.rawValue)"
+    }
+}
+
+/// Everything an `Engine` needs to run.
+public struct EngineConfiguration: Sendable {
+    public var models: [ModelPlan]
+    public var train: Dataset
+    /// The fixed probe set shared by every model (METHOD.md).
+    public var probe: Dataset
+    public var seed: UInt64
+    /// Kernel-free LNP every this many steps.
+    public var metricsEvery: Int
+    /// Exact spectrum every this many steps (nil: time-based only).
+    public var spectrumEvery: Int?
+    /// At most one exact spectrum per model per this many seconds of wall time
+    /// (0: no limit). Also adaptively capped so spectra take at most
+    /// `spectrumTimeFraction` of a model's time: the eNTK never stalls training.
+    public var spectrumInterval: Double
+    public var spectrumTimeFraction: Double
+    /// Skip exact spectra when the kernel would be larger than this (nC).
+    public var maxKernelSize: Int
+    public var traceEstimator: TraceEstimator
+    /// Worker threads (at most the core count); 0 = automatic.
+    public var workers: Int
+    /// Keep every metric and spectrum as an event for a recorder to drain.
+    public var recordEvents: Bool
+
+    public init(models: [ModelPlan], train: Dataset, probe: Dataset, seed: UInt64, metricsEvery: Int = 1,
+                spectrumEvery: Int? = nil, spectrumInterval: Double = 0.5, spectrumTimeFraction: Double = 0.25,
+                maxKernelSize: Int = 4096, traceEstimator: TraceEstimator = .exact, workers: Int = 0,
+                recordEvents: Bool = false) {
+        self.models = models; self.train = train; self.probe = probe; self.seed = seed
+        self.metricsEvery = metricsEvery; self.spectrumEvery = spectrumEvery; self.spectrumInterval = spectrumInterval
+        self.spectrumTimeFraction = spectrumTimeFraction; self.maxKernelSize = maxKernelSize
+        self.traceEstimator = traceEstimator; self.workers = workers; self.recordEvents = recordEvents
+    }
+
+    public func validate() throws(ConfigurationError) {
+        guard !models.isEmpty else { throw .invalid("no models to train") }
+        guard metricsEvery >= 1 else { throw .invalid("metrics every must be at least 1, got \(metricsEvery)") }
+        if let every = spectrumEvery, every < 1 { throw .invalid("spectrum every must be at least 1, got \(every)") }
+        guard spectrumInterval >= 0, spectrumInterval.isFinite else { throw .invalid("spectrum interval must be 0 or more seconds") }
+        var seen = Set<String>()
+        for plan in models {
+            guard seen.insert(plan.id).inserted else { throw .invalid("two models share the id '\(plan.id)'") }
+            guard plan.steps >= 0 else { throw .invalid("\(plan.id): steps must be 0 or more, got \(plan.steps)") }
+            try plan.architecture.validate()
+            try plan.optimizer.validate()
+            guard plan.batchSize >= 1 else { throw .invalid("\(plan.id): batch size must be at least 1, got \(plan.batchSize)") }
+            guard plan.batchSize <= train.count else {
+                throw .invalid("\(plan.id): batch size \(plan.batchSize) is larger than the training set (\(train.count) samples)")
+            }
+        }
+        guard probe.count >= 1 else { throw .invalid("the probe set is empty") }
+        if case .hutchinson(let samples) = traceEstimator, samples < 1 {
+            throw .invalid("Hutchinson samples must be at least 1, got \(samples)")
+        }
+    }
+}
+
+/// What the engine reports to a recorder, in the order it happened per model.
+public enum EngineEvent: Sendable, Equatable {
+    case metrics(model: String, MetricSample)
+    case spectrum(model: String, SpectrumSample)
+    /// pause, resume, freeze, diverged, finished, export…
+    case event(kind: String, model: String?, step: Int?, wall: Double, detail: String?)
+}

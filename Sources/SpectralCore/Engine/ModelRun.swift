@@ -1,0 +1,69 @@
+import Foundation
+
+/// The worker-side objects of one model: its trainer, its probe, its kernel
+/// buffers and its running summaries. Only the worker that has claimed the
+/// model in the engine's scheduler touches it.
+public final class ModelRun: @unchecked Sendable {
+    // @unchecked: the scheduler's busy flag hands a run to one worker at a time.
+    public let plan: ModelPlan
+    public let trainer: ModelTrainer<Float>
+    public let probe: LNPProbe<Float>
+    private var factors: KernelFactors?
+
+    /// Latest measurement and spectrum, with the step they belong to.
+    public private(set) var lastMeasurement: LNPMeasurement?
+    public private(set) var lastMeasuredStep = -1
+    public private(set) var lastSpectrum: SpectrumSample?
+    var lastSpectrumWall = -Double.infinity
+    var lastSpectrumSeconds = 0.0
+    var initialChiNet: Double?
+    var minChiPos: Double?
+    var maxREff: Double?
+
+    init(plan: ModelPlan, train: Dataset, probe: Dataset, seed: UInt64) throws(ConfigurationError) {
+        self.plan = plan
+        let root = SeededGenerator(seed: seed)
+        var initGenerator = root.fork(0x1000 + plan.initStream)
+        let model = try MLP<Float>(plan.architecture, generator: &initGenerator)
+        if plan.mode == .frozen { model.freezeFeatures() }
+        trainer = try ModelTrainer(model: model, optimizer: plan.optimizer, train: train, batchSize: plan.batchSize,
+                                   generator: root.fork(0x2000 + plan.initStream))
+        self.probe = try LNPProbe(model: model, probe: probe)
+    }
+
+    public var model: MLP<Float> { trainer.model }
+    public var step: Int { trainer.step }
+
+    /// Measures LNP at the current step, with the exact spectrum when asked.
+    func measure(estimator: TraceEstimator, withSpectrum: Bool) throws -> (LNPMeasurement, SpectrumSample?) {
+        var spectrum: SpectrumSample?
+        if withSpectrum {
+            if factors == nil { factors = KernelFactors(model: model, rows: probe.rowCount) }
+            let measurement = probe.measure(model, estimator: .exact, kernelFactors: factors)
+            let theta = EmpiricalNTK.kernel(factors!)
+            spectrum = try SpectrumAnalysis.analyze(kernel: theta, residualGradient: probe.residualGradient, step: step)
+            record(measurement, spectrum)
+            return (measurement, spectrum)
+        }
+        let measurement = probe.measure(model, estimator: estimator)
+        record(measurement, nil)
+        return (measurement, nil)
+    }
+
+    private func record(_ measurement: LNPMeasurement, _ spectrum: SpectrumSample?) {
+        lastMeasurement = measurement
+        lastMeasuredStep = step
+        if initialChiNet == nil, measurement.chiNet.isFinite { initialChiNet = measurement.chiNet }
+        if let chiPos = measurement.chiPos { minChiPos = min(minChiPos ?? chiPos, chiPos) }
+        if let spectrum {
+            lastSpectrum = spectrum
+            if let r = spectrum.rEff { maxREff = max(maxREff ?? r, r) }
+        }
+    }
+
+    /// χ_net(t) / χ_net(0).
+    var amplification: Double? {
+        guard let first = initialChiNet, first > 0, let now = lastMeasurement?.chiNet else { return nil }
+        return now / first
+    }
+}

@@ -1,0 +1,220 @@
+import XCTest
+import TestSupport
+@testable import SpectralCore
+
+/// A regression set from a random tanh network, built in the test so the
+/// engine tests do not depend on the data loaders.
+func syntheticRegression(samples: Int, inputDim: Int = 8, outputs: Int = 1, seed: UInt64 = 1) -> Dataset {
+    var rng = SeededGenerator(seed: seed)
+    var x = Matrix<Float>(rows: samples, cols: inputDim)
+    for k in x.storage.indices { x.storage[k] = Float(rng.gaussian()) }
+    let hidden = 16
+    let w = (0..<(hidden * inputDim)).map { _ in rng.gaussian() / Double(inputDim).squareRoot() }
+    let v = (0..<(hidden * outputs)).map { _ in rng.gaussian() / Double(hidden).squareRoot() }
+    var y = Matrix<Float>(rows: samples, cols: outputs)
+    for i in 0..<samples {
+        var h = [Double](repeating: 0, count: hidden)
+        for j in 0..<hidden {
+            var sum = 0.0
+            for k in 0..<inputDim { sum += w[j * inputDim + k] * Double(x[i, k]) }
+            h[j] = Foundation.tanh(sum)
+        }
+        for c in 0..<outputs {
+            var sum = 0.0
+            for j in 0..<hidden { sum += v[c * hidden + j] * h[j] }
+            y[i, c] = Float(sum)
+        }
+    }
+    return Dataset(name: "synthetic", inputs: x, targets: .values(y))
+}
+
+func plans(widths: [Int], steps: Int, lr: Double = 0.05, batch: Int = 32, inputDim: Int = 8, outputs: Int = 1) -> [ModelPlan] {
+    widths.enumerated().flatMap { index, width in
+        TrainingMode.allCases.map { mode in
+            ModelPlan(id: ModelPlan.defaultID(width: width, depth: 2, mode: mode),
+                      architecture: MLPArchitecture(inputDim: inputDim, width: width, depth: 2, outputDim: outputs, activation: .tanh),
+                      mode: mode, optimizer: OptimizerConfig(learningRate: lr), batchSize: batch, steps: steps,
+                      initStream: UInt64(index))
+        }
+    }
+}
+
+final class EngineTests: XCTestCase {
+    private func configuration(widths: [Int] = [4, 8, 16, 32], steps: Int = 60, seed: UInt64 = 1, record: Bool = true) -> EngineConfiguration {
+        let data = syntheticRegression(samples: 256)
+        return EngineConfiguration(models: plans(widths: widths, steps: steps), train: data,
+                                   probe: data.subset(Array(0..<32)), seed: seed, spectrumEvery: 10,
+                                   workers: 2, recordEvents: record)
+    }
+
+    private func lossCurves(_ events: [EngineEvent]) -> [String: [Double]] {
+        var curves: [String: [Double]] = [:]
+        for case .metrics(let model, let sample) in events { curves[model, default: []].append(sample.loss) }
+        return curves
+    }
+
+    func testEightModelsTrainConcurrentlyToTheirBudget() throws {
+        let engine = try Engine(configuration())
+        XCTAssertEqual(engine.workers, min(2, ProcessInfo.processInfo.activeProcessorCount))
+        engine.start()
+        XCTAssertTrue(engine.waitUntilFinished(timeout: 120))
+        let snapshot = engine.snapshot()
+        XCTAssertEqual(snapshot.state, .finished)
+        XCTAssertEqual(snapshot.models.count, 8)
+        for model in snapshot.models {
+            XCTAssertEqual(model.step, 60, model.id)
+            XCTAssertEqual(model.status, .finished, model.id)
+            XCTAssertEqual(model.latest?.step, 60, model.id)
+            XCTAssertEqual(model.history.count, 61, model.id)
+            XCTAssertEqual(model.spectrum?.step, 60, model.id)
+            XCTAssertNotNil(model.minChiPos)
+        }
+        let curves = lossCurves(engine.drainEvents())
+        XCTAssertEqual(curves.count, 8)
+        XCTAssertTrue(curves.values.allSatisfy { $0.count == 61 })
+    }
+
+    func testSameSeedGivesIdenticalLossesAndOtherSeedsDiffer() throws {
+        func run(seed: UInt64) throws -> [String: [Double]] {
+            let engine = try Engine(configuration(widths: [8, 16], steps: 40, seed: seed))
+            engine.start()
+            XCTAssertTrue(engine.waitUntilFinished(timeout: 60))
+            return lossCurves(engine.drainEvents())
+        }
+        let a = try run(seed: 42), b = try run(seed: 42), c = try run(seed: 43)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, c)
+    }
+
+    func testPauseResumeAndSingleStep() throws {
+        var config = configuration(widths: [8, 16, 32, 64], steps: 100_000)
+        config.spectrumEvery = 50
+        let engine = try Engine(config)
+        engine.start(paused: true)
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertTrue(engine.snapshot().models.allSatisfy { $0.step == 0 }, "paused engine must not train")
+        engine.stepOnce()
+        let deadline = Date().addingTimeInterval(10)
+        while engine.snapshot().models.contains(where: { $0.step < 1 }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertEqual(engine.snapshot().models.map(\.step), Array(repeating: 1, count: 8), "one step each")
+        engine.resume()
+        Thread.sleep(forTimeInterval: 0.5)
+        engine.pause()
+        Thread.sleep(forTimeInterval: 0.2)  // let running units finish
+        let paused = engine.snapshot()
+        XCTAssertEqual(paused.state, .paused)
+        XCTAssertTrue(paused.models.allSatisfy { $0.step > 1 })
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(engine.snapshot().models.map(\.step), paused.models.map(\.step), "steps must not advance while paused")
+        // Fair scheduling keeps models within a few steps of each other.
+        let steps = paused.models.map(\.step)
+        XCTAssertLessThanOrEqual(steps.max()! - steps.min()!, 4)
+        engine.stop()
+        XCTAssertEqual(engine.snapshot().state, .stopped)
+    }
+
+    func testSnapshotsNeverMixSteps() throws {
+        var config = configuration(widths: [4, 8, 16, 32], steps: 400)
+        config.spectrumEvery = 7
+        let engine = try Engine(config)
+        engine.start()
+        var checked = 0
+        while engine.snapshot().state == .running {
+            for model in engine.snapshot().models {
+                guard let latest = model.latest else { continue }
+                XCTAssertEqual(model.history.steps.last, latest.step, model.id)
+                XCTAssertTrue(model.step == latest.step || model.step == latest.step + 1, "\(model.id): step \(model.step), metrics \(latest.step)")
+                if let spectrum = model.spectrum { XCTAssertLessThanOrEqual(spectrum.step, latest.step) }
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 0)
+        engine.stop()
+    }
+
+    func testFrozenHiddenWeightsAreBitIdenticalAndReadoutChanges() throws {
+        var rng = SeededGenerator(seed: 3)
+        let arch = MLPArchitecture(inputDim: 8, width: 32, depth: 2, outputDim: 1, activation: .relu)
+        let model = try MLP<Float>(arch, generator: &rng)
+        model.freezeFeatures()
+        let before = model.parameterValues
+        let trainer = try ModelTrainer(model: model, optimizer: OptimizerConfig(kind: .adam, learningRate: 1e-2),
+                                       train: syntheticRegression(samples: 128), batchSize: 16, generator: rng.fork(1))
+        for _ in 0..<100 { trainer.trainStep() }
+        let after = model.parameterValues
+        let readout = model.trainableOffset
+        XCTAssertEqual(Array(before[..<readout]), Array(after[..<readout]), "hidden weights must not move")
+        XCTAssertNotEqual(Array(before[readout...]), Array(after[readout...]), "the readout must train")
+    }
+
+    func testFrozenChiNetStaysConstantWhileActiveChanges() throws {
+        var config = configuration(widths: [32], steps: 500)
+        config.spectrumEvery = 500
+        let engine = try Engine(config)
+        engine.start()
+        XCTAssertTrue(engine.waitUntilFinished(timeout: 120))
+        let models = engine.snapshot().models
+        let frozen = try XCTUnwrap(models.first { $0.mode == .frozen })
+        let active = try XCTUnwrap(models.first { $0.mode == .active })
+        let frozenStart = frozen.history.chiNet.first!, frozenEnd = frozen.history.chiNet.last!
+        assertClose(frozenEnd, frozenStart, tolerance: 1e-6)
+        XCTAssertEqual(frozen.amplification ?? 0, 1, accuracy: 1e-6)
+        XCTAssertGreaterThan(relativeError(active.history.chiNet.last!, active.history.chiNet.first!), 1e-3)
+        XCTAssertLessThan(active.latest!.loss, frozen.latest!.loss)
+    }
+
+    func testLiveFreezeStopsHiddenLayers() throws {
+        var config = configuration(widths: [16], steps: 200)
+        config.spectrumEvery = 100
+        let engine = try Engine(config)
+        engine.start(paused: true)
+        XCTAssertTrue(engine.freezeFeatures(modelID: "w16-active"))
+        XCTAssertFalse(engine.freezeFeatures(modelID: "w16-frozen"), "already frozen")
+        XCTAssertFalse(engine.freezeFeatures(modelID: "nope"))
+        engine.resume()
+        XCTAssertTrue(engine.waitUntilFinished(timeout: 60))
+        let active = engine.snapshot().models.first { $0.id == "w16-active" }!
+        XCTAssertTrue(active.featuresFrozen)
+        XCTAssertTrue(engine.drainEvents().contains { if case .event("freeze", "w16-active", _, _, _) = $0 { return true } else { return false } })
+    }
+
+    func testDivergingModelStopsAloneOthersContinue() throws {
+        let data = syntheticRegression(samples: 128)
+        var models = plans(widths: [8], steps: 50)
+        models[0].optimizer.learningRate = 1e6  // active model explodes
+        let engine = try Engine(EngineConfiguration(models: models, train: data, probe: data.subset(Array(0..<16)),
+                                                    seed: 1, spectrumEvery: 10, workers: 2, recordEvents: true))
+        engine.start()
+        XCTAssertTrue(engine.waitUntilFinished(timeout: 60))
+        let snapshot = engine.snapshot()
+        XCTAssertEqual(snapshot.models[0].status, .diverged)
+        XCTAssertLessThan(snapshot.models[0].step, 50)
+        XCTAssertEqual(snapshot.models[1].status, .finished)
+        XCTAssertEqual(snapshot.models[1].step, 50)
+        XCTAssertTrue(engine.drainEvents().contains { if case .event("diverged", "w8-active", _, _, _) = $0 { return true } else { return false } })
+    }
+
+    func testBadConfigurationsGetClearMessages() throws {
+        let data = syntheticRegression(samples: 64)
+        func message(_ mutate: (inout EngineConfiguration) -> Void) -> String {
+            var config = EngineConfiguration(models: plans(widths: [4], steps: 10), train: data, probe: data.subset([0, 1]), seed: 1)
+            mutate(&config)
+            do {
+                _ = try Engine(config)
+                return "no error"
+            } catch {
+                return error.description
+            }
+        }
+        XCTAssertEqual(message { $0.models[0].architecture.width = 0 }, "width must be at least 1, got 0")
+        XCTAssertEqual(message { $0.models[0].architecture.depth = -1 }, "depth must be 0 or more, got -1")
+        XCTAssertTrue(message { $0.models[0].optimizer.learningRate = 0 }.contains("learning rate must be a positive number"))
+        XCTAssertTrue(message { $0.models[0].optimizer.learningRate = .nan }.contains("learning rate must be a positive number, got nan"))
+        XCTAssertTrue(message { $0.models[0].batchSize = 65 }.contains("batch size 65 is larger than the training set (64 samples)"))
+        XCTAssertTrue(message { $0.models = [] }.contains("no models"))
+        XCTAssertTrue(message { $0.models[1].id = $0.models[0].id }.contains("share the id"))
+    }
+}
+
+import Foundation

@@ -50,6 +50,17 @@ public final class ModelRun: @unchecked Sendable {
         return (measurement, nil)
     }
 
+    /// Measures the current state (LNP and, within `maxKernelSize`, the exact
+    /// spectrum) without touching the running summaries: for the state dump.
+    public func measureWithoutRecording(maxKernelSize: Int = 4096) throws -> (LNPMeasurement, SpectrumSample?) {
+        guard probe.rowCount * model.outputDim <= maxKernelSize else { return (probe.measure(model), nil) }
+        if factors == nil { factors = KernelFactors(model: model, rows: probe.rowCount) }
+        let measurement = probe.measure(model, estimator: .exact, kernelFactors: factors)
+        let spectrum = try SpectrumAnalysis.analyze(kernel: EmpiricalNTK.kernel(factors!),
+                                                    residualGradient: probe.residualGradient, step: step)
+        return (measurement, spectrum)
+    }
+
     private func record(_ measurement: LNPMeasurement, _ spectrum: SpectrumSample?) {
         lastMeasurement = measurement
         lastMeasuredStep = step

@@ -1,0 +1,135 @@
+import Foundation
+
+/// Writes the state dump: for each model `DIR/<model-id>/manifest.json` with
+/// its layers as `.npy` files and the metrics spectop computed at that state;
+/// the probe set as `DIR/probe_x.npy` and `DIR/probe_y.npy`. The manifest is
+/// enough to rebuild the forward function outside spectop (README, "State
+/// dump"); `scripts/check_dump.py` does exactly that with NumPy.
+public enum StateDump {
+    public struct Manifest: Codable, Equatable, Sendable {
+        public struct Layer: Codable, Equatable, Sendable {
+            public var weight: String
+            public var bias: String
+            public var weightShape: [Int]
+            public var biasShape: [Int]
+            public var weightMultiplier: Double
+            public var biasMultiplier: Double
+            public var activation: String
+            enum CodingKeys: String, CodingKey {
+                case weight, bias, activation
+                case weightShape = "weight_shape", biasShape = "bias_shape"
+                case weightMultiplier = "weight_multiplier", biasMultiplier = "bias_multiplier"
+            }
+        }
+        public struct Metrics: Codable, Equatable, Sendable {
+            public var loss: Double?
+            public var chiLoss: Double?
+            public var chiNet: Double?
+            public var chiPos: Double?
+            public var chiPosExact: Double?
+            public var lambdaEff: Double?
+            public var rEff: Double?
+            public var gradSq: Double?
+            public var effectiveRank: Double?
+            public var chiNetIsEstimate: Bool
+            public var eigenvalues: String?
+            enum CodingKeys: String, CodingKey {
+                case loss, eigenvalues
+                case chiLoss = "chi_loss", chiNet = "chi_net", chiPos = "chi_pos", chiPosExact = "chi_pos_exact"
+                case lambdaEff = "lambda_eff", rEff = "r_eff", gradSq = "grad_sq", effectiveRank = "effective_rank"
+                case chiNetIsEstimate = "chi_net_is_estimate"
+            }
+        }
+        public var format = "spectop-dump"
+        public var version = 1
+        public var model: String
+        public var step: Int
+        public var loss: String
+        public var trainable: String
+        public var inputDim: Int
+        public var outputDim: Int
+        public var probeX = "../probe_x.npy"
+        public var probeY = "../probe_y.npy"
+        public var layers: [Layer]
+        public var metrics: Metrics
+        enum CodingKeys: String, CodingKey {
+            case format, version, model, step, loss, trainable, layers, metrics
+            case inputDim = "input_dim", outputDim = "output_dim", probeX = "probe_x", probeY = "probe_y"
+        }
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case write(path: String, reason: String)
+        public var description: String {
+            switch self {
+            case .write(let path, let reason): return "cannot write the state dump to \(path): \(reason)"
+            }
+        }
+    }
+
+    /// Writes the dump of `runs` (their models must be idle: see
+    /// `Engine.withModelsIdle`). Returns the model directories written.
+    @discardableResult
+    public static func write(runs: [ModelRun], probe: Dataset, to directory: URL) throws -> [URL] {
+        let fm = FileManager.default
+        func put(_ data: Data, _ url: URL) throws {
+            do { try data.write(to: url, options: .atomic) } catch {
+                throw Failure.write(path: url.path, reason: (error as NSError).localizedDescription)
+            }
+        }
+        do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw Failure.write(path: directory.path, reason: (error as NSError).localizedDescription)
+        }
+        try put(NPYFile.encode(probe.inputs.storage, shape: [probe.count, probe.inputDim]), directory.appendingPathComponent("probe_x.npy"))
+        switch probe.targets {
+        case .values(let y): try put(NPYFile.encode(y.storage, shape: [y.rows, y.cols]), directory.appendingPathComponent("probe_y.npy"))
+        case .labels(let labels, _): try put(NPYFile.encode(labels.map(Int64.init), shape: [labels.count]), directory.appendingPathComponent("probe_y.npy"))
+        }
+        var written: [URL] = []
+        for run in runs {
+            let folder = directory.appendingPathComponent(run.plan.id, isDirectory: true)
+            do { try fm.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+                throw Failure.write(path: folder.path, reason: (error as NSError).localizedDescription)
+            }
+            let model = run.model
+            var layers: [Manifest.Layer] = []
+            for (l, layer) in model.layers.enumerated() {
+                let weights = Array(model.parameters[layer.weightOffset..<layer.biasOffset])
+                let biases = Array(model.parameters[layer.biasOffset..<layer.end])
+                let weightName = "layer\(l)_weight.npy", biasName = "layer\(l)_bias.npy"
+                try put(NPYFile.encode(weights, shape: [layer.fanOut, layer.fanIn]), folder.appendingPathComponent(weightName))
+                try put(NPYFile.encode(biases, shape: [layer.fanOut]), folder.appendingPathComponent(biasName))
+                layers.append(.init(weight: weightName, bias: biasName, weightShape: [layer.fanOut, layer.fanIn],
+                                    biasShape: [layer.fanOut], weightMultiplier: Double(layer.weightMultiplier),
+                                    biasMultiplier: Double(layer.biasMultiplier), activation: layer.activation.rawValue))
+            }
+            let (measurement, spectrum) = try run.measureWithoutRecording()
+            var eigenFile: String?
+            if let spectrum {
+                eigenFile = "eigenvalues.npy"
+                try put(NPYFile.encode(spectrum.eigenvalues, shape: [spectrum.eigenvalues.count]), folder.appendingPathComponent("eigenvalues.npy"))
+                try put(NPYFile.encode(spectrum.weights, shape: [spectrum.weights.count]), folder.appendingPathComponent("mode_weights.npy"))
+            }
+            func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
+            let metrics = Manifest.Metrics(
+                loss: finite(measurement.loss), chiLoss: finite(measurement.chiLoss), chiNet: finite(measurement.chiNet),
+                chiPos: finite(measurement.chiPos), chiPosExact: finite(spectrum?.chiPosExact),
+                lambdaEff: finite(spectrum?.lambdaEff), rEff: finite(spectrum?.rEff), gradSq: finite(measurement.gradSq),
+                effectiveRank: finite(spectrum?.effectiveRank), chiNetIsEstimate: measurement.traceIsEstimate,
+                eigenvalues: eigenFile)
+            let manifest = Manifest(model: run.plan.id, step: run.step, loss: probe.lossKind.rawValue,
+                                    trainable: model.featuresFrozen ? "readout" : "all",
+                                    inputDim: model.architecture.inputDim, outputDim: model.outputDim,
+                                    layers: layers, metrics: metrics)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let json: Data
+            do { json = try encoder.encode(manifest) } catch {
+                throw Failure.write(path: folder.path, reason: "manifest could not be encoded: \(error)")
+            }
+            try put(json, folder.appendingPathComponent("manifest.json"))
+            written.append(folder)
+        }
+        return written
+    }
+}

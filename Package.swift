@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CLinalg", path: "Sources/CLinalg"),
@@ -22,15 +23,22 @@ let package = Package(
             dependencies: ["CLinalg"],
             swiftSettings: strict
         ),
-        .executableTarget(
-            name: "spectop",
+        .target(
+            name: "SpecTopApp",
             dependencies: [
                 "SpectralCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "spectop",
+            dependencies: ["SpecTopApp"],
             swiftSettings: strict
         ),
         .target(name: "TestSupport", dependencies: ["SpectralCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SpectralCoreTests", dependencies: ["SpectralCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "TestSupport"], swiftSettings: strict),
     ]
 )

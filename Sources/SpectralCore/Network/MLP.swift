@@ -46,8 +46,12 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
         var offset = 0
         for l in 0..<architecture.layerCount {
             let (fanIn, fanOut) = architecture.layerShape(l)
-            let (s, t) = architecture.parameterization.multipliers(
+            var (s, t) = architecture.parameterization.multipliers(
                 layer: l, layerCount: architecture.layerCount, fanIn: fanIn, width: architecture.width)
+            if l == architecture.depth {
+                s *= architecture.outputScale
+                t *= architecture.outputScale
+            }
             let activation = l == architecture.depth ? Activation.identity : architecture.activation
             layers.append(Layer(fanIn: fanIn, fanOut: fanOut, weightOffset: offset, biasOffset: offset + fanIn * fanOut,
                                 weightMultiplier: Scalar(s), biasMultiplier: Scalar(t), activation: activation))

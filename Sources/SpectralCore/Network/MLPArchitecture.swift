@@ -7,11 +7,16 @@ public struct MLPArchitecture: Sendable, Equatable, Codable {
     public var outputDim: Int
     public var activation: Activation
     public var parameterization: Parameterization
+    /// Output scale α multiplying the readout's multipliers: f = α·(readout).
+    /// Large α pushes a model towards the lazy (kernel) regime, small α
+    /// towards feature learning (Chizat, Oyallon & Bach 2019).
+    public var outputScale: Double
 
     public init(inputDim: Int, width: Int, depth: Int, outputDim: Int,
-                activation: Activation = .relu, parameterization: Parameterization = .standard) {
+                activation: Activation = .relu, parameterization: Parameterization = .standard,
+                outputScale: Double = 1) {
         self.inputDim = inputDim; self.width = width; self.depth = depth; self.outputDim = outputDim
-        self.activation = activation; self.parameterization = parameterization
+        self.activation = activation; self.parameterization = parameterization; self.outputScale = outputScale
     }
 
     /// Checks every size; the message names the offending field.
@@ -21,6 +26,7 @@ public struct MLPArchitecture: Sendable, Equatable, Codable {
         if depth > 0 && width < 1 { throw .invalid("width must be at least 1, got \(width)") }
         if outputDim < 1 { throw .invalid("output dimension must be at least 1, got \(outputDim)") }
         if width > 1 << 16 { throw .invalid("width \(width) is too large (at most 65536)") }
+        if !(outputScale > 0 && outputScale.isFinite) { throw .invalid("output scale must be a positive number, got \(outputScale)") }
         if depth > 64 { throw .invalid("depth \(depth) is too large (at most 64)") }
     }
 

@@ -1,0 +1,50 @@
+import Foundation
+import SpectralCore
+
+/// Trains without a UI. Progress goes to stderr: when stderr is a terminal,
+/// one line per model redrawn in place at most once a second; otherwise plain
+/// lines every 10 seconds (never carriage-return spam in a log).
+struct HeadlessRunner {
+    let session: TrainingSession
+
+    func run() -> SessionOutcome {
+        let engine = session.engine
+        engine.start()
+        let interactive = isatty(STDERR_FILENO) != 0
+        let interval = interactive ? 1.0 : 10.0
+        var lastReport = Date()
+        var drawnLines = 0
+        while true {
+            if let signal = SignalFlag.received {
+                return SessionOutcome(reason: "signal", detail: SignalFlag.name(signal))
+            }
+            let finished = engine.waitUntilFinished(timeout: 0.1)
+            if finished || engine.snapshot().state == .finished {
+                report(engine.snapshot(), interactive: interactive, erase: drawnLines)
+                return SessionOutcome(reason: "steps")
+            }
+            if Date().timeIntervalSince(lastReport) >= interval {
+                drawnLines = report(engine.snapshot(), interactive: interactive, erase: drawnLines)
+                lastReport = Date()
+            }
+        }
+    }
+
+    @discardableResult
+    private func report(_ snapshot: EngineSnapshot, interactive: Bool, erase: Int) -> Int {
+        var text = ""
+        if interactive && erase > 0 { text += "\u{1B}[\(erase)A" }  // back to the top of the block
+        for model in snapshot.models {
+            var line = "\(model.id.padding(toLength: 14, withPad: " ", startingAt: 0)) step \(model.step)/\(model.stepBudget)"
+            if let latest = model.latest {
+                line += String(format: "  loss %.4g  chi_net %.4g  chi_pos %@", latest.loss, latest.chiNet,
+                               latest.chiPos.map { String(format: "%.4g", $0) } ?? "undefined")
+            }
+            if model.status == .diverged { line += "  DIVERGED" }
+            text += (interactive ? "\u{1B}[2K" : "") + line + "\n"
+        }
+        if let failure = session.recorder?.failure { text += "spectop: \(failure)\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+        return snapshot.models.count + (session.recorder?.failure != nil ? 1 : 0)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import SpectralCore
+
+/// Gets OpenBLAS's fast kernels on CPUs its build does not recognise.
+///
+/// Debian's OpenBLAS 0.3.21 falls back to generic `Prescott` kernels on newer
+/// Xeons (about 5x slower). `OPENBLAS_CORETYPE` fixes that, but the library
+/// reads it when it loads, before `main` runs; so spectop re-executes itself
+/// once with the variable set. An explicit user setting always wins, and
+/// `SPECTOP_BLAS_REEXEC` guards against loops.
+public enum BLASCoreSelection {
+    public static let guardVariable = "SPECTOP_BLAS_REEXEC"
+
+    /// Kernel families OpenBLAS uses when it does not know the CPU (or the
+    /// CPU predates AVX).
+    static let genericCores: Set<String> = [
+        "prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine",
+        "northwood", "banias", "opteron", "barcelona", "bobcat", "unknown", "generic",
+    ]
+
+    /// The `OPENBLAS_CORETYPE` to re-execute with, or nil to keep going.
+    public static func coreToRequest(currentCore: String, cpuFlags: Set<String>, vendorIsAMD: Bool,
+                                     environment: [String: String]) -> String? {
+        if let explicit = environment["OPENBLAS_CORETYPE"], !explicit.isEmpty { return nil }
+        if environment[guardVariable] != nil { return nil }
+        guard genericCores.contains(currentCore.lowercased()) else { return nil }
+        let avx512 = ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(cpuFlags.contains)
+        if avx512 && !vendorIsAMD {
+            if cpuFlags.contains("amx_tile") || cpuFlags.contains("avx512_fp16") { return "SapphireRapids" }
+            if cpuFlags.contains("avx512_bf16") { return "Cooperlake" }
+            return "SkylakeX"
+        }
+        if cpuFlags.contains("avx2") && cpuFlags.contains("fma") { return vendorIsAMD ? "Zen" : "Haswell" }
+        if cpuFlags.contains("avx") { return "Sandybridge" }
+        return nil
+    }
+
+    /// CPU feature flags and vendor from /proc/cpuinfo (the kernel's cpuid view).
+    public static func cpuFeatures(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> (flags: Set<String>, amd: Bool) {
+        guard let text = cpuinfo else { return ([], false) }
+        var flags: Set<String> = []
+        var amd = false
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("vendor_id") { amd = line.contains("AuthenticAMD") }
+            if line.hasPrefix("flags") {
+                flags = Set(line.split(separator: ":", maxSplits: 1).last?.split(separator: " ").map(String.init) ?? [])
+                break
+            }
+        }
+        return (flags, amd)
+    }
+
+    /// Re-executes the current binary with a better `OPENBLAS_CORETYPE` when
+    /// that helps; returns only if it does not (or if exec fails).
+    public static func reexecIfNeeded(arguments: [String] = CommandLine.arguments) {
+        let env = ProcessInfo.processInfo.environment
+        let (flags, amd) = cpuFeatures()
+        guard let core = coreToRequest(currentCore: BLASRuntime.coreName, cpuFlags: flags, vendorIsAMD: amd, environment: env) else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        setenv(guardVariable, BLASRuntime.coreName, 1)
+        let cArgs = arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", cArgs)
+        // exec failed: carry on with the generic kernels rather than not at all.
+        unsetenv("OPENBLAS_CORETYPE")
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import SpectralCore
+
+/// Records a run as JSON Lines while it runs (README, "Record format").
+///
+/// A background thread drains the engine's events every 100 ms and writes
+/// them; the stream is flushed at least once a second and after every
+/// `event` line, so `tail -f` shows progress and a killed process loses at
+/// most the last second. A write failure (disk full, file removed, …) stops
+/// recording but never training: `failure` then holds the message.
+public final class RunRecorder: @unchecked Sendable {
+    // @unchecked: the FILE and buffers are touched only under `lock`.
+    public let path: String
+    private let file: UnsafeMutablePointer<FILE>
+    private let lock = NSLock()
+    private var failed: String?
+    private var closed = false
+    private var lastFlush = Date()
+    private var thread: Thread?
+    private var stopRequested = false
+    private weak var engine: Engine?
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Opens (creates or truncates) the output before training starts, so a
+    /// path that cannot be written is an error up front.
+    public init(path: String) throws {
+        self.path = path
+        guard let handle = fopen(path, "w") else {
+            throw ConfigError("cannot write the record to \(path): \(String(cString: strerror(errno)))")
+        }
+        file = handle
+    }
+
+    deinit {
+        if !closed { fclose(file) }
+    }
+
+    /// The write error, if recording stopped.
+    public var failure: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failed
+    }
+
+    /// Writes the header line.
+    public func writeHeader(_ line: String) {
+        write(lines: [line], flush: true)
+    }
+
+    /// Starts draining `engine` in the background.
+    public func attach(to engine: Engine) {
+        self.engine = engine
+        let thread = Thread { [self] in
+            while true {
+                lock.lock()
+                let stop = stopRequested
+                lock.unlock()
+                drain()
+                if stop { break }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            done.signal()
+        }
+        thread.name = "spectop-recorder"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Writes whatever the engine has queued.
+    public func drain() {
+        guard let engine else { return }
+        let events = engine.drainEvents()
+        guard !events.isEmpty else {
+            write(lines: [], flush: false)
+            return
+        }
+        var lines: [String] = []
+        var hasEvent = false
+        for event in events {
+            lines.append(RecordLines.encode(event))
+            if case .event = event { hasEvent = true }
+        }
+        write(lines: lines, flush: hasEvent)
+    }
+
+    /// Stops the drain thread, writes the final lines and the `end` line, closes.
+    public func finish(endLine: String) {
+        if thread != nil {
+            lock.lock()
+            stopRequested = true
+            lock.unlock()
+            done.wait()
+            thread = nil
+        }
+        drain()
+        write(lines: [endLine], flush: true)
+        lock.lock()
+        if !closed {
+            if fclose(file) != 0 && failed == nil { failed = "cannot write the record to \(path): \(String(cString: strerror(errno)))" }
+            closed = true
+        }
+        lock.unlock()
+    }
+
+    private func write(lines: [String], flush: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard failed == nil, !closed else { return }
+        for line in lines {
+            let text = line + "\n"
+            let written = text.withCString { fputs($0, file) }
+            if written < 0 {
+                failed = "cannot write the record to \(path): \(String(cString: strerror(errno)))"
+                return
+            }
+        }
+        if flush || Date().timeIntervalSince(lastFlush) >= 1 {
+            if fflush(file) != 0 {
+                failed = "cannot write the record to \(path): \(String(cString: strerror(errno)))"
+                return
+            }
+            lastFlush = Date()
+        }
+    }
+}
+
+/// Encodes engine events as record lines.
+public enum RecordLines {
+    public static func encode(_ event: EngineEvent) -> String {
+        var json = JSONLine()
+        switch event {
+        case .metrics(let model, let sample):
+            json.add("type", "step")
+            json.add("model", model)
+            json.add("step", sample.step)
+            json.add("loss", sample.loss)
+            json.add("chi_loss", sample.chiLoss)
+            json.add("chi_net", sample.chiNet)
+            json.add("chi_pos", sample.chiPos)
+            json.add("grad_sq", sample.gradSq)
+            json.add("wall", sample.wall)
+            if sample.traceIsEstimate { json.add("chi_net_estimate", true) }
+        case .spectrum(let model, let spectrum):
+            json.add("type", "spectrum")
+            json.add("model", model)
+            json.add("step", spectrum.step)
+            json.add("eigenvalues", numbers: spectrum.eigenvalues)
+            json.add("weights", numbers: spectrum.weights)
+            json.add("chi_pos_exact", spectrum.chiPosExact)
+            json.add("lambda_eff", spectrum.lambdaEff)
+            json.add("r_eff", spectrum.rEff)
+            json.add("effective_rank", spectrum.effectiveRank)
+        case .event(let kind, let model, let step, let wall, let detail):
+            json.add("type", "event")
+            json.add("event", kind)
+            if let model { json.add("model", model) }
+            if let step { json.add("step", step) }
+            json.add("wall", wall)
+            if let detail { json.add("detail", detail) }
+        }
+        return json.line
+    }
+
+    /// The last line: why the run ended.
+    public static func end(reason: String, wall: Double, detail: String? = nil) -> String {
+        var json = JSONLine()
+        json.add("type", "end")
+        json.add("reason", reason)
+        json.add("wall", wall)
+        if let detail { json.add("detail", detail) }
+        return json.line
+    }
+}

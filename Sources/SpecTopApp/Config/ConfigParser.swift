@@ -132,6 +132,7 @@ public enum ConfigParser {
         case ("data", "input_exponent"): config.data.inputExponent = try double()
         case ("data", "features"): config.data.features = try int()
         case ("data", "noise"): config.data.noise = try double()
+        case ("data", "online"): config.data.online = try bool()
         case ("models", "widths"): config.models.widths = try ints()
         case ("models", "depth"): config.models.depth = try int()
         case ("models", "activation"): config.models.activation = try string()
@@ -197,6 +198,7 @@ public enum ConfigParser {
         case ("data", "input_exponent"): return number(config.data.inputExponent)
         case ("data", "features"): return "\(config.data.features)"
         case ("data", "noise"): return number(config.data.noise)
+        case ("data", "online"): return config.data.online ? "true" : "false"
         case ("models", "widths"): return "[" + config.models.widths.map(String.init).joined(separator: ", ") + "]"
         case ("models", "depth"): return "\(config.models.depth)"
         case ("models", "activation"): return quoted(config.models.activation)

@@ -24,6 +24,7 @@ public enum ExperimentBuilder {
         let limit = config.data.limit > 0 ? config.data.limit : nil
         let dataset: Dataset
         var fresh: DataSplit.FreshSampler?
+        var teacher: Teacher?
         do {
             switch config.data.kind {
             case "teacher":
@@ -34,6 +35,7 @@ public enum ExperimentBuilder {
                 let made = try TeacherDataset.makeWithTeacher(teacherConfig, generator: &dataGenerator)
                 dataset = made.dataset
                 fresh = made.teacher.freshSampler
+                teacher = made.teacher
             case "digits":
                 dataset = try DigitsDataset.load(limit: limit)
             case "idx":
@@ -65,6 +67,16 @@ public enum ExperimentBuilder {
         } catch {
             throw ConfigError(error.description)
         }
+        var online: OnlineBatchSampler?
+        if config.data.online {
+            guard let teacher else { throw ConfigError("[data] online = true needs kind = \"teacher\" (fresh samples come from the teacher)") }
+            let standardise = split
+            online = { count, generator in
+                var batch = try teacher.sample(count: count, generator: &generator)
+                batch.inputs = standardise.standardised(batch.inputs)
+                return batch
+            }
+        }
         let plans = try modelPlans(config, inputDim: split.train.inputDim, outputs: split.train.outputDim)
         let trace: TraceEstimator
         switch config.metrics.trace {
@@ -76,7 +88,7 @@ public enum ExperimentBuilder {
             models: plans, train: split.train, probe: split.probe, seed: config.seed, metricsEvery: config.metrics.every,
             spectrumEvery: config.metrics.spectrumEvery > 0 ? config.metrics.spectrumEvery : nil,
             spectrumInterval: config.metrics.spectrumInterval, traceEstimator: trace, workers: workers,
-            recordEvents: recordEvents)
+            recordEvents: recordEvents, onlineSampler: online)
         do { try engine.validate() } catch { throw ConfigError(error.description) }
         return PreparedExperiment(config: config, engine: engine, dataName: dataset.name)
     }

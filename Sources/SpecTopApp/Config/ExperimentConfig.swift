@@ -35,6 +35,8 @@ public struct ExperimentConfig: Sendable, Equatable {
         public var inputExponent = 1.0
         public var features = 256
         public var noise = 0.0
+        /// teacher: fresh samples every batch instead of a fixed training set.
+        public var online = false
     }
 
     public struct ModelsSection: Sendable, Equatable {
@@ -108,6 +110,7 @@ public struct ConfigKey: Sendable {
         .init(section: "data", name: "input_exponent", kind: .float, help: "teacher: input covariance eigenvalues k^-a"),
         .init(section: "data", name: "features", kind: .integer, help: "teacher: random features in the teacher"),
         .init(section: "data", name: "noise", kind: .float, help: "teacher: label noise standard deviation"),
+        .init(section: "data", name: "online", kind: .bool, help: "teacher: fresh samples every batch (online training)"),
         .init(section: "models", name: "widths", kind: .integerList, help: "hidden widths, one model size each"),
         .init(section: "models", name: "depth", kind: .integer, help: "hidden layers (0 = linear model)"),
         .init(section: "models", name: "activation", kind: .string, help: "relu | gelu | gelu_tanh | tanh | identity"),

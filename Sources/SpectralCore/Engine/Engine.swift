@@ -35,7 +35,8 @@ public final class Engine: @unchecked Sendable {
         self.configuration = configuration
         var runs: [ModelRun] = []
         for plan in configuration.models {
-            runs.append(try ModelRun(plan: plan, train: configuration.train, probe: configuration.probe, seed: configuration.seed))
+            runs.append(try ModelRun(plan: plan, train: configuration.train, probe: configuration.probe, seed: configuration.seed,
+                                     online: configuration.onlineSampler))
         }
         self.runs = runs
         published = runs.map { run in

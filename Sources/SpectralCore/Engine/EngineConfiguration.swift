@@ -47,15 +47,19 @@ public struct EngineConfiguration: Sendable {
     public var workers: Int
     /// Keep every metric and spectrum as an event for a recorder to drain.
     public var recordEvents: Bool
+    /// Online training: every batch is drawn fresh from this sampler
+    /// (teacher data); `train` then only fixes the standardisation.
+    public var onlineSampler: OnlineBatchSampler?
 
     public init(models: [ModelPlan], train: Dataset, probe: Dataset, seed: UInt64, metricsEvery: Int = 1,
                 spectrumEvery: Int? = nil, spectrumInterval: Double = 0.5, spectrumTimeFraction: Double = 0.25,
                 maxKernelSize: Int = 4096, traceEstimator: TraceEstimator = .exact, workers: Int = 0,
-                recordEvents: Bool = false) {
+                recordEvents: Bool = false, onlineSampler: OnlineBatchSampler? = nil) {
         self.models = models; self.train = train; self.probe = probe; self.seed = seed
         self.metricsEvery = metricsEvery; self.spectrumEvery = spectrumEvery; self.spectrumInterval = spectrumInterval
         self.spectrumTimeFraction = spectrumTimeFraction; self.maxKernelSize = maxKernelSize
         self.traceEstimator = traceEstimator; self.workers = workers; self.recordEvents = recordEvents
+        self.onlineSampler = onlineSampler
     }
 
     public func validate() throws(ConfigurationError) {

@@ -20,14 +20,14 @@ public final class ModelRun: @unchecked Sendable {
     var minChiPos: Double?
     var maxREff: Double?
 
-    init(plan: ModelPlan, train: Dataset, probe: Dataset, seed: UInt64) throws(ConfigurationError) {
+    init(plan: ModelPlan, train: Dataset, probe: Dataset, seed: UInt64, online: OnlineBatchSampler? = nil) throws(ConfigurationError) {
         self.plan = plan
         let root = SeededGenerator(seed: seed)
         var initGenerator = root.fork(0x1000 + plan.initStream)
         let model = try MLP<Float>(plan.architecture, generator: &initGenerator)
         if plan.mode == .frozen { model.freezeFeatures() }
         trainer = try ModelTrainer(model: model, optimizer: plan.optimizer, train: train, batchSize: plan.batchSize,
-                                   generator: root.fork(0x2000 + plan.initStream))
+                                   generator: root.fork(0x2000 + plan.initStream), online: online)
         self.probe = try LNPProbe(model: model, probe: probe)
     }
 

@@ -1,4 +1,8 @@
-/// Trains one model with minibatch steps over a fixed training set.
+/// Draws `count` fresh samples (online training: every batch is new data).
+public typealias OnlineBatchSampler = @Sendable (_ count: Int, _ generator: inout SeededGenerator) throws -> Dataset
+
+/// Trains one model with minibatch steps over a fixed training set, or on
+/// fresh samples every step when given an `OnlineBatchSampler`.
 ///
 /// Owns every buffer a step needs (workspace, batch targets, index order),
 /// allocated once in `init`; `step()` allocates nothing.
@@ -18,9 +22,11 @@ public final class ModelTrainer<Scalar: BLASScalar>: @unchecked Sendable {
     private let order: UnsafeMutableBufferPointer<Int>
     private var cursor = 0
     private var generator: SeededGenerator
+    private let online: OnlineBatchSampler?
+    private let onlineRows: [Int]
 
     public init(model: MLP<Scalar>, optimizer config: OptimizerConfig, train: Dataset, batchSize: Int,
-                generator: SeededGenerator) throws(ConfigurationError) {
+                generator: SeededGenerator, online: OnlineBatchSampler? = nil) throws(ConfigurationError) {
         try config.validate()
         guard train.count > 0 else { throw .invalid("the training set is empty") }
         guard batchSize >= 1 else { throw .invalid("batch size must be at least 1, got \(batchSize)") }
@@ -36,6 +42,8 @@ public final class ModelTrainer<Scalar: BLASScalar>: @unchecked Sendable {
         self.batchSize = batchSize
         self.lossKind = train.lossKind
         self.generator = generator
+        self.online = online
+        onlineRows = Array(0..<batchSize)
         workspace = MLPWorkspace(for: model, capacity: batchSize)
         targets = TargetBuffer(kind: train.lossKind, outputDim: model.outputDim, capacity: batchSize)
         order = .allocate(capacity: train.count)
@@ -57,6 +65,15 @@ public final class ModelTrainer<Scalar: BLASScalar>: @unchecked Sendable {
     /// batch loss (NaN or ±Inf when the model diverged).
     @discardableResult
     public func trainStep() -> Double {
+        if let online {
+            // Online data allocates its fresh batch; the fixed-data path below does not.
+            guard let batch = try? online(batchSize, &generator), batch.count == batchSize else { return .nan }
+            onlineRows.withUnsafeBufferPointer { rows in
+                workspace.loadInputs(batch.inputs, rows: rows)
+                targets.load(batch.targets, rows: rows)
+            }
+            return finishStep()
+        }
         if cursor + batchSize > order.count {
             shuffleOrder()
             cursor = 0
@@ -65,6 +82,10 @@ public final class ModelTrainer<Scalar: BLASScalar>: @unchecked Sendable {
         cursor += batchSize
         workspace.loadInputs(train.inputs, rows: batch)
         targets.load(train.targets, rows: batch)
+        return finishStep()
+    }
+
+    private func finishStep() -> Double {
         model.forward(rows: batchSize, workspace: workspace)
         let loss = Loss.evaluate(lossKind, outputs: workspace.output, targets: targets, rows: batchSize,
                                  gradient: workspace.outputGradient)

@@ -23,10 +23,12 @@ let package = Package(
             dependencies: ["CLinalg"],
             swiftSettings: strict
         ),
+        .target(name: "SpecTopUI", dependencies: ["SpectralCore", "CNcurses"], swiftSettings: strict),
         .target(
             name: "SpecTopApp",
             dependencies: [
                 "SpectralCore",
+                "SpecTopUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -39,6 +41,7 @@ let package = Package(
         ),
         .target(name: "TestSupport", dependencies: ["SpectralCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SpectralCoreTests", dependencies: ["SpectralCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopUITests", dependencies: ["SpecTopUI", "SpectralCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "TestSupport"], swiftSettings: strict),
     ]
 )

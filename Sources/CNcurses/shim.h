@@ -7,6 +7,7 @@
 #include <ncurses.h>
 #include <locale.h>
 #include <langinfo.h>
+#include <wchar.h>
 
 // Swift 6 strict concurrency rejects mutable C globals such as LINES, COLS,
 // COLORS and stdscr; these accessors read them on the UI thread.
@@ -16,4 +17,40 @@ static inline int spectop_colors(void) { return COLORS; }
 static inline int spectop_color_pairs(void) { return COLOR_PAIRS; }
 static inline WINDOW *spectop_stdscr(void) { return stdscr; }
 static inline int spectop_key_resize(void) { return KEY_RESIZE; }
+
+// Attribute and colour-pair macros expand to casts and shifts that Swift
+// cannot import; these return their values.
+static inline attr_t spectop_attr_normal(void) { return A_NORMAL; }
+static inline attr_t spectop_attr_bold(void) { return A_BOLD; }
+static inline attr_t spectop_attr_dim(void) { return A_DIM; }
+static inline attr_t spectop_attr_reverse(void) { return A_REVERSE; }
+static inline attr_t spectop_attr_underline(void) { return A_UNDERLINE; }
+
+// Function-key codes reported by wget_wch with KEY_CODE_YES.
+static inline int spectop_key_code_yes(void) { return KEY_CODE_YES; }
+static inline int spectop_key_up(void) { return KEY_UP; }
+static inline int spectop_key_down(void) { return KEY_DOWN; }
+static inline int spectop_key_left(void) { return KEY_LEFT; }
+static inline int spectop_key_right(void) { return KEY_RIGHT; }
+static inline int spectop_key_home(void) { return KEY_HOME; }
+static inline int spectop_key_end(void) { return KEY_END; }
+static inline int spectop_key_npage(void) { return KEY_NPAGE; }
+static inline int spectop_key_ppage(void) { return KEY_PPAGE; }
+static inline int spectop_key_enter(void) { return KEY_ENTER; }
+static inline int spectop_key_btab(void) { return KEY_BTAB; }
+
+/// Starts curses on the process's own terminal; NULL (not exit) on failure,
+/// unlike initscr, so the caller can report the error.
+static inline SCREEN *spectop_newterm(void) { return newterm(NULL, stdout, stdin); }
+/// Makes the next refresh repaint the whole screen (after resize or resume).
+static inline int spectop_clear(void) { return wclear(stdscr); }
+
+/// Sets the attributes and colour pair for the following writes to stdscr.
+static inline int spectop_set_style(attr_t attrs, short pair) { return wattr_set(stdscr, attrs, pair, NULL); }
+/// Writes `n` wide characters at (y, x) of stdscr without moving other state.
+static inline int spectop_put_wide(int y, int x, const wchar_t *text, int n) { return mvwaddnwstr(stdscr, y, x, text, n); }
+/// Reads one key or character from stdscr; returns OK, KEY_CODE_YES or ERR.
+static inline int spectop_get_wide(wint_t *out) { return wget_wch(stdscr, out); }
+/// Waits at most `ms` milliseconds in spectop_get_wide (negative: block).
+static inline void spectop_input_timeout(int ms) { wtimeout(stdscr, ms); }
 #endif

@@ -3,4 +3,4 @@ import SpecTopApp
 // OpenBLAS picks its kernels when it loads; a generic pick on a modern CPU
 // costs ~5x, so re-execute once with the right OPENBLAS_CORETYPE first.
 BLASCoreSelection.reexecIfNeeded()
-SpectopCommand.main()
+SpectopCommand.runMain()

@@ -1,6 +1,37 @@
 import ArgumentParser
+import Foundation
+import SpectralCore
+import SpecTopUI
+
+/// `spectop replay FILE.jsonl`
 struct ReplayCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "replay", abstract: "Open the monitor on a recorded run.")
-    @Argument(help: "A record written by `spectop run --out`.") var file: String
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Open the monitor on a recorded run: space plays/pauses, left/right scrub, Home/End jump.")
+
+    @Argument(help: "A record written by `spectop run --out FILE.jsonl` (a cut-off last line is tolerated).")
+    var file: String
+    @Option(help: "Monitor frame rate.") var fps: Int = 10
+    @Option(help: "Colour theme (default, light, solarized, mono, or a theme file).") var theme: String?
+    @Flag(help: "ASCII glyphs only (automatic when the locale is not UTF-8).") var ascii = false
+
+    func run() throws {
+        let record: RunRecord
+        do { record = try RunRecord.read(path: file) } catch { fail("\(error)") }
+        if isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
+            fail("replay needs a terminal (stdout is not one); `spectop claims \(file)` prints a report instead")
+        }
+        let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
+        if term.isEmpty || term == "dumb" {
+            fail("replay needs a capable terminal (TERM is \(term.isEmpty ? "unset" : "'dumb'")); set TERM, e.g. xterm-256color")
+        }
+        let (chosen, themeError) = MonitorLauncher.theme(theme)
+        let status = ([themeError] + record.warnings.map { Optional($0) }).compactMap { $0 }.first
+        let info = MonitorInfo(preset: record.preset ?? "replay", dataset: record.dataName ?? "?",
+                               blasCore: "recorded on OpenBLAS \(record.blas ?? "?")", status: status)
+        let monitor = Monitor(source: ReplaySource(record: record), info: info,
+                              options: MonitorOptions(framesPerSecond: Double(max(1, min(60, fps))), replay: true,
+                                                      forceASCII: ascii, theme: chosen))
+        do { _ = try monitor.run() } catch { fail("\(error)", status: ExitStatus.runtimeFailure) }
+    }
 }

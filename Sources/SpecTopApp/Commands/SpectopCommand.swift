@@ -61,3 +61,23 @@ struct ClaimsCommand: ParsableCommand {
         print(ClaimsEvaluator.render(ClaimsEvaluator.evaluate(record), record: record), terminator: "")
     }
 }
+
+extension SpectopCommand {
+    /// Parses and runs, mapping every usage error to one `spectop: …` line on
+    /// stderr and exit status 2 (ArgumentParser's own default is 64).
+    public static func runMain(_ arguments: [String]? = nil) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Foundation.exit(0)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is ExitCode { self.exit(withError: error) }
+            if code.rawValue == 64 {
+                let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
+                fail("\(message) (see spectop --help)")
+            }
+            self.exit(withError: error)
+        }
+    }
+}

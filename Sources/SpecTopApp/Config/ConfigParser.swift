@@ -13,6 +13,7 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 public enum ConfigParser {
     /// Parses `text`; `file` names the source in messages.
     public static func parse(_ text: String, file: String) throws -> ExperimentConfig {
+        try TOMLPrescan.check(text, file: file)
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

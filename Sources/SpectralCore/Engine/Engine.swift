@@ -212,7 +212,9 @@ public final class Engine: @unchecked Sendable {
     public func snapshot() -> EngineSnapshot {
         lock.lock()
         defer { lock.unlock() }
-        let models = published
+        var models = published
+        // A paused or finished engine trains nothing: do not show the last rate.
+        if state != .running { for i in models.indices { models[i].stepsPerSecond = 0 } }
         return EngineSnapshot(state: state, models: models, elapsed: started ? elapsedLocked() : 0,
                               stepsPerSecond: models.reduce(0) { $0 + $1.stepsPerSecond })
     }

@@ -1,0 +1,66 @@
+/// The keys of the monitor. The same table dispatches key presses and
+/// generates the help overlay and footer, so they cannot drift apart.
+public struct KeyTable: Sendable {
+    public let bindings: [KeyBinding]
+    /// True for the replay variant.
+    public let isReplay: Bool
+
+    public init(bindings: [KeyBinding], isReplay: Bool) {
+        self.bindings = bindings
+        self.isReplay = isReplay
+    }
+
+    /// The table for live training or for replay.
+    public static func forMode(replay: Bool) -> KeyTable { replay ? .replay : .live }
+
+    /// The action bound to `key`, nil if none.
+    public func action(for key: Key) -> MonitorAction? {
+        bindings.first { $0.keys.contains(key) }?.action
+    }
+
+    /// Keys shared by both modes, after the mode-specific ones.
+    private static let common: [KeyBinding] = [
+        KeyBinding([.tab], .selectNext, "select next model"),
+        KeyBinding([.backTab], .selectPrevious, "select previous model"),
+        KeyBinding([.enter], .toggleSpectrum, "spectrum of selected model", footer: "spectrum"),
+        KeyBinding([.escape], .back, "back (close help/spectrum)"),
+        KeyBinding([.character("v")], .cycleView, "cycle grid/compare/scaling", footer: "view"),
+        KeyBinding([.character("m")], .cycleFocusedMetric, "focus next metric (for y)"),
+        KeyBinding([.character("y")], .toggleYScale, "toggle log/linear y", footer: "log/lin"),
+        KeyBinding([.character("f")], .toggleDisplayFreeze, "freeze/unfreeze display"),
+        KeyBinding([.character("t")], .cycleTheme, "next colour theme", footer: "theme"),
+        KeyBinding([.character("?")], .toggleHelp, "this help", footer: "help"),
+    ]
+
+    /// Live training.
+    public static let live = KeyTable(bindings: [
+        KeyBinding([.character("q"), .controlC], .quit, "quit", footer: "quit"),
+        KeyBinding([.character(" ")], .togglePause, "pause / resume training", footer: "pause"),
+        KeyBinding([.character(".")], .singleStep, "one step while paused"),
+        KeyBinding([.character("+"), .character("=")], .faster, "train faster"),
+        KeyBinding([.character("-")], .slower, "train slower"),
+        KeyBinding([.left], .selectPreviousSize, "select smaller size"),
+        KeyBinding([.right], .selectNextSize, "select larger size"),
+        KeyBinding([.up], .selectUp, "select run above"),
+        KeyBinding([.down], .selectDown, "select run below"),
+        KeyBinding([.character("F")], .freezeFeatures, "freeze selected features"),
+        KeyBinding([.character("e")], .export, "export a state dump", footer: "export"),
+    ] + common, isReplay: false)
+
+    /// Playing back a recording: arrows scrub, so selection uses Up/Down/Tab.
+    public static let replay = KeyTable(bindings: [
+        KeyBinding([.character("q"), .controlC], .quit, "quit", footer: "quit"),
+        KeyBinding([.character(" ")], .togglePause, "play / pause", footer: "play"),
+        KeyBinding([.left], .scrubBackward, "one record back", footer: "scrub"),
+        KeyBinding([.right], .scrubForward, "one record forward"),
+        KeyBinding([.pageUp], .scrubBackwardFar, "ten records back"),
+        KeyBinding([.pageDown], .scrubForwardFar, "ten records forward"),
+        KeyBinding([.home], .jumpToStart, "jump to the start"),
+        KeyBinding([.end], .jumpToEnd, "jump to the end"),
+        KeyBinding([.character(".")], .singleStep, "one record while paused"),
+        KeyBinding([.character("+"), .character("=")], .faster, "play faster"),
+        KeyBinding([.character("-")], .slower, "play slower"),
+        KeyBinding([.up], .selectPrevious, "select previous model"),
+        KeyBinding([.down], .selectNext, "select next model"),
+    ] + common, isReplay: true)
+}

@@ -1,0 +1,164 @@
+import SpectralCore
+
+/// The monitor's state machine: turns key presses into UI state changes and
+/// source commands, and pulls snapshots. It never touches the terminal, so
+/// tests drive it with keys and a fake source.
+public final class MonitorController {
+    public let source: any MonitorSource
+    public let info: MonitorInfo
+    public let keyTable: KeyTable
+    public private(set) var state: MonitorState
+    /// The snapshot on screen (held still while the display is frozen).
+    public private(set) var snapshot: EngineSnapshot
+    /// Themes `t` cycles through; the first is the one the monitor started with.
+    public let themes: [Theme]
+    /// Set once the loop should end, with the reason.
+    public private(set) var exitReason: MonitorExitReason?
+    /// A message from the last key (e.g. the new theme's name); cleared by the next key.
+    public private(set) var localStatus: String?
+
+    public init(source: any MonitorSource, info: MonitorInfo, replay: Bool = false, theme: Theme = .default) {
+        self.source = source
+        self.info = info
+        self.keyTable = .forMode(replay: replay)
+        self.state = MonitorState(replay: replay)
+        self.themes = [theme] + Theme.builtinNames.filter { $0 != theme.name }.compactMap(Theme.builtin(named:))
+        self.snapshot = source.snapshot()
+    }
+
+    /// The theme in use.
+    public var theme: Theme { themes[state.themeIndex % themes.count] }
+
+    /// The message for the footer: the source's, else the last key's, else the info's.
+    public var status: String? { source.statusMessage() ?? localStatus ?? info.status }
+
+    /// Pulls the latest snapshot unless the display is frozen.
+    public func refresh() {
+        guard !state.displayFrozen else { return }
+        snapshot = source.snapshot()
+    }
+
+    /// Handles one key press; returns false when the key is not bound.
+    @discardableResult
+    public func handle(_ key: Key) -> Bool {
+        guard let action = keyTable.action(for: key) else { return false }
+        localStatus = nil
+        perform(action)
+        return true
+    }
+
+    /// Ends the loop for `reason` and tells the source (every way out sends `.quit` once).
+    public func finish(_ reason: MonitorExitReason) {
+        guard exitReason == nil else { return }
+        exitReason = reason
+        source.perform(.quit)
+    }
+
+    /// Carries out one action.
+    public func perform(_ action: MonitorAction) {
+        switch action {
+        case .quit: finish(.quitKey)
+        case .togglePause: source.perform(.togglePause)
+        case .singleStep: source.perform(.singleStep)
+        case .faster: source.perform(.faster)
+        case .slower: source.perform(.slower)
+        case .export:
+            source.perform(.export)
+            localStatus = "export requested"
+        case .scrubBackward: source.perform(.scrub(by: -1))
+        case .scrubForward: source.perform(.scrub(by: 1))
+        case .scrubBackwardFar: source.perform(.scrub(by: -10))
+        case .scrubForwardFar: source.perform(.scrub(by: 10))
+        case .jumpToStart: source.perform(.jumpToStart)
+        case .jumpToEnd: source.perform(.jumpToEnd)
+        case .selectNext: moveSelection(by: 1)
+        case .selectPrevious: moveSelection(by: -1)
+        case .selectNextSize: moveAcrossSizes(by: 1)
+        case .selectPreviousSize: moveAcrossSizes(by: -1)
+        case .selectUp: moveWithinSize(by: -1)
+        case .selectDown: moveWithinSize(by: 1)
+        case .toggleSpectrum:
+            if state.view == .spectrum {
+                state.view = state.returnView
+            } else {
+                state.returnView = state.view
+                state.view = .spectrum
+                state.showHelp = false
+            }
+        case .back:
+            if state.showHelp {
+                state.showHelp = false
+            } else if state.view == .spectrum {
+                state.view = state.returnView
+            }
+        case .cycleView:
+            state.view = state.view.next
+        case .cycleFocusedMetric:
+            state.focusedMetric = state.focusedMetric.next
+            localStatus = "y acts on \(state.focusedMetric.rawValue)"
+        case .toggleYScale:
+            state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
+        case .toggleDisplayFreeze:
+            state.displayFrozen.toggle()
+            if !state.displayFrozen { snapshot = source.snapshot() }
+        case .freezeFeatures:
+            freezeSelectedFeatures()
+        case .cycleTheme:
+            state.themeIndex = (state.themeIndex + 1) % themes.count
+            localStatus = "theme \(theme.name)"
+        case .toggleHelp:
+            state.showHelp.toggle()
+        }
+    }
+
+    // MARK: - Selection
+
+    private var order: ModelOrder { ModelOrder(snapshot.models) }
+
+    private var selectedIndex: Int? { order.resolve(state.selectedModelID, in: snapshot.models) }
+
+    private func select(_ index: Int?) {
+        guard let index, snapshot.models.indices.contains(index) else { return }
+        state.selectedModelID = snapshot.models[index].id
+    }
+
+    private func moveSelection(by delta: Int) {
+        let flat = order.flat
+        guard !flat.isEmpty else { return }
+        let current = selectedIndex.flatMap { flat.firstIndex(of: $0) } ?? 0
+        select(flat[((current + delta) % flat.count + flat.count) % flat.count])
+    }
+
+    private func moveAcrossSizes(by delta: Int) {
+        let order = self.order
+        guard let current = selectedIndex, let position = order.position(of: current) else { return select(order.flat.first) }
+        let group = min(max(0, position.group + delta), order.groups.count - 1)
+        let runs = order.groups[group]
+        select(runs[min(position.run, runs.count - 1)])
+    }
+
+    private func moveWithinSize(by delta: Int) {
+        let order = self.order
+        guard let current = selectedIndex, let position = order.position(of: current) else { return select(order.flat.first) }
+        let runs = order.groups[position.group]
+        select(runs[min(max(0, position.run + delta), runs.count - 1)])
+    }
+
+    private func freezeSelectedFeatures() {
+        guard let index = selectedIndex else { return }
+        let model = snapshot.models[index]
+        if model.mode != .active {
+            localStatus = "\(model.id) is a frozen run already"
+        } else if model.featuresFrozen {
+            localStatus = "\(model.id): features already frozen"
+        } else {
+            source.perform(.freezeFeatures(modelID: model.id))
+            localStatus = "freezing the features of \(model.id)"
+        }
+    }
+
+    /// Draws the current frame into `buffer` (its size is the frame size).
+    public func render(into buffer: inout CellBuffer, glyphs: GlyphSet) {
+        FrameRenderer.render(snapshot, info: info, state: state, glyphs: glyphs, status: status, into: &buffer)
+    }
+}

@@ -1,0 +1,32 @@
+/// Everything the monitor's screen depends on besides the data: which view,
+/// which model, which scales. A value, so a frame can be rendered from any
+/// state in tests.
+public struct MonitorState: Sendable, Equatable {
+    public var view: ViewKind = .grid
+    /// Where Enter/Esc returns to from the spectrum view.
+    public var returnView: ViewKind = .grid
+    /// The selected model's id; nil selects the first model shown.
+    public var selectedModelID: String?
+    public var showHelp = false
+    /// The display shows a fixed snapshot while training goes on (`f`).
+    public var displayFrozen = false
+    /// The metric the `y` key rescales.
+    public var focusedMetric: ChartMetric = .loss
+    /// Log scale by default for every metric (METHOD.md display conventions).
+    public var yScales: [ChartMetric: AxisScale] = [.loss: .log, .chiNet: .log, .chiPos: .log]
+    /// Replay mode: the replay key table and a replay badge in the header.
+    public var replay = false
+    /// Index into the monitor's theme list.
+    public var themeIndex = 0
+
+    public init(view: ViewKind = .grid, selectedModelID: String? = nil, replay: Bool = false) {
+        self.view = view
+        self.selectedModelID = selectedModelID
+        self.replay = replay
+    }
+
+    /// The y scale of `metric`.
+    public func yScale(_ metric: ChartMetric) -> AxisScale {
+        yScales[metric] ?? .log
+    }
+}

@@ -1,0 +1,20 @@
+/// The monitor's screens.
+public enum ViewKind: String, Sendable, CaseIterable {
+    /// One panel per model (default).
+    case grid
+    /// Every model overlaid on one chart per metric.
+    case compare
+    /// Loss and spectral reach against parameter count, log-log.
+    case scaling
+    /// One model's eigenvalue spectrum (Enter).
+    case spectrum
+
+    /// The next view of the `v` cycle; the spectrum view leaves to the grid.
+    public var next: ViewKind {
+        switch self {
+        case .grid: return .compare
+        case .compare: return .scaling
+        case .scaling, .spectrum: return .grid
+        }
+    }
+}

@@ -1,0 +1,6 @@
+/// What the terminal reported between frames.
+enum TerminalInput: Equatable {
+    case key(Key)
+    /// The window size changed (KEY_RESIZE).
+    case resize
+}

@@ -1,0 +1,166 @@
+import CNcurses
+import Foundation
+
+/// The thin ncurses backend: takes over the terminal, flushes `CellBuffer`s by
+/// writing only the cells that changed since the last frame (one `doupdate`
+/// per frame, never a per-frame clear), maps theme roles to colour pairs, and
+/// reads keys. Every call must come from the UI thread.
+final class TerminalScreen {
+    private var screen: OpaquePointer?
+    private var previous: CellBuffer?
+    private(set) var colorDepth: ColorDepth = .none
+    private var monochrome = true
+    private var pairs: [ColorRole: Int16] = [:]
+    private var restored = false
+    private var wideScratch: [wchar_t] = []
+
+    /// Starts curses in the alternate screen: no echo, cbreak, keypad, hidden
+    /// cursor, the terminal's default colours kept (light terminals stay light).
+    /// Colour only when the terminal has it and NO_COLOR is unset.
+    init(noColor: String?) throws {
+        guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { throw TerminalError.notATerminal }
+        guard let screen = spectop_newterm() else {
+            throw TerminalError.cursesFailed(term: ProcessInfo.processInfo.environment["TERM"])
+        }
+        self.screen = screen
+        _ = cbreak()
+        _ = noecho()
+        _ = nonl()
+        _ = keypad(spectop_stdscr(), true)
+        _ = curs_set(0)
+        // Esc alone must not wait the default second for an escape sequence.
+        _ = set_escdelay(25)
+        // COLORS is only known after start_color, so colour starts first
+        // (never under NO_COLOR) and the depth is read afterwards.
+        if has_colors() && noColor == nil {
+            _ = start_color()
+            _ = use_default_colors()
+            colorDepth = ColorDepth.detect(hasColors: true, colors: Int(spectop_colors()), noColor: noColor)
+        }
+    }
+
+    /// The terminal size in cells.
+    var size: (width: Int, height: Int) { (Int(spectop_cols()), Int(spectop_lines())) }
+
+    /// Maps every role to a colour pair for `theme`; repaints on the next frame.
+    func apply(theme: Theme) {
+        monochrome = colorDepth == .none || theme.isMonochrome
+        pairs = [:]
+        if !monochrome {
+            let background = ColorMapper.index(for: theme.color(for: .background), depth: colorDepth).map(Int16.init) ?? -1
+            let available = Int(spectop_color_pairs())
+            for (offset, role) in ColorRole.allCases.enumerated() where offset + 1 < available {
+                let foreground = ColorMapper.index(for: theme.color(for: role), depth: colorDepth).map(Int16.init) ?? -1
+                let pair = Int16(offset + 1)
+                _ = init_pair(pair, foreground, background)
+                pairs[role] = pair
+            }
+        }
+        invalidate()
+    }
+
+    /// Forces the next `present` to repaint every cell (resize, resume, theme change).
+    func invalidate() {
+        previous = nil
+        _ = spectop_clear()
+    }
+
+    /// Writes the cells of `buffer` that differ from the last frame, in runs of
+    /// equal style, then updates the terminal once.
+    func present(_ buffer: CellBuffer) {
+        let full = previous.map { $0.width != buffer.width || $0.height != buffer.height } ?? true
+        if full && previous != nil { _ = spectop_clear() }
+        let cells = buffer.cells
+        let old = full ? nil : previous?.cells
+        let width = buffer.width
+        for y in 0..<buffer.height {
+            var x = 0
+            while x < width {
+                let index = y * width + x
+                if let old, old[index] == cells[index] { x += 1; continue }
+                let style = cells[index]
+                wideScratch.removeAll(keepingCapacity: true)
+                let start = x
+                while x < width {
+                    let i = y * width + x
+                    let cell = cells[i]
+                    if let old, old[i] == cell { break }
+                    guard cell.role == style.role && cell.attributes == style.attributes else { break }
+                    wideScratch.append(wchar_t(bitPattern: cell.character.value))
+                    x += 1
+                }
+                _ = spectop_set_style(attributes(for: style), pairs[style.role] ?? 0)
+                let count = Int32(wideScratch.count)
+                wideScratch.withUnsafeBufferPointer { pointer in
+                    _ = spectop_put_wide(Int32(y), Int32(start), pointer.baseAddress, count)
+                }
+            }
+        }
+        _ = wnoutrefresh(spectop_stdscr())
+        _ = doupdate()
+        previous = buffer
+    }
+
+    private func attributes(for cell: Cell) -> attr_t {
+        var flags = cell.attributes
+        if monochrome { flags.formUnion(cell.role.monochromeAttributes) }
+        var result = spectop_attr_normal()
+        if flags.contains(.bold) { result |= spectop_attr_bold() }
+        if flags.contains(.dim) { result |= spectop_attr_dim() }
+        if flags.contains(.reverse) { result |= spectop_attr_reverse() }
+        if flags.contains(.underline) { result |= spectop_attr_underline() }
+        return result
+    }
+
+    /// Waits at most `milliseconds` for a key or a resize.
+    func readInput(timeoutMilliseconds milliseconds: Int) -> TerminalInput? {
+        spectop_input_timeout(Int32(max(0, milliseconds)))
+        var character: wint_t = 0
+        let result = spectop_get_wide(&character)
+        if result == spectop_key_code_yes() {
+            return TerminalScreen.functionKey(Int32(bitPattern: character))
+        }
+        guard result == OK else { return nil }
+        switch character {
+        case 10, 13: return .key(.enter)
+        case 9: return .key(.tab)
+        case 27: return .key(.escape)
+        case 3: return .key(.controlC)
+        default:
+            guard let scalar = Unicode.Scalar(UInt32(character)), character >= 32 else { return nil }
+            return .key(.character(Character(scalar)))
+        }
+    }
+
+    private static func functionKey(_ code: Int32) -> TerminalInput? {
+        switch code {
+        case spectop_key_resize(): return .resize
+        case spectop_key_up(): return .key(.up)
+        case spectop_key_down(): return .key(.down)
+        case spectop_key_left(): return .key(.left)
+        case spectop_key_right(): return .key(.right)
+        case spectop_key_home(): return .key(.home)
+        case spectop_key_end(): return .key(.end)
+        case spectop_key_ppage(): return .key(.pageUp)
+        case spectop_key_npage(): return .key(.pageDown)
+        case spectop_key_enter(): return .key(.enter)
+        case spectop_key_btab(): return .key(.backTab)
+        default: return nil
+        }
+    }
+
+    /// Gives the terminal back: leaves the alternate screen, shows the cursor,
+    /// turns echo on. Safe to call more than once.
+    func restore() {
+        guard !restored else { return }
+        restored = true
+        _ = curs_set(1)
+        _ = echo()
+        _ = nocbreak()
+        _ = endwin()
+        if let screen { delscreen(screen) }
+        screen = nil
+    }
+
+    deinit { restore() }
+}

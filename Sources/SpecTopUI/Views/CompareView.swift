@@ -1,0 +1,107 @@
+import SpectralCore
+
+/// One large chart per metric (loss, χ_net, χ_pos) with every model overlaid
+/// in its own colour and glyph on a shared step axis, and a legend.
+public struct CompareView: Sendable {
+    public var snapshot: EngineSnapshot
+    public var state: MonitorState
+    public var selectedIndex: Int?
+
+    /// Smallest body the three charts can share.
+    public static let minimumSize = (width: 40, height: 12)
+
+    public init(snapshot: EngineSnapshot, state: MonitorState, selectedIndex: Int?) {
+        self.snapshot = snapshot; self.state = state; self.selectedIndex = selectedIndex
+    }
+
+    struct LegendEntry {
+        var glyph: Unicode.Scalar
+        var role: ColorRole
+        var label: String
+        var selected: Bool
+        var width: Int { label.unicodeScalars.count + 3 }
+    }
+
+    public func render(into buffer: inout CellBuffer, area: Rect, glyphs: GlyphSet) {
+        buffer.fill(area, with: .blank)
+        let order = ModelOrder(snapshot.models).flat
+        let entries = order.enumerated().map { position, index -> LegendEntry in
+            let model = snapshot.models[index]
+            let suffix = model.status == .diverged ? " (diverged)" : ""
+            return LegendEntry(glyph: glyphs.seriesGlyph(position), role: .series(position), label: model.id + suffix, selected: index == selectedIndex)
+        }
+
+        var charts = area
+        if area.width >= 100 {
+            let legendWidth = min(30, (entries.map(\.width).max() ?? 0) + 3)
+            let (left, legend) = area.splitRight(legendWidth)
+            charts = Rect(x: left.x, y: left.y, width: left.width - 1, height: left.height)
+            buffer.put("models", x: legend.x + 1, y: legend.y, role: .text, attributes: .bold)
+            for (row, entry) in entries.enumerated() where row + 1 < legend.height {
+                drawEntry(entry, into: &buffer, x: legend.x, y: legend.y + 1 + row, maxX: legend.maxX, glyphs: glyphs)
+            }
+        } else {
+            // Legend rows on top, entries packed left to right.
+            var rows: [[LegendEntry]] = [[]]
+            var used = 0
+            for entry in entries {
+                if used + entry.width + 2 > area.width && !(rows.last?.isEmpty ?? true) {
+                    rows.append([]); used = 0
+                }
+                rows[rows.count - 1].append(entry)
+                used += entry.width + 2
+            }
+            let legendRows = min(rows.count, max(1, area.height / 4))
+            let (legend, rest) = area.splitTop(legendRows)
+            charts = rest
+            for (r, row) in rows.prefix(legendRows).enumerated() {
+                var x = legend.x
+                for entry in row {
+                    drawEntry(entry, into: &buffer, x: x, y: legend.y + r, maxX: legend.maxX, glyphs: glyphs)
+                    x += entry.width + 2
+                }
+            }
+        }
+
+        let maxStep = snapshot.models.compactMap { $0.history.steps.last }.max() ?? 0
+        let xRange = 0...Double(max(1, maxStep))
+        let heights = CompareView.split(charts.height, into: 3)
+        var y = charts.y
+        for (chartIndex, metric) in ChartMetric.allCases.enumerated() {
+            let rect = Rect(x: charts.x, y: y, width: charts.width, height: heights[chartIndex])
+            y += heights[chartIndex]
+            let series = order.enumerated().map { position, index -> ChartSeries in
+                let model = snapshot.models[index]
+                let xs = model.history.steps.map(Double.init)
+                let ys: [Double]
+                switch metric {
+                case .loss: ys = model.history.loss
+                case .chiNet: ys = model.history.chiNet
+                case .chiPos: ys = model.history.chiPos
+                }
+                return ChartSeries(label: model.id, xs: xs, ys: ys, role: .series(position), glyph: glyphs.seriesGlyph(position),
+                                   emphasised: index == selectedIndex)
+            }
+            let chart = LineChart(title: metric.label(glyphs), series: series, xScale: .linear, yScale: state.yScale(metric),
+                                  xRange: xRange, focused: metric == state.focusedMetric,
+                                  showXAxis: chartIndex == 2, titleRole: metric.role)
+            chart.render(into: &buffer, area: rect, glyphs: glyphs)
+        }
+        if charts.height >= 3 {
+            let label = "step"
+            buffer.put(label, x: charts.x, y: charts.maxY - 1, role: .muted, maxWidth: LineChart.yLabelWidth - 1)
+        }
+    }
+
+    private func drawEntry(_ entry: LegendEntry, into buffer: inout CellBuffer, x: Int, y: Int, maxX: Int, glyphs: GlyphSet) {
+        if entry.selected { buffer.put(glyphs.pointer, x: x, y: y, role: .selection, attributes: .bold) }
+        buffer.put(entry.glyph, x: x + 1, y: y, role: entry.role, attributes: .bold)
+        buffer.put(entry.label, x: x + 3, y: y, role: entry.selected ? .selection : .text,
+                   attributes: entry.selected ? .bold : [], maxWidth: max(0, maxX - x - 3))
+    }
+
+    /// `total` rows split into `parts` nearly equal heights.
+    static func split(_ total: Int, into parts: Int) -> [Int] {
+        (0..<parts).map { (($0 + 1) * total) / parts - ($0 * total) / parts }
+    }
+}

@@ -1,0 +1,62 @@
+import SpectralCore
+
+/// Renders one whole frame (header, view, footer, help overlay) into a
+/// `CellBuffer` without a terminal: the monitor uses it every frame, tests and
+/// benchmarks call it directly.
+public enum FrameRenderer {
+    /// The smallest terminal any view is drawn in.
+    public static let absoluteMinimum = (width: 40, height: 10)
+
+    /// The terminal size the current view needs for `snapshot`.
+    public static func requiredSize(snapshot: EngineSnapshot, state: MonitorState, available: (width: Int, height: Int)) -> (width: Int, height: Int) {
+        let body: (width: Int, height: Int)
+        switch state.view {
+        case .grid: body = GridView.minimumSize(snapshot: snapshot, available: (available.width, available.height - 2))
+        case .compare: body = CompareView.minimumSize
+        case .scaling: body = ScalingView.minimumSize
+        case .spectrum: body = SpectrumView.minimumSize
+        }
+        return (max(absoluteMinimum.width, body.width), max(absoluteMinimum.height, body.height + 2))
+    }
+
+    /// One frame of `snapshot` at `width` x `height`.
+    public static func render(_ snapshot: EngineSnapshot, info: MonitorInfo, state: MonitorState = MonitorState(),
+                              width: Int, height: Int, glyphs: GlyphSet = .unicode, status: String? = nil) -> CellBuffer {
+        var buffer = CellBuffer(width: width, height: height, asciiOnly: !glyphs.isUnicode)
+        render(snapshot, info: info, state: state, glyphs: glyphs, status: status, into: &buffer)
+        return buffer
+    }
+
+    /// Draws over every cell of `buffer` (its size is the frame size), so a
+    /// buffer can be reused from frame to frame.
+    public static func render(_ snapshot: EngineSnapshot, info: MonitorInfo, state: MonitorState = MonitorState(),
+                              glyphs: GlyphSet = .unicode, status: String? = nil, into buffer: inout CellBuffer) {
+        buffer.asciiOnly = !glyphs.isUnicode
+        let have = (width: buffer.width, height: buffer.height)
+        let need = requiredSize(snapshot: snapshot, state: state, available: have)
+        guard have.width >= need.width, have.height >= need.height else {
+            TooSmallView(need: need, have: have).render(into: &buffer)
+            return
+        }
+        let (header, rest) = buffer.bounds.splitTop(1)
+        let (body, footer) = rest.splitBottom(1)
+        HeaderView(snapshot: snapshot, info: info, state: state).render(into: &buffer, row: header, glyphs: glyphs)
+        let keyTable = KeyTable.forMode(replay: state.replay)
+        FooterView(keyTable: keyTable, status: status ?? info.status).render(into: &buffer, row: footer, glyphs: glyphs)
+
+        let selected = ModelOrder(snapshot.models).resolve(state.selectedModelID, in: snapshot.models)
+        switch state.view {
+        case .grid:
+            GridView(snapshot: snapshot, state: state, selectedIndex: selected).render(into: &buffer, area: body, glyphs: glyphs)
+        case .compare:
+            CompareView(snapshot: snapshot, state: state, selectedIndex: selected).render(into: &buffer, area: body, glyphs: glyphs)
+        case .scaling:
+            ScalingView(snapshot: snapshot, state: state).render(into: &buffer, area: body, glyphs: glyphs)
+        case .spectrum:
+            SpectrumView(model: selected.map { snapshot.models[$0] }, state: state).render(into: &buffer, area: body, glyphs: glyphs)
+        }
+        if state.showHelp {
+            HelpOverlay(keyTable: keyTable).render(into: &buffer, area: body, glyphs: glyphs)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import SpectralCore
+
+/// The default view: one `ModelPanel` per model, placed by `GridLayout`.
+public struct GridView: Sendable {
+    public var snapshot: EngineSnapshot
+    public var state: MonitorState
+    /// The model to highlight (index into `snapshot.models`).
+    public var selectedIndex: Int?
+
+    public init(snapshot: EngineSnapshot, state: MonitorState, selectedIndex: Int?) {
+        self.snapshot = snapshot; self.state = state; self.selectedIndex = selectedIndex
+    }
+
+    /// The smallest body that fits every model at the given available size.
+    public static func minimumSize(snapshot: EngineSnapshot, available: (width: Int, height: Int)) -> (width: Int, height: Int) {
+        GridLayout.minimumSize(models: snapshot.models, available: available)
+    }
+
+    public func render(into buffer: inout CellBuffer, area: Rect, glyphs: GlyphSet) {
+        buffer.fill(area, with: .blank)
+        guard !snapshot.models.isEmpty else {
+            let text = "waiting for models" + glyphs.ellipsis
+            buffer.put(text, x: area.x + max(0, (area.width - text.count) / 2), y: area.y + area.height / 2, role: .muted, maxWidth: area.width)
+            return
+        }
+        guard let layout = GridLayout(models: snapshot.models, area: area) else { return }
+        for slot in layout.slots {
+            let panel = ModelPanel(model: snapshot.models[slot.modelIndex], selected: slot.modelIndex == selectedIndex, state: state)
+            panel.render(into: &buffer, area: slot.rect, glyphs: glyphs)
+        }
+    }
+}

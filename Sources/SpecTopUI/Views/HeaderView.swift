@@ -1,0 +1,57 @@
+import SpectralCore
+
+/// The top row: tool, preset, data set, elapsed time, engine state, total
+/// steps/s and BLAS core. Less important parts drop out when the row is narrow.
+public struct HeaderView: Sendable {
+    public var snapshot: EngineSnapshot
+    public var info: MonitorInfo
+    public var state: MonitorState
+
+    public init(snapshot: EngineSnapshot, info: MonitorInfo, state: MonitorState) {
+        self.snapshot = snapshot; self.info = info; self.state = state
+    }
+
+    struct Part {
+        var text: String
+        var role: ColorRole
+        var attributes: CellAttributes = []
+        /// Lower numbers survive longer when space runs out.
+        var priority: Int
+    }
+
+    public func render(into buffer: inout CellBuffer, row: Rect, glyphs: GlyphSet) {
+        guard !row.isEmpty else { return }
+        buffer.fill(row, with: Cell(" ", role: .text))
+        let stateRole: ColorRole
+        switch snapshot.state {
+        case .running: stateRole = .active
+        case .paused: stateRole = .warning
+        case .finished, .stopped: stateRole = .muted
+        }
+        var parts: [Part] = [
+            Part(text: info.toolName, role: .text, attributes: .bold, priority: 0),
+            Part(text: info.preset, role: .text, priority: 3),
+            Part(text: info.dataset, role: .text, priority: 4),
+            Part(text: NumberFormat.duration(snapshot.elapsed), role: .text, priority: 1),
+            Part(text: (state.replay ? "replay " : "") + snapshot.state.rawValue, role: stateRole, attributes: .bold, priority: 0),
+            Part(text: NumberFormat.rate(snapshot.stepsPerSecond) + " steps/s", role: .text, priority: 2),
+            Part(text: info.blasCore, role: .muted, priority: 5),
+        ]
+        if state.displayFrozen {
+            parts.insert(Part(text: "display frozen", role: .warning, attributes: [.bold, .reverse], priority: 0), at: 1)
+        }
+        parts.removeAll { $0.text.isEmpty }
+        let separator = glyphs.isUnicode ? " \u{2502} " : " | "
+        func width(_ list: [Part]) -> Int {
+            list.reduce(0) { $0 + $1.text.unicodeScalars.count } + max(0, list.count - 1) * separator.unicodeScalars.count + 1
+        }
+        while width(parts) > row.width, let drop = parts.indices.max(by: { parts[$0].priority < parts[$1].priority }), parts[drop].priority > 0 {
+            parts.remove(at: drop)
+        }
+        var x = row.x + 1
+        for (index, part) in parts.enumerated() {
+            if index > 0 { x += buffer.put(separator, x: x, y: row.y, role: .muted, maxWidth: row.maxX - x) }
+            x += buffer.put(part.text, x: x, y: row.y, role: part.role, attributes: part.attributes, maxWidth: row.maxX - x)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/// The `?` overlay, generated from the key table that dispatches keys.
+public struct HelpOverlay: Sendable {
+    public var keyTable: KeyTable
+
+    public init(keyTable: KeyTable) {
+        self.keyTable = keyTable
+    }
+
+    /// Draws a box centred in `area` listing every binding; two columns when
+    /// one does not fit the height.
+    public func render(into buffer: inout CellBuffer, area: Rect, glyphs: GlyphSet) {
+        let bindings = keyTable.bindings
+        let keyWidth = bindings.map { $0.keyLabel.count }.max() ?? 0
+        let summaryWidth = bindings.map { $0.summary.count }.max() ?? 0
+        let entryWidth = keyWidth + 2 + summaryWidth
+        let columnCount = bindings.count + 3 <= area.height ? 1 : 2
+        let rowsPerColumn = (bindings.count + columnCount - 1) / columnCount
+        var width = min(area.width, columnCount * entryWidth + (columnCount - 1) * 3 + 4)
+        // Equal margins on both sides.
+        if (area.width - width) % 2 == 1 { width = min(area.width, width + 1) }
+        let height = min(area.height, rowsPerColumn + 3)
+        let box = Rect(x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width: width, height: height)
+        buffer.fill(box, with: .blank)
+        let title = keyTable.isReplay ? " keys (replay) " : " keys "
+        BoxFrame(title: [.init(title, role: .text, attributes: .bold)], role: .selection, attributes: .bold)
+            .render(into: &buffer, area: box, glyphs: glyphs)
+        let inner = box.inset(by: 1)
+        let columnWidth = columnCount == 1 ? inner.width : (inner.width - 3) / 2
+        for (index, binding) in bindings.enumerated() {
+            let column = index / rowsPerColumn, row = index % rowsPerColumn
+            guard row < inner.height else { continue }
+            let x = inner.x + 1 + column * (columnWidth + 3)
+            let y = inner.y + row
+            let available = max(0, min(columnWidth - 1, inner.maxX - x))
+            buffer.put(binding.keyLabel, x: x, y: y, role: .selection, attributes: .bold, maxWidth: available)
+            let summaryX = x + keyWidth + 2
+            if summaryX < x + available {
+                buffer.put(binding.summary, x: summaryX, y: y, role: .text, maxWidth: x + available - summaryX)
+            }
+        }
+        let hint = "? or Esc closes"
+        if inner.height > rowsPerColumn {
+            buffer.put(hint, x: inner.maxX - hint.count - 1, y: inner.maxY - 1, role: .muted, maxWidth: inner.width)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import SpectralCore
+
+/// One model's panel in the grid view: id, parameter count and step, the
+/// loss, χ_net and χ_pos sparklines with current values, spectral reach and
+/// amplification, and a small eigenvalue histogram when there is room.
+///
+/// What is dropped as the panel shrinks, in order: the histogram, the
+/// label-above-sparkline layout (values move beside one-row sparklines), the
+/// parameter/step row, the reach row. The three sparklines with values stay.
+public struct ModelPanel: Sendable {
+    public var model: ModelSnapshot
+    public var selected: Bool
+    public var state: MonitorState
+
+    public init(model: ModelSnapshot, selected: Bool, state: MonitorState) {
+        self.model = model; self.selected = selected; self.state = state
+    }
+
+    /// Rows of the inner area given to each part.
+    struct Plan: Equatable {
+        var infoRow: Bool
+        var reachRow: Bool
+        /// Reach and amplification on rows of their own (a spare row, narrow panel).
+        var reachSplit: Bool
+        /// Label-and-value row above each sparkline, instead of inline.
+        var stacked: Bool
+        var sparklineRows: Int
+        var histogramRows: Int
+    }
+
+    static func plan(innerWidth: Int, innerHeight: Int) -> Plan {
+        let h = innerHeight
+        guard h >= 8 else {
+            return Plan(infoRow: h >= 5, reachRow: h >= 4, reachSplit: false, stacked: false, sparklineRows: 1, histogramRows: 0)
+        }
+        let left = h - 8
+        var extra = left / 3
+        var histogram = 0
+        if left >= 4 && innerWidth >= 12 {
+            extra = min(3, (left - 4) / 5)
+            histogram = left - 3 * extra
+        }
+        let spare = left - 3 * extra - histogram
+        return Plan(infoRow: true, reachRow: true, reachSplit: spare >= 1 && innerWidth < 26, stacked: true,
+                    sparklineRows: 1 + extra, histogramRows: histogram)
+    }
+
+    public func render(into buffer: inout CellBuffer, area: Rect, glyphs: GlyphSet) {
+        guard area.width >= 4, area.height >= 3 else { return }
+        buffer.fill(area, with: .blank)
+        let modeRole: ColorRole = model.mode == .active ? .active : .frozen
+        var title: [BoxFrame.TitlePart] = []
+        if selected { title.append(.init(String(glyphs.pointer) + " ", role: .selection, attributes: .bold)) }
+        title.append(.init(model.id, role: modeRole, attributes: .bold))
+        if model.mode == .active && model.featuresFrozen {
+            title.append(.init(" feat.frozen", role: .frozen))
+        }
+        switch model.status {
+        case .finished: title.append(.init(" done", role: .muted))
+        case .diverged: title.append(.init(" diverged", role: .warning, attributes: .bold))
+        case .training: break
+        }
+        let frame = BoxFrame(title: title, role: selected ? .selection : .muted, attributes: selected ? .bold : [])
+        frame.render(into: &buffer, area: area, glyphs: glyphs)
+
+        let inner = area.inset(by: 1)
+        guard !inner.isEmpty else { return }
+        if model.status == .diverged {
+            renderDiverged(into: &buffer, inner: inner)
+            return
+        }
+        let plan = ModelPanel.plan(innerWidth: inner.width, innerHeight: inner.height)
+        var rest = inner
+        if plan.infoRow {
+            let (row, remaining) = rest.splitTop(1)
+            rest = remaining
+            renderInfo(into: &buffer, row: row)
+        }
+        for metric in ChartMetric.allCases {
+            let rows = plan.stacked ? 1 + plan.sparklineRows : 1
+            let (block, remaining) = rest.splitTop(rows)
+            rest = remaining
+            renderMetric(metric, into: &buffer, area: block, stacked: plan.stacked, glyphs: glyphs)
+        }
+        if plan.reachRow {
+            let (rows, remaining) = rest.splitTop(plan.reachSplit ? 2 : 1)
+            rest = remaining
+            renderReach(into: &buffer, rows: rows, glyphs: glyphs)
+        }
+        if plan.histogramRows > 0 {
+            let (area, _) = rest.splitTop(plan.histogramRows)
+            if let spectrum = model.spectrum {
+                HistogramWidget(histogram: spectrum.histogram).render(into: &buffer, area: area, glyphs: glyphs)
+            } else {
+                buffer.put("no spectrum yet", x: area.x, y: area.y + area.height / 2, role: .muted, maxWidth: area.width)
+            }
+        }
+    }
+
+    private func renderDiverged(into buffer: inout CellBuffer, inner: Rect) {
+        let text = "diverged"
+        let y = inner.y + (inner.height - 1) / 2
+        buffer.put(text, x: inner.x + max(0, (inner.width - text.count) / 2), y: y, role: .warning, attributes: .bold, maxWidth: inner.width)
+        if inner.height >= 2 {
+            let detail = "at step \(NumberFormat.count(model.step))"
+            buffer.put(detail, x: inner.x + max(0, (inner.width - detail.count) / 2), y: y + 1, role: .muted, maxWidth: inner.width)
+        }
+    }
+
+    private func renderInfo(into buffer: inout CellBuffer, row: Rect) {
+        let params = NumberFormat.count(model.parameterCount)
+        let budget = model.stepBudget > 0 ? "/" + NumberFormat.count(model.stepBudget) : ""
+        let candidates = [
+            "\(params) params  step \(model.step)\(budget)",
+            "\(params) params  step \(NumberFormat.count(model.step))\(budget)",
+            "\(params) params  step \(model.step)",
+            "\(params) params  \(NumberFormat.count(model.step)) steps",
+            "\(params)p  step \(NumberFormat.count(model.step))",
+            "\(params)p s\(NumberFormat.count(model.step))",
+        ]
+        let text = candidates.first { $0.count <= row.width } ?? candidates[candidates.count - 1]
+        buffer.put(text, x: row.x, y: row.y, role: .muted, maxWidth: row.width)
+    }
+
+    private func values(_ metric: ChartMetric) -> ([Double], Double?) {
+        switch metric {
+        case .loss: return (model.history.loss, model.latest?.loss)
+        case .chiNet: return (model.history.chiNet, model.latest?.chiNet)
+        case .chiPos: return (model.history.chiPos, model.latest?.chiPos)
+        }
+    }
+
+    private func renderMetric(_ metric: ChartMetric, into buffer: inout CellBuffer, area: Rect, stacked: Bool, glyphs: GlyphSet) {
+        guard !area.isEmpty else { return }
+        let (series, current) = values(metric)
+        let label = metric.label(glyphs)
+        let value = NumberFormat.scientific(current)
+        let labelAttributes: CellAttributes = metric == state.focusedMetric ? [.bold, .underline] : [.bold]
+        let sparkline = Sparkline(values: series, scale: state.yScale(metric), role: metric.role)
+        if stacked {
+            let (top, spark) = area.splitTop(1)
+            buffer.put(label, x: top.x, y: top.y, role: metric.role, attributes: labelAttributes, maxWidth: top.width)
+            if state.yScale(metric) == .linear && top.width >= label.count + value.count + 6 {
+                buffer.put(" lin", x: top.x + label.count, y: top.y, role: .muted)
+            }
+            let valueX = max(top.x + label.count + 1, top.maxX - value.count)
+            buffer.put(value, x: valueX, y: top.y, role: .text, maxWidth: top.maxX - valueX)
+            sparkline.render(into: &buffer, area: spark, glyphs: glyphs)
+        } else {
+            // Label, sparkline and value share one row; the label shrinks first.
+            let valueWidth = value.count
+            var labelWidth = label.count
+            if area.width - labelWidth - valueWidth - 2 < 4 { labelWidth = min(labelWidth, 4) }
+            let shownLabel = String(label.unicodeScalars.prefix(labelWidth))
+            buffer.put(shownLabel, x: area.x, y: area.y, role: metric.role, attributes: labelAttributes, maxWidth: area.width)
+            let sparkX = area.x + labelWidth + 1
+            let sparkWidth = area.maxX - sparkX - valueWidth - 1
+            if sparkWidth > 0 {
+                sparkline.render(into: &buffer, area: Rect(x: sparkX, y: area.y, width: sparkWidth, height: 1), glyphs: glyphs)
+            }
+            let valueX = max(sparkX, area.maxX - valueWidth)
+            buffer.put(value, x: valueX, y: area.y, role: .text, maxWidth: area.maxX - valueX)
+        }
+    }
+
+    private func renderReach(into buffer: inout CellBuffer, rows: Rect, glyphs: GlyphSet) {
+        let reach = NumberFormat.scientific(model.minChiPos)
+        let amplification = model.amplification.map { glyphs.times + NumberFormat.fixed($0, decimals: 2) } ?? NumberFormat.missing
+        if rows.height >= 2 {
+            for (index, pair) in [("reach", reach, ColorRole.chiPos), ("amp", amplification, ColorRole.chiNet)].enumerated() {
+                let row = rows.row(index)
+                buffer.put(pair.0, x: row.x, y: row.y, role: .muted, maxWidth: row.width)
+                let valueX = max(row.x + pair.0.count + 1, row.maxX - pair.1.count)
+                buffer.put(pair.1, x: valueX, y: row.y, role: pair.2, maxWidth: row.maxX - valueX)
+            }
+            return
+        }
+        let row = rows
+        let candidates = [
+            "reach \(reach)  amp \(amplification)",
+            "reach \(reach) \(amplification)",
+            "\(reach) \(amplification)",
+        ]
+        let text = candidates.first { $0.count <= row.width } ?? candidates[candidates.count - 1]
+        buffer.put(text, x: row.x, y: row.y, role: .muted, maxWidth: row.width)
+        // Reach and amplification are the numbers to watch (a frozen model stays
+        // at ×1.00), so they take their metric's colour.
+        guard text.count <= row.width else { return }
+        if let range = text.range(of: reach) {
+            let offset = text.distance(from: text.startIndex, to: range.lowerBound)
+            buffer.put(reach, x: row.x + offset, y: row.y, role: .chiPos, maxWidth: row.width - offset)
+        }
+        if let range = text.range(of: amplification, options: .backwards) {
+            let offset = text.distance(from: text.startIndex, to: range.lowerBound)
+            buffer.put(amplification, x: row.x + offset, y: row.y, role: .chiNet, maxWidth: row.width - offset)
+        }
+    }
+}

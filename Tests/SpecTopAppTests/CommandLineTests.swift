@@ -1,0 +1,195 @@
+import XCTest
+import Foundation
+import TestSupport
+@testable import SpecTopApp
+
+/// The real binary, driven as a user would from a shell.
+final class CommandLineTests: XCTestCase {
+    private func scratch() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-cli-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    private func assertUsageError(_ arguments: [String], contains expected: String, environment: [String: String?] = [:],
+                                  file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try SpectopProcess.run(arguments, environment: environment)
+        XCTAssertEqual(result.status, 2, "exit status for \(arguments): \(result.stderr)", file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(expected), "stderr was: \(result.stderr)", file: file, line: line)
+        XCTAssertFalse(result.stderr.contains("Fatal error") || result.stderr.contains("Stack dump"), result.stderr, file: file, line: line)
+        XCTAssertLessThanOrEqual(result.stderr.split(separator: "\n").count, 3, "one line where possible: \(result.stderr)", file: file, line: line)
+    }
+
+    func testHelpAndVersion() throws {
+        let version = try SpectopProcess.run(["--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), SpecTopVersion.string)
+        for command in [[], ["run"], ["replay"], ["claims"], ["presets"], ["bench"]] {
+            let help = try SpectopProcess.run(command + ["--help"])
+            XCTAssertEqual(help.status, 0, "\(command) --help")
+            XCTAssertTrue(help.stdout.contains("USAGE"), "\(command) --help: \(help.stdout)")
+        }
+    }
+
+    func testPresetsListsEveryPresetWithADescription() throws {
+        let result = try SpectopProcess.run(["presets"])
+        XCTAssertEqual(result.status, 0)
+        for name in Presets.names { XCTAssertTrue(result.stdout.contains(name), result.stdout) }
+        XCTAssertTrue(result.stdout.contains("(default)"))
+    }
+
+    func testPrintConfigPrintsAFileThatRunsAsIs() throws {
+        let result = try SpectopProcess.run(["run", "--preset", "tiny", "--print-config", "--steps", "7"])
+        XCTAssertEqual(result.status, 0)
+        let config = try ConfigParser.parse(result.stdout, file: "printed")
+        XCTAssertEqual(config.training.steps, 7)
+        XCTAssertEqual(config.name, "tiny")
+    }
+
+    func testBadInputsGiveOneLineMessagesAndStatusTwo() throws {
+        let dir = scratch()
+        try assertUsageError(["run", "--preset", "nope", "--headless"], contains: "unknown preset 'nope'; valid presets: reach, digits, lazy-rich, tiny")
+        let bad = dir.appendingPathComponent("bad.toml")
+        try "[training]\nsteps = = 3\n".write(to: bad, atomically: true, encoding: .utf8)
+        try assertUsageError(["run", "--config", bad.path, "--headless"], contains: "\(bad.path):2:")
+        try "[training]\nsteeps = 3\n".write(to: bad, atomically: true, encoding: .utf8)
+        try assertUsageError(["run", "--config", bad.path, "--headless"], contains: "did you mean [training] steps?")
+        try "[models]\nwidths = [0]\n".write(to: bad, atomically: true, encoding: .utf8)
+        try assertUsageError(["run", "--config", bad.path, "--headless"], contains: "every width must be at least 1, got 0")
+        try "[training]\nlr = -0.5\n".write(to: bad, atomically: true, encoding: .utf8)
+        try assertUsageError(["run", "--config", bad.path, "--headless"], contains: "lr must be a positive number")
+        try "[metrics]\nprobe = 100000\n".write(to: bad, atomically: true, encoding: .utf8)
+        try assertUsageError(["run", "--config", bad.path, "--headless"], contains: "100000")
+        try assertUsageError(["run", "--config", dir.appendingPathComponent("missing.toml").path, "--headless"], contains: "missing.toml: no such file")
+        try assertUsageError(["run", "--preset", "tiny", "--headless", "--out", "/nonexistent-dir/run.jsonl"],
+                             contains: "cannot write the record to /nonexistent-dir/run.jsonl")
+        try assertUsageError(["run", "--preset", "tiny", "--config", bad.path], contains: "give --preset or --config, not both")
+        try assertUsageError(["run", "--steps", "0", "--headless"], contains: "--steps must be at least 1")
+        try assertUsageError(["run", "--fps", "0"], contains: "--fps must be between 1 and 60")
+        try assertUsageError(["run", "--bogus"], contains: "Unknown option '--bogus'")
+        // No terminal: the monitor refuses and points at --headless.
+        try assertUsageError(["run", "--preset", "tiny"], contains: "use --headless")
+        try assertUsageError([], contains: "use --headless")
+    }
+
+    func testReplayAndClaimsRefuseFilesThatAreNotRecords() throws {
+        let dir = scratch()
+        let notJSON = dir.appendingPathComponent("x.jsonl")
+        try "hello\nworld\n".write(to: notJSON, atomically: true, encoding: .utf8)
+        try assertUsageError(["claims", notJSON.path], contains: "not a spectop record")
+        try assertUsageError(["replay", notJSON.path], contains: "not a spectop record")
+        let wrongVersion = dir.appendingPathComponent("v.jsonl")
+        try "{\"type\":\"run\",\"version\":7}\n".write(to: wrongVersion, atomically: true, encoding: .utf8)
+        try assertUsageError(["claims", wrongVersion.path], contains: "record version 7 is not supported")
+        try assertUsageError(["claims", dir.appendingPathComponent("none.jsonl").path], contains: "none.jsonl: no such file")
+        let wrongFirst = dir.appendingPathComponent("w.jsonl")
+        try "{\"type\":\"step\",\"model\":\"a\",\"step\":0}\n".write(to: wrongFirst, atomically: true, encoding: .utf8)
+        try assertUsageError(["replay", wrongFirst.path], contains: "the first line must be a JSON object with \"type\":\"run\"")
+    }
+
+    func testHeadlessTinyRunRecordsWhatTheConfigSays() throws {
+        let dir = scratch()
+        let out = dir.appendingPathComponent("tiny.jsonl")
+        let result = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "40", "--out", out.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(result.stderr.contains("\r"), "no carriage returns in a log")
+        let record = try RunRecord.read(path: out.path)
+        let config = try ConfigParser.parse(Presets.text("tiny")!, file: "tiny")
+        XCTAssertEqual(record.models.map(\.id), ["w8-active", "w8-frozen", "w32-active", "w32-frozen"])
+        XCTAssertEqual(record.models.count, config.models.widths.count * config.models.modes.count)
+        XCTAssertEqual(record.endReason, "steps")
+        XCTAssertEqual(record.preset, "tiny")
+        XCTAssertEqual(record.seed, config.seed)
+        for model in record.models {
+            let steps = record.steps[model.id] ?? []
+            XCTAssertEqual(steps.map(\.step), Array(0...40), model.id)
+            XCTAssertFalse((record.spectra[model.id] ?? []).isEmpty, "\(model.id) has spectra")
+            XCTAssertGreaterThan(model.parameterCount, 0)
+        }
+        // Every step line carries the documented keys.
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
+        let step = try XCTUnwrap(lines.first { $0.contains("\"type\":\"step\"") })
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(step.utf8)) as? [String: Any])
+        for key in ["type", "model", "step", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "wall"] {
+            XCTAssertNotNil(object[key], "step line lacks \(key)")
+        }
+        let spectrum = try XCTUnwrap(lines.first { $0.contains("\"type\":\"spectrum\"") })
+        let spectrumObject = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(spectrum.utf8)) as? [String: Any])
+        for key in ["model", "step", "eigenvalues", "weights", "chi_pos_exact", "lambda_eff", "r_eff"] {
+            XCTAssertNotNil(spectrumObject[key], "spectrum line lacks \(key)")
+        }
+        XCTAssertTrue(lines.last!.contains("\"type\":\"end\""))
+        // claims reads it and exits 0.
+        let claims = try SpectopProcess.run(["claims", out.path])
+        XCTAssertEqual(claims.status, 0)
+        XCTAssertTrue(claims.stdout.contains("frozen models stall"), claims.stdout)
+        // The same seed gives the same losses.
+        let again = dir.appendingPathComponent("again.jsonl")
+        XCTAssertEqual(try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "40", "--out", again.path]).status, 0)
+        let second = try RunRecord.read(path: again.path)
+        for model in record.models {
+            XCTAssertEqual(record.steps[model.id]?.map(\.loss), second.steps[model.id]?.map(\.loss), model.id)
+        }
+    }
+
+    func testDumpFlagWritesTheStateDump() throws {
+        let dir = scratch()
+        let dump = dir.appendingPathComponent("dump")
+        let result = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "5", "--dump", dump.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        for model in ["w8-active", "w8-frozen", "w32-active", "w32-frozen"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dump.appendingPathComponent("\(model)/manifest.json").path), model)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dump.appendingPathComponent("probe_x.npy").path))
+    }
+
+    func testSignalsEndTheRecordWithAnEndLine() throws {
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
+            let dir = scratch()
+            let out = dir.appendingPathComponent("sig.jsonl")
+            let process = Process()
+            process.executableURL = SpectopProcess.binary
+            process.arguments = ["run", "--preset", "reach", "--headless", "--out", out.path]
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Wait until training is visibly under way.
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                if let text = try? String(contentsOf: out, encoding: .utf8), text.contains("\"type\":\"step\"") { break }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            kill(process.processIdentifier, signal)
+            let sent = Date()
+            process.waitUntilExit()
+            XCTAssertLessThan(Date().timeIntervalSince(sent), 1.0, "prompt exit after signal \(signal)")
+            XCTAssertEqual(process.terminationStatus, 0)
+            let record = try RunRecord.read(path: out.path)
+            XCTAssertEqual(record.endReason, "signal", "signal \(signal)")
+        }
+    }
+
+    func testKilledRunLeavesAReadableRecord() throws {
+        let dir = scratch()
+        let out = dir.appendingPathComponent("killed.jsonl")
+        let process = Process()
+        process.executableURL = SpectopProcess.binary
+        process.arguments = ["run", "--preset", "reach", "--headless", "--out", out.path]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let text = try? String(contentsOf: out, encoding: .utf8), text.contains("\"type\":\"step\"") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let record = try RunRecord.read(path: out.path)
+        XCTAssertNil(record.endReason)
+        XCTAssertFalse(record.steps.isEmpty, "flushed at least once a second")
+        let claims = try SpectopProcess.run(["claims", out.path])
+        XCTAssertEqual(claims.status, 0, claims.stderr)
+        XCTAssertTrue(claims.stdout.contains("no end line"), claims.stdout)
+    }
+}

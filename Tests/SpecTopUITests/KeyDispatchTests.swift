@@ -1,0 +1,160 @@
+import SpecTopUI
+import SpectralCore
+import XCTest
+
+final class KeyDispatchTests: XCTestCase {
+    private func controller(models: Int = 8, replay: Bool = false) -> (MonitorController, RecordingSource) {
+        let source = RecordingSource(makeSnapshot(models: models))
+        return (MonitorController(source: source, info: testInfo, replay: replay), source)
+    }
+
+    func testVCyclesViews() {
+        let (monitor, _) = controller()
+        XCTAssertEqual(monitor.state.view, .grid)
+        monitor.handle(.character("v"))
+        XCTAssertEqual(monitor.state.view, .compare)
+        monitor.handle(.character("v"))
+        XCTAssertEqual(monitor.state.view, .scaling)
+        monitor.handle(.character("v"))
+        XCTAssertEqual(monitor.state.view, .grid)
+    }
+
+    func testSpaceAndSpeedKeysSendCommands() {
+        let (monitor, source) = controller()
+        monitor.handle(.character(" "))
+        monitor.handle(.character("."))
+        monitor.handle(.character("+"))
+        monitor.handle(.character("-"))
+        monitor.handle(.character("e"))
+        XCTAssertEqual(source.commands, [.togglePause, .singleStep, .faster, .slower, .export])
+    }
+
+    func testQuitSendsQuitOnceAndRecordsTheReason() {
+        let (monitor, source) = controller()
+        monitor.handle(.character("q"))
+        XCTAssertEqual(monitor.exitReason, .quitKey)
+        monitor.finish(.signal(SIGTERM))
+        XCTAssertEqual(monitor.exitReason, .quitKey)
+        XCTAssertEqual(source.commands, [.quit])
+        let (other, _) = controller()
+        other.handle(.controlC)
+        XCTAssertEqual(other.exitReason, .quitKey)
+        XCTAssertEqual(MonitorExitReason.signal(SIGHUP).description, "SIGHUP")
+    }
+
+    func testSelectionMovesAcrossSizesAndRuns() {
+        let (monitor, _) = controller()
+        monitor.handle(.tab)
+        XCTAssertEqual(monitor.state.selectedModelID, "w16 frozen")
+        monitor.handle(.right)
+        XCTAssertEqual(monitor.state.selectedModelID, "w32 frozen")
+        monitor.handle(.up)
+        XCTAssertEqual(monitor.state.selectedModelID, "w32 active")
+        monitor.handle(.up)
+        XCTAssertEqual(monitor.state.selectedModelID, "w32 active")
+        monitor.handle(.left)
+        monitor.handle(.left)
+        XCTAssertEqual(monitor.state.selectedModelID, "w16 active")
+        monitor.handle(.backTab)
+        XCTAssertEqual(monitor.state.selectedModelID, "w128 frozen")
+    }
+
+    func testEnterOpensAndClosesTheSpectrumView() {
+        let (monitor, _) = controller()
+        monitor.handle(.character("v"))
+        monitor.handle(.enter)
+        XCTAssertEqual(monitor.state.view, .spectrum)
+        monitor.handle(.enter)
+        XCTAssertEqual(monitor.state.view, .compare)
+        monitor.handle(.enter)
+        monitor.handle(.escape)
+        XCTAssertEqual(monitor.state.view, .compare)
+    }
+
+    func testYTogglesTheFocusedMetricOnly() {
+        let (monitor, _) = controller()
+        monitor.handle(.character("y"))
+        XCTAssertEqual(monitor.state.yScale(.loss), .linear)
+        XCTAssertEqual(monitor.state.yScale(.chiNet), .log)
+        monitor.handle(.character("m"))
+        monitor.handle(.character("y"))
+        XCTAssertEqual(monitor.state.yScale(.chiNet), .linear)
+        monitor.handle(.character("m"))
+        monitor.handle(.character("m"))
+        monitor.handle(.character("y"))
+        XCTAssertEqual(monitor.state.yScale(.loss), .log)
+    }
+
+    func testFreezeDisplayKeepsTheSnapshot() {
+        let (monitor, source) = controller(models: 2)
+        monitor.handle(.character("f"))
+        XCTAssertTrue(monitor.state.displayFrozen)
+        source.replace(makeSnapshot(models: 4))
+        monitor.refresh()
+        XCTAssertEqual(monitor.snapshot.models.count, 2)
+        monitor.handle(.character("f"))
+        XCTAssertEqual(monitor.snapshot.models.count, 4)
+        XCTAssertTrue(source.commands.isEmpty)
+    }
+
+    func testFreezeFeaturesOnlyForActiveModels() {
+        let (monitor, source) = controller(models: 2)
+        var snapshot = makeSnapshot(models: 2)
+        snapshot.models[0].featuresFrozen = false
+        source.replace(snapshot)
+        monitor.refresh()
+        monitor.handle(.character("F"))
+        XCTAssertEqual(source.commands, [.freezeFeatures(modelID: "w16 active")])
+        monitor.handle(.down)
+        monitor.handle(.character("F"))
+        XCTAssertEqual(source.commands.count, 1)
+        XCTAssertNotNil(monitor.localStatus)
+    }
+
+    func testThemeAndHelpKeys() {
+        let (monitor, _) = controller()
+        XCTAssertEqual(monitor.theme.name, "default")
+        monitor.handle(.character("t"))
+        XCTAssertEqual(monitor.theme.name, "light")
+        for _ in 0..<3 { monitor.handle(.character("t")) }
+        XCTAssertEqual(monitor.theme.name, "default")
+        monitor.handle(.character("?"))
+        XCTAssertTrue(monitor.state.showHelp)
+        monitor.handle(.escape)
+        XCTAssertFalse(monitor.state.showHelp)
+    }
+
+    func testReplayKeysScrub() {
+        let (monitor, source) = controller(replay: true)
+        monitor.handle(.left)
+        monitor.handle(.right)
+        monitor.handle(.pageDown)
+        monitor.handle(.home)
+        monitor.handle(.end)
+        monitor.handle(.character(" "))
+        XCTAssertEqual(source.commands, [.scrub(by: -1), .scrub(by: 1), .scrub(by: 10), .jumpToStart, .jumpToEnd, .togglePause])
+        monitor.handle(.down)
+        XCTAssertEqual(monitor.state.selectedModelID, "w16 frozen")
+        XCTAssertFalse(monitor.handle(.character("F")))
+    }
+
+    func testUnboundKeysAreIgnored() {
+        let (monitor, source) = controller()
+        XCTAssertFalse(monitor.handle(.character("Z")))
+        XCTAssertTrue(source.commands.isEmpty)
+    }
+
+    func testStatusComesFromTheSourceFirst() {
+        final class Talking: MonitorSource {
+            func snapshot() -> EngineSnapshot { makeSnapshot(models: 2) }
+            func perform(_ command: MonitorCommand) {}
+            func statusMessage() -> String? { "export written to out/x" }
+        }
+        let monitor = MonitorController(source: Talking(), info: testInfo)
+        monitor.handle(.character("t"))
+        XCTAssertEqual(monitor.status, "export written to out/x")
+        var buffer = CellBuffer(width: 120, height: 40)
+        monitor.render(into: &buffer, glyphs: .unicode)
+        assertScreenContains(buffer, "export written to out/x")
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import XCTest
+
+/// Runs the built `spectop` binary as a user would, capturing its output.
+public enum SpectopProcess {
+    public struct Result {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// The repository root, found from this file's location.
+    public static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// The `spectop` built next to the test bundle (debug or release).
+    public static var binary: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("spectop")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        for configuration in ["debug", "release"] {
+            let candidate = repositoryRoot.appendingPathComponent(".build/\(configuration)/spectop")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return beside
+    }
+
+    /// Runs spectop with `arguments`; `environment` entries override the
+    /// inherited ones (a nil value removes the variable).
+    public static func run(_ arguments: [String], environment: [String: String?] = [:], timeout: Double = 120,
+                           file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        // Output goes to files, so a chatty process can never block on a full pipe.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-proc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let outURL = scratch.appendingPathComponent("out"), errURL = scratch.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            process.terminate()
+            XCTFail("spectop \(arguments.joined(separator: " ")) did not finish within \(timeout) s", file: file, line: line)
+        }
+        process.waitUntilExit()
+        try out.close()
+        try err.close()
+        let outData = (try? Data(contentsOf: outURL)) ?? Data()
+        let errData = (try? Data(contentsOf: errURL)) ?? Data()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}

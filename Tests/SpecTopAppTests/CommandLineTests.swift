@@ -192,4 +192,13 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(claims.status, 0, claims.stderr)
         XCTAssertTrue(claims.stdout.contains("no end line"), claims.stdout)
     }
+
+    func testUnwritableRecordMidRunKeepsTrainingAndFailsOnExit() throws {
+        // /dev/full opens fine and then fails every write: a disk that filled up.
+        let result = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "30", "--out", "/dev/full"])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("cannot write the record to /dev/full"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("step 30/30"), "training went on to the end: \(result.stderr)")
+        XCTAssertFalse(result.stderr.contains("Fatal error"))
+    }
 }

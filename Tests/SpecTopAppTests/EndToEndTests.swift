@@ -158,4 +158,16 @@ final class EndToEndTests: XCTestCase {
         try keys("q")
         XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
     }
+
+    func testOldAndColourlessTerminalsStayReadable() throws {
+        for environment in ["TERM=vt100 LANG=C.UTF-8", "TERM=xterm LANG=C.UTF-8", "TERM=xterm-256color NO_COLOR=1 LANG=C.UTF-8", "TERM=vt100 LANG=C"] {
+            try start("run --preset tiny --steps 1000000", environment: environment)
+            let text = try waitFor { $0.contains("w32-frozen") }
+            XCTAssertTrue(text.contains("w8-active") && text.contains("w32-frozen") && text.contains("loss"), "\(environment):\n\(text)")
+            XCTAssertFalse(text.contains("\u{FFFD}"), "mojibake under \(environment):\n\(text)")
+            try keys("q")
+            XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"), environment)
+            try tmux(["kill-session", "-t", session])
+        }
+    }
 }

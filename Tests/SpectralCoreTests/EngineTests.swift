@@ -218,3 +218,39 @@ final class EngineTests: XCTestCase {
 }
 
 import Foundation
+
+final class OnlineTrainingTests: XCTestCase {
+    func testOnlineBatchesAreFreshDeterministicAndLearn() throws {
+        let pool = syntheticRegression(samples: 4096, seed: 9)
+        let sampler: OnlineBatchSampler = { count, generator in
+            pool.subset((0..<count).map { _ in generator.index(below: pool.count) })
+        }
+        func losses() throws -> [Double] {
+            var rng = SeededGenerator(seed: 1)
+            let model = try MLP<Float>(MLPArchitecture(inputDim: 8, width: 32, depth: 2, outputDim: 1, activation: .tanh), generator: &rng)
+            let trainer = try ModelTrainer(model: model, optimizer: OptimizerConfig(learningRate: 0.05, momentum: 0.9),
+                                           train: pool.subset(Array(0..<64)), batchSize: 32, generator: rng.fork(2), online: sampler)
+            return (0..<300).map { _ in trainer.trainStep() }
+        }
+        let a = try losses(), b = try losses()
+        XCTAssertEqual(a, b, "online training is deterministic by seed")
+        let early = a.prefix(20).reduce(0, +) / 20, late = a.suffix(20).reduce(0, +) / 20
+        XCTAssertLessThan(late, early * 0.5, "online training learns")
+    }
+}
+
+final class TeacherLearningTests: XCTestCase {
+    func testWidth256StudentReachesTenPercentOfItsInitialLossWithin2000Steps() throws {
+        var rng = SeededGenerator(seed: 1)
+        let data = try TeacherDataset.make(TeacherConfig(inputDim: 16, samples: 4096), generator: &rng)
+        let split = try DataSplit.make(from: data, probeSize: 512, probeSource: .train, generator: &rng)
+        let model = try MLP<Float>(MLPArchitecture(inputDim: 16, width: 256, depth: 2, outputDim: 1, activation: .tanh), generator: &rng)
+        let trainer = try ModelTrainer(model: model, optimizer: OptimizerConfig(learningRate: 0.05, momentum: 0.9),
+                                       train: split.train, batchSize: 64, generator: rng.fork(3))
+        let probe = try LNPProbe(model: model, probe: split.probe)
+        let initial = probe.measure(model).loss
+        for _ in 0..<2000 { trainer.trainStep() }
+        let final = probe.measure(model).loss
+        XCTAssertLessThan(final, 0.1 * initial, "train loss \(initial) → \(final)")
+    }
+}

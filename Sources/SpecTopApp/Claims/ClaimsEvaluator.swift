@@ -144,9 +144,9 @@ public enum ClaimsEvaluator {
             for m in active {
                 let samples = record.steps[m.id] ?? []
                 let nets = samples.map(\.chiNet).filter(\.isFinite)
-                guard let first = nets.first, first > 0, let last = nets.last else { continue }
+                guard let first = nets.first, first > 0, let last = nets.last, let w = windows(samples) else { continue }
                 let amplification = last / first
-                let falls = windows(samples).map { $0.late < $0.early } ?? false
+                let falls = w.late < w.early
                 amplified.append(amplification > 1 && falls)
                 parts.append("\(m.id) x\(fmt(amplification))")
             }

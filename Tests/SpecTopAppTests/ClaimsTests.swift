@@ -1,0 +1,140 @@
+import XCTest
+import Foundation
+import TestSupport
+@testable import SpecTopApp
+@testable import SpectralCore
+import SpecTopUI
+
+/// `spectop claims` on hand-made records where each claim holds, fails, or
+/// cannot be evaluated.
+final class ClaimsTests: XCTestCase {
+    struct Model {
+        var id: String
+        var params: Int
+        var width: Int
+        var frozen: Bool
+        /// (loss, chiNet, chiPos) at each step.
+        var curve: (Int) -> (Double, Double, Double?)
+        var steps = 40
+        var rEff: Double?
+    }
+
+    private func record(_ models: [Model], extraLines: [String] = []) throws -> RunRecord {
+        var lines: [String] = []
+        let header = models.map { m in
+            "{\"id\":\"\(m.id)\",\"width\":\(m.width),\"depth\":2,\"params\":\(m.params),\"trainable\":\"\(m.frozen ? "readout" : "all")\",\"mode\":\"\(m.frozen ? "frozen" : "active")\"}"
+        }
+        lines.append("{\"type\":\"run\",\"version\":1,\"seed\":1,\"preset\":\"hand\",\"models\":[\(header.joined(separator: ","))]}")
+        for m in models {
+            for step in 0...m.steps {
+                let (loss, net, pos) = m.curve(step)
+                let sample = MetricSample(step: step, loss: loss, chiLoss: loss, chiNet: net, chiPos: pos, gradSq: loss * net * (pos ?? 0), wall: Double(step))
+                lines.append(RecordLines.encode(.metrics(model: m.id, sample)))
+            }
+            if let r = m.rEff {
+                let h = SpectrumAnalysis.makeHistogram(eigenvalues: [1], weights: [1], lambdaEff: 1)
+                lines.append(RecordLines.encode(.spectrum(model: m.id, SpectrumSample(step: 1, eigenvalues: [1], weights: [1], chiPosExact: 0.1, lambdaEff: 1, rEff: r, effectiveRank: 1, histogram: h))))
+            }
+        }
+        lines += extraLines
+        lines.append(RecordLines.end(reason: "steps", wall: 1))
+        return try RunRecord.parse(Data((lines.joined(separator: "\n") + "\n").utf8), file: "hand.jsonl")
+    }
+
+    /// A run where every claim holds: bigger active models fall further and
+    /// amplify; frozen twins keep χ_net and stall higher.
+    private func healthyModels() -> [Model] {
+        [(8, 100), (32, 1_000), (128, 10_000)].flatMap { width, params -> [Model] in
+            let size = Double(params)
+            let finalLoss = 10 * pow(size, -0.5)
+            let reach = 0.1 / Foundation.log10(size)
+            return [
+                Model(id: "w\(width)-active", params: params, width: width, frozen: false, curve: { step in
+                    let t = Double(step) / 40
+                    return (1 + (finalLoss - 1) * t, 100 * (1 + t), 0.5 * (1 - t) + reach * t)
+                }, rEff: 0.1 * Foundation.log10(size)),
+                Model(id: "w\(width)-frozen", params: params, width: width, frozen: true, curve: { step in
+                    (5 + (3 * finalLoss - 5) * Double(step) / 40, 50, 0.2)
+                }),
+            ]
+        }
+    }
+
+    func testEveryClaimHolds() throws {
+        let report = ClaimsEvaluator.evaluate(try record(healthyModels()))
+        for n in 1...6 { XCTAssertEqual(report.verdict(n), .holds, "claim \(n): \(report.rows[n - 1].details)") }
+        let fit = try XCTUnwrap(report.lossFit)
+        XCTAssertEqual(fit.exponent, -0.5, accuracy: 1e-9)
+        XCTAssertEqual(fit.rSquared, 1, accuracy: 1e-9)
+        XCTAssertTrue(report.rows[0].details.contains("w8-active end/start"), report.rows[0].details)
+    }
+
+    func testEveryClaimCanFail() throws {
+        // Reverse the size order of losses and reaches; make χ_pos rise; let
+        // frozen χ_net drift and beat the active loss; no amplification.
+        var models = healthyModels()
+        for k in models.indices {
+            let params = Double(models[k].params)
+            if models[k].frozen {
+                models[k].curve = { step in (0.0001, 50 + Double(step), 0.2) }
+            } else {
+                models[k].curve = { step in
+                    let t = Double(step) / 40
+                    return (Foundation.log10(params) * (1 - 0.1 * t) + (step % 2 == 0 ? 0.3 : 0), 100 * (1 - 0.5 * t), 0.1 + 0.4 * t * Foundation.log10(params) / 4)
+                }
+                models[k].rEff = 1 / Foundation.log10(params)
+            }
+        }
+        let report = ClaimsEvaluator.evaluate(try record(models))
+        for n in 1...6 { XCTAssertEqual(report.verdict(n), .fails, "claim \(n): \(report.rows[n - 1].details)") }
+    }
+
+    func testClaimsThatCannotBeEvaluatedSaySo() throws {
+        // One active model, no frozen ones, three steps: nothing to compare.
+        let lonely = Model(id: "w8-active", params: 100, width: 8, frozen: false, curve: { _ in (1, 1, nil) }, steps: 2)
+        let report = ClaimsEvaluator.evaluate(try record([lonely]))
+        for n in 1...6 { XCTAssertEqual(report.verdict(n), .notApplicable, "claim \(n): \(report.rows[n - 1].details)") }
+        let text = ClaimsEvaluator.render(report, record: try record([lonely]))
+        XCTAssertTrue(text.contains("needs two or more active sizes"), text)
+    }
+
+    func testDivergedModelsAreSkippedWithANote() throws {
+        var models = healthyModels()
+        models.append(Model(id: "w512-active", params: 100_000, width: 512, frozen: false, curve: { _ in (.nan, .nan, nil) }))
+        let divergence = RecordLines.encode(.event(kind: "diverged", model: "w512-active", step: 3, wall: 1, detail: "loss is not finite"))
+        let report = ClaimsEvaluator.evaluate(try record(models, extraLines: [divergence]))
+        XCTAssertTrue(report.notes.contains { $0.contains("w512-active diverged") }, "\(report.notes)")
+        for n in 1...6 { XCTAssertEqual(report.verdict(n), .holds, "claim \(n) with a diverged model left out") }
+    }
+
+    func testScalingViewShowsTheSameFitAsClaims() throws {
+        let record = try record(healthyModels())
+        let report = ClaimsEvaluator.evaluate(record)
+        let replay = ReplaySource(record: record)
+        replay.perform(.jumpToEnd)
+        let screen = FrameRenderer.render(replay.snapshot(), info: MonitorInfo(preset: "hand", dataset: "x", blasCore: "test"),
+                                          state: MonitorState(view: .scaling), width: 120, height: 40).text
+        let fit = try XCTUnwrap(report.lossFit)
+        let exponent = String(format: "%.3f", fit.exponent)
+        XCTAssertTrue(screen.contains("active: loss ∝ N^\(exponent)"), "expected exponent \(exponent) on:\n\(screen)")
+        XCTAssertTrue(screen.contains("R² \(String(format: "%.3f", fit.rSquared))"), screen)
+        XCTAssertTrue(report.rows[5].details.contains("params^\(exponent)"), report.rows[5].details)
+    }
+
+    func testReplaySnapshotsFollowTheCursor() throws {
+        let record = try record(healthyModels())
+        let replay = ReplaySource(record: record)
+        replay.perform(.togglePause)  // starts playing; pause it
+        replay.perform(.jumpToStart)
+        XCTAssertTrue(replay.snapshot().models.allSatisfy { $0.step == 0 && $0.history.count == 1 })
+        replay.perform(.scrub(by: 20))
+        let middle = replay.snapshot()
+        XCTAssertTrue(middle.models.allSatisfy { $0.step == 20 && $0.history.count == 21 }, "\(middle.models.map(\.step))")
+        replay.perform(.jumpToEnd)
+        let end = replay.snapshot()
+        XCTAssertEqual(end.state, .finished)
+        XCTAssertTrue(end.models.allSatisfy { $0.step == 40 && $0.status == .finished })
+        replay.perform(.scrub(by: -100))
+        XCTAssertTrue(replay.snapshot().models.allSatisfy { $0.history.count == 1 }, "scrubbing back rebuilds the history")
+    }
+}

@@ -32,7 +32,10 @@ struct RunCommand: ParsableCommand {
         var experiment: ExperimentConfig
         if let path = config {
             guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("\(path): no such file") }
-            guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError("\(path): cannot read the file") }
+            // FileHandle also reads devices and pipes (/dev/stdin, <(…)), which contents(atPath:) refuses.
+            guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
+                throw ConfigError("\(path): cannot read the file")
+            }
             guard let text = String(data: data, encoding: .utf8) else { throw ConfigError("\(path): not a UTF-8 text file") }
             experiment = try ConfigParser.parse(text, file: path)
         } else {

@@ -2,7 +2,7 @@
 public enum MonitorCommand: Sendable, Equatable {
     /// Pause or resume training (replay: play or pause).
     case togglePause
-    /// One training step while paused (replay: one record forward).
+    /// One training step while paused (replay: one step forward).
     case singleStep
     /// Train (or play back) faster.
     case faster

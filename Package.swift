@@ -29,6 +29,7 @@ let package = Package(
             dependencies: [
                 "SpectralCore",
                 "SpecTopUI",
+                "CNcurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],

@@ -5,6 +5,10 @@
 #endif
 #define NCURSES_WIDECHAR 1
 #include <ncurses.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <locale.h>
 #include <langinfo.h>
 #include <wchar.h>
@@ -53,4 +57,20 @@ static inline int spectop_put_wide(int y, int x, const wchar_t *text, int n) { r
 static inline int spectop_get_wide(wint_t *out) { return wget_wch(stdscr, out); }
 /// Waits at most `ms` milliseconds in spectop_get_wide (negative: block).
 static inline void spectop_input_timeout(int ms) { wtimeout(stdscr, ms); }
+
+// A pseudo-terminal master of `rows`x`cols` for the output benchmark; the
+// slave's path goes to `name`. Returns the master fd, or -1. Linux devpts
+// through ioctls only: posix_openpt/ptsname need feature macros this module
+// cannot set, and ioctl is variadic, out of Swift's reach.
+static inline int spectop_open_pty(unsigned short rows, unsigned short cols, char *name, size_t length) {
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+    if (master < 0) return -1;
+    int unlock = 0;
+    unsigned int number = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) != 0 || ioctl(master, TIOCGPTN, &number) != 0) { close(master); return -1; }
+    if (snprintf(name, length, "/dev/pts/%u", number) >= (int)length) { close(master); return -1; }
+    struct winsize size = { rows, cols, 0, 0 };
+    ioctl(master, TIOCSWINSZ, &size);
+    return master;
+}
 #endif

@@ -6,7 +6,8 @@ import TestSupport
 
 final class RecordTests: XCTestCase {
     func testEncodedLinesReadBack() throws {
-        let sample = MetricSample(step: 3, loss: 0.5, chiLoss: 0.25, chiNet: 10, chiPos: 0.125, gradSq: 0.3125, wall: 1.5)
+        let sample = MetricSample(step: 3, loss: 0.5, chiLoss: 0.25, chiNet: 10, chiPos: 0.125, gradSq: 0.3125, wall: 1.5,
+                                  layerChiNet: [4, 6], layerGradSq: [0.125, 0.1875])
         let histogram = SpectrumAnalysis.makeHistogram(eigenvalues: [4, 1], weights: [0.5, 0.5], lambdaEff: 2.5)
         let spectrum = SpectrumSample(step: 3, eigenvalues: [4, 1], weights: [0.5, 0.5], chiPosExact: 0.5, lambdaEff: 2.5,
                                       rEff: 0.5, effectiveRank: 1.6, histogram: histogram)
@@ -29,6 +30,13 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(record.events.first?.detail, "a \"quoted\" detail")
         XCTAssertEqual(record.endReason, "quit")
         XCTAssertTrue(record.warnings.isEmpty)
+        // Replay shows the per-layer split recorded with each step.
+        let replay = ReplaySource(record: record)
+        replay.perform(.togglePause)
+        replay.perform(.jumpToStart)
+        replay.perform(.scrub(by: 3))
+        let shares = replay.snapshot().models.first?.layers ?? []
+        XCTAssertEqual(shares.map(\.chiNetShare), [0.4, 0.6])
     }
 
     func testTruncatedLastLineIsToleratedWithAWarning() throws {

@@ -97,7 +97,7 @@ public final class ReplaySource: MonitorSource, @unchecked Sendable {
                 featuresFrozen: info.mode == .frozen || record.events.contains { $0.kind == "freeze" && $0.model == info.id && ($0.step ?? 0) <= at },
                 parameterCount: info.parameterCount, trainableParameterCount: info.parameterCount,
                 step: latest?.step ?? 0, stepBudget: samples.last?.step ?? 0, status: status, trainLoss: latest?.loss,
-                latest: latest, history: cached.history, spectrum: spectra.last, layers: [],
+                latest: latest, history: cached.history, spectrum: spectra.last, layers: latest?.layerShares ?? [],
                 minChiPos: visible.compactMap(\.chiPos).filter(\.isFinite).min(),
                 maxREff: spectra.compactMap(\.rEff).max(),
                 amplification: chiNets.first.flatMap { first in first > 0 ? chiNets.last.map { $0 / first } : nil },

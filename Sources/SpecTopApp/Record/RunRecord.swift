@@ -98,7 +98,9 @@ public struct RunRecord: Sendable {
                     step: step, loss: double(line["loss"]) ?? .nan, chiLoss: double(line["chi_loss"]) ?? .nan,
                     chiNet: double(line["chi_net"]) ?? .nan, chiPos: double(line["chi_pos"]),
                     gradSq: double(line["grad_sq"]) ?? .nan, wall: double(line["wall"]) ?? 0,
-                    traceIsEstimate: line["chi_net_estimate"] as? Bool ?? false))
+                    traceIsEstimate: line["chi_net_estimate"] as? Bool ?? false,
+                    layerChiNet: (line["layer_chi_net"] as? [Any] ?? []).compactMap(double),
+                    layerGradSq: (line["layer_grad_sq"] as? [Any] ?? []).compactMap(double)))
             case "spectrum":
                 guard let model = line["model"] as? String, let step = int(line["step"]) else { continue }
                 let eigenvalues = (line["eigenvalues"] as? [Any] ?? []).compactMap(double)

@@ -140,6 +140,8 @@ public enum RecordLines {
             json.add("grad_sq", sample.gradSq)
             json.add("wall", sample.wall)
             if sample.traceIsEstimate { json.add("chi_net_estimate", true) }
+            json.add("layer_chi_net", numbers: sample.layerChiNet)
+            json.add("layer_grad_sq", numbers: sample.layerGradSq)
         case .spectrum(let model, let spectrum):
             json.add("type", "spectrum")
             json.add("model", model)

@@ -33,11 +33,15 @@ public enum StateDump {
             public var effectiveRank: Double?
             public var chiNetIsEstimate: Bool
             public var eigenvalues: String?
+            /// Tr Θ_l and gᵀΘ_l g per layer (the per-layer split).
+            public var layerChiNet: [Double]
+            public var layerGradSq: [Double]
             enum CodingKeys: String, CodingKey {
                 case loss, eigenvalues
                 case chiLoss = "chi_loss", chiNet = "chi_net", chiPos = "chi_pos", chiPosExact = "chi_pos_exact"
                 case lambdaEff = "lambda_eff", rEff = "r_eff", gradSq = "grad_sq", effectiveRank = "effective_rank"
                 case chiNetIsEstimate = "chi_net_is_estimate"
+                case layerChiNet = "layer_chi_net", layerGradSq = "layer_grad_sq"
             }
         }
         public var format = "spectop-dump"
@@ -116,7 +120,7 @@ public enum StateDump {
                 chiPos: finite(measurement.chiPos), chiPosExact: finite(spectrum?.chiPosExact),
                 lambdaEff: finite(spectrum?.lambdaEff), rEff: finite(spectrum?.rEff), gradSq: finite(measurement.gradSq),
                 effectiveRank: finite(spectrum?.effectiveRank), chiNetIsEstimate: measurement.traceIsEstimate,
-                eigenvalues: eigenFile)
+                eigenvalues: eigenFile, layerChiNet: measurement.layerTraces, layerGradSq: measurement.layerGradSq)
             let manifest = Manifest(model: run.plan.id, step: run.step, loss: probe.lossKind.rawValue,
                                     trainable: model.featuresFrozen ? "readout" : "all",
                                     inputDim: model.architecture.inputDim, outputDim: model.outputDim,

@@ -337,7 +337,8 @@ public final class Engine: @unchecked Sendable {
                 outcome.metric = MetricSample(step: step, loss: measurement.loss, chiLoss: measurement.chiLoss,
                                               chiNet: measurement.chiNet, chiPos: measurement.chiPos,
                                               gradSq: measurement.gradSq, wall: Date().timeIntervalSince(startTime),
-                                              traceIsEstimate: measurement.traceIsEstimate)
+                                              traceIsEstimate: measurement.traceIsEstimate,
+                                              layerChiNet: measurement.layerTraces, layerGradSq: measurement.layerGradSq)
                 if !measurement.loss.isFinite { outcome.diverged = true }
             } catch {
                 outcome.failure = "\(error)"

@@ -26,10 +26,26 @@ public struct MetricSample: Sendable, Equatable {
     public var wall: Double
     /// True when χ_net is a Hutchinson estimate rather than exact.
     public var traceIsEstimate: Bool
+    /// Tr Θ_l per layer (readout last; 0 for frozen layers). Sums to `chiNet`.
+    public var layerChiNet: [Double]
+    /// gᵀΘ_l g per layer. Sums to `gradSq`.
+    public var layerGradSq: [Double]
 
-    public init(step: Int, loss: Double, chiLoss: Double, chiNet: Double, chiPos: Double?, gradSq: Double, wall: Double, traceIsEstimate: Bool = false) {
+    public init(step: Int, loss: Double, chiLoss: Double, chiNet: Double, chiPos: Double?, gradSq: Double, wall: Double,
+                traceIsEstimate: Bool = false, layerChiNet: [Double] = [], layerGradSq: [Double] = []) {
         self.step = step; self.loss = loss; self.chiLoss = chiLoss; self.chiNet = chiNet
         self.chiPos = chiPos; self.gradSq = gradSq; self.wall = wall; self.traceIsEstimate = traceIsEstimate
+        self.layerChiNet = layerChiNet; self.layerGradSq = layerGradSq
+    }
+
+    /// Each layer's share of χ_net and of the gradient, from the per-layer parts.
+    public var layerShares: [LayerShare] {
+        guard layerChiNet.count == layerGradSq.count else { return [] }
+        return layerChiNet.indices.map { l in
+            LayerShare(layer: l, chiNetShare: chiNet > 0 ? layerChiNet[l] / chiNet : 0,
+                       gradientShare: gradSq > 0 ? layerGradSq[l] / gradSq : 0,
+                       chiNet: layerChiNet[l], gradSq: layerGradSq[l])
+        }
     }
 
     /// λ_eff = χ_pos · χ_net = ĝᵀΘĝ.

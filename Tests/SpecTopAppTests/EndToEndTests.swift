@@ -25,20 +25,15 @@ final class EndToEndTests: XCTestCase {
 
     @discardableResult
     private func tmux(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
-        process.arguments = ["-L", "spectop-tests"] + arguments
-        // A file, not a pipe: the tmux server started by new-session inherits
-        // stdout and would hold a pipe open forever.
+        // Through system(), not Foundation's Process: Process learns that a
+        // child exited when a socket it shares with the child closes, and the
+        // tmux server that `new-session` forks inherits that socket and keeps
+        // it open for ever, so waitUntilExit would hang on a fresh machine.
         let output = scratch.appendingPathComponent("tmux-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
         defer { try? FileManager.default.removeItem(at: output) }
+        let quoted = (["/usr/bin/tmux", "-L", "spectop-tests"] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let status = system(quoted.joined(separator: " ") + " </dev/null >'\(output.path)' 2>/dev/null")
+        if status == -1 { throw CocoaError(.executableLoad) }
         return String(decoding: (try? Data(contentsOf: output)) ?? Data(), as: UTF8.self)
     }
 

@@ -144,21 +144,27 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dump.appendingPathComponent("probe_x.npy").path))
     }
 
+    /// Starts a headless recorded run of the default preset and returns once
+    /// training is visibly under way (step lines in the record).
+    private func startRecordedRun(_ out: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = SpectopProcess.binary
+        process.arguments = ["run", "--preset", "reach", "--headless", "--out", out.path]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let text = try? String(contentsOf: out, encoding: .utf8), text.contains("\"type\":\"step\"") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return process
+    }
+
     func testSignalsEndTheRecordWithAnEndLine() throws {
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             let dir = scratch()
             let out = dir.appendingPathComponent("sig.jsonl")
-            let process = Process()
-            process.executableURL = SpectopProcess.binary
-            process.arguments = ["run", "--preset", "reach", "--headless", "--out", out.path]
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // Wait until training is visibly under way.
-            let deadline = Date().addingTimeInterval(30)
-            while Date() < deadline {
-                if let text = try? String(contentsOf: out, encoding: .utf8), text.contains("\"type\":\"step\"") { break }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
+            let process = try startRecordedRun(out)
             kill(process.processIdentifier, signal)
             let sent = Date()
             process.waitUntilExit()
@@ -172,16 +178,7 @@ final class CommandLineTests: XCTestCase {
     func testKilledRunLeavesAReadableRecord() throws {
         let dir = scratch()
         let out = dir.appendingPathComponent("killed.jsonl")
-        let process = Process()
-        process.executableURL = SpectopProcess.binary
-        process.arguments = ["run", "--preset", "reach", "--headless", "--out", out.path]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if let text = try? String(contentsOf: out, encoding: .utf8), text.contains("\"type\":\"step\"") { break }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        let process = try startRecordedRun(out)
         Thread.sleep(forTimeInterval: 1.5)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

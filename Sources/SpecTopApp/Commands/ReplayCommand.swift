@@ -18,13 +18,7 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         let record: RunRecord
         do { record = try RunRecord.read(path: file) } catch { fail("\(error)") }
-        if isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
-            fail("replay needs a terminal (stdout is not one); `spectop claims \(file)` prints a report instead")
-        }
-        let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
-        if term.isEmpty || term == "dumb" {
-            fail("replay needs a capable terminal (TERM is \(term.isEmpty ? "unset" : "'dumb'")); set TERM, e.g. xterm-256color")
-        }
+        requireTerminal("replay", alternative: "use `spectop claims \(file)` for a report without one")
         let (chosen, themeError) = MonitorLauncher.theme(theme)
         let status = ([themeError] + record.warnings.map { Optional($0) }).compactMap { $0 }.first
         let info = MonitorInfo(preset: record.preset ?? "replay", dataset: record.dataName ?? "?",

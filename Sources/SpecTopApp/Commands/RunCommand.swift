@@ -57,15 +57,7 @@ struct RunCommand: ParsableCommand {
             print(ConfigParser.render(experiment), terminator: "")
             return
         }
-        if !headless {
-            if isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
-                fail("the monitor needs a terminal (stdout is not one); use --headless to train without it")
-            }
-            let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
-            if term.isEmpty || term == "dumb" {
-                fail("the monitor needs a capable terminal (TERM is \(term.isEmpty ? "unset" : "'dumb'")); set TERM (e.g. xterm-256color) or use --headless")
-            }
-        }
+        if !headless { requireTerminal("the monitor", alternative: "use --headless to train without it") }
         var recorder: RunRecorder?
         if let out {
             do { recorder = try RunRecorder(path: out) } catch { fail("\(error)") }

@@ -32,6 +32,18 @@ public func fail(_ message: String, status: Int32 = ExitStatus.usage) -> Never {
     exit(status)
 }
 
+/// Exits with a usage error unless stdin/stdout are a terminal ncurses can
+/// drive; `what` names the command, `alternative` what to use instead.
+func requireTerminal(_ what: String, alternative: String) {
+    if isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
+        fail("\(what) needs a terminal (stdout is not one); \(alternative)")
+    }
+    let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
+    if term.isEmpty || term == "dumb" {
+        fail("\(what) needs a capable terminal (TERM is \(term.isEmpty ? "unset" : "'dumb'")); set TERM (e.g. xterm-256color) or \(alternative)")
+    }
+}
+
 /// `spectop presets`
 struct PresetsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -41,7 +41,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "TestSupport", dependencies: ["SpectralCore"], path: "Tests/TestSupport", swiftSettings: strict),
-        .testTarget(name: "SpectralCoreTests", dependencies: ["SpectralCore", "TestSupport"], swiftSettings: strict),
+        // A counting malloc for the allocation-free training test (C: it replaces the test binary's allocator).
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        .testTarget(name: "SpectralCoreTests", dependencies: ["SpectralCore", "TestSupport", "AllocationCounter"], swiftSettings: strict),
         .testTarget(name: "SpecTopUITests", dependencies: ["SpecTopUI", "SpectralCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "TestSupport"], swiftSettings: strict),
     ]

@@ -198,4 +198,21 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("step 30/30"), "training went on to the end: \(result.stderr)")
         XCTAssertFalse(result.stderr.contains("Fatal error"))
     }
+
+    func testQuickBenchPrintsEveryFigureAsJSON() throws {
+        let result = try SpectopProcess.run(["bench", "--quick", "--json", "--memory-steps", "3"], timeout: 300)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], result.stdout)
+        for key in ["blas_core", "sgemm_gflops_1_thread", "sgemm_gflops_2_threads", "peak_rss_mib_default_preset",
+                    "ui_render_ms_8_models_200x60", "ui_bytes_per_second_120x40"] {
+            XCTAssertNotNil(json[key] as? NSNumber ?? json[key] as? String as Any?, key)
+            if let value = json[key] as? Double { XCTAssertTrue(value.isFinite && value > 0, "\(key) = \(value)") }
+        }
+        XCTAssertNotNil(json["ui_bytes_per_second_120x40"] as? Double, "the pty measurement ran: \(json["notes"] ?? "")")
+        XCTAssertNotNil(json["ui_render_ms_8_models_200x60"] as? Double)
+        for key in ["train_step", "lnp", "entk"] {
+            let rows = try XCTUnwrap(json[key] as? [[String: Any]], key)
+            XCTAssertFalse(rows.isEmpty, key)
+        }
+    }
 }

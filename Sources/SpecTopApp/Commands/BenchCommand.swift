@@ -1,6 +1,61 @@
 import ArgumentParser
+import Foundation
+
+/// `spectop bench`: the benchmark suite (see `BenchmarkSuite`), as a table
+/// or as JSON for scripts (bench/torch_peer.py reads it).
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Run the benchmark suite.")
-    @Flag(help: "Print JSON.") var json = false
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure training, LNP and eNTK speed against the machine's SGEMM limit.",
+        discussion: """
+            Prints medians after warm-up. Training, LNP and eNTK figures use OpenBLAS at 2 threads \
+            (the single-model case; --threads changes it). The peak memory figure runs the default \
+            preset headless in a child process.
+            """)
+
+    @Flag(help: "Print one JSON object instead of the table.") var json = false
+    @Flag(help: "Reduced sizes and repeats (seconds instead of a minute).") var quick = false
+    @Option(help: "Timed runs per figure (the median is reported).") var repeats: Int?
+    @Option(help: "Steps per model of the default-preset memory run (0 skips it).") var memorySteps: Int?
+    @Option(help: "OpenBLAS threads for the training, LNP and eNTK figures (default 2: the single-model case).")
+    var threads: Int?
+
+    /// Figures from the terminal UI: render time and output rate.
+    static var uiPlugins: [BenchmarkPlugin] { UIBenchmarks.plugins }
+
+    func validate() throws {
+        if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+        if let memorySteps, memorySteps < 0 { throw ValidationError("--memory-steps must be 0 or more, got \(memorySteps)") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+    }
+
+    func run() throws {
+        let steps = memorySteps ?? (quick ? 20 : 200)
+        // /proc/self/exe: this very binary, whatever name or path it was started by.
+        let memory: BenchmarkOptions.MemoryRun = steps == 0
+            ? .skip(reason: "--memory-steps 0")
+            : .childProcess(executable: "/proc/self/exe", steps: steps)
+        var options = quick ? BenchmarkOptions.quick(memoryRun: memory) : BenchmarkOptions.standard(memoryRun: memory)
+        if let threads { options.threads = threads }
+        if let repeats {
+            options.repeats = repeats
+            options.kernelRepeats = min(repeats, options.kernelRepeats)
+        }
+        let interactive = isatty(STDERR_FILENO) != 0
+        let suite = BenchmarkSuite(options: options, plugins: Self.uiPlugins)
+        let report: BenchmarkReport
+        do {
+            report = try suite.run { line in
+                if interactive { FileHandle.standardError.write(Data("\u{1B}[2K\r  \(line)...".utf8)) }
+            }
+        } catch {
+            fail("\(error)", status: ExitStatus.runtimeFailure)
+        }
+        if interactive { FileHandle.standardError.write(Data("\u{1B}[2K\r".utf8)) }
+        if json {
+            do { print(try report.json()) } catch { fail("\(error)", status: ExitStatus.runtimeFailure) }
+        } else {
+            print(BenchmarkTable.render(report), terminator: "")
+        }
+    }
 }

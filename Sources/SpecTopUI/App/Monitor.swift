@@ -40,6 +40,8 @@ public final class Monitor {
         let period = 1 / max(0.5, min(120, options.framesPerSecond))
         let clock = ContinuousClock()
         var nextFrame = clock.now
+        let dataPeriod = max(period, options.dataInterval)
+        var nextData = clock.now
         var buffer = CellBuffer(width: 0, height: 0)
         var dirty = true
 
@@ -53,8 +55,11 @@ public final class Monitor {
                 dirty = true
             }
             if clock.now >= nextFrame {
-                controller.refresh()
-                dirty = true
+                if clock.now >= nextData {
+                    controller.refresh()
+                    dirty = true
+                    nextData = clock.now.advanced(by: .seconds(dataPeriod))
+                }
                 nextFrame = nextFrame.advanced(by: .seconds(period))
                 // After a stall (suspend, slow terminal) start afresh instead of catching up.
                 if nextFrame < clock.now { nextFrame = clock.now.advanced(by: .seconds(period)) }

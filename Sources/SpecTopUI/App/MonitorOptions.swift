@@ -9,9 +9,17 @@ public struct MonitorOptions: Sendable {
     /// The theme to start with; `t` cycles on through the built-in ones.
     /// Load it with `ThemeLoader` and put any error into `MonitorInfo.status`.
     public var theme: Theme
+    /// New data is drawn at most this often (seconds). Every new snapshot
+    /// shifts the resampled sparklines under nearly every cell, so drawing
+    /// data at the full frame rate would send several times more bytes to
+    /// the terminal (the SSH budget) for motion the eye cannot follow; keys
+    /// and resizes still redraw at once, within one frame.
+    public var dataInterval: Double
 
-    public init(framesPerSecond: Double = 10, replay: Bool = false, forceASCII: Bool = false, theme: Theme = .default) {
+    public init(framesPerSecond: Double = 10, replay: Bool = false, forceASCII: Bool = false, theme: Theme = .default,
+                dataInterval: Double = 0.25) {
         self.framesPerSecond = framesPerSecond
+        self.dataInterval = dataInterval
         self.replay = replay
         self.forceASCII = forceASCII
         self.theme = theme

@@ -88,6 +88,10 @@ public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
     /// When `kernelFactors` is non-nil, the per-layer activations a_{l−1} and
     /// the deltas δ_l^{(c)} of every output are copied into it, in Double, for
     /// `EmpiricalNTK` (exact estimator only).
+    ///
+    /// Exported specialized for Float, like `ModelTrainer.trainStep()`, so
+    /// that callers in other modules run the same code as the engine.
+    @_specialize(exported: true, where Scalar == Float)
     public func measure(_ model: MLP<Scalar>, estimator: TraceEstimator = .exact,
                         kernelFactors: KernelFactors? = nil) -> LNPMeasurement {
         let n = rowCount, c = outputDim

@@ -134,9 +134,13 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
     /// keeps every h_l and a_l that backward needs.
     public func forward(rows: Int, workspace: MLPWorkspace<Scalar>) {
         precondition(rows <= workspace.capacity, "batch larger than the workspace")
-        precondition(workspace.layerWidths == layers.map(\.fanOut), "workspace built for another architecture")
+        precondition(workspace.fits(self), "workspace built for another architecture")
         var input = UnsafePointer(workspace.input)
-        for (l, layer) in layers.enumerated() {
+        // Index loop, not `layers.enumerated()`: in unspecialized generic code
+        // (debug builds, callers in other modules) iterating an array of the
+        // generic `Layer` heap-allocates a coroutine frame per element.
+        for l in layers.indices {
+            let layer = layers[l]
             let pre = workspace.preActivation(l)
             let post = workspace.activation(l)
             let w = UnsafePointer(parameters.baseAddress! + layer.weightOffset)
@@ -238,6 +242,17 @@ public final class MLPWorkspace<Scalar: BLASScalar>: @unchecked Sendable {
     }
 
     deinit { storage.deallocate() }
+
+    /// Whether this workspace has the input size and layer widths of `model`.
+    /// Compares in place: `forward` checks this on every call, and building
+    /// `model.layers.map(\.fanOut)` for the comparison would heap-allocate an
+    /// array in the training hot loop.
+    public func fits(_ model: MLP<Scalar>) -> Bool {
+        guard inputDim == model.architecture.inputDim, layerWidths.count == model.layers.count else { return false }
+        // Indices, not `zip`: see the loop in `MLP.forward`.
+        for l in layerWidths.indices where layerWidths[l] != model.layers[l].fanOut { return false }
+        return true
+    }
 
     /// x: [capacity, d]; fill the first `rows` rows before `forward`.
     public var input: UnsafeMutablePointer<Scalar> { storage.baseAddress! }

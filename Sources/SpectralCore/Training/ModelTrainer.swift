@@ -63,7 +63,13 @@ public final class ModelTrainer<Scalar: BLASScalar>: @unchecked Sendable {
 
     /// One step: next batch, forward, loss, backward, update. Returns the
     /// batch loss (NaN or ±Inf when the model diverged).
+    ///
+    /// Exported specialized for Float: callers in other modules (the bench)
+    /// would otherwise run the unspecialized generic body, where every
+    /// element-wise operation goes through a witness table (tens of times
+    /// slower than what the engine, specialized inside this module, runs).
     @discardableResult
+    @_specialize(exported: true, where Scalar == Float)
     public func trainStep() -> Double {
         if let online {
             // Online data allocates its fresh batch; the fixed-data path below does not.

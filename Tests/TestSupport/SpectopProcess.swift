@@ -25,12 +25,24 @@ public enum SpectopProcess {
         return beside
     }
 
+    /// The release build when it is at least as new as the debug one (make
+    /// test builds it first), for the long training runs; else `binary`.
+    public static var fastestBinary: URL {
+        let release = repositoryRoot.appendingPathComponent(".build/release/spectop")
+        let debug = binary
+        func modified(_ url: URL) -> Date? {
+            (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+        }
+        if let r = modified(release), let d = modified(debug), r >= d { return release }
+        return debug
+    }
+
     /// Runs spectop with `arguments`; `environment` entries override the
     /// inherited ones (a nil value removes the variable).
     public static func run(_ arguments: [String], environment: [String: String?] = [:], timeout: Double = 120,
-                           file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+                           executable: URL? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable ?? binary
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }

@@ -300,7 +300,11 @@ public final class Engine: @unchecked Sendable {
         if let every = configuration.spectrumEvery { return step % every == 0 || step == run.plan.steps }
         if step == 0 || step == run.plan.steps { return true }
         let fraction = max(0.01, min(1, configuration.spectrumTimeFraction))
-        let adaptive = run.lastSpectrumSeconds * (1 - fraction) / fraction
+        // Models share the workers: a model gets workers/models of the CPU, so
+        // its spectra must be spaced that much further apart to stay within
+        // the fraction of its own share.
+        let share = Double(runs.count) / Double(workerCount)
+        let adaptive = run.lastSpectrumSeconds * (1 - fraction) / fraction * max(1, share)
         return now - run.lastSpectrumWall >= max(configuration.spectrumInterval, adaptive)
     }
 

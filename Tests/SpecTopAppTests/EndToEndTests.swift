@@ -165,4 +165,14 @@ final class EndToEndTests: XCTestCase {
             try tmux(["kill-session", "-t", session])
         }
     }
+
+    func testDumbOrMissingTERMIsRefusedWithAHint() throws {
+        for environment in ["TERM=dumb", "env -u TERM"] {
+            try start("run --preset tiny", environment: environment)
+            let text = try waitFor { $0.contains("EXIT=") }
+            XCTAssertTrue(text.contains("EXIT=2"), "\(environment):\n\(text)")
+            XCTAssertTrue(text.contains("--headless") && text.contains("TERM is"), "\(environment):\n\(text)")
+            try tmux(["kill-session", "-t", session])
+        }
+    }
 }

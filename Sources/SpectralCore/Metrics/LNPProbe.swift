@@ -44,8 +44,10 @@ public struct LNPMeasurement: Sendable, Equatable {
 /// forming the kernel (METHOD.md, "Computing it without the kernel"), and
 /// collects what the exact eNTK needs on the way.
 ///
-/// Owns a workspace for the probe rows; `measure` allocates nothing unless
-/// `collectKernelFactors` asks for the eNTK factors (a spectrum step).
+/// Owns a workspace for the probe rows, so the passes themselves allocate
+/// nothing; `measure` allocates only its small per-layer results (a few
+/// arrays of layer count and probe size), and the eNTK factors live in a
+/// `KernelFactors` the caller allocates once.
 public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
     // @unchecked: owned by one worker together with its model.
     public let probe: Dataset

@@ -38,6 +38,10 @@ static inline int spectop_key_left(void) { return KEY_LEFT; }
 static inline int spectop_key_right(void) { return KEY_RIGHT; }
 static inline int spectop_key_home(void) { return KEY_HOME; }
 static inline int spectop_key_end(void) { return KEY_END; }
+// Inside tmux/screen with TERM=xterm*, Home and End arrive as the xterm
+// "Find" and "Select" keys (\E[1~ and \E[4~).
+static inline int spectop_key_find(void) { return KEY_FIND; }
+static inline int spectop_key_select(void) { return KEY_SELECT; }
 static inline int spectop_key_npage(void) { return KEY_NPAGE; }
 static inline int spectop_key_ppage(void) { return KEY_PPAGE; }
 static inline int spectop_key_enter(void) { return KEY_ENTER; }

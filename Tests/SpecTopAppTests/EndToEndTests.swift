@@ -175,4 +175,22 @@ final class EndToEndTests: XCTestCase {
             try tmux(["kill-session", "-t", session])
         }
     }
+
+    func testReplayPlaysARecordedRunAndJumpsToTheEnd() throws {
+        let out = scratch.appendingPathComponent("replay.jsonl").path
+        let recorded = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "60", "--out", out])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        // Inside tmux the right TERM is screen: its Home/End sequences are what tmux sends.
+        try start("replay \(out)", environment: "TERM=screen LANG=C.UTF-8")
+        let playing = try waitFor { $0.contains("w32-frozen") && $0.contains("replay") }
+        XCTAssertTrue(playing.contains("w8-active") && playing.contains("χ_pos"), playing)
+        try keys("space")
+        try keys("End")
+        let end = try waitFor { $0.contains("step 60/60") }
+        XCTAssertTrue(end.contains("step 60/60"), "End jumps to the last step:\n\(end)")
+        try keys("v")
+        XCTAssertTrue(try waitFor { $0.contains("[log]") }.contains("loss [log]"), "compare view works on replayed data")
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
 }

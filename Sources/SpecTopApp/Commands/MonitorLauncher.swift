@@ -13,13 +13,13 @@ enum MonitorLauncher {
         return (result.theme, result.error.map { "\($0)" })
     }
 
-    static func run(session: TrainingSession, fps: Int, theme requested: String?, forceASCII: Bool) -> SessionOutcome {
-        let (theme, themeError) = theme(requested)
+    static func run(session: TrainingSession, display: DisplayOptions) -> SessionOutcome {
+        let (theme, themeError) = theme(display.theme)
         let info = MonitorInfo(preset: session.prepared.config.name, dataset: session.prepared.dataName,
                                blasCore: "OpenBLAS \(BLASRuntime.coreName)", status: themeError)
         let source = EngineMonitorSource(session: session)
         let monitor = Monitor(source: source, info: info,
-                              options: MonitorOptions(framesPerSecond: Double(fps), forceASCII: forceASCII, theme: theme))
+                              options: MonitorOptions(framesPerSecond: Double(display.fps), forceASCII: display.ascii, theme: theme))
         session.engine.start()
         do {
             switch try monitor.run() {

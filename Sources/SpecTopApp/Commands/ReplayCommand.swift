@@ -11,21 +11,19 @@ struct ReplayCommand: ParsableCommand {
 
     @Argument(help: "A record written by `spectop run --out FILE.jsonl` (a cut-off last line is tolerated).")
     var file: String
-    @Option(help: "Monitor frame rate.") var fps: Int = 10
-    @Option(help: "Colour theme (default, light, solarized, mono, or a theme file).") var theme: String?
-    @Flag(help: "ASCII glyphs only (automatic when the locale is not UTF-8).") var ascii = false
+    @OptionGroup var display: DisplayOptions
 
     func run() throws {
         let record: RunRecord
         do { record = try RunRecord.read(path: file) } catch { fail("\(error)") }
         requireTerminal("replay", alternative: "use `spectop claims \(file)` for a report without one")
-        let (chosen, themeError) = MonitorLauncher.theme(theme)
+        let (chosen, themeError) = MonitorLauncher.theme(display.theme)
         let status = ([themeError] + record.warnings.map { Optional($0) }).compactMap { $0 }.first
         let info = MonitorInfo(preset: record.preset ?? "replay", dataset: record.dataName ?? "?",
                                blasCore: "recorded on OpenBLAS \(record.blas ?? "?")", status: status)
         let monitor = Monitor(source: ReplaySource(record: record), info: info,
-                              options: MonitorOptions(framesPerSecond: Double(max(1, min(60, fps))), replay: true,
-                                                      forceASCII: ascii, theme: chosen))
+                              options: MonitorOptions(framesPerSecond: Double(display.fps), replay: true,
+                                                      forceASCII: display.ascii, theme: chosen))
         do { _ = try monitor.run() } catch { fail("\(error)", status: ExitStatus.runtimeFailure) }
     }
 }

@@ -14,16 +14,13 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Record the run as JSON Lines to this file while it runs.") var out: String?
     @Option(help: "Write the state dump (weights, probe set, metrics) here at the end and on the export key.") var dump: String?
     @Flag(help: "Train without the terminal UI; progress goes to stderr.") var headless = false
-    @Option(help: "Monitor frame rate.") var fps: Int = 10
-    @Option(help: "Colour theme (default, light, solarized, mono, or a theme file).") var theme: String?
-    @Flag(help: "ASCII glyphs only (automatic when the locale is not UTF-8).") var ascii = false
+    @OptionGroup var display: DisplayOptions
     @Option(help: "Worker threads (default: the core count).") var threads: Int?
     @Flag(help: "Print the resolved experiment file and exit.") var printConfig = false
 
     func validate() throws {
         if preset != nil && config != nil { throw ValidationError("give --preset or --config, not both") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        if fps < 1 || fps > 60 { throw ValidationError("--fps must be between 1 and 60, got \(fps)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
@@ -76,7 +73,7 @@ struct RunCommand: ParsableCommand {
         if headless {
             outcome = HeadlessRunner(session: session).run()
         } else {
-            outcome = MonitorLauncher.run(session: session, fps: fps, theme: theme, forceASCII: ascii)
+            outcome = MonitorLauncher.run(session: session, display: display)
         }
         let failures = session.finish(outcome)
         for message in failures { FileHandle.standardError.write(Data("spectop: \(message)\n".utf8)) }

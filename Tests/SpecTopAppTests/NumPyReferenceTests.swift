@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import SpectralCore
 import SpecTopApp
@@ -21,32 +22,12 @@ final class NumPyReferenceTests: XCTestCase {
         var text: String
     }
 
-    /// Runs `python3 arguments...` through `/usr/bin/env`, stdout and stderr
-    /// together. Output goes to a file, so a long report can never block on a
-    /// full pipe, and a hung process is stopped after `timeout` seconds.
+    /// Runs `python3 arguments...` through `/usr/bin/env` with the same
+    /// file-backed runner the CLI tests use; stdout and stderr together.
     private static func python(_ arguments: [String], timeout: Double = 300) throws -> Output {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-python-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let handle = try FileHandle(forWritingTo: log)
-        defer { try? handle.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        var note = ""
-        if process.isRunning {
-            process.terminate()
-            note = "\n(python3 stopped after \(Int(timeout)) s)"
-        }
-        process.waitUntilExit()
-        let text = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
-        return Output(status: process.terminationStatus, text: text + note)
+        let result = try SpectopProcess.run(["python3"] + arguments, timeout: timeout,
+                                            executable: URL(fileURLWithPath: "/usr/bin/env"))
+        return Output(status: result.status, text: result.stdout + result.stderr)
     }
 
     override func setUpWithError() throws {

@@ -36,27 +36,25 @@ public final class ModelRun: @unchecked Sendable {
 
     /// Measures LNP at the current step, with the exact spectrum when asked.
     func measure(estimator: TraceEstimator, withSpectrum: Bool) throws -> (LNPMeasurement, SpectrumSample?) {
-        var spectrum: SpectrumSample?
-        if withSpectrum {
-            if factors == nil { factors = KernelFactors(model: model, rows: probe.rowCount) }
-            let measurement = probe.measure(model, estimator: .exact, kernelFactors: factors)
-            let theta = EmpiricalNTK.kernel(factors!)
-            spectrum = try SpectrumAnalysis.analyze(kernel: theta, residualGradient: probe.residualGradient, step: step)
-            record(measurement, spectrum)
-            return (measurement, spectrum)
-        }
-        let measurement = probe.measure(model, estimator: estimator)
-        record(measurement, nil)
-        return (measurement, nil)
+        let result = withSpectrum ? try measureExactly() : (probe.measure(model, estimator: estimator), nil)
+        record(result.0, result.1)
+        return result
     }
 
     /// Measures the current state (LNP and, within `maxKernelSize`, the exact
     /// spectrum) without touching the running summaries: for the state dump.
     public func measureWithoutRecording(maxKernelSize: Int = 4096) throws -> (LNPMeasurement, SpectrumSample?) {
         guard probe.rowCount * model.outputDim <= maxKernelSize else { return (probe.measure(model), nil) }
-        if factors == nil { factors = KernelFactors(model: model, rows: probe.rowCount) }
+        let (measurement, spectrum) = try measureExactly()
+        return (measurement, spectrum)
+    }
+
+    /// Kernel-free LNP plus the exact eNTK spectrum at the current step.
+    private func measureExactly() throws -> (LNPMeasurement, SpectrumSample?) {
+        let factors = self.factors ?? KernelFactors(model: model, rows: probe.rowCount)
+        self.factors = factors
         let measurement = probe.measure(model, estimator: .exact, kernelFactors: factors)
-        let spectrum = try SpectrumAnalysis.analyze(kernel: EmpiricalNTK.kernel(factors!),
+        let spectrum = try SpectrumAnalysis.analyze(kernel: EmpiricalNTK.kernel(factors),
                                                     residualGradient: probe.residualGradient, step: step)
         return (measurement, spectrum)
     }

@@ -40,16 +40,8 @@ public struct MetricSample: Sendable, Equatable {
 
     /// Each layer's share of χ_net and of the gradient, from the per-layer parts.
     public var layerShares: [LayerShare] {
-        guard layerChiNet.count == layerGradSq.count else { return [] }
-        return layerChiNet.indices.map { l in
-            LayerShare(layer: l, chiNetShare: chiNet > 0 ? layerChiNet[l] / chiNet : 0,
-                       gradientShare: gradSq > 0 ? layerGradSq[l] / gradSq : 0,
-                       chiNet: layerChiNet[l], gradSq: layerGradSq[l])
-        }
+        LayerShare.shares(chiNet: layerChiNet, gradSq: layerGradSq, totalChiNet: chiNet, totalGradSq: gradSq)
     }
-
-    /// λ_eff = χ_pos · χ_net = ĝᵀΘĝ.
-    public var lambdaEff: Double? { chiPos.map { $0 * chiNet } }
 }
 
 /// One layer's part of the eNTK: Θ = Σ_l Θ_l over parameter groups.
@@ -68,6 +60,16 @@ public struct LayerShare: Sendable, Equatable {
     public init(layer: Int, chiNetShare: Double, gradientShare: Double, chiNet: Double, gradSq: Double) {
         self.layer = layer; self.chiNetShare = chiNetShare; self.gradientShare = gradientShare
         self.chiNet = chiNet; self.gradSq = gradSq
+    }
+
+    /// Shares from per-layer Tr Θ_l and gᵀΘ_l g (empty if the lists differ in length).
+    public static func shares(chiNet: [Double], gradSq: [Double], totalChiNet: Double, totalGradSq: Double) -> [LayerShare] {
+        guard chiNet.count == gradSq.count else { return [] }
+        return chiNet.indices.map { l in
+            LayerShare(layer: l, chiNetShare: totalChiNet > 0 ? chiNet[l] / totalChiNet : 0,
+                       gradientShare: totalGradSq > 0 ? gradSq[l] / totalGradSq : 0,
+                       chiNet: chiNet[l], gradSq: gradSq[l])
+        }
     }
 }
 

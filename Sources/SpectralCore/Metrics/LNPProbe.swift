@@ -31,12 +31,7 @@ public struct LNPMeasurement: Sendable, Equatable {
 
     /// Each layer's share of χ_net and of the gradient.
     public var layerShares: [LayerShare] {
-        layerTraces.indices.map { l in
-            LayerShare(layer: l,
-                       chiNetShare: chiNet > 0 ? layerTraces[l] / chiNet : 0,
-                       gradientShare: gradSq > 0 ? layerGradSq[l] / gradSq : 0,
-                       chiNet: layerTraces[l], gradSq: layerGradSq[l])
-        }
+        LayerShare.shares(chiNet: layerTraces, gradSq: layerGradSq, totalChiNet: chiNet, totalGradSq: gradSq)
     }
 }
 

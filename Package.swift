@@ -18,12 +18,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLinalg", path: "Sources/CLinalg"),
         .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),
+        // Crash handlers that restore the terminal: C, because only async-signal-safe code may run there.
+        .target(name: "CTerminalRescue"),
         .target(
             name: "SpectralCore",
             dependencies: ["CLinalg"],
             swiftSettings: strict
         ),
-        .target(name: "SpecTopUI", dependencies: ["SpectralCore", "CNcurses"], swiftSettings: strict),
+        .target(name: "SpecTopUI", dependencies: ["SpectralCore", "CNcurses", "CTerminalRescue"], swiftSettings: strict),
         .target(
             name: "SpecTopApp",
             dependencies: [

@@ -50,6 +50,23 @@ static inline int spectop_key_btab(void) { return KEY_BTAB; }
 /// Starts curses on the process's own terminal; NULL (not exit) on failure,
 /// unlike initscr, so the caller can report the error.
 static inline SCREEN *spectop_newterm(void) { return newterm(NULL, stdout, stdin); }
+#include <term.h>
+/// 1 when terminfo describes `term`; 0 when it does not, -1 when there is no
+/// terminfo database, as setupterm reports it. Leaves curses state untouched.
+static inline int spectop_terminfo_knows(const char *term) {
+    int status = 0;
+    TERMINAL *previous = cur_term;
+    if (setupterm((char *)term, -1, &status) != OK) return status == 1 ? 1 : status;
+    del_curterm(cur_term);
+    set_curterm(previous);
+    return 1;
+}
+/// A terminfo string capability ("rmcup", "cnorm", "sgr0"), NULL when the
+/// terminal has none (tigetstr's (char *)-1 and NULL both become NULL).
+static inline const char *spectop_terminfo_string(const char *name) {
+    char *value = tigetstr(name);
+    return value == (char *)-1 ? NULL : value;
+}
 /// Makes the next refresh repaint the whole screen (after resize or resume).
 static inline int spectop_clear(void) { return wclear(stdscr); }
 

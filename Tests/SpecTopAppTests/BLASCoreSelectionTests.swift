@@ -50,7 +50,7 @@ final class BLASCoreSelectionTests: XCTestCase {
             XCTAssertFalse(BLASCoreSelection.genericCores.contains(core.lowercased()), "child process runs on generic kernels: \(core)")
         }
         // An explicit setting is honoured as given.
-        let forced = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "2", "--out", out.path],
+        let forced = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "2", "--out", out.path, "--force"],
                                             environment: ["OPENBLAS_CORETYPE": "Prescott", BLASCoreSelection.guardVariable: nil])
         XCTAssertEqual(forced.status, 0)
         XCTAssertEqual(try RunRecord.read(path: out.path).blas, "Prescott")

@@ -169,7 +169,8 @@ final class CommandLineTests: XCTestCase {
             let sent = Date()
             process.waitUntilExit()
             XCTAssertLessThan(Date().timeIntervalSince(sent), 1.0, "prompt exit after signal \(signal)")
-            XCTAssertEqual(process.terminationStatus, 0)
+            // The shell's convention: 128 + the signal (130, 143, 129).
+            XCTAssertEqual(process.terminationStatus, 128 + signal)
             let record = try RunRecord.read(path: out.path)
             XCTAssertEqual(record.endReason, "signal", "signal \(signal)")
         }

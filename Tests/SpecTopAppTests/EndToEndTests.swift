@@ -133,7 +133,7 @@ final class EndToEndTests: XCTestCase {
             XCTAssertEqual(pids.count, 1, "one spectop process")
             for pid in pids { kill(pid, signal == "HUP" ? SIGHUP : SIGTERM) }
             let after = try waitFor(5) { $0.contains("EXIT=") }
-            XCTAssertTrue(after.contains("EXIT=0"), after)
+            XCTAssertTrue(after.contains(signal == "HUP" ? "EXIT=129" : "EXIT=143"), after)
             XCTAssertTrue(spectopPIDs(marker: out).isEmpty, "no spectop process left after SIG\(signal)")
             XCTAssertEqual(try RunRecord.read(path: out).endReason, "signal")
             try tmux(["kill-session", "-t", session])
@@ -192,5 +192,112 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(try waitFor { $0.contains("[log]") }.contains("loss [log]"), "compare view works on replayed data")
         try keys("q")
         XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
+    // MARK: Reliability (issue 11) and prompt exit (issue 17)
+
+    /// The tiny preset with the issue's edits, written to the scratch folder.
+    private func editedTiny(_ name: String, _ edits: [(String, String)]) throws -> String {
+        var text = ConfigParser.render(try ConfigParser.parse(Presets.text("tiny")!, file: "tiny"))
+        for (old, new) in edits { text = text.replacingOccurrences(of: old, with: new) }
+        let path = scratch.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private func assertTerminalRestored(_ after: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertTrue(after.contains("icanon") && !after.contains("-icanon") && !after.contains("-echo "), "terminal modes restored:\n\(after)", file: file, line: line)
+        XCTAssertFalse(after.contains("spectop │"), "the alternate screen was left:\n\(after)", file: file, line: line)
+    }
+
+    func testAmplificationBlowUpKeepsTheMonitorAliveLiveAndInReplay() throws {
+        // The issue's repro: amplification passes 9.2e16 while the model blows up.
+        let config = try editedTiny("amp.toml", [("lr = 0.1 ", "lr = 1.0 "), ("momentum = 0.9 ", "momentum = 0.0 "),
+                                                 ("probe = 64 ", "probe = 512 "), ("spectrum_every = 0 ", "spectrum_every = 1 ")])
+        let out = scratch.appendingPathComponent("amp.jsonl").path
+        try start("run --config \(config) --steps 40 --out \(out)", environment: "TERM=xterm-256color LANG=C.UTF-8")
+        let live = try waitFor(30) { $0.contains("finished") || $0.contains("EXIT=") }
+        XCTAssertFalse(live.contains("EXIT="), "the monitor died:\n\(live)")
+        XCTAssertTrue(live.contains("w32-active"), live)
+        try keys("q")
+        let after = try waitFor { $0.contains("EXIT=") }
+        XCTAssertTrue(after.contains("EXIT=0"), after)
+        assertTerminalRestored(after)
+        XCTAssertEqual(try RunRecord.read(path: out).endReason, "quit")
+        try tmux(["kill-session", "-t", session])
+
+        for lr in ["2.0", "10.0", "100.0"] {
+            let config = try editedTiny("lr\(lr).toml", [("lr = 0.1 ", "lr = \(lr) "), ("momentum = 0.9 ", "momentum = 0.0 ")])
+            let record = scratch.appendingPathComponent("lr\(lr).jsonl").path
+            _ = try SpectopProcess.run(["run", "--config", config, "--steps", "40", "--headless", "--out", record])
+            try start("replay \(record)", environment: "TERM=screen LANG=C.UTF-8")
+            _ = try waitFor { $0.contains("w32-frozen") || $0.contains("EXIT=") }
+            for key in ["End", "v", "v", "v", "Enter"] { try keys(key); Thread.sleep(forTimeInterval: 0.3) }
+            let screen = try self.screen()
+            XCTAssertFalse(screen.contains("EXIT="), "replay died for lr \(lr):\n\(screen)")
+            try keys("q")
+            XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"), "lr \(lr)")
+            try tmux(["kill-session", "-t", session])
+        }
+    }
+
+    func testACrashRestoresTheTerminalAndSaysSo() throws {
+        let out = scratch.appendingPathComponent("crash.jsonl").path
+        try start("run --preset tiny --steps 1000000 --out \(out)", environment: "TERM=xterm-256color LANG=C.UTF-8")
+        _ = try waitFor { $0.contains("w32-frozen") && self.steps(in: $0).allSatisfy { $0 > 5 } }
+        // A segmentation fault from outside stands in for any crash: the handler is the same.
+        for pid in spectopPIDs(marker: out) { kill(pid, SIGSEGV) }
+        let after = try waitFor(5) { $0.contains("EXIT=") }
+        XCTAssertTrue(after.contains("EXIT=139"), after)
+        XCTAssertTrue(after.contains("internal error (SIGSEGV)"), after)
+        assertTerminalRestored(after)
+        XCTAssertNoThrow(try RunRecord.read(path: out), "the record up to the crash stays readable")
+    }
+
+    func testUnknownTerminalTypeIsRefusedWithTheRightReason() throws {
+        try start("run --preset tiny", environment: "TERM=unknown-term")
+        let text = try waitFor { $0.contains("EXIT=") }
+        XCTAssertTrue(text.contains("EXIT=2"), text)
+        XCTAssertTrue(text.contains("does not know the terminal type 'unknown-term'"), text)
+        try tmux(["kill-session", "-t", session])
+        let out = scratch.appendingPathComponent("huge.jsonl").path
+        try start("run --preset tiny --out \(out)", environment: "TERM=xterm-256color COLUMNS=100000 LINES=100000")
+        let huge = try waitFor(20) { $0.contains("EXIT=") || $0.contains("w32-frozen") }
+        if huge.contains("EXIT=") {
+            XCTAssertFalse(huge.contains("EXIT=0"), "a monitor that could not start must not exit 0:\n\(huge)")
+            XCTAssertFalse(huge.contains("TERM"), "the terminal type is not the problem:\n\(huge)")
+            if let record = try? RunRecord.read(path: out) { XCTAssertNotEqual(record.endReason, "quit") }
+        } else {
+            try keys("q")
+            XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"), huge)
+        }
+    }
+
+    func testSignalsEndTheMonitorPromptlyEvenMidSpectrum() throws {
+        // The reach experiment on digits: 2,560 outputs, seconds per exact spectrum.
+        var text = ConfigParser.render(try ConfigParser.parse(Presets.text("reach")!, file: "reach"))
+        text = text.replacingOccurrences(of: "kind = \"teacher\"", with: "kind = \"digits\"")
+        let config = scratch.appendingPathComponent("digits-reach.toml").path
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        for (signal, state) in [(SIGINT, "spectrum"), (SIGTERM, "paused")] {
+            let out = scratch.appendingPathComponent("prompt-\(signal).jsonl").path
+            try start("run --config \(config) --out \(out)", environment: "TERM=xterm-256color LANG=C.UTF-8")
+            _ = try waitFor(30) { $0.contains("w") && $0.contains("running") }
+            if state == "paused" { try keys("space"); _ = try waitFor { $0.contains("paused") } }
+            Thread.sleep(forTimeInterval: 2)
+            let pids = spectopPIDs(marker: out)
+            XCTAssertEqual(pids.count, 1)
+            let sent = Date()
+            for pid in pids { kill(pid, signal) }
+            while !spectopPIDs(marker: out).isEmpty && Date().timeIntervalSince(sent) < 10 { Thread.sleep(forTimeInterval: 0.05) }
+            let seconds = Date().timeIntervalSince(sent)
+            // Generous: it catches a wait for LAPACK (4-6 s), not scheduling noise.
+            XCTAssertLessThan(seconds, 3, "\(state): the process took \(seconds) s to end")
+            let after = try waitFor(5) { $0.contains("EXIT=") }
+            XCTAssertTrue(after.contains("EXIT=\(128 + signal)"), after)
+            assertTerminalRestored(after)
+            XCTAssertEqual(try RunRecord.read(path: out).endReason, "signal")
+            try tmux(["kill-session", "-t", session])
+        }
     }
 }

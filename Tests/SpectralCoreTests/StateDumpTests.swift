@@ -68,7 +68,9 @@ final class StateDumpTests: XCTestCase {
             engine.start()
             XCTAssertTrue(engine.waitUntilFinished(timeout: 60))
             let directory = temporaryDirectory()
-            let folders = try engine.withModelsIdle { try StateDump.write(runs: $0, probe: probe, to: directory) }
+            let report = try engine.withModelsIdle { try StateDump.write(runs: $0, probe: probe, to: directory) }
+            XCTAssertEqual(report.failures, [])
+            let folders = report.written
             XCTAssertEqual(folders.map(\.lastPathComponent), ["w16-active", "w16-frozen"])
             let y = try load(directory.appendingPathComponent("probe_y.npy"))
             XCTAssertEqual(y.shape, kind == .mse ? [20, 3] : [20])

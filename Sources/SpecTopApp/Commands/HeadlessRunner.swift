@@ -16,7 +16,7 @@ struct HeadlessRunner {
         var drawnLines = 0
         while true {
             if let signal = SignalFlag.received {
-                return SessionOutcome(reason: "signal", detail: SignalFlag.name(signal))
+                return .interrupted(by: signal)
             }
             let finished = engine.waitUntilFinished(timeout: 0.1)
             if finished || engine.snapshot().state == .finished {
@@ -35,7 +35,7 @@ struct HeadlessRunner {
         var text = ""
         if interactive && erase > 0 { text += "\u{1B}[\(erase)A" }  // back to the top of the block
         for model in snapshot.models {
-            var line = "\(model.id.padding(toLength: 14, withPad: " ", startingAt: 0)) step \(model.step)/\(model.stepBudget)"
+            var line = "\(TerminalSafeText.line(model.id).padding(toLength: 14, withPad: " ", startingAt: 0)) step \(model.step)/\(model.stepBudget)"
             if let latest = model.latest {
                 line += String(format: "  loss %.4g  chi_net %.4g  chi_pos %@", latest.loss, latest.chiNet,
                                latest.chiPos.map { String(format: "%.4g", $0) } ?? "undefined")
@@ -43,8 +43,9 @@ struct HeadlessRunner {
             if model.status == .diverged { line += "  DIVERGED" }
             text += (interactive ? "\u{1B}[2K" : "") + line + "\n"
         }
-        if let failure = session.recorder?.failure { text += "spectop: \(failure)\n" }
-        FileHandle.standardError.write(Data(text.utf8))
+        if let failure = session.recorder?.failure { text += "spectop: \(TerminalSafeText.line(failure))\n" }
+        // A closed or full stderr loses the progress line, never the run.
+        StandardStreams.writeError(text)
         return snapshot.models.count + (session.recorder?.failure != nil ? 1 : 0)
     }
 }

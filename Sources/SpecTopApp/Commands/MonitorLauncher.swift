@@ -24,11 +24,11 @@ enum MonitorLauncher {
         do {
             switch try monitor.run() {
             case .quitKey: return SessionOutcome(reason: "quit")
-            case .signal(let number): return SessionOutcome(reason: "signal", detail: SignalFlag.name(number))
+            case .signal(let number): return .interrupted(by: number)
             }
         } catch {
-            FileHandle.standardError.write(Data("spectop: \(error)\n".utf8))
-            return SessionOutcome(reason: "quit", detail: "terminal error: \(error)")
+            StandardStreams.printError("\(error)")
+            return SessionOutcome(reason: "error", detail: "the monitor could not start: \(error)")
         }
     }
 }
@@ -67,7 +67,7 @@ final class EngineMonitorSource: MonitorSource, @unchecked Sendable {
                 let result = session.exportDump()
                 lock.lock()
                 exporting = false
-                message = result
+                message = result.message
                 lock.unlock()
             }
         case .scrub, .jumpToStart, .jumpToEnd, .quit:

@@ -15,7 +15,7 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         let record: RunRecord
-        do { record = try RunRecord.read(path: file) } catch { fail("\(error)") }
+        do { record = try RunRecord.read(path: file) } catch { fail(error) }
         requireTerminal("replay", alternative: "use `spectop claims \(file)` for a report without one")
         let (chosen, themeError) = MonitorLauncher.theme(display.theme)
         let status = ([themeError] + record.warnings.map { Optional($0) }).compactMap { $0 }.first

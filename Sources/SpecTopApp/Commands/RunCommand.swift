@@ -9,10 +9,11 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "Built-in preset (see `spectop presets`).") var preset: String?
     @Option(help: "Experiment file (TOML; see examples/).") var config: String?
-    @Option(help: "Seed for data, initialisation and batches (overrides the file).") var seed: UInt64?
+    @Option(help: "Seed for data, initialisation and batches, 0 to 2^63-1 (overrides the file).") var seed: UInt64?
     @Option(help: "Training steps per model (overrides the file).") var steps: Int?
-    @Option(help: "Record the run as JSON Lines to this file while it runs.") var out: String?
+    @Option(help: "Record the run as JSON Lines to this file while it runs (a new file unless --force).") var out: String?
     @Option(help: "Write the state dump (weights, probe set, metrics) here at the end and on the export key.") var dump: String?
+    @Flag(help: "Overwrite an existing --out record and reuse a --dump directory that holds files.") var force = false
     @Flag(help: "Train without the terminal UI; progress goes to stderr.") var headless = false
     @OptionGroup var display: DisplayOptions
     @Option(help: "Worker threads (default: the core count).") var threads: Int?
@@ -22,18 +23,16 @@ struct RunCommand: ParsableCommand {
         if preset != nil && config != nil { throw ValidationError("give --preset or --config, not both") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let seed, seed > UInt64(Int64.max) {
+            throw ValidationError("--seed must be between 0 and \(Int64.max), got \(seed)")
+        }
     }
 
     /// The experiment the flags describe.
     func resolveConfig() throws -> ExperimentConfig {
         var experiment: ExperimentConfig
         if let path = config {
-            guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("\(path): no such file") }
-            // FileHandle also reads devices and pipes (/dev/stdin, <(…)), which contents(atPath:) refuses.
-            guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
-                throw ConfigError("\(path): cannot read the file")
-            }
-            guard let text = String(data: data, encoding: .utf8) else { throw ConfigError("\(path): not a UTF-8 text file") }
+            let text = try ExperimentFile.read(path)
             experiment = try ConfigParser.parse(text, file: path)
         } else {
             let name = preset ?? Presets.defaultName
@@ -48,35 +47,73 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Handlers first: a signal while the data loads or the models are
+        // allocated must end the run as promptly as one during training.
+        SignalFlag.install()
         let experiment: ExperimentConfig
-        do { experiment = try resolveConfig() } catch { fail("\(error)") }
+        do { experiment = try resolveConfig() } catch { fail(error) }
+        // The main thread, the preparing thread and each worker call BLAS.
+        let threadCount = (threads ?? ProcessInfo.processInfo.activeProcessorCount) + 2
+        do { try MemoryBudget.checkAddressSpace(threads: printConfig ? 2 : threadCount) } catch { fail(error) }
         if printConfig {
-            print(ConfigParser.render(experiment), terminator: "")
+            // Printing validates too: a printed file is one that runs.
+            let prepared = prepareInterruptibly { try ExperimentBuilder.prepare(experiment) }
+            let estimate = MemoryEstimate.of(prepared.engine, cores: ProcessInfo.processInfo.activeProcessorCount)
+            StandardStreams.writeOutput(ConfigParser.render(experiment) + "\n# \(MemoryBudget.summary(estimate))\n")
             return
         }
         if !headless { requireTerminal("the monitor", alternative: "use --headless to train without it") }
-        var recorder: RunRecorder?
+        // Every destination is checked before anything is prepared, and none
+        // is created, truncated or removed until the run is ready to start.
+        let protected = [config, experiment.data.path, experiment.data.labelsPath].compactMap { $0 }
+        if let dump {
+            do { try DumpDestination.check(dump, reuse: force, record: out) } catch { fail(error) }
+        }
+        var destination: RecordDestination?
         if let out {
-            do { recorder = try RunRecorder(path: out) } catch { fail("\(error)") }
+            do { destination = try RecordDestination.check(out, overwrite: force, protected: protected) } catch { fail(error) }
         }
-        let prepared: PreparedExperiment
-        do {
-            prepared = try ExperimentBuilder.prepare(experiment, workers: threads ?? 0, recordEvents: recorder != nil)
-        } catch {
-            if let out { try? FileManager.default.removeItem(atPath: out) }
-            fail("\(error)")
+        let workers = threads ?? 0
+        let recordEvents = out != nil
+        let force = self.force
+        let session = prepareInterruptibly { () throws -> TrainingSession in
+            let prepared = try ExperimentBuilder.prepare(experiment, workers: workers, recordEvents: recordEvents)
+            try MemoryBudget.check(MemoryEstimate.of(prepared.engine, cores: ProcessInfo.processInfo.activeProcessorCount))
+            return try TrainingSession(prepared, dumpDirectory: dump, replacingPreviousDump: force)
         }
-        let session: TrainingSession
-        do { session = try TrainingSession(prepared, recorder: recorder, dumpDirectory: dump) } catch { fail("\(error)") }
-        SignalFlag.install()
+        if let destination {
+            do { session.startRecording(to: try RunRecorder(destination)) } catch { fail(error) }
+        }
         let outcome: SessionOutcome
-        if headless {
+        if let signal = SignalFlag.received {
+            outcome = .interrupted(by: signal)
+        } else if headless {
             outcome = HeadlessRunner(session: session).run()
         } else {
             outcome = MonitorLauncher.run(session: session, display: display)
         }
         let failures = session.finish(outcome)
-        for message in failures { FileHandle.standardError.write(Data("spectop: \(message)\n".utf8)) }
-        if !failures.isEmpty { throw ExitCode(ExitStatus.runtimeFailure) }
+        for message in failures { StandardStreams.printError(message) }
+        if let signal = outcome.signal { ProcessExit.now(SignalFlag.exitStatus(signal)) }
+        if outcome.reason == "error" { ProcessExit.now(ExitStatus.runtimeFailure) }
+        if session.everyModelDiverged {
+            StandardStreams.printError("every model diverged: nothing was learned (lower [training] lr, or see the record's diverged events)")
+            ProcessExit.now(ExitStatus.runtimeFailure)
+        }
+        // Workers may still be inside a long call after a quit: leave without them.
+        ProcessExit.now(failures.isEmpty ? 0 : ExitStatus.runtimeFailure)
+    }
+
+    /// Runs `body` (data loading, model allocation: seconds for large runs) on
+    /// a worker thread while this thread watches for stop signals, so Ctrl-C
+    /// is answered at once; nothing has been written yet, so leaving is safe.
+    private func prepareInterruptibly<T: Sendable>(_ body: @escaping @Sendable () throws -> T) -> T {
+        switch Interruptible.run(body) {
+        case .finished(let value): return value
+        case .failed(let error): fail(error)
+        case .interrupted(let signal):
+            StandardStreams.printError("interrupted (\(SignalFlag.name(signal))) while preparing the run; nothing was written")
+            ProcessExit.now(SignalFlag.exitStatus(signal))
+        }
     }
 }

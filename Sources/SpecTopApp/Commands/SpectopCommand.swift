@@ -1,4 +1,5 @@
 import ArgumentParser
+import CNcurses
 import Foundation
 import SpectralCore
 
@@ -26,21 +27,37 @@ public enum ExitStatus {
     public static let usage: Int32 = 2
 }
 
-/// Prints `spectop: message` on stderr and exits with `status`.
+/// Prints `spectop: message` as one line on stderr (control characters
+/// escaped) and exits with `status`. A stop signal that interrupted a wait
+/// exits with 128 + signal instead.
 public func fail(_ message: String, status: Int32 = ExitStatus.usage) -> Never {
-    FileHandle.standardError.write(Data("spectop: \(message)\n".utf8))
+    StandardStreams.printError(message)
+    fflush(nil)
     exit(status)
+}
+
+/// `fail` for a caught error: a `StopSignalReceived` keeps its signal's status.
+func fail(_ error: any Error) -> Never {
+    if let stop = error as? StopSignalReceived { fail("\(stop)", status: SignalFlag.exitStatus(stop.signal)) }
+    fail("\(error)")
 }
 
 /// Exits with a usage error unless stdin/stdout are a terminal ncurses can
 /// drive; `what` names the command, `alternative` what to use instead.
 func requireTerminal(_ what: String, alternative: String) {
-    if isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
-        fail("\(what) needs a terminal (stdout is not one); \(alternative)")
+    let notTerminals = [("stdin", STDIN_FILENO), ("stdout", STDOUT_FILENO)].filter { isatty($0.1) == 0 }.map(\.0)
+    if !notTerminals.isEmpty {
+        let which = notTerminals.joined(separator: " and ")
+        fail("\(what) needs a terminal (\(which) \(notTerminals.count > 1 ? "are not terminals" : "is not one")); \(alternative)")
     }
     let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
     if term.isEmpty || term == "dumb" {
         fail("\(what) needs a capable terminal (TERM is \(term.isEmpty ? "unset" : "'dumb'")); set TERM (e.g. xterm-256color) or \(alternative)")
+    }
+    switch spectop_terminfo_knows(term) {
+    case 1: break
+    case -1: fail("\(what) cannot find the terminfo database (for TERM '\(term)'); install ncurses-base or \(alternative)")
+    default: fail("\(what) does not know the terminal type '\(term)' (not in terminfo); set TERM (e.g. xterm-256color) or \(alternative)")
     }
 }
 
@@ -53,7 +70,7 @@ struct PresetsCommand: ParsableCommand {
         for name in Presets.names {
             let config = try ConfigParser.parse(Presets.text(name)!, file: "preset \(name)")
             let marker = name == Presets.defaultName ? " (default)" : ""
-            print("\(name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(config.description)\(marker)")
+            StandardStreams.writeOutput("\(name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(config.description)\(marker)\n")
         }
     }
 }
@@ -69,18 +86,39 @@ struct ClaimsCommand: ParsableCommand {
 
     func run() throws {
         let record: RunRecord
-        do { record = try RunRecord.read(path: file) } catch { fail("\(error)") }
-        print(ClaimsEvaluator.render(ClaimsEvaluator.evaluate(record), record: record), terminator: "")
+        do { record = try RunRecord.read(path: file) } catch { fail(error) }
+        // Model ids and notes come from the file: never let them drive the terminal.
+        StandardStreams.writeOutput(TerminalSafeText.lines(ClaimsEvaluator.render(ClaimsEvaluator.evaluate(record), record: record)))
     }
 }
 
 extension SpectopCommand {
+    /// `--steps -1` as `--steps=-1`: the parser would take `-1` for a flag and
+    /// say "Missing value"; joined, the option's own range check answers.
+    static func joiningNegativeValues(_ arguments: [String]) -> [String] {
+        var joined: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument.hasPrefix("--"), argument.count > 2, !argument.contains("="), index + 1 < arguments.count,
+               let next = arguments[index + 1].first, next == "-", arguments[index + 1].dropFirst().first.map({ $0.isNumber || $0 == "." }) == true {
+                joined.append(argument + "=" + arguments[index + 1])
+                index += 2
+                continue
+            }
+            joined.append(argument)
+            index += 1
+        }
+        return joined
+    }
+
     /// Parses and runs, mapping every usage error to one `spectop: …` line on
     /// stderr and exit status 2 (ArgumentParser's own default is 64).
     public static func runMain(_ arguments: [String]? = nil) -> Never {
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(joiningNegativeValues(arguments ?? Array(CommandLine.arguments.dropFirst())))
             try command.run()
+            if let failure = StandardStreams.outputFailure { fail(failure, status: ExitStatus.runtimeFailure) }
             Foundation.exit(0)
         } catch {
             let code = exitCode(for: error)

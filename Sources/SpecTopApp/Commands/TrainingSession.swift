@@ -3,30 +3,60 @@ import SpectralCore
 
 /// Why a run ended, as written in the record's `end` line.
 public struct SessionOutcome: Sendable {
-    /// "steps", "quit" or "signal".
+    /// "steps", "quit", "signal" or "error".
     public var reason: String
     public var detail: String?
-    public init(reason: String, detail: String? = nil) { self.reason = reason; self.detail = detail }
+    /// The stop signal, for `signal` outcomes.
+    public var signal: Int32?
+    public init(reason: String, detail: String? = nil, signal: Int32? = nil) {
+        self.reason = reason; self.detail = detail; self.signal = signal
+    }
+
+    public static func interrupted(by signal: Int32) -> SessionOutcome {
+        SessionOutcome(reason: "signal", detail: SignalFlag.name(signal), signal: signal)
+    }
+}
+
+/// The result of writing the state dump: what was written, what failed.
+public struct ExportResult: Sendable, Equatable {
+    public var message: String
+    public var failed: Bool
 }
 
 /// One run: the engine, its recorder and its dump directory, shared by the
 /// monitor and the headless runner so both record and end the same way.
 public final class TrainingSession: @unchecked Sendable {
-    // @unchecked: the engine and recorder are thread-safe; `dumpCount` is only
-    // touched by the thread that drives the session.
+    // @unchecked: the engine and recorder are thread-safe; `recorder` is set
+    // once before training starts; `exportFailures` is guarded by `lock`.
     public let prepared: PreparedExperiment
     public let engine: Engine
-    public let recorder: RunRecorder?
+    public private(set) var recorder: RunRecorder?
     public let dumpDirectory: String?
-    private var exportMessages: [String] = []
+    /// `--force` on a directory holding an earlier dump: cleaned of it (and
+    /// only of it) before this run's first dump.
+    private let replacesPreviousDump: Bool
+    private let lock = NSLock()
+    private var exportFailures: [String] = []
+    private var previousDumpRemoved = false
 
-    public init(_ prepared: PreparedExperiment, recorder: RunRecorder?, dumpDirectory: String?) throws {
+    /// How long the exit path waits for workers before leaving without them:
+    /// a worker inside one LAPACK call can take seconds and publishes nothing
+    /// more once told to stop, so the record is complete without it.
+    public static let stopGrace = 0.3
+
+    /// Builds every model; nothing is written yet.
+    public init(_ prepared: PreparedExperiment, dumpDirectory: String?, replacingPreviousDump: Bool = false) throws {
         self.prepared = prepared
         self.engine = try Engine(prepared.engine)
-        self.recorder = recorder
         self.dumpDirectory = dumpDirectory
-        recorder?.writeHeader(headerLine())
-        if let recorder { recorder.attach(to: engine) }
+        self.replacesPreviousDump = replacingPreviousDump
+    }
+
+    /// Starts recording to `recorder`: the header now, events as they come.
+    public func startRecording(to recorder: RunRecorder) {
+        self.recorder = recorder
+        recorder.writeHeader(headerLine())
+        recorder.attach(to: engine)
     }
 
     /// The record's first line: everything needed to interpret the rest.
@@ -37,7 +67,7 @@ public final class TrainingSession: @unchecked Sendable {
         json.add("type", "run")
         json.add("version", RunRecord.supportedVersion)
         json.add("tool", "spectop \(SpecTopVersion.string)")
-        json.add("seed", Int(config.seed))
+        json.add("seed", Int(clamping: config.seed))
         json.add("preset", config.name)
         json.add("config", ConfigParser.render(config))
         var data = JSONLine()
@@ -70,39 +100,76 @@ public final class TrainingSession: @unchecked Sendable {
         return json.line
     }
 
-    /// Writes the state dump now (the export key, and the end of the run).
-    /// Returns a one-line message for the UI.
+    /// Writes the state dump now (the export key, and the end of the run):
+    /// every model that can be dumped is, and the result names those that could not.
     @discardableResult
-    public func exportDump() -> String {
-        guard let directory = dumpDirectory else { return "no --dump DIR given: nothing exported" }
-        do {
-            let probe = prepared.engine.probe
-            try engine.withModelsIdle { runs in
-                _ = try StateDump.write(runs: runs, probe: probe, to: URL(fileURLWithPath: directory))
-            }
-            let step = engine.snapshot().models.map(\.step).max() ?? 0
-            engine.note(kind: "export", detail: directory)
-            return "state dump written to \(directory) (step \(step))"
-        } catch {
-            let message = "\(error)"
-            exportMessages.append(message)
-            return message
+    public func exportDump() -> ExportResult {
+        guard let directory = dumpDirectory else { return ExportResult(message: "no --dump DIR given: nothing exported", failed: false) }
+        lock.lock()
+        if replacesPreviousDump && !previousDumpRemoved {
+            DumpDestination.removePreviousDump(in: directory)
+            previousDumpRemoved = true
         }
+        lock.unlock()
+        let probe = prepared.engine.probe
+        let diverged = Set(engine.snapshot().models.filter { $0.status == .diverged }.map(\.id))
+        let report: StateDump.Report
+        do {
+            report = try engine.withModelsIdle { runs in
+                try StateDump.write(runs: runs, probe: probe, to: URL(fileURLWithPath: directory), diverged: diverged)
+            }
+        } catch {
+            return recordFailure("\(error)")
+        }
+        let step = engine.snapshot().models.map(\.step).max() ?? 0
+        engine.note(kind: "export", detail: directory)
+        if !report.failures.isEmpty {
+            return recordFailure("state dump written to \(directory) (step \(step)) except: " + report.failures.joined(separator: "; "))
+        }
+        let note = diverged.isEmpty ? "" : " (diverged, weights kept: \(diverged.sorted().joined(separator: ", ")))"
+        return ExportResult(message: "state dump written to \(directory) (step \(step))\(note)", failed: false)
     }
 
-    /// Stops training, writes the final lines and the dump. Returns the
-    /// failures to report on exit (recording or dump errors).
+    private func recordFailure(_ message: String) -> ExportResult {
+        lock.lock()
+        exportFailures.append(message)
+        lock.unlock()
+        return ExportResult(message: message, failed: true)
+    }
+
+    /// Stops training, writes the final lines and, after a normal end, the
+    /// dump. Returns the failures to report on exit (recording or dump errors).
+    ///
+    /// After a stop signal nothing waits for long: workers get `stopGrace`
+    /// to return and are then left behind (the caller exits the process), and
+    /// the dump — which needs every model idle — is skipped with a message.
     public func finish(_ outcome: SessionOutcome) -> [String] {
-        engine.stop()
+        let interrupted = outcome.signal != nil
+        let stopped = engine.stop(waitingAtMost: interrupted ? TrainingSession.stopGrace : .infinity)
         var failures: [String] = []
         if dumpDirectory != nil {
-            let message = exportDump()
-            if !message.hasPrefix("state dump written") { failures.append(message) }
+            if interrupted || !stopped {
+                failures.append("interrupted: the state dump was not written (press e during a run to export one)")
+            } else {
+                let result = exportDump()
+                if result.failed { failures.append(result.message) }
+            }
         }
         if let recorder {
             recorder.finish(endLine: RecordLines.end(reason: outcome.reason, wall: engine.snapshot().elapsed, detail: outcome.detail))
             if let failure = recorder.failure { failures.append("\(failure) (training results up to then are in memory and the dump, if any)") }
         }
-        return Array(Set(failures + exportMessages)).sorted()
+        lock.lock()
+        let exports = exportFailures
+        lock.unlock()
+        // An export failure seen live and again at the end is reported once.
+        var seen = Set<String>()
+        return (failures + exports).filter { seen.insert($0).inserted }
+    }
+
+    /// True when every model diverged (the run produced nothing usable).
+    public var everyModelDiverged: Bool {
+        let models = engine.snapshot().models
+        return !models.isEmpty && models.allSatisfy { $0.status == .diverged }
     }
 }

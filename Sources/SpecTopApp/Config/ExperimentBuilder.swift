@@ -55,7 +55,7 @@ public enum ExperimentBuilder {
                 throw ConfigError("[data] kind must be one of teacher, digits, idx, csv; got '\(config.data.kind)'")
             }
         } catch let error as DataError {
-            throw ConfigError(error.description)
+            throw ConfigError(describe(error))
         }
         guard let probeSource = ProbeSource(rawValue: config.metrics.probeSource) else {
             throw ConfigError("[metrics] probe_source must be one of \(ProbeSource.allCases.map(\.rawValue).joined(separator: ", ")), got '\(config.metrics.probeSource)'")
@@ -93,6 +93,17 @@ public enum ExperimentBuilder {
         return PreparedExperiment(config: config, engine: engine, dataName: dataset.name)
     }
 
+    /// A data error in the experiment file's words: the teacher's knobs are
+    /// `[data]` keys (`input_dim`), not the engine's field names (`inputDim`).
+    static func describe(_ error: DataError) -> String {
+        guard case let .invalidParameter(owner, parameter, requirement, value) = error, owner == TeacherDataset.name else {
+            return error.description
+        }
+        let key = parameter.replacingOccurrences(of: "inputDim", with: "input_dim")
+            .replacingOccurrences(of: "inputExponent", with: "input_exponent")
+        return "[data] \(key) must be \(requirement), got \(value)"
+    }
+
     /// Checks ranges and names before any data is built.
     public static func validate(_ config: ExperimentConfig) throws {
         func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
@@ -110,7 +121,10 @@ public enum ExperimentBuilder {
                         "[models] parameterization must be one of \(Parameterization.allCases.map(\.rawValue).joined(separator: ", ")), got '\(p)'")
         }
         try require(!config.models.outputScales.isEmpty, "[models] output_scale must give at least one value")
-        for a in config.models.outputScales { try require(a > 0 && a.isFinite, "[models] output_scale must be positive, got \(a)") }
+        for a in config.models.outputScales {
+            // Past 1e±6 the readout (and, with lr_output_scaling, lr/α²) leaves Float32's useful range.
+            try require(a >= 1e-6 && a <= 1e6, "[models] output_scale must be between 1e-6 and 1e6, got \(a)")
+        }
         try require(!config.models.modes.isEmpty, "[models] modes must name active, frozen or both")
         for m in config.models.modes {
             try require(TrainingMode(rawValue: m) != nil, "[models] modes must be active and/or frozen, got '\(m)'")
@@ -145,6 +159,10 @@ public enum ExperimentBuilder {
                 for scale in m.outputScales {
                     var lr = config.training.lr * pow(Double(width) / baseWidth, -config.training.lrWidthExponent)
                     if config.training.lrOutputScaling { lr /= scale * scale }
+                    guard lr > 0 && lr.isFinite else {
+                        let cause = config.training.lrOutputScaling ? "lr / output_scale² with output_scale \(scale)" : "lr"
+                        throw ConfigError("[training] the learning rate for width \(width) (\(cause), lr_width_exponent \(config.training.lrWidthExponent)) is \(lr), which cannot train; change lr, output_scale or lr_width_exponent")
+                    }
                     for mode in m.modes {
                         var id = "w\(width)"
                         if m.parameterizations.count > 1 { id += "-\(p)" }

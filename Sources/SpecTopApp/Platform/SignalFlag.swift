@@ -1,16 +1,20 @@
 import Foundation
+import SpecTopUI
 import Synchronization
 
-/// The last termination signal received (0 = none). The handlers only store
-/// into this atomic; the loops that poll it do the work (restore the
-/// terminal, write the `end` line, stop the engine).
+/// The last stop signal received (0 = none). The handlers only store into
+/// this atomic; the loops that poll it do the work (restore the terminal,
+/// write the `end` line, stop the engine).
 let receivedSignal = Atomic<Int32>(0)
 
 public enum SignalFlag {
-    /// Installs flag-only handlers for SIGINT, SIGTERM and SIGHUP and ignores
-    /// SIGPIPE (a closed pipe becomes a write error instead of a silent death).
+    /// Installs flag-only handlers for every stop signal (INT, TERM, HUP,
+    /// QUIT, USR1, USR2, ALRM: the monitor's list) and ignores SIGPIPE, so a
+    /// closed pipe becomes a write error instead of a silent death. Called
+    /// first thing, before any preparation, so a signal while data loads is
+    /// seen too.
     public static func install() {
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
+        for sig in SignalWatcher.stopSignals {
             signal(sig) { number in receivedSignal.store(number, ordering: .relaxed) }
         }
         signal(SIGPIPE, SIG_IGN)
@@ -27,7 +31,15 @@ public enum SignalFlag {
         case SIGINT: return "SIGINT"
         case SIGTERM: return "SIGTERM"
         case SIGHUP: return "SIGHUP"
+        case SIGQUIT: return "SIGQUIT"
+        case SIGUSR1: return "SIGUSR1"
+        case SIGUSR2: return "SIGUSR2"
+        case SIGALRM: return "SIGALRM"
         default: return "signal \(signal)"
         }
     }
+
+    /// The shell's convention for a process ended by `signal`: 128 + its number
+    /// (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, 131 for SIGQUIT).
+    public static func exitStatus(_ signal: Int32) -> Int32 { 128 + signal }
 }

@@ -45,6 +45,11 @@ public struct RunRecord: Sendable {
 
     /// Reads a record file.
     public static func read(path: String) throws -> RunRecord {
+        var info = stat()
+        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+            // A FIFO would block the read forever; a directory is no record.
+            throw ConfigError("\(path): not a regular file, so not a spectop record")
+        }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw ConfigError(FileManager.default.fileExists(atPath: path)
                               ? "\(path): cannot read the file (permission denied)" : "\(path): no such file")
@@ -60,7 +65,7 @@ public struct RunRecord: Sendable {
         guard let firstLine = lines.first, !firstLine.isEmpty else {
             throw ConfigError("\(file): empty file, not a spectop record")
         }
-        guard let header = object(Data(firstLine)), header["type"] as? String == "run" else {
+        guard firstLine.count <= maxLineBytes, let header = object(Data(firstLine)), header["type"] as? String == "run" else {
             throw ConfigError("\(file):1: not a spectop record (the first line must be a JSON object with \"type\":\"run\")")
         }
         guard let version = int(header["version"]) else { throw ConfigError("\(file):1: the run line has no version") }
@@ -68,7 +73,11 @@ public struct RunRecord: Sendable {
             throw ConfigError("\(file):1: record version \(version) is not supported (this spectop reads version \(supportedVersion))")
         }
         var record = RunRecord(file: file, version: version)
-        record.seed = int(header["seed"]).map { UInt64(max(0, $0)) }
+        // Seeds use all 63 bits: read them as integers, not through Double.
+        if let seed = header["seed"] as? NSNumber, !isBoolean(seed), seed.int64Value >= 0,
+           seed.doubleValue.rounded() == seed.doubleValue {
+            record.seed = UInt64(seed.int64Value)
+        }
         record.preset = header["preset"] as? String
         record.blas = header["blas"] as? String
         record.toolVersion = header["tool"] as? String
@@ -84,6 +93,9 @@ public struct RunRecord: Sendable {
         for (index, raw) in lines.enumerated().dropFirst() {
             let lineNumber = index + 1
             if raw.isEmpty { continue }
+            guard raw.count <= maxLineBytes else {
+                throw ConfigError("\(file):\(lineNumber): line is longer than \(maxLineBytes >> 20) MiB, not a spectop record line")
+            }
             guard let line = object(Data(raw)) else {
                 if index == lines.count - 1 && !endsWithNewline {
                     record.warnings.append("\(file):\(lineNumber): last line is cut off (the run was interrupted); using the \(index) complete lines before it")
@@ -134,18 +146,27 @@ public struct RunRecord: Sendable {
         Set(events.filter { $0.kind == "diverged" }.compactMap(\.model))
     }
 
+    /// JSON `true`/`false` arrive as NSNumber too: `"version": true` is no version.
+    static func isBoolean(_ number: NSNumber) -> Bool {
+        String(cString: number.objCType) == "c"
+    }
+
+    /// Longer lines are no spectop record line (a spectrum of 4,096 modes is
+    /// about 200 KB); refusing them bounds what one line can cost to parse.
+    public static let maxLineBytes = 16 << 20
+
     private static func object(_ data: Data) -> [String: Any]? {
         (try? JSONSerialization.jsonObject(with: data, options: [])) as? [String: Any]
     }
 
     static func double(_ value: Any?) -> Double? {
         guard let value, !(value is NSNull) else { return nil }
-        if let n = value as? NSNumber { return n.doubleValue }
+        if let n = value as? NSNumber, !isBoolean(n) { return n.doubleValue }
         return nil
     }
 
     static func int(_ value: Any?) -> Int? {
-        guard let n = value as? NSNumber else { return nil }
+        guard let n = value as? NSNumber, !isBoolean(n) else { return nil }
         let d = n.doubleValue
         guard d.isFinite, d == d.rounded(), abs(d) < 1e15 else { return nil }
         return Int(d)

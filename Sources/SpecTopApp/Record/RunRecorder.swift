@@ -21,14 +21,16 @@ public final class RunRecorder: @unchecked Sendable {
     private weak var engine: Engine?
     private let done = DispatchSemaphore(value: 0)
 
-    /// Opens (creates or truncates) the output before training starts, so a
-    /// path that cannot be written is an error up front.
-    public init(path: String) throws {
-        self.path = path
-        guard let handle = fopen(path, "w") else {
-            throw ConfigError("cannot write the record to \(path): \(String(cString: strerror(errno)))")
-        }
-        file = handle
+    /// Opens a destination checked with `RecordDestination.check` (see there
+    /// for what is created, truncated or refused).
+    public init(_ destination: RecordDestination) throws {
+        path = destination.path
+        file = try destination.open()
+    }
+
+    /// Records to `path` as `--out PATH --force` would (tests, devices).
+    public convenience init(path: String) throws {
+        try self.init(RecordDestination.check(path, overwrite: true))
     }
 
     deinit {

@@ -7,13 +7,16 @@ private let pendingStopSignal = Atomic<Int32>(0)
 /// Set by SIGCONT: the process was resumed after Ctrl-Z and the screen must be repainted.
 private let pendingResume = Atomic<Bool>(false)
 
-/// Installs handlers for SIGINT, SIGTERM and SIGHUP that only record the
-/// signal, and for SIGCONT that only notes the resume; the monitor loop polls
-/// them each tick. SIGTSTP stays with ncurses, which suspends and restores the
+/// Installs handlers for the stop signals (`stopSignals`) that only record
+/// the signal, and for SIGCONT that only notes the resume; the monitor loop
+/// polls them each tick. SIGTSTP stays with ncurses, which suspends and restores the
 /// terminal itself. Install before curses starts, so ncurses keeps its hands
 /// off these signals.
-final class SignalWatcher {
-    private static let stopSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+public final class SignalWatcher {
+    /// Every signal whose default action would end the process without
+    /// restoring the terminal: each ends spectop the orderly way instead
+    /// (terminal restored, record closed, exit status 128 + signal).
+    public static let stopSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM]
     private var previousHandlers: [(Int32, sighandler_t?)] = []
 
     init() {

@@ -19,6 +19,7 @@ final class TerminalScreen {
     /// Colour only when the terminal has it and NO_COLOR is unset.
     init(noColor: String?) throws {
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { throw TerminalError.notATerminal }
+        TerminalRescue.saveModes()
         guard let screen = spectop_newterm() else {
             throw TerminalError.cursesFailed(term: ProcessInfo.processInfo.environment["TERM"])
         }
@@ -28,6 +29,7 @@ final class TerminalScreen {
         _ = nonl()
         _ = keypad(spectop_stdscr(), true)
         _ = curs_set(0)
+        TerminalRescue.arm()
         // Esc alone must not wait the default second for an escape sequence.
         _ = set_escdelay(25)
         // COLORS is only known after start_color, so colour starts first
@@ -154,6 +156,7 @@ final class TerminalScreen {
     func restore() {
         guard !restored else { return }
         restored = true
+        TerminalRescue.disarm()
         _ = curs_set(1)
         _ = echo()
         _ = nocbreak()

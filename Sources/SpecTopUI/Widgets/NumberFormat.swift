@@ -4,7 +4,9 @@ import Foundation
 /// panel, a chart label and the spectrum view.
 ///
 /// Written by hand rather than with `String(format:)` because a frame formats
-/// dozens of numbers and must render in well under 2 ms.
+/// dozens of numbers and must render in well under 2 ms. Every formatter takes
+/// any Double — NaN, ±inf, subnormals, 1e308 — and never converts a value to
+/// `Int` unless it fits (a diverging model sends all of these).
 public enum NumberFormat {
     /// Placeholder for a value that is not (yet) defined.
     public static let missing = "-"
@@ -16,8 +18,9 @@ public enum NumberFormat {
         if value.isNaN { return "nan" }
         if value.isInfinite { return value > 0 ? "inf" : "-inf" }
         if value == 0 { return "0" }
-        var exponent = Int(Foundation.floor(Foundation.log10(Swift.abs(value))))
-        var hundredths = Int((Swift.abs(value) / Foundation.pow(10, Double(exponent)) * 100).rounded())
+        let (mantissa, decomposedExponent) = decompose(Swift.abs(value))
+        var exponent = decomposedExponent
+        var hundredths = Int((mantissa * 100).rounded())
         if hundredths >= 1000 { hundredths /= 10; exponent += 1 }
         if hundredths < 100 { hundredths *= 10; exponent -= 1 }
         let sign = value < 0 ? "-" : ""
@@ -27,21 +30,25 @@ public enum NumberFormat {
     /// A count with a metric suffix and three significant digits: `950`,
     /// `12.3k`, `1.05M`.
     public static func count(_ value: Int) -> String {
-        let magnitude = Swift.abs(value)
+        let magnitude = Double(value.magnitude)
         let sign = value < 0 ? "-" : ""
         guard magnitude >= 1000 else { return "\(value)" }
         let units: [(Double, String)] = [(1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T")]
         var index = 0
-        while index + 1 < units.count && Double(magnitude) >= units[index + 1].0 * 0.9995 { index += 1 }
-        let scaled = Double(magnitude) / units[index].0
+        while index + 1 < units.count && magnitude >= units[index + 1].0 * 0.9995 { index += 1 }
+        let scaled = magnitude / units[index].0
         let decimals = scaled < 9.995 ? 2 : (scaled < 99.95 ? 1 : 0)
         return sign + fixed(scaled, decimals: decimals) + units[index].1
     }
 
-    /// `value` with exactly `decimals` decimals (`1.84`); `-` for nil or non-finite.
+    /// `value` with exactly `decimals` decimals (`1.84`); scientific from a
+    /// million on; `-` for nil or non-finite.
     public static func fixed(_ value: Double?, decimals: Int) -> String {
         guard let value, value.isFinite else { return missing }
         let scale = Foundation.pow(10, Double(decimals))
+        // Past a million, plain digits overflow a value column (and past 2^53
+        // an Int): a diverging amplification of 9.2e16 reads as `9.20e16`.
+        guard Swift.abs(value) < 1e6, Swift.abs(value) * scale < 9e15 else { return scientific(value) }
         let total = Int((Swift.abs(value) * scale).rounded())
         let unit = Int(scale)
         let sign = value < 0 && total != 0 ? "-" : ""
@@ -61,16 +68,30 @@ public enum NumberFormat {
     public static func rate(_ value: Double) -> String {
         guard value.isFinite, value >= 0 else { return missing }
         if value < 10 { return fixed(value, decimals: 1) }
+        guard value < 1e15 else { return scientific(value) }
         return count(Int(value.rounded()))
     }
 
     /// Elapsed time: `4:05`, `1:02:03`.
     public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return missing }
+        // A million hours is no clock anyone reads; say it in seconds.
+        guard seconds < 3.6e9 else { return scientific(seconds) + "s" }
         let total = Int(seconds)
         let hours = total / 3600, minutes = (total / 60) % 60, secs = total % 60
         if hours > 0 { return "\(hours):\(twoDigits(minutes)):\(twoDigits(secs))" }
         return "\(minutes):\(twoDigits(secs))"
+    }
+
+    /// `magnitude` (finite, > 0) as mantissa × 10^exponent with the mantissa
+    /// in [1, 10) up to rounding. Subnormals are scaled up first: 10^-324 is 0
+    /// in Double, and dividing by it gave inf.
+    static func decompose(_ magnitude: Double) -> (mantissa: Double, exponent: Int) {
+        let exponent = Int(Foundation.floor(Foundation.log10(magnitude)))
+        let mantissa = exponent < -300
+            ? magnitude * 1e300 / Foundation.pow(10, Double(exponent + 300))
+            : magnitude / Foundation.pow(10, Double(exponent))
+        return (mantissa, exponent)
     }
 
     private static func twoDigits(_ value: Int) -> String {
@@ -83,8 +104,9 @@ extension NumberFormat {
     public static func axis(_ value: Double) -> String {
         guard value.isFinite else { return missing }
         if value == 0 { return "0" }
-        var exponent = Int(Foundation.floor(Foundation.log10(Swift.abs(value))))
-        var tenths = Int((Swift.abs(value) / Foundation.pow(10, Double(exponent)) * 10).rounded())
+        let (scaled, decomposedExponent) = decompose(Swift.abs(value))
+        var exponent = decomposedExponent
+        var tenths = Int((scaled * 10).rounded())
         if tenths >= 100 { tenths /= 10; exponent += 1 }
         let sign = value < 0 ? "-" : ""
         if (0...3).contains(exponent) {

@@ -36,7 +36,8 @@ public struct Sparkline: Sendable {
         guard columns > 0, rows > 0 else { return [] }
         let points = resample(values, scale: scale, columns: columns)
         var low = Double.infinity, high = -Double.infinity
-        for point in points where !point.isNaN {
+        // ±inf (a diverging model) is drawn as absent like NaN: it has no height.
+        for point in points where point.isFinite {
             low = min(low, point); high = max(high, point)
         }
         guard low <= high else { return points.map { _ in nil } }
@@ -44,7 +45,7 @@ public struct Sparkline: Sendable {
         let span = high - low
         let flat = span <= 1e-12 * max(1, Swift.abs(high))
         return points.map { point -> Int? in
-            guard !point.isNaN else { return nil }
+            guard point.isFinite else { return nil }
             if flat { return max(1, total / 2) }
             return 1 + Int(((point - low) / span * Double(total - 1)).rounded())
         }

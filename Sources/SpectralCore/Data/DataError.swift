@@ -3,13 +3,16 @@ import Foundation
 /// Everything that can go wrong while building, loading or splitting a data
 /// set. Each case carries what a user needs to fix the problem (the file, the
 /// line, the column, what was expected and what was found), and
-/// `description` renders it as one line that can be printed as is.
+/// `description` renders it as one line that can be printed as is: line
+/// breaks and other control characters that a file name, a header or a cell
+/// may hold are shown as escapes.
 public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable, Sendable {
     /// A knob of a data source or of the split is out of range, e.g.
     /// `teacher: samples must be at least 1, got 0`.
     case invalidParameter(owner: String, parameter: String, requirement: String, value: String)
 
-    /// The file does not exist, is a directory, or cannot be read.
+    /// The file does not exist, is not a regular file (a directory, FIFO,
+    /// device or socket), or cannot be read; `reason` says which.
     case fileUnreadable(file: String, reason: String)
     /// The file starts with the gzip magic bytes 1f 8b; spectop reads only
     /// uncompressed files.
@@ -62,7 +65,9 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
     /// The embedded digits data failed to decode: a build problem, not a user one.
     case corruptEmbeddedData(dataset: String, detail: String)
 
-    public var description: String {
+    public var description: String { Self.oneLine(message) }
+
+    private var message: String {
         switch self {
         case let .invalidParameter(owner, parameter, requirement, value):
             return "\(owner): \(parameter) must be \(requirement), got \(value)"
@@ -122,6 +127,29 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
         case let .corruptEmbeddedData(dataset, detail):
             return "\(dataset): embedded data is corrupt (\(detail)); regenerate it with scripts/make_digits_source.py"
         }
+    }
+
+    /// `text` with line breaks, tabs and other control characters (C0, DEL,
+    /// C1, U+2028/2029) written as visible escapes: a quoted CSV cell or a
+    /// file name can hold a newline, and a message must stay one line for
+    /// logs, status bars and scripts that match it.
+    static func oneLine(_ text: String) -> String {
+        func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+        }
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 8)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where needsEscape(scalar): out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// Foundation's `localizedDescription` reads this, so callers that only

@@ -70,15 +70,19 @@ public enum IDXDataset {
 
         // Every size below is bounded by the measured file lengths.
         let count = min(imageCount, limit ?? imageCount)
-        let pixelData = try imageReader.read(offset: imagesHeaderSize, count: count * pixelsPerImage)
-        let labelData = try labelReader.read(offset: labelsHeaderSize, count: count)
-
         var inputs = Matrix<Float>(rows: count, cols: pixelsPerImage)
-        pixelData.withUnsafeBytes { (pixels: UnsafeRawBufferPointer) in
+        // Pixels are converted a chunk at a time, so the raw bytes never sit
+        // in memory beside the floats made from them.
+        var done = 0
+        while done < inputs.storage.count {
+            let pixels = try imageReader.read(
+                offset: imagesHeaderSize + done, count: min(DataFile.defaultChunkSize, inputs.storage.count - done))
             inputs.storage.withUnsafeMutableBufferPointer { out in
-                for i in 0..<out.count { out[i] = Float(pixels[i]) / 255 }
+                for i in pixels.indices { out[done + i] = Float(pixels[i]) / 255 }
             }
+            done += pixels.count
         }
+        let labelData = try labelReader.read(offset: labelsHeaderSize, count: count)
         let labelValues = labelData.map { Int($0) }
         let classes = max(minimumClasses, (labelValues.max() ?? 0) + 1)
         return Dataset(name: name, inputs: inputs, targets: .labels(labelValues, classes: classes))

@@ -56,8 +56,11 @@ public enum StateDump {
         public var probeY = "../probe_y.npy"
         public var layers: [Layer]
         public var metrics: Metrics
+        /// True for a model that diverged: its weights are written as they
+        /// are (NaN or huge) and its metrics are absent.
+        public var diverged: Bool?
         enum CodingKeys: String, CodingKey {
-            case format, version, model, step, loss, trainable, layers, metrics
+            case format, version, model, step, loss, trainable, layers, metrics, diverged
             case inputDim = "input_dim", outputDim = "output_dim", probeX = "probe_x", probeY = "probe_y"
         }
     }
@@ -71,16 +74,20 @@ public enum StateDump {
         }
     }
 
+    /// What a dump wrote, and the models it could not write (one message each).
+    public struct Report: Sendable {
+        public var written: [URL] = []
+        public var failures: [String] = []
+    }
+
     /// Writes the dump of `runs` (their models must be idle: see
-    /// `Engine.withModelsIdle`). Returns the model directories written.
+    /// `Engine.withModelsIdle`). A model that cannot be written (its metrics
+    /// fail, a file cannot be written) is reported in `failures` and the
+    /// others are still written; the ids in `diverged` are marked in their
+    /// manifests. Throws only when the directory or the probe files cannot be written.
     @discardableResult
-    public static func write(runs: [ModelRun], probe: Dataset, to directory: URL) throws -> [URL] {
+    public static func write(runs: [ModelRun], probe: Dataset, to directory: URL, diverged: Set<String> = []) throws -> Report {
         let fm = FileManager.default
-        func put(_ data: Data, _ url: URL) throws {
-            do { try data.write(to: url, options: .atomic) } catch {
-                throw Failure.write(path: url.path, reason: (error as NSError).localizedDescription)
-            }
-        }
         do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw Failure.write(path: directory.path, reason: (error as NSError).localizedDescription)
         }
@@ -89,51 +96,67 @@ public enum StateDump {
         case .values(let y): try put(NPYFile.encode(y.storage, shape: [y.rows, y.cols]), directory.appendingPathComponent("probe_y.npy"))
         case .labels(let labels, _): try put(NPYFile.encode(labels.map(Int64.init), shape: [labels.count]), directory.appendingPathComponent("probe_y.npy"))
         }
-        var written: [URL] = []
+        var report = Report()
         for run in runs {
-            let folder = directory.appendingPathComponent(run.plan.id, isDirectory: true)
-            do { try fm.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-                throw Failure.write(path: folder.path, reason: (error as NSError).localizedDescription)
+            do {
+                report.written.append(try writeModel(run, probe: probe, to: directory, diverged: diverged.contains(run.plan.id)))
+            } catch {
+                report.failures.append("\(run.plan.id): \(error)")
             }
-            let model = run.model
-            var layers: [Manifest.Layer] = []
-            for (l, layer) in model.layers.enumerated() {
-                let weights = Array(model.parameters[layer.weightOffset..<layer.biasOffset])
-                let biases = Array(model.parameters[layer.biasOffset..<layer.end])
-                let weightName = "layer\(l)_weight.npy", biasName = "layer\(l)_bias.npy"
-                try put(NPYFile.encode(weights, shape: [layer.fanOut, layer.fanIn]), folder.appendingPathComponent(weightName))
-                try put(NPYFile.encode(biases, shape: [layer.fanOut]), folder.appendingPathComponent(biasName))
-                layers.append(.init(weight: weightName, bias: biasName, weightShape: [layer.fanOut, layer.fanIn],
-                                    biasShape: [layer.fanOut], weightMultiplier: Double(layer.weightMultiplier),
-                                    biasMultiplier: Double(layer.biasMultiplier), activation: layer.activation.rawValue))
-            }
-            let (measurement, spectrum) = try run.measureWithoutRecording()
-            var eigenFile: String?
-            if let spectrum {
-                eigenFile = "eigenvalues.npy"
-                try put(NPYFile.encode(spectrum.eigenvalues, shape: [spectrum.eigenvalues.count]), folder.appendingPathComponent("eigenvalues.npy"))
-                try put(NPYFile.encode(spectrum.weights, shape: [spectrum.weights.count]), folder.appendingPathComponent("mode_weights.npy"))
-            }
-            func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
-            let metrics = Manifest.Metrics(
-                loss: finite(measurement.loss), chiLoss: finite(measurement.chiLoss), chiNet: finite(measurement.chiNet),
-                chiPos: finite(measurement.chiPos), chiPosExact: finite(spectrum?.chiPosExact),
-                lambdaEff: finite(spectrum?.lambdaEff), rEff: finite(spectrum?.rEff), gradSq: finite(measurement.gradSq),
-                effectiveRank: finite(spectrum?.effectiveRank), chiNetIsEstimate: measurement.traceIsEstimate,
-                eigenvalues: eigenFile, layerChiNet: measurement.layerTraces, layerGradSq: measurement.layerGradSq)
-            let manifest = Manifest(model: run.plan.id, step: run.step, loss: probe.lossKind.rawValue,
-                                    trainable: model.featuresFrozen ? "readout" : "all",
-                                    inputDim: model.architecture.inputDim, outputDim: model.outputDim,
-                                    layers: layers, metrics: metrics)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let json: Data
-            do { json = try encoder.encode(manifest) } catch {
-                throw Failure.write(path: folder.path, reason: "manifest could not be encoded: \(error)")
-            }
-            try put(json, folder.appendingPathComponent("manifest.json"))
-            written.append(folder)
         }
-        return written
+        return report
+    }
+
+    private static func put(_ data: Data, _ url: URL) throws {
+        do { try data.write(to: url, options: .atomic) } catch {
+            throw Failure.write(path: url.path, reason: (error as NSError).localizedDescription)
+        }
+    }
+
+    private static func writeModel(_ run: ModelRun, probe: Dataset, to directory: URL, diverged: Bool) throws -> URL {
+        let fm = FileManager.default
+        let folder = directory.appendingPathComponent(run.plan.id, isDirectory: true)
+        do { try fm.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw Failure.write(path: folder.path, reason: (error as NSError).localizedDescription)
+        }
+        let model = run.model
+        var layers: [Manifest.Layer] = []
+        for (l, layer) in model.layers.enumerated() {
+            let weights = Array(model.parameters[layer.weightOffset..<layer.biasOffset])
+            let biases = Array(model.parameters[layer.biasOffset..<layer.end])
+            let weightName = "layer\(l)_weight.npy", biasName = "layer\(l)_bias.npy"
+            try put(NPYFile.encode(weights, shape: [layer.fanOut, layer.fanIn]), folder.appendingPathComponent(weightName))
+            try put(NPYFile.encode(biases, shape: [layer.fanOut]), folder.appendingPathComponent(biasName))
+            layers.append(.init(weight: weightName, bias: biasName, weightShape: [layer.fanOut, layer.fanIn],
+                                biasShape: [layer.fanOut], weightMultiplier: Double(layer.weightMultiplier),
+                                biasMultiplier: Double(layer.biasMultiplier), activation: layer.activation.rawValue))
+        }
+        // A diverged model's metrics are not finite: skip them (and its kernel).
+        let (measurement, spectrum) = diverged ? (nil, nil) : try run.measureWithoutRecording()
+        var eigenFile: String?
+        if let spectrum {
+            eigenFile = "eigenvalues.npy"
+            try put(NPYFile.encode(spectrum.eigenvalues, shape: [spectrum.eigenvalues.count]), folder.appendingPathComponent("eigenvalues.npy"))
+            try put(NPYFile.encode(spectrum.weights, shape: [spectrum.weights.count]), folder.appendingPathComponent("mode_weights.npy"))
+        }
+        func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
+        let metrics = Manifest.Metrics(
+            loss: finite(measurement?.loss), chiLoss: finite(measurement?.chiLoss), chiNet: finite(measurement?.chiNet),
+            chiPos: finite(measurement?.chiPos), chiPosExact: finite(spectrum?.chiPosExact),
+            lambdaEff: finite(spectrum?.lambdaEff), rEff: finite(spectrum?.rEff), gradSq: finite(measurement?.gradSq),
+            effectiveRank: finite(spectrum?.effectiveRank), chiNetIsEstimate: measurement?.traceIsEstimate ?? false,
+            eigenvalues: eigenFile, layerChiNet: measurement?.layerTraces ?? [], layerGradSq: measurement?.layerGradSq ?? [])
+        let manifest = Manifest(model: run.plan.id, step: run.step, loss: probe.lossKind.rawValue,
+                                trainable: model.featuresFrozen ? "readout" : "all",
+                                inputDim: model.architecture.inputDim, outputDim: model.outputDim,
+                                layers: layers, metrics: metrics, diverged: diverged ? true : nil)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json: Data
+        do { json = try encoder.encode(manifest) } catch {
+            throw Failure.write(path: folder.path, reason: "manifest could not be encoded: \(error)")
+        }
+        try put(json, folder.appendingPathComponent("manifest.json"))
+        return folder
     }
 }

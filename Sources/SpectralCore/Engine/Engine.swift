@@ -20,6 +20,9 @@ public final class Engine: @unchecked Sendable {
     private var stepAllowance: [Int]
     private var nextAllowedTime: [Double]
     private var rateWindow: [(wall: Double, step: Int)]
+    private var errorCounts: [Int]
+    /// Error events recorded per model before further ones are only counted.
+    static let errorEventsPerModel = 5
     private var state: EngineState = .paused
     private var started = false
     private var stopping = false
@@ -51,6 +54,7 @@ public final class Engine: @unchecked Sendable {
         stepAllowance = Array(repeating: 0, count: runs.count)
         nextAllowedTime = Array(repeating: 0, count: runs.count)
         rateWindow = Array(repeating: (0, 0), count: runs.count)
+        errorCounts = Array(repeating: 0, count: runs.count)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let requested = configuration.workers > 0 ? configuration.workers : cores
         workerCount = max(1, min(requested, cores, runs.count))
@@ -93,14 +97,17 @@ public final class Engine: @unchecked Sendable {
 
     public func togglePause() {
         lock.lock()
-        let current = state
-        lock.unlock()
-        if current == .running { pause() } else if current == .paused { resume() }
+        defer { lock.unlock() }
+        if state == .running { setStateLocked(.paused, event: "pause") } else if state == .paused { setStateLocked(.running, event: "resume") }
     }
 
     private func setState(_ newState: EngineState, event: String) {
         lock.lock()
         defer { lock.unlock() }
+        setStateLocked(newState, event: event)
+    }
+
+    private func setStateLocked(_ newState: EngineState, event: String) {
         guard state == .running || state == .paused, state != newState else { return }
         state = newState
         if newState == .running { for i in stepAllowance.indices { stepAllowance[i] = 0 } }
@@ -163,12 +170,24 @@ public final class Engine: @unchecked Sendable {
 
     /// Stops the workers and waits for them; safe to call more than once.
     public func stop() {
+        _ = stop(waitingAtMost: .infinity)
+    }
+
+    /// Tells the workers to stop and waits at most `seconds` for them.
+    /// Returns false when a worker is still inside a computation that cannot
+    /// be interrupted (a LAPACK call): the caller may then exit without it,
+    /// since a stopping worker publishes nothing more.
+    public func stop(waitingAtMost seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(min(seconds, 1e9))
         lock.lock()
+        defer { lock.unlock() }
         stopping = true
         if state == .running || state == .paused { state = .stopped }
         lock.broadcast()
-        while liveWorkers > 0 { lock.wait() }
-        lock.unlock()
+        while liveWorkers > 0 {
+            if !lock.wait(until: deadline) { return liveWorkers == 0 }
+        }
+        return true
     }
 
     /// Blocks until every model finished or diverged, or `timeout` passes.
@@ -272,16 +291,34 @@ public final class Engine: @unchecked Sendable {
                 continue
             }
             busy[index] = true
-            if state == .paused { stepAllowance[index] -= 1 }
+            let claimedWhilePaused = state == .paused
+            if claimedWhilePaused { stepAllowance[index] -= 1 }
             let freeze = pendingFreeze[index]
             pendingFreeze[index] = false
             let limit = stepsPerSecondLimit
             let spectrumDue = isSpectrumDue(index, now: now)
             lock.unlock()
 
-            let outcome = runUnit(index, freeze: freeze, spectrumDue: spectrumDue, started: now)
+            // Long measurements ask between their pieces whether to give up:
+            // on stop, and on pause unless this unit is a single step taken
+            // while paused. An abandoned unit changes nothing and runs again later.
+            let interrupted = { [self] () -> Bool in
+                lock.lock()
+                defer { lock.unlock() }
+                return stopping || (state == .paused && !claimedWhilePaused)
+            }
+            let outcome = runUnit(index, freeze: freeze, spectrumDue: spectrumDue, started: now, interrupted: interrupted)
 
             lock.lock()
+            if outcome.abandoned {
+                // Give the step back so a paused single step is not lost.
+                if claimedWhilePaused { stepAllowance[index] += 1 }
+                // The freeze already happened; publishing it is left to the rerun.
+                if outcome.froze { pendingFreeze[index] = true }
+                busy[index] = false
+                lock.broadcast()
+                continue
+            }
             publish(index, outcome)
             busy[index] = false
             if let limit { nextAllowedTime[index] = outcome.wall + 1 / limit } else { nextAllowedTime[index] = 0 }
@@ -315,23 +352,39 @@ public final class Engine: @unchecked Sendable {
         var measurement: LNPMeasurement?
         var spectrum: SpectrumSample?
         var froze: Bool
-        var diverged: Bool
+        /// Why the model diverged (a non-finite loss, metric or kernel entry).
+        var divergence: String?
         var finished: Bool
         var wall: Double
         var failure: String?
+        /// The unit gave up part-way (stop or pause): nothing to publish.
+        var abandoned = false
     }
 
     /// One unit of work on a model: measure if due, then one training step.
-    private func runUnit(_ i: Int, freeze: Bool, spectrumDue: Bool, started: Double) -> UnitOutcome {
+    private func runUnit(_ i: Int, freeze: Bool, spectrumDue: Bool, started: Double,
+                         interrupted: () -> Bool) -> UnitOutcome {
         let run = runs[i]
         if freeze { run.model.freezeFeatures() }
-        var outcome = UnitOutcome(step: run.step, froze: freeze, diverged: false, finished: false, wall: started)
+        var outcome = UnitOutcome(step: run.step, froze: freeze, finished: false, wall: started)
         let budget = run.plan.steps
         let step = run.step
         if (step % configuration.metricsEvery == 0 || step == budget) && run.lastMeasuredStep != step {
             let before = Date()
             do {
-                let (measurement, spectrum) = try run.measure(estimator: configuration.traceEstimator, withSpectrum: spectrumDue)
+                var result: (LNPMeasurement, SpectrumSample?)
+                do {
+                    result = try run.measure(estimator: configuration.traceEstimator, withSpectrum: spectrumDue,
+                                             interrupted: interrupted)
+                } catch let error as MeasurementError where error.isRetryableWithoutSpectrum {
+                    // A spectrum LAPACK could not compute is reported once and
+                    // skipped; the kernel-free metrics of this step still count.
+                    // (Never retried in a loop: the step is measured either way.)
+                    outcome.failure = "\(error)"
+                    result = try run.measure(estimator: configuration.traceEstimator, withSpectrum: false,
+                                             interrupted: interrupted)
+                }
+                let (measurement, spectrum) = result
                 if spectrum != nil {
                     run.lastSpectrumSeconds = Date().timeIntervalSince(before)
                     run.lastSpectrumWall = started
@@ -343,18 +396,29 @@ public final class Engine: @unchecked Sendable {
                                               gradSq: measurement.gradSq, wall: Date().timeIntervalSince(startTime),
                                               traceIsEstimate: measurement.traceIsEstimate,
                                               layerChiNet: measurement.layerTraces, layerGradSq: measurement.layerGradSq)
-                if !measurement.loss.isFinite { outcome.diverged = true }
+                outcome.divergence = measurement.nonFiniteQuantity.map { "\($0) is not finite at step \(step)" }
+            } catch MeasurementError.interrupted {
+                outcome.abandoned = true
+                return outcome
+            } catch MeasurementError.nonFiniteKernel {
+                outcome.divergence = "the eNTK has non-finite entries at step \(step)"
             } catch {
+                // Any other failure is reported and the step counts as measured,
+                // so the model moves on instead of retrying forever.
                 outcome.failure = "\(error)"
+                run.skipMeasurement()
             }
         }
-        if step < budget && !outcome.diverged {
+        if step < budget && outcome.divergence == nil {
             let loss = run.trainer.trainStep()
             outcome.trainLoss = loss
-            if !loss.isFinite { outcome.diverged = true }
+            if !loss.isFinite {
+                outcome.divergence = run.trainer.lastFailure.map { "training stopped: \($0)" }
+                    ?? "the training loss is not finite at step \(step)"
+            }
         }
         outcome.step = run.step
-        outcome.finished = !outcome.diverged && run.step >= budget && run.lastMeasuredStep == budget
+        outcome.finished = outcome.divergence == nil && run.step >= budget && run.lastMeasuredStep == budget
         outcome.wall = Date().timeIntervalSince(startTime)
         return outcome
     }
@@ -377,7 +441,14 @@ public final class Engine: @unchecked Sendable {
             appendEvent(.spectrum(model: id, spectrum))
         }
         if let failure = outcome.failure {
-            appendEvent(.event(kind: "error", model: id, step: snapshot.step, wall: outcome.wall, detail: failure))
+            // Bounded: a model that keeps failing cannot flood the record.
+            errorCounts[i] += 1
+            if errorCounts[i] <= Engine.errorEventsPerModel {
+                appendEvent(.event(kind: "error", model: id, step: snapshot.step, wall: outcome.wall, detail: failure))
+            } else if errorCounts[i] == Engine.errorEventsPerModel + 1 {
+                appendEvent(.event(kind: "error", model: id, step: snapshot.step, wall: outcome.wall,
+                                   detail: "more errors for this model are not recorded"))
+            }
         }
         snapshot.step = outcome.step
         if let loss = outcome.trainLoss { snapshot.trainLoss = loss }
@@ -386,10 +457,11 @@ public final class Engine: @unchecked Sendable {
         snapshot.minChiPos = run.minChiPos
         snapshot.maxREff = run.maxREff
         snapshot.amplification = run.amplification
-        if outcome.diverged && snapshot.status == .training {
+        if let divergence = outcome.divergence, snapshot.status == .training {
             snapshot.status = .diverged
+            snapshot.divergence = divergence
             appendEvent(.event(kind: "diverged", model: id, step: outcome.step, wall: outcome.wall,
-                               detail: "loss is not finite; training stopped for this model"))
+                               detail: "\(divergence); training stopped for this model"))
         } else if outcome.finished {
             snapshot.status = .finished
         }

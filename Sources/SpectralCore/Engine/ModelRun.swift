@@ -35,28 +35,48 @@ public final class ModelRun: @unchecked Sendable {
     public var step: Int { trainer.step }
 
     /// Measures LNP at the current step, with the exact spectrum when asked.
-    func measure(estimator: TraceEstimator, withSpectrum: Bool) throws -> (LNPMeasurement, SpectrumSample?) {
-        let result = withSpectrum ? try measureExactly() : (probe.measure(model, estimator: estimator), nil)
+    /// `interrupted` is asked between the pieces of the spectrum (factors,
+    /// each layer's kernel, the eigen-solve); when it says yes the
+    /// measurement throws `MeasurementError.interrupted` and records nothing.
+    func measure(estimator: TraceEstimator, withSpectrum: Bool,
+                 interrupted: () -> Bool = { false }) throws -> (LNPMeasurement, SpectrumSample?) {
+        let result = withSpectrum ? try measureExactly(interrupted: interrupted) : (probe.measure(model, estimator: estimator), nil)
         record(result.0, result.1)
         return result
+    }
+
+    /// Marks the current step as measured without a measurement (after a
+    /// failure that retrying would only repeat).
+    func skipMeasurement() {
+        lastMeasuredStep = step
     }
 
     /// Measures the current state (LNP and, within `maxKernelSize`, the exact
     /// spectrum) without touching the running summaries: for the state dump.
     public func measureWithoutRecording(maxKernelSize: Int = 4096) throws -> (LNPMeasurement, SpectrumSample?) {
         guard probe.rowCount * model.outputDim <= maxKernelSize else { return (probe.measure(model), nil) }
-        let (measurement, spectrum) = try measureExactly()
+        let (measurement, spectrum) = try measureExactly(interrupted: { false })
         return (measurement, spectrum)
     }
 
     /// Kernel-free LNP plus the exact eNTK spectrum at the current step.
-    private func measureExactly() throws -> (LNPMeasurement, SpectrumSample?) {
+    private func measureExactly(interrupted: () -> Bool) throws -> (LNPMeasurement, SpectrumSample?) {
         let factors = self.factors ?? KernelFactors(model: model, rows: probe.rowCount)
         self.factors = factors
         let measurement = probe.measure(model, estimator: .exact, kernelFactors: factors)
-        let spectrum = try SpectrumAnalysis.analyze(kernel: EmpiricalNTK.kernel(factors),
-                                                    residualGradient: probe.residualGradient, step: step)
-        return (measurement, spectrum)
+        if interrupted() { throw MeasurementError.interrupted }
+        // A diverging model gives a kernel of NaN/Inf, which LAPACK rejects
+        // with a bare "info -5": say what it means instead.
+        if measurement.nonFiniteQuantity != nil { return (measurement, nil) }
+        guard let kernel = EmpiricalNTK.kernel(factors, interrupted: interrupted) else { throw MeasurementError.interrupted }
+        guard kernel.storage.allSatisfy(\.isFinite) else { throw MeasurementError.nonFiniteKernel }
+        if interrupted() { throw MeasurementError.interrupted }
+        do {
+            let spectrum = try SpectrumAnalysis.analyze(kernel: kernel, residualGradient: probe.residualGradient, step: step)
+            return (measurement, spectrum)
+        } catch {
+            throw MeasurementError.spectrumFailed("\(error)")
+        }
     }
 
     private func record(_ measurement: LNPMeasurement, _ spectrum: SpectrumSample?) {

@@ -190,6 +190,8 @@ public struct ModelSnapshot: Sendable, Equatable {
     /// χ_net(t) / χ_net(0).
     public var amplification: Double?
     public var stepsPerSecond: Double
+    /// Why the model diverged (which quantity stopped being finite), when it did.
+    public var divergence: String?
 
     public init(id: String, width: Int, depth: Int, mode: TrainingMode, featuresFrozen: Bool, parameterCount: Int,
                 trainableParameterCount: Int, step: Int, stepBudget: Int, status: ModelStatus, trainLoss: Double? = nil,

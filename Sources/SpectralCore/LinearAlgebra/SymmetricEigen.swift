@@ -12,10 +12,13 @@ public struct SymmetricEigen: Sendable {
     public enum Failure: Error, CustomStringConvertible {
         case notSquare(rows: Int, cols: Int)
         case lapack(info: Int32)
+        case nonFinite
         public var description: String {
             switch self {
             case .notSquare(let r, let c): return "eigen-decomposition needs a square matrix, got \(r)x\(c)"
+            case .lapack(let info) where info < 0: return "LAPACK dsyevd rejected its argument \(-info) (info \(info))"
             case .lapack(let info): return "LAPACK dsyevd failed to converge (info \(info))"
+            case .nonFinite: return "the matrix has NaN or infinite entries, so it has no eigen-decomposition"
             }
         }
     }
@@ -23,6 +26,8 @@ public struct SymmetricEigen: Sendable {
     /// Decomposes `matrix` (only its upper triangle is read).
     public init(_ matrix: Matrix<Double>, vectors: Bool = true) throws {
         guard matrix.rows == matrix.cols else { throw Failure.notSquare(rows: matrix.rows, cols: matrix.cols) }
+        // LAPACKE answers NaN input with info -5 ("argument 5 is bad"): check first.
+        guard matrix.storage.allSatisfy(\.isFinite) else { throw Failure.nonFinite }
         let n = matrix.rows
         if n == 0 {
             eigenvalues = []

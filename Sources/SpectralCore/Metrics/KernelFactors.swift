@@ -56,8 +56,17 @@ public final class KernelFactors: @unchecked Sendable {
 public enum EmpiricalNTK {
     /// Θ over the trainable layers: [nC, nC], row/column index i·C + c.
     public static func kernel(_ factors: KernelFactors) -> Matrix<Double> {
+        kernel(factors, interrupted: { false })!
+    }
+
+    /// Θ as above, asking `interrupted` before each layer; nil when it said
+    /// yes (a stop or pause arrived while a large kernel was being built).
+    public static func kernel(_ factors: KernelFactors, interrupted: () -> Bool) -> Matrix<Double>? {
         var theta = Matrix<Double>(rows: factors.rowCount * factors.outputDim, cols: factors.rowCount * factors.outputDim)
-        for l in factors.firstLayer..<factors.deltas.count { accumulateLayer(l, factors, into: &theta) }
+        for l in factors.firstLayer..<factors.deltas.count {
+            if interrupted() { return nil }
+            accumulateLayer(l, factors, into: &theta)
+        }
         return theta
     }
 

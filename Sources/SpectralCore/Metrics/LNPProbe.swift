@@ -29,6 +29,17 @@ public struct LNPMeasurement: Sendable, Equatable {
         return gradSq / denominator
     }
 
+    /// The first quantity that is NaN or infinite ("the loss", "χ_net", …),
+    /// nil when all are finite. A model whose measurement is not finite has
+    /// diverged, even while its loss still is (8.6e40 is finite; its χ_net was not).
+    public var nonFiniteQuantity: String? {
+        if !loss.isFinite { return "the loss" }
+        if !chiLoss.isFinite { return "χ_loss" }
+        if !chiNet.isFinite || !layerTraces.allSatisfy(\.isFinite) { return "χ_net" }
+        if !gradSq.isFinite || !layerGradSq.allSatisfy(\.isFinite) { return "‖∇L‖²" }
+        return nil
+    }
+
     /// Each layer's share of χ_net and of the gradient.
     public var layerShares: [LayerShare] {
         LayerShare.shares(chiNet: layerTraces, gradSq: layerGradSq, totalChiNet: chiNet, totalGradSq: gradSq)

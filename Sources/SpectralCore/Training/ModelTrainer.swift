@@ -16,6 +16,8 @@ public final class ModelTrainer<Scalar: BLASScalar>: @unchecked Sendable {
     public private(set) var step = 0
     /// Loss of the most recent training batch.
     public private(set) var lastBatchLoss: Double = .nan
+    /// Why the last step could not run (the online sampler failed), if it could not.
+    public private(set) var lastFailure: String?
 
     private let workspace: MLPWorkspace<Scalar>
     private let targets: TargetBuffer<Scalar>
@@ -73,7 +75,15 @@ public final class ModelTrainer<Scalar: BLASScalar>: @unchecked Sendable {
     public func trainStep() -> Double {
         if let online {
             // Online data allocates its fresh batch; the fixed-data path below does not.
-            guard let batch = try? online(batchSize, &generator), batch.count == batchSize else { return .nan }
+            let batch: Dataset
+            do { batch = try online(batchSize, &generator) } catch {
+                lastFailure = "the online data sampler failed: \(error)"
+                return .nan
+            }
+            guard batch.count == batchSize else {
+                lastFailure = "the online data sampler returned \(batch.count) samples instead of \(batchSize)"
+                return .nan
+            }
             onlineRows.withUnsafeBufferPointer { rows in
                 workspace.loadInputs(batch.inputs, rows: rows)
                 targets.load(batch.targets, rows: rows)

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Checks a `--dump DIR` before the run starts, so a dump that cannot be
+/// written is an error up front rather than after hours of training, and a
+/// directory holding someone's files is never written into by surprise.
+enum DumpDestination {
+    /// The files a state dump puts at the top of its directory.
+    static let probeFiles = ["probe_x.npy", "probe_y.npy"]
+
+    static func check(_ directory: String, reuse: Bool, record: String?) throws {
+        guard !directory.isEmpty else { throw ConfigError("--dump needs a directory name") }
+        let absolute = URL(fileURLWithPath: directory).standardizedFileURL.path
+        if let record {
+            let recordPath = URL(fileURLWithPath: record).standardizedFileURL.path
+            if recordPath.hasPrefix(absolute + "/") {
+                throw ConfigError("--out \(record) is inside --dump \(directory); keep the record outside the dump directory")
+            }
+        }
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else { throw ConfigError("--dump \(directory) exists and is not a directory") }
+            guard access(directory, W_OK) == 0 else {
+                throw ConfigError("cannot write the state dump to \(directory): \(String(cString: strerror(errno)))")
+            }
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            if entries.isEmpty { return }
+            let foreign = entries.filter { !isDumpEntry($0, in: directory) }.sorted()
+            if !foreign.isEmpty {
+                throw ConfigError("--dump \(directory) holds files that are not a spectop state dump (\(foreign.prefix(3).joined(separator: ", "))); choose an empty or new directory")
+            }
+            if !reuse {
+                throw ConfigError("--dump \(directory) already holds a state dump; pass --force to replace it, or choose another directory")
+            }
+            return
+        }
+        guard errno == ENOENT else { throw ConfigError("cannot write the state dump to \(directory): \(String(cString: strerror(errno)))") }
+        // It will be created: the nearest existing ancestor must be a writable directory.
+        var ancestor = URL(fileURLWithPath: absolute).deletingLastPathComponent()
+        while stat(ancestor.path, &info) != 0 && ancestor.path != "/" { ancestor.deleteLastPathComponent() }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw ConfigError("cannot write the state dump to \(directory): \(ancestor.path) is not a directory")
+        }
+        // access() says yes to root everywhere, even in /proc: try for real,
+        // with a directory that is removed at once.
+        var template = Array((ancestor.path == "/" ? "/" : ancestor.path + "/") .utf8CString.dropLast()) + Array(".spectop-check-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw ConfigError("cannot write the state dump to \(directory): \(ancestor.path): \(String(cString: strerror(errno)))")
+        }
+        rmdir(made)
+    }
+
+    /// Removes what an earlier state dump left in `directory` (its probe files
+    /// and model folders), and nothing else: called before the first dump of
+    /// a run that reuses the directory, so no stale model stays beside new ones.
+    static func removePreviousDump(in directory: String) {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for entry in entries where isDumpEntry(entry, in: directory) {
+            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(entry))
+        }
+    }
+
+    /// True for the probe files and for folders whose manifest says spectop wrote them.
+    static func isDumpEntry(_ name: String, in directory: String) -> Bool {
+        if probeFiles.contains(name) { return true }
+        let manifest = ((directory as NSString).appendingPathComponent(name) as NSString).appendingPathComponent("manifest.json")
+        guard let data = FileManager.default.contents(atPath: manifest),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return object["format"] as? String == "spectop-dump"
+    }
+}

@@ -1,0 +1,69 @@
+/// The memory an engine will need, computed from the sizes alone before any
+/// model is allocated, so a configuration that cannot fit is refused with a
+/// message instead of dying part-way through allocation.
+///
+/// It counts what the engine allocates (see the types named below), in bytes:
+/// - per model (`MLP`, `Optimizer`, `ModelTrainer`, `LNPProbe`): parameters
+///   and gradients, optimizer state, the training workspace (input plus
+///   pre-activation, activation and delta per layer, for one batch), the probe
+///   workspace (the same for n probe rows) and, where spectra are computed,
+///   the kernel factors (a_{l−1}: n × fan_in and δ_l: nC × fan_out, Float64);
+/// - per worker computing a spectrum at the same time: the nC × nC kernel,
+///   one layer's Gram matrices, the eigen-solver's copy, its eigenvectors and
+///   LAPACK's `dsyevd` workspace (1 + 6m + 2m² doubles) — about 7 m² doubles;
+/// - the data: training and probe sets (Float32).
+public struct MemoryEstimate: Sendable, Equatable {
+    public var models: Int
+    public var spectra: Int
+    public var data: Int
+    public var total: Int { models + spectra + data }
+
+    public init(models: Int, spectra: Int, data: Int) {
+        self.models = models; self.spectra = spectra; self.data = data
+    }
+
+    /// The estimate for `configuration`, with `workers` threads (0 = cores).
+    /// Saturating: absurd sizes give Int.max instead of overflowing.
+    public static func of(_ configuration: EngineConfiguration, cores: Int) -> MemoryEstimate {
+        let probeRows = configuration.probe.count
+        var modelBytes = 0
+        var largestKernel = 0
+        var spectrumModels = 0
+        for plan in configuration.models {
+            let a = plan.architecture
+            let shapes = (0..<a.layerCount).map { a.layerShape($0) }
+            let parameters = shapes.reduce(0) { add(add($0, saturating($1.0, $1.1)), $1.1) }
+            let widths = shapes.reduce(0) { add($0, $1.1) }
+            let optimizerCopies = plan.optimizer.kind == .adam ? 2 : 1
+            var floats = saturating(parameters, 2 + optimizerCopies)
+            floats = add(floats, saturating(plan.batchSize, a.inputDim + 3 * widths + a.outputDim))
+            floats = add(floats, saturating(probeRows, a.inputDim + 3 * widths + a.outputDim))
+            var bytes = saturating(floats, 4)
+            let kernelSize = saturating(probeRows, a.outputDim)
+            if configuration.traceEstimator == .exact && kernelSize <= configuration.maxKernelSize {
+                let factors = shapes.reduce(0) { add($0, add(saturating(probeRows, $1.0), saturating(kernelSize, $1.1))) }
+                bytes = add(bytes, saturating(factors, 8))
+                largestKernel = max(largestKernel, kernelSize)
+                spectrumModels += 1
+            }
+            modelBytes = add(modelBytes, bytes)
+        }
+        let requested = configuration.workers > 0 ? configuration.workers : cores
+        let concurrentSpectra = max(0, min(requested, cores, spectrumModels))
+        let spectrumBytes = saturating(saturating(saturating(largestKernel, largestKernel), 7 * 8), concurrentSpectra)
+        let train = configuration.train, probe = configuration.probe
+        let dataFloats = add(saturating(train.count, train.inputDim + train.outputDim),
+                             saturating(probe.count, probe.inputDim + probe.outputDim))
+        return MemoryEstimate(models: modelBytes, spectra: spectrumBytes, data: saturating(dataFloats, 4))
+    }
+
+    private static func saturating(_ a: Int, _ b: Int) -> Int {
+        let (product, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? Int.max : product
+    }
+
+    private static func add(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? Int.max : sum
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import XCTest
+
+/// Runs a shell script that starts spectop (`"$SPECTOP"`) with redirections a
+/// Process cannot set up: closed descriptors, /dev/full, pipes into `head`.
+public enum ShellProcess {
+    public struct Result {
+        public var status: Int32
+        public var output: String
+    }
+
+    /// Runs `script` with `/bin/sh -c` in `directory`; stdout and stderr of
+    /// the shell go to one file, which is returned.
+    public static func run(_ script: String, in directory: URL, executable: URL? = nil, timeout: Double = 120,
+                           file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["SPECTOP"] = (executable ?? SpectopProcess.fastestBinary).path
+        process.environment = environment
+        let outURL = directory.appendingPathComponent("shell-output-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL)
+        defer { try? FileManager.default.removeItem(at: outURL) }
+        process.standardOutput = out
+        process.standardError = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            kill(-process.processIdentifier, SIGKILL)
+            process.terminate()
+            XCTFail("script did not finish within \(timeout) s: \(script)", file: file, line: line)
+        }
+        process.waitUntilExit()
+        try out.close()
+        let text = String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self)
+        return Result(status: process.terminationStatus, output: text)
+    }
+}
+
+/// A spectop process started in the background, for signal tests.
+public final class BackgroundSpectop {
+    public let process = Process()
+    private let errURL: URL
+
+    public init(_ arguments: [String], in directory: URL, executable: URL? = nil) throws {
+        process.executableURL = executable ?? SpectopProcess.fastestBinary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        errURL = directory.appendingPathComponent("background-stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var stderr: String { String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self) }
+
+    /// Waits until `condition` holds, at most `timeout` seconds.
+    @discardableResult
+    public static func wait(timeout: Double, until condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return condition()
+    }
+
+    /// Sends `signal` and returns the seconds until the process was gone
+    /// (nil when it outlived `timeout`, after which it is killed).
+    public func signal(_ signal: Int32, timeout: Double = 10) -> Double? {
+        let start = Date()
+        kill(process.processIdentifier, signal)
+        let ended = BackgroundSpectop.wait(timeout: timeout) { !process.isRunning }
+        if !ended {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        process.waitUntilExit()
+        return Date().timeIntervalSince(start)
+    }
+}

@@ -220,7 +220,7 @@ final class EndToEndTests: XCTestCase {
         XCTAssertFalse(live.contains("EXIT="), "the monitor died:\n\(live)")
         XCTAssertTrue(live.contains("w32-active"), live)
         try keys("q")
-        let after = try waitFor { $0.contains("EXIT=") }
+        let after = try waitFor { $0.contains("EXIT=") && $0.contains("icanon") }
         XCTAssertTrue(after.contains("EXIT=0"), after)
         assertTerminalRestored(after)
         XCTAssertEqual(try RunRecord.read(path: out).endReason, "quit")
@@ -247,7 +247,7 @@ final class EndToEndTests: XCTestCase {
         _ = try waitFor { $0.contains("w32-frozen") && self.steps(in: $0).allSatisfy { $0 > 5 } }
         // A segmentation fault from outside stands in for any crash: the handler is the same.
         for pid in spectopPIDs(marker: out) { kill(pid, SIGSEGV) }
-        let after = try waitFor(5) { $0.contains("EXIT=") }
+        let after = try waitFor(5) { $0.contains("EXIT=") && $0.contains("icanon") }
         XCTAssertTrue(after.contains("EXIT=139"), after)
         XCTAssertTrue(after.contains("internal error (SIGSEGV)"), after)
         assertTerminalRestored(after)
@@ -293,7 +293,7 @@ final class EndToEndTests: XCTestCase {
             let seconds = Date().timeIntervalSince(sent)
             // Generous: it catches a wait for LAPACK (4-6 s), not scheduling noise.
             XCTAssertLessThan(seconds, 3, "\(state): the process took \(seconds) s to end")
-            let after = try waitFor(5) { $0.contains("EXIT=") }
+            let after = try waitFor(5) { $0.contains("EXIT=") && $0.contains("icanon") }
             XCTAssertTrue(after.contains("EXIT=\(128 + signal)"), after)
             assertTerminalRestored(after)
             XCTAssertEqual(try RunRecord.read(path: out).endReason, "signal")

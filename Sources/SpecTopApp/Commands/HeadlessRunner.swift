@@ -20,7 +20,8 @@ struct HeadlessRunner {
             }
             let finished = engine.waitUntilFinished(timeout: 0.1)
             if finished || engine.snapshot().state == .finished {
-                report(engine.snapshot(), interactive: interactive, erase: drawnLines)
+                // The closing lines; a recording failure is reported once, on exit.
+                report(engine.snapshot(), interactive: interactive, erase: drawnLines, showFailure: false)
                 return SessionOutcome(reason: "steps")
             }
             if Date().timeIntervalSince(lastReport) >= interval {
@@ -30,22 +31,28 @@ struct HeadlessRunner {
         }
     }
 
+    /// `%.4g`, with NaN as `nan` (printf writes `-nan` for the NaN a diverged model gives).
+    static func number(_ value: Double) -> String {
+        value.isNaN ? "nan" : String(format: "%.4g", value)
+    }
+
     @discardableResult
-    private func report(_ snapshot: EngineSnapshot, interactive: Bool, erase: Int) -> Int {
+    private func report(_ snapshot: EngineSnapshot, interactive: Bool, erase: Int, showFailure: Bool = true) -> Int {
         var text = ""
         if interactive && erase > 0 { text += "\u{1B}[\(erase)A" }  // back to the top of the block
         for model in snapshot.models {
             var line = "\(TerminalSafeText.line(model.id).padding(toLength: 14, withPad: " ", startingAt: 0)) step \(model.step)/\(model.stepBudget)"
             if let latest = model.latest {
-                line += String(format: "  loss %.4g  chi_net %.4g  chi_pos %@", latest.loss, latest.chiNet,
-                               latest.chiPos.map { String(format: "%.4g", $0) } ?? "undefined")
+                line += "  loss \(Self.number(latest.loss))  chi_net \(Self.number(latest.chiNet))  chi_pos "
+                    + (latest.chiPos.map(Self.number) ?? "undefined")
             }
             if model.status == .diverged { line += "  DIVERGED" }
             text += (interactive ? "\u{1B}[2K" : "") + line + "\n"
         }
-        if let failure = session.recorder?.failure { text += "spectop: \(TerminalSafeText.line(failure))\n" }
+        let failure = showFailure ? session.recorder?.failure : nil
+        if let failure { text += "spectop: \(TerminalSafeText.line(failure))\n" }
         // A closed or full stderr loses the progress line, never the run.
         StandardStreams.writeError(text)
-        return snapshot.models.count + (session.recorder?.failure != nil ? 1 : 0)
+        return snapshot.models.count + (failure != nil ? 1 : 0)
     }
 }

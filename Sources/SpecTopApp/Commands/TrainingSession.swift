@@ -140,12 +140,16 @@ public final class TrainingSession: @unchecked Sendable {
     /// Stops training, writes the final lines and, after a normal end, the
     /// dump. Returns the failures to report on exit (recording or dump errors).
     ///
-    /// After a stop signal nothing waits for long: workers get `stopGrace`
-    /// to return and are then left behind (the caller exits the process), and
-    /// the dump — which needs every model idle — is skipped with a message.
+    /// Nothing waits for long unless a final dump is due: workers get
+    /// `stopGrace` to return and are then left behind (the caller exits the
+    /// process). After a stop signal the dump — which needs every model idle —
+    /// is skipped with a message.
     public func finish(_ outcome: SessionOutcome) -> [String] {
         let interrupted = outcome.signal != nil
-        let stopped = engine.stop(waitingAtMost: interrupted ? TrainingSession.stopGrace : .infinity)
+        // Only the final dump needs every worker back (it reads the models);
+        // otherwise a worker inside LAPACK is not waited for.
+        let waitsForWorkers = dumpDirectory != nil && !interrupted
+        let stopped = engine.stop(waitingAtMost: waitsForWorkers ? .infinity : TrainingSession.stopGrace)
         var failures: [String] = []
         if dumpDirectory != nil {
             if interrupted || !stopped {

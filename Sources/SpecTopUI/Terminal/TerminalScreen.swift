@@ -21,7 +21,10 @@ final class TerminalScreen {
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { throw TerminalError.notATerminal }
         TerminalRescue.saveModes()
         guard let screen = spectop_newterm() else {
-            throw TerminalError.cursesFailed(term: ProcessInfo.processInfo.environment["TERM"])
+            let environment = ProcessInfo.processInfo.environment
+            let overrides = ["COLUMNS", "LINES"].compactMap { key in environment[key].map { "\(key)=\($0)" } }
+            throw TerminalError.cursesFailed(term: environment["TERM"],
+                                             sizeOverrides: overrides.isEmpty ? nil : overrides.joined(separator: " "))
         }
         self.screen = screen
         _ = cbreak()

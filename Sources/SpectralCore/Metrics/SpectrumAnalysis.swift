@@ -86,7 +86,11 @@ public enum SpectrumAnalysis {
         var zeroCount = 0
         var zeroWeight = 0.0
         func bin(of value: Double) -> Int {
-            min(bins - 1, max(0, Int(((Foundation.log10(value) - low) / width).rounded(.down))))
+            // Clamped before the Int conversion: a non-finite position (a
+            // replayed record's extreme values) must not trap.
+            let position = ((Foundation.log10(value) - low) / width).rounded(.down)
+            guard position.isFinite else { return position > 0 ? bins - 1 : 0 }
+            return Int(min(Double(bins - 1), max(0, position)))
         }
         for (k, value) in eigenvalues.enumerated() {
             let w = k < weights.count ? weights[k] : 0

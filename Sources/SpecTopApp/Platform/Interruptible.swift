@@ -61,12 +61,14 @@ private final class Work<T>: Runnable, @unchecked Sendable {
     }
 }
 
-/// Leaves the process without running exit-time destructors: worker threads
-/// may still be inside OpenBLAS/LAPACK, whose own teardown would race them.
-/// Everything spectop wrote is complete by then (the record is closed first).
+/// Leaves the process without running exit-time destructors or flushing
+/// stdio: worker threads may still be inside OpenBLAS/LAPACK, whose teardown
+/// would race them, and a thread stuck in OpenBLAS can hold a stdio lock (seen
+/// under `ulimit -v`: `fflush` then waited for ever). Nothing is lost: the
+/// record is closed before, and spectop's own output goes out unbuffered
+/// through `StandardStreams`.
 enum ProcessExit {
     static func now(_ status: Int32) -> Never {
-        fflush(nil)
         _exit(status)
     }
 }

@@ -5,14 +5,14 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 RELEASE_BIN = .build/release/spectop
 
-.PHONY: demo test deps build release unit e2e sanitize bench headless install clean numpy
+.PHONY: demo test deps build release unit integration e2e sanitize bench headless install clean numpy
 
 ## demo: install what is missing, build in release mode, open the monitor on the default preset
 demo: deps release
 	@$(RELEASE_BIN)
 
-## test: install what is missing, then unit tests, end-to-end tmux tests and the thread-sanitizer run
-test: deps unit sanitize e2e
+## test: install what is missing, then every tier: unit, integration, the thread-sanitizer run, end-to-end (tmux)
+test: deps unit integration sanitize e2e
 
 deps:
 	@scripts/install-deps.sh $(DEBIAN_PACKAGES)
@@ -26,18 +26,27 @@ build:
 release:
 	$(SWIFT) build -c release --product spectop
 
-# The release binary is built after the debug one so the long claims runs
-# (ReproductionTests) pick it up as the newer build.
-unit: numpy
+## unit: the fast tier (no process spawns, no sleeps): numerics, engine, data, UI buffers, config, records
+unit:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter '^(SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.'
+
+# The release binary is built after the debug one so the long runs of the
+# integration tier (claims reproductions, the CLI battery) pick it up as the newer build.
+## integration: the release binary from the command line, claims reproductions, the NumPy reference, timed engine tests
+integration: numpy
 	$(SWIFT) build --build-tests
 	$(SWIFT) build -c release --product spectop
-	$(SWIFT) test --skip EndToEndTests
+	$(SWIFT) test --skip-build --filter '^SpecTopIntegrationTests\.'
 
+## e2e: the monitor in tmux, driven with keys
 e2e:
-	$(SWIFT) test --filter EndToEndTests
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter '^SpecTopEndToEndTests\.'
 
+## sanitize: the engine's concurrency tests and the export path under the thread sanitizer
 sanitize:
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'EngineTests'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'EngineTests|EngineTimingTests.testPause|ExportWhileTrainingTests'
 
 ## bench: the benchmark suite (and the PyTorch comparison when torch is installed)
 bench: deps release

@@ -48,5 +48,11 @@ let package = Package(
         .testTarget(name: "SpectralCoreTests", dependencies: ["SpectralCore", "TestSupport", "AllocationCounter"], swiftSettings: strict),
         .testTarget(name: "SpecTopUITests", dependencies: ["SpecTopUI", "SpectralCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "TestSupport"], swiftSettings: strict),
+        // The tiers: the three targets above are the fast unit tier (no process
+        // spawns, no sleeps: `make unit`); integration runs the release binary,
+        // the claims reproductions, the NumPy reference and timed engine tests;
+        // end-to-end drives the monitor in tmux.
+        .testTarget(name: "SpecTopIntegrationTests", dependencies: ["SpecTopApp", "SpectralCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopEndToEndTests", dependencies: ["SpecTopApp", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -39,11 +39,30 @@ final class ConfigTests: XCTestCase {
     }
 
     func testEveryKeyIsDocumentedAndHandled() throws {
-        // Setting each key to its rendered default must be accepted.
+        // Each key set to a value unlike its default must change that key's
+        // field and no other: a parser that wrote one key into another field
+        // (even one with the same default) fails here.
         let defaults = ExperimentConfig()
         for key in ConfigKey.all {
-            let text = (key.section.isEmpty ? "" : "[\(key.section)]\n") + "\(key.name) = \(ConfigParser.literal(key, in: defaults))\n"
-            XCTAssertNoThrow(try ConfigParser.parse(text, file: "k.toml"), key.name)
+            let old = ConfigParser.literal(key, in: defaults)
+            let new: String
+            switch key.kind {
+            case .integer: new = "\((Int(old) ?? 0) + 3)"
+            case .float: new = "1234.5"
+            case .string: new = "\"x-\(key.name)\""
+            case .bool: new = old == "true" ? "false" : "true"
+            case .integerList: new = "[3, 5]"
+            case .stringList: new = "[\"a-\(key.name)\", \"b\"]"
+            case .floatList: new = "[0.25, 4.0]"
+            }
+            XCTAssertNotEqual(new, old, key.name)
+            let text = (key.section.isEmpty ? "" : "[\(key.section)]\n") + "\(key.name) = \(new)\n"
+            let parsed = try ConfigParser.parse(text, file: "k.toml")
+            XCTAssertEqual(ConfigParser.literal(key, in: parsed), new, "\(key.name) did not land in its own field")
+            for other in ConfigKey.all where other.section != key.section || other.name != key.name {
+                XCTAssertEqual(ConfigParser.literal(other, in: parsed), ConfigParser.literal(other, in: defaults),
+                               "setting \(key.name) changed \(other.name)")
+            }
             XCTAssertFalse(key.help.isEmpty)
         }
     }

@@ -11,10 +11,29 @@ final class HelpOverlayTests: XCTestCase {
                 let buffer = FrameRenderer.render(makeSnapshot(models: 8), info: testInfo, state: state, width: width, height: height)
                 for binding in table.bindings {
                     let context = "replay \(replay) at \(width)x\(height)"
-                    XCTAssertTrue(buffer.text.contains(binding.keyLabel), "\(binding.keyLabel) missing, \(context)\n\(buffer.text)")
-                    XCTAssertTrue(buffer.text.contains(binding.summary), "\"\(binding.summary)\" missing, \(context)\n\(buffer.text)")
+                    // The label must stand right before its own summary on one
+                    // line: a single-letter label anywhere on screen proves nothing.
+                    let entry = buffer.lines.contains { line in
+                        guard let range = line.range(of: binding.summary) else { return false }
+                        let before = line[..<range.lowerBound]
+                        guard before.hasSuffix("  ") else { return false }
+                        let label = before.trimmingCharacters(in: .whitespaces).split(separator: " ", omittingEmptySubsequences: true)
+                        return before.trimmingCharacters(in: .whitespaces).hasSuffix(binding.keyLabel) && !label.isEmpty
+                    }
+                    XCTAssertTrue(entry, "\(binding.keyLabel) → \"\(binding.summary)\" missing, \(context)\n\(buffer.text)")
                 }
             }
+        }
+    }
+
+    func testEveryMonitorActionIsBound() {
+        // Replay has no training to pause, freeze or export; live has nothing to scrub.
+        let replayOnly: Set<MonitorAction> = [.scrubBackward, .scrubForward, .scrubBackwardFar, .scrubForwardFar, .jumpToStart, .jumpToEnd]
+        let liveOnly: Set<MonitorAction> = [.freezeFeatures, .export, .selectNextSize, .selectPreviousSize, .selectUp, .selectDown]
+        let live = Set(KeyTable.live.bindings.map(\.action)), replay = Set(KeyTable.replay.bindings.map(\.action))
+        for action in MonitorAction.allCases {
+            if !replayOnly.contains(action) { XCTAssertTrue(live.contains(action), "\(action) has no key in the live monitor") }
+            if !liveOnly.contains(action) { XCTAssertTrue(replay.contains(action), "\(action) has no key in replay") }
         }
     }
 

@@ -7,21 +7,10 @@ import XCTest
 /// cut into chunks, and the same answer as the whole-file tokenizer it
 /// replaced; data paths that are not regular files must be refused with a
 /// one-line message before anything can block on them.
-final class DataFileSafetyTests: XCTestCase {
-    private var directory: URL!
-
+final class DataFileSafetyTests: DataFileTestCase {
     /// Chunk sizes that put every byte of a small input on a chunk boundary,
     /// plus the default (a small input in one chunk).
     private let chunkSizes = [1, 2, 3, 7, DataFile.defaultChunkSize]
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-safety-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
 
     // MARK: Streaming CSV
 
@@ -401,41 +390,4 @@ final class DataFileSafetyTests: XCTestCase {
         return ""
     }
 
-    /// The message of the `DataError` `body` throws; fails the test if it
-    /// throws nothing or another error.
-    private func errorMessage(file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) -> String {
-        do {
-            try body()
-            XCTFail("expected a DataError, nothing was thrown", file: file, line: line)
-        } catch let error as DataError {
-            XCTAssertEqual(error.localizedDescription, error.description, file: file, line: line)
-            XCTAssertFalse(error.description.contains("\n"), "one line: \(error.description)", file: file, line: line)
-            return error.description
-        } catch {
-            XCTFail("expected a DataError, got \(error)", file: file, line: line)
-        }
-        return ""
-    }
-
-    private func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        try Data(bytes).write(to: url)
-        return url.path
-    }
-
-    private func write(_ name: String, _ text: String) throws -> String {
-        try write(name, Array(text.utf8))
-    }
-
-    private func bigEndian(_ words: [UInt32]) -> [UInt8] {
-        words.flatMap { word in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: word >> $0) } }
-    }
-
-    private func idxImages(count: UInt32, rows: UInt32, cols: UInt32, pixels: [UInt8]) -> [UInt8] {
-        bigEndian([IDXDataset.imagesMagic, count, rows, cols]) + pixels
-    }
-
-    private func idxLabels(_ labels: [UInt8]) -> [UInt8] {
-        bigEndian([IDXDataset.labelsMagic, UInt32(labels.count)]) + labels
-    }
 }

@@ -3,18 +3,7 @@ import XCTest
 
 @testable import SpectralCore
 
-final class DataTests: XCTestCase {
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-data-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
+final class DataTests: DataFileTestCase {
     // MARK: Teacher
 
     func testTeacherIsDeterministicForASeed() throws {
@@ -472,45 +461,6 @@ final class DataTests: XCTestCase {
     }
 
     // MARK: Helpers
-
-    /// The message of the `DataError` `body` throws; fails the test if it
-    /// throws nothing or another error.
-    private func errorMessage(
-        file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void
-    ) -> String {
-        do {
-            try body()
-            XCTFail("expected a DataError, nothing was thrown", file: file, line: line)
-        } catch let error as DataError {
-            XCTAssertEqual(error.localizedDescription, error.description, file: file, line: line)
-            return error.description
-        } catch {
-            XCTFail("expected a DataError, got \(error)", file: file, line: line)
-        }
-        return ""
-    }
-
-    private func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        try Data(bytes).write(to: url)
-        return url.path
-    }
-
-    private func write(_ name: String, _ text: String) throws -> String {
-        try write(name, Array(text.utf8))
-    }
-
-    private func bigEndian(_ words: [UInt32]) -> [UInt8] {
-        words.flatMap { word in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: word >> $0) } }
-    }
-
-    private func idxImages(count: UInt32, rows: UInt32, cols: UInt32, pixels: [UInt8]) -> [UInt8] {
-        bigEndian([IDXDataset.imagesMagic, count, rows, cols]) + pixels
-    }
-
-    private func idxLabels(_ labels: [UInt8]) -> [UInt8] {
-        bigEndian([IDXDataset.labelsMagic, UInt32(labels.count)]) + labels
-    }
 
     private func values(_ data: Dataset) -> Matrix<Float>? {
         if case .values(let y) = data.targets { return y }

@@ -1,6 +1,5 @@
 import XCTest
 @testable import SpectralCore
-#if canImport(AllocationCounter)
 import AllocationCounter
 
 /// `ModelTrainer.trainStep()` must not touch the heap once warmed up: the
@@ -183,12 +182,3 @@ final class TrainStepAllocationTests: XCTestCase {
         }
     }
 }
-#else
-/// Stands in until Package.swift declares the `AllocationCounter` C target
-/// (Tests/AllocationCounter) and lists it in SpectralCoreTests' dependencies.
-final class TrainStepAllocationTests: XCTestCase {
-    func testTrainStepDoesNotAllocateAfterWarmup() throws {
-        throw XCTSkip("the AllocationCounter target is not in Package.swift: cannot count allocations")
-    }
-}
-#endif

@@ -28,14 +28,7 @@ public enum ShellProcess {
         process.standardError = out
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            kill(-process.processIdentifier, SIGKILL)
-            process.terminate()
-            XCTFail("script did not finish within \(timeout) s: \(script)", file: file, line: line)
-        }
-        process.waitUntilExit()
+        SpectopProcess.finish(process, within: timeout, "script \(script)", file: file, line: line)
         try out.close()
         let text = String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self)
         return Result(status: process.terminationStatus, output: text)

@@ -59,18 +59,25 @@ public enum SpectopProcess {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            process.terminate()
-            XCTFail("spectop \(arguments.joined(separator: " ")) did not finish within \(timeout) s", file: file, line: line)
-        }
-        process.waitUntilExit()
+        finish(process, within: timeout, "spectop \(arguments.joined(separator: " "))", file: file, line: line)
         try out.close()
         try err.close()
         let outData = (try? Data(contentsOf: outURL)) ?? Data()
         let errData = (try? Data(contentsOf: errURL)) ?? Data()
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Waits for `process` at most `timeout` seconds; past that it is ended
+    /// and the calling test fails, naming `what`.
+    public static func finish(_ process: Process, within timeout: Double, _ what: String,
+                              file: StaticString = #filePath, line: UInt = #line) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            process.terminate()
+            XCTFail("\(what) did not finish within \(timeout) s", file: file, line: line)
+        }
+        process.waitUntilExit()
     }
 }

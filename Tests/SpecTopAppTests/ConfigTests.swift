@@ -31,7 +31,7 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual(try ConfigParser.parse(ConfigParser.render(config), file: "rendered"), config, name)
         }
         var custom = ExperimentConfig()
-        custom.models.parameterizations = ["ntk", "mup"]
+        custom.models.parameterizations = [.ntk, .mup]
         custom.models.outputScales = [0.5, 2]
         custom.training.lr = 3.25e-4
         custom.data.online = true
@@ -49,7 +49,9 @@ final class ConfigTests: XCTestCase {
             switch key.kind {
             case .integer: new = "\((Int(old) ?? 0) + 3)"
             case .float: new = "1234.5"
+            case .string where !key.choices.isEmpty: new = key.choices.map { "\"\($0)\"" }.first { $0 != old }!
             case .string: new = "\"x-\(key.name)\""
+            case .stringList where !key.choices.isEmpty: new = "[" + key.choices.reversed().map { "\"\($0)\"" }.joined(separator: ", ") + "]"
             case .bool: new = old == "true" ? "false" : "true"
             case .integerList: new = "[3, 5]"
             case .stringList: new = "[\"a-\(key.name)\", \"b\"]"
@@ -102,18 +104,35 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(message { $0.models.depth = -1 }, "[models] depth must be 0 or more, got -1")
         XCTAssertTrue(message { $0.metrics.probe = 10_000 }.contains("10000"), message { $0.metrics.probe = 10_000 })
         XCTAssertTrue(message { $0.training.batch = 301 }.contains("batch size 301 is larger than the training set (300 samples)"))
-        XCTAssertEqual(message { $0.models.activation = "sigmoid" }, "[models] activation must be one of relu, gelu, gelu_tanh, tanh, identity, got 'sigmoid'")
-        XCTAssertEqual(message { $0.data.kind = "imagenet" }, "[data] kind must be one of teacher, digits, idx, csv; got 'imagenet'")
-        XCTAssertEqual(message { $0.data.online = true; $0.data.kind = "digits" }, "[data] online = true needs kind = \"teacher\" (fresh samples come from the teacher)")
-        XCTAssertEqual(message { $0.metrics.probeSource = "test" }, "[metrics] probe_source must be one of train, held_out, fresh, got 'test'")
-        XCTAssertEqual(message { $0.models.modes = ["lazy"] }, "[models] modes must be active and/or frozen, got 'lazy'")
-        XCTAssertTrue(message { $0.data.kind = "csv"; $0.data.path = "/nonexistent.csv"; $0.data.target = "y" }.contains("/nonexistent.csv"))
+        XCTAssertEqual(message { $0.data.online = true; $0.data.kind = .digits }, "[data] online = true needs kind = \"teacher\" (fresh samples come from the teacher)")
+        XCTAssertTrue(message { $0.data.kind = .csv; $0.data.path = "/nonexistent.csv"; $0.data.target = "y" }.contains("/nonexistent.csv"))
+        XCTAssertEqual(message { $0.models.modes = [] }, "[models] modes must name active, frozen or both")
+        XCTAssertEqual(message { $0.models.widths = [8, 8] }, "[models] widths lists a width twice")
+        XCTAssertEqual(message { $0.training.momentum = 1 }, "[training] momentum must be in [0, 1), got 1.0")
+        XCTAssertEqual(message { $0.metrics.hutchinsonSamples = 0 }, "[metrics] hutchinson_samples must be at least 1, got 0")
+    }
+
+    func testUnknownNamesAreRefusedWhereTheFileIsRead() {
+        // Enum keys become enum values while parsing: an unknown name never reaches the builder.
+        XCTAssertEqual(parseError("[models]\nactivation = \"sigmoid\"\n"), "exp.toml: [models] activation must be one of relu, gelu, gelu_tanh, tanh, identity, got 'sigmoid'")
+        XCTAssertEqual(parseError("[data]\nkind = \"imagenet\"\n"), "exp.toml: [data] kind must be one of teacher, digits, idx, csv, got 'imagenet'")
+        XCTAssertEqual(parseError("[metrics]\nprobe_source = \"test\"\n"), "exp.toml: [metrics] probe_source must be one of train, held_out, fresh, got 'test'")
+        XCTAssertEqual(parseError("[models]\nmodes = [\"lazy\"]\n"), "exp.toml: [models] modes must be active and/or frozen, got 'lazy'")
+        XCTAssertEqual(parseError("[models]\nparameterization = [\"ntk\", \"x\"]\n"), "exp.toml: [models] parameterization must be one of standard, ntk, mup, got 'x'")
+        XCTAssertEqual(parseError("[training]\noptimizer = \"lbfgs\"\n"), "exp.toml: [training] optimizer must be one of sgd, adam, got 'lbfgs'")
+        XCTAssertEqual(parseError("[metrics]\ntrace = \"guess\"\n"), "exp.toml: [metrics] trace must be one of exact, hutchinson, got 'guess'")
+        XCTAssertEqual(parseError("[data]\ntask = \"ranking\"\n"), "exp.toml: [data] task must be one of regression, classification, got 'ranking'")
+    }
+
+    func testTheREADMEKeyTableIsTheKeyTable() throws {
+        let readme = try String(contentsOf: SpectopProcess.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(readme.contains(ConfigKey.markdownTable()), "README's key table differs from ConfigKey.markdownTable(): regenerate it")
     }
 
     func testModelPlansFollowWidthsParameterizationsScalesAndModes() throws {
         var config = ExperimentConfig()
         config.models.widths = [8, 32]
-        config.models.parameterizations = ["ntk", "mup"]
+        config.models.parameterizations = [.ntk, .mup]
         config.models.outputScales = [1]
         config.training.lr = 0.1
         config.training.lrWidthExponent = 1
@@ -124,7 +143,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(plans[4].optimizer.learningRate, 0.025, accuracy: 1e-12)
         XCTAssertEqual(plans[0].initStream, plans[1].initStream, "active and frozen twins start from the same weights")
         XCTAssertNotEqual(plans[0].initStream, plans[2].initStream)
-        config.models.parameterizations = ["ntk"]
+        config.models.parameterizations = [.ntk]
         config.models.outputScales = [0.5, 2]
         config.training.lrWidthExponent = 0
         let scaled = try ExperimentBuilder.modelPlans(config, inputDim: 4, outputs: 1)

@@ -87,14 +87,14 @@ final class NumPyReferenceTests: XCTestCase {
         var config = ExperimentConfig()
         config.name = "numpy-reference-teacher-c\(outputs)"
         config.seed = 5
-        config.data.kind = "teacher"
+        config.data.kind = .teacher
         config.data.samples = 256
         config.data.inputDim = 6
         config.data.outputs = outputs
         config.models.widths = [8, 24]
         config.models.depth = 2
-        config.models.modes = ["active", "frozen"]
-        config.training.optimizer = "sgd"
+        config.models.modes = [.active, .frozen]
+        config.training.optimizer = .sgd
         config.training.lr = 0.05
         config.training.momentum = 0.9
         config.training.batch = 32
@@ -106,7 +106,7 @@ final class NumPyReferenceTests: XCTestCase {
 
     func testTeacherMSEWithOneOutputMatchesNumPy() throws {
         var config = teacher(outputs: 1)
-        config.models.activation = "tanh"
+        config.models.activation = .tanh
         try assertReferenceAgrees(config, models: 4)
     }
 
@@ -114,8 +114,8 @@ final class NumPyReferenceTests: XCTestCase {
         // Every parameterization's multipliers and a non-unit output scale.
         var config = teacher(outputs: 3)
         config.models.widths = [16]
-        config.models.activation = "gelu"
-        config.models.parameterizations = ["standard", "ntk", "mup"]
+        config.models.activation = .gelu
+        config.models.parameterizations = [.standard, .ntk, .mup]
         config.models.outputScales = [0.5]
         try assertReferenceAgrees(config, models: 6)
     }
@@ -124,13 +124,13 @@ final class NumPyReferenceTests: XCTestCase {
         var config = ExperimentConfig()
         config.name = "numpy-reference-digits"
         config.seed = 2
-        config.data.kind = "digits"
+        config.data.kind = .digits
         config.data.limit = 600
         config.models.widths = [16]
         config.models.depth = 2
-        config.models.activation = "relu"
-        config.models.modes = ["active", "frozen"]
-        config.training.optimizer = "sgd"
+        config.models.activation = .relu
+        config.models.modes = [.active, .frozen]
+        config.training.optimizer = .sgd
         config.training.lr = 0.1
         config.training.momentum = 0.9
         config.training.batch = 64
@@ -145,7 +145,7 @@ final class NumPyReferenceTests: XCTestCase {
     func testCheckerRejectsAPerturbedDump() throws {
         var config = teacher(outputs: 2)
         config.models.widths = [8]
-        config.models.modes = ["active"]
+        config.models.modes = [.active]
         config.training.steps = 10
         let directory = try dump(config)
         let folder = directory.appendingPathComponent("w8-active")

@@ -27,7 +27,7 @@ public enum ExperimentBuilder {
         var teacher: Teacher?
         do {
             switch config.data.kind {
-            case "teacher":
+            case .teacher:
                 let teacherConfig = TeacherConfig(
                     inputDim: config.data.inputDim, samples: config.data.samples, outputs: config.data.outputs,
                     exponent: config.data.exponent, inputExponent: config.data.inputExponent,
@@ -36,30 +36,23 @@ public enum ExperimentBuilder {
                 dataset = made.dataset
                 fresh = made.teacher.freshSampler
                 teacher = made.teacher
-            case "digits":
+            case .digits:
                 dataset = try DigitsDataset.load(limit: limit)
-            case "idx":
+            case .idx:
                 guard !config.data.path.isEmpty, !config.data.labelsPath.isEmpty else {
                     throw ConfigError("[data] kind = \"idx\" needs path (images file) and labels_path (labels file)")
                 }
                 dataset = try IDXDataset.load(images: config.data.path, labels: config.data.labelsPath, limit: limit)
-            case "csv":
+            case .csv:
                 guard !config.data.path.isEmpty, !config.data.target.isEmpty else {
                     throw ConfigError("[data] kind = \"csv\" needs path (the CSV file) and target (the target column)")
                 }
-                guard let task = CSVDataset.Task(rawValue: config.data.task) else {
-                    throw ConfigError("[data] task must be one of \(CSVDataset.Task.allCases.map(\.rawValue).joined(separator: ", ")), got '\(config.data.task)'")
-                }
-                dataset = try CSVDataset.load(path: config.data.path, target: config.data.target, task: task, limit: limit)
-            default:
-                throw ConfigError("[data] kind must be one of teacher, digits, idx, csv; got '\(config.data.kind)'")
+                dataset = try CSVDataset.load(path: config.data.path, target: config.data.target, task: config.data.task, limit: limit)
             }
         } catch let error as DataError {
             throw ConfigError(describe(error))
         }
-        guard let probeSource = ProbeSource(rawValue: config.metrics.probeSource) else {
-            throw ConfigError("[metrics] probe_source must be one of \(ProbeSource.allCases.map(\.rawValue).joined(separator: ", ")), got '\(config.metrics.probeSource)'")
-        }
+        let probeSource = config.metrics.probeSource
         let split: DataSplit
         do {
             split = try DataSplit.make(from: dataset, probeSize: config.metrics.probe, probeSource: probeSource,
@@ -80,9 +73,8 @@ public enum ExperimentBuilder {
         let plans = try modelPlans(config, inputDim: split.train.inputDim, outputs: split.train.outputDim)
         let trace: TraceEstimator
         switch config.metrics.trace {
-        case "exact": trace = .exact
-        case "hutchinson": trace = .hutchinson(samples: config.metrics.hutchinsonSamples)
-        default: throw ConfigError("[metrics] trace must be exact or hutchinson, got '\(config.metrics.trace)'")
+        case .exact: trace = .exact
+        case .hutchinson: trace = .hutchinson(samples: config.metrics.hutchinsonSamples)
         }
         let engine = EngineConfiguration(
             models: plans, train: split.train, probe: split.probe, seed: config.seed, metricsEvery: config.metrics.every,
@@ -104,54 +96,17 @@ public enum ExperimentBuilder {
         return "[data] \(key) must be \(requirement), got \(value)"
     }
 
-    /// Checks ranges and names before any data is built.
+    /// Checks every key's range (from the key table) before any data is
+    /// built; the names were checked when the file was parsed.
     public static func validate(_ config: ExperimentConfig) throws {
-        func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
-            if !condition { throw ConfigError(message()) }
-        }
-        try require(!config.models.widths.isEmpty, "[models] widths must list at least one width")
-        for w in config.models.widths { try require(w >= 1, "[models] widths: every width must be at least 1, got \(w)") }
-        try require(Set(config.models.widths).count == config.models.widths.count, "[models] widths lists a width twice")
-        try require(config.models.depth >= 0, "[models] depth must be 0 or more, got \(config.models.depth)")
-        try require(Activation(rawValue: config.models.activation) != nil,
-                    "[models] activation must be one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got '\(config.models.activation)'")
-        try require(!config.models.parameterizations.isEmpty, "[models] parameterization must name at least one")
-        for p in config.models.parameterizations {
-            try require(Parameterization(rawValue: p) != nil,
-                        "[models] parameterization must be one of \(Parameterization.allCases.map(\.rawValue).joined(separator: ", ")), got '\(p)'")
-        }
-        try require(!config.models.outputScales.isEmpty, "[models] output_scale must give at least one value")
-        for a in config.models.outputScales {
-            // Past 1e±6 the readout (and, with lr_output_scaling, lr/α²) leaves Float32's useful range.
-            try require(a >= 1e-6 && a <= 1e6, "[models] output_scale must be between 1e-6 and 1e6, got \(a)")
-        }
-        try require(!config.models.modes.isEmpty, "[models] modes must name active, frozen or both")
-        for m in config.models.modes {
-            try require(TrainingMode(rawValue: m) != nil, "[models] modes must be active and/or frozen, got '\(m)'")
-        }
-        try require(OptimizerConfig.Kind(rawValue: config.training.optimizer) != nil,
-                    "[training] optimizer must be sgd or adam, got '\(config.training.optimizer)'")
-        try require(config.training.lr > 0 && config.training.lr.isFinite, "[training] lr must be a positive number, got \(config.training.lr)")
-        try require(config.training.lrWidthExponent.isFinite, "[training] lr_width_exponent must be a number")
-        try require(config.training.lrBaseWidth >= 0, "[training] lr_base_width must be 0 or more, got \(config.training.lrBaseWidth)")
-        try require(config.training.momentum >= 0 && config.training.momentum < 1, "[training] momentum must be in [0, 1), got \(config.training.momentum)")
-        try require(config.training.batch >= 1, "[training] batch must be at least 1, got \(config.training.batch)")
-        try require(config.training.steps >= 1, "[training] steps must be at least 1, got \(config.training.steps)")
-        try require(config.training.warmup >= 0, "[training] warmup must be 0 or more, got \(config.training.warmup)")
-        try require(config.metrics.every >= 1, "[metrics] every must be at least 1, got \(config.metrics.every)")
-        try require(config.metrics.spectrumEvery >= 0, "[metrics] spectrum_every must be 0 or more, got \(config.metrics.spectrumEvery)")
-        try require(config.metrics.spectrumInterval >= 0 && config.metrics.spectrumInterval.isFinite,
-                    "[metrics] spectrum_interval must be 0 or more seconds, got \(config.metrics.spectrumInterval)")
-        try require(config.metrics.probe >= 1, "[metrics] probe must be at least 1, got \(config.metrics.probe)")
-        try require(config.metrics.hutchinsonSamples >= 1, "[metrics] hutchinson_samples must be at least 1, got \(config.metrics.hutchinsonSamples)")
-        try require(config.data.limit >= 0, "[data] limit must be 0 or more, got \(config.data.limit)")
+        for key in ConfigKey.all { try key.validate(config) }
     }
 
     /// One plan per width × parameterization × output scale × mode; an
     /// active and a frozen model of the same kind share their initial weights.
     static func modelPlans(_ config: ExperimentConfig, inputDim: Int, outputs: Int) throws -> [ModelPlan] {
         let m = config.models
-        let baseWidth = Double(config.training.lrBaseWidth > 0 ? config.training.lrBaseWidth : m.widths.min()!)
+        let baseWidth = Double(config.training.lrBaseWidth > 0 ? config.training.lrBaseWidth : (m.widths.min() ?? 1))
         var plans: [ModelPlan] = []
         var stream: UInt64 = 0
         for width in m.widths {
@@ -165,17 +120,17 @@ public enum ExperimentBuilder {
                     }
                     for mode in m.modes {
                         var id = "w\(width)"
-                        if m.parameterizations.count > 1 { id += "-\(p)" }
+                        if m.parameterizations.count > 1 { id += "-\(p.rawValue)" }
                         if m.outputScales.count > 1 { id += "-a\(JSONLine.number(scale))" }
-                        id += "-\(mode)"
+                        id += "-\(mode.rawValue)"
                         let architecture = MLPArchitecture(
                             inputDim: inputDim, width: width, depth: m.depth, outputDim: outputs,
-                            activation: Activation(rawValue: m.activation)!, parameterization: Parameterization(rawValue: p)!,
+                            activation: m.activation, parameterization: p,
                             outputScale: scale)
-                        let optimizer = OptimizerConfig(kind: OptimizerConfig.Kind(rawValue: config.training.optimizer)!,
+                        let optimizer = OptimizerConfig(kind: config.training.optimizer,
                                                         learningRate: lr, momentum: config.training.momentum,
                                                         warmupSteps: config.training.warmup)
-                        plans.append(ModelPlan(id: id, architecture: architecture, mode: TrainingMode(rawValue: mode)!,
+                        plans.append(ModelPlan(id: id, architecture: architecture, mode: mode,
                                                optimizer: optimizer, batchSize: config.training.batch,
                                                steps: config.training.steps, initStream: stream))
                     }

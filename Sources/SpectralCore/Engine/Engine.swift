@@ -26,6 +26,7 @@ public final class Engine: @unchecked Sendable {
     private var state: EngineState = .paused
     private var started = false
     private var stopping = false
+    private var idleSectionActive = false
     private var liveWorkers = 0
     private var stepsPerSecondLimit: Double?
     private var events: [EngineEvent] = []
@@ -203,14 +204,19 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Runs `body` while no worker touches any model (for the state dump).
+    /// One caller at a time: two dumps at once (the export key and the final
+    /// dump) would otherwise measure the same models concurrently.
     public func withModelsIdle<T>(_ body: ([ModelRun]) throws -> T) rethrows -> T {
         lock.lock()
+        while idleSectionActive { lock.wait() }
+        idleSectionActive = true
         let wasRunning = state == .running
         if wasRunning { state = .paused }
         while busy.contains(true) { lock.wait() }
         lock.unlock()
         defer {
             lock.lock()
+            idleSectionActive = false
             if wasRunning && state == .paused { state = .running }
             lock.broadcast()
             lock.unlock()

@@ -42,7 +42,7 @@ public final class Monitor {
         var nextFrame = clock.now
         let dataPeriod = max(period, options.dataInterval)
         var nextData = clock.now
-        var buffer = CellBuffer(width: 0, height: 0)
+        var frames = FrameBuffers()
         var dirty = true
 
         while controller.exitReason == nil {
@@ -52,6 +52,7 @@ public final class Monitor {
             }
             if signals.takeResume() {
                 screen.invalidate()
+                frames.invalidate()
                 dirty = true
             }
             if clock.now >= nextFrame {
@@ -68,11 +69,13 @@ public final class Monitor {
                 if controller.theme != theme {
                     theme = controller.theme
                     screen.apply(theme: theme)
+                    frames.invalidate()
                 }
                 let size = screen.size
-                buffer.reset(width: size.width, height: size.height)
-                controller.render(into: &buffer, glyphs: glyphs)
-                screen.present(buffer)
+                frames.current.reset(width: size.width, height: size.height)
+                controller.render(into: &frames.current, glyphs: glyphs)
+                screen.present(frames.changes())
+                frames.swap()
                 dirty = false
             }
             let remaining = clock.now.duration(to: nextFrame)
@@ -80,6 +83,7 @@ public final class Monitor {
             switch screen.readInput(timeoutMilliseconds: milliseconds) {
             case .resize?:
                 screen.invalidate()
+                frames.invalidate()
                 dirty = true
             case .key(let key)?:
                 if controller.handle(key) { dirty = true }

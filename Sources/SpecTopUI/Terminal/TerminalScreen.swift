@@ -1,13 +1,12 @@
 import CNcurses
 import Foundation
 
-/// The thin ncurses backend: takes over the terminal, flushes `CellBuffer`s by
-/// writing only the cells that changed since the last frame (one `doupdate`
-/// per frame, never a per-frame clear), maps theme roles to colour pairs, and
-/// reads keys. Every call must come from the UI thread.
+/// The thin ncurses backend: takes over the terminal, writes the runs of
+/// changed cells `CellDiff` computed (one `doupdate` per frame, never a
+/// per-frame clear), maps theme roles to colour pairs, and reads keys. Every
+/// call must come from the UI thread.
 final class TerminalScreen {
     private var screen: OpaquePointer?
-    private var previous: CellBuffer?
     private(set) var colorDepth: ColorDepth = .none
     private var monochrome = true
     private var pairs: [ColorRole: Int16] = [:]
@@ -64,46 +63,26 @@ final class TerminalScreen {
         invalidate()
     }
 
-    /// Forces the next `present` to repaint every cell (resize, resume, theme change).
+    /// Clears the terminal (resize, resume, theme change); the caller repaints
+    /// every cell next (`FrameBuffers.invalidate`).
     func invalidate() {
-        previous = nil
         _ = spectop_clear()
     }
 
-    /// Writes the cells of `buffer` that differ from the last frame, in runs of
-    /// equal style, then updates the terminal once.
-    func present(_ buffer: CellBuffer) {
-        let full = previous.map { $0.width != buffer.width || $0.height != buffer.height } ?? true
-        if full && previous != nil { _ = spectop_clear() }
-        let cells = buffer.cells
-        let old = full ? nil : previous?.cells
-        let width = buffer.width
-        for y in 0..<buffer.height {
-            var x = 0
-            while x < width {
-                let index = y * width + x
-                if let old, old[index] == cells[index] { x += 1; continue }
-                let style = cells[index]
-                wideScratch.removeAll(keepingCapacity: true)
-                let start = x
-                while x < width {
-                    let i = y * width + x
-                    let cell = cells[i]
-                    if let old, old[i] == cell { break }
-                    guard cell.role == style.role && cell.attributes == style.attributes else { break }
-                    wideScratch.append(wchar_t(bitPattern: cell.character.value))
-                    x += 1
-                }
-                _ = spectop_set_style(attributes(for: style), pairs[style.role] ?? 0)
-                let count = Int32(wideScratch.count)
-                wideScratch.withUnsafeBufferPointer { pointer in
-                    _ = spectop_put_wide(Int32(y), Int32(start), pointer.baseAddress, count)
-                }
+    /// Writes `runs` (from `CellDiff`) and updates the terminal once.
+    func present(_ runs: [CellDiff.Run]) {
+        for run in runs {
+            guard let style = run.cells.first else { continue }
+            wideScratch.removeAll(keepingCapacity: true)
+            for cell in run.cells { wideScratch.append(wchar_t(bitPattern: cell.character.value)) }
+            _ = spectop_set_style(attributes(for: style), pairs[style.role] ?? 0)
+            let count = Int32(wideScratch.count)
+            wideScratch.withUnsafeBufferPointer { pointer in
+                _ = spectop_put_wide(Int32(run.y), Int32(run.x), pointer.baseAddress, count)
             }
         }
         _ = wnoutrefresh(spectop_stdscr())
         _ = doupdate()
-        previous = buffer
     }
 
     private func attributes(for cell: Cell) -> attr_t {

@@ -46,16 +46,16 @@ struct BenchCommand: ParsableCommand {
         let report: BenchmarkReport
         do {
             report = try suite.run { line in
-                if interactive { FileHandle.standardError.write(Data("\u{1B}[2K\r  \(line)...".utf8)) }
+                if interactive { StandardStreams.writeError("\u{1B}[2K\r  \(line)...") }
             }
         } catch {
-            fail("\(error)", status: ExitStatus.runtimeFailure)
+            throw CommandFailure.runtime("\(error)")
         }
-        if interactive { FileHandle.standardError.write(Data("\u{1B}[2K\r".utf8)) }
+        if interactive { StandardStreams.writeError("\u{1B}[2K\r") }
         if json {
-            do { print(try report.json()) } catch { fail("\(error)", status: ExitStatus.runtimeFailure) }
+            do { StandardStreams.writeOutput(try report.json() + "\n") } catch { throw CommandFailure.runtime("\(error)") }
         } else {
-            print(BenchmarkTable.render(report), terminator: "")
+            StandardStreams.writeOutput(BenchmarkTable.render(report))
         }
     }
 }

@@ -14,9 +14,8 @@ struct ReplayCommand: ParsableCommand {
     @OptionGroup var display: DisplayOptions
 
     func run() throws {
-        let record: RunRecord
-        do { record = try RunRecord.read(path: file) } catch { fail(error) }
-        requireTerminal("replay", alternative: "use `spectop claims \(file)` for a report without one")
+        let record = try RunRecord.read(path: file)
+        try requireTerminal("replay", alternative: "use `spectop claims \(file)` for a report without one")
         let (chosen, themeError) = MonitorLauncher.theme(display.theme)
         let status = ([themeError] + record.warnings.map { Optional($0) }).compactMap { $0 }.first
         let info = MonitorInfo(preset: record.preset ?? "replay", dataset: record.dataName ?? "?",
@@ -24,6 +23,6 @@ struct ReplayCommand: ParsableCommand {
         let monitor = Monitor(source: ReplaySource(record: record), info: info,
                               options: MonitorOptions(framesPerSecond: Double(display.fps), replay: true,
                                                       forceASCII: display.ascii, theme: chosen))
-        do { _ = try monitor.run() } catch { fail("\(error)", status: ExitStatus.runtimeFailure) }
+        do { _ = try monitor.run() } catch { throw CommandFailure.runtime("\(error)") }
     }
 }

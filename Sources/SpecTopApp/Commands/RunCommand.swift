@@ -50,39 +50,38 @@ struct RunCommand: ParsableCommand {
         // Handlers first: a signal while the data loads or the models are
         // allocated must end the run as promptly as one during training.
         SignalFlag.install()
-        let experiment: ExperimentConfig
-        do { experiment = try resolveConfig() } catch { fail(error) }
+        let experiment = try resolveConfig()
         // The main thread, the preparing thread and each worker call BLAS.
         let threadCount = (threads ?? ProcessInfo.processInfo.activeProcessorCount) + 2
-        do { try MemoryBudget.checkAddressSpace(threads: printConfig ? 2 : threadCount) } catch { fail(error) }
+        try MemoryBudget.checkAddressSpace(threads: printConfig ? 2 : threadCount)
         if printConfig {
             // Printing validates too: a printed file is one that runs.
-            let prepared = prepareInterruptibly { try ExperimentBuilder.prepare(experiment) }
+            let prepared = try prepareInterruptibly { try ExperimentBuilder.prepare(experiment) }
             let estimate = MemoryEstimate.of(prepared.engine, cores: ProcessInfo.processInfo.activeProcessorCount)
             StandardStreams.writeOutput(ConfigParser.render(experiment) + "\n# \(MemoryBudget.summary(estimate))\n")
             return
         }
-        if !headless { requireTerminal("the monitor", alternative: "use --headless to train without it") }
+        if !headless { try requireTerminal("the monitor", alternative: "use --headless to train without it") }
         // Every destination is checked before anything is prepared, and none
         // is created, truncated or removed until the run is ready to start.
         let protected = [config, experiment.data.path, experiment.data.labelsPath].compactMap { $0 }
         if let dump {
-            do { try DumpDestination.check(dump, reuse: force, record: out) } catch { fail(error) }
+            try DumpDestination.check(dump, reuse: force, record: out)
         }
         var destination: RecordDestination?
         if let out {
-            do { destination = try RecordDestination.check(out, overwrite: force, protected: protected) } catch { fail(error) }
+            destination = try RecordDestination.check(out, overwrite: force, protected: protected)
         }
         let workers = threads ?? 0
         let recordEvents = out != nil
         let force = self.force
-        let session = prepareInterruptibly { () throws -> TrainingSession in
+        let session = try prepareInterruptibly { () throws -> TrainingSession in
             let prepared = try ExperimentBuilder.prepare(experiment, workers: workers, recordEvents: recordEvents)
             try MemoryBudget.check(MemoryEstimate.of(prepared.engine, cores: ProcessInfo.processInfo.activeProcessorCount))
             return try TrainingSession(prepared, dumpDirectory: dump, replacingPreviousDump: force)
         }
         if let destination {
-            do { session.startRecording(to: try RunRecorder(destination)) } catch { fail(error) }
+            session.startRecording(to: try RunRecorder(destination))
         }
         let outcome: SessionOutcome
         if let signal = SignalFlag.received {
@@ -107,10 +106,10 @@ struct RunCommand: ParsableCommand {
     /// Runs `body` (data loading, model allocation: seconds for large runs) on
     /// a worker thread while this thread watches for stop signals, so Ctrl-C
     /// is answered at once; nothing has been written yet, so leaving is safe.
-    private func prepareInterruptibly<T: Sendable>(_ body: @escaping @Sendable () throws -> T) -> T {
+    private func prepareInterruptibly<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
         switch Interruptible.run(body) {
         case .finished(let value): return value
-        case .failed(let error): fail(error)
+        case .failed(let error): throw error
         case .interrupted(let signal):
             StandardStreams.printError("interrupted (\(SignalFlag.name(signal))) while preparing the run; nothing was written")
             ProcessExit.now(SignalFlag.exitStatus(signal))

@@ -21,43 +21,63 @@ public struct SpectopCommand: ParsableCommand {
     public init() {}
 }
 
-/// Exit statuses: 0 success, 1 runtime failure, 2 usage or input error.
+/// Exit statuses: 0 success, 1 runtime failure, 2 usage or input error,
+/// 128 + N after stop signal N.
 public enum ExitStatus {
     public static let runtimeFailure: Int32 = 1
     public static let usage: Int32 = 2
 }
 
-/// Prints `spectop: message` as one line on stderr (control characters
-/// escaped) and exits with `status`. A stop signal that interrupted a wait
-/// exits with 128 + signal instead.
-public func fail(_ message: String, status: Int32 = ExitStatus.usage) -> Never {
-    StandardStreams.printError(message)
-    fflush(nil)
-    exit(status)
-}
+/// Why a command failed, and so with which status it exits. Commands throw
+/// these (or any error, which counts as a usage or input error); `runMain` is
+/// the one place that prints them and picks the status.
+public enum CommandFailure: Error, CustomStringConvertible {
+    /// A bad flag, file, value or environment: status 2.
+    case usage(String)
+    /// Something failed while running (a write, the terminal): status 1.
+    case runtime(String)
+    /// A stop signal ended the command before it could finish: 128 + signal.
+    case interrupted(signal: Int32, String)
 
-/// `fail` for a caught error: a `StopSignalReceived` keeps its signal's status.
-func fail(_ error: any Error) -> Never {
-    if let stop = error as? StopSignalReceived { fail("\(stop)", status: SignalFlag.exitStatus(stop.signal)) }
-    fail("\(error)")
+    public var description: String {
+        switch self {
+        case .usage(let message), .runtime(let message), .interrupted(_, let message): return message
+        }
+    }
+
+    public var status: Int32 {
+        switch self {
+        case .usage: return ExitStatus.usage
+        case .runtime: return ExitStatus.runtimeFailure
+        case .interrupted(let signal, _): return SignalFlag.exitStatus(signal)
+        }
+    }
+
+    /// `error` as a command failure: a stop signal keeps its status, anything
+    /// else not already classified is an input error.
+    static func from(_ error: any Error) -> CommandFailure {
+        if let failure = error as? CommandFailure { return failure }
+        if let stop = error as? StopSignalReceived { return .interrupted(signal: stop.signal, "\(stop)") }
+        return .usage("\(error)")
+    }
 }
 
 /// Exits with a usage error unless stdin/stdout are a terminal ncurses can
 /// drive; `what` names the command, `alternative` what to use instead.
-func requireTerminal(_ what: String, alternative: String) {
+func requireTerminal(_ what: String, alternative: String) throws {
     let notTerminals = [("stdin", STDIN_FILENO), ("stdout", STDOUT_FILENO)].filter { isatty($0.1) == 0 }.map(\.0)
     if !notTerminals.isEmpty {
         let which = notTerminals.joined(separator: " and ")
-        fail("\(what) needs a terminal (\(which) \(notTerminals.count > 1 ? "are not terminals" : "is not one")); \(alternative)")
+        throw CommandFailure.usage("\(what) needs a terminal (\(which) \(notTerminals.count > 1 ? "are not terminals" : "is not one")); \(alternative)")
     }
     let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
     if term.isEmpty || term == "dumb" {
-        fail("\(what) needs a capable terminal (TERM is \(term.isEmpty ? "unset" : "'dumb'")); set TERM (e.g. xterm-256color) or \(alternative)")
+        throw CommandFailure.usage("\(what) needs a capable terminal (TERM is \(term.isEmpty ? "unset" : "'dumb'")); set TERM (e.g. xterm-256color) or \(alternative)")
     }
     switch spectop_terminfo_knows(term) {
     case 1: break
-    case -1: fail("\(what) cannot find the terminfo database (for TERM '\(term)'); install ncurses-base or \(alternative)")
-    default: fail("\(what) does not know the terminal type '\(term)' (not in terminfo); set TERM (e.g. xterm-256color) or \(alternative)")
+    case -1: throw CommandFailure.usage("\(what) cannot find the terminfo database (for TERM '\(term)'); install ncurses-base or \(alternative)")
+    default: throw CommandFailure.usage("\(what) does not know the terminal type '\(term)' (not in terminfo); set TERM (e.g. xterm-256color) or \(alternative)")
     }
 }
 
@@ -85,8 +105,7 @@ struct ClaimsCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        let record: RunRecord
-        do { record = try RunRecord.read(path: file) } catch { fail(error) }
+        let record = try RunRecord.read(path: file)
         // Model ids and notes come from the file: never let them drive the terminal.
         StandardStreams.writeOutput(TerminalSafeText.lines(ClaimsEvaluator.render(ClaimsEvaluator.evaluate(record), record: record)))
     }
@@ -115,19 +134,32 @@ extension SpectopCommand {
     /// Parses and runs, mapping every usage error to one `spectop: …` line on
     /// stderr and exit status 2 (ArgumentParser's own default is 64).
     public static func runMain(_ arguments: [String]? = nil) -> Never {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot(joiningNegativeValues(arguments ?? Array(CommandLine.arguments.dropFirst())))
-            try command.run()
-            if let failure = StandardStreams.outputFailure { fail(failure, status: ExitStatus.runtimeFailure) }
-            Foundation.exit(0)
+            command = try parseAsRoot(joiningNegativeValues(arguments ?? Array(CommandLine.arguments.dropFirst())))
         } catch {
             let code = exitCode(for: error)
             if code == .success || error is ExitCode { self.exit(withError: error) }
             if code.rawValue == 64 {
                 let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
-                fail("\(message) (see spectop --help)")
+                report(.usage("\(message) (see spectop --help)"))
             }
             self.exit(withError: error)
         }
+        do {
+            try command.run()
+        } catch {
+            // `--help` and `help` arrive as a clean exit thrown by the parser's own command.
+            if exitCode(for: error) == .success { self.exit(withError: error) }
+            report(CommandFailure.from(error))
+        }
+        if let failure = StandardStreams.outputFailure { report(.runtime(failure)) }
+        Foundation.exit(0)
+    }
+
+    /// The one place a failure becomes a message and an exit status.
+    static func report(_ failure: CommandFailure) -> Never {
+        StandardStreams.printError(failure.description)
+        Foundation.exit(failure.status)
     }
 }

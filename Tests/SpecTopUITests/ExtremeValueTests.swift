@@ -1,5 +1,5 @@
 @testable import SpecTopUI
-import SpectralCore
+import SpecTopRecord
 import XCTest
 
 /// A diverging model sends NaN, ±inf, 1e308 and subnormals through every
@@ -13,10 +13,18 @@ final class ExtremeValueTests: XCTestCase {
         return base + base.map { -$0 }
     }()
 
-    /// Random bit patterns cover every exponent, sign and NaN payload.
+    /// Random bit patterns cover every exponent, sign and NaN payload
+    /// (SplitMix64, seeded: the UI tests do not link the engine's generator).
     static func randomDoubles(_ count: Int) -> [Double] {
-        var generator = SeededGenerator(seed: 0xF022)
-        return (0..<count).map { _ in Double(bitPattern: generator.next()) }
+        var state: UInt64 = 0xF022
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        return (0..<count).map { _ in Double(bitPattern: next()) }
     }
 
     func testEveryFormatterTakesAnyDoubleAndStaysShort() {

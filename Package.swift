@@ -4,12 +4,16 @@ import PackageDescription
 /// Warnings are errors for spectop's own targets (never for dependencies).
 let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
 
+// spectop runs on Linux only: it builds with the Swift toolchain for Linux (6.0 or later) against
+// OpenBLAS + LAPACKE (CLinalg) and ncursesw (CNcurses), and reads /proc. No other platform is declared
+// because none is supported.
 let package = Package(
     name: "spectop",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "spectop", targets: ["spectop"]),
         .library(name: "SpectralCore", targets: ["SpectralCore"]),
+        // The contract alone, for tools that read spectop records or snapshots without the engine.
+        .library(name: "SpecTopRecord", targets: ["SpecTopRecord"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,15 +24,21 @@ let package = Package(
         .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),
         // Crash handlers that restore the terminal: C, because only async-signal-safe code may run there.
         .target(name: "CTerminalRescue"),
+        // The contract between the engine and everything that reads it: the values the engine publishes
+        // (snapshots, samples, histograms and their binning, the power-law fit) and the one record-line
+        // schema (JSONLine, RecordLines, RunRecord). Foundation only.
+        .target(name: "SpecTopRecord", swiftSettings: strict),
         .target(
             name: "SpectralCore",
-            dependencies: ["CLinalg"],
+            dependencies: ["SpecTopRecord", "CLinalg"],
             swiftSettings: strict
         ),
-        .target(name: "SpecTopUI", dependencies: ["SpectralCore", "CNcurses", "CTerminalRescue"], swiftSettings: strict),
+        // The monitor sees only the contract, never the engine.
+        .target(name: "SpecTopUI", dependencies: ["SpecTopRecord", "CNcurses", "CTerminalRescue"], swiftSettings: strict),
         .target(
             name: "SpecTopApp",
             dependencies: [
+                "SpecTopRecord",
                 "SpectralCore",
                 "SpecTopUI",
                 "CNcurses",
@@ -46,13 +56,13 @@ let package = Package(
         // A counting malloc for the allocation-free training test (C: it replaces the test binary's allocator).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "SpectralCoreTests", dependencies: ["SpectralCore", "TestSupport", "AllocationCounter"], swiftSettings: strict),
-        .testTarget(name: "SpecTopUITests", dependencies: ["SpecTopUI", "SpectralCore", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopUITests", dependencies: ["SpecTopUI", "SpecTopRecord"], swiftSettings: strict),
+        .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
         // The tiers: the three targets above are the fast unit tier (no process
         // spawns, no sleeps: `make unit`); integration runs the release binary,
         // the claims reproductions, the NumPy reference and timed engine tests;
         // end-to-end drives the monitor in tmux.
-        .testTarget(name: "SpecTopIntegrationTests", dependencies: ["SpecTopApp", "SpectralCore", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SpecTopEndToEndTests", dependencies: ["SpecTopApp", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopIntegrationTests", dependencies: ["SpecTopApp", "SpecTopRecord", "SpectralCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopEndToEndTests", dependencies: ["SpecTopApp", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+import SpecTopRecord
 
 final class BLASCoreSelectionTests: XCTestCase {
     let sapphire: Set<String> = ["avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16", "amx_tile", "avx512_fp16"]

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+import SpecTopRecord
 @testable import SpectralCore
 import SpecTopUI
 
@@ -32,7 +33,7 @@ final class ClaimsTests: XCTestCase {
                 lines.append(RecordLines.encode(.metrics(model: m.id, sample)))
             }
             if let r = m.rEff {
-                let h = SpectrumAnalysis.makeHistogram(eigenvalues: [1], weights: [1], lambdaEff: 1)
+                let h = SpectrumHistogram(eigenvalues: [1], weights: [1], lambdaEff: 1)
                 lines.append(RecordLines.encode(.spectrum(model: m.id, SpectrumSample(step: 1, eigenvalues: [1], weights: [1], chiPosExact: 0.1, lambdaEff: 1, rEff: r, effectiveRank: 1, histogram: h))))
             }
         }

@@ -2,13 +2,14 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+import SpecTopRecord
 @testable import SpectralCore
 
 final class RecordTests: XCTestCase {
     func testEncodedLinesReadBack() throws {
         let sample = MetricSample(step: 3, loss: 0.5, chiLoss: 0.25, chiNet: 10, chiPos: 0.125, gradSq: 0.3125, wall: 1.5,
                                   layerChiNet: [4, 6], layerGradSq: [0.125, 0.1875])
-        let histogram = SpectrumAnalysis.makeHistogram(eigenvalues: [4, 1], weights: [0.5, 0.5], lambdaEff: 2.5)
+        let histogram = SpectrumHistogram(eigenvalues: [4, 1], weights: [0.5, 0.5], lambdaEff: 2.5)
         let spectrum = SpectrumSample(step: 3, eigenvalues: [4, 1], weights: [0.5, 0.5], chiPosExact: 0.5, lambdaEff: 2.5,
                                       rEff: 0.5, effectiveRank: 1.6, histogram: histogram)
         let undefined = MetricSample(step: 4, loss: 0, chiLoss: 0, chiNet: 10, chiPos: nil, gradSq: 0, wall: 2)
@@ -88,7 +89,7 @@ final class RecordTests: XCTestCase {
             do {
                 let record = try RunRecord.parse(data, file: "fuzz.jsonl")
                 _ = ClaimsEvaluator.render(ClaimsEvaluator.evaluate(record), record: record)
-            } catch let error as ConfigError {
+            } catch let error as RecordError {
                 XCTAssertFalse(error.description.isEmpty)
             }
             if ProcessInfo.processInfo.environment["SPECTOP_FUZZ_DUMP"] != nil {

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+import SpecTopRecord
 
 /// The real binary in a real terminal (tmux), driven with keys as a person
 /// would, read back with `capture-pane`.

@@ -1,3 +1,4 @@
+import SpecTopRecord
 import XCTest
 import Foundation
 import TestSupport

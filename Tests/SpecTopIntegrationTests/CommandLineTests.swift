@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+import SpecTopRecord
 
 /// The real binary, driven as a user would from a shell.
 final class CommandLineTests: XCTestCase {

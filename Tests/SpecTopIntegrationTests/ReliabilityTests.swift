@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 @testable import SpecTopApp
+import SpecTopRecord
 
 /// The reliability battery (issue 11): every repro, run on the real binary.
 final class ReliabilityTests: XCTestCase {

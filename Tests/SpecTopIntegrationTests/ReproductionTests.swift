@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+import SpecTopRecord
 
 /// The default demo must show the paper's findings: shortened `reach` runs
 /// for three seeds and a shortened `digits` run, headless, checked with the

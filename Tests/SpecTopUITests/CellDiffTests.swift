@@ -1,4 +1,3 @@
-import SpectralCore
 @testable import SpecTopUI
 import XCTest
 
@@ -46,7 +45,7 @@ final class CellDiffTests: XCTestCase {
     /// The property the backend relies on, over random frames: the terminal
     /// (previous + runs) ends up showing exactly the new frame.
     func testApplyingTheRunsToThePreviousFrameGivesTheNextOne() {
-        var generator = SeededGenerator(seed: 7)
+        var generator = TestRandom(seed: 7)
         let glyphs: [Unicode.Scalar] = [" ", "a", "b", "█", "▁", "χ"]
         let roles: [ColorRole] = [.text, .muted, .selection, .loss]
         func random(_ buffer: inout CellBuffer, changes: Int) {

@@ -1,5 +1,5 @@
 @testable import SpecTopUI
-import SpectralCore
+import SpecTopRecord
 import XCTest
 
 /// A diverging model sends NaN, ±inf, 1e308 and subnormals through every
@@ -15,8 +15,8 @@ final class ExtremeValueTests: XCTestCase {
 
     /// Random bit patterns cover every exponent, sign and NaN payload.
     static func randomDoubles(_ count: Int) -> [Double] {
-        var generator = SeededGenerator(seed: 0xF022)
-        return (0..<count).map { _ in Double(bitPattern: generator.next()) }
+        var random = TestRandom(seed: 0xF022)
+        return (0..<count).map { _ in Double(bitPattern: random.next()) }
     }
 
     func testEveryFormatterTakesAnyDoubleAndStaysShort() {

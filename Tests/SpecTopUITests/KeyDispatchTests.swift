@@ -1,5 +1,5 @@
 import SpecTopUI
-import SpectralCore
+import SpecTopRecord
 import XCTest
 
 final class KeyDispatchTests: XCTestCase {

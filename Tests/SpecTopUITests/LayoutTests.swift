@@ -1,5 +1,5 @@
 @testable import SpecTopUI
-import SpectralCore
+import SpecTopRecord
 import XCTest
 
 final class LayoutTests: XCTestCase {

@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 import XCTest
 
 final class PowerLawFitTests: XCTestCase {

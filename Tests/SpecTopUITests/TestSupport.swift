@@ -1,5 +1,5 @@
 import SpecTopUI
-import SpectralCore
+import SpecTopRecord
 import Synchronization
 import XCTest
 
@@ -84,4 +84,22 @@ final class RecordingSource: MonitorSource {
     }
 
     func perform(_ command: MonitorCommand) { state.withLock { $0.commands.append(command) } }
+}
+
+/// A seeded SplitMix64 for the UI tests, which do not link the engine's generator.
+struct TestRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..<bound (bound > 0; the modulo bias is irrelevant here).
+    mutating func index(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

@@ -189,7 +189,7 @@ final class EmpiricalNTKTests: XCTestCase {
     func testHistogramBinsAreLogSpacedWithResidualWeights() {
         let eigenvalues = [100.0, 10, 1, 0.1, 1e-20]
         let weights = [0.1, 0.2, 0.3, 0.4, 0.0]
-        let h = SpectrumAnalysis.makeHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: 1, binCount: 3)
+        let h = SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: 1, binCount: 3)
         XCTAssertEqual(h.log10Edges.count, 4)
         assertClose(h.log10Edges.first!, -1, tolerance: 1e-12)
         assertClose(h.log10Edges.last!, 2, tolerance: 1e-12)

@@ -54,7 +54,7 @@ enum UIBenchmarks {
             let lambdaEff = zip(eigenvalues, weights).reduce(0) { $0 + $1.0 * $1.1 }
             let spectrum = SpectrumSample(step: historyPoints - 1, eigenvalues: eigenvalues, weights: weights, chiPosExact: 0.01,
                                           lambdaEff: lambdaEff, rEff: 0.2, effectiveRank: 20,
-                                          histogram: SpectrumAnalysis.makeHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff))
+                                          histogram: SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff))
             return ModelSnapshot(id: "w\(width)-\(mode.rawValue)", width: width, depth: 2, mode: mode, featuresFrozen: mode == .frozen,
                                  parameterCount: width * width, trainableParameterCount: width * width, step: historyPoints,
                                  stepBudget: 2 * historyPoints, status: .training, latest: last, history: history,

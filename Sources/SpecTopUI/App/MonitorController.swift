@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// The monitor's state machine: turns key presses into UI state changes and
 /// source commands, and pulls snapshots. It never touches the terminal, so

@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// Where the monitor gets its data and sends its commands: the engine when
 /// training live, a replay reader when playing back a recording.

@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// One large chart per metric (loss, χ_net, χ_pos) with every model overlaid
 /// in its own colour and glyph on a shared step axis, and a legend.

@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// Renders one whole frame (header, view, footer, help overlay) into a
 /// `CellBuffer` without a terminal: the monitor uses it every frame, tests and

@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// Places one panel per model: sizes left to right, each size a column with
 /// its runs stacked (active above frozen). When the sizes do not fit side by

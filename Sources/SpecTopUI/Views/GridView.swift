@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// The default view: one `ModelPanel` per model, placed by `GridLayout`.
 public struct GridView: Sendable {

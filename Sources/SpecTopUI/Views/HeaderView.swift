@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// The top row: tool, preset, data set, elapsed time, engine state, total
 /// steps/s and BLAS core. Less important parts drop out when the row is narrow.

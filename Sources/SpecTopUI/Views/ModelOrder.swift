@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// The order models are shown and selected in: sizes (width) ascending left to
 /// right, and within a size the active run above the frozen one.

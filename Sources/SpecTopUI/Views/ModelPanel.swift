@@ -1,5 +1,5 @@
 import Foundation
-import SpectralCore
+import SpecTopRecord
 
 /// One model's panel in the grid view: id, parameter count and step, the
 /// loss, χ_net and χ_pos sparklines with current values, spectral reach and

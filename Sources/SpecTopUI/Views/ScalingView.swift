@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// Current loss and spectral reach (min χ_pos) against parameter count on
 /// log-log axes, active and frozen runs as two series, each with its

@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// The selected model's eNTK spectrum: a full-size histogram (counts and
 /// residual weight per log-spaced bin, the ≈0 bin, the λ_eff marker), the

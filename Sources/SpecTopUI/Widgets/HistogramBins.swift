@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// A `SpectrumHistogram` regrouped to fit a given number of bars: adjacent
 /// bins are merged (counts and residual weights summed) and the λ_eff marker

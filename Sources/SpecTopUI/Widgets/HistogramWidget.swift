@@ -1,4 +1,4 @@
-import SpectralCore
+import SpecTopRecord
 
 /// An eigenvalue histogram (METHOD.md, display conventions): for every
 /// log-spaced bin a count bar beside a residual-weight bar in a second colour,

@@ -1,11 +1,12 @@
 import Foundation
-import SpectralCore
 
 /// A recorded run read back from JSON Lines, for `replay` and `claims`.
 ///
 /// Tolerates a last line cut off by a killed process (it is dropped and a
 /// warning says so) and a file still being written. Refuses files whose
-/// first line is not a spectop `run` line or whose version is unknown.
+/// first line is not a spectop `run` line or whose version is unknown, with a
+/// `RecordError`. Needs no engine: histograms are binned by the contract's
+/// `SpectrumHistogram`, the same code the engine bins with.
 public struct RunRecord: Sendable {
     public struct ModelInfo: Sendable, Equatable {
         public var id: String
@@ -48,13 +49,13 @@ public struct RunRecord: Sendable {
         var info = stat()
         if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
             // A FIFO would block the read forever; a directory is no record.
-            throw ConfigError("\(path): not a regular file, so not a spectop record")
+            throw RecordError("\(path): not a regular file, so not a spectop record")
         }
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw ConfigError(FileManager.default.fileExists(atPath: path)
+            throw RecordError(FileManager.default.fileExists(atPath: path)
                               ? "\(path): cannot read the file (permission denied)" : "\(path): no such file")
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError("\(path): cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw RecordError("\(path): cannot read the file") }
         return try parse(data, file: path)
     }
 
@@ -63,14 +64,14 @@ public struct RunRecord: Sendable {
         let endsWithNewline = data.last == UInt8(ascii: "\n")
         if endsWithNewline, lines.last?.isEmpty == true { lines.removeLast() }
         guard let firstLine = lines.first, !firstLine.isEmpty else {
-            throw ConfigError("\(file): empty file, not a spectop record")
+            throw RecordError("\(file): empty file, not a spectop record")
         }
         guard firstLine.count <= maxLineBytes, let header = object(Data(firstLine)), header["type"] as? String == "run" else {
-            throw ConfigError("\(file):1: not a spectop record (the first line must be a JSON object with \"type\":\"run\")")
+            throw RecordError("\(file):1: not a spectop record (the first line must be a JSON object with \"type\":\"run\")")
         }
-        guard let version = int(header["version"]) else { throw ConfigError("\(file):1: the run line has no version") }
+        guard let version = int(header["version"]) else { throw RecordError("\(file):1: the run line has no version") }
         guard version == supportedVersion else {
-            throw ConfigError("\(file):1: record version \(version) is not supported (this spectop reads version \(supportedVersion))")
+            throw RecordError("\(file):1: record version \(version) is not supported (this spectop reads version \(supportedVersion))")
         }
         var record = RunRecord(file: file, version: version)
         // Seeds use all 63 bits: read them as integers, not through Double.
@@ -94,14 +95,14 @@ public struct RunRecord: Sendable {
             let lineNumber = index + 1
             if raw.isEmpty { continue }
             guard raw.count <= maxLineBytes else {
-                throw ConfigError("\(file):\(lineNumber): line is longer than \(maxLineBytes >> 20) MiB, not a spectop record line")
+                throw RecordError("\(file):\(lineNumber): line is longer than \(maxLineBytes >> 20) MiB, not a spectop record line")
             }
             guard let line = object(Data(raw)) else {
                 if index == lines.count - 1 && !endsWithNewline {
                     record.warnings.append("\(file):\(lineNumber): last line is cut off (the run was interrupted); using the \(index) complete lines before it")
                     break
                 }
-                throw ConfigError("\(file):\(lineNumber): not a JSON object")
+                throw RecordError("\(file):\(lineNumber): not a JSON object")
             }
             switch line["type"] as? String {
             case "step":
@@ -121,8 +122,8 @@ public struct RunRecord: Sendable {
                 record.spectra[model, default: []].append(SpectrumSample(
                     step: step, eigenvalues: eigenvalues, weights: weights, chiPosExact: double(line["chi_pos_exact"]),
                     lambdaEff: lambdaEff, rEff: double(line["r_eff"]),
-                    effectiveRank: double(line["effective_rank"]) ?? SpectrumAnalysis.effectiveRank(eigenvalues),
-                    histogram: SpectrumAnalysis.makeHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff)))
+                    effectiveRank: double(line["effective_rank"]) ?? SpectrumSample.effectiveRank(eigenvalues),
+                    histogram: SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff)))
             case "event":
                 record.events.append(Event(kind: line["event"] as? String ?? "event", model: line["model"] as? String,
                                            step: int(line["step"]), wall: double(line["wall"]) ?? 0,

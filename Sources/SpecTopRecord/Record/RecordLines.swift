@@ -1,0 +1,51 @@
+/// Encodes engine events as record lines: the writer's half of the record
+/// schema (`RunRecord` is the reader's; the `run` header line is built by the
+/// app, which knows the configuration, with `JSONLine`).
+public enum RecordLines {
+    public static func encode(_ event: EngineEvent) -> String {
+        var json = JSONLine()
+        switch event {
+        case .metrics(let model, let sample):
+            json.add("type", "step")
+            json.add("model", model)
+            json.add("step", sample.step)
+            json.add("loss", sample.loss)
+            json.add("chi_loss", sample.chiLoss)
+            json.add("chi_net", sample.chiNet)
+            json.add("chi_pos", sample.chiPos)
+            json.add("grad_sq", sample.gradSq)
+            json.add("wall", sample.wall)
+            if sample.traceIsEstimate { json.add("chi_net_estimate", true) }
+            json.add("layer_chi_net", numbers: sample.layerChiNet)
+            json.add("layer_grad_sq", numbers: sample.layerGradSq)
+        case .spectrum(let model, let spectrum):
+            json.add("type", "spectrum")
+            json.add("model", model)
+            json.add("step", spectrum.step)
+            json.add("eigenvalues", numbers: spectrum.eigenvalues)
+            json.add("weights", numbers: spectrum.weights)
+            json.add("chi_pos_exact", spectrum.chiPosExact)
+            json.add("lambda_eff", spectrum.lambdaEff)
+            json.add("r_eff", spectrum.rEff)
+            json.add("effective_rank", spectrum.effectiveRank)
+        case .event(let kind, let model, let step, let wall, let detail):
+            json.add("type", "event")
+            json.add("event", kind)
+            if let model { json.add("model", model) }
+            if let step { json.add("step", step) }
+            json.add("wall", wall)
+            if let detail { json.add("detail", detail) }
+        }
+        return json.line
+    }
+
+    /// The last line: why the run ended.
+    public static func end(reason: String, wall: Double, detail: String? = nil) -> String {
+        var json = JSONLine()
+        json.add("type", "end")
+        json.add("reason", reason)
+        json.add("wall", wall)
+        if let detail { json.add("detail", detail) }
+        return json.line
+    }
+}

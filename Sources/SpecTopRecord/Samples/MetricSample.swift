@@ -1,0 +1,34 @@
+/// One kernel-free LNP measurement on the probe set (METHOD.md).
+public struct MetricSample: Sendable, Equatable {
+    public var step: Int
+    /// Probe-set loss L.
+    public var loss: Double
+    /// χ_loss = ‖g‖².
+    public var chiLoss: Double
+    /// χ_net = Tr Θ.
+    public var chiNet: Double
+    /// χ_pos = gᵀΘg / (‖g‖² Tr Θ); nil where undefined (‖g‖ = 0 or Tr Θ = 0).
+    public var chiPos: Double?
+    /// gᵀΘg = ‖∇_θ L‖² on the probe set.
+    public var gradSq: Double
+    /// Seconds since the engine started.
+    public var wall: Double
+    /// True when χ_net is a Hutchinson estimate rather than exact.
+    public var traceIsEstimate: Bool
+    /// Tr Θ_l per layer (readout last; 0 for frozen layers). Sums to `chiNet`.
+    public var layerChiNet: [Double]
+    /// gᵀΘ_l g per layer. Sums to `gradSq`.
+    public var layerGradSq: [Double]
+
+    public init(step: Int, loss: Double, chiLoss: Double, chiNet: Double, chiPos: Double?, gradSq: Double, wall: Double,
+                traceIsEstimate: Bool = false, layerChiNet: [Double] = [], layerGradSq: [Double] = []) {
+        self.step = step; self.loss = loss; self.chiLoss = chiLoss; self.chiNet = chiNet
+        self.chiPos = chiPos; self.gradSq = gradSq; self.wall = wall; self.traceIsEstimate = traceIsEstimate
+        self.layerChiNet = layerChiNet; self.layerGradSq = layerGradSq
+    }
+
+    /// Each layer's share of χ_net and of the gradient, from the per-layer parts.
+    public var layerShares: [LayerShare] {
+        LayerShare.shares(chiNet: layerChiNet, gradSq: layerGradSq, totalChiNet: chiNet, totalGradSq: gradSq)
+    }
+}

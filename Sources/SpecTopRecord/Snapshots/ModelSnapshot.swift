@@ -1,0 +1,44 @@
+/// Everything the UI needs to draw one model.
+public struct ModelSnapshot: Sendable, Equatable {
+    public var id: String
+    public var width: Int
+    public var depth: Int
+    /// Mode it started in.
+    public var mode: TrainingMode
+    /// True once the hidden layers are frozen (from the start, or live via `F`).
+    public var featuresFrozen: Bool
+    public var parameterCount: Int
+    /// Trainable parameter count right now.
+    public var trainableParameterCount: Int
+    public var step: Int
+    public var stepBudget: Int
+    public var status: ModelStatus
+    /// Latest training-batch loss.
+    public var trainLoss: Double?
+    public var latest: MetricSample?
+    public var history: MetricHistory
+    public var spectrum: SpectrumSample?
+    public var layers: [LayerShare]
+    /// Spectral reach: smallest χ_pos so far.
+    public var minChiPos: Double?
+    /// Spectral reach: largest r_eff so far.
+    public var maxREff: Double?
+    /// χ_net(t) / χ_net(0).
+    public var amplification: Double?
+    public var stepsPerSecond: Double
+    /// Why the model diverged (which quantity stopped being finite), when it did.
+    public var divergence: String?
+
+    public init(id: String, width: Int, depth: Int, mode: TrainingMode, featuresFrozen: Bool, parameterCount: Int,
+                trainableParameterCount: Int, step: Int, stepBudget: Int, status: ModelStatus, trainLoss: Double? = nil,
+                latest: MetricSample? = nil, history: MetricHistory = MetricHistory(), spectrum: SpectrumSample? = nil,
+                layers: [LayerShare] = [], minChiPos: Double? = nil, maxREff: Double? = nil, amplification: Double? = nil,
+                stepsPerSecond: Double = 0) {
+        self.id = id; self.width = width; self.depth = depth; self.mode = mode; self.featuresFrozen = featuresFrozen
+        self.parameterCount = parameterCount; self.trainableParameterCount = trainableParameterCount
+        self.step = step; self.stepBudget = stepBudget; self.status = status; self.trainLoss = trainLoss
+        self.latest = latest; self.history = history; self.spectrum = spectrum; self.layers = layers
+        self.minChiPos = minChiPos; self.maxREff = maxREff; self.amplification = amplification
+        self.stepsPerSecond = stepsPerSecond
+    }
+}

@@ -2,7 +2,7 @@ import XCTest
 import TestSupport
 import Foundation
 import SpectralCore
-import SpecTopApp
+@testable import SpecTopApp
 
 /// spectop's numbers against an independent NumPy computation: small
 /// experiments run in-process, write a state dump, and `scripts/check_dump.py`

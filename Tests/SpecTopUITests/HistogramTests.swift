@@ -8,7 +8,7 @@ final class HistogramTests: XCTestCase {
         residualWeights: [0.0, 0.1, 0.2, 0.4, 0.2, 0.1], nearZeroCount: 0, nearZeroWeight: 0, markerBin: 3)
 
     func testMergingSumsNeighboursAndMovesTheMarker() {
-        let bins = HistogramBins(histogram, maxBins: 3)
+        let bins = histogram.merged(toAtMost: 3)
         XCTAssertEqual(bins.counts, [3, 12, 3])
         XCTAssertEqual(bins.residualWeights[0], 0.1, accuracy: 1e-12)
         XCTAssertEqual(bins.residualWeights[1], 0.6, accuracy: 1e-12)
@@ -17,13 +17,13 @@ final class HistogramTests: XCTestCase {
     }
 
     func testUnevenMergeKeepsEveryBin() {
-        let bins = HistogramBins(histogram, maxBins: 4)
+        let bins = histogram.merged(toAtMost: 4)
         XCTAssertEqual(bins.counts, [3, 12, 3])
         XCTAssertEqual(bins.counts.reduce(0, +), histogram.counts.reduce(0, +))
     }
 
     func testNoMergeWhenThereIsRoom() {
-        let bins = HistogramBins(histogram, maxBins: 10)
+        let bins = histogram.merged(toAtMost: 10)
         XCTAssertEqual(bins.counts, histogram.counts)
         XCTAssertEqual(bins.markerBin, 3)
     }

@@ -3,9 +3,9 @@ import Foundation
 /// Wall-clock timing for the benchmarks: warm-up, then the median of several
 /// samples. The median, not the mean, because on a shared machine the
 /// outliers are other processes, not the code under test.
-public enum BenchTimer {
+enum BenchTimer {
     /// Seconds `body` takes, once.
-    public static func seconds(_ body: () throws -> Void) rethrows -> Double {
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
@@ -18,7 +18,7 @@ public enum BenchTimer {
     /// as many times as it takes to last about `minimumSampleSeconds`
     /// (estimated from the warm-up), so that short operations are not
     /// dominated by clock and scheduling noise.
-    public static func secondsPerCall(repeats: Int, warmupCalls: Int = 2, minimumSampleSeconds: Double = 0.05,
+    static func secondsPerCall(repeats: Int, warmupCalls: Int = 2, minimumSampleSeconds: Double = 0.05,
                                       _ body: () throws -> Void) rethrows -> Double {
         var warmup = 0.0
         for _ in 0..<max(1, warmupCalls) { warmup = try seconds(body) }
@@ -32,7 +32,7 @@ public enum BenchTimer {
     }
 
     /// The median (the mean of the middle two for an even count); 0 when empty.
-    public static func median(_ values: [Double]) -> Double {
+    static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()
         let mid = sorted.count / 2

@@ -5,16 +5,16 @@ import SpectralCore
 /// `standard` is the suite issue 6 asks for (d = 64, depth 3, batch and
 /// probe 256, widths 256 and 1024, C = 1 and 10); `quick` shrinks every size
 /// so the test suite can run the whole pipeline in seconds, in a debug build.
-public struct BenchmarkOptions: Sendable, Equatable {
+struct BenchmarkOptions: Sendable, Equatable {
     /// One exact-eNTK case: n probe samples, C outputs (kernel size nC).
-    public struct KernelCase: Sendable, Equatable {
-        public var samples: Int
-        public var outputs: Int
-        public init(samples: Int, outputs: Int) { self.samples = samples; self.outputs = outputs }
+    struct KernelCase: Sendable, Equatable {
+        var samples: Int
+        var outputs: Int
+        init(samples: Int, outputs: Int) { self.samples = samples; self.outputs = outputs }
     }
 
     /// How the peak resident memory of the default preset is measured.
-    public enum MemoryRun: Sendable, Equatable {
+    enum MemoryRun: Sendable, Equatable {
         /// `executable run --headless --steps N` as a child process; its peak
         /// RSS from wait4's rusage. The faithful figure: a fresh process.
         case childProcess(executable: String, steps: Int)
@@ -25,35 +25,35 @@ public struct BenchmarkOptions: Sendable, Equatable {
     }
 
     /// Timed samples per figure (the median is reported).
-    public var repeats: Int
+    var repeats: Int
     /// Samples for the expensive eNTK cases (each is one full build + eigh).
-    public var kernelRepeats: Int
+    var kernelRepeats: Int
     /// Each timed sample lasts at least this long (short operations are
     /// repeated within a sample).
-    public var minimumSampleSeconds: Double
+    var minimumSampleSeconds: Double
     /// SGEMM size n for the n×n×n machine limit.
-    public var sgemmSize: Int
+    var sgemmSize: Int
     /// OpenBLAS threads for everything after the SGEMM limit: 2, the
     /// single-model case (with several models the engine runs BLAS on 1
     /// thread per worker instead).
-    public var threads: Int
-    public var inputDim: Int
-    public var depth: Int
-    public var batch: Int
-    public var trainWidths: [Int]
-    public var outputs: [Int]
+    var threads: Int
+    var inputDim: Int
+    var depth: Int
+    var batch: Int
+    var trainWidths: [Int]
+    var outputs: [Int]
     /// Width and probe size of the kernel-free LNP figures.
-    public var lnpWidth: Int
-    public var lnpProbe: Int
-    public var kernelWidth: Int
-    public var kernelCases: [KernelCase]
-    public var activation: Activation
-    public var memoryRun: MemoryRun
+    var lnpWidth: Int
+    var lnpProbe: Int
+    var kernelWidth: Int
+    var kernelCases: [KernelCase]
+    var activation: Activation
+    var memoryRun: MemoryRun
     /// Marks reduced sizes in the report.
-    public var quick: Bool
+    var quick: Bool
 
     /// The full suite.
-    public static func standard(repeats: Int = 5, memoryRun: MemoryRun) -> BenchmarkOptions {
+    static func standard(repeats: Int = 5, memoryRun: MemoryRun) -> BenchmarkOptions {
         BenchmarkOptions(
             repeats: repeats, kernelRepeats: min(repeats, 3), minimumSampleSeconds: 0.1, sgemmSize: 1024, threads: 2,
             inputDim: 64, depth: 3, batch: 256, trainWidths: [256, 1024], outputs: [1, 10],
@@ -63,7 +63,7 @@ public struct BenchmarkOptions: Sendable, Equatable {
     }
 
     /// Reduced sizes and repeats, for tests and a first look.
-    public static func quick(repeats: Int = 2, memoryRun: MemoryRun = .inProcess(steps: 10)) -> BenchmarkOptions {
+    static func quick(repeats: Int = 2, memoryRun: MemoryRun = .inProcess(steps: 10)) -> BenchmarkOptions {
         BenchmarkOptions(
             repeats: repeats, kernelRepeats: min(repeats, 2), minimumSampleSeconds: 0.01, sgemmSize: 256, threads: 2,
             inputDim: 64, depth: 3, batch: 64, trainWidths: [64, 128], outputs: [1, 10],

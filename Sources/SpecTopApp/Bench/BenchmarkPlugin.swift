@@ -4,30 +4,30 @@
 ///
 /// The suite always reports `expectedKeys`; one with no plugin registered is
 /// null with a note, so consumers of the JSON can rely on the keys.
-public struct BenchmarkPlugin: Sendable {
+struct BenchmarkPlugin: Sendable {
     /// Milliseconds to render one frame of the monitor with 8 models on a
     /// 200×60 terminal (median).
-    public static let uiRenderKey = "ui_render_ms_8_models_200x60"
+    static let uiRenderKey = "ui_render_ms_8_models_200x60"
     /// Bytes per second the monitor writes to a 120×40 terminal at its
     /// default frame rate.
-    public static let uiBytesKey = "ui_bytes_per_second_120x40"
+    static let uiBytesKey = "ui_bytes_per_second_120x40"
     /// Keys always present in the report, with their human labels and units.
-    public static let expectedKeys: [(key: String, label: String, unit: String)] = [
+    static let expectedKeys: [(key: String, label: String, unit: String)] = [
         (uiRenderKey, "UI render, 8 models, 200x60", "ms"),
         (uiBytesKey, "UI output, 120x40", "B/s"),
     ]
 
     /// The JSON key, snake_case, unit in the name.
-    public var key: String
+    var key: String
     /// The label of the human table.
-    public var label: String
-    public var unit: String
+    var label: String
+    var unit: String
     /// Measures the figure. Gets the suite's options (for `repeats` and
     /// `quick`); `BenchTimer` gives warm-up and medians. A thrown error or a
     /// value that is not finite becomes null with the error as the note.
-    public var measure: @Sendable (BenchmarkOptions) throws -> Double
+    var measure: @Sendable (BenchmarkOptions) throws -> Double
 
-    public init(key: String, label: String, unit: String, measure: @escaping @Sendable (BenchmarkOptions) throws -> Double) {
+    init(key: String, label: String, unit: String, measure: @escaping @Sendable (BenchmarkOptions) throws -> Double) {
         self.key = key
         self.label = label
         self.unit = unit

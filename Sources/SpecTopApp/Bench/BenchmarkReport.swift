@@ -6,22 +6,22 @@ import Foundation
 /// Every figure is a finite number or null; a null always comes with an
 /// entry in `notes` under the same key saying why. Times are medians in
 /// milliseconds.
-public struct BenchmarkReport: Sendable, Encodable {
+struct BenchmarkReport: Sendable, Encodable {
     /// One training step (forward, loss, backward, SGD update) on one batch.
-    public struct TrainStep: Sendable, Codable, Equatable {
-        public var width: Int
-        public var depth: Int
-        public var inputDim: Int
-        public var batch: Int
-        public var outputs: Int
-        public var activation: String
-        public var params: Int
-        public var blasThreads: Int
-        public var ms: Double
+    struct TrainStep: Sendable, Codable, Equatable {
+        var width: Int
+        var depth: Int
+        var inputDim: Int
+        var batch: Int
+        var outputs: Int
+        var activation: String
+        var params: Int
+        var blasThreads: Int
+        var ms: Double
         /// 6 · params · batch per step, over the step time.
-        public var gflops: Double
+        var gflops: Double
         /// `gflops` over the SGEMM limit at the same thread count.
-        public var fractionOfSGEMM: Double
+        var fractionOfSGEMM: Double
         enum CodingKeys: String, CodingKey {
             case width, depth, batch, outputs, activation, params, ms, gflops
             case inputDim = "input_dim", blasThreads = "blas_threads", fractionOfSGEMM = "fraction_of_sgemm"
@@ -29,17 +29,17 @@ public struct BenchmarkReport: Sendable, Encodable {
     }
 
     /// One kernel-free LNP measurement (χ_loss, χ_net exactly, χ_pos).
-    public struct LNP: Sendable, Codable, Equatable {
-        public var width: Int
-        public var depth: Int
-        public var inputDim: Int
-        public var probe: Int
-        public var outputs: Int
-        public var ms: Double
+    struct LNP: Sendable, Codable, Equatable {
+        var width: Int
+        var depth: Int
+        var inputDim: Int
+        var probe: Int
+        var outputs: Int
+        var ms: Double
         /// The training step of the same model on a batch of `probe` rows.
-        public var trainStepMs: Double
+        var trainStepMs: Double
         /// `ms / train_step_ms`: the cost of measuring in training steps.
-        public var stepsEquivalent: Double
+        var stepsEquivalent: Double
         enum CodingKeys: String, CodingKey {
             case width, depth, probe, outputs, ms
             case inputDim = "input_dim", trainStepMs = "train_step_ms", stepsEquivalent = "steps_equivalent"
@@ -49,18 +49,18 @@ public struct BenchmarkReport: Sendable, Encodable {
     /// One exact eNTK: factor collection (LNP pass with KernelFactors), the
     /// Gram–Hadamard kernel build, and the spectrum analysis (dsyevd with
     /// vectors, mode weights, histogram).
-    public struct Kernel: Sendable, Codable, Equatable {
-        public var n: Int
-        public var outputs: Int
-        public var width: Int
-        public var depth: Int
-        public var inputDim: Int
+    struct Kernel: Sendable, Codable, Equatable {
+        var n: Int
+        var outputs: Int
+        var width: Int
+        var depth: Int
+        var inputDim: Int
         /// nC: the kernel is kernel_size × kernel_size.
-        public var kernelSize: Int
-        public var factorsMs: Double
-        public var kernelMs: Double
-        public var eighMs: Double
-        public var totalMs: Double
+        var kernelSize: Int
+        var factorsMs: Double
+        var kernelMs: Double
+        var eighMs: Double
+        var totalMs: Double
         enum CodingKeys: String, CodingKey {
             case n, outputs, width, depth
             case inputDim = "input_dim", kernelSize = "kernel_size", factorsMs = "factors_ms", kernelMs = "kernel_ms"
@@ -68,34 +68,34 @@ public struct BenchmarkReport: Sendable, Encodable {
         }
     }
 
-    public var spectopVersion: String
-    public var blasCore: String
+    var spectopVersion: String
+    var blasCore: String
     /// OpenBLAS threads before the bench changed them (restored afterwards).
-    public var blasThreadsDefault: Int
-    public var cpuCores: Int
+    var blasThreadsDefault: Int
+    var cpuCores: Int
     /// OpenBLAS threads for the train step, LNP and eNTK figures.
-    public var benchThreads: Int
-    public var quick: Bool
-    public var repeats: Int
-    public var sgemmSize: Int
-    public var sgemmGFLOPS1Thread: Double
-    public var sgemmGFLOPS2Threads: Double
-    public var trainSteps: [TrainStep]
-    public var lnp: [LNP]
-    public var kernels: [Kernel]
+    var benchThreads: Int
+    var quick: Bool
+    var repeats: Int
+    var sgemmSize: Int
+    var sgemmGFLOPS1Thread: Double
+    var sgemmGFLOPS2Threads: Double
+    var trainSteps: [TrainStep]
+    var lnp: [LNP]
+    var kernels: [Kernel]
     /// Figures contributed by `BenchmarkPlugin`s, by JSON key; nil = not
     /// available (see `notes`). Always holds the UI keys.
-    public var pluginFigures: [String: Double?]
-    public var peakRSSMiB: Double?
+    var pluginFigures: [String: Double?]
+    var peakRSSMiB: Double?
     /// "child_process", "in_process" or "skipped".
-    public var peakRSSMethod: String
-    public var peakRSSSteps: Int?
+    var peakRSSMethod: String
+    var peakRSSSteps: Int?
     /// Why a figure is null or how to read it, by the figure's JSON key.
-    public var notes: [String: String]
+    var notes: [String: String]
 
     /// The top-level JSON keys in the order they are documented. Plugin keys
     /// come on top of these.
-    public static let fixedKeys = [
+    static let fixedKeys = [
         "spectop_version", "blas_core", "blas_threads_default", "cpu_cores", "bench_blas_threads", "quick", "repeats",
         "sgemm_size", "sgemm_gflops_1_thread", "sgemm_gflops_2_threads", "train_step", "lnp", "entk",
         "peak_rss_mib_default_preset", "peak_rss_method", "peak_rss_steps", "notes",
@@ -109,7 +109,7 @@ public struct BenchmarkReport: Sendable, Encodable {
         init?(intValue: Int) { nil }
     }
 
-    public func encode(to encoder: Encoder) throws {
+    func encode(to encoder: Encoder) throws {
         // Hand-written so that a missing figure is an explicit null: the
         // synthesized encoder would drop nil optionals, and consumers rely on
         // every key being present.
@@ -135,13 +135,13 @@ public struct BenchmarkReport: Sendable, Encodable {
     }
 
     /// Why the report cannot be written as JSON.
-    public struct EncodingFailure: Error, CustomStringConvertible {
-        public var description: String
+    struct EncodingFailure: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// The report as one JSON object (pretty-printed, keys sorted). Fails
     /// rather than writing NaN or Inf, which are not JSON.
-    public func json() throws(EncodingFailure) -> String {
+    func json() throws(EncodingFailure) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data: Data

@@ -9,23 +9,23 @@ import SpectralCore
 /// training steps; the exact eNTK (factors, kernel, eigen-decomposition);
 /// figures from registered plugins (the UI's); and the peak RSS of the
 /// default preset. Leaves OpenBLAS's thread count as it found it.
-public struct BenchmarkSuite: Sendable {
-    public var options: BenchmarkOptions
+struct BenchmarkSuite: Sendable {
+    var options: BenchmarkOptions
     /// Extra figures (the UI's); see `BenchmarkPlugin.expectedKeys`.
-    public var plugins: [BenchmarkPlugin]
+    var plugins: [BenchmarkPlugin]
 
     /// Why the suite could not finish.
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
     }
 
-    public init(options: BenchmarkOptions, plugins: [BenchmarkPlugin] = []) {
+    init(options: BenchmarkOptions, plugins: [BenchmarkPlugin] = []) {
         self.options = options
         self.plugins = plugins
     }
 
     /// Runs every measurement; `progress` gets one line per step (for stderr).
-    public func run(progress: (String) -> Void = { _ in }) throws(Failure) -> BenchmarkReport {
+    func run(progress: (String) -> Void = { _ in }) throws(Failure) -> BenchmarkReport {
         let previousThreads = BLASRuntime.threadCount
         defer { BLASRuntime.setThreadCount(previousThreads) }
         var notes: [String: String] = [:]

@@ -2,8 +2,8 @@ import Foundation
 
 /// The human-readable form of a `BenchmarkReport`: a header and one aligned
 /// table per section.
-public enum BenchmarkTable {
-    public static func render(_ report: BenchmarkReport) -> String {
+enum BenchmarkTable {
+    static func render(_ report: BenchmarkReport) -> String {
         var out = "spectop \(report.spectopVersion) bench\(report.quick ? " --quick (reduced sizes)" : "")\n"
         out += "OpenBLAS core \(report.blasCore), \(report.cpuCores) CPU cores, default \(report.blasThreadsDefault) BLAS thread(s); "
         out += "median of \(report.repeats) run(s) after warm-up\n\n"

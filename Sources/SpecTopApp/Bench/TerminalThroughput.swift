@@ -3,14 +3,14 @@ import Foundation
 /// Measures how many bytes the monitor writes to a terminal: runs spectop in
 /// a pseudo-terminal of the given size, lets it warm up, then counts the
 /// bytes it writes over a window. This is what an SSH demo has to carry.
-public enum TerminalThroughput {
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+enum TerminalThroughput {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
     }
 
     /// Steady-state bytes per second written by `binary arguments` to a
     /// `width`×`height` pty after `warmup` seconds, over `window` seconds.
-    public static func bytesPerSecond(binary: String, arguments: [String], width: Int = 120, height: Int = 40,
+    static func bytesPerSecond(binary: String, arguments: [String], width: Int = 120, height: Int = 40,
                                       warmup: Double = 3, window: Double = 10) throws -> Double {
         let terminal: PseudoTerminalProcess
         do { terminal = try PseudoTerminalProcess(binary: binary, arguments: arguments, width: width, height: height) } catch {

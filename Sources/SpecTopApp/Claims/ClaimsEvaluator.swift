@@ -3,32 +3,32 @@ import SpectralCore
 
 /// The paper's claims, checked on a recorded run (README, "Claims").
 /// A report, not a test: every claim gets a verdict and the numbers behind it.
-public struct ClaimsReport: Sendable {
-    public enum Verdict: String, Sendable {
+struct ClaimsReport: Sendable {
+    enum Verdict: String, Sendable {
         case holds, fails
         case notApplicable = "n/a"
     }
 
-    public struct Row: Sendable {
-        public var number: Int
-        public var title: String
-        public var verdict: Verdict
-        public var details: String
+    struct Row: Sendable {
+        var number: Int
+        var title: String
+        var verdict: Verdict
+        var details: String
     }
 
-    public var rows: [Row]
-    public var notes: [String]
+    var rows: [Row]
+    var notes: [String]
     /// The active models' final-loss fit (the same numbers as the scaling view).
-    public var lossFit: PowerLawFit?
+    var lossFit: PowerLawFit?
 
-    public func verdict(_ number: Int) -> Verdict? { rows.first { $0.number == number }?.verdict }
+    func verdict(_ number: Int) -> Verdict? { rows.first { $0.number == number }?.verdict }
 }
 
 /// Evaluates the claims with METHOD.md's definitions as they are.
-public enum ClaimsEvaluator {
+enum ClaimsEvaluator {
     /// Final loss: the last probe loss recorded for a model. The scaling view
     /// uses the same value, so both show the same fit.
-    public static func finalLoss(_ samples: [MetricSample]) -> Double? {
+    static func finalLoss(_ samples: [MetricSample]) -> Double? {
         samples.last(where: { $0.loss.isFinite })?.loss
     }
 
@@ -49,13 +49,13 @@ public enum ClaimsEvaluator {
     }
 
     /// "Well below": the late χ_pos is less than half the early one.
-    public static let fallRatio = 0.5
+    static let fallRatio = 0.5
     /// Frozen χ_net counts as constant within this relative change.
-    public static let constantTolerance = 1e-6
+    static let constantTolerance = 1e-6
     /// A power law "fits" with at least this R² (and a negative exponent).
-    public static let minimumRSquared = 0.9
+    static let minimumRSquared = 0.9
 
-    public static func evaluate(_ record: RunRecord) -> ClaimsReport {
+    static func evaluate(_ record: RunRecord) -> ClaimsReport {
         var notes = record.warnings
         let diverged = record.divergedModels
         for id in diverged.sorted() { notes.append("\(id) diverged and is left out of every claim") }
@@ -185,7 +185,7 @@ public enum ClaimsEvaluator {
     }
 
     /// The report as a table for a terminal or a log.
-    public static func render(_ report: ClaimsReport, record: RunRecord) -> String {
+    static func render(_ report: ClaimsReport, record: RunRecord) -> String {
         var out = "spectop claims: \(record.file)"
         if let preset = record.preset { out += " (preset \(preset))" }
         out += "\n"

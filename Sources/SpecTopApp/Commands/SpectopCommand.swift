@@ -23,15 +23,15 @@ public struct SpectopCommand: ParsableCommand {
 
 /// Exit statuses: 0 success, 1 runtime failure, 2 usage or input error,
 /// 128 + N after stop signal N.
-public enum ExitStatus {
-    public static let runtimeFailure: Int32 = 1
-    public static let usage: Int32 = 2
+enum ExitStatus {
+    static let runtimeFailure: Int32 = 1
+    static let usage: Int32 = 2
 }
 
 /// Why a command failed, and so with which status it exits. Commands throw
 /// these (or any error, which counts as a usage or input error); `runMain` is
 /// the one place that prints them and picks the status.
-public enum CommandFailure: Error, CustomStringConvertible {
+enum CommandFailure: Error, CustomStringConvertible {
     /// A bad flag, file, value or environment: status 2.
     case usage(String)
     /// Something failed while running (a write, the terminal): status 1.
@@ -39,13 +39,13 @@ public enum CommandFailure: Error, CustomStringConvertible {
     /// A stop signal ended the command before it could finish: 128 + signal.
     case interrupted(signal: Int32, String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .usage(let message), .runtime(let message), .interrupted(_, let message): return message
         }
     }
 
-    public var status: Int32 {
+    var status: Int32 {
         switch self {
         case .usage: return ExitStatus.usage
         case .runtime: return ExitStatus.runtimeFailure

@@ -2,36 +2,36 @@ import Foundation
 import SpectralCore
 
 /// Why a run ended, as written in the record's `end` line.
-public struct SessionOutcome: Sendable {
+struct SessionOutcome: Sendable {
     /// "steps", "quit", "signal" or "error".
-    public var reason: String
-    public var detail: String?
+    var reason: String
+    var detail: String?
     /// The stop signal, for `signal` outcomes.
-    public var signal: Int32?
-    public init(reason: String, detail: String? = nil, signal: Int32? = nil) {
+    var signal: Int32?
+    init(reason: String, detail: String? = nil, signal: Int32? = nil) {
         self.reason = reason; self.detail = detail; self.signal = signal
     }
 
-    public static func interrupted(by signal: Int32) -> SessionOutcome {
+    static func interrupted(by signal: Int32) -> SessionOutcome {
         SessionOutcome(reason: "signal", detail: SignalFlag.name(signal), signal: signal)
     }
 }
 
 /// The result of writing the state dump: what was written, what failed.
-public struct ExportResult: Sendable, Equatable {
-    public var message: String
-    public var failed: Bool
+struct ExportResult: Sendable, Equatable {
+    var message: String
+    var failed: Bool
 }
 
 /// One run: the engine, its recorder and its dump directory, shared by the
 /// monitor and the headless runner so both record and end the same way.
-public final class TrainingSession: @unchecked Sendable {
+final class TrainingSession: @unchecked Sendable {
     // @unchecked: the engine and recorder are thread-safe; `recorder` is set
     // once before training starts; `exportFailures` is guarded by `lock`.
-    public let prepared: PreparedExperiment
-    public let engine: Engine
-    public private(set) var recorder: RunRecorder?
-    public let dumpDirectory: String?
+    let prepared: PreparedExperiment
+    let engine: Engine
+    private(set) var recorder: RunRecorder?
+    let dumpDirectory: String?
     /// `--force` on a directory holding an earlier dump: cleaned of it (and
     /// only of it) before this run's first dump.
     private let replacesPreviousDump: Bool
@@ -42,10 +42,10 @@ public final class TrainingSession: @unchecked Sendable {
     /// How long the exit path waits for workers before leaving without them:
     /// a worker inside one LAPACK call can take seconds and publishes nothing
     /// more once told to stop, so the record is complete without it.
-    public static let stopGrace = 0.3
+    static let stopGrace = 0.3
 
     /// Builds every model; nothing is written yet.
-    public init(_ prepared: PreparedExperiment, dumpDirectory: String?, replacingPreviousDump: Bool = false) throws {
+    init(_ prepared: PreparedExperiment, dumpDirectory: String?, replacingPreviousDump: Bool = false) throws {
         self.prepared = prepared
         self.engine = try Engine(prepared.engine)
         self.dumpDirectory = dumpDirectory
@@ -53,14 +53,14 @@ public final class TrainingSession: @unchecked Sendable {
     }
 
     /// Starts recording to `recorder`: the header now, events as they come.
-    public func startRecording(to recorder: RunRecorder) {
+    func startRecording(to recorder: RunRecorder) {
         self.recorder = recorder
         recorder.writeHeader(headerLine())
         recorder.attach(to: engine)
     }
 
     /// The record's first line: everything needed to interpret the rest.
-    public func headerLine() -> String {
+    func headerLine() -> String {
         let config = prepared.config
         let engineConfig = prepared.engine
         var json = JSONLine()
@@ -103,7 +103,7 @@ public final class TrainingSession: @unchecked Sendable {
     /// Writes the state dump now (the export key, and the end of the run):
     /// every model that can be dumped is, and the result names those that could not.
     @discardableResult
-    public func exportDump() -> ExportResult {
+    func exportDump() -> ExportResult {
         guard let directory = dumpDirectory else { return ExportResult(message: "no --dump DIR given: nothing exported", failed: false) }
         lock.lock()
         if replacesPreviousDump && !previousDumpRemoved {
@@ -144,7 +144,7 @@ public final class TrainingSession: @unchecked Sendable {
     /// `stopGrace` to return and are then left behind (the caller exits the
     /// process). After a stop signal the dump — which needs every model idle —
     /// is skipped with a message.
-    public func finish(_ outcome: SessionOutcome) -> [String] {
+    func finish(_ outcome: SessionOutcome) -> [String] {
         let interrupted = outcome.signal != nil
         // Only the final dump needs every worker back (it reads the models);
         // otherwise a worker inside LAPACK is not waited for.
@@ -172,7 +172,7 @@ public final class TrainingSession: @unchecked Sendable {
     }
 
     /// True when every model diverged (the run produced nothing usable).
-    public var everyModelDiverged: Bool {
+    var everyModelDiverged: Bool {
         let models = engine.snapshot().models
         return !models.isEmpty && models.allSatisfy { $0.status == .diverged }
     }

@@ -1,7 +1,7 @@
 import SpectralCore
 
 /// A value of an experiment-file key, as TOML gives it.
-public enum ConfigValue: Sendable, Equatable {
+enum ConfigValue: Sendable, Equatable {
     case integer(Int)
     case float(Double)
     case string(String)
@@ -15,19 +15,19 @@ public enum ConfigValue: Sendable, Equatable {
 /// section, type, meaning, range, and where it lives in `ExperimentConfig`.
 /// The parser, the validation, `--print-config`, the README's key table and
 /// the unknown-key suggestions all come from `ConfigKey.all`.
-public struct ConfigKey: Sendable {
-    public enum Kind: String, Sendable {
+struct ConfigKey: Sendable {
+    enum Kind: String, Sendable {
         case integer, float, string, bool
         case integerList = "list of integers"
         case stringList = "string or list of strings"
         case floatList = "number or list of numbers"
     }
-    public let section: String
-    public let name: String
-    public let kind: Kind
-    public let help: String
+    let section: String
+    let name: String
+    let kind: Kind
+    let help: String
     /// For keys that name enum cases: the valid names (empty for free text).
-    public var choices: [String] = []
+    var choices: [String] = []
     /// The key's value in a configuration.
     let read: @Sendable (ExperimentConfig) -> ConfigValue
     /// Stores a value of the key's kind; throws the message for a value it
@@ -38,7 +38,7 @@ public struct ConfigKey: Sendable {
     let requirement: @Sendable (ConfigValue) -> String?
 
     /// `name` or `[section] name`, as messages write it.
-    public var qualifiedName: String { section.isEmpty ? name : "[\(section)] \(name)" }
+    var qualifiedName: String { section.isEmpty ? name : "[\(section)] \(name)" }
 
     /// Checks `config`'s value of this key against its range.
     func validate(_ config: ExperimentConfig) throws(ConfigError) {
@@ -164,9 +164,9 @@ extension ConfigKey {
 // MARK: The table
 
 extension ConfigKey {
-    public static let sections = ["data", "models", "training", "metrics"]
+    static let sections = ["data", "models", "training", "metrics"]
 
-    public static let all: [ConfigKey] = [
+    static let all: [ConfigKey] = [
         .string("", "name", \.name, "experiment name shown in the header"),
         .string("", "description", \.description, "one line shown by `spectop presets`"),
         ConfigKey(section: "", name: "seed", kind: .integer, help: "one seed for data, initialisation and batches",
@@ -230,12 +230,12 @@ extension ConfigKey {
     ]
 
     /// The key `name` of `section`, if there is one.
-    public static func named(_ name: String, in section: String) -> ConfigKey? {
+    static func named(_ name: String, in section: String) -> ConfigKey? {
         all.first { $0.section == section && $0.name == name }
     }
 
     /// The README's key table, one row per key with its default.
-    public static func markdownTable() -> String {
+    static func markdownTable() -> String {
         let defaults = ExperimentConfig()
         var rows = ["| section | key | default | meaning |", "|---|---|---|---|"]
         for key in all {

@@ -3,16 +3,16 @@ import TOMLKit
 
 /// A problem with an experiment file or a command-line value; the message
 /// names the file, the line where known, the key and what was expected.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+struct ConfigError: Error, CustomStringConvertible, Equatable {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Reads experiment files (TOML, via TOMLKit) into `ExperimentConfig` and
 /// writes them back.
-public enum ConfigParser {
+enum ConfigParser {
     /// Parses `text`; `file` names the source in messages.
-    public static func parse(_ text: String, file: String) throws -> ExperimentConfig {
+    static func parse(_ text: String, file: String) throws -> ExperimentConfig {
         try TOMLPrescan.check(text, file: file)
         let table: TOMLTable
         do {
@@ -136,7 +136,7 @@ public enum ConfigParser {
     }
 
     /// The TOML literal of a key's current value in `config`.
-    public static func literal(_ key: ConfigKey, in config: ExperimentConfig) -> String {
+    static func literal(_ key: ConfigKey, in config: ExperimentConfig) -> String {
         func quoted(_ s: String) -> String {
             "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
@@ -158,7 +158,7 @@ public enum ConfigParser {
 
     /// The whole configuration as a commented TOML file that parses back to
     /// the same value (`spectop run --print-config`).
-    public static func render(_ config: ExperimentConfig) -> String {
+    static func render(_ config: ExperimentConfig) -> String {
         var lines = ["# spectop experiment file (README: \"Experiment files\")."]
         for section in [""] + ConfigKey.sections {
             if !section.isEmpty { lines.append(""); lines.append("[\(section)]") }

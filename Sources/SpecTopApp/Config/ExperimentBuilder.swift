@@ -1,22 +1,22 @@
 import SpectralCore
 
 /// spectop's version, shown by `--version` and written into records.
-public enum SpecTopVersion {
-    public static let string = "0.1.0"
+enum SpecTopVersion {
+    static let string = "0.1.0"
 }
 
 /// A configuration turned into data and models, ready for an `Engine`.
-public struct PreparedExperiment: Sendable {
-    public var config: ExperimentConfig
-    public var engine: EngineConfiguration
+struct PreparedExperiment: Sendable {
+    var config: ExperimentConfig
+    var engine: EngineConfiguration
     /// Raw data set name ("teacher", "digits", a file name).
-    public var dataName: String
+    var dataName: String
 }
 
 /// Builds the data sets and model plans an experiment file describes, with a
 /// clear message for every value that cannot be used.
-public enum ExperimentBuilder {
-    public static func prepare(_ config: ExperimentConfig, workers: Int = 0, recordEvents: Bool = false) throws -> PreparedExperiment {
+enum ExperimentBuilder {
+    static func prepare(_ config: ExperimentConfig, workers: Int = 0, recordEvents: Bool = false) throws -> PreparedExperiment {
         try validate(config)
         let root = SeededGenerator(seed: config.seed)
         var dataGenerator = root.fork(1)
@@ -98,7 +98,7 @@ public enum ExperimentBuilder {
 
     /// Checks every key's range (from the key table) before any data is
     /// built; the names were checked when the file was parsed.
-    public static func validate(_ config: ExperimentConfig) throws {
+    static func validate(_ config: ExperimentConfig) throws {
         for key in ConfigKey.all { try key.validate(config) }
     }
 

@@ -1,11 +1,11 @@
 /// The built-in presets: the text of `examples/<name>.toml`, embedded so the
 /// installed binary needs no files. A test checks the two never drift apart.
 /// Regenerate with scripts/make_presets_source.py after editing an example.
-public enum Presets {
-    public static let defaultName = "reach"
-    public static let names = ["reach", "digits", "lazy-rich", "tiny"]
+enum Presets {
+    static let defaultName = "reach"
+    static let names = ["reach", "digits", "lazy-rich", "tiny"]
 
-    public static func text(_ name: String) -> String? {
+    static func text(_ name: String) -> String? {
         switch name {
         case "reach": return reach
         case "digits": return digits

@@ -9,7 +9,7 @@ import SpectralCore
 /// once with the variable set. An explicit user setting always wins, and
 /// `SPECTOP_BLAS_REEXEC` guards against loops.
 public enum BLASCoreSelection {
-    public static let guardVariable = "SPECTOP_BLAS_REEXEC"
+    static let guardVariable = "SPECTOP_BLAS_REEXEC"
 
     /// Kernel families OpenBLAS uses when it does not know the CPU (or the
     /// CPU predates AVX).
@@ -19,7 +19,7 @@ public enum BLASCoreSelection {
     ]
 
     /// The `OPENBLAS_CORETYPE` to re-execute with, or nil to keep going.
-    public static func coreToRequest(currentCore: String, cpuFlags: Set<String>, vendorIsAMD: Bool,
+    static func coreToRequest(currentCore: String, cpuFlags: Set<String>, vendorIsAMD: Bool,
                                      environment: [String: String]) -> String? {
         if let explicit = environment["OPENBLAS_CORETYPE"], !explicit.isEmpty { return nil }
         if environment[guardVariable] != nil { return nil }
@@ -36,7 +36,7 @@ public enum BLASCoreSelection {
     }
 
     /// CPU feature flags and vendor from /proc/cpuinfo (the kernel's cpuid view).
-    public static func cpuFeatures(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> (flags: Set<String>, amd: Bool) {
+    static func cpuFeatures(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> (flags: Set<String>, amd: Bool) {
         guard let text = cpuinfo else { return ([], false) }
         var flags: Set<String> = []
         var amd = false

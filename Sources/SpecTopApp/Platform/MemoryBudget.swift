@@ -4,15 +4,15 @@ import SpectralCore
 /// Compares what a run will allocate with what the machine can give it, so a
 /// configuration that cannot fit is refused up front ("needs X GiB, Y
 /// available", exit 2) instead of allocating for seconds and then dying.
-public enum MemoryBudget {
+enum MemoryBudget {
     /// What the process needs beyond the estimate: the Swift runtime, OpenBLAS
     /// and its per-thread buffers, thread stacks. Measured on this program:
     /// a tiny run peaks at about 40 MiB resident.
-    public static let baseline = 96 << 20
+    static let baseline = 96 << 20
 
     /// Bytes available to this process now: the smaller of the kernel's
     /// MemAvailable and what the address-space limit (`ulimit -v`) leaves.
-    public static func available() -> Int? {
+    static func available() -> Int? {
         var limits: [Int] = []
         if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
            let kilobytes = field("MemAvailable:", in: text) {
@@ -25,10 +25,10 @@ public enum MemoryBudget {
     /// Address space each thread that calls OpenBLAS maps for its buffer:
     /// Debian's build mallocs 128 MiB per thread on first use and, when that
     /// fails under `ulimit -v`, retries for ever (the process spins at 100 %).
-    public static let blasBufferBytes = (128 << 20) + 4096
+    static let blasBufferBytes = (128 << 20) + 4096
 
     /// What `ulimit -v` leaves this process, nil when there is no limit.
-    public static func addressSpaceHeadroom() -> Int? {
+    static func addressSpaceHeadroom() -> Int? {
         var limit = rlimit()
         guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
         let used = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)).flatMap { field("VmSize:", in: $0) } ?? 0
@@ -39,7 +39,7 @@ public enum MemoryBudget {
     /// the BLAS buffers of `threads` threads (plus thread stacks), refuse with
     /// the numbers instead of spinning; when it fits only with one OpenBLAS
     /// thread, use one.
-    public static func checkAddressSpace(threads: Int) throws {
+    static func checkAddressSpace(threads: Int) throws {
         guard let headroom = addressSpaceHeadroom() else { return }
         let stacks = threads * (8 << 20)
         let needed = threads * blasBufferBytes + stacks + baseline
@@ -51,7 +51,7 @@ public enum MemoryBudget {
     }
 
     /// Throws when `estimate` plus the baseline exceeds what is available.
-    public static func check(_ estimate: MemoryEstimate, available: Int? = MemoryBudget.available()) throws {
+    static func check(_ estimate: MemoryEstimate, available: Int? = MemoryBudget.available()) throws {
         guard let available else { return }
         let needed = estimate.total > Int.max - baseline ? Int.max : estimate.total + baseline
         guard needed > available else { return }
@@ -60,7 +60,7 @@ public enum MemoryBudget {
     }
 
     /// The estimate as a line for `--print-config`.
-    public static func summary(_ estimate: MemoryEstimate) -> String {
+    static func summary(_ estimate: MemoryEstimate) -> String {
         "estimated memory: \(describe(estimate.total > Int.max - baseline ? Int.max : estimate.total + baseline)) (\(breakdown(estimate)))"
     }
 
@@ -69,7 +69,7 @@ public enum MemoryBudget {
     }
 
     /// `512 MiB`, `17.2 GiB`; "more than 1000 TiB" for saturated estimates.
-    public static func describe(_ bytes: Int) -> String {
+    static func describe(_ bytes: Int) -> String {
         let value = Double(bytes)
         let mebibytes = (value / Double(1 << 20)).rounded(.up)
         if value >= 1e3 * 1_099_511_627_776 { return "more than 1000 TiB" }

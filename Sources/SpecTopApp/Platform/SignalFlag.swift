@@ -7,13 +7,13 @@ import Synchronization
 /// write the `end` line, stop the engine).
 let receivedSignal = Atomic<Int32>(0)
 
-public enum SignalFlag {
+enum SignalFlag {
     /// Installs flag-only handlers for every stop signal (INT, TERM, HUP,
     /// QUIT, USR1, USR2, ALRM: the monitor's list) and ignores SIGPIPE, so a
     /// closed pipe becomes a write error instead of a silent death. Called
     /// first thing, before any preparation, so a signal while data loads is
     /// seen too.
-    public static func install() {
+    static func install() {
         for sig in SignalWatcher.stopSignals {
             signal(sig) { number in receivedSignal.store(number, ordering: .relaxed) }
         }
@@ -21,12 +21,12 @@ public enum SignalFlag {
     }
 
     /// The signal received so far, if any.
-    public static var received: Int32? {
+    static var received: Int32? {
         let value = receivedSignal.load(ordering: .relaxed)
         return value == 0 ? nil : value
     }
 
-    public static func name(_ signal: Int32) -> String {
+    static func name(_ signal: Int32) -> String {
         switch signal {
         case SIGINT: return "SIGINT"
         case SIGTERM: return "SIGTERM"
@@ -41,5 +41,5 @@ public enum SignalFlag {
 
     /// The shell's convention for a process ended by `signal`: 128 + its number
     /// (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, 131 for SIGQUIT).
-    public static func exitStatus(_ signal: Int32) -> Int32 { 128 + signal }
+    static func exitStatus(_ signal: Int32) -> Int32 { 128 + signal }
 }

@@ -13,21 +13,21 @@ import Foundation
 /// - Character devices (`/dev/null`, `/dev/full`) are written as they are,
 ///   never truncated; a FIFO needs a reader already; anything else that is
 ///   not a regular file is refused.
-public struct RecordDestination: Sendable {
-    public enum Kind: Sendable, Equatable {
+struct RecordDestination: Sendable {
+    enum Kind: Sendable, Equatable {
         case newFile
         case existingFile
         case device
         case fifo
     }
 
-    public let path: String
-    public let kind: Kind
+    let path: String
+    let kind: Kind
 
     /// Checks `path` without changing anything. `overwrite` is `--force`;
     /// `protected` lists files the run reads (the experiment file, data
     /// files), which the record may never replace.
-    public static func check(_ path: String, overwrite: Bool, protected: [String] = []) throws -> RecordDestination {
+    static func check(_ path: String, overwrite: Bool, protected: [String] = []) throws -> RecordDestination {
         guard !path.isEmpty else { throw ConfigError("--out needs a file name") }
         var info = stat()
         if stat(path, &info) != 0 {

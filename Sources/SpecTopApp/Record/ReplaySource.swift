@@ -4,9 +4,9 @@ import SpecTopUI
 
 /// Plays a recorded run back through the monitor: a cursor moves through the
 /// steps; every view sees the models as they were at that step.
-public final class ReplaySource: MonitorSource, @unchecked Sendable {
+final class ReplaySource: MonitorSource, @unchecked Sendable {
     // @unchecked: all mutable state is guarded by `lock`.
-    public let record: RunRecord
+    let record: RunRecord
     private let lock = NSLock()
     private let lastStep: Int
     private var cursor: Double = 0
@@ -15,7 +15,7 @@ public final class ReplaySource: MonitorSource, @unchecked Sendable {
     private var lastTick = Date()
     private var histories: [String: (history: MetricHistory, next: Int)] = [:]
 
-    public init(record: RunRecord) {
+    init(record: RunRecord) {
         self.record = record
         lastStep = record.steps.values.compactMap { $0.last?.step }.max() ?? 0
         // Play the whole run in about 30 seconds by default.
@@ -23,13 +23,13 @@ public final class ReplaySource: MonitorSource, @unchecked Sendable {
     }
 
     /// The current replay position, in steps.
-    public var position: Int {
+    var position: Int {
         lock.lock()
         defer { lock.unlock() }
         return Int(cursor)
     }
 
-    public func perform(_ command: MonitorCommand) {
+    func perform(_ command: MonitorCommand) {
         lock.lock()
         defer { lock.unlock() }
         advance()
@@ -50,7 +50,7 @@ public final class ReplaySource: MonitorSource, @unchecked Sendable {
         }
     }
 
-    public func statusMessage() -> String? {
+    func statusMessage() -> String? {
         lock.lock()
         defer { lock.unlock() }
         return "replay \(record.file): step \(Int(cursor))/\(lastStep) \(playing ? "playing" : "paused") at \(JSONLine.number(stepsPerSecond.rounded())) steps/s"
@@ -65,7 +65,7 @@ public final class ReplaySource: MonitorSource, @unchecked Sendable {
         lastTick = now
     }
 
-    public func snapshot() -> EngineSnapshot {
+    func snapshot() -> EngineSnapshot {
         lock.lock()
         defer { lock.unlock() }
         advance()

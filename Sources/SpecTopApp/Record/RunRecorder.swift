@@ -8,9 +8,9 @@ import SpectralCore
 /// `event` line, so `tail -f` shows progress and a killed process loses at
 /// most the last second. A write failure (disk full, file removed, …) stops
 /// recording but never training: `failure` then holds the message.
-public final class RunRecorder: @unchecked Sendable {
+final class RunRecorder: @unchecked Sendable {
     // @unchecked: the FILE and buffers are touched only under `lock`.
-    public let path: String
+    let path: String
     private let file: UnsafeMutablePointer<FILE>
     private let lock = NSLock()
     private var failed: String?
@@ -23,13 +23,13 @@ public final class RunRecorder: @unchecked Sendable {
 
     /// Opens a destination checked with `RecordDestination.check` (see there
     /// for what is created, truncated or refused).
-    public init(_ destination: RecordDestination) throws {
+    init(_ destination: RecordDestination) throws {
         path = destination.path
         file = try destination.open()
     }
 
     /// Records to `path` as `--out PATH --force` would (tests, devices).
-    public convenience init(path: String) throws {
+    convenience init(path: String) throws {
         try self.init(RecordDestination.check(path, overwrite: true))
     }
 
@@ -38,19 +38,19 @@ public final class RunRecorder: @unchecked Sendable {
     }
 
     /// The write error, if recording stopped.
-    public var failure: String? {
+    var failure: String? {
         lock.lock()
         defer { lock.unlock() }
         return failed
     }
 
     /// Writes the header line.
-    public func writeHeader(_ line: String) {
+    func writeHeader(_ line: String) {
         write(lines: [line], flush: true)
     }
 
     /// Starts draining `engine` in the background.
-    public func attach(to engine: Engine) {
+    func attach(to engine: Engine) {
         self.engine = engine
         let thread = Thread { [self] in
             while true {
@@ -69,7 +69,7 @@ public final class RunRecorder: @unchecked Sendable {
     }
 
     /// Writes whatever the engine has queued.
-    public func drain() {
+    func drain() {
         guard let engine else { return }
         let events = engine.drainEvents()
         guard !events.isEmpty else {
@@ -86,7 +86,7 @@ public final class RunRecorder: @unchecked Sendable {
     }
 
     /// Stops the drain thread, writes the final lines and the `end` line, closes.
-    public func finish(endLine: String) {
+    func finish(endLine: String) {
         if thread != nil {
             lock.lock()
             stopRequested = true

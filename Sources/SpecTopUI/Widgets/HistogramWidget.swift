@@ -27,7 +27,7 @@ public struct HistogramWidget: Sendable {
         let hasNearZero = histogram.nearZeroCount > 0
         let nearZeroColumns = hasNearZero ? 3 : 0
         let binArea = max(0, area.width - nearZeroColumns)
-        let bins = HistogramBins(histogram, maxBins: max(1, binArea / 2))
+        let bins = histogram.merged(toAtMost: max(1, binArea / 2))
         let binCount = bins.counts.count
         let pitch = binCount > 0 ? binArea / binCount : 0
 

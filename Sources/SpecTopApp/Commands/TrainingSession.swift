@@ -78,19 +78,20 @@ final class TrainingSession: @unchecked Sendable {
         data.add("outputs", engineConfig.train.outputDim)
         data.add("loss", engineConfig.train.lossKind.rawValue)
         json.add("data", raw: data.line)
-        let models = engine.modelRuns.map { run -> String in
+        let models = engine.models.map { model -> String in
+            let plan = model.plan
             var m = JSONLine()
-            m.add("id", run.plan.id)
-            m.add("width", run.plan.architecture.width)
-            m.add("depth", run.plan.architecture.depth)
-            m.add("params", run.model.parameterCount)
-            m.add("trainable", run.plan.mode == .frozen ? "readout" : "all")
-            m.add("mode", run.plan.mode.rawValue)
-            m.add("parameterization", run.plan.architecture.parameterization.rawValue)
-            m.add("activation", run.plan.architecture.activation.rawValue)
-            m.add("output_scale", run.plan.architecture.outputScale)
-            m.add("lr", run.plan.optimizer.learningRate)
-            m.add("steps", run.plan.steps)
+            m.add("id", plan.id)
+            m.add("width", plan.architecture.width)
+            m.add("depth", plan.architecture.depth)
+            m.add("params", model.parameterCount)
+            m.add("trainable", plan.mode == .frozen ? "readout" : "all")
+            m.add("mode", plan.mode.rawValue)
+            m.add("parameterization", plan.architecture.parameterization.rawValue)
+            m.add("activation", plan.architecture.activation.rawValue)
+            m.add("output_scale", plan.architecture.outputScale)
+            m.add("lr", plan.optimizer.learningRate)
+            m.add("steps", plan.steps)
             return m.line
         }
         json.add("models", raw: "[" + models.joined(separator: ",") + "]")
@@ -111,14 +112,9 @@ final class TrainingSession: @unchecked Sendable {
             previousDumpRemoved = true
         }
         lock.unlock()
-        let probe = prepared.engine.probe
-        let diverged = Set(engine.snapshot().models.filter { $0.status == .diverged }.map(\.id))
+        let diverged = engine.snapshot().models.filter { $0.status == .diverged }.map(\.id)
         let report: StateDump.Report
-        do {
-            report = try engine.withModelsIdle { runs in
-                try StateDump.write(runs: runs, probe: probe, to: URL(fileURLWithPath: directory), diverged: diverged)
-            }
-        } catch {
+        do { report = try engine.writeStateDump(to: URL(fileURLWithPath: directory)) } catch {
             return recordFailure("\(error)")
         }
         let step = engine.snapshot().models.map(\.step).max() ?? 0
@@ -126,7 +122,7 @@ final class TrainingSession: @unchecked Sendable {
         if !report.failures.isEmpty {
             return recordFailure("state dump written to \(directory) (step \(step)) except: " + report.failures.joined(separator: "; "))
         }
-        let note = diverged.isEmpty ? "" : " (diverged, weights kept: \(diverged.sorted().joined(separator: ", ")))"
+        let note = diverged.isEmpty ? "" : " (diverged, weights kept: \(diverged.joined(separator: ", ")))"
         return ExportResult(message: "state dump written to \(directory) (step \(step))\(note)", failed: false)
     }
 

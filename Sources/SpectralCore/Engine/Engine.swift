@@ -68,8 +68,24 @@ public final class Engine: @unchecked Sendable {
     /// Worker threads this engine uses.
     public var workers: Int { workerCount }
 
-    /// The models, for the state dump. Only touch them inside `withModelsIdle`.
-    public var modelRuns: [ModelRun] { runs }
+    /// The models (for the state dump and tests inside the engine). Only
+    /// touch them inside `withModelsIdle`.
+    var modelRuns: [ModelRun] { runs }
+
+    /// What each model is, for a record's header: its plan and size.
+    public var models: [ModelDescription] {
+        runs.map { ModelDescription(plan: $0.plan, parameterCount: $0.model.parameterCount) }
+    }
+
+    /// Writes the state dump of every model to `directory` while no worker
+    /// touches them (see `StateDump.write`); models that diverged are marked.
+    public func writeStateDump(to directory: URL) throws -> StateDump.Report {
+        let diverged = Set(snapshot().models.filter { $0.status == .diverged }.map(\.id))
+        let probe = configuration.probe
+        return try withModelsIdle { runs in
+            try StateDump.write(runs: runs, probe: probe, to: directory, diverged: diverged)
+        }
+    }
 
     // MARK: Controls
 

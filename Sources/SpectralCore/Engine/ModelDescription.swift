@@ -1,0 +1,6 @@
+/// One model of an engine as its readers need it: the plan it was built from
+/// and its parameter count (the record header's `models` entry).
+public struct ModelDescription: Sendable {
+    public let plan: ModelPlan
+    public let parameterCount: Int
+}

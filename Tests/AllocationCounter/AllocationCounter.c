@@ -45,6 +45,13 @@ static atomic_long startingThreadAllocations;
 static uintptr_t rangeStart[MAX_RANGES], rangeEnd[MAX_RANGES];
 static atomic_int rangeCount;
 static atomic_long libraryAllocations;
+// The largest single request since start, from any caller but the attributed library.
+static atomic_ulong largestRequest;
+
+static inline void note_size(size_t size) {
+    unsigned long seen = atomic_load_explicit(&largestRequest, memory_order_relaxed);
+    while (size > seen && !atomic_compare_exchange_weak_explicit(&largestRequest, &seen, size, memory_order_relaxed, memory_order_relaxed)) {}
+}
 
 static inline int from_attributed_library(uintptr_t caller) {
     int count = atomic_load_explicit(&rangeCount, memory_order_acquire);
@@ -67,44 +74,46 @@ static inline void note_allocation_from(uintptr_t caller) {
 
 // A macro, not a function, so that __builtin_return_address(0) is taken in
 // the replacement itself: the address in malloc's caller.
-#define note_allocation()                                                        \
+#define note_allocation_of(size)                                                 \
     do {                                                                         \
         if (atomic_load_explicit(&counting, memory_order_relaxed)) {             \
-            note_allocation_from((uintptr_t)__builtin_return_address(0));        \
+            uintptr_t caller = (uintptr_t)__builtin_return_address(0);           \
+            note_allocation_from(caller);                                        \
+            if (!from_attributed_library(caller)) note_size(size);               \
         }                                                                        \
     } while (0)
 
 void *malloc(size_t size) {
-    note_allocation();
+    note_allocation_of(size);
     return __libc_malloc(size);
 }
 
 void *calloc(size_t count, size_t size) {
-    note_allocation();
+    note_allocation_of(count * size);
     return __libc_calloc(count, size);
 }
 
 void *realloc(void *pointer, size_t size) {
-    note_allocation();
+    note_allocation_of(size);
     return __libc_realloc(pointer, size);
 }
 
 void free(void *pointer) { __libc_free(pointer); }
 
 void *memalign(size_t alignment, size_t size) {
-    note_allocation();
+    note_allocation_of(size);
     return __libc_memalign(alignment, size);
 }
 
 void *aligned_alloc(size_t alignment, size_t size) {
-    note_allocation();
+    note_allocation_of(size);
     return __libc_memalign(alignment, size);
 }
 
 int posix_memalign(void **result, size_t alignment, size_t size) {
     // POSIX: a power of two and a multiple of sizeof(void *), else EINVAL.
     if (alignment % sizeof(void *) != 0 || (alignment & (alignment - 1)) != 0 || alignment == 0) return EINVAL;
-    note_allocation();
+    note_allocation_of(size);
     void *pointer = __libc_memalign(alignment, size);
     if (pointer == NULL && size != 0) return ENOMEM;
     *result = pointer;
@@ -112,12 +121,12 @@ int posix_memalign(void **result, size_t alignment, size_t size) {
 }
 
 void *valloc(size_t size) {
-    note_allocation();
+    note_allocation_of(size);
     return __libc_valloc(size);
 }
 
 void *pvalloc(size_t size) {
-    note_allocation();
+    note_allocation_of(size);
     return __libc_pvalloc(size);
 }
 
@@ -156,6 +165,7 @@ long spectop_allocation_counter_library(void) { return atomic_load(&libraryAlloc
 
 void spectop_allocation_counter_start(void) {
     atomic_store(&counting, 0);
+    atomic_store(&largestRequest, 0);
     atomic_store(&allocations, 0);
     atomic_store(&libraryAllocations, 0);
     atomic_store(&startingThreadAllocations, 0);
@@ -170,6 +180,8 @@ long spectop_allocation_counter_stop(void) {
 
 long spectop_allocation_counter_calling_thread(void) { return atomic_load(&startingThreadAllocations); }
 
+unsigned long spectop_allocation_counter_largest(void) { return atomic_load(&largestRequest); }
+
 #else
 
 int spectop_allocation_counter_is_active(void) { return 0; }
@@ -181,5 +193,6 @@ int spectop_allocation_counter_attribute_library(const char *symbol) {
     return 0;
 }
 long spectop_allocation_counter_library(void) { return 0; }
+unsigned long spectop_allocation_counter_largest(void) { return 0; }
 
 #endif

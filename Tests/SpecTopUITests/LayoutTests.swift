@@ -81,12 +81,15 @@ final class LayoutTests: XCTestCase {
     }
 
     func testDivergedModelShowsDivergedInsteadOfPlots() {
-        var snapshot = makeSnapshot(models: 2)
-        snapshot.models[0].status = .diverged
-        let buffer = FrameRenderer.render(snapshot, info: testInfo, width: 80, height: 24)
-        assertScreenContains(buffer, "diverged")
-        let panelRows = buffer.lines[1..<12].joined()
-        XCTAssertEqual(panelRows.components(separatedBy: "loss").count - 1, 0, buffer.text)
+        for status in [ModelStatus.diverged, .failed] {
+            var snapshot = makeSnapshot(models: 2)
+            snapshot.models[0].status = status
+            let buffer = FrameRenderer.render(snapshot, info: testInfo, width: 80, height: 24)
+            assertScreenContains(buffer, status.rawValue)
+            let panelRows = buffer.lines[1..<12].joined()
+            XCTAssertEqual(panelRows.components(separatedBy: "loss").count - 1, 0, buffer.text)
+            if status == .failed { XCTAssertFalse(buffer.text.contains("diverged"), "a failed model is not called diverged:\n\(buffer.text)") }
+        }
     }
 
     func testEveryViewStaysInsideTheBuffer() {

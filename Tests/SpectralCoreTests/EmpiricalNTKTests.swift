@@ -212,4 +212,34 @@ final class EmpiricalNTKTests: XCTestCase {
         assertClose(estimate.chiNet, exact.chiNet, tolerance: 0.05)
         assertClose(estimate.gradSq, exact.gradSq, tolerance: 1e-12)
     }
+
+    /// The engine's in-place path (a reused `SpectrumWorkspace`, LAPACK's
+    /// column-major eigenvectors read as rows) against the allocating one, on
+    /// workspaces larger than the kernel and reused across two models of
+    /// different size, so a wrong leading dimension or stale data would show.
+    func testWorkspaceSpectrumEqualsTheAllocatingPath() throws {
+        let workspace = SpectrumWorkspace(capacity: 80, rows: 40)
+        for (width, outputs, rows) in [(24, 3, 20), (16, 2, 13)] {
+            let data = syntheticRegression(samples: 64, outputs: outputs)
+            var rng = SeededGenerator(seed: UInt64(width))
+            let model = try MLP<Float>(MLPArchitecture(inputDim: 8, width: width, depth: 2, outputDim: outputs, activation: .tanh), generator: &rng)
+            let probe = try LNPProbe(model: model, probe: data.subset(Array(0..<rows)))
+            let factors = KernelFactors(model: model, rows: rows)
+            _ = probe.measure(model, estimator: .exact, kernelFactors: factors)
+            let reference = try SpectrumAnalysis.analyze(kernel: EmpiricalNTK.kernel(factors), residualGradient: probe.residualGradient, step: 1)
+            XCTAssertTrue(EmpiricalNTK.build(factors, into: workspace, interrupted: { false }))
+            let reused = try SpectrumAnalysis.analyze(workspace: workspace, size: rows * outputs, residualGradient: probe.residualGradient, step: 1)
+            XCTAssertEqual(reused.eigenvalues.count, rows * outputs)
+            let top = reference.eigenvalues[0]
+            for (a, b) in zip(reused.eigenvalues, reference.eigenvalues) { XCTAssertEqual(a, b, accuracy: 1e-10 * top) }
+            // Degenerate eigenvalues can mix their vectors; their summed weight cannot change.
+            XCTAssertEqual(reused.weights.reduce(0, +), 1, accuracy: 1e-10)
+            XCTAssertEqual(try XCTUnwrap(reused.chiPosExact), try XCTUnwrap(reference.chiPosExact), accuracy: 1e-10)
+            XCTAssertEqual(try XCTUnwrap(reused.lambdaEff), try XCTUnwrap(reference.lambdaEff), accuracy: 1e-10 * top)
+            XCTAssertEqual(reused.rEff, reference.rEff)
+            XCTAssertEqual(reused.histogram.counts, reference.histogram.counts)
+            XCTAssertEqual(reused.histogram.markerBin, reference.histogram.markerBin)
+            for (a, b) in zip(reused.histogram.log10Edges, reference.histogram.log10Edges) { XCTAssertEqual(a, b, accuracy: 1e-9) }
+        }
+    }
 }

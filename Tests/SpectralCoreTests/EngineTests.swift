@@ -173,3 +173,40 @@ final class OnlineTrainingTests: XCTestCase {
         XCTAssertLessThan(late, early * 0.5, "online training learns")
     }
 }
+
+final class SamplerFailureTests: XCTestCase {
+    private struct SamplerBroke: Error, CustomStringConvertible {
+        var description: String { "the teacher is gone" }
+    }
+
+    /// A failing online sampler is not divergence: the model stops as
+    /// `failed` with the sampler's message, and the other models go on.
+    func testAFailingSamplerMarksItsModelFailedNotDiverged() throws {
+        let data = syntheticRegression(samples: 128)
+        let sampler: OnlineBatchSampler = { count, generator in
+            // Fails for batches of 16 only: the w4 models use 16, the w8 models 32.
+            if count == 16 { throw SamplerBroke() }
+            return data.subset((0..<count).map { _ in generator.index(below: data.count) })
+        }
+        var models = plans(widths: [4, 8], steps: 20)
+        for k in models.indices where models[k].architecture.width == 4 { models[k].batchSize = 16 }
+        let engine = try Engine(EngineConfiguration(models: models, train: data, probe: data.subset(Array(0..<16)), seed: 1,
+                                                    workers: 1, recordEvents: true, onlineSampler: sampler))
+        engine.start()
+        XCTAssertTrue(engine.waitUntilFinished(timeout: 60))
+        let byID = Dictionary(uniqueKeysWithValues: engine.snapshot().models.map { ($0.id, $0) })
+        for (id, model) in byID {
+            if model.width == 4 {
+                XCTAssertEqual(model.status, .failed, id)
+                XCTAssertTrue(model.divergence?.contains("the teacher is gone") == true, model.divergence ?? "")
+            } else {
+                XCTAssertEqual(model.status, .finished, id)
+            }
+        }
+        let events = engine.drainEvents().compactMap { event -> String? in
+            if case .event(let kind, let model, _, _, _) = event, kind == "failed" || kind == "diverged" { return "\(kind) \(model ?? "")" }
+            return nil
+        }
+        XCTAssertEqual(Set(events), ["failed w4-active", "failed w4-frozen"])
+    }
+}

@@ -46,7 +46,7 @@ struct HeadlessRunner {
                 line += "  loss \(Self.number(latest.loss))  chi_net \(Self.number(latest.chiNet))  chi_pos "
                     + (latest.chiPos.map(Self.number) ?? "undefined")
             }
-            if model.status == .diverged { line += "  DIVERGED" }
+            if model.status.stoppedEarly { line += "  \(model.status.rawValue.uppercased())" }
             text += (interactive ? "\u{1B}[2K" : "") + line + "\n"
         }
         let failure = showFailure ? session.recorder?.failure : nil

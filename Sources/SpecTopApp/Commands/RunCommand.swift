@@ -96,7 +96,7 @@ struct RunCommand: ParsableCommand {
         if let signal = outcome.signal { ProcessExit.now(SignalFlag.exitStatus(signal)) }
         if outcome.reason == "error" { ProcessExit.now(ExitStatus.runtimeFailure) }
         if session.everyModelDiverged {
-            StandardStreams.printError("every model diverged: nothing was learned (lower [training] lr, or see the record's diverged events)")
+            StandardStreams.printError("every model diverged or failed: nothing was learned (lower [training] lr, or see the record's diverged and failed events)")
             ProcessExit.now(ExitStatus.runtimeFailure)
         }
         // Workers may still be inside a long call after a quit: leave without them.

@@ -112,7 +112,7 @@ final class TrainingSession: @unchecked Sendable {
             previousDumpRemoved = true
         }
         lock.unlock()
-        let diverged = engine.snapshot().models.filter { $0.status == .diverged }.map(\.id)
+        let diverged = engine.snapshot().models.filter { $0.status.stoppedEarly }.map(\.id)
         let report: StateDump.Report
         do { report = try engine.writeStateDump(to: URL(fileURLWithPath: directory)) } catch {
             return recordFailure("\(error)")
@@ -170,6 +170,6 @@ final class TrainingSession: @unchecked Sendable {
     /// True when every model diverged (the run produced nothing usable).
     var everyModelDiverged: Bool {
         let models = engine.snapshot().models
-        return !models.isEmpty && models.allSatisfy { $0.status == .diverged }
+        return !models.isEmpty && models.allSatisfy { $0.status.stoppedEarly }
     }
 }

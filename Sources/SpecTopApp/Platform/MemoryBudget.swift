@@ -65,7 +65,8 @@ enum MemoryBudget {
     }
 
     static func breakdown(_ estimate: MemoryEstimate) -> String {
-        "models \(describe(estimate.models)), spectra \(describe(estimate.spectra)), data \(describe(estimate.data))"
+        "models \(describe(estimate.models)), spectra \(describe(estimate.spectra)), data \(describe(estimate.data)), "
+            + "runtime and OpenBLAS \(describe(baseline))"
     }
 
     /// `512 MiB`, `17.2 GiB`; "more than 1000 TiB" for saturated estimates.

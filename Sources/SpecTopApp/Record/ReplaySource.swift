@@ -70,8 +70,9 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
         defer { lock.unlock() }
         advance()
         let at = Int(cursor)
-        let diverged = Dictionary(record.events.filter { $0.kind == "diverged" }.compactMap { e in e.model.map { ($0, e.step ?? 0) } },
-                                  uniquingKeysWith: min)
+        // The first stop of each model: its step and whether it diverged or failed.
+        let stopped = Dictionary(record.events.filter { $0.kind == "diverged" || $0.kind == "failed" }.compactMap { e in e.model.map { ($0, (e.step ?? 0, e.kind)) } },
+                                  uniquingKeysWith: { $0.0 <= $1.0 ? $0 : $1 })
         var models: [ModelSnapshot] = []
         var wall = 0.0
         for info in record.models {
@@ -90,7 +91,7 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
             let spectra = (record.spectra[info.id] ?? []).filter { $0.step <= at }
             let chiNets = visible.map(\.chiNet).filter(\.isFinite)
             var status = ModelStatus.training
-            if let d = diverged[info.id], d <= at { status = .diverged }
+            if let (step, kind) = stopped[info.id], step <= at { status = kind == "failed" ? .failed : .diverged }
             else if let last = samples.last, last.step <= at { status = .finished }
             models.append(ModelSnapshot(
                 id: info.id, width: info.width, depth: info.depth, mode: info.mode,

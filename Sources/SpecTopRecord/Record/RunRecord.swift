@@ -142,9 +142,9 @@ public struct RunRecord: Sendable {
         return record
     }
 
-    /// Models the run marked diverged.
+    /// Models the run marked diverged or failed (stopped before their budget).
     public var divergedModels: Set<String> {
-        Set(events.filter { $0.kind == "diverged" }.compactMap(\.model))
+        Set(events.filter { $0.kind == "diverged" || $0.kind == "failed" }.compactMap(\.model))
     }
 
     /// JSON `true`/`false` arrive as NSNumber too: `"version": true` is no version.

@@ -4,4 +4,10 @@ public enum ModelStatus: String, Sendable, Equatable {
     case finished
     /// Loss became NaN or Inf; this model stopped, the others go on.
     case diverged
+    /// Something other than the numbers stopped this model (its online data
+    /// sampler failed); the others go on.
+    case failed
+
+    /// True for a model that stopped before its budget (diverged or failed).
+    public var stoppedEarly: Bool { self == .diverged || self == .failed }
 }

@@ -27,7 +27,7 @@ public struct CompareView: Sendable {
         let order = ModelOrder(snapshot.models).flat
         let entries = order.enumerated().map { position, index -> LegendEntry in
             let model = snapshot.models[index]
-            let suffix = model.status == .diverged ? " (diverged)" : ""
+            let suffix = model.status.stoppedEarly ? " (\(model.status.rawValue))" : ""
             return LegendEntry(glyph: glyphs.seriesGlyph(position), role: .series(position), label: model.id + suffix, selected: index == selectedIndex)
         }
 

@@ -59,6 +59,7 @@ public struct ModelPanel: Sendable {
         switch model.status {
         case .finished: title.append(.init(" done", role: .muted))
         case .diverged: title.append(.init(" diverged", role: .warning, attributes: .bold))
+        case .failed: title.append(.init(" failed", role: .warning, attributes: .bold))
         case .training: break
         }
         let frame = BoxFrame(title: title, role: selected ? .selection : .muted, attributes: selected ? .bold : [])
@@ -66,8 +67,8 @@ public struct ModelPanel: Sendable {
 
         let inner = area.inset(by: 1)
         guard !inner.isEmpty else { return }
-        if model.status == .diverged {
-            renderDiverged(into: &buffer, inner: inner)
+        if model.status.stoppedEarly {
+            renderStopped(into: &buffer, inner: inner)
             return
         }
         let plan = ModelPanel.plan(innerWidth: inner.width, innerHeight: inner.height)
@@ -98,8 +99,8 @@ public struct ModelPanel: Sendable {
         }
     }
 
-    private func renderDiverged(into buffer: inout CellBuffer, inner: Rect) {
-        let text = "diverged"
+    private func renderStopped(into buffer: inout CellBuffer, inner: Rect) {
+        let text = model.status.rawValue
         let y = inner.y + (inner.height - 1) / 2
         buffer.put(text, x: inner.x + max(0, (inner.width - text.count) / 2), y: y, role: .warning, attributes: .bold, maxWidth: inner.width)
         if inner.height >= 2 {

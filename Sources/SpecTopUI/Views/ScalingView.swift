@@ -21,7 +21,7 @@ public struct ScalingView: Sendable {
 
     static func points(_ models: [ModelSnapshot], mode: TrainingMode, value: (ModelSnapshot) -> Double?) -> Points {
         var points = Points()
-        for model in models where model.mode == mode && model.status != .diverged {
+        for model in models where model.mode == mode && !model.status.stoppedEarly {
             guard let v = value(model), v.isFinite, v > 0 else { continue }
             points.x.append(Double(model.parameterCount))
             points.y.append(v)

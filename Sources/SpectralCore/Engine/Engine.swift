@@ -289,7 +289,17 @@ public final class Engine: @unchecked Sendable {
         return best
     }
 
+    /// The largest eNTK any model may compute: what each worker's spectrum
+    /// workspace is sized for.
+    private var largestKernel: Int {
+        guard configuration.traceEstimator == .exact else { return 0 }
+        return runs.map(\.kernelSize).filter { $0 <= configuration.maxKernelSize }.max() ?? 0
+    }
+
     private func workerLoop() {
+        // One spectrum workspace per worker, made at its first spectrum and
+        // shared by every model it measures (it computes one at a time).
+        var workspace: SpectrumWorkspace?
         lock.lock()
         while true {
             if stopping { break }
@@ -329,7 +339,11 @@ public final class Engine: @unchecked Sendable {
                 defer { lock.unlock() }
                 return stopping || (state == .paused && !claimedWhilePaused)
             }
-            let outcome = runUnit(index, freeze: freeze, spectrumDue: spectrumDue, started: now, interrupted: interrupted)
+            if spectrumDue && workspace == nil {
+                workspace = SpectrumWorkspace(capacity: largestKernel, rows: configuration.probe.count)
+            }
+            let outcome = runUnit(index, freeze: freeze, spectrumDue: spectrumDue, started: now, workspace: workspace,
+                                  interrupted: interrupted)
 
             lock.lock()
             if outcome.abandoned {
@@ -376,6 +390,8 @@ public final class Engine: @unchecked Sendable {
         var froze: Bool
         /// Why the model diverged (a non-finite loss, metric or kernel entry).
         var divergence: String?
+        /// Why the model failed otherwise (its online sampler), if it did.
+        var stopFailure: String?
         var finished: Bool
         var wall: Double
         var failure: String?
@@ -384,7 +400,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// One unit of work on a model: measure if due, then one training step.
-    private func runUnit(_ i: Int, freeze: Bool, spectrumDue: Bool, started: Double,
+    private func runUnit(_ i: Int, freeze: Bool, spectrumDue: Bool, started: Double, workspace: SpectrumWorkspace?,
                          interrupted: () -> Bool) -> UnitOutcome {
         let run = runs[i]
         if freeze { run.model.freezeFeatures() }
@@ -397,7 +413,7 @@ public final class Engine: @unchecked Sendable {
                 var result: (LNPMeasurement, SpectrumSample?)
                 do {
                     result = try run.measure(estimator: configuration.traceEstimator, withSpectrum: spectrumDue,
-                                             interrupted: interrupted)
+                                             workspace: workspace, interrupted: interrupted)
                 } catch let error as MeasurementError where error.isRetryableWithoutSpectrum {
                     // A spectrum LAPACK could not compute is reported once and
                     // skipped; the kernel-free metrics of this step still count.
@@ -434,13 +450,14 @@ public final class Engine: @unchecked Sendable {
         if step < budget && outcome.divergence == nil {
             let loss = run.trainer.trainStep()
             outcome.trainLoss = loss
-            if !loss.isFinite {
-                outcome.divergence = run.trainer.lastFailure.map { "training stopped: \($0)" }
-                    ?? "the training loss is not finite at step \(step)"
+            if let failure = run.trainer.lastFailure {
+                outcome.stopFailure = failure
+            } else if !loss.isFinite {
+                outcome.divergence = "the training loss is not finite at step \(step)"
             }
         }
         outcome.step = run.step
-        outcome.finished = outcome.divergence == nil && run.step >= budget && run.lastMeasuredStep == budget
+        outcome.finished = outcome.divergence == nil && outcome.stopFailure == nil && run.step >= budget && run.lastMeasuredStep == budget
         outcome.wall = Date().timeIntervalSince(startTime)
         return outcome
     }
@@ -479,7 +496,12 @@ public final class Engine: @unchecked Sendable {
         snapshot.minChiPos = run.minChiPos
         snapshot.maxREff = run.maxREff
         snapshot.amplification = run.amplification
-        if let divergence = outcome.divergence, snapshot.status == .training {
+        if let failure = outcome.stopFailure, snapshot.status == .training {
+            snapshot.status = .failed
+            snapshot.divergence = failure
+            appendEvent(.event(kind: "failed", model: id, step: outcome.step, wall: outcome.wall,
+                               detail: "\(failure); training stopped for this model"))
+        } else if let divergence = outcome.divergence, snapshot.status == .training {
             snapshot.status = .diverged
             snapshot.divergence = divergence
             appendEvent(.event(kind: "diverged", model: id, step: outcome.step, wall: outcome.wall,

@@ -8,9 +8,9 @@
 ///   pre-activation, activation and delta per layer, for one batch), the probe
 ///   workspace (the same for n probe rows) and, where spectra are computed,
 ///   the kernel factors (a_{l−1}: n × fan_in and δ_l: nC × fan_out, Float64);
-/// - per worker computing a spectrum at the same time: the nC × nC kernel,
-///   one layer's Gram matrices, the eigen-solver's copy, its eigenvectors and
-///   LAPACK's `dsyevd` workspace (1 + 6m + 2m² doubles) — about 7 m² doubles;
+/// - per worker that computes spectra: its `SpectrumWorkspace`, the nC × nC
+///   kernel (decomposed in place), one layer's delta Gram, the input Gram and
+///   LAPACK's `dsyevd` workspace (1 + 6m + 2m² doubles) — about 4 m² doubles;
 /// - the data: training and probe sets (Float32).
 public struct MemoryEstimate: Sendable, Equatable {
     public var models: Int
@@ -50,7 +50,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         }
         let requested = configuration.workers > 0 ? configuration.workers : cores
         let concurrentSpectra = max(0, min(requested, cores, spectrumModels))
-        let spectrumBytes = saturating(saturating(saturating(largestKernel, largestKernel), 7 * 8), concurrentSpectra)
+        let workspaceDoubles = add(saturating(saturating(largestKernel, largestKernel), 4), add(saturating(probeRows, probeRows), 8 * largestKernel))
+        let spectrumBytes = saturating(saturating(workspaceDoubles, 8), concurrentSpectra)
         let train = configuration.train, probe = configuration.probe
         let dataFloats = add(saturating(train.count, train.inputDim + train.outputDim),
                              saturating(probe.count, probe.inputDim + probe.outputDim))

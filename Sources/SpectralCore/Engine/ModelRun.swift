@@ -38,9 +38,11 @@ public final class ModelRun: @unchecked Sendable {
     /// `interrupted` is asked between the pieces of the spectrum (factors,
     /// each layer's kernel, the eigen-solve); when it says yes the
     /// measurement throws `MeasurementError.interrupted` and records nothing.
-    func measure(estimator: TraceEstimator, withSpectrum: Bool,
+    func measure(estimator: TraceEstimator, withSpectrum: Bool, workspace: SpectrumWorkspace? = nil,
                  interrupted: () -> Bool = { false }) throws -> (LNPMeasurement, SpectrumSample?) {
-        let result = withSpectrum ? try measureExactly(interrupted: interrupted) : (probe.measure(model, estimator: estimator), nil)
+        let result = withSpectrum
+            ? try measureExactly(workspace: workspace ?? makeWorkspace(), interrupted: interrupted)
+            : (probe.measure(model, estimator: estimator), nil)
         record(result.0, result.1)
         return result
     }
@@ -54,13 +56,22 @@ public final class ModelRun: @unchecked Sendable {
     /// Measures the current state (LNP and, within `maxKernelSize`, the exact
     /// spectrum) without touching the running summaries: for the state dump.
     public func measureWithoutRecording(maxKernelSize: Int = 4096) throws -> (LNPMeasurement, SpectrumSample?) {
-        guard probe.rowCount * model.outputDim <= maxKernelSize else { return (probe.measure(model), nil) }
-        let (measurement, spectrum) = try measureExactly(interrupted: { false })
-        return (measurement, spectrum)
+        guard kernelSize <= maxKernelSize else { return (probe.measure(model), nil) }
+        return try measureExactly(workspace: makeWorkspace(), interrupted: { false })
     }
 
-    /// Kernel-free LNP plus the exact eNTK spectrum at the current step.
-    private func measureExactly(interrupted: () -> Bool) throws -> (LNPMeasurement, SpectrumSample?) {
+    /// nC: the rows of this model's eNTK.
+    var kernelSize: Int { probe.rowCount * model.outputDim }
+
+    /// A workspace for this model alone (the state dump, tests); the engine
+    /// gives each worker one shared by its models instead.
+    func makeWorkspace() -> SpectrumWorkspace {
+        SpectrumWorkspace(capacity: kernelSize, rows: probe.rowCount)
+    }
+
+    /// Kernel-free LNP plus the exact eNTK spectrum at the current step, in
+    /// `workspace` (no m² allocation).
+    private func measureExactly(workspace: SpectrumWorkspace, interrupted: () -> Bool) throws -> (LNPMeasurement, SpectrumSample?) {
         let factors = self.factors ?? KernelFactors(model: model, rows: probe.rowCount)
         self.factors = factors
         let measurement = probe.measure(model, estimator: .exact, kernelFactors: factors)
@@ -68,11 +79,12 @@ public final class ModelRun: @unchecked Sendable {
         // A diverging model gives a kernel of NaN/Inf, which LAPACK rejects
         // with a bare "info -5": say what it means instead.
         if measurement.nonFiniteQuantity != nil { return (measurement, nil) }
-        guard let kernel = EmpiricalNTK.kernel(factors, interrupted: interrupted) else { throw MeasurementError.interrupted }
-        guard kernel.storage.allSatisfy(\.isFinite) else { throw MeasurementError.nonFiniteKernel }
+        guard EmpiricalNTK.build(factors, into: workspace, interrupted: interrupted) else { throw MeasurementError.interrupted }
+        let m = kernelSize
+        for k in 0..<(m * m) where !workspace.kernel[k].isFinite { throw MeasurementError.nonFiniteKernel }
         if interrupted() { throw MeasurementError.interrupted }
         do {
-            let spectrum = try SpectrumAnalysis.analyze(kernel: kernel, residualGradient: probe.residualGradient, step: step)
+            let spectrum = try SpectrumAnalysis.analyze(workspace: workspace, size: m, residualGradient: probe.residualGradient, step: step)
             return (measurement, spectrum)
         } catch {
             throw MeasurementError.spectrumFailed("\(error)")

@@ -77,6 +77,20 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     /// `self * selfᵀ`: the Gram matrix of the rows.
     public func gram() -> Matrix { multiplied(by: self, transposeOther: true) }
 
+    /// `self * selfᵀ` written into `out` (rows × rows, row-major), which the
+    /// caller allocated once: the spectrum phase reuses its buffers.
+    public func gram(into out: UnsafeMutablePointer<Scalar>) {
+        guard rows > 0 else { return }
+        guard cols > 0 else {
+            out.initialize(repeating: 0, count: rows * rows)
+            return
+        }
+        storage.withUnsafeBufferPointer { a in
+            Scalar.gemm(transA: false, transB: true, m: rows, n: rows, k: cols, alpha: 1, a: a.baseAddress!, lda: cols,
+                        b: a.baseAddress!, ldb: cols, beta: 0, c: out, ldc: rows)
+        }
+    }
+
     public static func identity(_ n: Int) -> Matrix {
         var m = Matrix(rows: n, cols: n)
         for i in 0..<n { m[i, i] = 1 }

@@ -56,44 +56,66 @@ public final class KernelFactors: @unchecked Sendable {
 public enum EmpiricalNTK {
     /// Θ over the trainable layers: [nC, nC], row/column index i·C + c.
     public static func kernel(_ factors: KernelFactors) -> Matrix<Double> {
-        kernel(factors, interrupted: { false })!
-    }
-
-    /// Θ as above, asking `interrupted` before each layer; nil when it said
-    /// yes (a stop or pause arrived while a large kernel was being built).
-    public static func kernel(_ factors: KernelFactors, interrupted: () -> Bool) -> Matrix<Double>? {
-        var theta = Matrix<Double>(rows: factors.rowCount * factors.outputDim, cols: factors.rowCount * factors.outputDim)
-        for l in factors.firstLayer..<factors.deltas.count {
-            if interrupted() { return nil }
-            accumulateLayer(l, factors, into: &theta)
+        withTemporaryBuffers(factors) { theta, inputGram, deltaGram in
+            for l in factors.firstLayer..<factors.deltas.count {
+                accumulateLayer(l, factors, into: theta, inputGram: inputGram, deltaGram: deltaGram)
+            }
         }
-        return theta
     }
 
     /// Θ_l of one layer alone.
     public static func layerKernel(_ l: Int, _ factors: KernelFactors) -> Matrix<Double> {
-        var theta = Matrix<Double>(rows: factors.rowCount * factors.outputDim, cols: factors.rowCount * factors.outputDim)
-        accumulateLayer(l, factors, into: &theta)
+        withTemporaryBuffers(factors) { theta, inputGram, deltaGram in
+            accumulateLayer(l, factors, into: theta, inputGram: inputGram, deltaGram: deltaGram)
+        }
+    }
+
+    /// Θ into `workspace.kernel` (row-major, nC × nC), with no allocation,
+    /// asking `interrupted` before each layer; false when it said yes (a stop
+    /// or pause arrived while a large kernel was being built).
+    public static func build(_ factors: KernelFactors, into workspace: SpectrumWorkspace, interrupted: () -> Bool = { false }) -> Bool {
+        let m = factors.rowCount * factors.outputDim
+        precondition(workspace.fits(size: m, rows: factors.rowCount), "spectrum workspace too small")
+        workspace.kernel.update(repeating: 0, count: m * m)
+        for l in factors.firstLayer..<factors.deltas.count {
+            if interrupted() { return false }
+            accumulateLayer(l, factors, into: workspace.kernel, inputGram: workspace.inputGram, deltaGram: workspace.deltaGram)
+        }
+        return true
+    }
+
+    private static func withTemporaryBuffers(
+        _ factors: KernelFactors,
+        _ body: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void
+    ) -> Matrix<Double> {
+        let n = factors.rowCount, m = n * factors.outputDim
+        var theta = Matrix<Double>(rows: m, cols: m)
+        var inputGram = [Double](repeating: 0, count: max(1, n * n))
+        var deltaGram = [Double](repeating: 0, count: max(1, m * m))
+        theta.storage.withUnsafeMutableBufferPointer { out in
+            inputGram.withUnsafeMutableBufferPointer { a in
+                deltaGram.withUnsafeMutableBufferPointer { d in
+                    if m > 0 { body(out.baseAddress!, a.baseAddress!, d.baseAddress!) }
+                }
+            }
+        }
         return theta
     }
 
-    private static func accumulateLayer(_ l: Int, _ factors: KernelFactors, into theta: inout Matrix<Double>) {
+    /// Adds Θ_l into `theta`, using `inputGram` ([n, n]) and `deltaGram`
+    /// ([nC, nC]) as scratch.
+    private static func accumulateLayer(_ l: Int, _ factors: KernelFactors, into theta: UnsafeMutablePointer<Double>,
+                                        inputGram a: UnsafeMutablePointer<Double>, deltaGram d: UnsafeMutablePointer<Double>) {
         let n = factors.rowCount, c = factors.outputDim, m = n * c
         let s2 = factors.weightMultipliers[l] * factors.weightMultipliers[l]
         let t2 = factors.biasMultipliers[l] * factors.biasMultipliers[l]
-        let inputGram = factors.activations[l].gram()     // [n, n]
-        let deltaGram = factors.deltas[l].gram()          // [nC, nC]
-        theta.storage.withUnsafeMutableBufferPointer { out in
-            inputGram.storage.withUnsafeBufferPointer { a in
-                deltaGram.storage.withUnsafeBufferPointer { d in
-                    for row in 0..<m {
-                        let i = row / c
-                        for col in 0..<m {
-                            let j = col / c
-                            out[row * m + col] += (s2 * a[i * n + j] + t2) * d[row * m + col]
-                        }
-                    }
-                }
+        factors.activations[l].gram(into: a)     // [n, n]
+        factors.deltas[l].gram(into: d)          // [nC, nC]
+        for row in 0..<m {
+            let i = row / c
+            for col in 0..<m {
+                let j = col / c
+                theta[row * m + col] += (s2 * a[i * n + j] + t2) * d[row * m + col]
             }
         }
     }

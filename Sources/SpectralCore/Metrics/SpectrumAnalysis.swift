@@ -11,8 +11,44 @@ public enum SpectrumAnalysis {
                                binCount: Int = SpectrumHistogram.defaultBinCount) throws -> SpectrumSample {
         precondition(theta.rows == g.count, "residual gradient does not match the kernel")
         let eigen = try SymmetricEigen(theta)
+        let m = eigen.eigenvalues.count
+        return summarize(descendingEigenvalues: eigen.eigenvalues, residualGradient: g, step: step, binCount: binCount) { unit in
+            // Eigenvectors are the columns of the row-major matrix.
+            var dots = [Double](repeating: 0, count: m)
+            eigen.eigenvectors.storage.withUnsafeBufferPointer { v in
+                for i in 0..<m where unit[i] != 0 {
+                    let row = v.baseAddress! + i * m
+                    for k in 0..<m { dots[k] += row[k] * unit[i] }
+                }
+            }
+            return dots
+        }
+    }
+
+    /// The same analysis on the kernel built in `workspace` (`size` rows),
+    /// decomposed in place: no m² buffer is allocated.
+    public static func analyze(workspace: SpectrumWorkspace, size m: Int, residualGradient g: [Double], step: Int,
+                        binCount: Int = SpectrumHistogram.defaultBinCount) throws -> SpectrumSample {
+        precondition(m == g.count, "residual gradient does not match the kernel")
+        try workspace.decomposeKernel(size: m)
+        // LAPACK gives ascending order, each eigenvector one contiguous row; spectop works head-first.
+        let descending = (0..<m).map { workspace.eigenvalues[m - 1 - $0] }
+        return summarize(descendingEigenvalues: descending, residualGradient: g, step: step, binCount: binCount) { unit in
+            (0..<m).map { k in
+                let vector = workspace.kernel + (m - 1 - k) * m
+                var dot = 0.0
+                for i in 0..<m { dot += vector[i] * unit[i] }
+                return dot
+            }
+        }
+    }
+
+    /// The METHOD.md quantities from the eigenvalues (descending) and the
+    /// projections v_k·ĝ of the unit residual, which `projections` computes.
+    private static func summarize(descendingEigenvalues: [Double], residualGradient g: [Double], step: Int, binCount: Int,
+                                  projections: ([Double]) -> [Double]) -> SpectrumSample {
         // Round-off can leave tiny negative eigenvalues of a PSD matrix: clamp.
-        let lambda = eigen.eigenvalues.map { max(0, $0) }
+        let lambda = descendingEigenvalues.map { max(0, $0) }
         let m = lambda.count
         let trace = lambda.reduce(0, +)
         let gNorm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -22,16 +58,7 @@ public enum SpectrumAnalysis {
         var lambdaEff: Double?
         var rEff: Double?
         if gNorm > 0, gNorm.isFinite, trace > 0, trace.isFinite {
-            weights = Array(repeating: 0, count: m)
-            eigen.eigenvectors.storage.withUnsafeBufferPointer { v in
-                for i in 0..<m {
-                    let gi = g[i] / gNorm
-                    if gi == 0 { continue }
-                    let row = v.baseAddress! + i * m
-                    for k in 0..<m { weights[k] += row[k] * gi }
-                }
-            }
-            weights = weights.map { $0 * $0 }
+            weights = projections(g.map { $0 / gNorm }).map { $0 * $0 }
             let effective = zip(weights, lambda).reduce(0) { $0 + $1.0 * $1.1 }
             lambdaEff = effective
             chiPos = effective / trace

@@ -48,6 +48,11 @@ int spectop_allocation_counter_attribute_library(const char *symbol);
 /// Allocations since start made directly by the attributed library.
 long spectop_allocation_counter_library(void);
 
+/// The largest single allocation (in bytes) requested since start by anyone
+/// but the attributed library: shows that a phase allocates no buffer of a
+/// given size.
+unsigned long spectop_allocation_counter_largest(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,7 +112,6 @@ final class TrainingSession: @unchecked Sendable {
             previousDumpRemoved = true
         }
         lock.unlock()
-        let diverged = engine.snapshot().models.filter { $0.status.stoppedEarly }.map(\.id)
         let report: StateDump.Report
         do { report = try engine.writeStateDump(to: URL(fileURLWithPath: directory)) } catch {
             return recordFailure("\(error)")
@@ -122,7 +121,7 @@ final class TrainingSession: @unchecked Sendable {
         if !report.failures.isEmpty {
             return recordFailure("state dump written to \(directory) (step \(step)) except: " + report.failures.joined(separator: "; "))
         }
-        let note = diverged.isEmpty ? "" : " (diverged, weights kept: \(diverged.joined(separator: ", ")))"
+        let note = report.diverged.isEmpty ? "" : " (diverged, weights kept: \(report.diverged.joined(separator: ", ")))"
         return ExportResult(message: "state dump written to \(directory) (step \(step))\(note)", failed: false)
     }
 

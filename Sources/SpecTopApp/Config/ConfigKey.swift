@@ -44,18 +44,6 @@ struct ConfigKey: Sendable {
     func validate(_ config: ExperimentConfig) throws(ConfigError) {
         if let problem = requirement(read(config)) { throw ConfigError(qualifiedName + problem) }
     }
-
-    static func describe(_ value: ConfigValue) -> String {
-        switch value {
-        case .integer(let v): return "\(v)"
-        case .float(let v): return "\(v)"
-        case .string(let v): return "'\(v)'"
-        case .bool(let v): return "\(v)"
-        case .integers(let v): return "\(v)"
-        case .floats(let v): return "\(v)"
-        case .strings(let v): return "\(v)"
-        }
-    }
 }
 
 // MARK: Building entries

@@ -78,6 +78,8 @@ public enum StateDump {
     public struct Report: Sendable {
         public var written: [URL] = []
         public var failures: [String] = []
+        /// The models written as diverged, in the order of `runs`.
+        public var diverged: [String] = []
     }
 
     /// Writes the dump of `runs` (their models must be idle: see
@@ -98,6 +100,7 @@ public enum StateDump {
         }
         var report = Report()
         for run in runs {
+            if diverged.contains(run.plan.id) { report.diverged.append(run.plan.id) }
             do {
                 report.written.append(try writeModel(run, probe: probe, to: directory, diverged: diverged.contains(run.plan.id)))
             } catch {

@@ -80,12 +80,13 @@ public final class ModelRun: @unchecked Sendable {
         // with a bare "info -5": say what it means instead.
         if measurement.nonFiniteQuantity != nil { return (measurement, nil) }
         guard EmpiricalNTK.build(factors, into: workspace, interrupted: interrupted) else { throw MeasurementError.interrupted }
-        let m = kernelSize
-        for k in 0..<(m * m) where !workspace.kernel[k].isFinite { throw MeasurementError.nonFiniteKernel }
         if interrupted() { throw MeasurementError.interrupted }
         do {
-            let spectrum = try SpectrumAnalysis.analyze(workspace: workspace, size: m, residualGradient: probe.residualGradient, step: step)
+            let spectrum = try SpectrumAnalysis.analyze(workspace: workspace, size: kernelSize, residualGradient: probe.residualGradient, step: step)
             return (measurement, spectrum)
+        } catch SymmetricEigen.Failure.nonFinite {
+            // The workspace refuses NaN/Inf before LAPACK sees it: the model diverged.
+            throw MeasurementError.nonFiniteKernel
         } catch {
             throw MeasurementError.spectrumFailed("\(error)")
         }

@@ -14,7 +14,7 @@ public struct SpectopCommand: ParsableCommand {
             spectral position chi_pos and eNTK eigenvalue histograms. See README.md.
             """,
         version: SpecTopVersion.string,
-        subcommands: [RunCommand.self, ReplayCommand.self, ClaimsCommand.self, PresetsCommand.self, BenchCommand.self],
+        subcommands: [RunCommand.self, ReplayCommand.self, WatchCommand.self, ClaimsCommand.self, PresetsCommand.self, BenchCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
@@ -95,17 +95,36 @@ struct PresetsCommand: ParsableCommand {
     }
 }
 
-/// `spectop claims FILE.jsonl`
+/// `spectop claims PATH...`
 struct ClaimsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "claims",
-        abstract: "Check the paper's claims on a recorded run and print a table (a report: exits 0 either way).")
+        abstract: "Check the paper's claims on a recorded run and print a table (a report: exits 0 either way).",
+        discussion: """
+            Several files, or a directory of *.jsonl records (a sweep, one record per model), are evaluated             as one experiment: their models side by side, named RUN/MODEL.
+            """)
 
-    @Argument(help: "A record written by `spectop run --out FILE.jsonl` (may still be running).")
-    var file: String
+    @Argument(help: "Records written by `spectop run --out FILE.jsonl` or the PyTorch probe (may still be running), or directories of them.")
+    var paths: [String]
+
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("give at least one record file or directory") }
+    }
 
     func run() throws {
-        let record = try RunRecord.read(path: file)
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                let records = names.filter { $0.hasSuffix(".jsonl") && !$0.hasPrefix(".") }.sorted()
+                if records.isEmpty { throw CommandFailure.usage("\(path): no *.jsonl records in this directory") }
+                files += records.map { (path as NSString).appendingPathComponent($0) }
+            } else {
+                files.append(path)
+            }
+        }
+        let record = RunRecord.combined(try files.map { try RunRecord.read(path: $0) })
         // Model ids and notes come from the file: never let them drive the terminal.
         StandardStreams.writeOutput(TerminalSafeText.lines(ClaimsEvaluator.render(ClaimsEvaluator.evaluate(record), record: record)))
     }

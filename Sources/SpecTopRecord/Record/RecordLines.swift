@@ -16,6 +16,7 @@ public enum RecordLines {
             json.add("grad_sq", sample.gradSq)
             json.add("wall", sample.wall)
             if sample.traceIsEstimate { json.add("chi_net_estimate", true) }
+            if let error = sample.chiNetStandardError { json.add("chi_net_stderr", error) }
             json.add("layer_chi_net", numbers: sample.layerChiNet)
             json.add("layer_grad_sq", numbers: sample.layerGradSq)
         case .spectrum(let model, let spectrum):

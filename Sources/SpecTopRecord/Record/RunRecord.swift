@@ -13,9 +13,20 @@ public struct RunRecord: Sendable {
         public var width: Int
         public var depth: Int
         public var parameterCount: Int
+        /// Trainable parameters, when the header says (the probe's `trainable_params`).
+        public var trainableParameterCount: Int?
+        /// The planned number of steps; 0 when the writer did not say.
+        public var stepBudget: Int
         /// "all" or "readout".
         public var trainable: String
         public var mode: TrainingMode
+
+        public init(id: String, width: Int, depth: Int, parameterCount: Int, trainableParameterCount: Int? = nil,
+                    stepBudget: Int = 0, trainable: String, mode: TrainingMode) {
+            self.id = id; self.width = width; self.depth = depth; self.parameterCount = parameterCount
+            self.trainableParameterCount = trainableParameterCount; self.stepBudget = stepBudget
+            self.trainable = trainable; self.mode = mode
+        }
     }
 
     public struct Event: Sendable, Equatable {
@@ -30,6 +41,8 @@ public struct RunRecord: Sendable {
 
     public var file: String
     public var version: Int
+    /// The header's run name, when it has one.
+    public var name: String?
     public var seed: UInt64?
     public var preset: String?
     public var dataName: String?
@@ -63,77 +76,22 @@ public struct RunRecord: Sendable {
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let endsWithNewline = data.last == UInt8(ascii: "\n")
         if endsWithNewline, lines.last?.isEmpty == true { lines.removeLast() }
-        guard let firstLine = lines.first, !firstLine.isEmpty else {
-            throw RecordError("\(file): empty file, not a spectop record")
-        }
-        guard firstLine.count <= maxLineBytes, let header = object(Data(firstLine)), header["type"] as? String == "run" else {
-            throw RecordError("\(file):1: not a spectop record (the first line must be a JSON object with \"type\":\"run\")")
-        }
-        guard let version = int(header["version"]) else { throw RecordError("\(file):1: the run line has no version") }
-        guard version == supportedVersion else {
-            throw RecordError("\(file):1: record version \(version) is not supported (this spectop reads version \(supportedVersion))")
-        }
-        var record = RunRecord(file: file, version: version)
-        // Seeds use all 63 bits: read them as integers, not through Double.
-        if let seed = header["seed"] as? NSNumber, !isBoolean(seed), seed.int64Value >= 0,
-           seed.doubleValue.rounded() == seed.doubleValue {
-            record.seed = UInt64(seed.int64Value)
-        }
-        record.preset = header["preset"] as? String
-        record.blas = header["blas"] as? String
-        record.toolVersion = header["tool"] as? String
-        record.dataName = (header["data"] as? [String: Any])?["name"] as? String
-        for entry in header["models"] as? [[String: Any]] ?? [] {
-            guard let id = entry["id"] as? String else { continue }
-            let trainable = entry["trainable"] as? String ?? "all"
-            record.models.append(ModelInfo(
-                id: id, width: int(entry["width"]) ?? 0, depth: int(entry["depth"]) ?? 0,
-                parameterCount: int(entry["params"]) ?? 0, trainable: trainable,
-                mode: TrainingMode(rawValue: entry["mode"] as? String ?? "") ?? (trainable == "readout" ? .frozen : .active)))
-        }
+        let header = try RecordHeader.decode(lines.first.map { Data($0) } ?? Data(), file: file)
+        var record = RunRecord(file: file, header: header)
         for (index, raw) in lines.enumerated().dropFirst() {
             let lineNumber = index + 1
             if raw.isEmpty { continue }
             guard raw.count <= maxLineBytes else {
                 throw RecordError("\(file):\(lineNumber): line is longer than \(maxLineBytes >> 20) MiB, not a spectop record line")
             }
-            guard let line = object(Data(raw)) else {
+            guard let line = RecordLine.decode(Data(raw)) else {
                 if index == lines.count - 1 && !endsWithNewline {
                     record.warnings.append("\(file):\(lineNumber): last line is cut off (the run was interrupted); using the \(index) complete lines before it")
                     break
                 }
                 throw RecordError("\(file):\(lineNumber): not a JSON object")
             }
-            switch line["type"] as? String {
-            case "step":
-                guard let model = line["model"] as? String, let step = int(line["step"]) else { continue }
-                record.steps[model, default: []].append(MetricSample(
-                    step: step, loss: double(line["loss"]) ?? .nan, chiLoss: double(line["chi_loss"]) ?? .nan,
-                    chiNet: double(line["chi_net"]) ?? .nan, chiPos: double(line["chi_pos"]),
-                    gradSq: double(line["grad_sq"]) ?? .nan, wall: double(line["wall"]) ?? 0,
-                    traceIsEstimate: line["chi_net_estimate"] as? Bool ?? false,
-                    layerChiNet: (line["layer_chi_net"] as? [Any] ?? []).compactMap(double),
-                    layerGradSq: (line["layer_grad_sq"] as? [Any] ?? []).compactMap(double)))
-            case "spectrum":
-                guard let model = line["model"] as? String, let step = int(line["step"]) else { continue }
-                let eigenvalues = (line["eigenvalues"] as? [Any] ?? []).compactMap(double)
-                let weights = (line["weights"] as? [Any] ?? []).compactMap(double)
-                let lambdaEff = double(line["lambda_eff"])
-                record.spectra[model, default: []].append(SpectrumSample(
-                    step: step, eigenvalues: eigenvalues, weights: weights, chiPosExact: double(line["chi_pos_exact"]),
-                    lambdaEff: lambdaEff, rEff: double(line["r_eff"]),
-                    effectiveRank: double(line["effective_rank"]) ?? SpectrumSample.effectiveRank(eigenvalues),
-                    histogram: SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff)))
-            case "event":
-                record.events.append(Event(kind: line["event"] as? String ?? "event", model: line["model"] as? String,
-                                           step: int(line["step"]), wall: double(line["wall"]) ?? 0,
-                                           detail: line["detail"] as? String))
-            case "end":
-                record.endReason = line["reason"] as? String
-                record.endWall = double(line["wall"])
-            default:
-                continue  // unknown line types from newer minor versions are skipped
-            }
+            record.apply(line)
         }
         // Models that appear only in step lines (a header written by hand).
         for id in record.steps.keys.sorted() where !record.models.contains(where: { $0.id == id }) {
@@ -142,34 +100,61 @@ public struct RunRecord: Sendable {
         return record
     }
 
+    init(file: String, header: RecordHeader) {
+        self.file = file
+        version = header.version
+        name = header.name
+        seed = header.seed
+        preset = header.preset
+        blas = header.blas
+        toolVersion = header.toolVersion
+        dataName = header.dataName
+        models = header.models
+    }
+
+    mutating func apply(_ line: RecordLine) {
+        switch line {
+        case .step(let model, let sample): steps[model, default: []].append(sample)
+        case .spectrum(let model, let spectrum): spectra[model, default: []].append(spectrum)
+        case .event(let event): events.append(event)
+        case .end(let reason, let wall, _):
+            endReason = reason
+            endWall = wall
+        case .ignored: break  // unknown line types from newer minor versions are skipped
+        }
+    }
+
+    /// Several records as one experiment (`claims` on a sweep): every model is
+    /// renamed `RUN/MODEL`, RUN being each record's run name or file stem.
+    public static func combined(_ records: [RunRecord]) -> RunRecord {
+        guard records.count > 1 else { return records.first ?? RunRecord(file: "", header: RecordHeader(version: supportedVersion)) }
+        var result = RunRecord(file: records.map(\.file).joined(separator: ", "), header: RecordHeader(version: supportedVersion))
+        let names = RunNames.unique(records.map { $0.runName })
+        let presets = Set(records.compactMap(\.preset)), data = Set(records.compactMap(\.dataName))
+        result.preset = presets.count == 1 ? presets.first : nil
+        result.dataName = data.count == 1 ? data.first : nil
+        for (record, run) in zip(records, names) {
+            func renamed(_ id: String) -> String { "\(run)/\(id)" }
+            result.models += record.models.map { var m = $0; m.id = renamed(m.id); return m }
+            for (id, samples) in record.steps { result.steps[renamed(id)] = samples }
+            for (id, spectra) in record.spectra { result.spectra[renamed(id)] = spectra }
+            result.events += record.events.map { var e = $0; e.model = e.model.map(renamed); return e }
+            result.warnings += record.warnings
+        }
+        let reasons = Set(records.map { $0.endReason ?? "running" })
+        result.endReason = reasons.count == 1 ? reasons.first : reasons.sorted().joined(separator: "/")
+        return result
+    }
+
+    /// The name a run goes by when several are shown: the header's name, else the file's stem.
+    public var runName: String { name ?? RunNames.stem(of: file) }
+
     /// Models the run marked diverged or failed (stopped before their budget).
     public var divergedModels: Set<String> {
         Set(events.filter { $0.kind == "diverged" || $0.kind == "failed" }.compactMap(\.model))
     }
 
-    /// JSON `true`/`false` arrive as NSNumber too: `"version": true` is no version.
-    static func isBoolean(_ number: NSNumber) -> Bool {
-        String(cString: number.objCType) == "c"
-    }
-
     /// Longer lines are no spectop record line (a spectrum of 4,096 modes is
     /// about 200 KB); refusing them bounds what one line can cost to parse.
     public static let maxLineBytes = 16 << 20
-
-    private static func object(_ data: Data) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: data, options: [])) as? [String: Any]
-    }
-
-    static func double(_ value: Any?) -> Double? {
-        guard let value, !(value is NSNull) else { return nil }
-        if let n = value as? NSNumber, !isBoolean(n) { return n.doubleValue }
-        return nil
-    }
-
-    static func int(_ value: Any?) -> Int? {
-        guard let n = value as? NSNumber, !isBoolean(n) else { return nil }
-        let d = n.doubleValue
-        guard d.isFinite, d == d.rounded(), abs(d) < 1e15 else { return nil }
-        return Int(d)
-    }
 }

@@ -15,15 +15,19 @@ public struct MetricSample: Sendable, Equatable {
     public var wall: Double
     /// True when χ_net is a Hutchinson estimate rather than exact.
     public var traceIsEstimate: Bool
+    /// The standard error of an estimated χ_net (absolute, same units), when
+    /// the writer gave one (the PyTorch probe's Hutchinson estimate does).
+    public var chiNetStandardError: Double?
     /// Tr Θ_l per layer (readout last; 0 for frozen layers). Sums to `chiNet`.
     public var layerChiNet: [Double]
     /// gᵀΘ_l g per layer. Sums to `gradSq`.
     public var layerGradSq: [Double]
 
     public init(step: Int, loss: Double, chiLoss: Double, chiNet: Double, chiPos: Double?, gradSq: Double, wall: Double,
-                traceIsEstimate: Bool = false, layerChiNet: [Double] = [], layerGradSq: [Double] = []) {
+                traceIsEstimate: Bool = false, chiNetStandardError: Double? = nil, layerChiNet: [Double] = [], layerGradSq: [Double] = []) {
         self.step = step; self.loss = loss; self.chiLoss = chiLoss; self.chiNet = chiNet
         self.chiPos = chiPos; self.gradSq = gradSq; self.wall = wall; self.traceIsEstimate = traceIsEstimate
+        self.chiNetStandardError = chiNetStandardError
         self.layerChiNet = layerChiNet; self.layerGradSq = layerGradSq
     }
 

@@ -6,8 +6,11 @@ public struct EngineSnapshot: Sendable, Equatable {
     public var elapsed: Double
     /// Sum of the models' steps per second.
     public var stepsPerSecond: Double
+    /// The records behind the models when several are watched (`spectop watch`); empty otherwise.
+    public var runs: [RunSummary]
 
-    public init(state: EngineState, models: [ModelSnapshot], elapsed: Double, stepsPerSecond: Double) {
+    public init(state: EngineState, models: [ModelSnapshot], elapsed: Double, stepsPerSecond: Double, runs: [RunSummary] = []) {
         self.state = state; self.models = models; self.elapsed = elapsed; self.stepsPerSecond = stepsPerSecond
+        self.runs = runs
     }
 }

@@ -28,6 +28,9 @@ public struct ModelSnapshot: Sendable, Equatable {
     public var stepsPerSecond: Double
     /// Why the model diverged (which quantity stopped being finite), when it did.
     public var divergence: String?
+    /// The run (record) the model belongs to when several are shown together
+    /// (`spectop watch`); nil for the monitor's own engine. The grid groups by it.
+    public var run: String?
 
     public init(id: String, width: Int, depth: Int, mode: TrainingMode, featuresFrozen: Bool, parameterCount: Int,
                 trainableParameterCount: Int, step: Int, stepBudget: Int, status: ModelStatus, trainLoss: Double? = nil,

@@ -2,15 +2,25 @@
 /// generates the help overlay and footer, so they cannot drift apart.
 public struct KeyTable: Sendable {
     public let bindings: [KeyBinding]
+    /// Which monitor the table is for.
+    public let mode: MonitorMode
     /// True for the replay variant.
-    public let isReplay: Bool
+    public var isReplay: Bool { mode == .replay }
 
-    public init(bindings: [KeyBinding], isReplay: Bool) {
+    public init(bindings: [KeyBinding], mode: MonitorMode) {
         self.bindings = bindings
-        self.isReplay = isReplay
+        self.mode = mode
     }
 
-    /// The table for live training or for replay.
+    /// The table for live training, replay or watch.
+    public static func forMode(_ mode: MonitorMode) -> KeyTable {
+        switch mode {
+        case .live: return .live
+        case .replay: return .replay
+        case .watch: return .watch
+        }
+    }
+
     public static func forMode(replay: Bool) -> KeyTable { replay ? .replay : .live }
 
     /// The action bound to `key`, nil if none.
@@ -45,7 +55,7 @@ public struct KeyTable: Sendable {
         KeyBinding([.down], .selectDown, "select run below"),
         KeyBinding([.character("F")], .freezeFeatures, "freeze selected features"),
         KeyBinding([.character("e")], .export, "export a state dump", footer: "export"),
-    ] + common, isReplay: false)
+    ] + common, mode: .live)
 
     /// Playing back a recording: arrows scrub, so selection uses Up/Down/Tab.
     public static let replay = KeyTable(bindings: [
@@ -62,5 +72,16 @@ public struct KeyTable: Sendable {
         KeyBinding([.character("-")], .slower, "play slower"),
         KeyBinding([.up], .selectPrevious, "select previous model"),
         KeyBinding([.down], .selectNext, "select next model"),
-    ] + common, isReplay: true)
+    ] + common, mode: .replay)
+
+    /// Watching records other processes write: nothing to control, only to look at.
+    public static let watch = KeyTable(bindings: [
+        KeyBinding([.character("q"), .controlC], .quit, "quit (the writers go on)", footer: "quit"),
+        KeyBinding([.character("r")], .cycleRunFilter, "show one run at a time, then all", footer: "run"),
+        KeyBinding([.character("a")], .showAllRuns, "show all runs"),
+        KeyBinding([.left], .selectPreviousSize, "select previous size or run"),
+        KeyBinding([.right], .selectNextSize, "select next size or run"),
+        KeyBinding([.up], .selectUp, "select model above"),
+        KeyBinding([.down], .selectDown, "select model below"),
+    ] + common, mode: .watch)
 }

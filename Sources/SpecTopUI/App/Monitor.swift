@@ -14,7 +14,7 @@ public final class Monitor {
 
     public init(source: any MonitorSource, info: MonitorInfo, options: MonitorOptions = MonitorOptions()) {
         self.options = options
-        self.controller = MonitorController(source: source, info: info, replay: options.replay, theme: options.theme)
+        self.controller = MonitorController(source: source, info: info, mode: options.mode, theme: options.theme)
     }
 
     /// Runs until a quit key or SIGINT/SIGTERM/SIGHUP, then restores the

@@ -27,4 +27,6 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case scrubForwardFar
     case jumpToStart
     case jumpToEnd
+    case cycleRunFilter
+    case showAllRuns
 }

@@ -17,13 +17,17 @@ public final class MonitorController {
     /// A message from the last key (e.g. the new theme's name); cleared by the next key.
     public private(set) var localStatus: String?
 
-    public init(source: any MonitorSource, info: MonitorInfo, replay: Bool = false, theme: Theme = .default) {
+    public init(source: any MonitorSource, info: MonitorInfo, mode: MonitorMode = .live, theme: Theme = .default) {
         self.source = source
         self.info = info
-        self.keyTable = .forMode(replay: replay)
-        self.state = MonitorState(replay: replay)
+        self.keyTable = .forMode(mode)
+        self.state = MonitorState(mode: mode)
         self.themes = [theme] + Theme.builtinNames.filter { $0 != theme.name }.compactMap(Theme.builtin(named:))
         self.snapshot = source.snapshot()
+    }
+
+    public convenience init(source: any MonitorSource, info: MonitorInfo, replay: Bool, theme: Theme = .default) {
+        self.init(source: source, info: info, mode: replay ? .replay : .live, theme: theme)
     }
 
     /// The theme in use.
@@ -35,7 +39,37 @@ public final class MonitorController {
     /// Pulls the latest snapshot unless the display is frozen.
     public func refresh() {
         guard !state.displayFrozen else { return }
-        snapshot = source.snapshot()
+        snapshot = filtered(source.snapshot())
+    }
+
+    /// The snapshot with only the models of the run filter (watch), and the filter dropped when its run is gone.
+    private func filtered(_ full: EngineSnapshot) -> EngineSnapshot {
+        guard let run = state.runFilter else { return full }
+        guard full.runs.contains(where: { $0.name == run }) else {
+            state.runFilter = nil
+            return full
+        }
+        var only = full
+        only.models = full.models.filter { $0.run == run }
+        return only
+    }
+
+    /// Watch: all runs → the first run only → the next … → all runs again.
+    private func cycleRunFilter() {
+        let names = source.snapshot().runs.map(\.name)
+        guard !names.isEmpty else {
+            localStatus = "only one run is shown"
+            return
+        }
+        if let current = state.runFilter, let index = names.firstIndex(of: current), index + 1 < names.count {
+            state.runFilter = names[index + 1]
+        } else if state.runFilter == nil {
+            state.runFilter = names[0]
+        } else {
+            state.runFilter = nil
+        }
+        localStatus = state.runFilter.map { "showing run \($0) only (r: next, a: all)" } ?? "showing all runs"
+        snapshot = filtered(source.snapshot())
     }
 
     /// Handles one key press; returns false when the key is not bound.
@@ -100,7 +134,7 @@ public final class MonitorController {
             state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
         case .toggleDisplayFreeze:
             state.displayFrozen.toggle()
-            if !state.displayFrozen { snapshot = source.snapshot() }
+            if !state.displayFrozen { snapshot = filtered(source.snapshot()) }
         case .freezeFeatures:
             freezeSelectedFeatures()
         case .cycleTheme:
@@ -108,6 +142,12 @@ public final class MonitorController {
             localStatus = "theme \(theme.name)"
         case .toggleHelp:
             state.showHelp.toggle()
+        case .cycleRunFilter:
+            cycleRunFilter()
+        case .showAllRuns:
+            state.runFilter = nil
+            localStatus = "showing all runs"
+            snapshot = filtered(source.snapshot())
         }
     }
 

@@ -2,8 +2,9 @@
 public struct MonitorOptions: Sendable {
     /// Frames drawn per second (keys are handled between frames at once).
     public var framesPerSecond: Double
-    /// Replay mode: the replay key table (arrows scrub) and a replay badge.
-    public var replay: Bool
+    /// Live engine, replay (arrows scrub, a replay badge) or watch (records other processes write).
+    public var mode: MonitorMode
+    public var replay: Bool { mode == .replay }
     /// ASCII glyphs and labels even on a UTF-8 terminal (`--ascii`).
     public var forceASCII: Bool
     /// The theme to start with; `t` cycles on through the built-in ones.
@@ -16,11 +17,11 @@ public struct MonitorOptions: Sendable {
     /// and resizes still redraw at once, within one frame.
     public var dataInterval: Double
 
-    public init(framesPerSecond: Double = 10, replay: Bool = false, forceASCII: Bool = false, theme: Theme = .default,
-                dataInterval: Double = 0.25) {
+    public init(framesPerSecond: Double = 10, replay: Bool = false, mode: MonitorMode? = nil, forceASCII: Bool = false,
+                theme: Theme = .default, dataInterval: Double = 0.25) {
         self.framesPerSecond = framesPerSecond
         self.dataInterval = dataInterval
-        self.replay = replay
+        self.mode = mode ?? (replay ? .replay : .live)
         self.forceASCII = forceASCII
         self.theme = theme
     }

@@ -14,16 +14,25 @@ public struct MonitorState: Sendable, Equatable {
     public var focusedMetric: ChartMetric = .loss
     /// Log scale by default for every metric (METHOD.md display conventions).
     public var yScales: [ChartMetric: AxisScale] = [.loss: .log, .chiNet: .log, .chiPos: .log]
-    /// Replay mode: the replay key table and a replay badge in the header.
-    public var replay = false
+    /// Live engine, replay or watch: picks the key table and the header badge.
+    public var mode: MonitorMode = .live
+    /// Watch: show only this run's models (`r` cycles through the runs); nil shows all.
+    public var runFilter: String?
     /// Index into the monitor's theme list.
     public var themeIndex = 0
 
-    public init(view: ViewKind = .grid, selectedModelID: String? = nil, replay: Bool = false) {
+    public init(view: ViewKind = .grid, selectedModelID: String? = nil, mode: MonitorMode = .live) {
         self.view = view
         self.selectedModelID = selectedModelID
-        self.replay = replay
+        self.mode = mode
     }
+
+    public init(view: ViewKind = .grid, selectedModelID: String? = nil, replay: Bool) {
+        self.init(view: view, selectedModelID: selectedModelID, mode: replay ? .replay : .live)
+    }
+
+    /// Replay mode: the replay key table and a replay badge in the header.
+    public var replay: Bool { mode == .replay }
 
     /// The y scale of `metric`.
     public func yScale(_ metric: ChartMetric) -> AxisScale {

@@ -27,7 +27,11 @@ public struct CompareView: Sendable {
         let order = ModelOrder(snapshot.models).flat
         let entries = order.enumerated().map { position, index -> LegendEntry in
             let model = snapshot.models[index]
-            let suffix = model.status.stoppedEarly ? " (\(model.status.rawValue))" : ""
+            var suffix = model.status.stoppedEarly ? " (\(model.status.rawValue))" : ""
+            if let latest = model.latest, latest.traceIsEstimate {
+                // An estimated χ_net says so in the legend, with its error.
+                suffix += " " + glyphs.chiNet + " ~" + (NumberFormat.relativeError(latest) ?? "")
+            }
             return LegendEntry(glyph: glyphs.seriesGlyph(position), role: .series(position), label: model.id + suffix, selected: index == selectedIndex)
         }
 

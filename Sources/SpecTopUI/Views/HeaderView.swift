@@ -19,6 +19,30 @@ public struct HeaderView: Sendable {
         var priority: Int
     }
 
+    private var badge: String {
+        switch state.mode {
+        case .live: return ""
+        case .replay: return "replay "
+        case .watch: return "watch "
+        }
+    }
+
+    /// Watch: how many runs are live, stale, finished… or, filtered to one, that run.
+    private var runsPart: Part? {
+        guard !snapshot.runs.isEmpty else { return nil }
+        if let name = state.runFilter, let run = snapshot.runs.first(where: { $0.name == name }) {
+            let detail = run.state == .finished ? run.detail.map { " (\($0))" } ?? "" : ""
+            return Part(text: "run \(name): \(run.state.rawValue)\(detail)", role: .selection, attributes: .bold, priority: 0)
+        }
+        let counts = RunSummary.State.allCases.compactMap { state -> String? in
+            let n = snapshot.runs.filter { $0.state == state }.count
+            return n > 0 ? "\(n) \(state.rawValue)" : nil
+        }
+        let total = snapshot.runs.count
+        return Part(text: "\(total) run\(total == 1 ? "" : "s"): " + counts.joined(separator: ", "),
+                    role: snapshot.runs.contains { $0.state == .stale || $0.state == .refused } ? .warning : .text, priority: 1)
+    }
+
     public func render(into buffer: inout CellBuffer, row: Rect, glyphs: GlyphSet) {
         guard !row.isEmpty else { return }
         buffer.fill(row, with: Cell(" ", role: .text))
@@ -33,10 +57,13 @@ public struct HeaderView: Sendable {
             Part(text: info.preset, role: .text, priority: 3),
             Part(text: info.dataset, role: .text, priority: 4),
             Part(text: NumberFormat.duration(snapshot.elapsed), role: .text, priority: 1),
-            Part(text: (state.replay ? "replay " : "") + snapshot.state.rawValue, role: stateRole, attributes: .bold, priority: 0),
+            Part(text: badge + snapshot.state.rawValue, role: stateRole, attributes: .bold, priority: 0),
             Part(text: NumberFormat.rate(snapshot.stepsPerSecond) + " steps/s", role: .text, priority: 2),
             Part(text: info.blasCore, role: .muted, priority: 5),
         ]
+        if let runs = runsPart {
+            parts.insert(runs, at: 1)
+        }
         if state.displayFrozen {
             parts.insert(Part(text: "display frozen", role: .warning, attributes: [.bold, .reverse], priority: 0), at: 1)
         }

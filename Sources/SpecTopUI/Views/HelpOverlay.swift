@@ -21,7 +21,12 @@ public struct HelpOverlay: Sendable {
         let height = min(area.height, rowsPerColumn + 3)
         let box = Rect(x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width: width, height: height)
         buffer.fill(box, with: .blank)
-        let title = keyTable.isReplay ? " keys (replay) " : " keys "
+        let title: String
+        switch keyTable.mode {
+        case .live: title = " keys "
+        case .replay: title = " keys (replay) "
+        case .watch: title = " keys (watch) "
+        }
         BoxFrame(title: [.init(title, role: .text, attributes: .bold)], role: .selection, attributes: .bold)
             .render(into: &buffer, area: box, glyphs: glyphs)
         let inner = box.inset(by: 1)

@@ -1,16 +1,26 @@
 import SpecTopRecord
 
 /// The order models are shown and selected in: sizes (width) ascending left to
-/// right, and within a size the active run above the frozen one.
+/// right, and within a size the active run above the frozen one. Models of
+/// several records (`spectop watch`) are grouped by run first, runs in the
+/// order they were given, so each run's sizes stand side by side.
 public struct ModelOrder: Sendable, Equatable {
     /// Indices into the snapshot's `models`, one array per size.
     public let groups: [[Int]]
 
     public init(_ models: [ModelSnapshot]) {
-        var byWidth: [Int: [Int]] = [:]
-        for (index, model) in models.enumerated() { byWidth[model.width, default: []].append(index) }
-        groups = byWidth.keys.sorted().map { width in
-            (byWidth[width] ?? []).sorted { a, b in
+        struct GroupKey: Hashable { var run: Int; var width: Int }
+        var runRank: [String: Int] = [:]
+        var byGroup: [GroupKey: [Int]] = [:]
+        for (index, model) in models.enumerated() {
+            var run = -1  // the monitor's own models, which belong to no record
+            if let name = model.run {
+                if let rank = runRank[name] { run = rank } else { run = runRank.count; runRank[name] = run }
+            }
+            byGroup[GroupKey(run: run, width: model.width), default: []].append(index)
+        }
+        groups = byGroup.keys.sorted { ($0.run, $0.width) < ($1.run, $1.width) }.map { key in
+            (byGroup[key] ?? []).sorted { a, b in
                 let ma = models[a], mb = models[b]
                 if ma.mode != mb.mode { return ma.mode == .active }
                 if ma.depth != mb.depth { return ma.depth < mb.depth }

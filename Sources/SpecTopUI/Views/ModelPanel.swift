@@ -60,6 +60,7 @@ public struct ModelPanel: Sendable {
         case .finished: title.append(.init(" done", role: .muted))
         case .diverged: title.append(.init(" diverged", role: .warning, attributes: .bold))
         case .failed: title.append(.init(" failed", role: .warning, attributes: .bold))
+        case .stale: title.append(.init(" stale", role: .warning))
         case .training: break
         }
         let frame = BoxFrame(title: title, role: selected ? .selection : .muted, attributes: selected ? .bold : [])
@@ -136,7 +137,7 @@ public struct ModelPanel: Sendable {
         guard !area.isEmpty else { return }
         let (series, current) = values(metric)
         let label = metric.label(glyphs)
-        let value = NumberFormat.scientific(current)
+        let value = metric == .chiNet ? NumberFormat.chiNet(model.latest) : NumberFormat.scientific(current)
         let labelAttributes: CellAttributes = metric == state.focusedMetric ? [.bold, .underline] : [.bold]
         let sparkline = Sparkline(values: series, scale: state.yScale(metric), role: metric.role)
         if stacked {

@@ -1,4 +1,5 @@
 import Foundation
+import SpecTopRecord
 
 /// Compact number formats shared by every view, so a value reads the same in a
 /// panel, a chart label and the spectrum view.
@@ -29,6 +30,25 @@ public enum NumberFormat {
 
     /// A count with a metric suffix and three significant digits: `950`,
     /// `12.3k`, `1.05M`.
+    /// χ_net as the sample has it: plain when exact; `~1.21e4` when a
+    /// Hutchinson estimate, with its relative standard error when known
+    /// (`~1.21e4 ±3%`), so an estimate never reads as an exact value.
+    public static func chiNet(_ sample: MetricSample?) -> String {
+        guard let sample else { return missing }
+        let value = scientific(sample.chiNet)
+        guard sample.traceIsEstimate else { return value }
+        return "~" + value + (relativeError(sample).map { " " + $0 } ?? "")
+    }
+
+    /// `±3%` for an estimated χ_net with a standard error; nil when there is none.
+    public static func relativeError(_ sample: MetricSample) -> String? {
+        guard let error = sample.chiNetStandardError, error.isFinite, error >= 0,
+              sample.chiNet.isFinite, sample.chiNet != 0 else { return nil }
+        let percent = Swift.abs(error / sample.chiNet) * 100
+        guard percent < 1000 else { return "±>999%" }
+        return "±" + (percent < 1 ? fixed(percent, decimals: 1) : String(Int(percent.rounded()))) + "%"
+    }
+
     public static func count(_ value: Int) -> String {
         let magnitude = Double(value.magnitude)
         let sign = value < 0 ? "-" : ""

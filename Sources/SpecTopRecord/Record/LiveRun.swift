@@ -1,0 +1,138 @@
+/// A run being read line by line (`spectop watch`), kept at bounded memory:
+/// per model the latest sample, a downsampled history (`MetricHistory`), the
+/// latest spectrum and the running extremes — never every line. A week-long
+/// record costs what a short one does.
+public struct LiveRun: Sendable {
+    public let header: RecordHeader
+    /// Model ids in header order, then in order of first appearance.
+    public private(set) var modelIDs: [String] = []
+    public private(set) var endReason: String?
+    public private(set) var endDetail: String?
+    /// The latest wall time any line carried (seconds since the writer started).
+    public private(set) var lastWall: Double = 0
+    /// Body lines applied (header and junk not counted).
+    public private(set) var lineCount = 0
+    private var tracks: [String: Track] = [:]
+    private let historyCapacity: Int
+
+    struct Track: Sendable {
+        var info: RunRecord.ModelInfo
+        var history: MetricHistory
+        var latest: MetricSample?
+        /// Where the step-rate window starts: a sample a few seconds before `latest`
+        /// (two consecutive samples can be milliseconds apart, too close for a rate).
+        var rateAnchor: MetricSample?
+        var beforeLatest: MetricSample?
+        var firstChiNet: Double?
+        var minChiPos: Double?
+        var spectrum: SpectrumSample?
+        var maxREff: Double?
+        var stop: (status: ModelStatus, step: Int, detail: String?)?
+        var featuresFrozen = false
+    }
+
+    public init(header: RecordHeader, historyCapacity: Int = 1024) {
+        self.header = header
+        self.historyCapacity = historyCapacity
+        for info in header.models where tracks[info.id] == nil {
+            modelIDs.append(info.id)
+            tracks[info.id] = Track(info: info, history: MetricHistory(capacity: historyCapacity), featuresFrozen: info.mode == .frozen)
+        }
+    }
+
+    public var isFinished: Bool { endReason != nil }
+
+    /// Seconds of samples the step rate is measured over (at most twice this).
+    static let rateWindow = 3.0
+
+    /// How many models the run has.
+    public var modelCount: Int { modelIDs.count }
+
+    public mutating func apply(_ line: RecordLine) {
+        lineCount += 1
+        switch line {
+        case .step(let model, let sample):
+            update(model) { track in
+                track.history.append(sample)
+                if let anchor = track.rateAnchor, sample.wall - anchor.wall <= LiveRun.rateWindow {
+                    // keep the anchor: the window is still short
+                } else {
+                    track.rateAnchor = track.beforeLatest ?? track.latest ?? sample
+                }
+                track.beforeLatest = track.latest
+                track.latest = sample
+                if track.firstChiNet == nil, sample.chiNet.isFinite { track.firstChiNet = sample.chiNet }
+                if let chiPos = sample.chiPos, chiPos.isFinite { track.minChiPos = Swift.min(track.minChiPos ?? chiPos, chiPos) }
+            }
+            if sample.wall.isFinite { lastWall = Swift.max(lastWall, sample.wall) }
+        case .spectrum(let model, let spectrum):
+            update(model) { track in
+                track.spectrum = spectrum
+                if let rEff = spectrum.rEff, rEff.isFinite { track.maxREff = Swift.max(track.maxREff ?? rEff, rEff) }
+            }
+        case .event(let event):
+            if event.wall.isFinite { lastWall = Swift.max(lastWall, event.wall) }
+            guard let model = event.model else { return }
+            switch event.kind {
+            case "diverged", "failed":
+                update(model) { track in
+                    guard track.stop == nil else { return }
+                    track.stop = (event.kind == "failed" ? .failed : .diverged, event.step ?? track.latest?.step ?? 0, event.detail)
+                }
+            case "freeze":
+                update(model) { $0.featuresFrozen = true }
+            default:
+                break
+            }
+        case .end(let reason, let wall, let detail):
+            endReason = reason ?? "end"
+            endDetail = detail
+            if let wall, wall.isFinite { lastWall = Swift.max(lastWall, wall) }
+        case .ignored:
+            break
+        }
+    }
+
+    private mutating func update(_ model: String, _ body: (inout Track) -> Void) {
+        if tracks[model] == nil {
+            // A model the header did not list (a hand-written header): shown all the same.
+            modelIDs.append(model)
+            tracks[model] = Track(info: RunRecord.ModelInfo(id: model, width: 0, depth: 0, parameterCount: 0, trainable: "all", mode: .active),
+                                  history: MetricHistory(capacity: historyCapacity))
+        }
+        body(&tracks[model]!)
+    }
+
+    /// The models as the monitor draws them, belonging to `run` (ids become
+    /// `run/id` with `prefixingIDs`). `stale` marks models still training in a
+    /// file that stopped growing.
+    public func modelSnapshots(run: String? = nil, prefixingIDs: Bool = false, stale: Bool = false) -> [ModelSnapshot] {
+        modelIDs.compactMap { id in
+            guard let track = tracks[id] else { return nil }
+            let info = track.info
+            let latest = track.latest
+            var status = ModelStatus.training
+            if let stop = track.stop { status = stop.status }
+            else if isFinished || (info.stepBudget > 0 && (latest?.step ?? 0) >= info.stepBudget) { status = .finished }
+            else if stale { status = .stale }
+            var rate = 0.0
+            if status == .training, let latest, let anchor = track.rateAnchor, latest.wall > anchor.wall {
+                rate = Double(latest.step - anchor.step) / (latest.wall - anchor.wall)
+            }
+            var snapshot = ModelSnapshot(
+                id: prefixingIDs ? (run.map { "\($0)/\(id)" } ?? id) : id, width: info.width, depth: info.depth, mode: info.mode,
+                featuresFrozen: track.featuresFrozen, parameterCount: info.parameterCount,
+                trainableParameterCount: info.trainableParameterCount ?? info.parameterCount,
+                step: latest?.step ?? 0, stepBudget: info.stepBudget, status: status, trainLoss: latest?.loss,
+                latest: latest, history: track.history, spectrum: track.spectrum, layers: latest?.layerShares ?? [],
+                minChiPos: track.minChiPos, maxREff: track.maxREff,
+                amplification: track.firstChiNet.flatMap { first in
+                    first > 0 ? latest.map(\.chiNet).flatMap { $0.isFinite ? $0 / first : nil } : nil
+                },
+                stepsPerSecond: rate.isFinite ? rate : 0)
+            snapshot.divergence = track.stop?.detail
+            snapshot.run = run
+            return snapshot
+        }
+    }
+}

@@ -1,0 +1,283 @@
+import Foundation
+
+/// Follows one record file that another process is writing (`spectop watch`).
+///
+/// Poll-based on purpose: inotify sees nothing written from another NFS or
+/// Lustre node, but a `stat` and a `pread` from the last offset always work.
+/// Each `poll` reads what was appended, applies complete lines to a bounded
+/// `LiveRun` and keeps a partial last line until its newline arrives. A file
+/// replaced (new inode) or truncated (shorter than the read offset) is read
+/// again from the start, with a notice. Lines that are not JSON are counted and
+/// skipped, never fatal.
+///
+/// A long existing file is opened tail first: the last `tailBytes` give the
+/// first picture at once, and `backfill` reads the older part afterwards into
+/// a second `LiveRun`, which replaces the first once it has caught up with
+/// every line the first one applied, so history, reach and amplification end
+/// up exactly as if the file had been read from its start.
+///
+/// Not thread-safe: one thread polls; others read `LiveRun` copies it publishes.
+public final class RecordFollower {
+    public enum Phase: Equatable, Sendable {
+        /// No file yet, or no complete header line.
+        case waiting
+        /// Being read.
+        case reading
+        /// Not a record this spectop can show; says why. Retried when the file is replaced or truncated.
+        case refused(String)
+    }
+
+    public let path: String
+    public private(set) var phase: Phase = .waiting
+    /// The run as read so far (nil until the header has been read).
+    public private(set) var run: LiveRun?
+    /// Complete lines that were no JSON object, skipped.
+    public private(set) var junkLines = 0
+    /// When the file last grew (or was first opened), on the caller's clock.
+    public private(set) var lastGrowth: Double
+    /// True while the older part of a tail-first open is still being read.
+    public var isBackfilling: Bool { older != nil }
+
+    private let tailBytes: Int
+    private let historyCapacity: Int
+    private var descriptor: Int32 = -1
+    private var identity: (device: UInt64, inode: UInt64)?
+    private var knownSize = 0
+    private var reader = LineReader(offset: 0)
+    private var older: (reader: LineReader, run: LiveRun, junk: Int)?
+    private var headerEnd = 0
+    private var notices: [String] = []
+    private var reportedRemoval = false
+    private var reportedAccess = false
+
+    /// - Parameters:
+    ///   - tailBytes: how much of the end of a long file is read first (the rest is back-filled).
+    ///   - historyCapacity: points of chart history kept per model (`MetricHistory`).
+    public init(path: String, tailBytes: Int = 4 << 20, historyCapacity: Int = 1024, now: Double) {
+        self.path = path
+        self.tailBytes = max(1 << 10, tailBytes)
+        self.historyCapacity = historyCapacity
+        self.lastGrowth = now
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// Messages since the last call (a replaced or truncated file, a refusal).
+    public func takeNotices() -> [String] {
+        defer { notices.removeAll() }
+        return notices
+    }
+
+    /// Reads what was appended since the last poll, at most `maxBytes`.
+    /// Returns true when more is waiting (call again without sleeping).
+    @discardableResult
+    public func poll(now: Double, maxBytes: Int = 32 << 20) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let error = errno
+            if error == ENOENT || error == ENOTDIR {
+                if descriptor >= 0 && !reportedRemoval {
+                    reportedRemoval = true
+                    notices.append("\(path): removed; showing what was read")
+                }
+            } else if !reportedAccess {
+                reportedAccess = true
+                notices.append("\(path): \(String(cString: strerror(error)))")
+            }
+            return false
+        }
+        reportedRemoval = false
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            refuse("not a regular file (a FIFO, device or directory), so not a record to follow")
+            return false
+        }
+        let id = (UInt64(info.st_dev), UInt64(info.st_ino))
+        if let identity, identity != id {
+            restart(because: "replaced by a new file")
+        }
+        let size = Int(info.st_size)
+        if descriptor >= 0 && size < knownSize {
+            restart(because: "truncated")
+        }
+        if descriptor < 0 {
+            if case .refused = phase { phase = .waiting }  // it was no regular file; now it is
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                if !reportedAccess {
+                    reportedAccess = true
+                    notices.append("\(path): cannot read it (\(String(cString: strerror(errno))))")
+                }
+                return false
+            }
+            reportedAccess = false
+            descriptor = fd
+            identity = id
+            lastGrowth = now
+        }
+        if size > knownSize { lastGrowth = now }
+        knownSize = size
+        if case .refused = phase { return false }
+        if run == nil {
+            guard readHeader(size: size) else { return false }
+        }
+        var lines: [Data] = []
+        let more = reader.read(descriptor, upTo: size, maxBytes: maxBytes, into: &lines)
+        apply(lines, to: &run!, junk: &junkLines)
+        return more
+    }
+
+    /// Reads up to `maxBytes` of the older part of a tail-first open.
+    /// Returns true while there is more to read.
+    @discardableResult
+    public func backfill(maxBytes: Int = 8 << 20) -> Bool {
+        guard var older, descriptor >= 0 else { return false }
+        self.older = nil
+        // Catch up with every line the tail reader has applied, then take over.
+        let target = reader.consumedOffset
+        var lines: [Data] = []
+        _ = older.reader.read(descriptor, upTo: target, maxBytes: maxBytes, into: &lines)
+        apply(lines, to: &older.run, junk: &older.junk)
+        if older.reader.consumedOffset >= target {
+            run = older.run
+            junkLines = older.junk
+            return false
+        }
+        self.older = older
+        return true
+    }
+
+    private func apply(_ lines: [Data], to run: inout LiveRun, junk: inout Int) {
+        for line in lines where !line.isEmpty {
+            if let decoded = RecordLine.decode(line) { run.apply(decoded) } else { junk += 1 }
+        }
+    }
+
+    /// Reads the first line; false while it is incomplete or when the file is refused.
+    private func readHeader(size: Int) -> Bool {
+        var head = Data()
+        var offset = 0
+        let chunk = 1 << 16
+        while offset < size {
+            var buffer = [UInt8](repeating: 0, count: min(chunk, size - offset))
+            let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
+            guard got > 0 else { return false }
+            if offset == 0 && buffer[0] != UInt8(ascii: "{") {
+                refuse("not a spectop record (it does not start with a JSON object; binary or other data)")
+                return false
+            }
+            if let newline = buffer[0..<got].firstIndex(of: 10) {
+                head.append(contentsOf: buffer[0..<newline])
+                offset += newline + 1
+                do {
+                    let header = try RecordHeader.decode(head, file: path)
+                    run = LiveRun(header: header, historyCapacity: historyCapacity)
+                    phase = .reading
+                    headerEnd = offset
+                    startReading(size: size)
+                    return true
+                } catch let error as RecordError {
+                    refuse(error.description, named: false)
+                    return false
+                } catch {
+                    refuse("\(error)")
+                    return false
+                }
+            }
+            head.append(contentsOf: buffer[0..<got])
+            offset += got
+            if head.count > RunRecord.maxLineBytes {
+                refuse("not a spectop record (its first line is longer than \(RunRecord.maxLineBytes >> 20) MiB)")
+                return false
+            }
+        }
+        return false  // the header is not complete yet
+    }
+
+    private func startReading(size: Int) {
+        let body = size - headerEnd
+        if body > 2 * tailBytes, let header = run?.header {
+            // Tail first: the newest lines now, the older ones by `backfill`.
+            reader = LineReader(offset: size - tailBytes, skippingToNewline: true)
+            older = (LineReader(offset: headerEnd), LiveRun(header: header, historyCapacity: historyCapacity), 0)
+        } else {
+            reader = LineReader(offset: headerEnd)
+        }
+    }
+
+    private func refuse(_ reason: String, named: Bool = true) {
+        let message = named ? "\(path): \(reason)" : reason
+        if phase != .refused(message) {
+            phase = .refused(message)
+            notices.append(message)
+        }
+    }
+
+    private func restart(because reason: String) {
+        notices.append("\(path): \(reason); reading it again from the start")
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        identity = nil
+        knownSize = 0
+        run = nil
+        older = nil
+        junkLines = 0
+        phase = .waiting
+        reader = LineReader(offset: 0)
+    }
+}
+
+/// Splits a growing file into complete lines, from a byte offset on.
+struct LineReader {
+    /// The next byte to read.
+    private(set) var readOffset: Int
+    /// Bytes of an incomplete last line.
+    private var pending: [UInt8] = []
+    /// Discard up to the next newline (the tail reader starts mid-line; an overlong line is skipped).
+    private var skipping: Bool
+
+    init(offset: Int, skippingToNewline: Bool = false) {
+        readOffset = offset
+        skipping = skippingToNewline
+    }
+
+    /// The offset just past the last complete line handed out.
+    var consumedOffset: Int { skipping ? readOffset : readOffset - pending.count }
+
+    /// Reads from `readOffset` up to `limit` (at most `maxBytes`), appending complete lines.
+    /// Returns true when it stopped before `limit` because of `maxBytes`.
+    mutating func read(_ fd: Int32, upTo limit: Int, maxBytes: Int, into lines: inout [Data]) -> Bool {
+        var budget = maxBytes
+        var buffer = [UInt8](repeating: 0, count: min(1 << 20, max(1, maxBytes)))
+        while readOffset < limit && budget > 0 {
+            let want = min(buffer.count, limit - readOffset, budget)
+            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(readOffset)) }
+            guard got > 0 else { return false }
+            readOffset += got
+            budget -= got
+            var start = 0
+            while let newline = buffer[start..<got].firstIndex(of: 10) {
+                if skipping {
+                    skipping = false
+                } else if pending.isEmpty {
+                    lines.append(Data(buffer[start..<newline]))
+                } else {
+                    pending.append(contentsOf: buffer[start..<newline])
+                    lines.append(Data(pending))
+                    pending.removeAll(keepingCapacity: true)
+                }
+                start = newline + 1
+            }
+            if !skipping && start < got {
+                pending.append(contentsOf: buffer[start..<got])
+                if pending.count > RunRecord.maxLineBytes {
+                    // No record line is this long: drop it and resync at the next newline. The
+                    // one-byte placeholder is no JSON, so the caller counts the line as junk.
+                    pending.removeAll()
+                    skipping = true
+                    lines.append(Data([0]))
+                }
+            }
+        }
+        return readOffset < limit && budget <= 0
+    }
+}

@@ -1,0 +1,26 @@
+/// The names runs go by when several records are shown together: models are
+/// called `RUN/MODEL`, so RUN must tell the files apart.
+public enum RunNames {
+    /// The file name without its directory and its `.jsonl` (or last) extension.
+    public static func stem(of path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return name }
+        return String(name[..<dot])
+    }
+
+    /// `names` with repeats told apart by a suffix (`exp`, `exp#2`, `exp#3`), in order.
+    public static func unique(_ names: [String]) -> [String] {
+        var seen: [String: Int] = [:]
+        var taken = Set(names)
+        return names.map { name in
+            let count = seen[name, default: 0] + 1
+            seen[name] = count
+            guard count > 1 else { return name }
+            var candidate = "\(name)#\(count)"
+            var n = count
+            while taken.contains(candidate) { n += 1; candidate = "\(name)#\(n)" }
+            taken.insert(candidate)
+            return candidate
+        }
+    }
+}

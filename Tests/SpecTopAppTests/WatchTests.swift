@@ -1,0 +1,334 @@
+import XCTest
+import Foundation
+@testable import SpecTopApp
+import SpecTopRecord
+import SpecTopUI
+
+/// `spectop watch`'s reader on files this test writes between polls, with the
+/// test's own clock: every line once and in order, files that appear, are
+/// truncated, replaced or go stale, directories that gain files, junk,
+/// refusals, tail-first opening. (The same with a separate writer process and
+/// the real binary: `WatchProcessTests`, `EndToEndTests`.)
+final class WatchTests: XCTestCase {
+    private var directory: String!
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "spectop-watch-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: - Writing records
+
+    static func header(models: [String] = ["w8-active", "w8-frozen"], width: Int = 8, version: Int = 1, name: String? = nil) -> String {
+        let entries = models.map { id in
+            "{\"id\":\"\(id)\",\"width\":\(width),\"depth\":2,\"params\":\(width * 20),\"trainable\":\"\(id.hasSuffix("frozen") ? "readout" : "all")\",\"mode\":\"\(id.hasSuffix("frozen") ? "frozen" : "active")\",\"steps\":100000}"
+        }
+        let named = name.map { ",\"name\":\"\($0)\"" } ?? ""
+        return "{\"type\":\"run\",\"version\":\(version)\(named),\"preset\":\"test\",\"models\":[\(entries.joined(separator: ","))]}\n"
+    }
+
+    /// A step line whose numbers all come from `step`, so any line can be checked.
+    static func stepLine(_ model: String, _ step: Int) -> String {
+        RecordLines.encode(.metrics(model: model, sample(step))) + "\n"
+    }
+
+    static func sample(_ step: Int) -> MetricSample {
+        MetricSample(step: step, loss: 1 / Double(step + 1), chiLoss: 2 / Double(step + 1), chiNet: 100 + Double(step),
+                     chiPos: 0.5 / Double(step + 1), gradSq: 0.25, wall: Double(step) / 100)
+    }
+
+    private func path(_ name: String) -> String { directory + "/" + name }
+
+    private func append(_ text: String, to file: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        handle.write(Data(text.utf8))
+    }
+
+    private func write(_ text: String, to file: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+    }
+
+    // MARK: - Following one file
+
+    func testEveryLineIsReadOnceInOrderAcrossSplitWritesAndABurst() throws {
+        let file = path("run.jsonl")
+        try write(Self.header(models: ["m"]), to: file)
+        let follower = RecordFollower(path: file, historyCapacity: 1 << 20, now: 0)
+        var written = 0
+        func steps(_ count: Int) -> String {
+            (0..<count).map { _ in written += 1; return Self.stepLine("m", written) }.joined()
+        }
+        follower.poll(now: 0)
+        for _ in 0..<20 {  // at a pace: a few lines per poll
+            try append(steps(3), to: file)
+            follower.poll(now: 1)
+        }
+        // One line split across two writes, with a poll between the halves.
+        written += 1
+        let split = Self.stepLine("m", written)
+        let cut = split.index(split.startIndex, offsetBy: split.count / 2)
+        try append(String(split[..<cut]), to: file)
+        follower.poll(now: 2)
+        XCTAssertEqual(follower.run?.lineCount, written - 1, "half a line is kept back until its newline arrives")
+        try append(String(split[cut...]), to: file)
+        follower.poll(now: 3)
+        // A burst of 10,000 lines, read in small slices.
+        try append(steps(10_000), to: file)
+        while follower.poll(now: 4, maxBytes: 64 << 10) {}
+        let run = try XCTUnwrap(follower.run)
+        XCTAssertEqual(run.lineCount, written)
+        XCTAssertEqual(follower.junkLines, 0)
+        let model = try XCTUnwrap(run.modelSnapshots().first)
+        XCTAssertEqual(model.history.steps, Array(1...written), "each line exactly once, in order")
+        XCTAssertEqual(model.latest, Self.sample(written), "the snapshot is the writer's last line")
+        XCTAssertEqual(model.minChiPos, Self.sample(written).chiPos)
+        XCTAssertEqual(try XCTUnwrap(model.amplification), (100 + Double(written)) / 101, accuracy: 1e-12)
+    }
+
+    func testAFileThatAppearsLaterIsWaitedForAndSaidSo() throws {
+        let file = path("later.jsonl")
+        let source = WatchSource(targets: [.file(file)], options: .init(timeout: 5))
+        source.refresh(now: 0)
+        XCTAssertEqual(source.snapshot().runs, [RunSummary(name: "later", state: .waiting, detail: file)])
+        XCTAssertTrue(source.snapshot().models.isEmpty)
+        source.refresh(now: 6)
+        XCTAssertTrue(source.statusMessage()?.contains("nothing to read after 5 s") == true, source.statusMessage() ?? "nil")
+        try write(Self.header() + Self.stepLine("w8-active", 1), to: file)
+        source.refresh(now: 7)
+        XCTAssertEqual(source.snapshot().runs.first?.state, .live)
+        XCTAssertEqual(source.snapshot().models.map(\.id), ["w8-active", "w8-frozen"])
+        XCTAssertEqual(source.snapshot().models.first?.step, 1)
+    }
+
+    func testATruncatedFileIsReadAgainFromTheStart() throws {
+        let file = path("run.jsonl")
+        try write(Self.header(models: ["m"]) + (1...50).map { Self.stepLine("m", $0) }.joined(), to: file)
+        let follower = RecordFollower(path: file, now: 0)
+        follower.poll(now: 0)
+        XCTAssertEqual(follower.run?.modelSnapshots().first?.step, 50)
+        // The writer started over (`--force` truncates): fewer bytes than were read.
+        try write(Self.header(models: ["m"]) + (1...3).map { Self.stepLine("m", $0) }.joined(), to: file)
+        follower.poll(now: 1)
+        XCTAssertTrue(follower.takeNotices().contains { $0.contains("truncated; reading it again from the start") })
+        follower.poll(now: 1)
+        XCTAssertEqual(follower.run?.modelSnapshots().first?.history.steps, [1, 2, 3])
+    }
+
+    func testAReplacedFileIsReadAgainFromTheStart() throws {
+        let file = path("run.jsonl")
+        try write(Self.header(models: ["old"]) + Self.stepLine("old", 1), to: file)
+        let follower = RecordFollower(path: file, now: 0)
+        follower.poll(now: 0)
+        XCTAssertEqual(follower.run?.modelIDs, ["old"])
+        // A new file renamed over the old one: a new inode, and here even a longer file.
+        let replacement = path("new.tmp")
+        try write(Self.header(models: ["new"]) + (1...200).map { Self.stepLine("new", $0) }.joined(), to: replacement)
+        XCTAssertEqual(rename(replacement, file), 0)
+        follower.poll(now: 1)
+        follower.poll(now: 1)
+        XCTAssertTrue(follower.takeNotices().contains { $0.contains("replaced by a new file") })
+        XCTAssertEqual(follower.run?.modelIDs, ["new"])
+        XCTAssertEqual(follower.run?.modelSnapshots().first?.step, 200)
+    }
+
+    func testJunkLinesAreSkippedAndCountedInTheFooter() throws {
+        let file = path("run.jsonl")
+        try write(Self.header(models: ["m"]) + Self.stepLine("m", 1) + "not json at all\n" + "{\"type\":\"step\",\"mod\n"
+                  + Self.stepLine("m", 2) + "\u{1B}[2J\u{07}binary\n", to: file)
+        let source = WatchSource(targets: [.file(file)])
+        source.refresh(now: 0)
+        XCTAssertEqual(source.snapshot().models.first?.step, 2)
+        let controller = MonitorController(source: source, info: MonitorInfo(preset: "p", dataset: "", blasCore: ""), mode: .watch)
+        var buffer = CellBuffer(width: 120, height: 40)
+        controller.render(into: &buffer, glyphs: .unicode)
+        XCTAssertTrue(buffer.line(39).contains("3 junk lines skipped"), buffer.line(39))
+    }
+
+    func testANewerRecordVersionIsRefusedWithAMessage() throws {
+        let file = path("future.jsonl")
+        try write(Self.header(version: 2) + Self.stepLine("w8-active", 1), to: file)
+        let source = WatchSource(targets: [.file(file)])
+        source.refresh(now: 0)
+        XCTAssertEqual(source.snapshot().runs.first?.state, .refused)
+        XCTAssertTrue(source.snapshot().models.isEmpty)
+        let message = try XCTUnwrap(source.statusMessage())
+        XCTAssertTrue(message.contains("record version 2 is not supported") && message.contains("newer spectop"), message)
+        XCTAssertThrowsError(try WatchCommand.target(file)) { error in
+            XCTAssertEqual((error as? CommandFailure)?.status, 2)
+        }
+    }
+
+    func testABinaryFileInADirectoryIsSkippedWithAMessage() throws {
+        try Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2, 3, 10, 255]).write(to: URL(fileURLWithPath: path("core.jsonl")))
+        try write(Self.header() + Self.stepLine("w8-active", 5), to: path("good.jsonl"))
+        let source = WatchSource(targets: [.directory(directory)])
+        source.refresh(now: 0)
+        let runs = source.snapshot().runs
+        XCTAssertEqual(runs.map(\.state), [.refused, .live])
+        XCTAssertEqual(source.snapshot().models.map(\.id), ["good/w8-active", "good/w8-frozen"])
+        XCTAssertTrue(source.statusMessage()?.contains("core.jsonl: not a spectop record") == true, source.statusMessage() ?? "nil")
+    }
+
+    func testStaleAndFinishedRuns() throws {
+        try write(Self.header() + Self.stepLine("w8-active", 10), to: path("quiet.jsonl"))
+        try write(Self.header() + Self.stepLine("w8-active", 10) + RecordLines.end(reason: "steps", wall: 1) + "\n", to: path("done.jsonl"))
+        let source = WatchSource(targets: [.file(path("quiet.jsonl")), .file(path("done.jsonl"))], options: .init(stale: 30))
+        source.refresh(now: 0)
+        XCTAssertEqual(source.snapshot().runs.map(\.state), [.live, .finished])
+        source.refresh(now: 31)
+        let snapshot = source.snapshot()
+        XCTAssertEqual(snapshot.runs, [RunSummary(name: "quiet", state: .stale, detail: nil),
+                                       RunSummary(name: "done", state: .finished, detail: "steps")])
+        XCTAssertEqual(snapshot.models.map(\.status), [.stale, .stale, .finished, .finished])
+        XCTAssertEqual(snapshot.state, .stopped)
+        var buffer = CellBuffer(width: 120, height: 40)
+        FrameRenderer.render(snapshot, info: MonitorInfo(preset: "p", dataset: "", blasCore: ""), state: MonitorState(mode: .watch), into: &buffer)
+        XCTAssertTrue(buffer.line(0).contains("2 runs: 1 stale, 1 finished"), buffer.line(0))
+        XCTAssertTrue((0..<40).contains { buffer.line($0).contains("quiet/w8-active stale") })
+        // It grows again: live.
+        try append(Self.stepLine("w8-active", 11), to: path("quiet.jsonl"))
+        source.refresh(now: 32)
+        XCTAssertEqual(source.snapshot().runs.first?.state, .live)
+    }
+
+    func testADirectoryThatGainsFilesMidRun() throws {
+        let source = WatchSource(targets: [.directory(directory)])
+        source.refresh(now: 0)
+        XCTAssertTrue(source.statusMessage()?.contains("no records in") == true)
+        try write(Self.header() + Self.stepLine("w8-active", 1), to: path("a.jsonl"))
+        try write("ignored: not a record name", to: path("notes.txt"))
+        source.refresh(now: 1)
+        XCTAssertEqual(source.snapshot().runs.map(\.name), ["a"])
+        try write(Self.header(width: 16) + Self.stepLine("w8-active", 7), to: path("b.jsonl"))
+        source.refresh(now: 2)
+        XCTAssertEqual(source.snapshot().runs.map(\.name), ["a", "b"])
+        XCTAssertEqual(source.snapshot().models.map(\.id), ["a/w8-active", "a/w8-frozen", "b/w8-active", "b/w8-frozen"])
+        XCTAssertEqual(source.snapshot().models.map(\.run), ["a", "a", "b", "b"])
+    }
+
+    func testEightFilesOfTwoModelsAreShownTogetherAndFilteredByRun() throws {
+        for run in 0..<8 {
+            try write(Self.header(models: ["w\(8 << run)-active", "w\(8 << run)-frozen"], width: 8 << run) + Self.stepLine("w\(8 << run)-active", 10 + run) + Self.stepLine("w\(8 << run)-frozen", 20 + run),
+                      to: path("size\(run).jsonl"))
+        }
+        let source = WatchSource(targets: [.directory(directory)])
+        source.refresh(now: 0)
+        let snapshot = source.snapshot()
+        XCTAssertEqual(snapshot.models.count, 16)
+        XCTAssertEqual(snapshot.runs.count, 8)
+        XCTAssertEqual(Set(snapshot.models.map(\.id)).count, 16)
+        let controller = MonitorController(source: source, info: MonitorInfo(preset: "p", dataset: "", blasCore: ""), mode: .watch)
+        var buffer = CellBuffer(width: 200, height: 60)
+        controller.render(into: &buffer, glyphs: .unicode)
+        let screen = (0..<60).map(buffer.line).joined(separator: "\n")
+        XCTAssertTrue(buffer.line(0).contains("8 runs: 8 live"), buffer.line(0))
+        for model in snapshot.models {
+            XCTAssertTrue(screen.contains(model.id), "\(model.id) is on screen")
+        }
+        // The grid groups by run: each run's active panel sits above its frozen one.
+        let order = ModelOrder(snapshot.models)
+        XCTAssertEqual(order.groups.map { $0.map { snapshot.models[$0].run } }, (0..<8).map { ["size\($0)", "size\($0)"] })
+        // `r` shows one run, then the next, then all again.
+        XCTAssertTrue(controller.handle(.character("r")))
+        XCTAssertEqual(controller.snapshot.models.map(\.id), ["size0/w8-active", "size0/w8-frozen"])
+        controller.handle(.character("r"))
+        XCTAssertEqual(controller.snapshot.models.map(\.run), ["size1", "size1"])
+        controller.render(into: &buffer, glyphs: .unicode)
+        XCTAssertTrue(buffer.line(0).contains("run size1: live"), buffer.line(0))
+        controller.handle(.character("a"))
+        XCTAssertEqual(controller.snapshot.models.count, 16)
+    }
+
+    func testALongFileIsShownTailFirstThenBackFilledToTheSameState() throws {
+        let file = path("long.jsonl")
+        var text = Self.header(models: ["m"])
+        text += RecordLines.encode(.event(kind: "diverged", model: "other", step: 3, wall: 0.1, detail: "loss is not finite")) + "\n"
+        text += (1...5_000).map { Self.stepLine("m", $0) }.joined()
+        try write(text, to: file)
+        let tailFirst = RecordFollower(path: file, tailBytes: 16 << 10, historyCapacity: 1 << 20, now: 0)
+        tailFirst.poll(now: 0)
+        XCTAssertTrue(tailFirst.isBackfilling)
+        let early = try XCTUnwrap(tailFirst.run?.modelSnapshots().first { $0.id == "m" })
+        XCTAssertEqual(early.latest, Self.sample(5_000), "the first picture already shows the newest line")
+        XCTAssertLessThan(early.history.count, 1_000, "from the tail only")
+        // Lines keep arriving while the older part is read.
+        try append((5_001...5_100).map { Self.stepLine("m", $0) }.joined(), to: file)
+        var slices = 0
+        while tailFirst.backfill(maxBytes: 32 << 10) {
+            slices += 1
+            tailFirst.poll(now: 1, maxBytes: 4 << 10)
+        }
+        XCTAssertGreaterThan(slices, 5)
+        while tailFirst.poll(now: 1) {}
+        _ = tailFirst.backfill()
+        let whole = RecordFollower(path: file, tailBytes: 1 << 30, historyCapacity: 1 << 20, now: 0)
+        whole.poll(now: 0)
+        XCTAssertFalse(whole.isBackfilling)
+        XCTAssertEqual(tailFirst.run?.modelSnapshots(), whole.run?.modelSnapshots())
+        XCTAssertEqual(tailFirst.run?.modelSnapshots().first { $0.id == "m" }?.history.steps, Array(1...5_100))
+        XCTAssertEqual(tailFirst.run?.modelSnapshots().first { $0.id == "other" }?.status, .diverged)
+    }
+
+    func testMemoryStaysBoundedForLongRecords() {
+        var run = LiveRun(header: RecordHeader(version: 1), historyCapacity: 1024)
+        for step in 1...200_000 { run.apply(.step(model: "m", Self.sample(step))) }
+        let model = run.modelSnapshots()[0]
+        XCTAssertLessThan(model.history.count, 1024)
+        XCTAssertGreaterThan(model.history.count, 256)
+        XCTAssertEqual(model.history.steps.first, 1)
+        XCTAssertEqual(model.latest?.step, 200_000)
+    }
+
+    func testStepRateIsMeasuredOverAWindowNotTwoAdjacentLines() {
+        var run = LiveRun(header: RecordHeader(version: 1))
+        // 100 steps/s, but written in bursts: two lines a millisecond apart every second.
+        for second in 0..<10 {
+            for offset in 0..<2 {
+                let step = second * 100 + offset
+                run.apply(.step(model: "m", MetricSample(step: step, loss: 1, chiLoss: 1, chiNet: 1, chiPos: 0.5, gradSq: 1,
+                                                          wall: Double(second) + Double(offset) * 0.001)))
+            }
+        }
+        XCTAssertEqual(run.modelSnapshots()[0].stepsPerSecond, 100, accuracy: 5)
+    }
+
+    func testAnEstimatedChiNetIsShownAsAnEstimateWithItsError() throws {
+        let file = path("probe.jsonl")
+        let line = "{\"type\":\"step\",\"model\":\"gpt\",\"step\":5,\"loss\":2.5,\"chi_loss\":1,\"chi_net\":12000,\"chi_pos\":0.01,"
+            + "\"grad_sq\":3,\"wall\":1,\"chi_net_estimate\":true,\"chi_net_stderr\":360}\n"
+        try write("{\"type\":\"run\",\"version\":1,\"tool\":\"spectop-probe 0.1\",\"models\":[{\"id\":\"gpt\",\"params\":5000,\"trainable_params\":1200,\"trainable\":\"all\"}]}\n" + line, to: file)
+        let source = WatchSource(targets: [.file(file)])
+        source.refresh(now: 0)
+        let model = try XCTUnwrap(source.snapshot().models.first)
+        XCTAssertEqual(model.latest?.chiNetStandardError, 360)
+        XCTAssertEqual(model.trainableParameterCount, 1200)
+        XCTAssertEqual(NumberFormat.chiNet(model.latest), "~1.20e4 ±3%")
+        var buffer = CellBuffer(width: 120, height: 40)
+        for view in [ViewKind.grid, .compare] {
+            var state = MonitorState(mode: .watch)
+            state.view = view
+            FrameRenderer.render(source.snapshot(), info: MonitorInfo(preset: "p", dataset: "", blasCore: ""), state: state, into: &buffer)
+            let screen = (0..<40).map(buffer.line).joined(separator: "\n")
+            XCTAssertTrue(screen.contains(view == .grid ? "~1.20e4 ±3%" : "χ_net ~±3%"), "\(view): \(screen)")
+        }
+    }
+
+    // MARK: - claims on several files
+
+    func testClaimsCombineSeveralRecordsAsOneExperiment() throws {
+        try write(Self.header(name: "sweep") + Self.stepLine("w8-active", 1), to: path("a.jsonl"))
+        try write(Self.header(name: "sweep") + Self.stepLine("w8-active", 2), to: path("b.jsonl"))
+        try write(Self.header() + Self.stepLine("w8-active", 3), to: path("c.jsonl"))
+        let combined = RunRecord.combined(try ["a", "b", "c"].map { try RunRecord.read(path: path("\($0).jsonl")) })
+        XCTAssertEqual(combined.models.map(\.id), ["sweep/w8-active", "sweep/w8-frozen", "sweep#2/w8-active", "sweep#2/w8-frozen",
+                                                   "c/w8-active", "c/w8-frozen"])
+        XCTAssertEqual(combined.steps["sweep#2/w8-active"]?.map(\.step), [2])
+        XCTAssertEqual(combined.steps["c/w8-active"]?.map(\.step), [3])
+    }
+}

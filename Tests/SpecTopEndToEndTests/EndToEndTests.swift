@@ -195,6 +195,35 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
     }
 
+    // MARK: spectop watch (issue 13)
+
+    func testWatchFollowsAHeadlessRunAndQuitLeavesTheWriterRunning() throws {
+        let out = scratch.appendingPathComponent("watched.jsonl").path
+        let later = scratch.appendingPathComponent("later.jsonl").path
+        let writer = try BackgroundSpectop(["run", "--preset", "tiny", "--headless", "--steps", "1000000", "--out", out], in: scratch)
+        defer { if writer.process.isRunning { _ = writer.signal(SIGKILL) } }
+        XCTAssertTrue(BackgroundSpectop.wait(timeout: 20) { FileManager.default.fileExists(atPath: out) }, writer.stderr)
+        try start("watch --poll 0.2 \(out) \(later)", environment: "LANG=C.UTF-8")
+        let first = try waitFor { $0.contains("watched/w32-frozen") && $0.contains("1 live") }
+        XCTAssertTrue(first.contains("2 runs: 1 waiting, 1 live"), first)
+        let before = steps(in: first).max() ?? 0
+        let advanced = try waitFor { [self] in (steps(in: $0).max() ?? 0) > before + 50 }
+        XCTAssertGreaterThan(steps(in: advanced).max() ?? 0, before, "the step counters advance as the writer writes:\n\(advanced)")
+        // The second file appears while watch runs.
+        let header = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+        try (header + "\n").write(toFile: later, atomically: false, encoding: .utf8)
+        XCTAssertTrue(try waitFor { $0.contains("later/w8-active") }.contains("2 live"))
+        try keys("q")
+        let exit = try waitFor { $0.contains("EXIT=") && $0.contains("icanon") }
+        XCTAssertTrue(exit.contains("EXIT=0"), exit)
+        assertTerminalRestored(exit)
+        XCTAssertTrue(writer.process.isRunning, "q in watch leaves the writer running")
+        XCTAssertNotNil(writer.signal(SIGTERM))
+        let record = try RunRecord.read(path: out)
+        XCTAssertEqual(record.endReason, "signal", "the writer's record is intact and ends with its own end line")
+        XCTAssertTrue(record.warnings.isEmpty, "\(record.warnings)")
+    }
+
     // MARK: Reliability (issue 11) and prompt exit (issue 17)
 
     /// The tiny preset with the issue's edits, written to the scratch folder.

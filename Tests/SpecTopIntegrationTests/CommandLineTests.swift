@@ -26,7 +26,7 @@ final class CommandLineTests: XCTestCase {
         let version = try SpectopProcess.run(["--version"])
         XCTAssertEqual(version.status, 0)
         XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), SpecTopVersion.string)
-        for command in [[], ["run"], ["replay"], ["claims"], ["presets"], ["bench"]] {
+        for command in [[], ["run"], ["replay"], ["watch"], ["claims"], ["presets"], ["bench"]] {
             let help = try SpectopProcess.run(command + ["--help"])
             XCTAssertEqual(help.status, 0, "\(command) --help")
             XCTAssertTrue(help.stdout.contains("USAGE"), "\(command) --help: \(help.stdout)")
@@ -87,6 +87,44 @@ final class CommandLineTests: XCTestCase {
         let wrongFirst = dir.appendingPathComponent("w.jsonl")
         try "{\"type\":\"step\",\"model\":\"a\",\"step\":0}\n".write(to: wrongFirst, atomically: true, encoding: .utf8)
         try assertUsageError(["replay", wrongFirst.path], contains: "the first line must be a JSON object with \"type\":\"run\"")
+    }
+
+    func testWatchRefusesBadPathsAtStartWithOneLine() throws {
+        let dir = scratch()
+        let fifo = dir.appendingPathComponent("pipe.jsonl").path
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        let future = dir.appendingPathComponent("future.jsonl").path
+        try "{\"type\":\"run\",\"version\":2}\n".write(toFile: future, atomically: true, encoding: .utf8)
+        let binary = dir.appendingPathComponent("core.jsonl").path
+        try Data([0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0, 10]).write(to: URL(fileURLWithPath: binary))
+        let record = dir.appendingPathComponent("ok.jsonl").path
+        try "{\"type\":\"run\",\"version\":1,\"models\":[]}\n".write(toFile: record, atomically: true, encoding: .utf8)
+        try assertUsageError(["watch", "/no/such/dir/run.jsonl"], contains: "its directory /no/such/dir does not exist")
+        try assertUsageError(["watch", fifo], contains: "a FIFO, not a record file")
+        try assertUsageError(["watch", future], contains: "record version 2 is not supported")
+        try assertUsageError(["watch", binary], contains: "not a spectop record")
+        try assertUsageError(["watch", "--poll", "0", record], contains: "--poll must be between")
+        try assertUsageError(["watch", "--stale", "-1", record], contains: "--stale must be")
+        try assertUsageError(["watch"], contains: "paths")
+        // Good paths, but no terminal (stdin is /dev/null here): the hint names claims.
+        try assertUsageError(["watch", record, dir.appendingPathComponent("later.jsonl").path], contains: "watch needs a terminal")
+    }
+
+    func testClaimsEvaluatesADirectoryOfRecordsAsOneExperiment() throws {
+        let dir = scratch()
+        let runs = dir.appendingPathComponent("sweep")
+        try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+        for seed in [1, 2] {
+            let result = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "40", "--seed", "\(seed)",
+                                                 "--out", runs.appendingPathComponent("seed\(seed).jsonl").path], executable: SpectopProcess.fastestBinary)
+            XCTAssertEqual(result.status, 0, result.stderr)
+        }
+        let claims = try SpectopProcess.run(["claims", runs.path])
+        XCTAssertEqual(claims.status, 0, claims.stderr)
+        XCTAssertTrue(claims.stdout.contains("seed1/w8-active") && claims.stdout.contains("seed2/w32-frozen"), claims.stdout)
+        let files = try SpectopProcess.run(["claims", runs.appendingPathComponent("seed1.jsonl").path, runs.appendingPathComponent("seed2.jsonl").path])
+        XCTAssertEqual(files.stdout, claims.stdout, "a directory and its files name the same experiment")
+        try assertUsageError(["claims", dir.path], contains: "no *.jsonl records in this directory")
     }
 
     func testHeadlessTinyRunRecordsWhatTheConfigSays() throws {

@@ -59,6 +59,16 @@ final class PseudoTerminalProcess {
         }
     }
 
+    /// What the monitor wrote since the last call, as bytes (empty when nothing).
+    func output() -> [UInt8] {
+        var bytes: [UInt8] = []
+        while true {
+            let n = Glibc.read(master, &scratch, scratch.count)
+            guard n > 0 else { return bytes }
+            bytes += scratch[0..<n]
+        }
+    }
+
     /// Types `text` as a user would.
     func type(_ text: String) {
         _ = text.withCString { write(master, $0, strlen($0)) }

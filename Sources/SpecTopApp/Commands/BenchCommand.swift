@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SpectralCore
 
 /// `spectop bench`: the benchmark suite (see `BenchmarkSuite`), as a table
 /// or as JSON for scripts (bench/torch_peer.py reads it).
@@ -19,9 +20,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Steps per model of the default-preset memory run (0 skips it).") var memorySteps: Int?
     @Option(help: "OpenBLAS threads for the training, LNP and eNTK figures (default 2: the single-model case).")
     var threads: Int?
+    @Option(help: "Measure only the figures whose key starts with this (e.g. watch, exit_s, ui), one line each.")
+    var only: String?
 
     /// Figures from the terminal UI: render time and output rate.
-    static var uiPlugins: [BenchmarkPlugin] { UIBenchmarks.plugins + ExitLatency.plugins }
+    static var uiPlugins: [BenchmarkPlugin] { UIBenchmarks.plugins + ExitLatency.plugins + WatchBenchmarks.plugins }
 
     func validate() throws {
         if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
@@ -42,6 +45,18 @@ struct BenchCommand: ParsableCommand {
             options.kernelRepeats = min(repeats, options.kernelRepeats)
         }
         let interactive = isatty(STDERR_FILENO) != 0
+        if let only {
+            let chosen = Self.uiPlugins.filter { $0.key.hasPrefix(only) }
+            if chosen.isEmpty {
+                throw CommandFailure.usage("--only \(only): no figure's key starts with that (keys: \(Self.uiPlugins.map(\.key).joined(separator: ", ")))")
+            }
+            for plugin in chosen {
+                let value: String
+                do { value = JSONLine.number(try plugin.measure(options)) } catch { value = "failed: \(error)" }
+                StandardStreams.writeOutput("\(plugin.key)  \(value) \(plugin.unit)  (\(plugin.label))\n")
+            }
+            return
+        }
         let suite = BenchmarkSuite(options: options, plugins: Self.uiPlugins)
         let report: BenchmarkReport
         do {

@@ -14,85 +14,38 @@ public enum RecordLine: Sendable, Equatable {
 
     /// Decodes a body line (every line after the header). Nil when the bytes
     /// are no JSON object at all (junk, or a line cut off by a killed writer).
-    ///
-    /// Through `JSONDecoder`, not `JSONSerialization`: on Linux the latter
-    /// reads about half of all doubles one unit in the last place off (and
-    /// is slower), and every number here must read back exactly as written.
     public static func decode(_ raw: Data) -> RecordLine? {
-        guard raw.count <= RunRecord.maxLineBytes, let body = try? JSONDecoder().decode(Body.self, from: raw) else { return nil }
-        return body.line
+        guard raw.count <= RunRecord.maxLineBytes, let fields = RecordLineScanner.scan(raw) else { return nil }
+        return RecordLine(fields)
     }
 
-    /// Every field a body line may have. Lenient per field: a value of the
-    /// wrong type reads as absent, it does not make the line junk.
-    struct Body: Decodable {
-        var type: String?
-        var model: String?
-        var step: Int?
-        var numbers: [Key: Double] = [:]
-        var arrays: [Key: [Double]] = [:]
-        var flags: [Key: Bool] = [:]
-        var texts: [Key: String] = [:]
-
-        enum Key: String, CodingKey, CaseIterable {
-            case type, model, step, loss, chi_loss, chi_net, chi_pos, grad_sq, wall, chi_net_estimate, chi_net_stderr
-            case layer_chi_net, layer_grad_sq, eigenvalues, weights, chi_pos_exact, lambda_eff, r_eff, effective_rank
-            case event, detail, reason
-        }
-        static let numberKeys: [Key] = [.loss, .chi_loss, .chi_net, .chi_pos, .grad_sq, .wall, .chi_net_stderr,
-                                        .chi_pos_exact, .lambda_eff, .r_eff, .effective_rank]
-        static let arrayKeys: [Key] = [.layer_chi_net, .layer_grad_sq, .eigenvalues, .weights]
-
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: Key.self)
-            type = try? c.decodeIfPresent(String.self, forKey: .type)
-            model = try? c.decodeIfPresent(String.self, forKey: .model)
-            if let step = try? c.decodeIfPresent(Double.self, forKey: .step), step.isFinite, step == step.rounded(), abs(step) < 1e15 {
-                self.step = Int(step)
-            }
-            for key in Body.numberKeys {
-                if let value = try? c.decodeIfPresent(Double.self, forKey: key) { numbers[key] = value }
-            }
-            for key in Body.arrayKeys where c.contains(key) {
-                if let values = try? c.decode([Double].self, forKey: key) {
-                    arrays[key] = values
-                } else if let values = try? c.decode([Double?].self, forKey: key) {
-                    arrays[key] = values.compactMap { $0 }
-                }
-            }
-            if let flag = try? c.decodeIfPresent(Bool.self, forKey: .chi_net_estimate) { flags[.chi_net_estimate] = flag }
-            for key in [Key.event, .detail, .reason] {
-                if let text = try? c.decodeIfPresent(String.self, forKey: key) { texts[key] = text }
-            }
-        }
-
-        var line: RecordLine {
-            switch type {
-            case "step":
-                guard let model, let step else { return .ignored }
-                return .step(model: model, MetricSample(
-                    step: step, loss: numbers[.loss] ?? .nan, chiLoss: numbers[.chi_loss] ?? .nan,
-                    chiNet: numbers[.chi_net] ?? .nan, chiPos: numbers[.chi_pos],
-                    gradSq: numbers[.grad_sq] ?? .nan, wall: numbers[.wall] ?? 0,
-                    traceIsEstimate: flags[.chi_net_estimate] ?? false, chiNetStandardError: numbers[.chi_net_stderr],
-                    layerChiNet: arrays[.layer_chi_net] ?? [], layerGradSq: arrays[.layer_grad_sq] ?? []))
-            case "spectrum":
-                guard let model, let step else { return .ignored }
-                let eigenvalues = arrays[.eigenvalues] ?? [], weights = arrays[.weights] ?? []
-                let lambdaEff = numbers[.lambda_eff]
-                return .spectrum(model: model, SpectrumSample(
-                    step: step, eigenvalues: eigenvalues, weights: weights, chiPosExact: numbers[.chi_pos_exact],
-                    lambdaEff: lambdaEff, rEff: numbers[.r_eff],
-                    effectiveRank: numbers[.effective_rank] ?? SpectrumSample.effectiveRank(eigenvalues),
-                    histogram: SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff)))
-            case "event":
-                return .event(RunRecord.Event(kind: texts[.event] ?? "event", model: model, step: step,
-                                              wall: numbers[.wall] ?? 0, detail: texts[.detail]))
-            case "end":
-                return .end(reason: texts[.reason], wall: numbers[.wall], detail: texts[.detail])
-            default:
-                return .ignored
-            }
+    init(_ fields: RecordLineScanner.Fields) {
+        let step = fields.step.flatMap { $0 == $0.rounded() && abs($0) < 1e15 ? Int($0) : nil }
+        switch fields.type {
+        case "step":
+            guard let model = fields.model, let step else { self = .ignored; return }
+            self = .step(model: model, MetricSample(
+                step: step, loss: fields[.loss] ?? .nan, chiLoss: fields[.chiLoss] ?? .nan,
+                chiNet: fields[.chiNet] ?? .nan, chiPos: fields[.chiPos],
+                gradSq: fields[.gradSq] ?? .nan, wall: fields[.wall] ?? 0,
+                traceIsEstimate: fields.chiNetEstimate ?? false, chiNetStandardError: fields[.chiNetStandardError],
+                layerChiNet: fields[.layerChiNet] ?? [], layerGradSq: fields[.layerGradSq] ?? []))
+        case "spectrum":
+            guard let model = fields.model, let step else { self = .ignored; return }
+            let eigenvalues = fields[.eigenvalues] ?? [], weights = fields[.weights] ?? []
+            let lambdaEff = fields[.lambdaEff]
+            self = .spectrum(model: model, SpectrumSample(
+                step: step, eigenvalues: eigenvalues, weights: weights, chiPosExact: fields[.chiPosExact],
+                lambdaEff: lambdaEff, rEff: fields[.rEff],
+                effectiveRank: fields[.effectiveRank] ?? SpectrumSample.effectiveRank(eigenvalues),
+                histogram: SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff)))
+        case "event":
+            self = .event(RunRecord.Event(kind: fields.event ?? "event", model: fields.model, step: step,
+                                          wall: fields[.wall] ?? 0, detail: fields.detail))
+        case "end":
+            self = .end(reason: fields.reason, wall: fields[.wall], detail: fields.detail)
+        default:
+            self = .ignored
         }
     }
 }

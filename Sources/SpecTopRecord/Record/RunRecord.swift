@@ -35,6 +35,10 @@ public struct RunRecord: Sendable {
         public var step: Int?
         public var wall: Double
         public var detail: String?
+
+        public init(kind: String, model: String?, step: Int?, wall: Double, detail: String?) {
+            self.kind = kind; self.model = model; self.step = step; self.wall = wall; self.detail = detail
+        }
     }
 
     public static let supportedVersion = 1

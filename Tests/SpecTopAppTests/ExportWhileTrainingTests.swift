@@ -24,11 +24,17 @@ final class ExportWhileTrainingTests: XCTestCase {
         XCTAssertEqual(results.all.count, 3)
         for result in results.all {
             XCTAssertFalse(result.failed, result.message)
-            XCTAssertTrue(result.message.hasPrefix("state dump written to \(directory.path)"), result.message)
+            XCTAssertTrue(result.message.hasPrefix("state dump written to \(directory.path)/step-"), result.message)
         }
-        for id in ["w8-active", "w8-frozen", "w32-active", "w32-frozen"] {
-            XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(id)/manifest.json").path), id)
+        // Each export has a folder of its own (never overwriting another); the final dump is DIR itself.
+        let folders = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("step-") }.sorted()
+        XCTAssertEqual(folders.count, 3, "\(folders)")
+        for folder in folders.map({ directory.appendingPathComponent($0) }) + [directory] {
+            for id in ["w8-active", "w8-frozen", "w32-active", "w32-frozen"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("\(id)/manifest.json").path), "\(folder.lastPathComponent)/\(id)")
+            }
         }
+        XCTAssertTrue(folders.allSatisfy { DumpDestination.isDumpEntry($0, in: directory.path) }, "--force may replace them")
         let exports = session.engine.drainEvents().filter {
             if case .event(let kind, _, _, _, _) = $0 { return kind == "export" }
             return false

@@ -195,6 +195,30 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
     }
 
+    func testHomeAndEndWorkInEveryCommonEncodingRegardlessOfTERM() throws {
+        let out = scratch.appendingPathComponent("keys.jsonl").path
+        let recorded = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "60", "--out", out])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        // The README's SSH advice sets TERM=xterm-256color, also inside tmux and PuTTY, whose keys differ from xterm's.
+        try start("replay \(out)", environment: "TERM=xterm-256color LANG=C.UTF-8")
+        XCTAssertTrue(try waitFor { $0.contains("w32-frozen") }.contains("replay"))
+        try keys("space")
+        let encodings: [(String, [String])] = [
+            ("end", ["1b", "5b", "34", "7e"]), ("home", ["1b", "5b", "31", "7e"]),  // tmux, screen, PuTTY
+            ("end", ["1b", "5b", "46"]), ("home", ["1b", "5b", "48"]),              // xterm normal mode, PuTTY
+            ("end", ["1b", "4f", "46"]), ("home", ["1b", "4f", "48"]),              // xterm application mode
+            ("end", ["1b", "5b", "38", "7e"]), ("home", ["1b", "5b", "37", "7e"]),  // rxvt
+            ("end", ["47"]), ("home", ["67"]),                                      // G / g
+        ]
+        for (what, bytes) in encodings {
+            try tmux(["send-keys", "-t", session, "-H"] + bytes)
+            let expected = what == "end" ? "step 60/60" : "step 0/60"
+            XCTAssertTrue(try waitFor(5) { $0.contains(expected) }.contains(expected), "\(what) as \(bytes.joined(separator: " "))")
+        }
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
     // MARK: spectop watch (issue 13)
 
     func testWatchFollowsAHeadlessRunAndQuitLeavesTheWriterRunning() throws {
@@ -203,7 +227,8 @@ final class EndToEndTests: XCTestCase {
         let writer = try BackgroundSpectop(["run", "--preset", "tiny", "--headless", "--steps", "1000000", "--out", out], in: scratch)
         defer { if writer.process.isRunning { _ = writer.signal(SIGKILL) } }
         XCTAssertTrue(BackgroundSpectop.wait(timeout: 20) { FileManager.default.fileExists(atPath: out) }, writer.stderr)
-        try start("watch --poll 0.2 \(out) \(later)", environment: "LANG=C.UTF-8")
+        // Wide enough for plain step counts (`step 1234/1000000`) in four columns of panels.
+        try start("watch --poll 0.2 \(out) \(later)", environment: "LANG=C.UTF-8", width: 200, height: 50)
         let first = try waitFor { $0.contains("watched/w32-frozen") && $0.contains("1 live") }
         XCTAssertTrue(first.contains("2 runs: 1 waiting, 1 live"), first)
         let before = steps(in: first).max() ?? 0

@@ -89,6 +89,21 @@ final class CommandLineTests: XCTestCase {
         try assertUsageError(["replay", wrongFirst.path], contains: "the first line must be a JSON object with \"type\":\"run\"")
     }
 
+    func testDataPathsAreRelativeToTheExperimentFile() throws {
+        let dir = scratch().appendingPathComponent("exp")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let rows = (0..<400).map { i in "\(Double(i) / 200),\(Double(i % 7) / 7),\(Double(i % 13) / 13)" }
+        try (["a,b,y"] + rows).joined(separator: "\n").write(to: dir.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+        try "[data]\nkind = \"csv\"\npath = \"data.csv\"\ntarget = \"y\"\n[models]\nwidths = [8]\n"
+            .write(to: dir.appendingPathComponent("mine.toml"), atomically: true, encoding: .utf8)
+        // The test runs from another directory: data.csv is found beside mine.toml all the same.
+        XCTAssertNotEqual(FileManager.default.currentDirectoryPath, dir.path)
+        let run = try SpectopProcess.run(["run", "--config", dir.appendingPathComponent("mine.toml").path, "--headless", "--steps", "5"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let printed = try SpectopProcess.run(["run", "--config", dir.appendingPathComponent("mine.toml").path, "--print-config"])
+        XCTAssertTrue(printed.stdout.contains("path = \"\(dir.appendingPathComponent("data.csv").path)\""), printed.stdout)
+    }
+
     func testWatchRefusesBadPathsAtStartWithOneLine() throws {
         let dir = scratch()
         let fifo = dir.appendingPathComponent("pipe.jsonl").path

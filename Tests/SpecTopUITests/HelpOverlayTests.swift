@@ -3,14 +3,14 @@ import XCTest
 
 final class HelpOverlayTests: XCTestCase {
     func testHelpListsEveryBindingOfTheTable() {
-        for replay in [false, true] {
-            let table = KeyTable.forMode(replay: replay)
+        for mode in [MonitorMode.live, .replay, .watch] {
+            let table = KeyTable.forMode(mode)
             for (width, height) in [(80, 24), (120, 40)] {
-                var state = MonitorState(replay: replay)
+                var state = MonitorState(mode: mode)
                 state.showHelp = true
                 let buffer = FrameRenderer.render(makeSnapshot(models: 8), info: testInfo, state: state, width: width, height: height)
                 for binding in table.bindings {
-                    let context = "replay \(replay) at \(width)x\(height)"
+                    let context = "\(mode) at \(width)x\(height)"
                     // The label must stand right before its own summary on one
                     // line: a single-letter label anywhere on screen proves nothing.
                     let entry = buffer.lines.contains { line in
@@ -30,15 +30,22 @@ final class HelpOverlayTests: XCTestCase {
         // Replay has no training to pause, freeze or export; live has nothing to scrub.
         let replayOnly: Set<MonitorAction> = [.scrubBackward, .scrubForward, .scrubBackwardFar, .scrubForwardFar, .jumpToStart, .jumpToEnd]
         let liveOnly: Set<MonitorAction> = [.freezeFeatures, .export, .selectNextSize, .selectPreviousSize, .selectUp, .selectDown]
+        // Several records at once only in watch, which has nothing to control.
+        let watchOnly: Set<MonitorAction> = [.cycleRunFilter, .showAllRuns]
+        let watchToo: Set<MonitorAction> = [.quit, .selectNext, .selectPrevious, .selectNextSize, .selectPreviousSize, .selectUp, .selectDown,
+                                            .toggleSpectrum, .back, .cycleView, .cycleFocusedMetric, .toggleYScale, .toggleDisplayFreeze,
+                                            .cycleTheme, .toggleHelp]
         let live = Set(KeyTable.live.bindings.map(\.action)), replay = Set(KeyTable.replay.bindings.map(\.action))
+        let watch = Set(KeyTable.watch.bindings.map(\.action))
         for action in MonitorAction.allCases {
-            if !replayOnly.contains(action) { XCTAssertTrue(live.contains(action), "\(action) has no key in the live monitor") }
-            if !liveOnly.contains(action) { XCTAssertTrue(replay.contains(action), "\(action) has no key in replay") }
+            if !replayOnly.contains(action) && !watchOnly.contains(action) { XCTAssertTrue(live.contains(action), "\(action) has no key in the live monitor") }
+            if !liveOnly.contains(action) && !watchOnly.contains(action) { XCTAssertTrue(replay.contains(action), "\(action) has no key in replay") }
+            if watchOnly.contains(action) || watchToo.contains(action) { XCTAssertTrue(watch.contains(action), "\(action) has no key in watch") }
         }
     }
 
     func testEveryActionOfTheTableIsReachableAndNoKeyIsBoundTwice() {
-        for table in [KeyTable.live, KeyTable.replay] {
+        for table in [KeyTable.live, KeyTable.replay, KeyTable.watch] {
             var seen: Set<Key> = []
             for binding in table.bindings {
                 for key in binding.keys {

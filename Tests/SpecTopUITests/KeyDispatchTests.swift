@@ -19,6 +19,44 @@ final class KeyDispatchTests: XCTestCase {
         XCTAssertEqual(monitor.state.view, .grid)
     }
 
+    func testMessagesNameMetricsAsTheScreenDoes() {
+        let (monitor, _) = controller()
+        var buffer = CellBuffer(width: 120, height: 40)
+        monitor.render(into: &buffer, glyphs: .unicode)
+        monitor.handle(.character("m"))
+        XCTAssertEqual(monitor.status, "y acts on χ_net")
+        monitor.handle(.character("m"))
+        XCTAssertEqual(monitor.status, "y acts on χ_pos")
+        monitor.render(into: &buffer, glyphs: .ascii)
+        monitor.handle(.character("m"))
+        monitor.handle(.character("m"))
+        XCTAssertEqual(monitor.status, "y acts on chi_net", "no enum names (chiNet), and ASCII on an ASCII terminal")
+    }
+
+    func testFreezeKeySaysWhyWhenItCannotAct() {
+        let (replay, replaySource) = controller(replay: true)
+        XCTAssertTrue(replay.handle(.character("F")))
+        XCTAssertEqual(replay.status, "F (freeze selected features) works in a live run only")
+        XCTAssertEqual(replaySource.commands, [])
+        var finished = makeSnapshot(models: 2)
+        finished.models[0].status = .finished
+        let source = RecordingSource(finished)
+        let live = MonitorController(source: source, info: testInfo)
+        live.handle(.character("F"))
+        XCTAssertTrue(live.status?.contains("has finished: nothing to freeze") == true, live.status ?? "nil")
+        XCTAssertEqual(source.commands, [])
+        let empty = MonitorController(source: RecordingSource(EngineSnapshot(state: .running, models: [], elapsed: 0, stepsPerSecond: 0)), info: testInfo)
+        empty.handle(.character("F"))
+        XCTAssertEqual(empty.status, "no model to freeze yet")
+    }
+
+    func testGAndShiftGJumpInReplay() {
+        let (monitor, source) = controller(replay: true)
+        monitor.handle(.character("G"))
+        monitor.handle(.character("g"))
+        XCTAssertEqual(source.commands, [.jumpToEnd, .jumpToStart])
+    }
+
     func testSpaceAndSpeedKeysSendCommands() {
         let (monitor, source) = controller()
         monitor.handle(.character(" "))
@@ -135,7 +173,8 @@ final class KeyDispatchTests: XCTestCase {
         XCTAssertEqual(source.commands, [.scrub(by: -1), .scrub(by: 1), .scrub(by: 10), .jumpToStart, .jumpToEnd, .togglePause])
         monitor.handle(.down)
         XCTAssertEqual(monitor.state.selectedModelID, "w16 frozen")
-        XCTAssertFalse(monitor.handle(.character("F")))
+        XCTAssertTrue(monitor.handle(.character("F")), "a live-only key says so")
+        XCTAssertEqual(source.commands.count, 6, "and sends nothing")
     }
 
     func testUnboundKeysAreIgnored() {

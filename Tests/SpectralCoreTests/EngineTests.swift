@@ -23,6 +23,7 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(engine.waitUntilFinished(timeout: 120))
         let snapshot = engine.snapshot()
         XCTAssertEqual(snapshot.state, .finished)
+        XCTAssertEqual(engine.snapshot().elapsed, snapshot.elapsed, "the clock stops when training has finished")
         XCTAssertEqual(snapshot.models.count, 8)
         for model in snapshot.models {
             XCTAssertEqual(model.step, 60, model.id)

@@ -34,6 +34,7 @@ struct RunCommand: ParsableCommand {
         if let path = config {
             let text = try ExperimentFile.read(path)
             experiment = try ConfigParser.parse(text, file: path)
+            experiment.data.resolvePaths(relativeTo: path)
         } else {
             let name = preset ?? Presets.defaultName
             guard let text = Presets.text(name) else {

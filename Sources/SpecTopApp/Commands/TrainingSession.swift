@@ -104,14 +104,18 @@ final class TrainingSession: @unchecked Sendable {
     /// Writes the state dump now (the export key, and the end of the run):
     /// every model that can be dumped is, and the result names those that could not.
     @discardableResult
-    func exportDump() -> ExportResult {
-        guard let directory = dumpDirectory else { return ExportResult(message: "no --dump DIR given: nothing exported", failed: false) }
+    /// Writes the state dump: the final one to DIR itself, one asked for
+    /// during the run (`e`) to its own `DIR/step-NNNNNN`, so an export never
+    /// overwrites an earlier one.
+    func exportDump(final: Bool = false) -> ExportResult {
+        guard let root = dumpDirectory else { return ExportResult(message: "no --dump DIR given: nothing exported", failed: false) }
         lock.lock()
         if replacesPreviousDump && !previousDumpRemoved {
-            DumpDestination.removePreviousDump(in: directory)
+            DumpDestination.removePreviousDump(in: root)
             previousDumpRemoved = true
         }
         lock.unlock()
+        let directory = final ? root : DumpDestination.numberedFolder(in: root, step: engine.snapshot().models.map(\.step).max() ?? 0)
         let report: StateDump.Report
         do { report = try engine.writeStateDump(to: URL(fileURLWithPath: directory)) } catch {
             return recordFailure("\(error)")
@@ -150,7 +154,7 @@ final class TrainingSession: @unchecked Sendable {
             if interrupted || !stopped {
                 failures.append("interrupted: the state dump was not written (press e during a run to export one)")
             } else {
-                let result = exportDump()
+                let result = exportDump(final: true)
                 if result.failed { failures.append(result.message) }
             }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import SpectralCore
 
 /// A whole experiment as a user writes it in TOML (README, "Experiment
@@ -20,6 +21,22 @@ struct ExperimentConfig: Sendable, Equatable {
         var path = ""
         /// idx: labels file.
         var labelsPath = ""
+
+        /// Data paths in an experiment file are relative to that file, as in
+        /// every config format users know (a file moved with its data keeps
+        /// working from any directory). A FIFO or `<(…)` has no directory of
+        /// its own: its paths stay relative to the working directory.
+        mutating func resolvePaths(relativeTo configFile: String) {
+            var info = stat()
+            guard stat(configFile, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
+            let directory = (configFile as NSString).deletingLastPathComponent
+            func resolved(_ path: String) -> String {
+                guard !path.isEmpty, !path.hasPrefix("/"), !directory.isEmpty else { return path }
+                return (directory as NSString).appendingPathComponent(path)
+            }
+            path = resolved(path)
+            labelsPath = resolved(labelsPath)
+        }
         /// csv: target column name.
         var target = ""
         /// csv: how the target column is read.

@@ -59,9 +59,31 @@ enum DumpDestination {
         }
     }
 
-    /// True for the probe files and for folders whose manifest says spectop wrote them.
+    /// Creates and returns `root/step-000500` for an export at step 500
+    /// (`-2`, `-3`… when that step was exported already: paused, `e` pressed
+    /// twice). `mkdir` claims the name, so two exports at once never share one.
+    static func numberedFolder(in root: String, step: Int) -> String {
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let digits = String(max(0, step))
+        let base = (root as NSString).appendingPathComponent("step-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits)
+        var candidate = base
+        var n = 1
+        while mkdir(candidate, 0o755) != 0 && errno == EEXIST {
+            n += 1
+            candidate = "\(base)-\(n)"
+        }
+        return candidate
+    }
+
+    /// True for the probe files, for folders whose manifest says spectop wrote
+    /// them, and for the numbered export folders (`step-…`) that hold such a dump.
     static func isDumpEntry(_ name: String, in directory: String) -> Bool {
         if probeFiles.contains(name) { return true }
+        if name.hasPrefix("step-") {
+            let folder = (directory as NSString).appendingPathComponent(name)
+            let inside = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return !inside.isEmpty && inside.allSatisfy { isDumpEntry($0, in: folder) }
+        }
         let manifest = ((directory as NSString).appendingPathComponent(name) as NSString).appendingPathComponent("manifest.json")
         guard let data = FileManager.default.contents(atPath: manifest),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }

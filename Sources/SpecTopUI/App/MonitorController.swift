@@ -16,6 +16,8 @@ public final class MonitorController {
     public private(set) var exitReason: MonitorExitReason?
     /// A message from the last key (e.g. the new theme's name); cleared by the next key.
     public private(set) var localStatus: String?
+    /// The glyphs of the last frame, for messages that name a metric (`χ_pos`, or `chi_pos` in ASCII).
+    private var glyphs = GlyphSet.unicode
 
     public init(source: any MonitorSource, info: MonitorInfo, mode: MonitorMode = .live, theme: Theme = .default) {
         self.source = source
@@ -72,10 +74,19 @@ public final class MonitorController {
         snapshot = filtered(source.snapshot())
     }
 
-    /// Handles one key press; returns false when the key is not bound.
+    /// Handles one key press; returns false when the key does nothing (no
+    /// redraw needed). A key of the live monitor pressed in replay or watch
+    /// is not bound there but gets a message saying so.
     @discardableResult
     public func handle(_ key: Key) -> Bool {
-        guard let action = keyTable.action(for: key) else { return false }
+        guard let action = keyTable.action(for: key) else {
+            // A key of the live monitor pressed in replay or watch: say why nothing happens.
+            if keyTable.mode != .live, let binding = KeyTable.live.bindings.first(where: { $0.keys.contains(key) }) {
+                localStatus = "\(key.label) (\(binding.summary)) works in a live run only"
+                return true
+            }
+            return false
+        }
         localStatus = nil
         perform(action)
         return true
@@ -129,7 +140,7 @@ public final class MonitorController {
             state.view = state.view.next
         case .cycleFocusedMetric:
             state.focusedMetric = state.focusedMetric.next
-            localStatus = "y acts on \(state.focusedMetric.rawValue)"
+            localStatus = "y acts on \(state.focusedMetric.label(glyphs))"
         case .toggleYScale:
             state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
         case .toggleDisplayFreeze:
@@ -185,9 +196,14 @@ public final class MonitorController {
     }
 
     private func freezeSelectedFeatures() {
-        guard let index = selectedIndex else { return }
+        guard let index = selectedIndex else {
+            localStatus = "no model to freeze yet"
+            return
+        }
         let model = snapshot.models[index]
-        if model.mode != .active {
+        if model.status != .training {
+            localStatus = "\(model.id) has \(model.status == .finished ? "finished" : "stopped (\(model.status.rawValue))"): nothing to freeze"
+        } else if model.mode != .active {
             localStatus = "\(model.id) is a frozen run already"
         } else if model.featuresFrozen {
             localStatus = "\(model.id): features already frozen"
@@ -199,6 +215,7 @@ public final class MonitorController {
 
     /// Draws the current frame into `buffer` (its size is the frame size).
     public func render(into buffer: inout CellBuffer, glyphs: GlyphSet) {
+        self.glyphs = glyphs
         FrameRenderer.render(snapshot, info: info, state: state, glyphs: glyphs, status: status, into: &buffer)
     }
 }

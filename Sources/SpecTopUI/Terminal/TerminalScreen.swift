@@ -30,6 +30,7 @@ final class TerminalScreen {
         _ = noecho()
         _ = nonl()
         _ = keypad(spectop_stdscr(), true)
+        TerminalScreen.defineCommonKeys()
         _ = curs_set(0)
         TerminalRescue.arm()
         // Esc alone must not wait the default second for an escape sequence.
@@ -41,6 +42,19 @@ final class TerminalScreen {
             _ = use_default_colors()
             colorDepth = ColorDepth.detect(hasColors: true, colors: Int(spectop_colors()), noColor: noColor)
         }
+    }
+
+    /// Home and End as every common terminal sends them, whatever terminfo
+    /// says for TERM: tmux and screen with TERM=xterm-256color send `\e[1~`
+    /// and `\e[4~`, PuTTY's default `\e[1~`/`\e[4~` or `\e[H`/`\e[F`, rxvt
+    /// `\e[7~`/`\e[8~`, xterm in application mode `\eOH`/`\eOF`. ncurses'
+    /// `define_key` adds them to the sequences keypad mode decodes.
+    static let homeSequences = ["\u{1B}[1~", "\u{1B}[H", "\u{1B}OH", "\u{1B}[7~"]
+    static let endSequences = ["\u{1B}[4~", "\u{1B}[F", "\u{1B}OF", "\u{1B}[8~"]
+
+    private static func defineCommonKeys() {
+        for sequence in homeSequences { _ = define_key(sequence, spectop_key_home()) }
+        for sequence in endSequences { _ = define_key(sequence, spectop_key_end()) }
     }
 
     /// The terminal size in cells.

@@ -112,9 +112,11 @@ public struct ModelPanel: Sendable {
 
     private func renderInfo(into buffer: inout CellBuffer, row: Rect) {
         let params = NumberFormat.count(model.parameterCount)
+        // Step and budget always in the same format: `1000/5000` or `1.00k/5.00k`, never `1000/5.00k`.
+        let plainBudget = model.stepBudget > 0 ? "/\(model.stepBudget)" : ""
         let budget = model.stepBudget > 0 ? "/" + NumberFormat.count(model.stepBudget) : ""
         let candidates = [
-            "\(params) params  step \(model.step)\(budget)",
+            "\(params) params  step \(model.step)\(plainBudget)",
             "\(params) params  step \(NumberFormat.count(model.step))\(budget)",
             "\(params) params  step \(model.step)",
             "\(params) params  \(NumberFormat.count(model.step)) steps",

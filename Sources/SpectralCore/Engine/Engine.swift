@@ -24,6 +24,8 @@ public final class Engine: @unchecked Sendable {
     /// Error events recorded per model before further ones are only counted.
     static let errorEventsPerModel = 5
     private var state: EngineState = .paused
+    /// When training ended (finished or stopped): the clock on screen stops there.
+    private var endedAt: Double?
     private var started = false
     private var stopping = false
     private var idleSectionActive = false
@@ -199,7 +201,10 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         stopping = true
-        if state == .running || state == .paused { state = .stopped }
+        if state == .running || state == .paused {
+            state = .stopped
+            endedAt = elapsedLocked()
+        }
         lock.broadcast()
         while liveWorkers > 0 {
             if !lock.wait(until: deadline) { return liveWorkers == 0 }
@@ -256,7 +261,7 @@ public final class Engine: @unchecked Sendable {
         var models = published
         // A paused or finished engine trains nothing: do not show the last rate.
         if state != .running { for i in models.indices { models[i].stepsPerSecond = 0 } }
-        return EngineSnapshot(state: state, models: models, elapsed: started ? elapsedLocked() : 0,
+        return EngineSnapshot(state: state, models: models, elapsed: started ? endedAt ?? elapsedLocked() : 0,
                               stepsPerSecond: models.reduce(0) { $0 + $1.stepsPerSecond })
     }
 
@@ -308,6 +313,7 @@ public final class Engine: @unchecked Sendable {
                 if !busy.contains(true) && !published.contains(where: { $0.status == .training }) {
                     if state == .running || state == .paused {
                         state = .finished
+                        endedAt = now
                         appendEvent(.event(kind: "finished", model: nil, step: nil, wall: now, detail: nil))
                     }
                     lock.broadcast()

@@ -3,8 +3,48 @@ import SpecTopRecord
 import XCTest
 
 final class LayoutTests: XCTestCase {
-    private let sizes = [(80, 24), (120, 40), (200, 60)]
-    private let counts = [2, 8, 12]
+    private let sizes = [(80, 24), (100, 30), (120, 40), (200, 60)]
+    private let counts = [2, 8, 12, 16]
+
+    /// Issue 16, item 7: at every size every panel is the same size and shows
+    /// the same rows (with 12 models at 80x24 the active panels lost their
+    /// reach row while the frozen kept theirs), titles keep active/frozen,
+    /// and the footer keeps `? help`.
+    func testEveryPanelDegradesTheSameWayAndTheFooterKeepsHelp() {
+        for (width, height) in sizes {
+            for count in counts {
+                let snapshot = makeSnapshot(models: count)
+                let context = "\(count) models at \(width)x\(height)"
+                let buffer = FrameRenderer.render(snapshot, info: testInfo, width: width, height: height)
+                XCTAssertTrue(buffer.line(height - 1).contains("? help"), "footer, \(context): \(buffer.line(height - 1))")
+                guard let layout = GridLayout(models: snapshot.models, area: Rect(x: 0, y: 1, width: width, height: height - 2)) else {
+                    XCTFail("no layout, \(context)"); continue
+                }
+                XCTAssertEqual(Set(layout.slots.map(\.rect.width)).count, 1, "panel widths, \(context)")
+                XCTAssertEqual(Set(layout.slots.map(\.rect.height)).count, 1, "panel heights, \(context)")
+                func panelText(_ rect: Rect) -> String {
+                    (rect.y..<rect.maxY).map { y in String(buffer.line(y).unicodeScalars.dropFirst(rect.x).prefix(rect.width)) }.joined(separator: "\n")
+                }
+                let texts = layout.slots.map { panelText($0.rect) }
+                for word in ["reach", "amp", "params", "step", "λ_eff"] {
+                    let having = texts.filter { $0.contains(word) }.count
+                    XCTAssertTrue(having == 0 || having == texts.count, "\(word) in \(having) of \(texts.count) panels, \(context)\n\(buffer.text)")
+                }
+                for (slot, text) in zip(layout.slots, texts) {
+                    let model = snapshot.models[slot.modelIndex]
+                    XCTAssertTrue(text.contains(model.id), "title \(model.id) (with its mode) whole, \(context)")
+                }
+            }
+        }
+    }
+
+    func testTheTooSmallMessageNamesEverySizeThatWorks() {
+        // 70x20 with eight models: four sizes side by side need 72 columns, two columns of sizes 22 rows.
+        let buffer = FrameRenderer.render(makeSnapshot(models: 8), info: testInfo, width: 70, height: 20)
+        XCTAssertTrue(buffer.text.contains("need 72x12 or 40x22, have 70x20"), buffer.text)
+        XCTAssertFalse(FrameRenderer.render(makeSnapshot(models: 8), info: testInfo, width: 60, height: 22).text.contains("too small"),
+                       "and 60x22 does work")
+    }
 
     func testEveryModelIdVisibleNoOverlapNothingOutside() {
         for (width, height) in sizes {

@@ -18,7 +18,7 @@ final class TooSmallTests: XCTestCase {
         // Eight models: four sizes side by side need 4 x 18 columns and 2 x 5 rows plus header and
         // footer; that is the arrangement nearest to 70x11.
         let buffer = FrameRenderer.render(makeSnapshot(models: 8), info: testInfo, width: 70, height: 11)
-        assertScreenContains(buffer, "terminal too small: need 72x12, have 70x11")
+        assertScreenContains(buffer, "terminal too small: need 72x12 or 40x22, have 70x11")
         // The same models fit 70x30 as two columns of sizes.
         let tall = FrameRenderer.render(makeSnapshot(models: 8), info: testInfo, width: 70, height: 30)
         XCTAssertFalse(tall.text.contains("too small"), tall.text)

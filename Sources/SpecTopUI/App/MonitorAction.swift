@@ -27,6 +27,7 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case scrubForwardFar
     case jumpToStart
     case jumpToEnd
+    case cycleSmoothing
     case cycleRunFilter
     case showAllRuns
 }

@@ -153,6 +153,9 @@ public final class MonitorController {
             localStatus = "theme \(theme.name)"
         case .toggleHelp:
             state.showHelp.toggle()
+        case .cycleSmoothing:
+            state.smoothing = state.smoothing.next
+            localStatus = state.smoothing == .off ? "smoothing off" : "smoothing \(state.smoothing.label) (the values shown stay raw)"
         case .cycleRunFilter:
             cycleRunFilter()
         case .showAllRuns:

@@ -18,6 +18,8 @@ public struct MonitorState: Sendable, Equatable {
     public var mode: MonitorMode = .live
     /// Watch: show only this run's models (`r` cycles through the runs); nil shows all.
     public var runFilter: String?
+    /// The smoothing of sparklines and compare charts (`s`); values stay raw.
+    public var smoothing: Smoothing = .off
     /// Index into the monitor's theme list.
     public var themeIndex = 0
 

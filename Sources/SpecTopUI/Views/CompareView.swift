@@ -74,7 +74,7 @@ public struct CompareView: Sendable {
         for (chartIndex, metric) in ChartMetric.allCases.enumerated() {
             let rect = Rect(x: charts.x, y: y, width: charts.width, height: heights[chartIndex])
             y += heights[chartIndex]
-            let series = order.enumerated().map { position, index -> ChartSeries in
+            let series = order.enumerated().flatMap { position, index -> [ChartSeries] in
                 let model = snapshot.models[index]
                 let xs = model.history.steps.map(Double.init)
                 let ys: [Double]
@@ -83,8 +83,11 @@ public struct CompareView: Sendable {
                 case .chiNet: ys = model.history.chiNet
                 case .chiPos: ys = model.history.chiPos
                 }
-                return ChartSeries(label: model.id, xs: xs, ys: ys, role: .series(position), glyph: glyphs.seriesGlyph(position),
-                                   emphasised: index == selectedIndex)
+                let line = ChartSeries(label: model.id, xs: xs, ys: state.smoothing.apply(ys, scale: state.yScale(metric)),
+                                       role: .series(position), glyph: glyphs.seriesGlyph(position), emphasised: index == selectedIndex)
+                guard state.smoothing != .off else { return [line] }
+                // TensorBoard's convention: the raw curve stays, faint, behind the smoothed one.
+                return [ChartSeries(label: model.id + " (raw)", xs: xs, ys: ys, role: .muted, glyph: glyphs.fitDot, style: .raw), line]
             }
             let chart = LineChart(title: metric.label(glyphs), series: series, xScale: .linear, yScale: state.yScale(metric),
                                   xRange: xRange, focused: metric == state.focusedMetric,

@@ -16,13 +16,24 @@ public struct FooterView: Sendable {
             x += buffer.put(status, x: x, y: row.y, role: .warning, attributes: .bold, maxWidth: row.maxX - x)
             x += 2
         }
-        for binding in keyTable.bindings {
-            guard let footer = binding.footer, let key = binding.keys.first else { continue }
-            let needed = key.label.count + 1 + footer.count
-            guard x + needed <= row.maxX else { break }
-            x += buffer.put(key.label, x: x, y: row.y, role: .text, attributes: [.bold, .reverse])
+        // `? help` always survives (it leads to every other key): the others
+        // fill the room left before it, in table order.
+        let shown = keyTable.bindings.filter { $0.footer != nil && !$0.keys.isEmpty }
+        func width(_ binding: KeyBinding) -> Int { binding.keys[0].label.count + 1 + (binding.footer?.count ?? 0) + 2 }
+        let help = shown.first { $0.action == .toggleHelp }
+        let reserved = help.map(width) ?? 0
+        var chosen: [KeyBinding] = []
+        var used = x
+        for binding in shown where binding.action != .toggleHelp {
+            guard used + width(binding) + reserved <= row.maxX + 2 else { break }
+            chosen.append(binding)
+            used += width(binding)
+        }
+        if let help, used + reserved <= row.maxX + 2 { chosen.append(help) }
+        for binding in chosen {
+            x += buffer.put(binding.keys[0].label, x: x, y: row.y, role: .text, attributes: [.bold, .reverse])
             x += 1
-            x += buffer.put(footer, x: x, y: row.y, role: .muted)
+            x += buffer.put(binding.footer ?? "", x: x, y: row.y, role: .muted)
             x += 2
         }
     }

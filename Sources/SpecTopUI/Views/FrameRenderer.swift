@@ -7,6 +7,24 @@ public enum FrameRenderer {
     /// The smallest terminal any view is drawn in.
     public static let absoluteMinimum = (width: 40, height: 10)
 
+    /// Every terminal size the current view works in for `snapshot` (the grid
+    /// has one per arrangement of its panels): what the too-small message names.
+    public static func workingSizes(snapshot: EngineSnapshot, state: MonitorState) -> [(width: Int, height: Int)] {
+        let bodies: [(width: Int, height: Int)]
+        switch state.view {
+        case .grid: bodies = GridLayout.minimumSizes(models: snapshot.models)
+        case .compare: bodies = [CompareView.minimumSize]
+        case .scaling: bodies = [ScalingView.minimumSize]
+        case .spectrum: bodies = [SpectrumView.minimumSize]
+        }
+        var sizes: [(width: Int, height: Int)] = []
+        for body in bodies {
+            let size = (width: max(absoluteMinimum.width, body.width), height: max(absoluteMinimum.height, body.height + 2))
+            if !sizes.contains(where: { $0.width <= size.width && $0.height <= size.height }) { sizes.append(size) }
+        }
+        return sizes
+    }
+
     /// The terminal size the current view needs for `snapshot`.
     public static func requiredSize(snapshot: EngineSnapshot, state: MonitorState, available: (width: Int, height: Int)) -> (width: Int, height: Int) {
         let body: (width: Int, height: Int)
@@ -35,7 +53,8 @@ public enum FrameRenderer {
         let have = (width: buffer.width, height: buffer.height)
         let need = requiredSize(snapshot: snapshot, state: state, available: have)
         guard have.width >= need.width, have.height >= need.height else {
-            TooSmallView(need: need, have: have).render(into: &buffer)
+            let others = workingSizes(snapshot: snapshot, state: state).filter { $0 != need }
+            TooSmallView(need: need, have: have, alternatives: others).render(into: &buffer)
             return
         }
         let (header, rest) = buffer.bounds.splitTop(1)

@@ -41,20 +41,38 @@ public struct GridLayout: Sendable, Equatable {
         }
         guard let chosen else { return nil }
         let panelRows = chosen.groupRows * runs
+        // Every panel gets the same size (the few spare columns and rows stay
+        // blank), so every panel drops the same rows as space runs short:
+        // never reach and amplification in one row of panels but not the next.
+        let panelWidth = area.width / chosen.columns, panelHeight = area.height / panelRows
         var slots: [Slot] = []
         for (g, group) in order.groups.enumerated() {
             let column = g % chosen.columns
-            let x0 = area.x + column * area.width / chosen.columns
-            let x1 = area.x + (column + 1) * area.width / chosen.columns
             for (r, modelIndex) in group.enumerated() {
                 let row = (g / chosen.columns) * runs + r
-                let y0 = area.y + row * area.height / panelRows
-                let y1 = area.y + (row + 1) * area.height / panelRows
-                slots.append(Slot(modelIndex: modelIndex, rect: Rect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)))
+                slots.append(Slot(modelIndex: modelIndex, rect: Rect(x: area.x + column * panelWidth, y: area.y + row * panelHeight,
+                                                                  width: panelWidth, height: panelHeight)))
             }
         }
         self.slots = slots
         self.columns = chosen.columns
+    }
+
+    /// The smallest body of every arrangement of `models` (sizes per row of
+    /// panels), none larger in both directions than another: what the
+    /// too-small message offers.
+    public static func minimumSizes(models: [ModelSnapshot]) -> [(width: Int, height: Int)] {
+        let order = ModelOrder(models)
+        let groupCount = max(1, order.groups.count)
+        let runs = max(1, order.runsPerGroup)
+        var sizes: [(width: Int, height: Int)] = []
+        for wanted in 1...groupCount {
+            let columns = (groupCount + wanted - 1) / wanted
+            let groupRows = (groupCount + columns - 1) / columns
+            let size = (width: columns * minimumPanelWidth, height: groupRows * runs * minimumPanelHeight)
+            if !sizes.contains(where: { $0.width <= size.width && $0.height <= size.height }) { sizes.append(size) }
+        }
+        return sizes
     }
 
     /// The smallest body (without header and footer) that fits `models`,

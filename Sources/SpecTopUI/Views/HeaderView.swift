@@ -61,6 +61,9 @@ public struct HeaderView: Sendable {
             Part(text: NumberFormat.rate(snapshot.stepsPerSecond) + " steps/s", role: .text, priority: 2),
             Part(text: info.blasCore, role: .muted, priority: 5),
         ]
+        if state.smoothing != .off {
+            parts.insert(Part(text: "smooth " + state.smoothing.label, role: .muted, priority: 2), at: 1)
+        }
         if let runs = runsPart {
             parts.insert(runs, at: 1)
         }

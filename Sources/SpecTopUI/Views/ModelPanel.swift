@@ -141,7 +141,7 @@ public struct ModelPanel: Sendable {
         let label = metric.label(glyphs)
         let value = metric == .chiNet ? NumberFormat.chiNet(model.latest) : NumberFormat.scientific(current)
         let labelAttributes: CellAttributes = metric == state.focusedMetric ? [.bold, .underline] : [.bold]
-        let sparkline = Sparkline(values: series, scale: state.yScale(metric), role: metric.role)
+        let sparkline = Sparkline(values: state.smoothing.apply(series, scale: state.yScale(metric)), scale: state.yScale(metric), role: metric.role)
         if stacked {
             let (top, spark) = area.splitTop(1)
             buffer.put(label, x: top.x, y: top.y, role: metric.role, attributes: labelAttributes, maxWidth: top.width)

@@ -8,6 +8,8 @@ public struct ChartSeries: Sendable {
         case markers
         /// A fitted line drawn faintly behind the data.
         case fit
+        /// The raw data behind its smoothed line, drawn faintly like a fit.
+        case raw
     }
 
     public var label: String

@@ -59,8 +59,8 @@ public struct LineChart: Sendable {
         // line never needs more points than the plot has dot columns, so long
         // histories are thinned first (keeping the last point).
         let dotColumns = plot.width * (glyphs.braille ? 2 : 1)
-        let xCoordinates = series.map { s in LineChart.thin(s.xs, to: s.style == .line ? dotColumns : Int.max).map { xScale.transform($0) ?? .nan } }
-        let yCoordinates = series.map { s in LineChart.thin(s.ys, to: s.style == .line ? dotColumns : Int.max).map { yScale.transform($0) ?? .nan } }
+        let xCoordinates = series.map { s in LineChart.thin(s.xs, to: s.style == .markers ? Int.max : dotColumns).map { xScale.transform($0) ?? .nan } }
+        let yCoordinates = series.map { s in LineChart.thin(s.ys, to: s.style == .markers ? Int.max : dotColumns).map { yScale.transform($0) ?? .nan } }
         guard let xr = xRange ?? LineChart.range(of: xCoordinates, scale: xScale),
               let yr = LineChart.range(of: yCoordinates, scale: yScale) else {
             buffer.put("no data yet", x: plotArea.x + 1, y: plotArea.y + plotArea.height / 2, role: .muted, maxWidth: plotArea.width - 1)
@@ -82,12 +82,12 @@ public struct LineChart: Sendable {
         }
         // Fits first so data draws over them; the emphasised series last so it stays on top.
         let order = series.indices.sorted { a, b in
-            func rank(_ s: ChartSeries) -> Int { s.style == .fit ? 0 : (s.emphasised ? 2 : 1) }
+            func rank(_ s: ChartSeries) -> Int { s.style == .fit || s.style == .raw ? 0 : (s.emphasised ? 2 : 1) }
             return rank(series[a]) < rank(series[b])
         }
         for index in order where series[index].style != .markers {
             let s = series[index]
-            let glyph = s.style == .fit ? glyphs.fitDot : s.glyph
+            let glyph = s.style == .fit || s.style == .raw ? glyphs.fitDot : s.glyph
             var previous: (Int, Int)?
             for (x, y) in zip(xCoordinates[index], yCoordinates[index]) {
                 guard let p = dot(x, y) else { previous = nil; continue }

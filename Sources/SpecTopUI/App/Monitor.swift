@@ -37,6 +37,7 @@ public final class Monitor {
 
         var theme = controller.theme
         screen.apply(theme: theme)
+        controller.setMonochrome(screen.isMonochrome)
         let period = 1 / max(0.5, min(120, options.framesPerSecond))
         let clock = ContinuousClock()
         var nextFrame = clock.now
@@ -69,6 +70,7 @@ public final class Monitor {
                 if controller.theme != theme {
                     theme = controller.theme
                     screen.apply(theme: theme)
+                    controller.setMonochrome(screen.isMonochrome)
                     frames.invalidate()
                 }
                 let size = screen.size

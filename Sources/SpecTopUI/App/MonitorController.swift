@@ -38,6 +38,11 @@ public final class MonitorController {
     /// The message for the footer: the source's, else the last key's, else the info's.
     public var status: String? { source.statusMessage() ?? localStatus ?? info.status }
 
+    /// Tells the views whether the terminal shows colour (the monitor loop calls it after each theme change).
+    public func setMonochrome(_ monochrome: Bool) {
+        state.monochrome = monochrome
+    }
+
     /// Pulls the latest snapshot unless the display is frozen.
     public func refresh() {
         guard !state.displayFrozen else { return }

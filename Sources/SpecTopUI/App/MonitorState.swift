@@ -20,6 +20,9 @@ public struct MonitorState: Sendable, Equatable {
     public var runFilter: String?
     /// The smoothing of sparklines and compare charts (`s`); values stay raw.
     public var smoothing: Smoothing = .off
+    /// Nothing is drawn in colour (NO_COLOR, the mono theme, a terminal
+    /// without colours): charts tell series apart by glyph, not by hue.
+    public var monochrome = false
     /// Index into the monitor's theme list.
     public var themeIndex = 0
 

@@ -57,6 +57,9 @@ final class TerminalScreen {
         for sequence in endSequences { _ = define_key(sequence, spectop_key_end()) }
     }
 
+    /// True when nothing is drawn in colour (NO_COLOR, a mono theme, a terminal without colours).
+    var isMonochrome: Bool { monochrome }
+
     /// The terminal size in cells.
     var size: (width: Int, height: Int) { (Int(spectop_cols()), Int(spectop_lines())) }
 

@@ -19,35 +19,36 @@ enum BuiltinThemes {
     static let defaultText = #"""
 # spectop default theme.
 # Background and text use the terminal's own colours ("default"), so the
-# theme reads on dark and light terminals alike; the data colours are mid
-# tones that keep their contrast on both.
+# theme reads on dark and light terminals alike; every other colour is a mid
+# tone with at least 3:1 contrast (WCAG) on both black and white, also after
+# mapping to the 256-colour palette (a test checks).
 # Format: one "role = #rrggbb" (or "role = default") per line; "#" starts a comment.
 
 background = default
 text       = default
 muted      = #808080
 
-loss       = #f0a030
-chi_net    = #3fa9f5
-chi_pos    = #c678dd
+loss       = #c3780e
+chi_net    = #0c8fed
+chi_pos    = #bf68d9
 
-active     = #4caf50
+active     = #439b47
 frozen     = #5f87af
 
-histogram  = #3fa9f5
-residual   = #f0a030
-marker     = #ff5f5f
-warning    = #ff5f5f
-selection  = #ffd75f
+histogram  = #0c8fed
+residual   = #c3780e
+marker     = #ff2f2f
+warning    = #ff2f2f
+selection  = #b08400
 
-series1    = #f28e2b
-series2    = #4e9fe6
+series1    = #d5710d
+series2    = #318fe2
 series3    = #e15759
-series4    = #76b7b2
-series5    = #59a14f
-series6    = #edc948
-series7    = #b07aa1
-series8    = #ff9da7
+series4    = #509792
+series5    = #569b4c
+series6    = #a98711
+series7    = #ac739c
+series8    = #d6458c
 
 """#
 

@@ -89,10 +89,13 @@ public struct CompareView: Sendable {
                 // TensorBoard's convention: the raw curve stays, faint, behind the smoothed one.
                 return [ChartSeries(label: model.id + " (raw)", xs: xs, ys: ys, role: .muted, glyph: glyphs.fitDot, style: .raw), line]
             }
+            // Without colour every braille line looks alike: one glyph per series (as in the legend) instead.
+            var chartGlyphs = glyphs
+            if state.monochrome { chartGlyphs.braille = false }
             let chart = LineChart(title: metric.label(glyphs), series: series, xScale: .linear, yScale: state.yScale(metric),
                                   xRange: xRange, focused: metric == state.focusedMetric,
                                   showXAxis: chartIndex == 2, titleRole: metric.role)
-            chart.render(into: &buffer, area: rect, glyphs: glyphs)
+            chart.render(into: &buffer, area: rect, glyphs: chartGlyphs)
         }
         if charts.height >= 3 {
             let label = "step"

@@ -23,7 +23,7 @@ public struct GlyphSet: Sendable, Equatable {
     /// Dot for fitted lines on plots.
     public let fitDot: Unicode.Scalar
     /// True when charts may use braille cells (2x4 dots per cell).
-    public let braille: Bool
+    public internal(set) var braille: Bool
     public let chiNet: String
     public let chiPos: String
     public let chiLoss: String

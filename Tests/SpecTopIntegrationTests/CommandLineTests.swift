@@ -148,6 +148,8 @@ final class CommandLineTests: XCTestCase {
         let result = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "40", "--out", out.path])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertFalse(result.stderr.contains("\r"), "no carriage returns in a log")
+        let closing = result.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        XCTAssertTrue(closing.hasPrefix("done in ") && closing.hasSuffix(" s"), "a closing line says how long it took: \(result.stderr)")
         let record = try RunRecord.read(path: out.path)
         let config = try ConfigParser.parse(Presets.text("tiny")!, file: "tiny")
         XCTAssertEqual(record.models.map(\.id), ["w8-active", "w8-frozen", "w32-active", "w32-frozen"])

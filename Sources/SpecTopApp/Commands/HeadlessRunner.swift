@@ -21,7 +21,9 @@ struct HeadlessRunner {
             let finished = engine.waitUntilFinished(timeout: 0.1)
             if finished || engine.snapshot().state == .finished {
                 // The closing lines; a recording failure is reported once, on exit.
-                report(engine.snapshot(), interactive: interactive, erase: drawnLines, showFailure: false)
+                let last = engine.snapshot()
+                report(last, interactive: interactive, erase: drawnLines, showFailure: false)
+                StandardStreams.writeError("done in \(Self.duration(last.elapsed))\n")
                 return SessionOutcome(reason: "steps")
             }
             if Date().timeIntervalSince(lastReport) >= interval {
@@ -29,6 +31,15 @@ struct HeadlessRunner {
                 lastReport = Date()
             }
         }
+    }
+
+    /// `21.8 s`, `3m 05s`, `2h 01m`: a log's wording for elapsed and remaining time.
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        if seconds < 60 { return String(format: "%.1f s", seconds) }
+        let whole = Int(seconds.rounded())
+        if whole < 3600 { return String(format: "%dm %02ds", whole / 60, whole % 60) }
+        return String(format: "%dh %02dm", whole / 3600, (whole % 3600) / 60)
     }
 
     /// `%.4g`, with NaN as `nan` (printf writes `-nan` for the NaN a diverged model gives).
@@ -45,6 +56,10 @@ struct HeadlessRunner {
             if let latest = model.latest {
                 line += "  loss \(Self.number(latest.loss))  chi_net \(Self.number(latest.chiNet))  chi_pos "
                     + (latest.chiPos.map(Self.number) ?? "undefined")
+            }
+            if model.status == .training && model.stepsPerSecond > 0 {
+                line += "  \(Self.number(model.stepsPerSecond)) steps/s"
+                if let eta = model.secondsToGo { line += "  ETA \(Self.duration(eta))" }
             }
             if model.status.stoppedEarly { line += "  \(model.status.rawValue.uppercased())" }
             text += (interactive ? "\u{1B}[2K" : "") + line + "\n"

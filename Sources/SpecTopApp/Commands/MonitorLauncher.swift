@@ -13,10 +13,11 @@ enum MonitorLauncher {
         return (result.theme, result.error.map { "\($0)" })
     }
 
-    static func run(session: TrainingSession, display: DisplayOptions) -> SessionOutcome {
+    static func run(session: TrainingSession, display: DisplayOptions, cost: CostEstimate? = nil) -> SessionOutcome {
         let (theme, themeError) = theme(display.theme)
-        let info = MonitorInfo(preset: session.prepared.config.name, dataset: session.prepared.dataName,
-                               blasCore: "OpenBLAS \(BLASRuntime.coreName)", status: themeError)
+        var info = MonitorInfo(preset: session.prepared.config.name, dataset: session.prepared.dataName,
+                               blasCore: "OpenBLAS \(BLASRuntime.coreName)", status: themeError ?? cost?.warning.map { "warning: \($0)" })
+        info.warning = cost?.shortWarning
         let source = EngineMonitorSource(session: session)
         let monitor = Monitor(source: source, info: info,
                               options: MonitorOptions(framesPerSecond: Double(display.fps), forceASCII: display.ascii, theme: theme))
@@ -40,10 +41,15 @@ final class EngineMonitorSource: MonitorSource, @unchecked Sendable {
     private let lock = NSLock()
     private var message: String?
     private var exporting = false
+    private let usage = ProcessUsageSampler()
 
     init(session: TrainingSession) { self.session = session }
 
-    func snapshot() -> EngineSnapshot { session.engine.snapshot() }
+    func snapshot() -> EngineSnapshot {
+        var snapshot = session.engine.snapshot()
+        snapshot.process = usage.sample()
+        return snapshot
+    }
 
     func perform(_ command: MonitorCommand) {
         let engine = session.engine

@@ -59,7 +59,9 @@ struct RunCommand: ParsableCommand {
             // Printing validates too: a printed file is one that runs.
             let prepared = try prepareInterruptibly { try ExperimentBuilder.prepare(experiment) }
             let estimate = MemoryEstimate.of(prepared.engine, cores: ProcessInfo.processInfo.activeProcessorCount)
-            StandardStreams.writeOutput(ConfigParser.render(experiment) + "\n# \(MemoryBudget.summary(estimate))\n")
+            let cost = CostEstimate.of(prepared.engine, gflops: CostEstimate.measureGFLOPS())
+            StandardStreams.writeOutput(ConfigParser.render(experiment) + "\n# \(MemoryBudget.summary(estimate))\n# \(cost.summary)\n"
+                                        + (cost.warning.map { "# warning: \($0)\n" } ?? ""))
             return
         }
         if !headless { try requireTerminal("the monitor", alternative: "use --headless to train without it") }
@@ -84,13 +86,16 @@ struct RunCommand: ParsableCommand {
         if let destination {
             session.startRecording(to: try RunRecorder(destination))
         }
+        // Before training: say what will be slow, and which setting changes it.
+        let cost = CostEstimate.of(session.prepared.engine, gflops: CostEstimate.measureGFLOPS())
+        if let warning = cost.warning { StandardStreams.printError("warning: \(warning)") }
         let outcome: SessionOutcome
         if let signal = SignalFlag.received {
             outcome = .interrupted(by: signal)
         } else if headless {
             outcome = HeadlessRunner(session: session).run()
         } else {
-            outcome = MonitorLauncher.run(session: session, display: display)
+            outcome = MonitorLauncher.run(session: session, display: display, cost: cost)
         }
         let failures = session.finish(outcome)
         for message in failures { StandardStreams.printError(message) }

@@ -8,6 +8,8 @@ public struct EngineSnapshot: Sendable, Equatable {
     public var stepsPerSecond: Double
     /// The records behind the models when several are watched (`spectop watch`); empty otherwise.
     public var runs: [RunSummary]
+    /// Memory and CPU of the training process (the live monitor only).
+    public var process: ProcessUsage?
 
     public init(state: EngineState, models: [ModelSnapshot], elapsed: Double, stepsPerSecond: Double, runs: [RunSummary] = []) {
         self.state = state; self.models = models; self.elapsed = elapsed; self.stepsPerSecond = stepsPerSecond

@@ -31,6 +31,14 @@ public struct ModelSnapshot: Sendable, Equatable {
     /// The run (record) the model belongs to when several are shown together
     /// (`spectop watch`); nil for the monitor's own engine. The grid groups by it.
     public var run: String?
+    /// Seconds the latest exact spectrum took (the live engine only).
+    public var spectrumSeconds: Double?
+
+    /// Seconds until the step budget at the current rate; nil when unknown or not training.
+    public var secondsToGo: Double? {
+        guard status == .training, stepBudget > 0, stepsPerSecond > 0, stepsPerSecond.isFinite else { return nil }
+        return Double(max(0, stepBudget - step)) / stepsPerSecond
+    }
 
     public init(id: String, width: Int, depth: Int, mode: TrainingMode, featuresFrozen: Bool, parameterCount: Int,
                 trainableParameterCount: Int, step: Int, stepBudget: Int, status: ModelStatus, trainLoss: Double? = nil,

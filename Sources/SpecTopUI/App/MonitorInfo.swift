@@ -10,6 +10,8 @@ public struct MonitorInfo: Sendable, Equatable {
     public var blasCore: String
     /// A message to show until the source reports its own (e.g. a theme error).
     public var status: String?
+    /// A standing warning for the header (e.g. "spectra ~85% of time").
+    public var warning: String?
 
     public init(toolName: String = "spectop", preset: String, dataset: String, blasCore: String, status: String? = nil) {
         self.toolName = toolName; self.preset = preset; self.dataset = dataset

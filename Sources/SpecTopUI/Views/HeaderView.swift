@@ -19,6 +19,19 @@ public struct HeaderView: Sendable {
         var priority: Int
     }
 
+    /// `37% ETA 2:10`: steps done of every budget, and the time until the
+    /// slowest model still training reaches its budget at its current rate.
+    private var progress: String {
+        let budgets = snapshot.models.filter { $0.stepBudget > 0 }
+        guard !budgets.isEmpty, snapshot.state == .running || snapshot.state == .paused else { return "" }
+        // A model that stopped early counts as done: nothing more will come from it.
+        let done = budgets.reduce(0.0) { $0 + ($1.status.stoppedEarly ? Double($1.stepBudget) : Double(min($1.step, $1.stepBudget))) }
+        let total = budgets.reduce(0.0) { $0 + Double($1.stepBudget) }
+        let percent = "\(Int((done / total * 100).rounded(.down)))%"
+        guard snapshot.state == .running, let eta = snapshot.models.compactMap(\.secondsToGo).max() else { return percent }
+        return percent + " ETA " + NumberFormat.duration(eta)
+    }
+
     private var badge: String {
         switch state.mode {
         case .live: return ""
@@ -59,8 +72,14 @@ public struct HeaderView: Sendable {
             Part(text: NumberFormat.duration(snapshot.elapsed), role: .text, priority: 1),
             Part(text: badge + snapshot.state.rawValue, role: stateRole, attributes: .bold, priority: 0),
             Part(text: NumberFormat.rate(snapshot.stepsPerSecond) + " steps/s", role: .text, priority: 2),
+            Part(text: progress, role: .text, priority: 1),
+            Part(text: snapshot.process.map { "\(NumberFormat.bytes($0.residentBytes)) \(Int($0.cpuPercent.rounded()))% CPU" } ?? "",
+                 role: .muted, priority: 4),
             Part(text: info.blasCore, role: .muted, priority: 5),
         ]
+        if let warning = info.warning {
+            parts.insert(Part(text: warning, role: .warning, attributes: .bold, priority: 1), at: 1)
+        }
         if state.smoothing != .off {
             parts.insert(Part(text: "smooth " + state.smoothing.label, role: .muted, priority: 2), at: 1)
         }

@@ -80,6 +80,10 @@ public struct SpectrumView: Sendable {
             ("reach (min " + glyphs.chiPos + ")", NumberFormat.scientific(model.minChiPos)),
             ("max r_eff", NumberFormat.fixed(model.maxREff, decimals: 3)),
             ("amplification", model.amplification.map { glyphs.times + NumberFormat.fixed($0, decimals: 2) } ?? NumberFormat.missing),
+            ("time per step", model.stepsPerSecond > 0 ? NumberFormat.seconds(1 / model.stepsPerSecond) : NumberFormat.missing),
+            ("time per spectrum", model.spectrumSeconds.map(NumberFormat.seconds) ?? NumberFormat.missing),
+            ("progress", model.stepBudget > 0 ? "\(model.step)/\(model.stepBudget)" : "\(model.step)"),
+            ("ETA", model.secondsToGo.map(NumberFormat.duration) ?? NumberFormat.missing),
         ]
         for (index, row) in rows.enumerated() where index < area.height {
             let y = area.y + index

@@ -49,6 +49,20 @@ public enum NumberFormat {
         return "±" + (percent < 1 ? fixed(percent, decimals: 1) : String(Int(percent.rounded()))) + "%"
     }
 
+    /// A short duration: `0.85 ms`, `2.1 ms`, `5.1 s` (ASCII, so it reads under any locale).
+    public static func seconds(_ value: Double) -> String {
+        guard value.isFinite, value >= 0 else { return missing }
+        if value < 1e-3 { return fixed(value * 1000, decimals: 2) + " ms" }
+        if value < 1 { return fixed(value * 1000, decimals: value < 0.1 ? 1 : 0) + " ms" }
+        return value < 100 ? fixed(value, decimals: 1) + " s" : duration(value)
+    }
+
+    /// Memory in binary units: `412M`, `1.5G`.
+    public static func bytes(_ value: Int) -> String {
+        let mib = Double(max(0, value)) / 1_048_576
+        return mib < 1024 ? "\(Int(mib.rounded()))M" : fixed(mib / 1024, decimals: 1) + "G"
+    }
+
     public static func count(_ value: Int) -> String {
         let magnitude = Double(value.magnitude)
         let sign = value < 0 ? "-" : ""

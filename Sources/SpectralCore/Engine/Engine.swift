@@ -483,6 +483,7 @@ public final class Engine: @unchecked Sendable {
         if let measurement = outcome.measurement { snapshot.layers = measurement.layerShares }
         if let spectrum = outcome.spectrum {
             snapshot.spectrum = spectrum
+            snapshot.spectrumSeconds = run.lastSpectrumSeconds
             appendEvent(.spectrum(model: id, spectrum))
         }
         if let failure = outcome.failure {

@@ -1,0 +1,81 @@
+import XCTest
+import Foundation
+@testable import SpecTopApp
+@testable import SpectralCore
+import SpecTopRecord
+import SpecTopUI
+
+/// Issue 16, item 5: an expensive configuration is named before training,
+/// with the setting to change; the monitor and headless lines show progress,
+/// ETA and what the process costs.
+final class CostEstimateTests: XCTestCase {
+    private func estimate(_ preset: String, edit: (inout ExperimentConfig) -> Void = { _ in }) throws -> CostEstimate {
+        var config = try ConfigParser.parse(try XCTUnwrap(Presets.text(preset)), file: preset)
+        edit(&config)
+        // A fixed rate: the verdicts must not depend on how busy this machine is.
+        return CostEstimate.of(try ExperimentBuilder.prepare(config).engine, gflops: 20)
+    }
+
+    func testTheReachExperimentOnDigitsWarnsAndNamesTheSetting() throws {
+        let digits = try estimate("reach") { $0.data.kind = .digits }
+        let warning = try XCTUnwrap(digits.warning, "2,560 outputs per spectrum every 20 steps")
+        XCTAssertTrue(warning.contains("spectrum_every") && warning.contains("[metrics] probe"), warning)
+        XCTAssertGreaterThan(digits.spectrumShare, 0.5)
+        XCTAssertEqual(digits.models.first { $0.id == "w512-active" }?.outputs, 2560)
+        XCTAssertEqual(digits.shortWarning, "spectra ~\(Int((digits.spectrumShare * 100).rounded()))% of time")
+        // The same experiment on its teacher: 256 outputs, no warning.
+        let teacher = try estimate("reach")
+        XCTAssertNil(teacher.warning, teacher.warning ?? "")
+        XCTAssertLessThan(teacher.spectrumShare, digits.spectrumShare / 4)
+        XCTAssertNil(try estimate("tiny").warning)
+    }
+
+    func testTheSpectrumCostGrowsAsTheCubeOfTheOutputs() throws {
+        // dsyevd dominates large spectra: doubling m (probe size) multiplies the time by about 8.
+        let small = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 128 }
+        let large = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 256 }
+        let ratio = try XCTUnwrap(large.models.last?.secondsPerSpectrum) / XCTUnwrap(small.models.last?.secondsPerSpectrum)
+        XCTAssertEqual(ratio, 8, accuracy: 1.5)
+        // A probe too large for the exact spectrum has none, so no spectrum cost.
+        let huge = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 1024 }
+        XCTAssertTrue(huge.models.allSatisfy { $0.secondsPerSpectrum == nil })
+    }
+
+    func testTheMeasuredRateIsPlausible() {
+        let gflops = CostEstimate.measureGFLOPS()
+        XCTAssertTrue(gflops > 0.1 && gflops < 10_000, "\(gflops) GFLOP/s")
+    }
+
+    func testTheHeaderShowsProgressETAAndProcessUsage() {
+        var model = ModelSnapshot(id: "w8-active", width: 8, depth: 2, mode: .active, featuresFrozen: false, parameterCount: 100,
+                                  trainableParameterCount: 100, step: 250, stepBudget: 1000, status: .training, stepsPerSecond: 10)
+        model.spectrumSeconds = 0.25
+        var snapshot = EngineSnapshot(state: .running, models: [model], elapsed: 30, stepsPerSecond: 10)
+        snapshot.process = ProcessUsage(residentBytes: 412 << 20, cpuPercent: 198.4)
+        XCTAssertEqual(model.secondsToGo, 75)
+        var info = MonitorInfo(preset: "reach", dataset: "digits", blasCore: "OpenBLAS Zen")
+        info.warning = "spectra ~86% of time"
+        let buffer = FrameRenderer.render(snapshot, info: info, width: 160, height: 40)
+        for part in ["25% ETA 1:15", "412M 198% CPU", "spectra ~86% of time"] {
+            XCTAssertTrue(buffer.line(0).contains(part), "\(part) in \(buffer.line(0))")
+        }
+        var state = MonitorState()
+        state.view = .spectrum
+        let spectrum = FrameRenderer.render(snapshot, info: info, state: state, width: 160, height: 40)
+        XCTAssertTrue(spectrum.text.contains("time per spectrum") && spectrum.text.contains("250 ms"), spectrum.text)
+        XCTAssertTrue(spectrum.text.contains("100 ms"), "time per step at 10 steps/s")
+    }
+
+    func testResidentMemoryIsReadFromStatm() {
+        XCTAssertEqual(ProcessUsageSampler.residentBytes(statm: "1000 250 10 1 0 100 0\n"), 250 * Int(sysconf(Int32(_SC_PAGESIZE))))
+        XCTAssertNil(ProcessUsageSampler.residentBytes(statm: "garbage"))
+        XCTAssertGreaterThan(ProcessUsageSampler.residentBytes() ?? 0, 1 << 20)
+    }
+
+    func testHeadlessDurationsReadLikeALog() {
+        XCTAssertEqual(HeadlessRunner.duration(21.84), "21.8 s")
+        XCTAssertEqual(HeadlessRunner.duration(185), "3m 05s")
+        XCTAssertEqual(HeadlessRunner.duration(7260), "2h 01m")
+        XCTAssertEqual(HeadlessRunner.duration(.nan), "?")
+    }
+}

@@ -35,9 +35,16 @@ final class HelpOverlayTests: XCTestCase {
         let watchToo: Set<MonitorAction> = [.quit, .selectNext, .selectPrevious, .selectNextSize, .selectPreviousSize, .selectUp, .selectDown,
                                             .toggleSpectrum, .back, .cycleView, .cycleFocusedMetric, .toggleYScale, .toggleDisplayFreeze,
                                             .cycleTheme, .toggleHelp]
+        // The compare view's own keys live in its table, in every mode.
+        let compareOnly: Set<MonitorAction> = [.cursorBackward, .cursorForward, .toggleSeriesHidden, .cycleXAxis, .cycleZoom]
+        for mode in [MonitorMode.live, .replay, .watch] {
+            let compare = Set(KeyTable.forMode(mode, view: .compare).bindings.map(\.action))
+            for action in compareOnly { XCTAssertTrue(compare.contains(action), "\(action) has no key in the compare view (\(mode))") }
+        }
         let live = Set(KeyTable.live.bindings.map(\.action)), replay = Set(KeyTable.replay.bindings.map(\.action))
         let watch = Set(KeyTable.watch.bindings.map(\.action))
         for action in MonitorAction.allCases {
+            if compareOnly.contains(action) { continue }
             if !replayOnly.contains(action) && !watchOnly.contains(action) { XCTAssertTrue(live.contains(action), "\(action) has no key in the live monitor") }
             if !liveOnly.contains(action) && !watchOnly.contains(action) { XCTAssertTrue(replay.contains(action), "\(action) has no key in replay") }
             if watchOnly.contains(action) || watchToo.contains(action) { XCTAssertTrue(watch.contains(action), "\(action) has no key in watch") }

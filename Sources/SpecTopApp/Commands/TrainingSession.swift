@@ -92,6 +92,7 @@ final class TrainingSession: @unchecked Sendable {
             m.add("output_scale", plan.architecture.outputScale)
             m.add("lr", plan.optimizer.learningRate)
             m.add("steps", plan.steps)
+            m.add("batch", plan.batchSize)
             return m.line
         }
         json.add("models", raw: "[" + models.joined(separator: ",") + "]")

@@ -103,6 +103,7 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
                 maxREff: spectra.compactMap(\.rEff).max(),
                 amplification: chiNets.first.flatMap { first in first > 0 ? chiNets.last.map { $0 / first } : nil },
                 stepsPerSecond: 0))
+            models[models.count - 1].batchSize = info.batchSize
         }
         let state: EngineState = at >= lastStep ? .finished : (playing ? .running : .paused)
         return EngineSnapshot(state: state, models: models, elapsed: wall, stepsPerSecond: 0)

@@ -131,6 +131,7 @@ public struct LiveRun: Sendable {
                 },
                 stepsPerSecond: rate.isFinite ? rate : 0)
             snapshot.divergence = track.stop?.detail
+            snapshot.batchSize = info.batchSize
             snapshot.run = run
             return snapshot
         }

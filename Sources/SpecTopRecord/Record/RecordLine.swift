@@ -98,6 +98,7 @@ public struct RecordHeader: Sendable, Equatable {
                 trainableParameterCount: RecordJSON.int(entry["trainable_params"]),
                 stepBudget: RecordJSON.int(entry["steps"]) ?? 0, trainable: trainable,
                 mode: TrainingMode(rawValue: entry["mode"] as? String ?? "") ?? (trainable == "readout" ? .frozen : .active)))
+            result.models[result.models.count - 1].batchSize = RecordJSON.int(entry["batch"]) ?? 0
         }
         return result
     }

@@ -17,6 +17,8 @@ public struct RunRecord: Sendable {
         public var trainableParameterCount: Int?
         /// The planned number of steps; 0 when the writer did not say.
         public var stepBudget: Int
+        /// Training samples per step; 0 when the writer did not say.
+        public var batchSize: Int = 0
         /// "all" or "readout".
         public var trainable: String
         public var mode: TrainingMode

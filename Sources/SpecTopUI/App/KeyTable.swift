@@ -23,6 +23,33 @@ public struct KeyTable: Sendable {
 
     public static func forMode(replay: Bool) -> KeyTable { replay ? .replay : .live }
 
+    /// The table for `mode` in `view`: the compare view adds its cursor,
+    /// hide, axis and zoom keys, and there ←/→ move the cursor (in replay
+    /// they keep scrubbing; `<`/`>` move the cursor everywhere).
+    public static func forMode(_ mode: MonitorMode, view: ViewKind) -> KeyTable {
+        let base = forMode(mode)
+        guard view == .compare else { return base }
+        var extra = [
+            KeyBinding([.character("<")], .cursorBackward, "value cursor left", footer: "cursor"),
+            KeyBinding([.character(">")], .cursorForward, "value cursor right"),
+            KeyBinding([.character("h")], .toggleSeriesHidden, "hide/show the selected model"),
+            KeyBinding([.character("x")], .cycleXAxis, "x axis: step/wall/FLOPs", footer: "x axis"),
+            KeyBinding([.character("z")], .cycleZoom, "zoom: latest 1/2, 1/4, 1/10"),
+        ]
+        if mode != .replay {
+            extra[0].keys.insert(.left, at: 0)
+            extra[1].keys.insert(.right, at: 0)
+        }
+        let taken = Set(extra.flatMap(\.keys))
+        let rest = base.bindings.compactMap { binding -> KeyBinding? in
+            var binding = binding
+            binding.keys.removeAll { taken.contains($0) }
+            return binding.keys.isEmpty ? nil : binding
+        }
+        // quit first, then the view's own keys, then the rest.
+        return KeyTable(bindings: Array(rest.prefix(1)) + extra + rest.dropFirst(), mode: mode)
+    }
+
     /// The action bound to `key`, nil if none.
     public func action(for key: Key) -> MonitorAction? {
         bindings.first { $0.keys.contains(key) }?.action

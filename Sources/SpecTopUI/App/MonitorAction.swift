@@ -28,6 +28,11 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case jumpToStart
     case jumpToEnd
     case cycleSmoothing
+    case cursorBackward
+    case cursorForward
+    case toggleSeriesHidden
+    case cycleXAxis
+    case cycleZoom
     case cycleRunFilter
     case showAllRuns
 }

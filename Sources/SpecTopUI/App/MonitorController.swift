@@ -6,7 +6,8 @@ import SpecTopRecord
 public final class MonitorController {
     public let source: any MonitorSource
     public let info: MonitorInfo
-    public let keyTable: KeyTable
+    /// The keys of the current mode and view (the compare view adds its own).
+    public var keyTable: KeyTable { .forMode(state.mode, view: state.view) }
     public private(set) var state: MonitorState
     /// The snapshot on screen (held still while the display is frozen).
     public private(set) var snapshot: EngineSnapshot
@@ -22,7 +23,6 @@ public final class MonitorController {
     public init(source: any MonitorSource, info: MonitorInfo, mode: MonitorMode = .live, theme: Theme = .default) {
         self.source = source
         self.info = info
-        self.keyTable = .forMode(mode)
         self.state = MonitorState(mode: mode)
         self.themes = [theme] + Theme.builtinNames.filter { $0 != theme.name }.compactMap(Theme.builtin(named:))
         self.snapshot = source.snapshot()
@@ -138,6 +138,8 @@ public final class MonitorController {
         case .back:
             if state.showHelp {
                 state.showHelp = false
+            } else if state.view == .compare && state.cursor != nil {
+                state.cursor = nil
             } else if state.view == .spectrum {
                 state.view = state.returnView
             }
@@ -158,6 +160,25 @@ public final class MonitorController {
             localStatus = "theme \(theme.name)"
         case .toggleHelp:
             state.showHelp.toggle()
+        case .cursorBackward, .cursorForward:
+            // One press moves about one chart column on a 120-column terminal; the first shows it at the latest point.
+            let delta = action == .cursorForward ? 1.0 / 80 : -1.0 / 80
+            state.cursor = state.cursor.map { min(1, max(0, $0 + delta)) } ?? 1
+        case .toggleSeriesHidden:
+            guard let index = selectedIndex else { break }
+            let id = snapshot.models[index].id
+            if state.hiddenModels.remove(id) == nil {
+                state.hiddenModels.insert(id)
+                localStatus = "\(id) hidden (h shows it again)"
+            } else {
+                localStatus = "\(id) shown"
+            }
+        case .cycleXAxis:
+            state.xAxis = state.xAxis.next
+            localStatus = "x axis: " + (state.xAxis == .compute ? "compute, FLOPs = 6 x trainable parameters x samples seen" : state.xAxis.label)
+        case .cycleZoom:
+            state.zoom = state.zoom.next
+            localStatus = "showing the " + state.zoom.label
         case .cycleSmoothing:
             state.smoothing = state.smoothing.next
             localStatus = state.smoothing == .off ? "smoothing off" : "smoothing \(state.smoothing.label) (the values shown stay raw)"

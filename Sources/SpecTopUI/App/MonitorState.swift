@@ -18,6 +18,14 @@ public struct MonitorState: Sendable, Equatable {
     public var mode: MonitorMode = .live
     /// Watch: show only this run's models (`r` cycles through the runs); nil shows all.
     public var runFilter: String?
+    /// Compare view: the value cursor as a fraction of the visible x range
+    /// (0 = left edge, 1 = latest); nil when it is off.
+    public var cursor: Double?
+    /// Compare view: models left out of the charts (`h`).
+    public var hiddenModels: Set<String> = []
+    /// Compare view: the x axis (`x`) and how much of it is shown (`z`).
+    public var xAxis: CompareAxis = .step
+    public var zoom: CompareZoom = .all
     /// The smoothing of sparklines and compare charts (`s`); values stay raw.
     public var smoothing: Smoothing = .off
     /// Nothing is drawn in colour (NO_COLOR, the mono theme, a terminal

@@ -22,12 +22,60 @@ public struct CompareView: Sendable {
         var width: Int { label.unicodeScalars.count + 3 }
     }
 
+    /// A model's x coordinates on the chosen axis; nil when the axis needs
+    /// what the model does not say (compute without a batch size).
+    func xs(_ model: ModelSnapshot) -> [Double]? {
+        switch state.xAxis {
+        case .step: return model.history.steps.map(Double.init)
+        case .wall: return model.history.wall.count == model.history.count ? model.history.wall : nil
+        case .compute:
+            guard model.batchSize > 0 else { return nil }
+            let perStep = 6 * Double(model.trainableParameterCount) * Double(model.batchSize)
+            return model.history.steps.map { Double($0) * perStep }
+        }
+    }
+
+    func ys(_ model: ModelSnapshot, _ metric: ChartMetric) -> [Double] {
+        switch metric {
+        case .loss: return model.history.loss
+        case .chiNet: return model.history.chiNet
+        case .chiPos: return model.history.chiPos
+        }
+    }
+
+    /// The x range shown: the whole run on this axis, or its latest part (`z`).
+    func visibleRange() -> ClosedRange<Double> {
+        let shown = snapshot.models.filter { !state.hiddenModels.contains($0.id) }
+        let all = shown.compactMap(xs).flatMap { $0 }.filter(\.isFinite)
+        let low = state.xAxis == .wall ? (all.min() ?? 0) : 0
+        let high = max(low + 1e-9, all.max() ?? 1)
+        return (high - (high - low) / Double(state.zoom.rawValue))...high
+    }
+
+    /// Where the value cursor stands, in x coordinates; nil when it is off.
+    func cursorX(in range: ClosedRange<Double>) -> Double? {
+        state.cursor.map { range.lowerBound + $0 * (range.upperBound - range.lowerBound) }
+    }
+
+    /// The value of `metric` a model had at `x`: its last point at or before it.
+    func value(_ model: ModelSnapshot, _ metric: ChartMetric, at x: Double) -> Double? {
+        guard let points = xs(model), let index = points.lastIndex(where: { $0 <= x }) else { return nil }
+        return ys(model, metric)[index]
+    }
+
     public func render(into buffer: inout CellBuffer, area: Rect, glyphs: GlyphSet) {
         buffer.fill(area, with: .blank)
         let order = ModelOrder(snapshot.models).flat
+        let range = visibleRange()
+        let cursor = cursorX(in: range)
         let entries = order.enumerated().map { position, index -> LegendEntry in
             let model = snapshot.models[index]
             var suffix = model.status.stoppedEarly ? " (\(model.status.rawValue))" : ""
+            if state.hiddenModels.contains(model.id) { suffix += " (hidden)" }
+            if let cursor, !state.hiddenModels.contains(model.id) {
+                // The cursor's readout: every series' value of the focused metric at that x.
+                suffix += " " + NumberFormat.scientific(value(model, state.focusedMetric, at: cursor))
+            }
             if let latest = model.latest, latest.traceIsEstimate {
                 // An estimated χ_net says so in the legend, with its error.
                 suffix += " " + glyphs.chiNet + " ~" + (NumberFormat.relativeError(latest) ?? "")
@@ -37,10 +85,11 @@ public struct CompareView: Sendable {
 
         var charts = area
         if area.width >= 100 {
-            let legendWidth = min(30, (entries.map(\.width).max() ?? 0) + 3)
+            let legendWidth = min(cursor == nil ? 30 : 40, (entries.map(\.width).max() ?? 0) + 3)
             let (left, legend) = area.splitRight(legendWidth)
             charts = Rect(x: left.x, y: left.y, width: left.width - 1, height: left.height)
-            buffer.put("models", x: legend.x + 1, y: legend.y, role: .text, attributes: .bold)
+            let title = cursor.map { "\(state.focusedMetric.label(glyphs)) at \(state.xAxis.label) \(NumberFormat.axis($0))" } ?? "models"
+            buffer.put(title, x: legend.x + 1, y: legend.y, role: .text, attributes: .bold, maxWidth: legend.width - 1)
             for (row, entry) in entries.enumerated() where row + 1 < legend.height {
                 drawEntry(entry, into: &buffer, x: legend.x, y: legend.y + 1 + row, maxX: legend.maxX, glyphs: glyphs)
             }
@@ -67,8 +116,6 @@ public struct CompareView: Sendable {
             }
         }
 
-        let maxStep = snapshot.models.compactMap { $0.history.steps.last }.max() ?? 0
-        let xRange = 0...Double(max(1, maxStep))
         let heights = CompareView.split(charts.height, into: 3)
         var y = charts.y
         for (chartIndex, metric) in ChartMetric.allCases.enumerated() {
@@ -76,13 +123,8 @@ public struct CompareView: Sendable {
             y += heights[chartIndex]
             let series = order.enumerated().flatMap { position, index -> [ChartSeries] in
                 let model = snapshot.models[index]
-                let xs = model.history.steps.map(Double.init)
-                let ys: [Double]
-                switch metric {
-                case .loss: ys = model.history.loss
-                case .chiNet: ys = model.history.chiNet
-                case .chiPos: ys = model.history.chiPos
-                }
+                guard !state.hiddenModels.contains(model.id), let xs = xs(model) else { return [] }
+                let ys = ys(model, metric)
                 let line = ChartSeries(label: model.id, xs: xs, ys: state.smoothing.apply(ys, scale: state.yScale(metric)),
                                        role: .series(position), glyph: glyphs.seriesGlyph(position), emphasised: index == selectedIndex)
                 guard state.smoothing != .off else { return [line] }
@@ -93,12 +135,12 @@ public struct CompareView: Sendable {
             var chartGlyphs = glyphs
             if state.monochrome { chartGlyphs.braille = false }
             let chart = LineChart(title: metric.label(glyphs), series: series, xScale: .linear, yScale: state.yScale(metric),
-                                  xRange: xRange, focused: metric == state.focusedMetric,
-                                  showXAxis: chartIndex == 2, titleRole: metric.role)
+                                  xRange: range, focused: metric == state.focusedMetric,
+                                  showXAxis: chartIndex == 2, titleRole: metric.role, cursor: cursor)
             chart.render(into: &buffer, area: rect, glyphs: chartGlyphs)
         }
         if charts.height >= 3 {
-            let label = "step"
+            let label = state.xAxis.label
             buffer.put(label, x: charts.x, y: charts.maxY - 1, role: .muted, maxWidth: LineChart.yLabelWidth - 1)
         }
     }

@@ -11,14 +11,18 @@ public struct LineChart: Sendable {
     public var focused: Bool
     public var showXAxis: Bool
     public var titleRole: ColorRole
+    /// An x coordinate to mark with a vertical line (the compare view's value cursor).
+    public var cursor: Double?
 
     /// Columns reserved for y labels such as `-3.2e-12`.
     static let yLabelWidth = 8
 
     public init(title: String, series: [ChartSeries], xScale: AxisScale = .linear, yScale: AxisScale = .log,
-                xRange: ClosedRange<Double>? = nil, focused: Bool = false, showXAxis: Bool = true, titleRole: ColorRole = .text) {
+                xRange: ClosedRange<Double>? = nil, focused: Bool = false, showXAxis: Bool = true, titleRole: ColorRole = .text,
+                cursor: Double? = nil) {
         self.title = title; self.series = series; self.xScale = xScale; self.yScale = yScale
         self.xRange = xRange; self.focused = focused; self.showXAxis = showXAxis; self.titleRole = titleRole
+        self.cursor = cursor
     }
 
     /// The range of already transformed coordinates (NaN skipped), widened when flat.
@@ -100,6 +104,12 @@ public struct LineChart: Sendable {
             }
         }
         canvas.render(into: &buffer, area: plotArea)
+        if let cursor, let tx = xScale.transform(cursor), let p = dot(tx, yr.upperBound) {
+            let column = plotArea.x + min(plotArea.width - 1, max(0, p.0 / (glyphs.braille ? 2 : 1)))
+            for row in plotArea.y..<plotArea.maxY where buffer[column, row].character == " " {
+                buffer.put(glyphs.verticalLine, x: column, y: row, role: .selection)
+            }
+        }
         for (index, s) in series.enumerated() where s.style == .markers {
             for (x, y) in zip(xCoordinates[index], yCoordinates[index]) {
                 guard let p = dot(x, y) else { continue }

@@ -46,11 +46,13 @@ public final class Engine: @unchecked Sendable {
         }
         self.runs = runs
         published = runs.map { run in
-            ModelSnapshot(id: run.plan.id, width: run.plan.architecture.width, depth: run.plan.architecture.depth,
-                          mode: run.plan.mode, featuresFrozen: run.model.featuresFrozen,
-                          parameterCount: run.model.parameterCount,
-                          trainableParameterCount: run.model.trainableParameterCount, step: 0,
-                          stepBudget: run.plan.steps, status: .training)
+            var snapshot = ModelSnapshot(id: run.plan.id, width: run.plan.architecture.width, depth: run.plan.architecture.depth,
+                                         mode: run.plan.mode, featuresFrozen: run.model.featuresFrozen,
+                                         parameterCount: run.model.parameterCount,
+                                         trainableParameterCount: run.model.trainableParameterCount, step: 0,
+                                         stepBudget: run.plan.steps, status: .training)
+            snapshot.batchSize = run.plan.batchSize
+            return snapshot
         }
         busy = Array(repeating: false, count: runs.count)
         pendingFreeze = Array(repeating: false, count: runs.count)

@@ -1,0 +1,119 @@
+@testable import SpecTopUI
+import SpecTopRecord
+import XCTest
+
+/// Issue 16: the compare view's value cursor, hiding a series, the x axis by
+/// step, wall time or compute (6·N·D), and zooming on the latest part of the run.
+final class CompareInteractionTests: XCTestCase {
+    private func compareController(models: Int = 4, mode: MonitorMode = .live) -> (MonitorController, RecordingSource) {
+        var snapshot = makeSnapshot(models: models)
+        for i in snapshot.models.indices { snapshot.models[i].batchSize = 32 }
+        let source = RecordingSource(snapshot)
+        let monitor = MonitorController(source: source, info: testInfo, mode: mode)
+        monitor.handle(.character("v"))
+        XCTAssertEqual(monitor.state.view, .compare)
+        return (monitor, source)
+    }
+
+    func testArrowsMoveAValueCursorThatReadsEverySeries() {
+        let (monitor, source) = compareController()
+        XCTAssertNil(monitor.state.cursor)
+        monitor.handle(.right)
+        XCTAssertEqual(monitor.state.cursor, 1, "the first press shows it at the latest point")
+        for _ in 0..<40 { monitor.handle(.left) }
+        XCTAssertEqual(try XCTUnwrap(monitor.state.cursor), 0.5, accuracy: 1e-9)
+        XCTAssertEqual(source.commands, [], "in the compare view the arrows move the cursor, they select nothing")
+        var buffer = CellBuffer(width: 140, height: 40)
+        monitor.render(into: &buffer, glyphs: .unicode)
+        // makeSnapshot: 60 points at steps 0, 10, … 590; half way is step 295, so the last point at or before it is step 290.
+        let model = monitor.snapshot.models[0]
+        let expected = NumberFormat.scientific(model.history.loss[29])
+        XCTAssertTrue(buffer.text.contains("loss at step \(NumberFormat.axis(295))"), buffer.text)
+        XCTAssertTrue(buffer.text.contains("\(model.id) \(expected)"), "the legend reads each series at the cursor:\n\(buffer.text)")
+        XCTAssertTrue(buffer.lines[3].contains(String(GlyphSet.unicode.verticalLine)), "the cursor line is drawn")
+        monitor.handle(.escape)
+        XCTAssertNil(monitor.state.cursor, "Esc hides the cursor first")
+        XCTAssertEqual(monitor.state.view, .compare)
+        // Outside the compare view the arrows select as before.
+        monitor.handle(.character("v"))
+        monitor.handle(.right)
+        XCTAssertNil(monitor.state.cursor)
+        XCTAssertEqual(monitor.state.selectedModelID, monitor.snapshot.models[2].id)
+    }
+
+    func testInReplayTheArrowsKeepScrubbingAndAngleBracketsMoveTheCursor() {
+        let (monitor, source) = compareController(mode: .replay)
+        monitor.handle(.right)
+        XCTAssertEqual(source.commands, [.scrub(by: 1)])
+        monitor.handle(.character(">"))
+        XCTAssertEqual(monitor.state.cursor, 1)
+        monitor.handle(.character("<"))
+        XCTAssertEqual(try XCTUnwrap(monitor.state.cursor), 1 - 1.0 / 80, accuracy: 1e-12)
+    }
+
+    func testHideShowsTheSeriesAgainAndTheLegendSaysSo() {
+        let (monitor, _) = compareController()
+        let selected = monitor.snapshot.models[0].id
+        monitor.handle(.character("h"))
+        XCTAssertEqual(monitor.state.hiddenModels, [selected])
+        var buffer = CellBuffer(width: 140, height: 40)
+        monitor.render(into: &buffer, glyphs: .ascii)
+        XCTAssertTrue(buffer.text.contains("\(selected) (hidden)"), buffer.text)
+        let glyph = Character(GlyphSet.ascii.seriesGlyph(0))
+        let plot = buffer.lines.dropFirst(1).dropLast(1).map { String($0.prefix(100)) }.joined()
+        XCTAssertFalse(plot.contains(glyph), "a hidden series is not drawn")
+        monitor.handle(.character("h"))
+        XCTAssertTrue(monitor.state.hiddenModels.isEmpty)
+    }
+
+    func testTheXAxisByStepWallTimeOrCompute() {
+        let model = makeSnapshot(models: 2).models[0]
+        var state = MonitorState()
+        var withBatch = model
+        withBatch.batchSize = 32
+        let view = { (state: MonitorState, m: ModelSnapshot) in CompareView(snapshot: EngineSnapshot(state: .running, models: [m], elapsed: 1, stepsPerSecond: 1), state: state, selectedIndex: 0) }
+        XCTAssertEqual(view(state, model).xs(model), model.history.steps.map(Double.init))
+        state.xAxis = .wall
+        XCTAssertEqual(view(state, model).xs(model), model.history.wall)
+        state.xAxis = .compute
+        XCTAssertNil(view(state, model).xs(model), "no batch size, no compute axis")
+        let flops = 6 * Double(model.trainableParameterCount) * 32
+        XCTAssertEqual(view(state, withBatch).xs(withBatch), model.history.steps.map { Double($0) * flops })
+        XCTAssertEqual([CompareAxis.step, .wall, .compute].map(\.next), [.wall, .compute, .step])
+        let buffer = FrameRenderer.render(EngineSnapshot(state: .running, models: [withBatch], elapsed: 1, stepsPerSecond: 1), info: testInfo,
+                                          state: { var s = state; s.view = .compare; return s }(), width: 120, height: 40)
+        XCTAssertTrue(buffer.line(38).hasPrefix("FLOPs"), buffer.line(38))
+    }
+
+    func testZoomShowsTheLatestPartOfTheRun() {
+        let snapshot = makeSnapshot(models: 2)
+        var state = MonitorState()
+        let full = CompareView(snapshot: snapshot, state: state, selectedIndex: 0).visibleRange()
+        XCTAssertEqual(full.lowerBound, 0)
+        XCTAssertEqual(full.upperBound, 590)
+        state.zoom = .quarter
+        let zoomed = CompareView(snapshot: snapshot, state: state, selectedIndex: 0).visibleRange()
+        XCTAssertEqual(zoomed.lowerBound, 590 * 0.75, accuracy: 1e-9)
+        XCTAssertEqual(zoomed.upperBound, 590)
+        let (monitor, _) = compareController()
+        for expected in [CompareZoom.half, .quarter, .tenth, .all] {
+            monitor.handle(.character("z"))
+            XCTAssertEqual(monitor.state.zoom, expected)
+        }
+    }
+
+    func testTheHelpOfTheCompareViewListsItsKeys() {
+        var state = MonitorState()
+        state.view = .compare
+        state.showHelp = true
+        let buffer = FrameRenderer.render(makeSnapshot(models: 4), info: testInfo, state: state, width: 120, height: 40)
+        for summary in ["value cursor left", "hide/show the selected model", "x axis: step/wall/FLOPs", "zoom: latest 1/2, 1/4, 1/10"] {
+            XCTAssertTrue(buffer.text.contains(summary), summary)
+        }
+        let table = KeyTable.forMode(.live, view: .compare)
+        XCTAssertEqual(table.action(for: .left), .cursorBackward)
+        XCTAssertEqual(KeyTable.forMode(.live, view: .grid).action(for: .left), .selectPreviousSize)
+        var seen = Set<Key>()
+        for key in table.bindings.flatMap(\.keys) { XCTAssertTrue(seen.insert(key).inserted, "\(key.label) bound twice") }
+    }
+}

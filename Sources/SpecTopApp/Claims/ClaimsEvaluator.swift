@@ -164,7 +164,7 @@ enum ClaimsEvaluator {
     // 1. χ_pos falls for every active model.
     static func claimOne(_ active: [Subject]) -> ClaimsReport.Row {
         let title = "spectral position falls during training"
-        let measured = active.compactMap { m in windows(m.samples).map { (m, $0) } }.filter { $0.1.early > 0 }
+        let measured = active.compactMap { m in windows(m.samples).map { (m, $0) } }
         guard !measured.isEmpty else {
             return .init(number: 1, title: title, verdict: .notApplicable, conditions: [],
                          reason: active.isEmpty ? "no active models" : "no active model has \(minimumChiPosSamples) or more chi_pos samples")
@@ -174,7 +174,8 @@ enum ClaimsEvaluator {
         conditions.append(.init(number: "1.1", description: "every active model has \(minimumChiPosSamples)+ chi_pos samples",
                                 values: active.map { m in .init(name: m.id, value: Double(m.samples.compactMap(\.chiPos).filter(\.isFinite).count)) },
                                 pass: short.isEmpty))
-        let ratios = measured.map { ClaimsReport.Value(name: $0.0.id, value: $0.1.late / $0.1.early) }
+        // An early median of 0 has no ratio: shown as "–" and failing.
+        let ratios = measured.map { ClaimsReport.Value(name: $0.0.id, value: $0.1.early > 0 ? $0.1.late / $0.1.early : nil) }
         conditions.append(.init(number: "1.2", description: "late/early median chi_pos below \(fallRatio)", values: ratios,
                                 pass: ratios.allSatisfy { ($0.value ?? .nan) < fallRatio }))
         return row(1, title, conditions)

@@ -67,7 +67,7 @@ final class ClaimsTests: XCTestCase {
         let fit = try XCTUnwrap(report.lossFit)
         XCTAssertEqual(fit.exponent, -0.5, accuracy: 1e-9)
         XCTAssertEqual(fit.rSquared, 1, accuracy: 1e-9)
-        XCTAssertTrue(report.rows[0].details.contains("w8-active end/start"), report.rows[0].details)
+        XCTAssertEqual(report.rows[0].condition("1.2")?.values.map(\.name), ["w8-active", "w32-active", "w128-active"], report.rows[0].details)
     }
 
     func testEveryClaimCanFail() throws {
@@ -119,7 +119,7 @@ final class ClaimsTests: XCTestCase {
         let exponent = String(format: "%.3f", fit.exponent)
         XCTAssertTrue(screen.contains("active: loss ∝ N^\(exponent)"), "expected exponent \(exponent) on:\n\(screen)")
         XCTAssertTrue(screen.contains("R² \(String(format: "%.3f", fit.rSquared))"), screen)
-        XCTAssertTrue(report.rows[5].details.contains("params^\(exponent)"), report.rows[5].details)
+        XCTAssertEqual(report.rows[5].condition("6.1")?.values.first?.value, fit.exponent, report.rows[5].details)
     }
 
     func testReplaySnapshotsFollowTheCursor() throws {

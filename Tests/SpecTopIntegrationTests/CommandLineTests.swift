@@ -26,7 +26,7 @@ final class CommandLineTests: XCTestCase {
         let version = try SpectopProcess.run(["--version"])
         XCTAssertEqual(version.status, 0)
         XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), SpecTopVersion.string)
-        for command in [[], ["run"], ["replay"], ["watch"], ["claims"], ["presets"], ["bench"]] {
+        for command in [[], ["run"], ["replay"], ["watch"], ["claims"], ["export"], ["presets"], ["bench"]] {
             let help = try SpectopProcess.run(command + ["--help"])
             XCTAssertEqual(help.status, 0, "\(command) --help")
             XCTAssertTrue(help.stdout.contains("USAGE"), "\(command) --help: \(help.stdout)")
@@ -140,6 +140,98 @@ final class CommandLineTests: XCTestCase {
         let files = try SpectopProcess.run(["claims", runs.appendingPathComponent("seed1.jsonl").path, runs.appendingPathComponent("seed2.jsonl").path])
         XCTAssertEqual(files.stdout, claims.stdout, "a directory and its files name the same experiment")
         try assertUsageError(["claims", dir.path], contains: "no *.jsonl records in this directory")
+    }
+
+    /// A hand-made record: per model (id, params, final loss) an active run of
+    /// 20 steps whose χ_pos falls (further for later models) and χ_net doubles.
+    private func writeRecord(_ url: URL, _ models: [(id: String, params: Int, final: Double)]) throws {
+        let header = models.map { "{\"id\":\(JSONLine.quote($0.id)),\"width\":8,\"depth\":2,\"params\":\($0.params),\"trainable\":\"all\",\"mode\":\"active\"}" }
+        var lines = ["{\"type\":\"run\",\"version\":1,\"seed\":1,\"models\":[\(header.joined(separator: ","))]}"]
+        for (k, m) in models.enumerated() {
+            for step in 0...20 {
+                let t = Double(step) / 20
+                lines.append(RecordLines.encode(.metrics(model: m.id, MetricSample(
+                    step: step, loss: step == 20 ? m.final : 1 + (m.final - 1) * t, chiLoss: 1, chiNet: 100 * (1 + t),
+                    chiPos: 0.5 * (1 - t * (0.8 + 0.1 * Double(k))),
+                    gradSq: 1, wall: t))))
+            }
+            let h = SpectrumHistogram(eigenvalues: [2, 1], weights: [0.5, 0.5], lambdaEff: 1.5)
+            lines.append(RecordLines.encode(.spectrum(model: m.id, SpectrumSample(step: 20, eigenvalues: [2, 1], weights: [0.5, 0.5], chiPosExact: 0.1,
+                                                                                     lambdaEff: 1.5, rEff: 0.3 + 0.1 * Double(k), effectiveRank: 1.8, histogram: h))))
+        }
+        lines.append(RecordLines.end(reason: "steps", wall: 1))
+        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    func testClaimsStrictFailsForCIAndJSONNamesEveryCondition() throws {
+        let dir = scratch()
+        let bad = dir.appendingPathComponent("bad.jsonl"), good = dir.appendingPathComponent("good.jsonl")
+        try writeRecord(bad, [("small", 100, 0.2), ("large", 1_000, 0.4)])  // the larger model ends higher: claim 2 fails
+        try writeRecord(good, [("small", 100, 0.4), ("large", 1_000, 0.2)])
+        let plain = try SpectopProcess.run(["claims", bad.path])
+        XCTAssertEqual(plain.status, 0, "a report exits 0 either way: \(plain.stderr)")
+        XCTAssertTrue(plain.stdout.contains("2.1 final loss strictly decreases with size: FAIL (small 0.2, large 0.4)"), plain.stdout)
+        let strict = try SpectopProcess.run(["claims", "--strict", bad.path])
+        XCTAssertEqual(strict.status, 1, strict.stderr)
+        XCTAssertEqual(strict.stderr, "spectop: claim 2 fails (--strict)\n")
+        XCTAssertEqual(strict.stdout, plain.stdout, "--strict prints the same report")
+        let passing = try SpectopProcess.run(["claims", "--strict", good.path])
+        XCTAssertEqual(passing.status, 0, "n/a is no failure: \(passing.stdout)")
+        let json = try SpectopProcess.run(["claims", "--json", "--strict", bad.path])
+        XCTAssertEqual(json.status, 1)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], json.stdout)
+        let claims = try XCTUnwrap(object["claims"] as? [[String: Any]])
+        XCTAssertEqual(claims.map { $0["verdict"] as? String }, ["holds", "fails", "holds", "n/a", "holds", "n/a"], json.stdout)
+        let condition = try XCTUnwrap((claims[1]["conditions"] as? [[String: Any]])?.first)
+        XCTAssertEqual(condition["pass"] as? Bool, false)
+        XCTAssertEqual(condition["values"] as? [String: Double], ["small": 0.2, "large": 0.4])
+    }
+
+    func testExportWritesCSVNeverOverwritesWithoutForceAndRefusesBadInput() throws {
+        let dir = scratch()
+        let record = dir.appendingPathComponent("run.jsonl"), out = dir.appendingPathComponent("out.csv")
+        try writeRecord(record, [("w8,\"active\"", 100, 0.3), ("w32-active", 1_000, 0.2)])
+        let expected = CSVExport.text(try RunRecord.read(path: record.path), wide: false)
+        let stdout = try SpectopProcess.run(["export", record.path, "--csv", "-"])
+        XCTAssertEqual(stdout.status, 0, stdout.stderr)
+        XCTAssertEqual(stdout.stdout, expected)
+        XCTAssertTrue(stdout.stdout.hasPrefix("model,step,wall,loss,chi_loss,chi_net,chi_pos,grad_sq,chi_net_estimate,chi_net_stderr,lambda_eff,r_eff,chi_pos_exact,effective_rank\n\"w8,\"\"active\"\"\",0,"), stdout.stdout)
+        XCTAssertEqual(stdout.stdout.split(separator: "\n").count, 1 + 2 * 21)
+
+        let written = try SpectopProcess.run(["export", record.path, "--csv", out.path])
+        XCTAssertEqual(written.status, 0, written.stderr)
+        XCTAssertEqual(written.stdout, "")
+        XCTAssertEqual(try String(contentsOf: out, encoding: .utf8), expected)
+        try assertUsageError(["export", record.path, "--csv", out.path, "--wide"],
+                             contains: "\(out.path) already exists; pass --force to overwrite it, or choose another --csv")
+        XCTAssertEqual(try String(contentsOf: out, encoding: .utf8), expected, "refused: the file is as it was")
+        let wide = try SpectopProcess.run(["export", record.path, "--csv", out.path, "--wide", "--force"])
+        XCTAssertEqual(wide.status, 0, wide.stderr)
+        let wideText = try String(contentsOf: out, encoding: .utf8)
+        XCTAssertEqual(wideText, CSVExport.text(try RunRecord.read(path: record.path), wide: true))
+        XCTAssertTrue(wideText.hasPrefix("step,\"w8,\"\"active\"\":wall\",\"w8,\"\"active\"\":loss\","), wideText)
+        XCTAssertEqual(wideText.split(separator: "\n").count, 1 + 21)
+
+        // A directory of records is one experiment, as for claims.
+        let sweep = dir.appendingPathComponent("sweep")
+        try FileManager.default.createDirectory(at: sweep, withIntermediateDirectories: true)
+        try writeRecord(sweep.appendingPathComponent("a.jsonl"), [("m", 100, 0.3)])
+        try writeRecord(sweep.appendingPathComponent("b.jsonl"), [("m", 100, 0.2)])
+        let combined = try SpectopProcess.run(["export", sweep.path, "--csv", "-"])
+        XCTAssertEqual(combined.status, 0, combined.stderr)
+        XCTAssertTrue(combined.stdout.contains("\na/m,0,") && combined.stdout.contains("\nb/m,20,"), combined.stdout)
+
+        // Bad input: one line, status 2, nothing written.
+        try assertUsageError(["export", record.path, "--csv", record.path, "--force"], contains: "which this export reads")
+        XCTAssertEqual(try RunRecord.read(path: record.path).steps.count, 2, "the record survives")
+        try assertUsageError(["export", record.path], contains: "--csv")
+        try assertUsageError(["export", out.path, "--csv", "-"], contains: "not a spectop record")
+        try assertUsageError(["export", dir.appendingPathComponent("none.jsonl").path, "--csv", "-"], contains: "none.jsonl: no such file")
+        try assertUsageError(["export", record.path, "--csv", "/nonexistent-dir/x.csv"], contains: "cannot write the CSV to /nonexistent-dir/x.csv")
+        try assertUsageError(["export", record.path, "--csv", sweep.path], contains: "cannot write the CSV to \(sweep.path): it is a directory")
+        let empty = dir.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        try assertUsageError(["export", empty.path, "--csv", "-"], contains: "no *.jsonl records in this directory")
     }
 
     func testHeadlessTinyRunRecordsWhatTheConfigSays() throws {

@@ -115,6 +115,31 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(engine.drainEvents().contains { if case .event("freeze", "w16-active", _, _, _) = $0 { return true } else { return false } })
     }
 
+    func testAfterALiveFreezeAmplificationIsRelativeToChiNetAtTheFreeze() throws {
+        let engine = try Engine(configuration(widths: [16], steps: 300))
+        engine.start()
+        // Freeze part-way, so χ_net(0) is the all-layer one (no sleeps: the
+        // engine's own progress is the clock).
+        while engine.snapshot().models[0].step < 30 {}
+        XCTAssertTrue(engine.freezeFeatures(modelID: "w16-active"))
+        XCTAssertTrue(engine.waitUntilFinished(timeout: 120))
+        let events = engine.drainEvents()
+        let freezeStep = try XCTUnwrap(events.lazy.compactMap { event -> Int? in
+            if case .event("freeze", "w16-active", let step, _, _) = event { return step } else { return nil }
+        }.first)
+        XCTAssertGreaterThanOrEqual(freezeStep, 30)
+        var chiNet: [Int: Double] = [:]
+        for case .metrics("w16-active", let sample) in events { chiNet[sample.step] = sample.chiNet }
+        // The event's step is the first measured with frozen features: from
+        // there χ_net (the readout's alone) is constant, the step before differs.
+        let atFreeze = try XCTUnwrap(chiNet[freezeStep]), end = try XCTUnwrap(chiNet[300])
+        assertClose(end, atFreeze, tolerance: 1e-6)
+        XCTAssertGreaterThan(relativeError(try XCTUnwrap(chiNet[freezeStep - 1]), atFreeze), 1e-2)
+        let model = try XCTUnwrap(engine.snapshot().models.first { $0.id == "w16-active" })
+        XCTAssertEqual(try XCTUnwrap(model.amplification), end / atFreeze, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(model.amplification), 1, accuracy: 1e-6, "not chi_net(readout) / chi_net(0) = \(end / chiNet[0]!)")
+    }
+
     func testDivergingModelStopsAloneOthersContinue() throws {
         let data = syntheticRegression(samples: 128)
         var models = plans(widths: [8], steps: 50)

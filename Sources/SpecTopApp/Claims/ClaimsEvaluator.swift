@@ -2,18 +2,48 @@ import Foundation
 import SpectralCore
 
 /// The paper's claims, checked on a recorded run (README, "Claims").
-/// A report, not a test: every claim gets a verdict and the numbers behind it.
+/// A report, not a test: every claim gets a verdict, every condition it
+/// checks, and the numbers behind each, so a `fails` can be explained.
 struct ClaimsReport: Sendable {
     enum Verdict: String, Sendable {
         case holds, fails
         case notApplicable = "n/a"
     }
 
+    /// One number a condition looked at, named by the model (or size) it belongs to.
+    struct Value: Sendable, Equatable {
+        var name: String
+        var value: Double?
+    }
+
+    /// One checked condition of a claim: a claim holds when all of its hold.
+    struct Condition: Sendable {
+        /// "3.2": the claim's number, then the condition's.
+        var number: String
+        var description: String
+        var values: [Value]
+        var pass: Bool
+    }
+
     struct Row: Sendable {
         var number: Int
         var title: String
         var verdict: Verdict
-        var details: String
+        /// Empty exactly when the claim is n/a.
+        var conditions: [Condition]
+        /// Why the claim is n/a.
+        var reason: String?
+        /// What the verdict left out and why (too few steps, no twin, a live freeze).
+        var notes: [String] = []
+
+        /// One line: the reason for n/a, else every condition with its numbers.
+        var details: String {
+            var parts = conditions.map { ClaimsEvaluator.describe($0) }
+            if let reason { parts.insert(reason, at: 0) }
+            return (parts + notes).joined(separator: "; ")
+        }
+
+        func condition(_ number: String) -> Condition? { conditions.first { $0.number == number } }
     }
 
     var rows: [Row]
@@ -22,6 +52,8 @@ struct ClaimsReport: Sendable {
     var lossFit: PowerLawFit?
 
     func verdict(_ number: Int) -> Verdict? { rows.first { $0.number == number }?.verdict }
+    func row(_ number: Int) -> Row? { rows.first { $0.number == number } }
+    var failingClaims: [Int] { rows.filter { $0.verdict == .fails }.map(\.number) }
 }
 
 /// Evaluates the claims with METHOD.md's definitions as they are.
@@ -37,10 +69,12 @@ enum ClaimsEvaluator {
     /// decide the verdict.
     static func windows(_ samples: [MetricSample]) -> (early: Double, late: Double)? {
         let values = samples.compactMap(\.chiPos).filter { $0.isFinite }
-        guard values.count >= 6 else { return nil }
+        guard values.count >= minimumChiPosSamples else { return nil }
         let k = max(3, values.count / 20)
         return (median(Array(values.prefix(k))), median(Array(values.suffix(k))))
     }
+
+    static let minimumChiPosSamples = 6
 
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
@@ -55,125 +89,235 @@ enum ClaimsEvaluator {
     /// A power law "fits" with at least this R² (and a negative exponent).
     static let minimumRSquared = 0.9
 
+    /// A model as one claim sees it: all of its samples, or the part before or
+    /// after a live freeze.
+    struct Subject {
+        var info: RunRecord.ModelInfo
+        var samples: [MetricSample]
+        var spectra: [SpectrumSample]
+        var id: String { info.id }
+        var size: Int { info.parameterCount }
+    }
+
+    /// The models of one size, for the size claims: one value per size (the
+    /// median when a size has several models, e.g. several seeds).
+    struct SizeGroup {
+        var size: Int
+        var members: [Subject]
+        var name: String { members.count == 1 ? members[0].id : "\(size) params (median of \(members.count))" }
+    }
+
+    static func groups(_ subjects: [Subject]) -> [SizeGroup] {
+        Dictionary(grouping: subjects, by: \.size).map { SizeGroup(size: $0.key, members: $0.value) }.sorted { $0.size < $1.size }
+    }
+
+    /// Why a size claim cannot compare anything, or nil when it can.
+    static func tooFewSizes(_ groups: [SizeGroup], needed: Int = 2) -> String? {
+        guard groups.count < needed else { return nil }
+        let count = groups.reduce(0) { $0 + $1.members.count }
+        if count == 0 { return "no active models" }
+        let sizes = groups.count == 1 ? "all \(count) active models have \(groups[0].size) parameters" : "the active models have \(groups.count) sizes"
+        return "needs \(needed == 2 ? "two" : "three") or more active sizes (\(sizes))"
+    }
+
     static func evaluate(_ record: RunRecord) -> ClaimsReport {
         var notes = record.warnings
         let diverged = record.divergedModels
         for id in diverged.sorted() { notes.append("\(id) diverged and is left out of every claim") }
         let usable = record.models.filter { !diverged.contains($0.id) && !(record.steps[$0.id] ?? []).isEmpty }
-        let active = usable.filter { $0.mode == .active }.sorted { $0.parameterCount < $1.parameterCount }
-        let frozen = usable.filter { $0.mode == .frozen }.sorted { $0.parameterCount < $1.parameterCount }
-        func name(_ m: RunRecord.ModelInfo) -> String { m.id }
-        func fmt(_ x: Double?) -> String { x.map { String(format: "%.3g", $0) } ?? "–" }
-        var rows: [ClaimsReport.Row] = []
-
-        // 1. χ_pos falls for every active model.
-        do {
-            var parts: [String] = []
-            var allFall = true
-            var evaluated = 0
-            for m in active {
-                guard let w = windows(record.steps[m.id] ?? []), w.early > 0 else { parts.append("\(name(m)) too few steps"); continue }
-                evaluated += 1
-                let ratio = w.late / w.early
-                if !(ratio < fallRatio) { allFall = false }
-                parts.append("\(name(m)) end/start \(fmt(ratio))")
-            }
-            rows.append(.init(number: 1, title: "spectral position falls during training",
-                              verdict: evaluated == 0 ? .notApplicable : (allFall && evaluated == active.count ? .holds : .fails),
-                              details: parts.isEmpty ? "no active models" : parts.joined(separator: ", ")))
+            .sorted { ($0.parameterCount, $0.id) < ($1.parameterCount, $1.id) }
+        // A live freeze (`F`) turns an active model into a frozen one from the
+        // event's step on: that step is the first trained and measured frozen.
+        let freezeSteps = Dictionary(uniqueKeysWithValues: usable.compactMap { m in record.freezeStep(of: m.id).map { (m.id, $0) } })
+        func subject(_ m: RunRecord.ModelInfo, _ keep: (Int) -> Bool = { _ in true }) -> Subject {
+            Subject(info: m, samples: (record.steps[m.id] ?? []).filter { keep($0.step) },
+                    spectra: (record.spectra[m.id] ?? []).filter { keep($0.step) })
         }
-
-        let finalLosses = active.map { finalLoss(record.steps[$0.id] ?? []) ?? .nan }
-
-        // 2. Final loss decreases with size.
-        do {
-            let details = zip(active, finalLosses).map { "\($0.id) \(fmt($1))" }.joined(separator: ", ")
-            let verdict: ClaimsReport.Verdict
-            if active.count < 2 { verdict = .notApplicable }
-            else { verdict = strictlyDecreasing(finalLosses) ? .holds : .fails }
-            rows.append(.init(number: 2, title: "larger models reach lower loss", verdict: verdict,
-                              details: active.count < 2 ? "needs two or more active sizes" : "final loss: " + details))
-        }
-
-        // 3. Spectral reach grows with size.
-        do {
-            let minima = active.map { (record.steps[$0.id] ?? []).compactMap(\.chiPos).filter(\.isFinite).min() ?? .nan }
-            let rEffs = active.map { m -> Double? in (record.spectra[m.id] ?? []).compactMap(\.rEff).max() }
-            let haveREff = rEffs.allSatisfy { $0 != nil }
-            var details = "min chi_pos: " + zip(active, minima).map { "\($0.id) \(fmt($1))" }.joined(separator: ", ")
-            if haveREff { details += "; max r_eff: " + zip(active, rEffs).map { "\($0.id) \(fmt($1))" }.joined(separator: ", ") }
-            let verdict: ClaimsReport.Verdict
-            if active.count < 2 { verdict = .notApplicable }
-            else {
-                let chiOK = strictlyDecreasing(minima)
-                let rOK = !haveREff || strictlyIncreasing(rEffs.map { $0! })
-                verdict = chiOK && rOK ? .holds : .fails
-            }
-            rows.append(.init(number: 3, title: "spectral reach grows with size", verdict: verdict,
-                              details: active.count < 2 ? "needs two or more active sizes" : details))
-        }
-
-        // 4. Frozen models stall.
-        do {
-            var parts: [String] = []
-            var holds = true
-            var evaluated = 0
-            for f in frozen {
-                let samples = record.steps[f.id] ?? []
-                let nets = samples.map(\.chiNet).filter(\.isFinite)
-                guard let first = nets.first, first > 0 else { continue }
-                evaluated += 1
-                let change = nets.map { abs($0 - first) / first }.max() ?? 0
-                let partner = active.first { $0.width == f.width && $0.depth == f.depth && $0.id.hasPrefix(f.id.replacingOccurrences(of: "frozen", with: "")) }
-                    ?? active.first { $0.width == f.width && $0.depth == f.depth }
-                let frozenLoss = finalLoss(samples)
-                let activeLoss = partner.flatMap { finalLoss(record.steps[$0.id] ?? []) }
-                let constant = change < constantTolerance
-                let above = frozenLoss != nil && activeLoss != nil && frozenLoss! > activeLoss!
-                if !constant || !above { holds = false }
-                parts.append("\(f.id) chi_net change \(fmt(change)), loss \(fmt(frozenLoss)) vs active \(fmt(activeLoss))")
-            }
-            rows.append(.init(number: 4, title: "frozen models stall", verdict: evaluated == 0 ? .notApplicable : (holds ? .holds : .fails),
-                              details: parts.isEmpty ? "no frozen models" : parts.joined(separator: ", ")))
-        }
-
-        // 5. Feature learning amplifies χ_net while χ_pos falls, at least at the larger sizes.
-        do {
-            var parts: [String] = []
-            var amplified: [Bool] = []
-            for m in active {
-                let samples = record.steps[m.id] ?? []
-                let nets = samples.map(\.chiNet).filter(\.isFinite)
-                guard let first = nets.first, first > 0, let last = nets.last, let w = windows(samples) else { continue }
-                let amplification = last / first
-                let falls = w.late < w.early
-                amplified.append(amplification > 1 && falls)
-                parts.append("\(m.id) x\(fmt(amplification))")
-            }
-            let larger = amplified.suffix(max(1, amplified.count / 2))
-            let verdict: ClaimsReport.Verdict = amplified.isEmpty ? .notApplicable : (larger.allSatisfy { $0 } ? .holds : .fails)
-            rows.append(.init(number: 5, title: "feature learning amplifies chi_net", verdict: verdict,
-                              details: parts.isEmpty ? "no active models" : "amplification " + parts.joined(separator: ", ")))
-        }
-
-        // 6. Scaling law.
-        let fit = PowerLawFit(x: active.map { Double($0.parameterCount) }, y: finalLosses)
-        do {
-            let verdict: ClaimsReport.Verdict
-            var details: String
-            if active.count < 3 || fit == nil {
-                verdict = .notApplicable
-                details = "needs three or more active sizes"
+        // Per-model dynamics (claims 1, 5): every active model, up to its freeze.
+        var dynamics: [Subject] = []
+        // Size comparisons of final values (claims 2, 3, 6, and the twins of 4):
+        // models that stayed active to the end. A model frozen mid-run ends
+        // with values of neither regime, so it is left out of these.
+        var throughout: [Subject] = []
+        var frozen: [Subject] = []
+        for m in usable {
+            if m.mode == .frozen {
+                frozen.append(subject(m))
+            } else if let step = freezeSteps[m.id] {
+                let before = subject(m) { $0 < step }
+                if !before.samples.isEmpty { dynamics.append(before) }
+                var after = subject(m) { $0 >= step }
+                after.info.mode = .frozen
+                if !after.samples.isEmpty { frozen.append(after) }
+                notes.append("\(m.id) was frozen at step \(step): claims 1 and 5 use its steps before, claim 4 its steps from then on; claims 2, 3 and 6 leave it out")
             } else {
-                verdict = fit!.exponent < 0 && fit!.rSquared >= minimumRSquared ? .holds : .fails
-                details = String(format: "loss ~ params^%.3f, R^2 %.3f over %d sizes", fit!.exponent, fit!.rSquared, fit!.pointCount)
-                if let frozenFit = PowerLawFit(x: frozen.map { Double($0.parameterCount) }, y: frozen.map { finalLoss(record.steps[$0.id] ?? []) ?? .nan }) {
-                    details += String(format: "; frozen: exponent %.3f, R^2 %.3f", frozenFit.exponent, frozenFit.rSquared)
-                }
+                dynamics.append(subject(m))
+                throughout.append(subject(m))
             }
-            rows.append(.init(number: 6, title: "final loss follows a power law in size", verdict: verdict, details: details))
         }
-        return ClaimsReport(rows: rows, notes: notes, lossFit: fit)
+        let rows = [claimOne(dynamics), claimTwo(throughout), claimThree(throughout), claimFour(frozen, twins: throughout),
+                    claimFive(dynamics)]
+        let (six, fit) = claimSix(throughout, frozen: frozen.filter { freezeSteps[$0.id] == nil })
+        return ClaimsReport(rows: rows + [six], notes: notes, lossFit: fit)
+    }
+
+    // 1. χ_pos falls for every active model.
+    static func claimOne(_ active: [Subject]) -> ClaimsReport.Row {
+        let title = "spectral position falls during training"
+        let measured = active.compactMap { m in windows(m.samples).map { (m, $0) } }
+        guard !measured.isEmpty else {
+            return .init(number: 1, title: title, verdict: .notApplicable, conditions: [],
+                         reason: active.isEmpty ? "no active models" : "no active model has \(minimumChiPosSamples) or more chi_pos samples")
+        }
+        var conditions: [ClaimsReport.Condition] = []
+        let short = active.filter { m in !measured.contains { $0.0.id == m.id } }
+        conditions.append(.init(number: "1.1", description: "every active model has \(minimumChiPosSamples)+ chi_pos samples",
+                                values: active.map { m in .init(name: m.id, value: Double(m.samples.compactMap(\.chiPos).filter(\.isFinite).count)) },
+                                pass: short.isEmpty))
+        // An early median of 0 has no ratio: shown as "–" and failing.
+        let ratios = measured.map { ClaimsReport.Value(name: $0.0.id, value: $0.1.early > 0 ? $0.1.late / $0.1.early : nil) }
+        conditions.append(.init(number: "1.2", description: "late/early median chi_pos below \(fallRatio)", values: ratios,
+                                pass: ratios.allSatisfy { ($0.value ?? .nan) < fallRatio }))
+        return row(1, title, conditions)
+    }
+
+    // 2. Final loss decreases with size.
+    static func claimTwo(_ active: [Subject]) -> ClaimsReport.Row {
+        let title = "larger models reach lower loss"
+        let sizes = groups(active)
+        if let reason = tooFewSizes(sizes) { return .init(number: 2, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
+        let values = perSize(sizes) { finalLoss($0.samples) }
+        return row(2, title, [.init(number: "2.1", description: "final loss strictly decreases with size", values: values,
+                                    pass: strictlyDecreasing(values.map { $0.value ?? .nan }))])
+    }
+
+    // 3. Spectral reach grows with size.
+    static func claimThree(_ active: [Subject]) -> ClaimsReport.Row {
+        let title = "spectral reach grows with size"
+        let sizes = groups(active)
+        if let reason = tooFewSizes(sizes) { return .init(number: 3, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
+        let minima = perSize(sizes) { $0.samples.compactMap(\.chiPos).filter(\.isFinite).min() }
+        var conditions: [ClaimsReport.Condition] = [
+            .init(number: "3.1", description: "min chi_pos strictly decreases with size", values: minima,
+                  pass: strictlyDecreasing(minima.map { $0.value ?? .nan })),
+        ]
+        var notes: [String] = []
+        // r_eff needs the exact spectrum: compared only when every model has one.
+        if active.allSatisfy({ m in m.spectra.contains { $0.rEff?.isFinite == true } }) {
+            let maxima = perSize(sizes) { $0.spectra.compactMap(\.rEff).filter(\.isFinite).max() }
+            conditions.append(.init(number: "3.2", description: "max r_eff strictly increases with size", values: maxima,
+                                    pass: strictlyIncreasing(maxima.map { $0.value ?? .nan })))
+        } else {
+            notes.append("r_eff not compared: not every active model has a spectrum with r_eff")
+        }
+        var result = row(3, title, conditions)
+        result.notes = notes
+        return result
+    }
+
+    // 4. Frozen models stall.
+    static func claimFour(_ frozen: [Subject], twins active: [Subject]) -> ClaimsReport.Row {
+        let title = "frozen models stall"
+        var changes: [ClaimsReport.Value] = [], ratios: [ClaimsReport.Value] = []
+        var constant = true, above = true
+        var notes: [String] = []
+        for f in frozen {
+            let nets = f.samples.map(\.chiNet).filter(\.isFinite)
+            guard let first = nets.first, first > 0 else {
+                notes.append("\(f.id) has no positive chi_net")
+                continue
+            }
+            // The twin: the active model of the same size, preferring the one
+            // named like it (w64-frozen and w64-active).
+            let sameSize = active.filter { $0.size == f.size && $0.id != f.id }
+            guard let twin = sameSize.first(where: { $0.id == f.id.replacingOccurrences(of: "frozen", with: "active") }) ?? sameSize.first else {
+                notes.append("\(f.id) has no active model of its size (\(f.size) params) to compare with")
+                continue
+            }
+            let change = nets.map { abs($0 - first) / first }.max() ?? 0
+            changes.append(.init(name: f.id, value: change))
+            if !(change < constantTolerance) { constant = false }
+            let frozenLoss = finalLoss(f.samples), activeLoss = finalLoss(twin.samples)
+            let ratio = frozenLoss.flatMap { l in activeLoss.flatMap { $0 > 0 ? l / $0 : nil } }
+            ratios.append(.init(name: "\(f.id)/\(twin.id)", value: ratio))
+            if !(frozenLoss != nil && activeLoss != nil && frozenLoss! > activeLoss!) { above = false }
+        }
+        guard !changes.isEmpty else {
+            let reason = frozen.isEmpty ? "no frozen models" : "no frozen model has an active twin of the same size"
+            return .init(number: 4, title: title, verdict: .notApplicable, conditions: [], reason: reason, notes: notes)
+        }
+        var result = row(4, title, [
+            .init(number: "4.1", description: "frozen chi_net relative change below \(constantTolerance)", values: changes, pass: constant),
+            .init(number: "4.2", description: "frozen final loss above its active twin's (ratio > 1)", values: ratios, pass: above),
+        ])
+        result.notes = notes
+        return result
+    }
+
+    // 5. Feature learning amplifies χ_net while χ_pos falls, at least at the larger sizes.
+    static func claimFive(_ active: [Subject]) -> ClaimsReport.Row {
+        let title = "feature learning amplifies chi_net"
+        let sizes = groups(active)
+        if let reason = tooFewSizes(sizes) { return .init(number: 5, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
+        let larger = sizes.suffix(max(1, sizes.count / 2)).flatMap(\.members)
+        var amplifications: [ClaimsReport.Value] = [], falls: [ClaimsReport.Value] = []
+        var notes: [String] = []
+        for m in larger {
+            let nets = m.samples.map(\.chiNet).filter(\.isFinite)
+            guard let first = nets.first, first > 0, let last = nets.last, let w = windows(m.samples) else {
+                notes.append("\(m.id) has too few samples")
+                continue
+            }
+            amplifications.append(.init(name: m.id, value: last / first))
+            falls.append(.init(name: m.id, value: w.early > 0 ? w.late / w.early : nil))
+        }
+        guard !amplifications.isEmpty else {
+            return .init(number: 5, title: title, verdict: .notApplicable, conditions: [],
+                         reason: "the larger active models have too few samples", notes: notes)
+        }
+        var result = row(5, title, [
+            .init(number: "5.1", description: "larger half of the sizes: chi_net end/start above 1", values: amplifications,
+                  pass: amplifications.allSatisfy { ($0.value ?? .nan) > 1 }),
+            .init(number: "5.2", description: "larger half of the sizes: late/early median chi_pos below 1", values: falls,
+                  pass: falls.allSatisfy { ($0.value ?? .nan) < 1 }),
+        ])
+        result.notes = notes
+        return result
+    }
+
+    // 6. Scaling law.
+    static func claimSix(_ active: [Subject], frozen: [Subject]) -> (ClaimsReport.Row, PowerLawFit?) {
+        let title = "final loss follows a power law in size"
+        let fit = PowerLawFit(x: active.map { Double($0.size) }, y: active.map { finalLoss($0.samples) ?? .nan })
+        let sizes = groups(active)
+        if let reason = tooFewSizes(sizes, needed: 3) ?? (fit == nil ? "no power law can be fitted to the final losses" : nil) {
+            return (.init(number: 6, title: title, verdict: .notApplicable, conditions: [], reason: reason), fit)
+        }
+        let f = fit!
+        let points = ClaimsReport.Value(name: "sizes", value: Double(f.pointCount))
+        var result = row(6, title, [
+            .init(number: "6.1", description: "exponent of loss ~ params^k below 0", values: [.init(name: "k", value: f.exponent), points],
+                  pass: f.exponent < 0),
+            .init(number: "6.2", description: "R^2 of the fit at least \(minimumRSquared)", values: [.init(name: "R^2", value: f.rSquared)],
+                  pass: f.rSquared >= minimumRSquared),
+        ])
+        if let frozenFit = PowerLawFit(x: frozen.map { Double($0.size) }, y: frozen.map { finalLoss($0.samples) ?? .nan }) {
+            result.notes.append(String(format: "frozen: exponent %.3f, R^2 %.3f", frozenFit.exponent, frozenFit.rSquared))
+        }
+        return (result, fit)
+    }
+
+    /// A row whose verdict follows from its conditions.
+    static func row(_ number: Int, _ title: String, _ conditions: [ClaimsReport.Condition]) -> ClaimsReport.Row {
+        .init(number: number, title: title, verdict: conditions.allSatisfy(\.pass) ? .holds : .fails, conditions: conditions, reason: nil)
+    }
+
+    /// One value per size: the model's own, or the median of the finite values of a size's models.
+    static func perSize(_ sizes: [SizeGroup], _ value: (Subject) -> Double?) -> [ClaimsReport.Value] {
+        sizes.map { group in
+            let values = group.members.compactMap(value).filter(\.isFinite)
+            return .init(name: group.name, value: values.count == group.members.count && !values.isEmpty ? median(values) : nil)
+        }
     }
 
     static func strictlyDecreasing(_ values: [Double]) -> Bool {
@@ -184,7 +328,16 @@ enum ClaimsEvaluator {
         values.allSatisfy(\.isFinite) && zip(values, values.dropFirst()).allSatisfy { $0 < $1 }
     }
 
-    /// The report as a table for a terminal or a log.
+    static func format(_ x: Double?) -> String { x.map { String(format: "%.3g", $0) } ?? "–" }
+
+    /// "3.1 min chi_pos strictly decreases with size: pass (w8 0.1, w32 0.05)".
+    static func describe(_ condition: ClaimsReport.Condition) -> String {
+        let values = condition.values.map { "\($0.name) \(format($0.value))" }.joined(separator: ", ")
+        return "\(condition.number) \(condition.description): \(condition.pass ? "pass" : "FAIL") (\(values))"
+    }
+
+    /// The report as a table for a terminal or a log: one line per claim, then
+    /// each condition it checked and what it left out.
     static func render(_ report: ClaimsReport, record: RunRecord) -> String {
         var out = "spectop claims: \(record.file)"
         if let preset = record.preset { out += " (preset \(preset))" }
@@ -192,11 +345,54 @@ enum ClaimsEvaluator {
         let width = report.rows.map { $0.title.count }.max() ?? 30
         for row in report.rows {
             let title = row.title.padding(toLength: width, withPad: " ", startingAt: 0)
-            let verdict = row.verdict.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
-            out += "\(row.number)  \(title)  \(verdict)  \(row.details)\n"
+            var line = "\(row.number)  \(title)  \(row.verdict.rawValue)"
+            if let reason = row.reason { line += "  \(reason)" }
+            out += line + "\n"
+            for condition in row.conditions { out += "     \(describe(condition))\n" }
+            for note in row.notes { out += "     (\(note))\n" }
         }
         for note in report.notes { out += "note: \(note)\n" }
-        if record.endReason == nil { out += "note: the run has no end line yet (still running or interrupted)\n" }
+        if record.endReason == nil { out += "note: \(unfinishedNote)\n" }
         return out
+    }
+
+    static let unfinishedNote = "the run has no end line yet (still running or interrupted)"
+
+    /// The report as one JSON object (`claims --json`), for scripts and CI.
+    static func json(_ report: ClaimsReport, record: RunRecord) -> String {
+        func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
+        let claims = report.rows.map { row -> String in
+            var json = JSONLine()
+            json.add("number", row.number)
+            json.add("title", row.title)
+            json.add("verdict", row.verdict.rawValue)
+            if let reason = row.reason { json.add("reason", reason) }
+            json.add("conditions", raw: array(row.conditions.map { condition in
+                var c = JSONLine()
+                c.add("number", condition.number)
+                c.add("description", condition.description)
+                var values = JSONLine()
+                for value in condition.values { values.add(value.name, value.value) }
+                c.add("values", raw: values.line)
+                c.add("pass", condition.pass)
+                return c.line
+            }))
+            json.add("notes", raw: array(row.notes.map(JSONLine.quote)))
+            return json.line
+        }
+        var json = JSONLine()
+        json.add("file", record.file)
+        if let preset = record.preset { json.add("preset", preset) }
+        json.add("finished", record.endReason != nil)
+        json.add("claims", raw: array(claims))
+        json.add("notes", raw: array((report.notes + (record.endReason == nil ? [unfinishedNote] : [])).map(JSONLine.quote)))
+        if let fit = report.lossFit {
+            var f = JSONLine()
+            f.add("exponent", fit.exponent)
+            f.add("r_squared", fit.rSquared)
+            f.add("points", fit.pointCount)
+            json.add("loss_fit", raw: f.line)
+        }
+        return json.line + "\n"
     }
 }

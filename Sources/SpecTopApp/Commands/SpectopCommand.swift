@@ -14,7 +14,7 @@ public struct SpectopCommand: ParsableCommand {
             spectral position chi_pos and eNTK eigenvalue histograms. See README.md.
             """,
         version: SpecTopVersion.string,
-        subcommands: [RunCommand.self, ReplayCommand.self, WatchCommand.self, ClaimsCommand.self, PresetsCommand.self, BenchCommand.self],
+        subcommands: [RunCommand.self, ReplayCommand.self, WatchCommand.self, ClaimsCommand.self, ExportCommand.self, PresetsCommand.self, BenchCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
@@ -99,19 +99,53 @@ struct PresetsCommand: ParsableCommand {
 struct ClaimsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "claims",
-        abstract: "Check the paper's claims on a recorded run and print a table (a report: exits 0 either way).",
+        abstract: "Check the paper's claims on a recorded run and print a table (a report: exits 0 either way, unless --strict).",
         discussion: """
-            Several files, or a directory of *.jsonl records (a sweep, one record per model), are evaluated             as one experiment: their models side by side, named RUN/MODEL.
+            Several files, or a directory of *.jsonl records (a sweep, one record per model), are evaluated \
+            as one experiment: their models side by side, named RUN/MODEL. Each claim lists the conditions \
+            it checked, with their numbers and pass/FAIL.
             """)
 
     @Argument(help: "Records written by `spectop run --out FILE.jsonl` or the PyTorch probe (may still be running), or directories of them.")
     var paths: [String]
+
+    @Flag(help: "Print one JSON object (per claim: number, title, verdict, and each condition's description, values and pass).")
+    var json = false
+
+    @Flag(help: "Exit with status 1 when any claim fails (for CI); n/a is no failure.")
+    var strict = false
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one record file or directory") }
     }
 
     func run() throws {
+        let record = try RunRecord.readAll(paths)
+        let report = ClaimsEvaluator.evaluate(record)
+        if json {
+            // JSON escapes every control character itself (JSONLine.quote).
+            StandardStreams.writeOutput(ClaimsEvaluator.json(report, record: record))
+        } else {
+            // Model ids and notes come from the file: never let them drive the terminal.
+            StandardStreams.writeOutput(TerminalSafeText.lines(ClaimsEvaluator.render(report, record: record)))
+        }
+        let failing = report.failingClaims
+        if strict && !failing.isEmpty {
+            let list = failing.map(String.init).joined(separator: ", ")
+            throw CommandFailure.runtime("claim\(failing.count > 1 ? "s" : "") \(list) fail\(failing.count > 1 ? "" : "s") (--strict)")
+        }
+    }
+}
+
+extension RunRecord {
+    /// Record files and directories of `*.jsonl` records as one experiment
+    /// (`claims`, `export`): a directory's records in name order, hidden files skipped.
+    static func readAll(_ paths: [String]) throws -> RunRecord {
+        RunRecord.combined(try recordFiles(paths).map { try RunRecord.read(path: $0) })
+    }
+
+    /// The record files `paths` name: files as given, directories as their `*.jsonl`.
+    static func recordFiles(_ paths: [String]) throws -> [String] {
         var files: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -124,9 +158,7 @@ struct ClaimsCommand: ParsableCommand {
                 files.append(path)
             }
         }
-        let record = RunRecord.combined(try files.map { try RunRecord.read(path: $0) })
-        // Model ids and notes come from the file: never let them drive the terminal.
-        StandardStreams.writeOutput(TerminalSafeText.lines(ClaimsEvaluator.render(ClaimsEvaluator.evaluate(record), record: record)))
+        return files
     }
 }
 

@@ -21,66 +21,84 @@ struct RecordDestination: Sendable {
         case fifo
     }
 
+    /// How messages name the file: the same rules serve the record (`--out`)
+    /// and other outputs (`export --csv`).
+    struct Naming: Sendable {
+        /// The option that names the file.
+        var option: String
+        /// What is written, as in "cannot write the record to PATH".
+        var noun: String
+        /// Who else may hold the lock.
+        var writer: String
+        /// Who reads the protected files.
+        var reader: String
+
+        static let record = Naming(option: "--out", noun: "the record", writer: "another spectop run", reader: "this run")
+    }
+
     let path: String
     let kind: Kind
+    var naming = Naming.record
 
     /// Checks `path` without changing anything. `overwrite` is `--force`;
     /// `protected` lists files the run reads (the experiment file, data
     /// files), which the record may never replace.
-    static func check(_ path: String, overwrite: Bool, protected: [String] = []) throws -> RecordDestination {
-        guard !path.isEmpty else { throw ConfigError("--out needs a file name") }
+    static func check(_ path: String, overwrite: Bool, protected: [String] = [], naming: Naming = .record) throws -> RecordDestination {
+        let option = naming.option, noun = naming.noun
+        guard !path.isEmpty else { throw ConfigError("\(option) needs a file name") }
         var info = stat()
         if stat(path, &info) != 0 {
-            guard errno == ENOENT else { throw ConfigError("cannot write the record to \(path): \(String(cString: strerror(errno)))") }
+            guard errno == ENOENT else { throw ConfigError("cannot write \(noun) to \(path): \(String(cString: strerror(errno)))") }
             let directory = (path as NSString).deletingLastPathComponent
             let parent = directory.isEmpty ? "." : directory
             var parentInfo = stat()
             guard stat(parent, &parentInfo) == 0 else {
-                throw ConfigError("cannot write the record to \(path): \(String(cString: strerror(errno)))")
+                throw ConfigError("cannot write \(noun) to \(path): \(String(cString: strerror(errno)))")
             }
             guard (parentInfo.st_mode & S_IFMT) == S_IFDIR else {
-                throw ConfigError("cannot write the record to \(path): \(parent) is not a directory")
+                throw ConfigError("cannot write \(noun) to \(path): \(parent) is not a directory")
             }
             guard access(parent, W_OK) == 0 else {
-                throw ConfigError("cannot write the record to \(path): \(String(cString: strerror(errno)))")
+                throw ConfigError("cannot write \(noun) to \(path): \(String(cString: strerror(errno)))")
             }
-            return RecordDestination(path: path, kind: .newFile)
+            return RecordDestination(path: path, kind: .newFile, naming: naming)
         }
         switch info.st_mode & S_IFMT {
         case S_IFREG:
             for other in protected where !other.isEmpty && sameFile(path, other) {
-                throw ConfigError("--out \(path) is \(other), which this run reads; choose another file for the record")
+                throw ConfigError("\(option) \(path) is \(other), which \(naming.reader) reads; choose another file for \(noun)")
             }
             if RecordDestination.isLocked(path) {
-                throw ConfigError("\(path) is being written by another spectop run; choose another --out")
+                throw ConfigError("\(path) is being written by \(naming.writer); choose another \(option)")
             }
             guard overwrite else {
-                throw ConfigError("\(path) already exists; pass --force to overwrite it, or choose another --out")
+                throw ConfigError("\(path) already exists; pass --force to overwrite it, or choose another \(option)")
             }
             guard access(path, W_OK) == 0 else {
-                throw ConfigError("cannot write the record to \(path): \(String(cString: strerror(errno)))")
+                throw ConfigError("cannot write \(noun) to \(path): \(String(cString: strerror(errno)))")
             }
-            return RecordDestination(path: path, kind: .existingFile)
+            return RecordDestination(path: path, kind: .existingFile, naming: naming)
         case S_IFCHR:
-            return RecordDestination(path: path, kind: .device)
+            return RecordDestination(path: path, kind: .device, naming: naming)
         case S_IFIFO:
-            return RecordDestination(path: path, kind: .fifo)
+            return RecordDestination(path: path, kind: .fifo, naming: naming)
         case S_IFDIR:
-            throw ConfigError("cannot write the record to \(path): it is a directory")
+            throw ConfigError("cannot write \(noun) to \(path): it is a directory")
         default:
-            throw ConfigError("cannot write the record to \(path): not a regular file")
+            throw ConfigError("cannot write \(noun) to \(path): not a regular file")
         }
     }
 
     /// Opens the destination for writing: exclusive creation for a new file,
     /// lock then truncate for `--force` on an existing one.
     func open() throws -> UnsafeMutablePointer<FILE> {
+        let option = naming.option, noun = naming.noun
         let descriptor: Int32
         switch kind {
         case .newFile:
             descriptor = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if descriptor < 0 && errno == EEXIST {
-                throw ConfigError("\(path) was created by another process while this run prepared; choose another --out")
+                throw ConfigError("\(path) was created by another process meanwhile; choose another \(option)")
             }
         case .existingFile, .device:
             descriptor = Foundation.open(path, O_WRONLY | O_CLOEXEC)
@@ -91,24 +109,24 @@ struct RecordDestination: Sendable {
                 throw ConfigError("no process is reading the FIFO \(path); start the reader first")
             }
         }
-        guard descriptor >= 0 else { throw ConfigError("cannot write the record to \(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw ConfigError("cannot write \(noun) to \(path): \(String(cString: strerror(errno)))") }
         if kind == .fifo {
             _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         }
         if kind == .newFile || kind == .existingFile {
             if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
                 close(descriptor)
-                throw ConfigError("\(path) is being written by another spectop run; choose another --out")
+                throw ConfigError("\(path) is being written by \(naming.writer); choose another \(option)")
             }
             if kind == .existingFile && ftruncate(descriptor, 0) != 0 {
                 let reason = String(cString: strerror(errno))
                 close(descriptor)
-                throw ConfigError("cannot overwrite the record \(path): \(reason)")
+                throw ConfigError("cannot overwrite \(noun) \(path): \(reason)")
             }
         }
         guard let file = fdopen(descriptor, "w") else {
             close(descriptor)
-            throw ConfigError("cannot write the record to \(path): \(String(cString: strerror(errno)))")
+            throw ConfigError("cannot write \(noun) to \(path): \(String(cString: strerror(errno)))")
         }
         return file
     }

@@ -89,13 +89,16 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
             let latest = visible.last
             if let w = latest?.wall { wall = max(wall, w) }
             let spectra = (record.spectra[info.id] ?? []).filter { $0.step <= at }
-            let chiNets = visible.map(\.chiNet).filter(\.isFinite)
+            // After a live freeze χ_net counts the readout alone: amplification
+            // is relative to χ_net at the freeze, not to the all-layer χ_net(0).
+            let freezeStep = info.mode == .frozen ? nil : record.freezeStep(of: info.id).flatMap { $0 <= at ? $0 : nil }
+            let chiNets = visible.filter { $0.step >= (freezeStep ?? Int.min) }.map(\.chiNet).filter(\.isFinite)
             var status = ModelStatus.training
             if let (step, kind) = stopped[info.id], step <= at { status = kind == "failed" ? .failed : .diverged }
             else if let last = samples.last, last.step <= at { status = .finished }
             models.append(ModelSnapshot(
                 id: info.id, width: info.width, depth: info.depth, mode: info.mode,
-                featuresFrozen: info.mode == .frozen || record.events.contains { $0.kind == "freeze" && $0.model == info.id && ($0.step ?? 0) <= at },
+                featuresFrozen: info.mode == .frozen || freezeStep != nil,
                 parameterCount: info.parameterCount, trainableParameterCount: info.parameterCount,
                 step: latest?.step ?? 0, stepBudget: samples.last?.step ?? 0, status: status, trainLoss: latest?.loss,
                 latest: latest, history: cached.history, spectrum: spectra.last, layers: latest?.layerShares ?? [],

@@ -44,7 +44,9 @@ public struct JSONLine {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                // DEL and C1 too: `claims --json` prints ids from files on a
+                // terminal, where a raw U+009B would start a control sequence.
+                if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out + "\""

@@ -80,7 +80,15 @@ public struct LiveRun: Sendable {
                     track.stop = (event.kind == "failed" ? .failed : .diverged, event.step ?? track.latest?.step ?? 0, event.detail)
                 }
             case "freeze":
-                update(model) { $0.featuresFrozen = true }
+                update(model) { track in
+                    guard !track.featuresFrozen else { return }
+                    track.featuresFrozen = true
+                    // From the freeze on χ_net counts the readout alone, so
+                    // amplification restarts from χ_net at the freeze step
+                    // (the first sample at or after it), as in the engine.
+                    let step = event.step ?? 0
+                    track.firstChiNet = track.latest.flatMap { $0.step >= step && $0.chiNet.isFinite ? $0.chiNet : nil }
+                }
             default:
                 break
             }

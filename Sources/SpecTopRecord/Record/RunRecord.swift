@@ -155,6 +155,13 @@ public struct RunRecord: Sendable {
     /// The name a run goes by when several are shown: the header's name, else the file's stem.
     public var runName: String { name ?? RunNames.stem(of: file) }
 
+    /// The step of a model's live freeze (`F`): the first step it trained and
+    /// was measured with frozen features. Nil when it was never frozen live;
+    /// a freeze event without a step counts from step 0.
+    public func freezeStep(of model: String) -> Int? {
+        events.filter { $0.kind == "freeze" && $0.model == model }.map { $0.step ?? 0 }.min()
+    }
+
     /// Models the run marked diverged or failed (stopped before their budget).
     public var divergedModels: Set<String> {
         Set(events.filter { $0.kind == "diverged" || $0.kind == "failed" }.compactMap(\.model))

@@ -411,7 +411,7 @@ public final class Engine: @unchecked Sendable {
     private func runUnit(_ i: Int, freeze: Bool, spectrumDue: Bool, started: Double, workspace: SpectrumWorkspace?,
                          interrupted: () -> Bool) -> UnitOutcome {
         let run = runs[i]
-        if freeze { run.model.freezeFeatures() }
+        if freeze { run.freezeFeatures() }
         var outcome = UnitOutcome(step: run.step, froze: freeze, finished: false, wall: started)
         let budget = run.plan.steps
         let step = run.step
@@ -475,6 +475,8 @@ public final class Engine: @unchecked Sendable {
         var snapshot = published[i]
         let id = run.plan.id
         if outcome.froze {
+            // The step is the first one trained and measured with frozen
+            // features: readers split the model's samples there.
             appendEvent(.event(kind: "freeze", model: id, step: snapshot.step, wall: outcome.wall, detail: "features frozen"))
         }
         if let metric = outcome.metric {

@@ -103,7 +103,16 @@ public final class ModelRun: @unchecked Sendable {
         }
     }
 
-    /// χ_net(t) / χ_net(0).
+    /// Freezes the hidden layers from the next step on (a live freeze, `F`).
+    /// χ_net then counts the readout alone, so dividing it by the all-layer
+    /// χ_net(0) would report a meaningless drop: amplification restarts from
+    /// the first measurement after the freeze.
+    func freezeFeatures() {
+        if !model.featuresFrozen { initialChiNet = nil }
+        model.freezeFeatures()
+    }
+
+    /// χ_net(t) / χ_net(0), or since the live freeze: χ_net(t) / χ_net(freeze).
     var amplification: Double? {
         guard let first = initialChiNet, first > 0, let now = lastMeasurement?.chiNet else { return nil }
         return now / first

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import SpectralCore
+
+/// `spectop export PATH... --csv OUT.csv`
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a recorded run's metrics as CSV: one row per model and step (--wide: one row per step).",
+        discussion: """
+            Columns: model, step, wall, loss, chi_loss, chi_net, chi_pos, grad_sq, chi_net_estimate, chi_net_stderr, \
+            and on steps with a spectrum lambda_eff, r_eff, chi_pos_exact, effective_rank (empty cells elsewhere). \
+            Several files, or a directory of *.jsonl records, are exported as one experiment, models named RUN/MODEL.
+            """)
+
+    @Argument(help: "Records written by `spectop run --out FILE.jsonl` or the PyTorch probe (may still be running), or directories of them.")
+    var paths: [String]
+
+    @Option(name: .customLong("csv"), help: ArgumentHelp("Where to write the CSV; - for stdout. An existing file needs --force.", valueName: "OUT.csv"))
+    var output: String
+
+    @Flag(help: "One row per step and one column per model and metric (MODEL:metric).")
+    var wide = false
+
+    @Flag(help: "Overwrite an existing OUT.csv.")
+    var force = false
+
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("give at least one record file or directory") }
+    }
+
+    func run() throws {
+        let toStdout = output == "-"
+        // Check the destination before reading (a long record takes a while),
+        // and never let --force replace one of the records being exported.
+        let inputs = try RunRecord.recordFiles(paths)
+        let destination: RecordDestination?
+        do {
+            destination = toStdout ? nil : try RecordDestination.check(output, overwrite: force, protected: inputs, naming: Self.naming)
+        } catch let error as ConfigError {
+            throw CommandFailure.usage(error.description)
+        }
+        let record = RunRecord.combined(try inputs.map { try RunRecord.read(path: $0) })
+        guard let destination else {
+            // A terminal is shown the ids escaped; a pipe gets the data as it is.
+            let escape = isatty(STDOUT_FILENO) != 0
+            CSVExport.write(record, wide: wide) { StandardStreams.writeOutput(escape ? TerminalSafeText.lines($0) : $0) }
+            return
+        }
+        let file: UnsafeMutablePointer<FILE>
+        do { file = try destination.open() } catch let error as ConfigError { throw CommandFailure.usage(error.description) }
+        func failure() -> CommandFailure { .runtime("cannot write the CSV to \(output): \(String(cString: strerror(errno)))") }
+        do {
+            try CSVExport.write(record, wide: wide) { chunk in
+                if chunk.withCString({ fputs($0, file) }) < 0 { throw failure() }
+            }
+        } catch {
+            fclose(file)
+            throw error
+        }
+        if fflush(file) != 0 { let error = failure(); fclose(file); throw error }
+        if fclose(file) != 0 { throw failure() }
+    }
+
+    static let naming = RecordDestination.Naming(option: "--csv", noun: "the CSV", writer: "another spectop process", reader: "this export")
+}

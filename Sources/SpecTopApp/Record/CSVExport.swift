@@ -1,0 +1,118 @@
+import Foundation
+import SpectralCore
+
+/// A record as CSV (`spectop export`): every metric of every step line, with
+/// the spectrum's summary numbers on the steps that have one.
+///
+/// Long form (default): one row per model and step, the columns `columns`.
+/// Wide form: one row per step, one column per model and metric, named
+/// `MODEL:metric`. RFC 4180 quoting; an empty cell is a value the record does
+/// not have (no spectrum at that step, chi_pos undefined, NaN or Inf).
+enum CSVExport {
+    /// The metrics, in column order (after `model` in the long form).
+    static let metrics = ["step", "wall", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "chi_net_estimate", "chi_net_stderr",
+                          "lambda_eff", "r_eff", "chi_pos_exact", "effective_rank"]
+    static var columns: [String] { ["model"] + metrics }
+
+    /// One model's step: its metric line, its spectrum, or both.
+    struct Row {
+        var step: Int
+        var sample: MetricSample?
+        var spectrum: SpectrumSample?
+
+        /// The cells of `metrics` (step included) for this row.
+        var cells: [String] {
+            let s = sample, p = spectrum
+            return [String(step), number(s?.wall), number(s?.loss), number(s?.chiLoss), number(s?.chiNet), number(s?.chiPos ?? nil),
+                    number(s?.gradSq), s.map { $0.traceIsEstimate ? "true" : "false" } ?? "", number(s?.chiNetStandardError ?? nil),
+                    number(p?.lambdaEff ?? nil), number(p?.rEff ?? nil), number(p?.chiPosExact ?? nil), number(p?.effectiveRank)]
+        }
+    }
+
+    /// A model's rows in step order: step lines in record order, each with the
+    /// spectrum of its step; a spectrum without a step line gets its own row.
+    static func rows(_ record: RunRecord, model: String) -> [Row] {
+        let samples = record.steps[model] ?? []
+        var spectra: [Int: SpectrumSample] = [:]
+        for spectrum in record.spectra[model] ?? [] { spectra[spectrum.step] = spectrum }
+        var rows = samples.map { Row(step: $0.step, sample: $0, spectrum: nil) }
+        var used = Set<Int>()
+        for index in rows.indices where !used.contains(rows[index].step) {
+            // A repeated step (a writer restarted) gets the spectrum once, on its first line.
+            rows[index].spectrum = spectra[rows[index].step]
+            used.insert(rows[index].step)
+        }
+        let orphans = spectra.keys.filter { !used.contains($0) }.sorted().map { Row(step: $0, sample: nil, spectrum: spectra[$0]) }
+        guard !orphans.isEmpty else { return rows }
+        // Stable merge by step keeps the record's order among equal steps.
+        return (rows.enumerated().map { ($0.element, $0.offset) } + orphans.enumerated().map { ($0.element, rows.count + $0.offset) })
+            .sorted { ($0.0.step, $0.1) < ($1.0.step, $1.1) }.map(\.0)
+    }
+
+    /// Every model, in header order (then models only the step lines name).
+    static func modelIDs(_ record: RunRecord) -> [String] {
+        var ids = record.models.map(\.id)
+        let known = Set(ids)
+        ids += Set(record.spectra.keys).subtracting(known).sorted()
+        return ids
+    }
+
+    /// Writes the CSV through `emit`, a chunk at a time, so a long record
+    /// never needs the whole text in memory.
+    static func write(_ record: RunRecord, wide: Bool, chunkBytes: Int = 1 << 20, emit: (String) throws -> Void) rethrows {
+        var buffer = ""
+        func line(_ cells: [String]) throws {
+            buffer += cells.map(quote).joined(separator: ",") + "\n"
+            if buffer.utf8.count >= chunkBytes {
+                try emit(buffer)
+                buffer = ""
+            }
+        }
+        let models = modelIDs(record)
+        if wide {
+            let perModel = metrics.dropFirst()  // the step is the row's key
+            try line(["step"] + models.flatMap { id in perModel.map { "\(id):\($0)" } })
+            // Each model's rows by step; the first row of a step wins (a repeated step is rare).
+            var byStep: [[Int: [String]]] = []
+            var steps = Set<Int>()
+            for id in models {
+                var table: [Int: [String]] = [:]
+                for row in rows(record, model: id) where table[row.step] == nil {
+                    table[row.step] = Array(row.cells.dropFirst())
+                    steps.insert(row.step)
+                }
+                byStep.append(table)
+            }
+            let empty = Array(repeating: "", count: perModel.count)
+            for step in steps.sorted() {
+                try line([String(step)] + byStep.flatMap { $0[step] ?? empty })
+            }
+        } else {
+            try line(columns)
+            for id in models {
+                for row in rows(record, model: id) { try line([id] + row.cells) }
+            }
+        }
+        if !buffer.isEmpty { try emit(buffer) }
+    }
+
+    /// The whole CSV as one string (tests, small records).
+    static func text(_ record: RunRecord, wide: Bool) -> String {
+        var out = ""
+        write(record, wide: wide) { out += $0 }
+        return out
+    }
+
+    /// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
+    static func quote(_ field: String) -> String {
+        // Scalars, not Characters: "\r\n" is one Character equal to neither.
+        guard field.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Shortest round-trip form, as in the record; empty for nil, NaN and Inf.
+    static func number(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "" }
+        return JSONLine.number(value)
+    }
+}

@@ -1,0 +1,97 @@
+import XCTest
+import Foundation
+@testable import SpecTopApp
+import SpecTopRecord
+@testable import SpectralCore
+
+/// `spectop export`'s CSV, without the binary: columns, spectrum cells, the
+/// wide form, and RFC 4180 quoting of ids a file may hold.
+final class CSVExportTests: XCTestCase {
+    /// RFC 4180 read back: quoted fields with doubled quotes, commas and line breaks inside.
+    static func parse(_ text: String) -> [[String]] {
+        var rows: [[String]] = [], row: [String] = [], field = "", quoted = false
+        var scalars = Array(text.unicodeScalars)[...]
+        while let c = scalars.popFirst() {
+            if quoted {
+                if c == "\"" {
+                    if scalars.first == "\"" { field.unicodeScalars.append("\""); scalars.removeFirst() } else { quoted = false }
+                } else { field.unicodeScalars.append(c) }
+            } else if c == "\"" { quoted = true }
+            else if c == "," { row.append(field); field = "" }
+            else if c == "\n" { row.append(field); rows.append(row); row = []; field = "" }
+            else { field.unicodeScalars.append(c) }
+        }
+        return rows
+    }
+
+    private func record(ids: [String]) throws -> RunRecord {
+        var lines = ["{\"type\":\"run\",\"version\":1,\"models\":[" + ids.map { "{\"id\":\(JSONLine.quote($0)),\"params\":10}" }.joined(separator: ",") + "]}"]
+        for (k, id) in ids.enumerated() {
+            for step in 0...2 {
+                var sample = MetricSample(step: step, loss: 1 / Double(step + 1 + k), chiLoss: 0.5, chiNet: 100, chiPos: step == 0 ? nil : 0.25,
+                                          gradSq: 3, wall: Double(step) * 0.5)
+                if k == 1 { sample.traceIsEstimate = true; sample.chiNetStandardError = 4 }
+                lines.append(RecordLines.encode(.metrics(model: id, sample)))
+            }
+            let h = SpectrumHistogram(eigenvalues: [2, 1], weights: [0.5, 0.5], lambdaEff: 1.5)
+            lines.append(RecordLines.encode(.spectrum(model: id, SpectrumSample(step: 2, eigenvalues: [2, 1], weights: [0.5, 0.5], chiPosExact: 0.25,
+                                                                                  lambdaEff: 1.5, rEff: 0.5, effectiveRank: 1.8, histogram: h))))
+        }
+        return try RunRecord.parse(Data((lines.joined(separator: "\n") + "\n").utf8), file: "x.jsonl")
+    }
+
+    func testLongFormHasOneRowPerModelAndStepWithEveryMetric() throws {
+        let rows = Self.parse(CSVExport.text(try record(ids: ["w8-active", "w8-frozen"]), wide: false))
+        XCTAssertEqual(rows[0], ["model", "step", "wall", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "chi_net_estimate", "chi_net_stderr",
+                                 "lambda_eff", "r_eff", "chi_pos_exact", "effective_rank"])
+        XCTAssertEqual(rows.count, 1 + 6)
+        XCTAssertTrue(rows.allSatisfy { $0.count == 14 })
+        XCTAssertEqual(rows[1], ["w8-active", "0", "0", "1", "0.5", "100", "", "3", "false", "", "", "", "", ""], "chi_pos undefined at step 0: empty")
+        XCTAssertEqual(rows[3], ["w8-active", "2", "1", "0.3333333333333333", "0.5", "100", "0.25", "3", "false", "", "1.5", "0.5", "0.25", "1.8"])
+        XCTAssertEqual(rows[4][0...1], ["w8-frozen", "0"])
+        XCTAssertEqual(rows[4][8...9], ["true", "4"], "an estimate says so, with its standard error")
+    }
+
+    func testWideFormHasOneRowPerStepAndAColumnPerModelAndMetric() throws {
+        let rows = Self.parse(CSVExport.text(try record(ids: ["a", "b"]), wide: true))
+        XCTAssertEqual(rows[0].count, 1 + 2 * 12)
+        XCTAssertEqual(rows[0][0...2], ["step", "a:wall", "a:loss"])
+        XCTAssertEqual(rows[0][13...14], ["b:wall", "b:loss"])
+        XCTAssertEqual(rows.map { $0[0] }, ["step", "0", "1", "2"])
+        XCTAssertEqual(rows[3][rows[0].firstIndex(of: "b:r_eff")!], "0.5")
+        XCTAssertEqual(rows[1][rows[0].firstIndex(of: "b:loss")!], "0.5")
+    }
+
+    func testIdsWithCommasQuotesAndLineBreaksRoundTrip() throws {
+        let ids = ["w8,active", "say \"hi\"", "two\nlines", "cr\r\nlf", "plain"]
+        let text = CSVExport.text(try record(ids: ids), wide: false)
+        let rows = Self.parse(text)
+        XCTAssertEqual(rows.count, 1 + 3 * ids.count)
+        XCTAssertTrue(rows.allSatisfy { $0.count == 14 }, "every row keeps its 14 fields")
+        XCTAssertEqual(Set(rows.dropFirst().map { $0[0] }), Set(ids))
+        XCTAssertTrue(text.contains("\"say \"\"hi\"\"\",0,"), text)
+        XCTAssertTrue(text.contains("\nplain,0,"), "plain fields stay unquoted")
+        let wide = Self.parse(CSVExport.text(try record(ids: ids), wide: true))
+        XCTAssertTrue(wide[0].contains("w8,active:loss") && wide[0].contains("say \"hi\":loss"), "\(wide[0])")
+        XCTAssertTrue(wide.allSatisfy { $0.count == 1 + 12 * ids.count })
+    }
+
+    func testASpectrumWithoutAStepLineGetsItsOwnRowInStepOrder() throws {
+        var record = try record(ids: ["m"])
+        let h = SpectrumHistogram(eigenvalues: [1], weights: [1], lambdaEff: 1)
+        record.spectra["m"]!.insert(SpectrumSample(step: 1, eigenvalues: [1], weights: [1], chiPosExact: 0.1, lambdaEff: 1, rEff: 1, effectiveRank: 1, histogram: h), at: 0)
+        record.steps["m"]!.remove(at: 1)  // no step line at step 1
+        let rows = Self.parse(CSVExport.text(record, wide: false))
+        XCTAssertEqual(rows.dropFirst().map { $0[1] }, ["0", "1", "2"])
+        XCTAssertEqual(rows[2][2...3], ["", ""], "no metrics at step 1")
+        XCTAssertEqual(rows[2][11], "1")
+    }
+
+    func testChunkedWritingGivesTheSameText() throws {
+        let record = try record(ids: ["a", "b", "c"])
+        var chunks: [String] = []
+        CSVExport.write(record, wide: false, chunkBytes: 64) { chunks.append($0) }
+        XCTAssertGreaterThan(chunks.count, 3)
+        XCTAssertEqual(chunks.joined(), CSVExport.text(record, wide: false))
+    }
+}

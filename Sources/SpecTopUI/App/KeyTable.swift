@@ -67,6 +67,7 @@ public struct KeyTable: Sendable {
         KeyBinding([.character("s")], .cycleSmoothing, "line smoothing (EMA)", footer: "smooth"),
         KeyBinding([.character("f")], .toggleDisplayFreeze, "freeze/unfreeze display"),
         KeyBinding([.character("t")], .cycleTheme, "next colour theme", footer: "theme"),
+        KeyBinding([.character("w")], .saveScreen, "save screen (txt, svg)"),
         KeyBinding([.character("?")], .toggleHelp, "this help", footer: "help"),
     ]
 

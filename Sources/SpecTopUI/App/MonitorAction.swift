@@ -28,6 +28,7 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case jumpToStart
     case jumpToEnd
     case cycleSmoothing
+    case saveScreen
     case cursorBackward
     case cursorForward
     case toggleSeriesHidden

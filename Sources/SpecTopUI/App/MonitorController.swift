@@ -1,3 +1,4 @@
+import Foundation
 import SpecTopRecord
 
 /// The monitor's state machine: turns key presses into UI state changes and
@@ -17,6 +18,10 @@ public final class MonitorController {
     public private(set) var exitReason: MonitorExitReason?
     /// A message from the last key (e.g. the new theme's name); cleared by the next key.
     public private(set) var localStatus: String?
+    /// The size of the last frame, which `w` saves again (re-rendered, so no frame is copied per frame).
+    private var lastSize = (width: 120, height: 40)
+    /// Where `w` writes the screen (the working directory).
+    public var screenDirectory = FileManager.default.currentDirectoryPath
     /// The glyphs of the last frame, for messages that name a metric (`χ_pos`, or `chi_pos` in ASCII).
     private var glyphs = GlyphSet.unicode
 
@@ -179,6 +184,14 @@ public final class MonitorController {
         case .cycleZoom:
             state.zoom = state.zoom.next
             localStatus = "showing the " + state.zoom.label
+        case .saveScreen:
+            var buffer = CellBuffer(width: lastSize.width, height: lastSize.height, asciiOnly: !glyphs.isUnicode)
+            FrameRenderer.render(snapshot, info: info, state: state, glyphs: glyphs, status: status, into: &buffer)
+            do {
+                localStatus = "screen saved to \(try ScreenExport.save(buffer, theme: theme, in: screenDirectory)) (and .svg)"
+            } catch {
+                localStatus = "cannot save the screen in \(screenDirectory): \(error.localizedDescription)"
+            }
         case .cycleSmoothing:
             state.smoothing = state.smoothing.next
             localStatus = state.smoothing == .off ? "smoothing off" : "smoothing \(state.smoothing.label) (the values shown stay raw)"
@@ -245,6 +258,7 @@ public final class MonitorController {
     /// Draws the current frame into `buffer` (its size is the frame size).
     public func render(into buffer: inout CellBuffer, glyphs: GlyphSet) {
         self.glyphs = glyphs
+        lastSize = (buffer.width, buffer.height)
         FrameRenderer.render(snapshot, info: info, state: state, glyphs: glyphs, status: status, into: &buffer)
     }
 }

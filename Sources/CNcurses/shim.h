@@ -47,6 +47,29 @@ static inline int spectop_key_ppage(void) { return KEY_PPAGE; }
 static inline int spectop_key_enter(void) { return KEY_ENTER; }
 static inline int spectop_key_btab(void) { return KEY_BTAB; }
 
+// Mouse: KEY_MOUSE, the event, and the button masks (macros Swift cannot import).
+static inline int spectop_key_mouse(void) { return KEY_MOUSE; }
+/// Asks for clicks, double clicks and the wheel; returns nonzero when the terminal reports them.
+static inline int spectop_enable_mouse(void) {
+    mmask_t wanted = BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED | BUTTON5_PRESSED;
+    mouseinterval(300);
+    return mousemask(wanted, NULL) != 0;
+}
+static inline void spectop_disable_mouse(void) { mousemask(0, NULL); }
+/// The pending mouse event: 1 click, 2 double click, 4 wheel up, 5 wheel down, 0 other, -1 none.
+static inline int spectop_read_mouse(int *x, int *y) {
+    MEVENT event;
+    if (getmouse(&event) != OK) return -1;
+    *x = event.x; *y = event.y;
+    if (event.bstate & BUTTON1_DOUBLE_CLICKED) return 2;
+    if (event.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) return 1;
+    if (event.bstate & BUTTON4_PRESSED) return 4;
+#ifdef BUTTON5_PRESSED
+    if (event.bstate & BUTTON5_PRESSED) return 5;
+#endif
+    return 0;
+}
+
 /// Starts curses on the process's own terminal; NULL (not exit) on failure,
 /// unlike initscr, so the caller can report the error.
 static inline SCREEN *spectop_newterm(void) { return newterm(NULL, stdout, stdin); }

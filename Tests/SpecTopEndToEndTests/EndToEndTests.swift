@@ -219,6 +219,35 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
     }
 
+    /// Bytes as `tmux send-keys -H` takes them: what a terminal sends for a mouse event (SGR, as xterm reports it).
+    private func hex(_ text: String) -> [String] { text.utf8.map { String(format: "%02x", $0) } }
+
+    func testMouseSmoothingAndTheValueCursorAsAUserDrivesThem() throws {
+        try start("--preset tiny --steps 1000000", environment: "TERM=xterm-256color LANG=C.UTF-8", width: 120, height: 40)
+        XCTAssertTrue(try waitFor { $0.contains("w32-frozen") && $0.contains("χ_pos") }.contains("▶ w8-active"))
+        // A click on the bottom-right panel (w32-frozen) selects it; a double click on the bottom-left opens its spectrum.
+        try tmux(["send-keys", "-t", session, "-H"] + hex("\u{1B}[<0;90;30M") + hex("\u{1B}[<0;90;30m"))
+        XCTAssertTrue(try waitFor(5) { $0.contains("▶ w32-frozen") }.contains("▶ w32-frozen"), "a click selects the panel")
+        try tmux(["send-keys", "-t", session, "-H"] + hex("\u{1B}[<0;10;30M\u{1B}[<0;10;30m\u{1B}[<0;10;30M\u{1B}[<0;10;30m"))
+        XCTAssertTrue(try waitFor(5) { $0.contains("spectrum w8-frozen") }.contains("spectrum w8-frozen"), "a double click opens the spectrum")
+        try keys("Escape")
+        // Smoothing: the header says so; values stay raw.
+        try keys("s")
+        XCTAssertTrue(try waitFor(5) { $0.contains("smooth EMA 0.6") }.contains("smooth EMA 0.6"))
+        // The compare view's value cursor: arrows and the wheel move it, the legend reads every model there.
+        try keys("v")
+        XCTAssertTrue(try waitFor(5) { $0.contains("loss [log]") }.contains("loss [log]"))
+        try keys("Left")
+        XCTAssertTrue(try waitFor(5) { $0.contains("loss at step") }.contains("loss at step"), "the cursor's readout heads the legend")
+        try tmux(["send-keys", "-t", session, "-H"] + hex("\u{1B}[<65;30;10M"))
+        let cursor = try screen()
+        XCTAssertTrue(cursor.contains("w8-active ") && cursor.contains("w32-frozen "), cursor)
+        try keys("q")
+        let exit = try waitFor { $0.contains("EXIT=") && $0.contains("icanon") }
+        XCTAssertTrue(exit.contains("EXIT=0"), exit)
+        assertTerminalRestored(exit)
+    }
+
     // MARK: spectop watch (issue 13)
 
     func testWatchFollowsAHeadlessRunAndQuitLeavesTheWriterRunning() throws {

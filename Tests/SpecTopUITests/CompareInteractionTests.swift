@@ -117,3 +117,40 @@ final class CompareInteractionTests: XCTestCase {
         for key in table.bindings.flatMap(\.keys) { XCTAssertTrue(seen.insert(key).inserted, "\(key.label) bound twice") }
     }
 }
+
+/// Clicks select, double clicks open the spectrum, the wheel moves the compare cursor.
+final class MouseTests: XCTestCase {
+    func testClicksSelectPanelsAndDoubleClicksOpenTheSpectrum() throws {
+        let source = RecordingSource(makeSnapshot(models: 8))
+        let monitor = MonitorController(source: source, info: testInfo)
+        var buffer = CellBuffer(width: 120, height: 40)
+        monitor.render(into: &buffer, glyphs: .unicode)
+        let layout = try XCTUnwrap(GridLayout(models: monitor.snapshot.models, area: Rect(x: 0, y: 1, width: 120, height: 38)))
+        for slot in layout.slots {
+            XCTAssertTrue(monitor.handle(MouseEvent(.click, x: slot.rect.x + 3, y: slot.rect.y + 2)))
+            XCTAssertEqual(monitor.state.selectedModelID, monitor.snapshot.models[slot.modelIndex].id)
+        }
+        XCTAssertFalse(monitor.handle(MouseEvent(.click, x: 5, y: 0)), "the header is no panel")
+        let target = layout.slots[3]
+        monitor.handle(MouseEvent(.doubleClick, x: target.rect.x + target.rect.width / 2, y: target.rect.y + target.rect.height / 2))
+        XCTAssertEqual(monitor.state.view, .spectrum)
+        XCTAssertEqual(monitor.state.selectedModelID, monitor.snapshot.models[target.modelIndex].id)
+        XCTAssertEqual(source.commands, [], "the mouse only looks")
+    }
+
+    func testTheWheelMovesTheCompareCursorAndLegendClicksSelect() {
+        let monitor = MonitorController(source: RecordingSource(makeSnapshot(models: 4)), info: testInfo)
+        var buffer = CellBuffer(width: 140, height: 40)
+        monitor.render(into: &buffer, glyphs: .unicode)
+        XCTAssertFalse(monitor.handle(MouseEvent(.wheelUp, x: 10, y: 10)), "nothing to scroll in the grid")
+        monitor.handle(.character("v"))
+        monitor.handle(MouseEvent(.wheelDown, x: 10, y: 10))
+        XCTAssertEqual(monitor.state.cursor, 1)
+        monitor.handle(MouseEvent(.wheelDown, x: 10, y: 10))
+        XCTAssertEqual(try XCTUnwrap(monitor.state.cursor), 1 - 1.0 / 80, accuracy: 1e-12)
+        // The legend's third row (under its title) is the third model in display order.
+        let third = ModelOrder(monitor.snapshot.models).flat[2]
+        monitor.handle(MouseEvent(.click, x: 135, y: 1 + 1 + 2))
+        XCTAssertEqual(monitor.state.selectedModelID, monitor.snapshot.models[third].id)
+    }
+}

@@ -20,7 +20,7 @@ enum MonitorLauncher {
         info.warning = cost?.shortWarning
         let source = EngineMonitorSource(session: session)
         let monitor = Monitor(source: source, info: info,
-                              options: MonitorOptions(framesPerSecond: Double(display.fps), forceASCII: display.ascii, theme: theme))
+                              options: display.monitorOptions(mode: .live, theme: theme))
         session.engine.start()
         do {
             switch try monitor.run() {

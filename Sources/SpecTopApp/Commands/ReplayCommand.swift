@@ -21,8 +21,7 @@ struct ReplayCommand: ParsableCommand {
         let info = MonitorInfo(preset: record.preset ?? "replay", dataset: record.dataName ?? "?",
                                blasCore: "recorded on OpenBLAS \(record.blas ?? "?")", status: status)
         let monitor = Monitor(source: ReplaySource(record: record), info: info,
-                              options: MonitorOptions(framesPerSecond: Double(display.fps), replay: true,
-                                                      forceASCII: display.ascii, theme: chosen))
+                              options: display.monitorOptions(mode: .replay, theme: chosen))
         do { _ = try monitor.run() } catch { throw CommandFailure.runtime("\(error)") }
     }
 }

@@ -38,8 +38,7 @@ struct WatchCommand: ParsableCommand {
         let info = MonitorInfo(preset: targets.count == 1 ? WatchCommand.label(targets[0]) : "\(targets.count) paths",
                                dataset: "", blasCore: "", status: themeError)
         let monitor = Monitor(source: source, info: info,
-                              options: MonitorOptions(framesPerSecond: Double(display.fps), mode: .watch,
-                                                      forceASCII: display.ascii, theme: chosen))
+                              options: display.monitorOptions(mode: .watch, theme: chosen))
         let reason: MonitorExitReason
         do { reason = try monitor.run() } catch { throw CommandFailure.runtime("\(error)") }
         if case .signal(let number) = reason {

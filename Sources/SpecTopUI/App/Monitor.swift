@@ -35,6 +35,7 @@ public final class Monitor {
         let screen = try TerminalScreen(noColor: ProcessInfo.processInfo.environment["NO_COLOR"])
         defer { screen.restore() }
 
+        if options.mouse { screen.enableMouse() }
         var theme = controller.theme
         screen.apply(theme: theme)
         controller.setMonochrome(screen.isMonochrome)
@@ -89,6 +90,8 @@ public final class Monitor {
                 dirty = true
             case .key(let key)?:
                 if controller.handle(key) { dirty = true }
+            case .mouse(let event)?:
+                if controller.handle(event) { dirty = true }
             case nil:
                 break
             }

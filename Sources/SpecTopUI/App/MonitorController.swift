@@ -102,6 +102,47 @@ public final class MonitorController {
         return true
     }
 
+    /// Handles a mouse event: a click on a panel (grid) or legend entry
+    /// (compare) selects that model, a double click opens its spectrum, the
+    /// wheel moves the compare view's value cursor. False when it does nothing.
+    @discardableResult
+    public func handle(_ event: MouseEvent) -> Bool {
+        localStatus = nil
+        switch event.kind {
+        case .wheelUp, .wheelDown:
+            guard state.view == .compare else { return false }
+            perform(event.kind == .wheelUp ? .cursorForward : .cursorBackward)
+            return true
+        case .click, .doubleClick:
+            guard let index = modelIndex(at: event) else { return false }
+            state.selectedModelID = snapshot.models[index].id
+            if event.kind == .doubleClick && state.view != .spectrum {
+                state.returnView = state.view
+                state.view = .spectrum
+                state.showHelp = false
+            }
+            return true
+        }
+    }
+
+    /// The model whose panel (grid) or legend row (compare) is at the event's cell.
+    private func modelIndex(at event: MouseEvent) -> Int? {
+        let body = Rect(x: 0, y: 1, width: lastSize.width, height: max(0, lastSize.height - 2))
+        switch state.view {
+        case .grid:
+            guard let layout = GridLayout(models: snapshot.models, area: body) else { return nil }
+            return layout.slots.first { $0.rect.contains(x: event.x, y: event.y) }?.modelIndex
+        case .compare:
+            // The legend column at the right (wide terminals): one row per model under its title.
+            let order = ModelOrder(snapshot.models).flat
+            let row = event.y - body.y - 1
+            guard body.width >= 100, event.x >= body.maxX - 40, order.indices.contains(row) else { return nil }
+            return order[row]
+        case .scaling, .spectrum:
+            return nil
+        }
+    }
+
     /// Ends the loop for `reason` and tells the source (every way out sends `.quit` once).
     public func finish(_ reason: MonitorExitReason) {
         guard exitReason == nil else { return }

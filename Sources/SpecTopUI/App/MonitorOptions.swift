@@ -5,6 +5,8 @@ public struct MonitorOptions: Sendable {
     /// Live engine, replay (arrows scrub, a replay badge) or watch (records other processes write).
     public var mode: MonitorMode
     public var replay: Bool { mode == .replay }
+    /// Clicks select, double clicks open the spectrum, the wheel moves the compare cursor (off with `--no-mouse`).
+    public var mouse = true
     /// ASCII glyphs and labels even on a UTF-8 terminal (`--ascii`).
     public var forceASCII: Bool
     /// The theme to start with; `t` cycles on through the built-in ones.

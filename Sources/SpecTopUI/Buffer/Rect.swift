@@ -20,6 +20,11 @@ public struct Rect: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// True when `other` lies entirely inside this rectangle.
+    /// True when the cell (x, y) lies inside.
+    public func contains(x px: Int, y py: Int) -> Bool {
+        px >= x && px < x + width && py >= y && py < y + height
+    }
+
     public func contains(_ other: Rect) -> Bool {
         other.x >= x && other.y >= y && other.maxX <= maxX && other.maxY <= maxY
     }

@@ -57,6 +57,9 @@ final class TerminalScreen {
         for sequence in endSequences { _ = define_key(sequence, spectop_key_end()) }
     }
 
+    /// Asks the terminal for clicks and the wheel (when it reports them).
+    func enableMouse() { _ = spectop_enable_mouse() }
+
     /// True when nothing is drawn in colour (NO_COLOR, a mono theme, a terminal without colours).
     var isMonochrome: Bool { monochrome }
 
@@ -146,6 +149,15 @@ final class TerminalScreen {
         case spectop_key_npage(): return .key(.pageDown)
         case spectop_key_enter(): return .key(.enter)
         case spectop_key_btab(): return .key(.backTab)
+        case spectop_key_mouse():
+            var x: Int32 = 0, y: Int32 = 0
+            switch spectop_read_mouse(&x, &y) {
+            case 1: return .mouse(MouseEvent(.click, x: Int(x), y: Int(y)))
+            case 2: return .mouse(MouseEvent(.doubleClick, x: Int(x), y: Int(y)))
+            case 4: return .mouse(MouseEvent(.wheelUp, x: Int(x), y: Int(y)))
+            case 5: return .mouse(MouseEvent(.wheelDown, x: Int(x), y: Int(y)))
+            default: return nil
+            }
         default: return nil
         }
     }
@@ -156,6 +168,7 @@ final class TerminalScreen {
         guard !restored else { return }
         restored = true
         TerminalRescue.disarm()
+        spectop_disable_mouse()
         _ = curs_set(1)
         _ = echo()
         _ = nocbreak()

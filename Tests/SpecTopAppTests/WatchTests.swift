@@ -319,6 +319,19 @@ final class WatchTests: XCTestCase {
         }
     }
 
+    func testRecordEventsBecomeChartMarksAtTheirStep() throws {
+        let text = Self.header() + Self.stepLine("w8-active", 40)
+            + RecordLines.encode(.event(kind: "pause", model: nil, step: nil, wall: 1, detail: nil)) + "\n"
+            + RecordLines.encode(.event(kind: "freeze", model: "w8-active", step: 41, wall: 2, detail: nil)) + "\n"
+            + RecordLines.encode(.event(kind: "error", model: "w8-active", step: 42, wall: 2, detail: "x")) + "\n"
+        try write(text, to: path("marks.jsonl"))
+        let record = try RunRecord.read(path: path("marks.jsonl"))
+        XCTAssertEqual(record.marks, [RunMark(kind: .pause, step: 40, wall: 1), RunMark(kind: .freeze, step: 41, wall: 2, model: "w8-active")])
+        let source = WatchSource(targets: [.file(path("marks.jsonl"))])
+        source.refresh(now: 0)
+        XCTAssertEqual(source.snapshot().marks, record.marks, "watch marks the same events as replay")
+    }
+
     // MARK: - claims on several files
 
     func testClaimsCombineSeveralRecordsAsOneExperiment() throws {

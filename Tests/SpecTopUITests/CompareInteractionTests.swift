@@ -154,3 +154,26 @@ final class MouseTests: XCTestCase {
         XCTAssertEqual(monitor.state.selectedModelID, monitor.snapshot.models[third].id)
     }
 }
+
+/// Freezes, exports, pauses, speed changes and divergences marked above the compare charts.
+final class RunMarkTests: XCTestCase {
+    func testMarksStandAtTheirStepUnderTheCharts() throws {
+        var snapshot = makeSnapshot(models: 2)
+        snapshot.marks = [RunMark(kind: .freeze, step: 295, wall: 1, model: snapshot.models[0].id),
+                          RunMark(kind: .diverged, step: 590, wall: 2, model: snapshot.models[1].id),
+                          RunMark(kind: .pause, step: 10_000, wall: 3)]  // beyond the data: not drawn
+        var state = MonitorState()
+        state.view = .compare
+        let buffer = FrameRenderer.render(snapshot, info: testInfo, state: state, width: 140, height: 40)
+        let axisRow = buffer.line(1)  // the loss chart's title row, right under the header
+        // The plot spans from the axis labels' "0" to the end of their "590".
+        let labels = buffer.line(38)
+        let plotX = LineChart.yLabelWidth
+        let plotWidth = try XCTUnwrap(labels.range(of: "590")).upperBound.utf16Offset(in: labels) - plotX
+        let freeze = try XCTUnwrap(axisRow.firstIndex(of: "F")).utf16Offset(in: axisRow)
+        XCTAssertEqual(Double(freeze - plotX) / Double(plotWidth - 1), 0.5, accuracy: 0.05, axisRow)
+        XCTAssertFalse(axisRow.contains("P"), "a mark beyond the range is not drawn")
+        XCTAssertTrue(buffer.text.contains("F freeze  E export"), "the legend explains the letters")
+        XCTAssertEqual(RunMark.Kind.allCases.map(\.letter), ["F", "E", "P", "R", "S", "!", "!"])
+    }
+}

@@ -38,6 +38,23 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(curves.values.allSatisfy { $0.count == 61 })
     }
 
+    func testPausesSpeedChangesAndExportsAreMarkedForTheCharts() throws {
+        let engine = try Engine(configuration(widths: [4], steps: 5))
+        engine.togglePause()           // paused → running: resume
+        engine.setSpeedLimit(stepsPerSecond: 50)
+        engine.setSpeedLimit(stepsPerSecond: 50)  // no change, no mark
+        engine.setSpeedLimit(stepsPerSecond: nil)
+        engine.togglePause()           // pause
+        engine.note(kind: "export", detail: "dump")
+        XCTAssertEqual(engine.snapshot().marks.map(\.kind), [.resume, .speed, .speed, .pause, .export])
+        XCTAssertTrue(engine.snapshot().marks.allSatisfy { $0.step == 0 && $0.model == nil })
+        let speeds = engine.drainEvents().compactMap { event -> String? in
+            if case .event("speed", _, _, _, let detail) = event { return detail }
+            return nil
+        }
+        XCTAssertEqual(speeds, ["limit 50 steps/s per model", "full speed"], "speed changes are recorded too")
+    }
+
     func testSameSeedGivesIdenticalLossesAndOtherSeedsDiffer() throws {
         func run(seed: UInt64) throws -> [String: [Double]] {
             let engine = try Engine(configuration(widths: [8, 16], steps: 40, seed: seed))

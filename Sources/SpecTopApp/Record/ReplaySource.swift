@@ -109,6 +109,8 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
             models[models.count - 1].batchSize = info.batchSize
         }
         let state: EngineState = at >= lastStep ? .finished : (playing ? .running : .paused)
-        return EngineSnapshot(state: state, models: models, elapsed: wall, stepsPerSecond: 0)
+        var snapshot = EngineSnapshot(state: state, models: models, elapsed: wall, stepsPerSecond: 0)
+        snapshot.marks = Array(record.marks.filter { $0.step <= at }.suffix(RunMark.limit))
+        return snapshot
     }
 }

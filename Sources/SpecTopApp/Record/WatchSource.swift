@@ -163,6 +163,7 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
         var models: [ModelSnapshot] = []
         var elapsed = 0.0
         var junk = 0
+        var marks: [RunMark] = []
         var problems: [String] = []
         for (follower, name) in zip(followers, names) {
             junk += follower.junkLines
@@ -182,6 +183,11 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
                 let state: RunSummary.State = run.isFinished ? .finished : (quiet >= options.stale ? .stale : .live)
                 runs.append(RunSummary(name: name, state: state, detail: run.endReason))
                 models += run.modelSnapshots(run: name, prefixingIDs: prefixed, stale: state == .stale)
+                marks += run.marks.map { mark in
+                    var mark = mark
+                    if prefixed { mark.model = mark.model.map { "\(name)/\($0)" } }
+                    return mark
+                }
                 elapsed = max(elapsed, run.lastWall)
             }
         }
@@ -192,9 +198,10 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
         if junk > 0 { problems.insert("\(junk) junk line\(junk == 1 ? "" : "s") skipped", at: 0) }
         let live = runs.contains { $0.state == .live || $0.state == .waiting }
         let state: EngineState = live ? .running : (runs.allSatisfy { $0.state == .finished } ? .finished : .stopped)
-        let snapshot = EngineSnapshot(state: state, models: models, elapsed: elapsed,
+        var snapshot = EngineSnapshot(state: state, models: models, elapsed: elapsed,
                                       stepsPerSecond: models.reduce(0) { $0 + $1.stepsPerSecond },
                                       runs: runs)
+        snapshot.marks = Array(marks.suffix(RunMark.limit))
         lock.lock()
         published = snapshot
         publishedAt = now

@@ -12,6 +12,9 @@ public struct LiveRun: Sendable {
     public private(set) var lastWall: Double = 0
     /// Body lines applied (header and junk not counted).
     public private(set) var lineCount = 0
+    /// The latest events charts mark (at most `RunMark.limit`).
+    public private(set) var marks: [RunMark] = []
+    private var latestStep = 0
     private var tracks: [String: Track] = [:]
     private let historyCapacity: Int
 
@@ -65,6 +68,7 @@ public struct LiveRun: Sendable {
                 if let chiPos = sample.chiPos, chiPos.isFinite { track.minChiPos = Swift.min(track.minChiPos ?? chiPos, chiPos) }
             }
             if sample.wall.isFinite { lastWall = Swift.max(lastWall, sample.wall) }
+            latestStep = Swift.max(latestStep, sample.step)
         case .spectrum(let model, let spectrum):
             update(model) { track in
                 track.spectrum = spectrum
@@ -72,6 +76,10 @@ public struct LiveRun: Sendable {
             }
         case .event(let event):
             if event.wall.isFinite { lastWall = Swift.max(lastWall, event.wall) }
+            if let mark = RunMark.from(kind: event.kind, model: event.model, step: event.step, wall: event.wall, currentStep: latestStep) {
+                marks.append(mark)
+                if marks.count > RunMark.limit { marks.removeFirst(marks.count - RunMark.limit) }
+            }
             guard let model = event.model else { return }
             switch event.kind {
             case "diverged", "failed":

@@ -58,6 +58,10 @@ public struct RunRecord: Sendable {
     public var steps: [String: [MetricSample]] = [:]
     public var spectra: [String: [SpectrumSample]] = [:]
     public var events: [Event] = []
+    /// The events charts mark (freeze, export, pause, resume, speed, divergence), with steps.
+    public var marks: [RunMark] = []
+    /// The largest step read so far: where a run-wide event without a step happened.
+    private var latestStep = 0
     public var endReason: String?
     public var endWall: Double?
     /// Problems the reader worked around (e.g. a cut-off last line).
@@ -120,9 +124,15 @@ public struct RunRecord: Sendable {
 
     mutating func apply(_ line: RecordLine) {
         switch line {
-        case .step(let model, let sample): steps[model, default: []].append(sample)
+        case .step(let model, let sample):
+            steps[model, default: []].append(sample)
+            latestStep = max(latestStep, sample.step)
         case .spectrum(let model, let spectrum): spectra[model, default: []].append(spectrum)
-        case .event(let event): events.append(event)
+        case .event(let event):
+            events.append(event)
+            if let mark = RunMark.from(kind: event.kind, model: event.model, step: event.step, wall: event.wall, currentStep: latestStep) {
+                marks.append(mark)
+            }
         case .end(let reason, let wall, _):
             endReason = reason
             endWall = wall
@@ -145,6 +155,7 @@ public struct RunRecord: Sendable {
             for (id, samples) in record.steps { result.steps[renamed(id)] = samples }
             for (id, spectra) in record.spectra { result.spectra[renamed(id)] = spectra }
             result.events += record.events.map { var e = $0; e.model = e.model.map(renamed); return e }
+            result.marks += record.marks.map { var m = $0; m.model = m.model.map(renamed); return m }
             result.warnings += record.warnings
         }
         let reasons = Set(records.map { $0.endReason ?? "running" })

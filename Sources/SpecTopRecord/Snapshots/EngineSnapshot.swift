@@ -8,6 +8,8 @@ public struct EngineSnapshot: Sendable, Equatable {
     public var stepsPerSecond: Double
     /// The records behind the models when several are watched (`spectop watch`); empty otherwise.
     public var runs: [RunSummary]
+    /// Events to mark on the charts, oldest first (at most `RunMark.limit`).
+    public var marks: [RunMark] = []
     /// Memory and CPU of the training process (the live monitor only).
     public var process: ProcessUsage?
 

@@ -85,13 +85,20 @@ public struct CompareView: Sendable {
 
         var charts = area
         if area.width >= 100 {
-            let legendWidth = min(cursor == nil ? 30 : 40, (entries.map(\.width).max() ?? 0) + 3)
+            // Room for the cursor's readout, and for the key to the event letters when there are any.
+            let legendWidth = min(cursor == nil ? 30 : 40, max(snapshot.marks.isEmpty ? 0 : 30, (entries.map(\.width).max() ?? 0) + 3))
             let (left, legend) = area.splitRight(legendWidth)
             charts = Rect(x: left.x, y: left.y, width: left.width - 1, height: left.height)
             let title = cursor.map { "\(state.focusedMetric.label(glyphs)) at \(state.xAxis.label) \(NumberFormat.axis($0))" } ?? "models"
             buffer.put(title, x: legend.x + 1, y: legend.y, role: .text, attributes: .bold, maxWidth: legend.width - 1)
             for (row, entry) in entries.enumerated() where row + 1 < legend.height {
                 drawEntry(entry, into: &buffer, x: legend.x, y: legend.y + 1 + row, maxX: legend.maxX, glyphs: glyphs)
+            }
+            if !snapshot.marks.isEmpty, entries.count + 4 <= legend.height {
+                // What the letters under the charts mean.
+                let y = legend.y + entries.count + 2
+                buffer.put("F freeze  E export  S speed", x: legend.x + 1, y: y, role: .muted, maxWidth: legend.width - 1)
+                buffer.put("P pause  R resume  ! stopped", x: legend.x + 1, y: y + 1, role: .muted, maxWidth: legend.width - 1)
             }
         } else {
             // Legend rows on top, entries packed left to right.
@@ -142,6 +149,33 @@ public struct CompareView: Sendable {
         if charts.height >= 3 {
             let label = state.xAxis.label
             buffer.put(label, x: charts.x, y: charts.maxY - 1, role: .muted, maxWidth: LineChart.yLabelWidth - 1)
+            drawMarks(into: &buffer, row: charts.y, plotX: charts.x + LineChart.yLabelWidth,
+                      plotWidth: charts.width - LineChart.yLabelWidth, range: range)
+        }
+    }
+
+    /// Where a mark stands on the current x axis; nil when this axis cannot place it.
+    func markX(_ mark: RunMark) -> Double? {
+        switch state.xAxis {
+        case .step: return Double(mark.step)
+        case .wall: return mark.wall
+        case .compute:
+            guard let model = snapshot.models.first(where: { $0.id == mark.model }), model.batchSize > 0 else { return nil }
+            return Double(mark.step) * 6 * Double(model.trainableParameterCount) * Double(model.batchSize)
+        }
+    }
+
+    /// The run's events above the charts, one letter each on the top chart's
+    /// title row at its x (F freeze, E export, P pause, R resume, S speed,
+    /// ! diverged or failed), where the row is free: never over the title.
+    private func drawMarks(into buffer: inout CellBuffer, row: Int, plotX: Int, plotWidth: Int, range: ClosedRange<Double>) {
+        guard plotWidth > 1, range.upperBound > range.lowerBound else { return }
+        for mark in snapshot.marks {
+            guard let x = markX(mark), range.contains(x) else { continue }
+            let column = plotX + Int(((x - range.lowerBound) / (range.upperBound - range.lowerBound) * Double(plotWidth - 1)).rounded())
+            guard buffer[column, row].character == " " else { continue }
+            let role: ColorRole = mark.kind == .diverged || mark.kind == .failed ? .warning : .selection
+            buffer.put(Unicode.Scalar(String(mark.kind.letter))!, x: column, y: row, role: role, attributes: .bold)
         }
     }
 

@@ -24,6 +24,8 @@ public final class Engine: @unchecked Sendable {
     /// Error events recorded per model before further ones are only counted.
     static let errorEventsPerModel = 5
     private var state: EngineState = .paused
+    /// Events for the charts (freeze, export, pause, resume, speed, divergence), the latest `RunMark.limit`.
+    private var marks: [RunMark] = []
     /// When training ended (finished or stopped): the clock on screen stops there.
     private var endedAt: Double?
     private var started = false
@@ -149,7 +151,12 @@ public final class Engine: @unchecked Sendable {
     public func setSpeedLimit(stepsPerSecond: Double?) {
         lock.lock()
         defer { lock.unlock() }
-        stepsPerSecondLimit = stepsPerSecond.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
+        let limit = stepsPerSecond.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
+        if limit != stepsPerSecondLimit {
+            stepsPerSecondLimit = limit
+            appendEvent(.event(kind: "speed", model: nil, step: nil, wall: elapsedLocked(),
+                               detail: limit.map { "limit \(JSONLine.number($0)) steps/s per model" } ?? "full speed"))
+        }
         lock.broadcast()
     }
 
@@ -263,8 +270,10 @@ public final class Engine: @unchecked Sendable {
         var models = published
         // A paused or finished engine trains nothing: do not show the last rate.
         if state != .running { for i in models.indices { models[i].stepsPerSecond = 0 } }
-        return EngineSnapshot(state: state, models: models, elapsed: started ? endedAt ?? elapsedLocked() : 0,
-                              stepsPerSecond: models.reduce(0) { $0 + $1.stepsPerSecond })
+        var snapshot = EngineSnapshot(state: state, models: models, elapsed: started ? endedAt ?? elapsedLocked() : 0,
+                                      stepsPerSecond: models.reduce(0) { $0 + $1.stepsPerSecond })
+        snapshot.marks = marks
+        return snapshot
     }
 
     /// Metrics, spectra and events since the last call, oldest first.
@@ -281,6 +290,11 @@ public final class Engine: @unchecked Sendable {
     private func elapsedLocked() -> Double { Date().timeIntervalSince(startTime) }
 
     private func appendEvent(_ event: EngineEvent) {
+        if case .event(let kind, let model, let step, let wall, _) = event,
+           let mark = RunMark.from(kind: kind, model: model, step: step, wall: wall, currentStep: published.map(\.step).max() ?? 0) {
+            marks.append(mark)
+            if marks.count > RunMark.limit { marks.removeFirst(marks.count - RunMark.limit) }
+        }
         if configuration.recordEvents { events.append(event) }
     }
 

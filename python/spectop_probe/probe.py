@@ -224,15 +224,15 @@ class Probe:
         return devices.pop()
 
     def _readout_only(self) -> bool:
-        """True when the trainable parameters are exactly one final nn.Linear's:
+        """True when some parameters are frozen and the trainable ones are
+        exactly those of the last module that owns parameters (the readout):
         spectop's frozen model (trainable = "readout")."""
-        owners = set(name.rsplit(".", 1)[0] if "." in name else "" for name in self.trainable)
-        if len(owners) != 1:
+        owners = [m for m in self.module.modules() if any(True for _ in m.parameters(recurse=False))]
+        if not owners:
             return False
-        owner = owners.pop()
-        module = dict(self.module.named_modules()).get(owner)
-        total = sum(1 for _ in self.module.parameters())
-        return isinstance(module, nn.Linear) and len(self.trainable) < total
+        last = {id(p) for p in owners[-1].parameters(recurse=False)}
+        trainable = {id(p) for n, p in self.module.named_parameters() if n in set(self.trainable)}
+        return trainable == last and len(trainable) < sum(1 for _ in self.module.parameters())
 
     def _output_shape(self, dtype):
         """(C, n) for the header, from one forward pass (eval mode, no grad)."""

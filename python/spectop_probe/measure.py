@@ -100,6 +100,7 @@ class RawMeasurement:
     outputs: int                      # m = n*C over all ranks
     spectrum: Optional[Spectrum] = None
     no_spectrum: Optional[str] = None  # why no spectrum was taken, when one was asked for
+    kernel_finite: bool = True
 
     @property
     def chi_pos(self) -> Optional[float]:
@@ -114,7 +115,7 @@ class RawMeasurement:
                             ("‖∇L‖²", self.grad_sq)):
             if not math.isfinite(value):
                 return name
-        return None
+        return None if self.kernel_finite else "the eNTK"
 
 
 def spectrum_from_kernel(theta: torch.Tensor, g: torch.Tensor) -> Spectrum:
@@ -503,7 +504,7 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
                             estimate=(mode == "hutchinson"), chi_net_stderr=stderr,
                             readout_chi_net=readout_trace, vectors=used, outputs=m_total)
 
-    if want_spectrum:
+    if want_spectrum and result.non_finite() is None:
         P = sum(theta[name].numel() for name in function.trainable)
         itemsize = torch.finfo(function.dtype).bits // 8
         if reducer.world > 1:
@@ -518,5 +519,9 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
         else:
             jacobian = PerSample(function, theta, constants, function.trainable, args, kwargs, items, per_item,
                                  settings.chunk_bytes).jacobian().to(torch.float64)
-            result.spectrum = spectrum_from_kernel(jacobian @ jacobian.T, g)
+            kernel = jacobian @ jacobian.T
+            if torch.isfinite(kernel).all():
+                result.spectrum = spectrum_from_kernel(kernel, g)
+            else:
+                result.kernel_finite = False  # spectop: "diverged", detail "the eNTK is not finite"
     return result, g

@@ -170,23 +170,21 @@ class Probe:
         self._vector_seconds: Optional[float] = None
         self._closed = False
 
+        # Every rank takes part in the header's collective (the row count); rank 0 writes.
+        frozen = self._readout_only()
+        self.mode = mode or ("frozen" if frozen else "active")
+        if self.mode not in ("active", "frozen"):
+            raise ProbeError("mode must be \"active\" or \"frozen\", not %r" % (self.mode,))
+        C, n = self._output_shape(dtype)
         self.writer: Optional[RecordWriter] = None
         if out is not None and self.rank == 0:
             self.writer = RecordWriter(out, overwrite=overwrite)
-            frozen = self._readout_only()
-            self.mode = mode or ("frozen" if frozen else "active")
-            if self.mode not in ("active", "frozen"):
-                raise ProbeError("mode must be \"active\" or \"frozen\", not %r" % (self.mode,))
-            C, n = self._output_shape(dtype)
             self.writer.header(
                 tool="spectop-probe %s" % __version__,
                 models=[{"id": self.name, "width": int(width), "depth": int(depth),
                          "params": self.parameter_count, "trainable_params": self.trainable_count,
                          "trainable": "readout" if frozen else "all", "mode": self.mode}],
-                data={"name": data_name, "probe": n, "outputs": C, "loss": self.loss_name},
-            )
-        else:
-            self.mode = mode or ("frozen" if self._readout_only() else "active")
+                data={"name": data_name, "probe": n, "outputs": C, "loss": self.loss_name})
 
     # ------------------------------------------------------------ setup
 

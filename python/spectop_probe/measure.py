@@ -486,7 +486,11 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
         body_size = sum(theta[name].numel() for name in body)
         itemsize = torch.finfo(function.dtype).bits // 8
         per_chunk = max(1, min(used, settings.chunk_bytes // max(1, body_size * itemsize)))
-        batched = vmap(lambda v: _squared_norm(pullback(v)[0][name] for name in body))
+        def body_norm(v):
+            (grads,) = pullback(v)  # one backward per vector, then the body's part of it
+            return _squared_norm(grads[name] for name in body)
+
+        batched = vmap(body_norm)
         for start in range(0, used, per_chunk):
             stop = min(used, start + per_chunk)
             signs = torch.randint(0, 2, (stop - start,) + tuple(F.shape), generator=generator,

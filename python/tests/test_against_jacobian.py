@@ -152,3 +152,21 @@ def test_hutchinson_is_unbiased_and_reports_its_error():
     assert abs(spread - theoretical) <= 0.2 * theoretical, (spread, theoretical)
     print("Hutchinson: exact %.6g, mean %.6g, spread %.4g, reported %.4g, theory %.4g"
           % (exact, float(estimates.mean()), spread, mean_error, theoretical))
+
+
+def test_hutchinson_runs_one_backward_per_vector_batch(monkeypatch):
+    """The cost is one batched backward for all vectors, whatever the
+    parameter count (a bug once ran one backward per parameter tensor:
+    29 times too many on the benchmark's transformer)."""
+    model = tiny_lm()
+    x, y = batch()
+    probe = Probe(model, x, y, loss="cross_entropy", out=None, trace="hutchinson", hutchinson_vectors=8,
+                  spectrum=False)
+    probe.measure(0)  # readout detection happens once, on the first measurement
+    calls = []
+    original = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: calls.append(1) or original(*a, **k))
+    probe.measure(1)
+    # g from the loss, Jᵀg, and one vmapped Jᵀv for the 8 vectors.
+    assert len(calls) == 3, len(calls)
+    assert len([n for n, _ in model.named_parameters()]) > 10  # so the old bug would show

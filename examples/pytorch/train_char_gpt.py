@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The paper's language-model experiment in miniature, instrumented with the
-spectop probe: character-level GPT-style transformers of four widths, each
+spectop probe: character-level GPT-style transformers of three widths, each
 trained twice from the same initial weights, once with every layer training
 (active) and once with its body frozen (only the readout trains), on
 data/sonnets.txt. One record per model goes to DIR/<model>.jsonl, and
@@ -46,7 +46,7 @@ def windows(data, starts, block):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/char-gpt", help="directory for the records (created)")
-    parser.add_argument("--widths", default="16,32,64,128", help="model widths (comma-separated)")
+    parser.add_argument("--widths", default="16,32,64", help="model widths (comma-separated)")
     parser.add_argument("--depth", type=int, default=2, help="transformer blocks")
     parser.add_argument("--block", type=int, default=32, help="context length")
     parser.add_argument("--batch", type=int, default=32, help="training sequences per step")
@@ -56,7 +56,7 @@ def main(argv=None):
     parser.add_argument("--probe", type=int, default=8, help="probe sequences (n = probe * block rows)")
     parser.add_argument("--vectors", type=int, default=None,
                         help="Hutchinson vectors per measurement (default: the probe's 5%% budget chooses)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="overwrite existing records")
     args = parser.parse_args(argv)

@@ -193,6 +193,10 @@ class ModelFunction:
         trainable = set(self.trainable)
         theta, constants = {}, {}
         for name, p in self.module.named_parameters():
+            if type(p).__name__ == "DTensor":
+                # FSDP2: gather the whole parameter (a collective; every rank
+                # walks the parameters in the same order).
+                p = p.detach().full_tensor()
             value = p.detach().to(self.dtype)
             (theta if name in trainable else constants)[name] = value
         for name, b in self.module.named_buffers():

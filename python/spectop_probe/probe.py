@@ -39,30 +39,68 @@ class Measurement:
     diverged: Optional[str] = None        # what stopped being finite
 
 
+def _fsdp2_class():
+    try:
+        from torch.distributed.fsdp import FSDPModule  # FSDP2 (torch >= 2.6)
+        return FSDPModule
+    except ImportError:
+        return None
+
+
 def _unwrap(model: nn.Module) -> nn.Module:
     """The module to call functionally. DDP and DataParallel are unwrapped
-    (their forward would all-reduce or scatter); FSDP is refused."""
-    try:
-        from torch.distributed.fsdp import FSDPModule  # FSDP2
-    except ImportError:  # older torch
-        FSDPModule = ()
+    (their forward would all-reduce or scatter). FSDP2 is measured on
+    gathered parameters with its hooks set aside (``fsdp_hooks_off``); FSDP1
+    and tensor parallelism (DTensor parameters on a mesh of more than one
+    dimension, or outside FSDP2) are refused."""
     try:
         from torch.distributed.fsdp import FullyShardedDataParallel
     except ImportError:
-        FullyShardedDataParallel = ()
-    for kind, name in ((FSDPModule, "FSDP2 (fully_shard)"), (FullyShardedDataParallel, "FSDP1")):
-        if kind and isinstance(model, kind):
-            raise ProbeError(
-                "%s models are not supported yet: their parameters are sharded DTensors that the per-sample "
-                "route cannot call functionally. Probe an unsharded copy, or use DDP" % name)
-    for sub in model.modules():
-        for p in sub.parameters(recurse=False):
-            if type(p).__name__ == "DTensor" or type(getattr(p, "data", None)).__name__ == "DTensor":
-                raise ProbeError("parameter tensors are DTensors (tensor parallelism or FSDP2): not supported")
-        break
+        FullyShardedDataParallel = None
+    if FullyShardedDataParallel is not None and isinstance(model, FullyShardedDataParallel):
+        raise ProbeError("FSDP1 (FullyShardedDataParallel) is not supported: its flat parameters cannot be called "
+                         "functionally. Use FSDP2 (fully_shard) or DDP")
     if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-        return model.module
+        model = model.module
+    fsdp2 = _fsdp2_class()
+    sharded = fsdp2 is not None and any(isinstance(m, fsdp2) for m in model.modules())
+    for name, p in model.named_parameters():
+        if type(p).__name__ == "DTensor":
+            if not sharded:
+                raise ProbeError("parameter %s is a DTensor outside FSDP2 (tensor parallelism?): not supported" % name)
+            if p.device_mesh.ndim != 1:
+                raise ProbeError("parameter %s is sharded on a %d-D mesh (FSDP with tensor parallelism): not "
+                                 "supported; only FSDP2 on a 1-D mesh is" % (name, p.device_mesh.ndim))
     return model
+
+
+class fsdp_hooks_off:
+    """Sets aside the forward hooks FSDP2 registered on its modules (they
+    would gather and reshard parameters around our functional call and
+    swap our tensors for theirs); hooks registered later, the probe's own,
+    are untouched. Restored on exit."""
+
+    KINDS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
+             "_forward_hooks_with_kwargs", "_forward_hooks_always_called")
+
+    def __init__(self, module: nn.Module):
+        fsdp2 = _fsdp2_class()
+        self.modules = [m for m in module.modules() if fsdp2 is not None and isinstance(m, fsdp2)]
+
+    def __enter__(self):
+        self.saved = []
+        for m in self.modules:
+            for kind in self.KINDS:
+                table = getattr(m, kind, None)
+                if table:
+                    self.saved.append((table, dict(table)))
+                    table.clear()
+        return self
+
+    def __exit__(self, *exc):
+        for table, entries in self.saved:
+            table.update(entries)
+        return False
 
 
 def _split(probe_inputs):
@@ -356,8 +394,10 @@ class _Quiet:
 
     def __init__(self, module: nn.Module):
         self.module = module
+        self.hooks = fsdp_hooks_off(module)
 
     def __enter__(self):
+        self.hooks.__enter__()
         self.modes = [(m, m.training) for m in self.module.modules()]
         self.module.eval()
         self.cpu_rng = torch.get_rng_state()
@@ -370,4 +410,5 @@ class _Quiet:
         torch.set_rng_state(self.cpu_rng)
         if self.cuda_rng is not None:
             torch.cuda.set_rng_state_all(self.cuda_rng)
+        self.hooks.__exit__(*exc)
         return False

@@ -9,8 +9,8 @@ DIR/all.jsonl combines them for `spectop claims`.
     python examples/pytorch/train_char_gpt.py --out runs/char-gpt
     spectop claims runs/char-gpt/all.jsonl
 
-Runs in a few minutes on two CPU cores (README "Example" in
-examples/pytorch/README.md reports what it shows).
+Runs in about three minutes on one core (examples/pytorch/README.md
+reports what it shows).
 """
 
 import argparse

@@ -104,7 +104,7 @@ def test_nan_outputs_mark_the_model_diverged_and_training_goes_on(tmp_path):
     assert lines[-1]["type"] == "end" and lines[-1]["reason"] == "closed"
 
 
-def test_fsdp_and_model_parallel_are_refused():
+def test_model_parallel_is_refused():
     class Split(nn.Module):
         def __init__(self):
             super().__init__()

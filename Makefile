@@ -52,7 +52,7 @@ python: release
 		echo "python3 not found: skipping the PyTorch probe's tests (python/)"; \
 	else \
 		py=$$(scripts/install-python-deps.sh | tail -1) && \
-		SPECTOP_BIN=$${SPECTOP_BIN:-$(CURDIR)/$(RELEASE_BIN)} $$py -m pytest -q -p no:cacheprovider python/tests; \
+		SPECTOP_BIN=$${SPECTOP_BIN:-$(CURDIR)/$(RELEASE_BIN)} $$py -m pytest -q -rs -p no:cacheprovider python/tests; \
 	fi
 
 ## sanitize: the engine's concurrency tests and the export path under the thread sanitizer

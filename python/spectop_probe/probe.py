@@ -129,6 +129,9 @@ class Probe:
     Arguments beyond the issue's ``(model, probe_inputs, probe_targets, loss,
     every, out, name, trainable)``:
 
+    - ``trainable``: ``None`` (the parameters with ``requires_grad``),
+      ``"readout"`` (the last module owning parameters), or parameter names
+      or tensors;
     - ``mode``: ``"active"`` or ``"frozen"`` for the header (default: frozen
       when only the readout trains);
     - ``dtype``: measure in ``torch.float32`` (default) or ``torch.float64``;
@@ -228,9 +231,17 @@ class Probe:
 
     def _trainable_names(self, trainable) -> List[str]:
         named = list(self.module.named_parameters())
+        if trainable == "readout":
+            # spectop's frozen model without touching requires_grad: the last
+            # module that owns parameters is θ, everything else is constant.
+            owners = [m for m in self.module.modules() if any(True for _ in m.parameters(recurse=False))]
+            last = {id(p) for p in owners[-1].parameters(recurse=False)} if owners else set()
+            names = [n for n, p in named if id(p) in last]
+        elif isinstance(trainable, str):
+            trainable = [trainable]
         if trainable is None:
             names = [n for n, p in named if p.requires_grad]
-        else:
+        elif trainable != "readout":
             wanted = list(trainable)
             by_id = {id(p): n for n, p in named}
             names_set = {n for n, _ in named}

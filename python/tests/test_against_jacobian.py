@@ -170,3 +170,14 @@ def test_hutchinson_runs_one_backward_per_vector_batch(monkeypatch):
     # g from the loss, Jᵀg, and one vmapped Jᵀv for the 8 vectors.
     assert len(calls) == 3, len(calls)
     assert len([n for n, _ in model.named_parameters()]) > 10  # so the old bug would show
+
+
+def test_trainable_readout_equals_a_frozen_body():
+    """trainable="readout" measures the same θ as requires_grad=False on the body."""
+    x, y = batch()
+    frozen = Probe(tiny_lm(frozen=True), x, y, loss="cross_entropy", out=None, dtype=torch.float64).measure(0)
+    named = Probe(tiny_lm(), x, y, loss="cross_entropy", out=None, dtype=torch.float64, trainable="readout")
+    assert named.trainable == ["lm_head.weight", "lm_head.bias"] and named.mode == "frozen"
+    result = named.measure(0)
+    for key in ("loss", "chi_loss", "chi_net", "grad_sq", "chi_pos"):
+        assert getattr(result, key) == getattr(frozen, key), key

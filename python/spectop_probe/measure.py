@@ -408,6 +408,23 @@ class Reducer:
         self.group = group
         self.world = dist.get_world_size(group) if dist.is_available() and dist.is_initialized() else 1
 
+    @property
+    def rank(self) -> int:
+        return self.dist.get_rank(self.group) if self.world > 1 else 0
+
+    def gather_to_first(self, value):
+        """Every rank's ``value`` (moved to the CPU for the trip) as a list on
+        the group's first rank, None on the others."""
+        if self.world == 1:
+            return [value]
+        def to_cpu(x):
+            return x.detach().cpu() if isinstance(x, torch.Tensor) else x
+        value = torch.utils._pytree.tree_map(to_cpu, value)
+        first = self.dist.get_global_rank(self.group, 0) if self.group is not None else 0
+        gathered = [None] * self.world if self.rank == 0 else None
+        self.dist.gather_object(value, gathered, dst=first, group=self.group)
+        return gathered
+
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.world == 1:
             return tensor
@@ -515,9 +532,7 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     if want_spectrum and result.non_finite() is None:
         P = sum(theta[name].numel() for name in function.trainable)
         itemsize = torch.finfo(function.dtype).bits // 8
-        if reducer.world > 1:
-            result.no_spectrum = "the exact spectrum is not computed in multi-process runs (the kernel spans every rank's probe rows)"
-        elif result.estimate:
+        if result.estimate:
             result.no_spectrum = "χ_net is a Hutchinson estimate (m = %d outputs): no exact spectrum, as in spectop" % m_total
         elif m_total > settings.spectrum_max_outputs:
             result.no_spectrum = "m = n*C = %d outputs is above spectrum_max_outputs = %d" % (m_total, settings.spectrum_max_outputs)
@@ -525,11 +540,33 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
             result.no_spectrum = ("the Jacobian (m = %d outputs x P = %d parameters) needs %.2f GiB, above spectrum_bytes = %.2f GiB"
                                   % (m_total, P, m_total * P * itemsize / 2 ** 30, settings.spectrum_bytes / 2 ** 30))
         else:
-            jacobian = PerSample(function, theta, constants, function.trainable, args, kwargs, items, per_item,
-                                 settings.chunk_bytes).jacobian().to(torch.float64)
-            kernel = jacobian @ jacobian.T
-            if torch.isfinite(kernel).all():
-                result.spectrum = spectrum_from_kernel(kernel, g)
-            else:
-                result.kernel_finite = False  # spectop: "diverged", detail "the eNTK is not finite"
+            # Θ spans every rank's rows: the first rank gathers the probe
+            # batch and g and computes it alone (each rank holds the whole
+            # model: DDP replicas, FSDP2 gathered above).
+            spectrum_args, spectrum_kwargs, spectrum_items, spectrum_g = args, kwargs, items, g
+            if reducer.world > 1:
+                parts = reducer.gather_to_first((args, kwargs, g))
+                if parts is not None:
+                    device = g.device
+                    def join(values):
+                        if isinstance(values[0], torch.Tensor):
+                            return torch.cat(values, dim=0).to(device)
+                        return values[0]
+                    spectrum_args = tuple(join([p[0][k] for p in parts]) for k in range(len(args)))
+                    spectrum_kwargs = {key: join([p[1][key] for p in parts]) for key in kwargs}
+                    spectrum_g = torch.cat([p[2] for p in parts], dim=0).to(device)
+                    spectrum_items = batch_items(spectrum_args, spectrum_kwargs)
+            if reducer.rank == 0:
+                jacobian = PerSample(function, theta, constants, function.trainable, spectrum_args, spectrum_kwargs,
+                                     spectrum_items, per_item, settings.chunk_bytes).jacobian().to(torch.float64)
+                kernel = jacobian @ jacobian.T
+                if torch.isfinite(kernel).all():
+                    result.spectrum = spectrum_from_kernel(kernel, spectrum_g)
+                else:
+                    result.kernel_finite = False  # spectop: "diverged", detail "the eNTK is not finite"
+            if reducer.world > 1:
+                # Every rank must learn of a divergence, or the others would wait on the next collective.
+                flag = reducer.sum(torch.tensor([0.0 if result.kernel_finite else 1.0], dtype=torch.float64,
+                                                device=g.device))
+                result.kernel_finite = float(flag[0]) == 0.0
     return result, g

@@ -2,7 +2,7 @@
 same numbers as one process on the whole batch (float64, 1e-10): χ_loss and
 Tr Θ are per-rank sums, gᵀΘg the norm of the all-reduced gradient. Under DDP
 the probe triggers no gradient all-reduce of its own (a comm hook counts),
-only rank 0 writes. FSDP2 (fully_shard) gives the same numbers as DDP."""
+only rank 0 writes, and the spectrum (over both ranks' rows) matches. FSDP2 (fully_shard) gives the same numbers as DDP."""
 
 import json
 import os
@@ -68,6 +68,8 @@ def ddp_worker(rank, world, init_file, folder, frozen):
         # The hook does count a real DDP backward: the check above can fail.
         torch.nn.functional.cross_entropy(ddp(x[shard]).reshape(-1, 5), y[shard].reshape(-1)).backward()
         result = {k: getattr(exact, k) for k in KEYS}
+        result["eigenvalues"] = exact.spectrum.eigenvalues if exact.spectrum else None
+        result["chi_pos_exact"] = exact.spectrum.chi_pos_exact if exact.spectrum else None
         result.update(probe_calls=probe_calls, training_calls=calls["n"] - probe_calls,
                       hutchinson=hutchinson.chi_net, hutchinson_stderr=hutchinson.chi_net_stderr)
         with open(os.path.join(folder, "result%d.json" % rank), "w") as f:
@@ -97,6 +99,8 @@ def fsdp_worker(rank, world, init_file, folder, frozen):
         exact = Probe(model, x[shard], y[shard], loss="cross_entropy", out=None, dtype=torch.float64,
                       trace="exact").measure(0)
         result = {k: getattr(exact, k) for k in KEYS}
+        result["eigenvalues"] = exact.spectrum.eigenvalues if exact.spectrum else None
+        result["chi_pos_exact"] = exact.spectrum.chi_pos_exact if exact.spectrum else None
         # FSDP's own hooks are back: a training step still shards its gradients.
         torch.nn.functional.cross_entropy(model(x[shard]).reshape(-1, 5), y[shard].reshape(-1)).backward()
         grads = [p.grad for p in model.parameters() if p.requires_grad]
@@ -132,12 +136,23 @@ def test_ddp_matches_one_process(frozen, tmp_path):
         assert results[0]["hutchinson"] == pytest.approx(reference.chi_net, rel=1e-10)
     else:
         assert abs(results[0]["hutchinson"] - reference.chi_net) <= 5 * results[0]["hutchinson_stderr"]
-    # Only rank 0 writes; the record says why it has no spectrum.
+    # The spectrum spans both ranks' rows; rank 0 computes it.
+    check_spectrum(results, reference)
+    # Only rank 0 writes.
     assert not (tmp_path / "rank1.jsonl").exists()
     lines = [json.loads(l) for l in open(tmp_path / "rank0.jsonl").read().splitlines()]
     assert lines[0]["data"]["probe"] == 16  # both ranks' rows
-    assert [l["event"] for l in lines if l["type"] == "event"] == ["no_spectrum"]
-    assert lines[-1]["type"] == "end"
+    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "end"]
+    assert lines[2]["eigenvalues"] == pytest.approx(results[0]["eigenvalues"], rel=1e-15)
+
+
+def check_spectrum(results, reference):
+    assert results[1]["eigenvalues"] is None
+    got = torch.tensor(results[0]["eigenvalues"], dtype=torch.float64)
+    expected = torch.tensor(reference.spectrum.eigenvalues, dtype=torch.float64)
+    assert got.shape == expected.shape
+    assert float((got - expected).abs().max()) <= 1e-10 * float(expected[0])
+    assert relative_error(results[0]["chi_pos_exact"], reference.spectrum.chi_pos_exact) <= 1e-10
 
 
 @pytest.mark.parametrize("frozen", [False, True], ids=["active", "frozen"])
@@ -153,3 +168,4 @@ def test_fsdp2_matches_one_process(frozen, tmp_path):
             assert error <= 1e-10, "rank %d %s: %r vs one process %r (%.2e)" % (
                 rank, key, result[key], getattr(reference, key), error)
         assert result["sharded_grads"]
+    check_spectrum(results, reference)

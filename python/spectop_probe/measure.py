@@ -361,7 +361,15 @@ class PerSample:
         kwargs = {k: v[start:stop] if isinstance(v, torch.Tensor) else v for k, v in self.kwargs.items()}
         in_dims = (tuple(0 if isinstance(a, torch.Tensor) else None for a in args),
                    {k: 0 if isinstance(v, torch.Tensor) else None for k, v in kwargs.items()})
-        return vmap(per_item, in_dims=in_dims)(args, kwargs)
+        try:
+            return vmap(per_item, in_dims=in_dims)(args, kwargs)
+        except (RuntimeError, ValueError, TypeError) as error:
+            if isinstance(error, ProbeError):
+                raise
+            # Data-dependent control flow, .item(), in-place ops on inputs: vmap cannot batch them.
+            raise ProbeError("the per-sample route (torch.func.vmap over the probe items) failed on this model: %s. "
+                             "Pass trace=\"hutchinson\" and spectrum=False, which need no per-sample gradients"
+                             % error) from error
 
     def squared_norm_sum(self) -> torch.Tensor:
         """Σ over items and outputs of |∂F_j/∂θ_names|² (the exact trace)."""

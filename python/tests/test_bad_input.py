@@ -116,3 +116,27 @@ def test_model_parallel_is_refused():
 
     with pytest.raises(ProbeError, match="several devices"):
         Probe(Split(), X, Y, out=None)
+
+
+def test_model_that_vmap_cannot_batch_is_named():
+    """A forward with data-dependent Python control flow cannot run per
+    sample under vmap: the error says so and what to use instead, and the
+    Hutchinson route (no vmap over items) still measures it."""
+
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(3, 4)
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            h = self.body(x)
+            if float(h.detach().sum()) > 0:  # .item()-style control flow
+                h = torch.tanh(h)
+            return self.head(h)
+
+    torch.manual_seed(0)
+    with pytest.raises(ProbeError, match="per-sample route.*trace=\"hutchinson\""):
+        Probe(Branchy(), X, Y, out=None, trace="exact").measure(0)
+    r = Probe(Branchy(), X, Y, out=None, trace="hutchinson", spectrum=False, hutchinson_vectors=4).measure(0)
+    assert r.chi_net_estimate and r.chi_pos is not None

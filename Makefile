@@ -5,14 +5,14 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 RELEASE_BIN = .build/release/spectop
 
-.PHONY: demo test deps build release unit integration e2e sanitize bench headless install clean numpy
+.PHONY: demo test deps build release unit integration e2e sanitize bench headless install clean numpy python
 
 ## demo: install what is missing, build in release mode, open the monitor on the default preset
 demo: deps release
 	@$(RELEASE_BIN)
 
-## test: install what is missing, then every tier: unit, integration, the thread-sanitizer run, end-to-end (tmux)
-test: deps unit integration sanitize e2e
+## test: install what is missing, then every tier: unit, integration, the thread-sanitizer run, end-to-end (tmux), the PyTorch probe
+test: deps unit integration sanitize e2e python
 
 deps:
 	@scripts/install-deps.sh $(DEBIAN_PACKAGES)
@@ -44,6 +44,17 @@ e2e:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter '^SpecTopEndToEndTests\.'
 
+# The probe's tests compare it with the release binary (SPECTOP_BIN); without
+# python3 they are skipped with a message and the Swift tiers stand alone.
+## python: the PyTorch probe's tests (installs torch, numpy and pytest into python/.venv)
+python: release
+	@if ! command -v python3 >/dev/null 2>&1; then \
+		echo "python3 not found: skipping the PyTorch probe's tests (python/)"; \
+	else \
+		py=$$(scripts/install-python-deps.sh | tail -1) && \
+		SPECTOP_BIN=$${SPECTOP_BIN:-$(CURDIR)/$(RELEASE_BIN)} $$py -m pytest -q -rs -p no:cacheprovider python/tests; \
+	fi
+
 ## sanitize: the engine's concurrency tests and the export path under the thread sanitizer
 sanitize:
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'EngineTests|EngineTimingTests.testPause|ExportWhileTrainingTests'
@@ -53,6 +64,9 @@ bench: deps release
 	$(RELEASE_BIN) bench
 	@if python3 -c 'import torch' 2>/dev/null; then python3 bench/torch_peer.py --spectop $(RELEASE_BIN); \
 	else echo "PyTorch not installed: skipping the peer comparison (pip install torch to enable it)"; fi
+	@py=python3; [ -x python/.venv/bin/python ] && py=python/.venv/bin/python; \
+	if $$py -c 'import torch' 2>/dev/null; then $$py bench/probe_cost.py; \
+	else echo "PyTorch not installed: skipping the probe's cost (make python installs it into python/.venv)"; fi
 
 ## headless: a recorded run of the default preset without the UI
 headless: deps release

@@ -1,0 +1,56 @@
+"""Thin callbacks for training frameworks; each imports its framework only
+when called, so the package works with torch alone.
+
+    from spectop_probe.callbacks import huggingface_callback, lightning_callback
+    trainer = transformers.Trainer(..., callbacks=[huggingface_callback(probe)])
+    trainer = lightning.Trainer(..., callbacks=[lightning_callback(probe)])
+
+Both call ``probe.step(global_step)`` after every optimizer step (the
+measurement at step t is of the parameters after t updates) and close the
+probe when training ends.
+"""
+
+from .errors import ProbeError
+
+
+def huggingface_callback(probe):
+    """A ``transformers.TrainerCallback`` driving ``probe``."""
+    try:
+        from transformers import TrainerCallback
+    except ImportError as error:
+        raise ProbeError("huggingface_callback needs the transformers package (pip install transformers)") from error
+
+    class SpectopProbeCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            probe.step(state.global_step)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            probe.step(state.global_step)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            probe.close()
+
+    return SpectopProbeCallback()
+
+
+def lightning_callback(probe):
+    """A Lightning ``Callback`` driving ``probe`` (``lightning`` or ``pytorch_lightning``)."""
+    try:
+        from lightning.pytorch import Callback
+    except ImportError:
+        try:
+            from pytorch_lightning import Callback
+        except ImportError as error:
+            raise ProbeError("lightning_callback needs the lightning package (pip install lightning)") from error
+
+    class SpectopProbeCallback(Callback):
+        def on_train_start(self, trainer, pl_module):
+            probe.step(trainer.global_step)
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            probe.step(trainer.global_step)
+
+        def on_train_end(self, trainer, pl_module):
+            probe.close()
+
+    return SpectopProbeCallback()

@@ -1,0 +1,580 @@
+"""The LNP measurement of docs/METHOD.md for any PyTorch module.
+
+Shapes: the probe batch has ``b`` input items (dimension 0 of every input
+tensor); the model's outputs are flattened to ``F`` of shape ``[n, C]``, one
+row per output position (a sample for a classifier, a token for a language
+model), so ``m = n*C`` and entry ``r*C + c`` of the stacked outputs is
+``F[r, c]`` (sample-major, spectop's order). Each input item yields ``q``
+consecutive entries of the stacked outputs (``q = m / b``).
+
+Everything is computed on detached copies of the trainable parameters
+(``torch.func.functional_call``), so the module's parameters, their ``.grad``
+and any hooks a wrapper (DDP) put on them are never touched.
+
+- ``g = dL/dF`` from the loss on ``F`` (autograd on the loss alone);
+- ``grad_sq = |J^T g|^2``: one vector-Jacobian product of the full batch;
+- ``Tr Θ``: the readout layer's share in closed form when the readout is a
+  plain ``nn.Linear`` producing ``F`` (``dF[r,c]/dW = e_c a_r^T``, so its share
+  is ``C * sum_r (|a_r|^2 + 1)``), the rest ("the body") either exactly, as
+  the sum of squared per-sample, per-output gradients (``vmap`` over input
+  items and over one-hot output vectors, in chunks so that no ``m x P`` tensor
+  exists at once), or as a Hutchinson estimate ``E_v |J_body^T v|^2`` with
+  Rademacher ``v`` in output space and its standard error;
+- the exact spectrum of ``Θ = J J^T`` from the per-sample Jacobian rows,
+  ``torch.linalg.eigh`` in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+from torch import nn
+from torch.func import functional_call, vjp, vmap
+
+from .errors import ProbeError
+
+
+# ---------------------------------------------------------------- losses
+
+def mse_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """spectop's MSE: L = (1/n) sum_r 1/2 |f_r - y_r|^2 (not divided by C;
+    torch's nn.MSELoss() is 2/C times this)."""
+    if targets.numel() != outputs.numel():
+        raise ProbeError("mse: probe_targets has %d numbers, the model gives %d outputs (%d rows x %d)"
+                         % (targets.numel(), outputs.numel(), outputs.shape[0], outputs.shape[1]))
+    difference = outputs - targets.reshape(outputs.shape).to(outputs.dtype)
+    return 0.5 * difference.pow(2).sum() / outputs.shape[0]
+
+
+def cross_entropy_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of log-sum-exp(f_r) - f_r[y_r], on logits (spectop's)."""
+    labels = targets.reshape(-1)
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise ProbeError("cross_entropy: probe_targets must be integer class labels, not %s" % labels.dtype)
+    if labels.numel() != outputs.shape[0]:
+        raise ProbeError("cross_entropy: %d labels for %d output rows" % (labels.numel(), outputs.shape[0]))
+    if labels.device.type != "meta" and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= outputs.shape[1]):
+        raise ProbeError("cross_entropy: labels must lie in 0..%d" % (outputs.shape[1] - 1))
+    return nn.functional.cross_entropy(outputs, labels.long(), reduction="mean")
+
+
+LOSSES: Dict[str, Callable] = {"mse": mse_loss, "cross_entropy": cross_entropy_loss}
+
+
+def resolve_loss(loss) -> Tuple[str, Callable]:
+    """(record name, function). A callable is recorded as ``custom``."""
+    if callable(loss):
+        return "custom", loss
+    if isinstance(loss, str) and loss in LOSSES:
+        return loss, LOSSES[loss]
+    raise ProbeError("unknown loss %r: use \"mse\", \"cross_entropy\" or a callable loss(outputs[n, C], targets) "
+                     "that averages over the n rows" % (loss,))
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class Spectrum:
+    """The exact eNTK spectrum and what METHOD.md derives from it."""
+    eigenvalues: List[float]          # descending, clamped at 0
+    weights: List[float]              # w_k = (v_k . g/|g|)^2; empty when undefined
+    chi_pos_exact: Optional[float]
+    lambda_eff: Optional[float]
+    r_eff: Optional[float]
+    effective_rank: float
+
+
+@dataclass
+class RawMeasurement:
+    loss: float
+    chi_loss: float
+    chi_net: float
+    grad_sq: float
+    estimate: bool
+    chi_net_stderr: Optional[float]
+    readout_chi_net: float            # the closed-form share (0 without a recognised readout)
+    vectors: int                      # Hutchinson vectors used (0 when exact)
+    outputs: int                      # m = n*C over all ranks
+    spectrum: Optional[Spectrum] = None
+    no_spectrum: Optional[str] = None  # why no spectrum was taken, when one was asked for
+    kernel_finite: bool = True
+
+    @property
+    def chi_pos(self) -> Optional[float]:
+        """gᵀΘg / (|g|² Tr Θ); None when undefined (METHOD.md "Numerical conventions")."""
+        denominator = self.chi_loss * self.chi_net
+        if not (denominator > 0 and math.isfinite(denominator) and math.isfinite(self.grad_sq)):
+            return None
+        return self.grad_sq / denominator
+
+    def non_finite(self) -> Optional[str]:
+        for name, value in (("the loss", self.loss), ("χ_loss", self.chi_loss), ("χ_net", self.chi_net),
+                            ("‖∇L‖²", self.grad_sq)):
+            if not math.isfinite(value):
+                return name
+        return None if self.kernel_finite else "the eNTK"
+
+
+def spectrum_from_kernel(theta: torch.Tensor, g: torch.Tensor) -> Spectrum:
+    """METHOD.md's spectral quantities, exactly as SpectrumAnalysis.swift
+    computes them: negative eigenvalues clamped to 0, descending order."""
+    theta = theta.double()
+    theta = (theta + theta.T) / 2
+    values, vectors = torch.linalg.eigh(theta)
+    values, vectors = values.flip(0), vectors.flip(1)
+    lam = values.clamp_min(0)
+    m = lam.numel()
+    trace = float(lam.sum())
+    g = g.double().reshape(-1)
+    g_norm = float(g.norm())
+    weights: List[float] = []
+    chi_pos = lambda_eff = r_eff = None
+    if g_norm > 0 and math.isfinite(g_norm) and trace > 0 and math.isfinite(trace):
+        w = (vectors.T @ (g / g_norm)).pow(2)
+        weights = w.tolist()
+        lambda_eff = float(w @ lam)
+        chi_pos = lambda_eff / trace
+        r_eff = float((lam >= lambda_eff).sum()) / m
+    positive = lam[lam > 0]
+    if trace > 0:
+        p = positive / trace
+        effective_rank = float(torch.exp(-(p * p.log()).sum()))
+    else:
+        effective_rank = 0.0
+    return Spectrum(lam.tolist(), weights, chi_pos, lambda_eff, r_eff, effective_rank)
+
+
+# ---------------------------------------------------------------- the model as a function
+
+def _is_plain_linear(module: nn.Module) -> bool:
+    # A subclass may change forward(); the closed form holds for nn.Linear's own.
+    return isinstance(module, nn.Linear) and type(module).forward is nn.Linear.forward
+
+
+def default_output(output: Any) -> torch.Tensor:
+    """The logits of a module's output: a tensor, ``.logits`` (Hugging Face
+    ModelOutput), or the first element of a tuple."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if hasattr(output, "logits"):
+        return output.logits
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise ProbeError("cannot find the outputs in the model's return value (%s): pass output_fn=" % type(output).__name__)
+
+
+class ModelFunction:
+    """A module as a pure function ``params -> F [n, C]`` on a fixed probe batch.
+
+    ``trainable`` are the parameter names θ is made of; all other parameters
+    and the buffers are constants. Parameters and floating inputs are cast to
+    ``dtype`` (float32 or float64) on detached copies.
+    """
+
+    def __init__(self, module: nn.Module, trainable: List[str], dtype: torch.dtype,
+                 output_fn: Callable = default_output, readout: Optional[str] = "auto"):
+        self.module = module
+        self.trainable = list(trainable)
+        self.dtype = dtype
+        self.output_fn = output_fn
+        self.readout_request = readout
+        self.readout_name: Optional[str] = None   # module name, once recognised
+        self.readout_params: List[str] = []      # its trainable parameter names (closed form)
+        self._capture: Optional[list] = None
+        self._hook_handles: list = []
+
+    # -- parameters
+
+    def parameters(self) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+        """(θ as detached leaves in dtype, every other parameter and buffer)."""
+        trainable = set(self.trainable)
+        theta, constants = {}, {}
+        for name, p in self.module.named_parameters():
+            if type(p).__name__ == "DTensor":
+                # FSDP2: gather the whole parameter (a collective; every rank
+                # walks the parameters in the same order).
+                p = p.detach().full_tensor()
+            value = p.detach().to(self.dtype)
+            (theta if name in trainable else constants)[name] = value
+        for name, b in self.module.named_buffers():
+            constants[name] = b.detach().to(self.dtype) if b.is_floating_point() else b.detach()
+        return theta, constants
+
+    def cast_inputs(self, inputs):
+        def cast(x):
+            if isinstance(x, torch.Tensor):
+                return x.detach().to(self.dtype) if x.is_floating_point() else x.detach()
+            return x
+        args, kwargs = inputs
+        return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
+
+    def __call__(self, theta, constants, args, kwargs) -> torch.Tensor:
+        output = functional_call(self.module, (theta, constants), args, kwargs)
+        F = self.output_fn(output)
+        if not isinstance(F, torch.Tensor) or F.dim() < 1:
+            raise ProbeError("the model's outputs must be a tensor with a last dimension of outputs per row")
+        return F.reshape(-1, F.shape[-1]).to(self.dtype)
+
+    # -- the readout layer
+
+    def find_readout(self, theta, constants, args, kwargs, F: torch.Tensor) -> None:
+        """Recognises the readout: a plain nn.Linear, used once per forward,
+        whose output is F itself (compared value for value), with parameters
+        no other module shares. Its share of Tr Θ is then closed-form."""
+        self.readout_name, self.readout_params = None, []
+        if self.readout_request is None:
+            return
+        C = F.shape[1]
+        named = dict(self.module.named_modules())
+        if self.readout_request == "auto":
+            candidates = [name for name, mod in named.items() if _is_plain_linear(mod) and mod.out_features == C]
+        else:
+            if self.readout_request not in named or not _is_plain_linear(named[self.readout_request]):
+                raise ProbeError("readout=%r is not an nn.Linear submodule of the model" % self.readout_request)
+            candidates = [self.readout_request]
+        if not candidates:
+            return
+        counts: Dict[int, int] = {}
+        for _, p in self.module.named_parameters(remove_duplicate=False):
+            counts[id(p)] = counts.get(id(p), 0) + 1
+        seen: Dict[str, list] = {name: [] for name in candidates}
+        handles = [named[name].register_forward_hook(
+            lambda mod, inp, out, name=name: seen[name].append(out.detach())) for name in candidates]
+        try:
+            with torch.no_grad():
+                self(theta, constants, args, kwargs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        for name in reversed(candidates):  # the last matching Linear is the readout
+            calls = seen[name]
+            if len(calls) != 1:
+                continue
+            out = calls[0].reshape(-1, C).to(F.dtype)
+            if out.shape != F.shape or not torch.equal(out, F.detach()):
+                continue
+            mod = named[name]
+            params = [(pname, p) for pname, p in mod.named_parameters(recurse=False)]
+            if any(counts[id(p)] > 1 for _, p in params):
+                continue  # tied (e.g. with the embedding): not closed-form
+            prefix = name + "." if name else ""
+            self.readout_name = name
+            self.readout_params = [prefix + pname for pname, _ in params if prefix + pname in set(self.trainable)]
+            return
+        if self.readout_request != "auto":
+            raise ProbeError("readout=%r does not produce the model's outputs (once, untied)" % self.readout_request)
+
+    def attach_capture(self) -> None:
+        """While attached, calls record the readout's input activations."""
+        self.detach_capture()
+        if self.readout_name is None:
+            return
+        module = dict(self.module.named_modules())[self.readout_name]
+        self._capture = []
+        self._hook_handles.append(module.register_forward_hook(
+            lambda mod, inp, out: self._capture.append(inp[0]) if self._capture is not None else None))
+
+    def take_capture(self) -> Optional[torch.Tensor]:
+        if not self._capture:
+            return None
+        value = self._capture[-1]
+        self._capture = []
+        return value
+
+    def detach_capture(self) -> None:
+        for handle in self._hook_handles:
+            handle.remove()
+        self._hook_handles = []
+        self._capture = None
+
+
+# ---------------------------------------------------------------- batches
+
+def batch_items(args, kwargs) -> int:
+    sizes = {x.shape[0] for x in list(args) + list(kwargs.values()) if isinstance(x, torch.Tensor) and x.dim() > 0}
+    if len(sizes) != 1:
+        raise ProbeError("every probe input tensor must share dimension 0 (the batch); got sizes %s" % sorted(sizes))
+    return sizes.pop()
+
+
+def _squared_norm(tensors) -> torch.Tensor:
+    return sum(t.pow(2).sum() for t in tensors)
+
+
+def _one_hot_rows(start: int, stop: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    rows = torch.zeros(stop - start, width, dtype=like.dtype, device=like.device)
+    rows[torch.arange(stop - start, device=like.device), torch.arange(start, stop, device=like.device)] = 1
+    return rows
+
+
+class PerSample:
+    """Per-sample, per-output gradients of a set of parameters, in chunks.
+
+    Input item ``i`` is run alone (``vmap`` over dimension 0, each item
+    re-batched as size 1), so this needs a model whose items do not interact
+    in eval mode (true of MLPs, CNNs, transformers; not of a model that mixes
+    the batch).
+    """
+
+    def __init__(self, function: ModelFunction, theta, constants, names: List[str], args, kwargs,
+                 items: int, per_item: int, chunk_bytes: int):
+        self.function, self.theta, self.constants = function, theta, constants
+        self.names = names
+        self.args, self.kwargs = args, kwargs
+        self.items, self.per_item = items, per_item
+        self.fixed = {k: v for k, v in theta.items() if k not in set(names)}
+        self.size = sum(theta[name].numel() for name in names)
+        itemsize = torch.finfo(function.dtype).bits // 8
+        row_bytes = max(1, self.size * itemsize)
+        # A chunk holds (items x outputs) rows of `size` numbers.
+        self.outputs_per_chunk = max(1, min(per_item, chunk_bytes // row_bytes))
+        self.items_per_chunk = max(1, min(items, chunk_bytes // (row_bytes * self.outputs_per_chunk)))
+
+    def _rows(self, start: int, stop: int, j0: int, j1: int, reduce: bool):
+        """For items [start, stop) and output entries [j0, j1) of each item:
+        either the squared gradient norms [items, outputs] (reduce) or the
+        flattened gradients [items, outputs, size]."""
+        function, constants, fixed, names = self.function, self.constants, self.fixed, self.names
+        basis = _one_hot_rows(j0, j1, self.per_item, self.theta[names[0]])
+
+        def per_item(item_args, item_kwargs):
+            args1 = tuple(a.unsqueeze(0) if isinstance(a, torch.Tensor) else a for a in item_args)
+            kwargs1 = {k: v.unsqueeze(0) if isinstance(v, torch.Tensor) else v for k, v in item_kwargs.items()}
+
+            def outputs(subset):
+                return function({**fixed, **subset}, constants, args1, kwargs1).reshape(-1)
+
+            _, pullback = vjp(outputs, {name: self.theta[name] for name in names})
+
+            def one(e):
+                (grads,) = pullback(e)
+                if reduce:
+                    return _squared_norm(grads[name] for name in names)
+                return torch.cat([grads[name].reshape(-1) for name in names])
+
+            return vmap(one)(basis)
+
+        args = tuple(a[start:stop] if isinstance(a, torch.Tensor) else a for a in self.args)
+        kwargs = {k: v[start:stop] if isinstance(v, torch.Tensor) else v for k, v in self.kwargs.items()}
+        in_dims = (tuple(0 if isinstance(a, torch.Tensor) else None for a in args),
+                   {k: 0 if isinstance(v, torch.Tensor) else None for k, v in kwargs.items()})
+        try:
+            return vmap(per_item, in_dims=in_dims)(args, kwargs)
+        except (RuntimeError, ValueError, TypeError) as error:
+            if isinstance(error, ProbeError):
+                raise
+            # Data-dependent control flow, .item(), in-place ops on inputs: vmap cannot batch them.
+            raise ProbeError("the per-sample route (torch.func.vmap over the probe items) failed on this model: %s. "
+                             "Pass trace=\"hutchinson\" and spectrum=False, which need no per-sample gradients"
+                             % error) from error
+
+    def squared_norm_sum(self) -> torch.Tensor:
+        """Σ over items and outputs of |∂F_j/∂θ_names|² (the exact trace)."""
+        total = torch.zeros((), dtype=self.function.dtype, device=self.theta[self.names[0]].device)
+        for start in range(0, self.items, self.items_per_chunk):
+            stop = min(self.items, start + self.items_per_chunk)
+            for j0 in range(0, self.per_item, self.outputs_per_chunk):
+                j1 = min(self.per_item, j0 + self.outputs_per_chunk)
+                total = total + self._rows(start, stop, j0, j1, reduce=True).sum()
+        return total
+
+    def jacobian(self) -> torch.Tensor:
+        """J [m, size], rows in spectop's order (item-major, then output)."""
+        blocks = []
+        for start in range(0, self.items, self.items_per_chunk):
+            stop = min(self.items, start + self.items_per_chunk)
+            parts = []
+            for j0 in range(0, self.per_item, self.outputs_per_chunk):
+                j1 = min(self.per_item, j0 + self.outputs_per_chunk)
+                parts.append(self._rows(start, stop, j0, j1, reduce=False))
+            blocks.append(torch.cat(parts, dim=1).reshape(-1, self.size))
+        return torch.cat(blocks, dim=0)
+
+
+# ---------------------------------------------------------------- the measurement
+
+@dataclass
+class Settings:
+    trace: str = "auto"                 # "auto" | "exact" | "hutchinson"
+    exact_max_outputs: int = 4096       # auto: exact while m = n*C is at most this
+    spectrum: bool = True               # take the exact spectrum where allowed
+    spectrum_max_outputs: int = 4096    # like spectop's m <= 4096
+    spectrum_bytes: int = 1 << 30       # the Jacobian J [m, P] must fit in this
+    chunk_bytes: int = 1 << 28          # per-sample gradients alive at once
+    seed: int = 0x5EC7
+
+
+class Reducer:
+    """Sums across processes (identity for one process)."""
+
+    def __init__(self, group=None):
+        import torch.distributed as dist
+        self.dist = dist
+        self.group = group
+        self.world = dist.get_world_size(group) if dist.is_available() and dist.is_initialized() else 1
+
+    @property
+    def rank(self) -> int:
+        return self.dist.get_rank(self.group) if self.world > 1 else 0
+
+    def gather_to_first(self, value):
+        """Every rank's ``value`` (moved to the CPU for the trip) as a list on
+        the group's first rank, None on the others."""
+        if self.world == 1:
+            return [value]
+        def to_cpu(x):
+            return x.detach().cpu() if isinstance(x, torch.Tensor) else x
+        value = torch.utils._pytree.tree_map(to_cpu, value)
+        first = self.dist.get_global_rank(self.group, 0) if self.group is not None else 0
+        gathered = [None] * self.world if self.rank == 0 else None
+        self.dist.gather_object(value, gathered, dst=first, group=self.group)
+        return gathered
+
+    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.world == 1:
+            return tensor
+        tensor = tensor.clone()
+        self.dist.all_reduce(tensor, op=self.dist.ReduceOp.SUM, group=self.group)
+        return tensor
+
+
+def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Tensor, settings: Settings,
+            vectors: int, generator: Optional[torch.Generator], reducer: Reducer,
+            want_spectrum: bool) -> Tuple[RawMeasurement, torch.Tensor]:
+    """One LNP measurement. Returns it and the local residual gradient g [n, C]."""
+    theta, constants = function.parameters()
+    args, kwargs = function.cast_inputs(inputs)
+    items = batch_items(args, kwargs)
+    with torch.no_grad():
+        F_probe = function(theta, constants, args, kwargs)
+    if function.readout_name is None and function.readout_request is not None and not function.readout_params:
+        function.find_readout(theta, constants, args, kwargs, F_probe)
+    n_local, C = F_probe.shape
+    if n_local % items:
+        raise ProbeError("the model gives %d output rows for %d input items: not a whole number per item" % (n_local, items))
+    per_item = (n_local // items) * C
+
+    # Forward with the readout's inputs captured as an auxiliary output.
+    function.attach_capture()
+    try:
+        def forward(p):
+            F = function(p, constants, args, kwargs)
+            a = function.take_capture()
+            return F, (a.detach() if a is not None else torch.zeros(0, dtype=F.dtype, device=F.device))
+        F, pullback, readout_input = vjp(forward, theta, has_aux=True)
+    finally:
+        function.detach_capture()
+
+    # The global loss is the mean over all ranks' rows: L = Σ_r n_r L_r / N.
+    counts = reducer.sum(torch.tensor([float(n_local)], dtype=torch.float64, device=F.device))
+    share = n_local / float(counts[0])
+    outputs = F.detach().requires_grad_(True)
+    with torch.enable_grad():
+        local_loss = loss_fn(outputs, targets)
+        if not isinstance(local_loss, torch.Tensor) or local_loss.numel() != 1:
+            raise ProbeError("the loss must return one number (a tensor with one element)")
+        (g,) = torch.autograd.grad(local_loss, outputs)
+    g = g * share
+    loss = float(reducer.sum((local_loss.detach() * share).to(torch.float64).reshape(1))[0])
+    chi_loss = float(reducer.sum(g.pow(2).sum().to(torch.float64).reshape(1))[0])
+
+    # gᵀΘg = |J^T g|² needs the gradient summed over ranks before the norm.
+    (grads,) = pullback(g)
+    flat = torch.cat([grads[name].reshape(-1) for name in function.trainable])
+    flat = reducer.sum(flat.to(torch.float64))
+    grad_sq = float(flat.pow(2).sum())
+
+    # Tr Θ: the readout's share in closed form, the body's exactly or estimated.
+    readout_trace = torch.zeros((), dtype=torch.float64, device=F.device)
+    names = set(function.readout_params)
+    if names:
+        a = readout_input.reshape(n_local, -1).to(torch.float64)
+        prefix = function.readout_name + "." if function.readout_name else ""
+        if prefix + "weight" in names:
+            readout_trace = readout_trace + C * a.pow(2).sum()
+        if prefix + "bias" in names:
+            readout_trace = readout_trace + C * n_local
+    readout_trace = float(reducer.sum(readout_trace.reshape(1))[0])
+    body = [name for name in function.trainable if name not in names]
+    m_total = int(round(float(counts[0]))) * C
+    mode = settings.trace
+    if mode == "auto":
+        mode = "exact" if m_total <= settings.exact_max_outputs else "hutchinson"
+    stderr, used = None, 0
+    if not body:
+        body_trace, mode = 0.0, "exact"
+    elif mode == "exact":
+        per_sample = PerSample(function, theta, constants, body, args, kwargs, items, per_item, settings.chunk_bytes)
+        body_trace = float(reducer.sum(per_sample.squared_norm_sum().to(torch.float64).reshape(1))[0])
+    elif mode == "hutchinson":
+        used = max(2, int(vectors))
+        z = torch.empty(used, dtype=torch.float64, device=F.device)
+        body_size = sum(theta[name].numel() for name in body)
+        itemsize = torch.finfo(function.dtype).bits // 8
+        per_chunk = max(1, min(used, settings.chunk_bytes // max(1, body_size * itemsize)))
+        def body_norm(v):
+            (grads,) = pullback(v)  # one backward per vector, then the body's part of it
+            return _squared_norm(grads[name] for name in body)
+
+        batched = vmap(body_norm)
+        for start in range(0, used, per_chunk):
+            stop = min(used, start + per_chunk)
+            signs = torch.randint(0, 2, (stop - start,) + tuple(F.shape), generator=generator,
+                                  device=generator.device if generator is not None else F.device)
+            v = (signs.to(device=F.device, dtype=F.dtype) * 2 - 1)
+            z[start:stop] = batched(v).to(torch.float64)
+        # Each rank estimates its own diagonal block; the sums are unbiased for Tr Θ.
+        z = reducer.sum(z)
+        body_trace = float(z.mean())
+        stderr = float(z.std(unbiased=True) / math.sqrt(used))
+    else:
+        raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % settings.trace)
+
+    result = RawMeasurement(loss=loss, chi_loss=chi_loss, chi_net=readout_trace + body_trace, grad_sq=grad_sq,
+                            estimate=(mode == "hutchinson"), chi_net_stderr=stderr,
+                            readout_chi_net=readout_trace, vectors=used, outputs=m_total)
+
+    if want_spectrum and result.non_finite() is None:
+        P = sum(theta[name].numel() for name in function.trainable)
+        itemsize = torch.finfo(function.dtype).bits // 8
+        if result.estimate:
+            result.no_spectrum = "χ_net is a Hutchinson estimate (m = %d outputs): no exact spectrum, as in spectop" % m_total
+        elif m_total > settings.spectrum_max_outputs:
+            result.no_spectrum = "m = n*C = %d outputs is above spectrum_max_outputs = %d" % (m_total, settings.spectrum_max_outputs)
+        elif m_total * P * itemsize > settings.spectrum_bytes:
+            result.no_spectrum = ("the Jacobian (m = %d outputs x P = %d parameters) needs %.2f GiB, above spectrum_bytes = %.2f GiB"
+                                  % (m_total, P, m_total * P * itemsize / 2 ** 30, settings.spectrum_bytes / 2 ** 30))
+        else:
+            # Θ spans every rank's rows: the first rank gathers the probe
+            # batch and g and computes it alone (each rank holds the whole
+            # model: DDP replicas, FSDP2 gathered above).
+            spectrum_args, spectrum_kwargs, spectrum_items, spectrum_g = args, kwargs, items, g
+            if reducer.world > 1:
+                parts = reducer.gather_to_first((args, kwargs, g))
+                if parts is not None:
+                    device = g.device
+                    def join(values):
+                        if isinstance(values[0], torch.Tensor):
+                            return torch.cat(values, dim=0).to(device)
+                        return values[0]
+                    spectrum_args = tuple(join([p[0][k] for p in parts]) for k in range(len(args)))
+                    spectrum_kwargs = {key: join([p[1][key] for p in parts]) for key in kwargs}
+                    spectrum_g = torch.cat([p[2] for p in parts], dim=0).to(device)
+                    spectrum_items = batch_items(spectrum_args, spectrum_kwargs)
+            if reducer.rank == 0:
+                jacobian = PerSample(function, theta, constants, function.trainable, spectrum_args, spectrum_kwargs,
+                                     spectrum_items, per_item, settings.chunk_bytes).jacobian().to(torch.float64)
+                kernel = jacobian @ jacobian.T
+                if torch.isfinite(kernel).all():
+                    result.spectrum = spectrum_from_kernel(kernel, spectrum_g)
+                else:
+                    result.kernel_finite = False  # spectop: "diverged", detail "the eNTK is not finite"
+            if reducer.world > 1:
+                # Every rank must learn of a divergence, or the others would wait on the next collective.
+                flag = reducer.sum(torch.tensor([0.0 if result.kernel_finite else 1.0], dtype=torch.float64,
+                                                device=g.device))
+                result.kernel_finite = float(flag[0]) == 0.0
+    return result, g

@@ -1,0 +1,425 @@
+"""``Probe``: measures a training job every N steps and writes a spectop record."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+
+import torch
+from torch import nn
+
+from . import __version__
+from .errors import ProbeError
+from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, default_output, measure,
+                      resolve_loss)
+from .record import RecordWriter
+
+
+@dataclass
+class Measurement:
+    """One measurement, with what the run so far adds to it (docs/METHOD.md)."""
+    step: int
+    loss: float
+    chi_loss: float
+    chi_net: float
+    grad_sq: float
+    chi_pos: Optional[float]
+    chi_net_estimate: bool
+    chi_net_stderr: Optional[float]
+    readout_chi_net: float
+    hutchinson_vectors: int
+    lambda_eff: Optional[float]           # χ_pos·χ_net = ĝᵀΘĝ
+    amplification: Optional[float]        # χ_net / χ_net(first finite measurement)
+    reach: Optional[float]                # the smallest χ_pos so far
+    max_r_eff: Optional[float]            # the largest r_eff so far (spectrum steps)
+    spectrum: Optional[Spectrum]
+    seconds: float                        # wall time this measurement took
+    diverged: Optional[str] = None        # what stopped being finite
+
+
+def _fsdp2_class():
+    try:
+        from torch.distributed.fsdp import FSDPModule  # FSDP2 (torch >= 2.6)
+        return FSDPModule
+    except ImportError:
+        return None
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The module to call functionally. DDP and DataParallel are unwrapped
+    (their forward would all-reduce or scatter). FSDP2 is measured on
+    gathered parameters with its hooks set aside (``fsdp_hooks_off``); FSDP1
+    and tensor parallelism (DTensor parameters on a mesh of more than one
+    dimension, or outside FSDP2) are refused."""
+    try:
+        from torch.distributed.fsdp import FullyShardedDataParallel
+    except ImportError:
+        FullyShardedDataParallel = None
+    if FullyShardedDataParallel is not None and isinstance(model, FullyShardedDataParallel):
+        raise ProbeError("FSDP1 (FullyShardedDataParallel) is not supported: its flat parameters cannot be called "
+                         "functionally. Use FSDP2 (fully_shard) or DDP")
+    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        model = model.module
+    fsdp2 = _fsdp2_class()
+    sharded = fsdp2 is not None and any(isinstance(m, fsdp2) for m in model.modules())
+    for name, p in model.named_parameters():
+        if type(p).__name__ == "DTensor":
+            if not sharded:
+                raise ProbeError("parameter %s is a DTensor outside FSDP2 (tensor parallelism?): not supported" % name)
+            if p.device_mesh.ndim != 1:
+                raise ProbeError("parameter %s is sharded on a %d-D mesh (FSDP with tensor parallelism): not "
+                                 "supported; only FSDP2 on a 1-D mesh is" % (name, p.device_mesh.ndim))
+    return model
+
+
+class fsdp_hooks_off:
+    """Sets aside the forward hooks FSDP2 registered on its modules (they
+    would gather and reshard parameters around our functional call and
+    swap our tensors for theirs); hooks registered later, the probe's own,
+    are untouched. Restored on exit."""
+
+    KINDS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
+             "_forward_hooks_with_kwargs", "_forward_hooks_always_called")
+
+    def __init__(self, module: nn.Module):
+        fsdp2 = _fsdp2_class()
+        self.modules = [m for m in module.modules() if fsdp2 is not None and isinstance(m, fsdp2)]
+
+    def __enter__(self):
+        self.saved = []
+        for m in self.modules:
+            for kind in self.KINDS:
+                table = getattr(m, kind, None)
+                if table:
+                    self.saved.append((table, dict(table)))
+                    table.clear()
+        return self
+
+    def __exit__(self, *exc):
+        for table, entries in self.saved:
+            table.update(entries)
+        return False
+
+
+def _split(probe_inputs):
+    if isinstance(probe_inputs, torch.Tensor):
+        return (probe_inputs,), {}
+    if isinstance(probe_inputs, dict):
+        return (), dict(probe_inputs)
+    if isinstance(probe_inputs, (tuple, list)):
+        return tuple(probe_inputs), {}
+    raise ProbeError("probe_inputs must be a tensor, a tuple of tensors (positional) or a dict (keyword arguments)")
+
+
+class Probe:
+    """Measures χ_loss, χ_net, χ_pos (and the eNTK spectrum where small enough)
+    of ``model`` on a fixed probe batch every ``every`` steps, and writes them
+    to ``out`` as a spectop record.
+
+    Call :meth:`step` once per training step (after ``optimizer.step()``; the
+    measurement at step t is of the parameters after t updates, as in
+    spectop); it does nothing between measurements. It never changes the
+    model's parameters, their ``.grad``, the optimizer, the RNG streams or the
+    train/eval mode, and under DDP it triggers no gradient all-reduce of the
+    training step. Use as a context manager, or call :meth:`close`; a record
+    left open is ended with reason ``exit`` when the interpreter exits.
+
+    Arguments beyond the issue's ``(model, probe_inputs, probe_targets, loss,
+    every, out, name, trainable)``:
+
+    - ``trainable``: ``None`` (the parameters with ``requires_grad``),
+      ``"readout"`` (the last module owning parameters), or parameter names
+      or tensors;
+    - ``mode``: ``"active"`` or ``"frozen"`` for the header (default: frozen
+      when only the readout trains);
+    - ``dtype``: measure in ``torch.float32`` (default) or ``torch.float64``;
+    - ``trace``: ``"auto"`` (exact while ``m = n·C <= exact_max_outputs``),
+      ``"exact"`` or ``"hutchinson"``;
+    - ``hutchinson_vectors``: a fixed number of vectors; otherwise ``budget``
+      (fraction of the training wall time between measurements, default 0.05)
+      chooses it, within ``[min_vectors, max_vectors]``;
+    - ``spectrum``: take the exact spectrum where ``m <= spectrum_max_outputs``
+      and the Jacobian fits in ``spectrum_bytes``; ``spectrum_every``
+      (measurements, default 1) thins them;
+    - ``output_fn``: maps the model's return value to the logits tensor;
+    - ``readout``: ``"auto"``, a module name, or ``None`` (no closed form);
+    - ``width``, ``depth``, ``data_name``: header fields;
+    - ``overwrite``: replace an existing ``out``;
+    - ``process_group``: the group to reduce over (default: the world).
+    """
+
+    def __init__(self, model: nn.Module, probe_inputs, probe_targets, loss: Union[str, Callable] = "mse",
+                 every: int = 100, out: Optional[str] = "run.jsonl", name: str = "model",
+                 trainable: Optional[Iterable] = None, *, mode: Optional[str] = None,
+                 dtype: torch.dtype = torch.float32, trace: str = "auto", hutchinson_vectors: Optional[int] = None,
+                 budget: float = 0.05, min_vectors: int = 4, max_vectors: int = 256, exact_max_outputs: int = 4096,
+                 spectrum: bool = True, spectrum_every: int = 1, spectrum_max_outputs: int = 4096,
+                 spectrum_bytes: int = 1 << 30, chunk_bytes: int = 1 << 28,
+                 output_fn: Callable = default_output, readout: Optional[str] = "auto",
+                 width: int = 0, depth: int = 0, data_name: str = "probe", overwrite: bool = False,
+                 seed: int = 0x5EC7, process_group=None):
+        if not isinstance(model, nn.Module):
+            raise ProbeError("model must be a torch.nn.Module, not %s" % type(model).__name__)
+        if int(every) < 1:
+            raise ProbeError("every must be at least 1, not %r" % (every,))
+        if dtype not in (torch.float32, torch.float64):
+            raise ProbeError("dtype must be torch.float32 or torch.float64 (the measurement precision), not %s" % dtype)
+        if trace not in ("auto", "exact", "hutchinson"):
+            raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % (trace,))
+        self.model = model
+        self.module = _unwrap(model)
+        self.loss_name, self.loss_fn = resolve_loss(loss)
+        self.every = int(every)
+        self.name = str(name)
+        self.budget, self.min_vectors, self.max_vectors = float(budget), int(min_vectors), int(max_vectors)
+        self.fixed_vectors = hutchinson_vectors
+        self.spectrum_every = max(1, int(spectrum_every))
+        self.reducer = Reducer(process_group)
+        self.rank = self.reducer.dist.get_rank(process_group) if self.reducer.world > 1 else 0
+
+        self.trainable = self._trainable_names(trainable)
+        device = self._device()
+        self.inputs = _split(probe_inputs)
+        for tensor in list(self.inputs[0]) + list(self.inputs[1].values()) + [probe_targets]:
+            if not isinstance(tensor, torch.Tensor):
+                raise ProbeError("probe_inputs and probe_targets must be tensors, not %s" % type(tensor).__name__)
+            if tensor.device != device:
+                raise ProbeError("the probe batch is on %s but the model's parameters are on %s: move "
+                                 "probe_inputs and probe_targets to %s" % (tensor.device, device, device))
+        self.targets = probe_targets.detach()
+        self.function = ModelFunction(self.module, self.trainable, dtype, output_fn, readout)
+        self.settings = Settings(trace=trace, exact_max_outputs=exact_max_outputs, spectrum=spectrum,
+                                 spectrum_max_outputs=spectrum_max_outputs, spectrum_bytes=spectrum_bytes,
+                                 chunk_bytes=chunk_bytes, seed=seed)
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(int(seed) + self.rank)  # ranks draw different vectors
+
+        params_all = {id(p): p for p in self.module.parameters()}
+        self.parameter_count = sum(p.numel() for p in params_all.values())
+        self.trainable_count = sum(p.numel() for n, p in self.module.named_parameters() if n in set(self.trainable))
+        self.history: List[Measurement] = []
+        self.diverged: Optional[str] = None
+        self._first_chi_net: Optional[float] = None
+        self._reach: Optional[float] = None
+        self._max_r_eff: Optional[float] = None
+        self._no_spectrum_said = False
+        self._measurements = 0
+        self._last_step_time: Optional[float] = None
+        self._step_seconds: List[float] = []   # training wall time per step, between calls
+        self._vector_seconds: Optional[float] = None
+        self._closed = False
+
+        # Every rank takes part in the header's collective (the row count); rank 0 writes.
+        frozen = self._readout_only()
+        self.mode = mode or ("frozen" if frozen else "active")
+        if self.mode not in ("active", "frozen"):
+            raise ProbeError("mode must be \"active\" or \"frozen\", not %r" % (self.mode,))
+        C, n = self._output_shape(dtype)
+        self.writer: Optional[RecordWriter] = None
+        if out is not None and self.rank == 0:
+            self.writer = RecordWriter(out, overwrite=overwrite)
+            self.writer.header(
+                tool="spectop-probe %s" % __version__,
+                models=[{"id": self.name, "width": int(width), "depth": int(depth),
+                         "params": self.parameter_count, "trainable_params": self.trainable_count,
+                         "trainable": "readout" if frozen else "all", "mode": self.mode}],
+                data={"name": data_name, "probe": n, "outputs": C, "loss": self.loss_name})
+
+    # ------------------------------------------------------------ setup
+
+    def _trainable_names(self, trainable) -> List[str]:
+        named = list(self.module.named_parameters())
+        if trainable == "readout":
+            # spectop's frozen model without touching requires_grad: the last
+            # module that owns parameters is θ, everything else is constant.
+            owners = [m for m in self.module.modules() if any(True for _ in m.parameters(recurse=False))]
+            last = {id(p) for p in owners[-1].parameters(recurse=False)} if owners else set()
+            names = [n for n, p in named if id(p) in last]
+        elif isinstance(trainable, str):
+            trainable = [trainable]
+        if trainable is None:
+            names = [n for n, p in named if p.requires_grad]
+        elif trainable != "readout":
+            wanted = list(trainable)
+            by_id = {id(p): n for n, p in named}
+            names_set = {n for n, _ in named}
+            names = []
+            for item in wanted:
+                if isinstance(item, str):
+                    if item not in names_set:
+                        raise ProbeError("trainable names %r, which is not a parameter of the model" % item)
+                    names.append(item)
+                elif isinstance(item, torch.Tensor):
+                    if id(item) not in by_id:
+                        raise ProbeError("trainable holds a tensor that is not a parameter of the model")
+                    names.append(by_id[id(item)])
+                else:
+                    raise ProbeError("trainable must hold parameter names or parameters")
+            order = {n: k for k, (n, _) in enumerate(named)}
+            names = sorted(set(names), key=order.get)
+        if not names or sum(p.numel() for n, p in named if n in set(names)) == 0:
+            raise ProbeError("the model has no trainable parameters (every requires_grad is False): nothing to measure")
+        return names
+
+    def _device(self) -> torch.device:
+        devices = {p.device for p in self.module.parameters()}
+        if len(devices) != 1:
+            raise ProbeError("the model's parameters are on several devices (%s): model parallelism is not supported"
+                             % ", ".join(sorted(str(d) for d in devices)))
+        return devices.pop()
+
+    def _readout_only(self) -> bool:
+        """True when some parameters are frozen and the trainable ones are
+        exactly those of the last module that owns parameters (the readout):
+        spectop's frozen model (trainable = "readout")."""
+        owners = [m for m in self.module.modules() if any(True for _ in m.parameters(recurse=False))]
+        if not owners:
+            return False
+        last = {id(p) for p in owners[-1].parameters(recurse=False)}
+        trainable = {id(p) for n, p in self.module.named_parameters() if n in set(self.trainable)}
+        return trainable == last and len(trainable) < sum(1 for _ in self.module.parameters())
+
+    def _output_shape(self, dtype):
+        """(C, n) for the header, from one forward pass (eval mode, no grad)."""
+        with _Quiet(self.module):
+            theta, constants = self.function.parameters()
+            args, kwargs = self.function.cast_inputs(self.inputs)
+            with torch.no_grad():
+                F = self.function(theta, constants, args, kwargs)
+        counts = self.reducer.sum(torch.tensor([float(F.shape[0])], dtype=torch.float64, device=F.device))
+        return int(F.shape[1]), int(round(float(counts[0])))
+
+    # ------------------------------------------------------------ the loop
+
+    def due(self, step: int) -> bool:
+        return int(step) % self.every == 0
+
+    def step(self, step: int) -> Optional[Measurement]:
+        """Measures at every ``every``-th step (and returns the measurement);
+        otherwise only notes the time, for the Hutchinson budget."""
+        now = time.perf_counter()
+        if self._last_step_time is not None:
+            self._step_seconds.append(now - self._last_step_time)
+            del self._step_seconds[:-self.every]  # the latest interval is what the budget is for
+        self._last_step_time = now
+        if self._closed or self.diverged is not None or not self.due(step):
+            return None
+        result = self.measure(step)
+        self._last_step_time = time.perf_counter()  # the probe's own time is not training time
+        return result
+
+    def _vectors(self) -> int:
+        if self.fixed_vectors is not None:
+            return max(2, int(self.fixed_vectors))
+        if not self._step_seconds or self._vector_seconds is None:
+            return max(2, self.min_vectors)
+        median = sorted(self._step_seconds)[len(self._step_seconds) // 2]
+        allowed = self.budget * median * self.every / max(self._vector_seconds, 1e-9)
+        return int(min(self.max_vectors, max(self.min_vectors, allowed)))
+
+    def measure(self, step: int) -> Measurement:
+        """Measures now, whatever the step; writes the lines; returns the result."""
+        if self._closed:
+            raise ProbeError("the probe is closed")
+        started = time.perf_counter()
+        vectors = self._vectors()
+        want_spectrum = self.settings.spectrum and self._measurements % self.spectrum_every == 0
+        with _Quiet(self.module):
+            raw, _ = measure(self.function, self.loss_fn, self.inputs, self.targets, self.settings, vectors,
+                             self.generator, self.reducer, want_spectrum)
+        seconds = time.perf_counter() - started
+        if raw.estimate and raw.vectors:
+            # Cost per vector, for the budget: the whole measurement over the vectors (an upper bound).
+            self._vector_seconds = seconds / raw.vectors
+        self._measurements += 1
+        return self._record(step, raw, seconds)
+
+    def _record(self, step: int, raw: RawMeasurement, seconds: float) -> Measurement:
+        chi_pos = raw.chi_pos
+        bad = raw.non_finite()
+        if bad is None:
+            if self._first_chi_net is None and math.isfinite(raw.chi_net) and raw.chi_net > 0:
+                self._first_chi_net = raw.chi_net
+            if chi_pos is not None:
+                self._reach = chi_pos if self._reach is None else min(self._reach, chi_pos)
+            if raw.spectrum is not None and raw.spectrum.r_eff is not None:
+                r = raw.spectrum.r_eff
+                self._max_r_eff = r if self._max_r_eff is None else max(self._max_r_eff, r)
+        result = Measurement(
+            step=int(step), loss=raw.loss, chi_loss=raw.chi_loss, chi_net=raw.chi_net, grad_sq=raw.grad_sq,
+            chi_pos=chi_pos, chi_net_estimate=raw.estimate, chi_net_stderr=raw.chi_net_stderr,
+            readout_chi_net=raw.readout_chi_net, hutchinson_vectors=raw.vectors,
+            lambda_eff=chi_pos * raw.chi_net if chi_pos is not None else None,
+            amplification=(raw.chi_net / self._first_chi_net if self._first_chi_net and bad is None else None),
+            reach=self._reach, max_r_eff=self._max_r_eff, spectrum=raw.spectrum, seconds=seconds, diverged=bad)
+        self.history.append(result)
+        if self.writer is not None:
+            self.writer.step(self.name, step, raw.loss, raw.chi_loss, raw.chi_net, chi_pos, raw.grad_sq,
+                             raw.estimate, raw.chi_net_stderr)
+            if raw.spectrum is not None and bad is None:
+                s = raw.spectrum
+                self.writer.spectrum(self.name, step, s.eigenvalues, s.weights, s.chi_pos_exact, s.lambda_eff,
+                                     s.r_eff, s.effective_rank)
+            if raw.no_spectrum is not None and not self._no_spectrum_said:
+                self.writer.event("no_spectrum", model=self.name, step=step, detail=raw.no_spectrum)
+                self._no_spectrum_said = True
+            if bad is not None:
+                self.writer.event("diverged", model=self.name, step=step,
+                                  detail="loss is not finite" if bad == "the loss" else "%s is not finite" % bad)
+        if bad is not None:
+            # spectop stops a diverged model; the probe stops measuring, training goes on.
+            self.diverged = bad
+        return result
+
+    # ------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.writer is not None:
+            self.writer.close("closed")
+
+    def __enter__(self) -> "Probe":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def latest(self) -> Optional[Measurement]:
+        return self.history[-1] if self.history else None
+
+
+class _Quiet:
+    """Eval mode and untouched RNG streams for the duration of a measurement.
+
+    Every module's own ``training`` flag is restored (not ``model.train()``,
+    which would flip submodules the user had put in eval mode). The CPU and
+    CUDA generators are saved and restored so that nothing the model does in
+    eval mode (an op that draws even there) shifts the training's random
+    stream; the Hutchinson vectors come from the probe's own generator.
+    """
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.hooks = fsdp_hooks_off(module)
+
+    def __enter__(self):
+        self.hooks.__enter__()
+        self.modes = [(m, m.training) for m in self.module.modules()]
+        self.module.eval()
+        self.cpu_rng = torch.get_rng_state()
+        self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        return self
+
+    def __exit__(self, *exc):
+        for module, training in self.modes:
+            module.training = training
+        torch.set_rng_state(self.cpu_rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state_all(self.cuda_rng)
+        self.hooks.__exit__(*exc)
+        return False

@@ -1,0 +1,36 @@
+"""Shared set-up: one CPU thread (the machine is shared), the package and the
+example model on the path, and the spectop binary for the tests that run it."""
+
+import os
+import sys
+
+import pytest
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "python"))
+sys.path.insert(0, os.path.join(REPO, "examples", "pytorch"))
+sys.path.insert(0, HERE)
+
+torch.set_num_threads(1)
+
+
+def relative_error(a, b):
+    """|a - b| / max(|a|, |b|), floored near zero (STYLE.md)."""
+    return abs(a - b) / max(abs(a), abs(b), 1e-300)
+
+
+@pytest.fixture(scope="session")
+def spectop_bin():
+    """The spectop release binary: $SPECTOP_BIN, else .build/release/spectop.
+    Missing, the tests that need it are skipped, except under CI=true, where
+    a missing binary is a failure (CI builds it before these tests run)."""
+    path = os.environ.get("SPECTOP_BIN") or os.path.join(REPO, ".build", "release", "spectop")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        message = ("no spectop binary at %s: build it with `swift build -c release --product spectop` "
+                   "or set SPECTOP_BIN" % path)
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

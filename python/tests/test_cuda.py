@@ -1,0 +1,46 @@
+"""On a CUDA device (skipped without one): the same numbers as on the CPU,
+float32 and bfloat16 models, and the CUDA RNG stream left untouched."""
+
+import pytest
+import torch
+
+from char_gpt import CharGPT
+from conftest import relative_error
+from spectop_probe import Probe
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+
+
+def model_and_batch():
+    torch.manual_seed(0)
+    model = CharGPT(7, 8, width=16, depth=1, heads=2, dropout=0.1)
+    x = torch.randint(0, 7, (3, 8), generator=torch.Generator().manual_seed(1))
+    return model, x
+
+
+@pytest.mark.parametrize("trace", ["exact", "hutchinson"])
+def test_cuda_matches_cpu_in_float64(trace):
+    model, x = model_and_batch()
+    options = dict(loss="cross_entropy", out=None, dtype=torch.float64, trace=trace, hutchinson_vectors=64)
+    cpu = Probe(model, x, x, **options).measure(0)
+    model.cuda()
+    before = torch.cuda.get_rng_state()
+    gpu = Probe(model, x.cuda(), x.cuda(), **options).measure(0)
+    assert torch.equal(torch.cuda.get_rng_state(), before)
+    for key in ("loss", "chi_loss", "grad_sq"):
+        assert relative_error(getattr(gpu, key), getattr(cpu, key)) <= 1e-10, key
+    if trace == "exact":
+        assert relative_error(gpu.chi_net, cpu.chi_net) <= 1e-10
+        assert gpu.spectrum is not None
+        assert relative_error(gpu.spectrum.chi_pos_exact, cpu.spectrum.chi_pos_exact) <= 1e-9
+    else:  # different random vectors on the two devices: agreement within the errors
+        assert abs(gpu.chi_net - cpu.chi_net) <= 5 * (gpu.chi_net_stderr ** 2 + cpu.chi_net_stderr ** 2) ** 0.5
+
+
+def test_cuda_bfloat16_model():
+    model, x = model_and_batch()
+    model = model.cuda().to(torch.bfloat16)
+    snapshot = [p.detach().clone() for p in model.parameters()]
+    r = Probe(model, x.cuda(), x.cuda(), loss="cross_entropy", out=None, dtype=torch.float32).measure(0)
+    assert r.diverged is None and r.chi_pos is not None
+    assert all(p.dtype == torch.bfloat16 and torch.equal(p, q) for p, q in zip(model.parameters(), snapshot))

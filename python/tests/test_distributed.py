@@ -1,0 +1,171 @@
+"""Two gloo processes on CPU, each holding half of the probe batch, give the
+same numbers as one process on the whole batch (float64, 1e-10): χ_loss and
+Tr Θ are per-rank sums, gᵀΘg the norm of the all-reduced gradient. Under DDP
+the probe triggers no gradient all-reduce of its own (a comm hook counts),
+only rank 0 writes, and the spectrum (over both ranks' rows) matches. FSDP2 (fully_shard) gives the same numbers as DDP."""
+
+import json
+import os
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from conftest import REPO, relative_error
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEYS = ("loss", "chi_loss", "chi_net", "grad_sq", "chi_pos")
+
+
+def setup_paths():
+    for path in (os.path.join(REPO, "python"), os.path.join(REPO, "examples", "pytorch"), HERE):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    torch.set_num_threads(1)
+
+
+def make_model(frozen):
+    from test_against_jacobian import tiny_lm
+    return tiny_lm(frozen=frozen)
+
+
+def make_batch():
+    generator = torch.Generator().manual_seed(3)
+    tokens = torch.randint(0, 5, (4, 5), generator=generator)
+    return tokens[:, :-1], tokens[:, 1:]
+
+
+def ddp_worker(rank, world, init_file, folder, frozen):
+    setup_paths()
+    from spectop_probe import Probe
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
+    try:
+        model = make_model(frozen)
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        calls = {"n": 0}
+
+        def counting_hook(state, bucket):
+            calls["n"] += 1
+            future = torch.futures.Future()
+            dist.all_reduce(bucket.buffer())
+            future.set_result(bucket.buffer())
+            return future
+
+        ddp.register_comm_hook(None, counting_hook)
+        x, y = make_batch()
+        half = x.shape[0] // world
+        shard = slice(rank * half, (rank + 1) * half)
+        out = os.path.join(folder, "rank%d.jsonl" % rank)
+        probe = Probe(ddp, x[shard], y[shard], loss="cross_entropy", every=1, out=out, name="m",
+                      dtype=torch.float64, trace="exact")
+        exact = probe.measure(0)
+        hutchinson = Probe(ddp, x[shard], y[shard], loss="cross_entropy", out=None, dtype=torch.float64,
+                           trace="hutchinson", hutchinson_vectors=8).measure(0)
+        probe.close()
+        probe_calls = calls["n"]
+        # The hook does count a real DDP backward: the check above can fail.
+        torch.nn.functional.cross_entropy(ddp(x[shard]).reshape(-1, 5), y[shard].reshape(-1)).backward()
+        result = {k: getattr(exact, k) for k in KEYS}
+        result["eigenvalues"] = exact.spectrum.eigenvalues if exact.spectrum else None
+        result["chi_pos_exact"] = exact.spectrum.chi_pos_exact if exact.spectrum else None
+        result.update(probe_calls=probe_calls, training_calls=calls["n"] - probe_calls,
+                      hutchinson=hutchinson.chi_net, hutchinson_stderr=hutchinson.chi_net_stderr)
+        with open(os.path.join(folder, "result%d.json" % rank), "w") as f:
+            json.dump(result, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def fsdp_worker(rank, world, init_file, folder, frozen):
+    setup_paths()
+    from spectop_probe import Probe
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
+    try:
+        from torch.distributed.fsdp import fully_shard
+        model = make_model(frozen)
+        try:
+            for block in model.blocks:
+                fully_shard(block)
+            fully_shard(model)
+        except Exception as error:  # a torch without FSDP2 on CPU
+            with open(os.path.join(folder, "fsdp%d.json" % rank), "w") as f:
+                json.dump({"unavailable": str(error)}, f)
+            return
+        x, y = make_batch()
+        half = x.shape[0] // world
+        shard = slice(rank * half, (rank + 1) * half)
+        exact = Probe(model, x[shard], y[shard], loss="cross_entropy", out=None, dtype=torch.float64,
+                      trace="exact").measure(0)
+        result = {k: getattr(exact, k) for k in KEYS}
+        result["eigenvalues"] = exact.spectrum.eigenvalues if exact.spectrum else None
+        result["chi_pos_exact"] = exact.spectrum.chi_pos_exact if exact.spectrum else None
+        # FSDP's own hooks are back: a training step still shards its gradients.
+        torch.nn.functional.cross_entropy(model(x[shard]).reshape(-1, 5), y[shard].reshape(-1)).backward()
+        grads = [p.grad for p in model.parameters() if p.requires_grad]
+        result["sharded_grads"] = all(type(g).__name__ == "DTensor" for g in grads) and len(grads) > 0
+        with open(os.path.join(folder, "fsdp%d.json" % rank), "w") as f:
+            json.dump(result, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def single_process(frozen):
+    from spectop_probe import Probe
+    x, y = make_batch()
+    return Probe(make_model(frozen), x, y, loss="cross_entropy", out=None, dtype=torch.float64,
+                 trace="exact").measure(0)
+
+
+@pytest.mark.parametrize("frozen", [False, True], ids=["active", "frozen"])
+def test_ddp_matches_one_process(frozen, tmp_path):
+    mp.spawn(ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path), frozen), nprocs=2, join=True)
+    reference = single_process(frozen)
+    results = [json.load(open(tmp_path / ("result%d.json" % r))) for r in range(2)]
+    for rank, result in enumerate(results):
+        for key in KEYS:
+            error = relative_error(result[key], getattr(reference, key))
+            assert error <= 1e-10, "rank %d %s: %r vs one process %r (%.2e)" % (
+                rank, key, result[key], getattr(reference, key), error)
+        assert result["probe_calls"] == 0, "the probe triggered DDP's gradient all-reduce"
+        assert result["training_calls"] > 0
+    # Both ranks report the same (all-reduced) estimate, near the exact trace.
+    assert results[0]["hutchinson"] == results[1]["hutchinson"]
+    if frozen:
+        assert results[0]["hutchinson"] == pytest.approx(reference.chi_net, rel=1e-10)
+    else:
+        assert abs(results[0]["hutchinson"] - reference.chi_net) <= 5 * results[0]["hutchinson_stderr"]
+    # The spectrum spans both ranks' rows; rank 0 computes it.
+    check_spectrum(results, reference)
+    # Only rank 0 writes.
+    assert not (tmp_path / "rank1.jsonl").exists()
+    lines = [json.loads(l) for l in open(tmp_path / "rank0.jsonl").read().splitlines()]
+    assert lines[0]["data"]["probe"] == 16  # both ranks' rows
+    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "end"]
+    assert lines[2]["eigenvalues"] == pytest.approx(results[0]["eigenvalues"], rel=1e-15)
+
+
+def check_spectrum(results, reference):
+    assert results[1]["eigenvalues"] is None
+    got = torch.tensor(results[0]["eigenvalues"], dtype=torch.float64)
+    expected = torch.tensor(reference.spectrum.eigenvalues, dtype=torch.float64)
+    assert got.shape == expected.shape
+    assert float((got - expected).abs().max()) <= 1e-10 * float(expected[0])
+    assert relative_error(results[0]["chi_pos_exact"], reference.spectrum.chi_pos_exact) <= 1e-10
+
+
+@pytest.mark.parametrize("frozen", [False, True], ids=["active", "frozen"])
+def test_fsdp2_matches_one_process(frozen, tmp_path):
+    mp.spawn(fsdp_worker, args=(2, str(tmp_path / "init"), str(tmp_path), frozen), nprocs=2, join=True)
+    results = [json.load(open(tmp_path / ("fsdp%d.json" % r))) for r in range(2)]
+    if "unavailable" in results[0]:
+        pytest.skip("FSDP2 does not run on CPU with this torch: " + results[0]["unavailable"])
+    reference = single_process(frozen)
+    for rank, result in enumerate(results):
+        for key in KEYS:
+            error = relative_error(result[key], getattr(reference, key))
+            assert error <= 1e-10, "rank %d %s: %r vs one process %r (%.2e)" % (
+                rank, key, result[key], getattr(reference, key), error)
+        assert result["sharded_grads"]
+    check_spectrum(results, reference)

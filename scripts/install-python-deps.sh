@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the PyTorch probe's tests need (torch, numpy, pytest) into
+# python/.venv and prints that interpreter's path as the last line of stdout.
+#
+# torch comes from a local CPU wheel when the machine has one
+# (/opt/wheels/torch-*.whl, or $TORCH_WHEEL_DIR/torch-*.whl, matching this
+# Python), else from the package registry (`pip install torch`). Without a
+# usable venv module it installs into python3 itself. Exits 1 with a message
+# when nothing can be installed; `make python` then fails, not skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=python/.venv
+wheels=${TORCH_WHEEL_DIR:-/opt/wheels}
+
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" >/dev/null 2>&1 || rm -rf "$venv"
+fi
+if [ -x "$venv/bin/python" ]; then py="$(pwd)/$venv/bin/python"; else py="$(command -v python3)"; fi
+
+if ! "$py" -c 'import torch, numpy, pytest' >/dev/null 2>&1; then
+  tag=$("$py" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+  wheel=$(ls "$wheels"/torch-*-"$tag"-*.whl 2>/dev/null | sort -V | tail -1 || true)
+  if [ -n "$wheel" ]; then
+    echo "installing torch from the local wheel $wheel" >&2
+    "$py" -m pip install --quiet "$wheel" numpy pytest >&2
+  else
+    echo "installing torch from the package registry (no local wheel for $tag in $wheels)" >&2
+    "$py" -m pip install --quiet torch numpy pytest >&2
+  fi
+fi
+"$py" -c 'import torch, numpy, pytest' >&2 || { echo "could not install torch, numpy and pytest for $py" >&2; exit 1; }
+echo "$py"

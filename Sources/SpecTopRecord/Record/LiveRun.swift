@@ -136,7 +136,8 @@ public struct LiveRun: Sendable {
                 rate = Double(latest.step - anchor.step) / (latest.wall - anchor.wall)
             }
             var snapshot = ModelSnapshot(
-                id: prefixingIDs ? (run.map { "\($0)/\(id)" } ?? id) : id, width: info.width, depth: info.depth, mode: info.mode,
+                // A sweep of one model per file names files after models: `w256-active`, not `w256-active/w256-active`.
+                id: prefixingIDs && run != id ? (run.map { "\($0)/\(id)" } ?? id) : id, width: info.width, depth: info.depth, mode: info.mode,
                 featuresFrozen: track.featuresFrozen, parameterCount: info.parameterCount,
                 trainableParameterCount: info.trainableParameterCount ?? info.parameterCount,
                 step: latest?.step ?? 0, stepBudget: info.stepBudget, status: status, trainLoss: latest?.loss,

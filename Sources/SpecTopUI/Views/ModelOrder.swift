@@ -2,21 +2,29 @@ import SpecTopRecord
 
 /// The order models are shown and selected in: sizes (width) ascending left to
 /// right, and within a size the active run above the frozen one. Models of
-/// several records (`spectop watch`) are grouped by run first, runs in the
-/// order they were given, so each run's sizes stand side by side.
+/// several records (`spectop watch`) are grouped by run first, runs ordered by
+/// their smallest model (then as given), so each run's sizes stand side by
+/// side and a sweep of one model per file reads smallest to largest.
 public struct ModelOrder: Sendable, Equatable {
     /// Indices into the snapshot's `models`, one array per size.
     public let groups: [[Int]]
 
     public init(_ models: [ModelSnapshot]) {
         struct GroupKey: Hashable { var run: Int; var width: Int }
-        var runRank: [String: Int] = [:]
+        var firstSeen: [String: Int] = [:]
+        var smallest: [String: Int] = [:]
+        for (index, model) in models.enumerated() {
+            guard let name = model.run else { continue }
+            if firstSeen[name] == nil { firstSeen[name] = index }
+            smallest[name] = min(smallest[name] ?? Int.max, model.parameterCount)
+        }
+        let ranked = firstSeen.keys.sorted { a, b in
+            (smallest[a] ?? 0, firstSeen[a] ?? 0) < (smallest[b] ?? 0, firstSeen[b] ?? 0)
+        }
+        let runRank = Dictionary(uniqueKeysWithValues: ranked.enumerated().map { ($1, $0) })
         var byGroup: [GroupKey: [Int]] = [:]
         for (index, model) in models.enumerated() {
-            var run = -1  // the monitor's own models, which belong to no record
-            if let name = model.run {
-                if let rank = runRank[name] { run = rank } else { run = runRank.count; runRank[name] = run }
-            }
+            let run = model.run.flatMap { runRank[$0] } ?? -1  // -1: the monitor's own models, which belong to no record
             byGroup[GroupKey(run: run, width: model.width), default: []].append(index)
         }
         groups = byGroup.keys.sorted { ($0.run, $0.width) < ($1.run, $1.width) }.map { key in

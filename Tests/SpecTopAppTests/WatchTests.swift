@@ -175,6 +175,15 @@ final class WatchTests: XCTestCase {
         XCTAssertTrue(source.statusMessage()?.contains("core.jsonl: not a spectop record") == true, source.statusMessage() ?? "nil")
     }
 
+    func testAFIFOInADirectoryIsSkippedWithAMessageNeverRead() throws {
+        XCTAssertEqual(mkfifo(path("pipe.jsonl"), 0o644), 0)
+        try write(Self.header() + Self.stepLine("w8-active", 2), to: path("run.jsonl"))
+        let source = WatchSource(targets: [.directory(directory)])
+        source.refresh(now: 0)  // would block for ever if it opened the FIFO for reading
+        XCTAssertEqual(source.snapshot().runs.map(\.state), [.refused, .live])
+        XCTAssertTrue(source.statusMessage()?.contains("pipe.jsonl: not a regular file") == true, source.statusMessage() ?? "nil")
+    }
+
     func testStaleAndFinishedRuns() throws {
         try write(Self.header() + Self.stepLine("w8-active", 10), to: path("quiet.jsonl"))
         try write(Self.header() + Self.stepLine("w8-active", 10) + RecordLines.end(reason: "steps", wall: 1) + "\n", to: path("done.jsonl"))

@@ -3,17 +3,11 @@ import Foundation
 /// TensorBoard's smoothing (`s` cycles it): an exponential moving average of
 /// the plotted points, debiased so the first points are not pulled to zero.
 /// It only changes the lines drawn; every number shown stays the raw value.
-public enum Smoothing: Double, Sendable, CaseIterable {
+public enum Smoothing: Double, Sendable, Cycling {
     case off = 0
     case light = 0.6
     case medium = 0.9
     case strong = 0.99
-
-    /// The next setting of the `s` cycle.
-    public var next: Smoothing {
-        let all = Smoothing.allCases
-        return all[(all.firstIndex(of: self)! + 1) % all.count]
-    }
 
     /// `off`, `EMA 0.6`, …
     public var label: String { self == .off ? "off" : "EMA " + NumberFormat.fixed(rawValue, decimals: rawValue == 0.99 ? 2 : 1) }

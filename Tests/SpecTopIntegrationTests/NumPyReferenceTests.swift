@@ -64,7 +64,7 @@ final class NumPyReferenceTests: XCTestCase {
         let session = try TrainingSession(prepared, dumpDirectory: directory.path)
         session.engine.start()
         XCTAssertTrue(session.engine.waitUntilFinished(timeout: 300), "training did not finish", file: file, line: line)
-        let result = session.exportDump()
+        let result = session.exportDump(final: true)
         XCTAssertFalse(result.failed, result.message, file: file, line: line)
         return directory
     }

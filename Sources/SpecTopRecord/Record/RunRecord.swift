@@ -119,11 +119,17 @@ public struct RunRecord: Sendable {
                 let eigenvalues = (line["eigenvalues"] as? [Any] ?? []).compactMap(double)
                 let weights = (line["weights"] as? [Any] ?? []).compactMap(double)
                 let lambdaEff = double(line["lambda_eff"])
+                // Lines without "method" (before matrix-free spectra) are exact.
+                let method = (line["method"] as? String).flatMap(SpectrumMethod.init(rawValue:)) ?? .exact
+                let density = method == .exact ? nil : line["density"] as? [String: Any]
                 record.spectra[model, default: []].append(SpectrumSample(
                     step: step, eigenvalues: eigenvalues, weights: weights, chiPosExact: double(line["chi_pos_exact"]),
                     lambdaEff: lambdaEff, rEff: double(line["r_eff"]),
                     effectiveRank: double(line["effective_rank"]) ?? SpectrumSample.effectiveRank(eigenvalues),
-                    histogram: SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff)))
+                    histogram: density.flatMap(estimatedHistogram)
+                        ?? SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff),
+                    method: method, modeCount: int(line["mode_count"]) ?? eigenvalues.count,
+                    rEffUncertainty: double(line["r_eff_uncertainty"]), restWeight: double(line["rest_weight"]) ?? 0))
             case "event":
                 record.events.append(Event(kind: line["event"] as? String ?? "event", model: line["model"] as? String,
                                            step: int(line["step"]), wall: double(line["wall"]) ?? 0,
@@ -158,6 +164,23 @@ public struct RunRecord: Sendable {
 
     private static func object(_ data: Data) -> [String: Any]? {
         (try? JSONSerialization.jsonObject(with: data, options: [])) as? [String: Any]
+    }
+
+    /// A matrix-free spectrum's histogram as written (`RecordLines`), nil
+    /// when its arrays do not fit together.
+    static func estimatedHistogram(_ density: [String: Any]) -> SpectrumHistogram? {
+        let edges = (density["log10_edges"] as? [Any] ?? []).compactMap(double)
+        let counts = (density["counts"] as? [Any] ?? []).compactMap(int)
+        let uncertainty = (density["counts_uncertainty"] as? [Any] ?? []).compactMap(double)
+        let residual = (density["residual_weights"] as? [Any] ?? []).compactMap(double)
+        guard !counts.isEmpty, edges.count == counts.count + 1, uncertainty.count == counts.count, residual.count == counts.count else {
+            return nil
+        }
+        let marker = int(density["marker_bin"]).flatMap { (0..<counts.count).contains($0) ? $0 : nil }
+        return SpectrumHistogram(log10Edges: edges, counts: counts, residualWeights: residual,
+                                 nearZeroCount: int(density["near_zero_count"]) ?? 0,
+                                 nearZeroWeight: double(density["near_zero_weight"]) ?? 0, markerBin: marker,
+                                 countUncertainty: uncertainty)
     }
 
     static func double(_ value: Any?) -> Double? {

@@ -77,6 +77,8 @@ struct ExperimentConfig: Sendable, Equatable {
         var exactLimit = EngineConfiguration.defaultExactLimit
         /// Eigenpairs the matrix-free spectrum computes exactly (ARPACK).
         var topK = 32
+        /// A model whose matrix-free spectrum is predicted to take longer gets none.
+        var spectrumMaxSeconds = 60.0
     }
 }
 

@@ -28,8 +28,11 @@ public struct ModelPlan: Sendable, Equatable {
 public struct EngineConfiguration: Sendable {
     /// The default exact limit: the kernel size (nC) below which the exact
     /// spectrum (form Θ, `dsyevd`) was faster than the matrix-free one on the
-    /// development machine (`spectop bench`, spectrum cost; ARCHITECTURE.md).
-    public static let defaultExactLimit = 4096
+    /// development machine — `spectop bench` measured the crossover at
+    /// m ≈ 2,312 (digits-shaped model, width 256, depth 2, C = 10: exact 8.5 s
+    /// vs matrix-free 6.5 s at m = 2,560, 1.3 s vs 6.4 s at 1,280). It moves
+    /// with the model (matrix-free costs ∝ n·P per product), hence the key.
+    public static let defaultExactLimit = 2300
     public var models: [ModelPlan]
     public var train: Dataset
     /// The fixed probe set shared by every model (METHOD.md).

@@ -159,6 +159,20 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(covered, 95)
     }
 
+    /// With fewer trainable parameters than outputs (P = 59 < m = 180) at
+    /// least m − P eigenvalues are exactly zero: the estimate's ≈0 bin holds
+    /// them, as the exact spectrum's does.
+    func testKnownNullSpaceLandsInTheNearZeroBin() throws {
+        let c = try makeCase(rows: 60, width: 4, outputs: 3)
+        let exact = try SpectrumAnalysis.analyze(kernel: c.kernel, residualGradient: c.residual, step: 0)
+        let op = NTKOperator(factors: c.factors, blockCapacity: 11)
+        XCTAssertEqual(op.knownNullDimension, 180 - 59)
+        XCTAssertEqual(exact.histogram.nearZeroCount, 121)
+        let estimate = try MatrixFreeSpectrum.analyze(op, residualGradient: c.residual, step: 0, settings: MatrixFreeSettings(topK: 8, steps: 30))
+        XCTAssertGreaterThanOrEqual(estimate.histogram.nearZeroCount, 121)
+        XCTAssertLessThanOrEqual(estimate.histogram.nearZeroCount, 124)
+    }
+
     func testGaussRuleBoundsHoldTheTrueDistributionFunction() throws {
         // A diagonal "kernel" through its Gauss rule: 5 steps on a spectrum of 50 distinct values.
         let eigenvalues = (1...50).map { Double($0) * Double($0) }

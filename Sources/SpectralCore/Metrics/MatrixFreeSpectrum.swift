@@ -126,12 +126,17 @@ public enum MatrixFreeSpectrum {
         }
         // Whole counts from the rounded running total, so the cumulative
         // distribution of the counts is the estimate's to within ½ (rounding
-        // each bin alone would let the errors add up across bins).
+        // each bin alone would let the errors add up across bins). The total
+        // never falls below the known null space: Θ = JJᵀ has at least m − P
+        // zero eigenvalues (P trainable parameters), which Lanczos cannot place
+        // below 1e-12·λ_1 in a few dozen steps when small positive eigenvalues
+        // sit near them (its null Ritz value stalls in between).
+        let nullDimension = Double(op.knownNullDimension)
         var cumulative = 0.0, previousTotal = 0
         var rounded: [Int] = []
         for average in averages {
             cumulative += average.mean
-            let total = Int(max(0, cumulative).rounded())
+            let total = Int(max(nullDimension, cumulative).rounded())
             rounded.append(max(0, total - previousTotal))
             previousTotal = max(previousTotal, total)
         }
@@ -156,7 +161,11 @@ public enum MatrixFreeSpectrum {
         var rEff: Double?
         var rEffUncertainty: Double?
         if let eff = lambdaEff {
-            if eff >= lambda[k - 1] {
+            // Only when the head cannot have missed copies of a repeated
+            // eigenvalue: a frozen model's readout kernel is K ⊗ I_C, every
+            // eigenvalue C-fold, and single-vector Lanczos finds such copies
+            // only through round-off.
+            if eff >= lambda[k - 1] && !op.hasStructuralMultiplicity {
                 rEff = Double(lambda.filter { $0 >= eff }.count) / Double(m)
                 rEffUncertainty = 0
             } else {

@@ -110,6 +110,22 @@ public final class NTKOperator: @unchecked Sendable {
         }
     }
 
+    /// Trainable parameters P: Θ = JJᵀ has rank at most P, so at least
+    /// m − P of its eigenvalues are exactly zero.
+    public var knownNullDimension: Int {
+        var parameters = 0
+        for l in factors.firstLayer..<factors.deltas.count {
+            parameters += (factors.activations[l].cols + 1) * factors.deltas[l].cols
+        }
+        return max(0, size - parameters)
+    }
+
+    /// True for a frozen model with several outputs: its kernel is the
+    /// readout's, K ⊗ I_C (METHOD.md), so every eigenvalue has multiplicity C.
+    public var hasStructuralMultiplicity: Bool {
+        factors.firstLayer == factors.deltas.count - 1 && factors.outputDim > 1
+    }
+
     /// Tr Θ = Σ_l Σ_{i,c} (s_l²‖a_{l−1,i}‖² + t_l²)‖δ_{l,i}^{(c)}‖², exactly, from the factors.
     public func trace() -> Double {
         let n = factors.rowCount, c = factors.outputDim

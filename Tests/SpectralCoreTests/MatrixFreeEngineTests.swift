@@ -21,9 +21,12 @@ final class MatrixFreeEngineTests: XCTestCase {
         let engine = try Engine(configuration(exactLimit: 50))  // m = 80 > 50
         engine.start()
         XCTAssertTrue(engine.waitUntilFinished(timeout: 120))
-        let samples = spectra(engine.drainEvents())
-        XCTAssertEqual(samples.count, 6, "steps 0, 10, 20 for the active and the frozen model")
-        for sample in samples {
+        var active: [SpectrumSample] = [], frozen: [SpectrumSample] = []
+        for case .spectrum(let id, let sample) in engine.drainEvents() {
+            if id.hasSuffix("frozen") { frozen.append(sample) } else { active.append(sample) }
+        }
+        XCTAssertEqual(active.count, 3, "steps 0, 10, 20")
+        for sample in active {
             XCTAssertEqual(sample.method, .lanczos)
             XCTAssertEqual(sample.modeCount, 80)
             XCTAssertEqual(sample.eigenvalues.count, 8)
@@ -31,7 +34,16 @@ final class MatrixFreeEngineTests: XCTestCase {
             XCTAssertNotNil(sample.rEffUncertainty)
             XCTAssertTrue(sample.histogram.isEstimate)
         }
-        for model in engine.snapshot().models { XCTAssertEqual(model.spectrum?.method, .lanczos, model.id) }
+        // The frozen twin's spectrum is exact at any size (the readout's Gram).
+        XCTAssertEqual(frozen.count, 3)
+        for sample in frozen {
+            XCTAssertEqual(sample.method, .exact)
+            XCTAssertEqual(sample.eigenvalues.count, 80)
+            XCTAssertFalse(sample.histogram.isEstimate)
+        }
+        for model in engine.snapshot().models {
+            XCTAssertEqual(model.spectrum?.method, model.featuresFrozen ? .exact : .lanczos, model.id)
+        }
     }
 
     func testAtOrBelowTheExactLimitTheSpectrumIsExact() throws {
@@ -48,12 +60,15 @@ final class MatrixFreeEngineTests: XCTestCase {
         engine.start()
         XCTAssertTrue(engine.waitUntilFinished(timeout: 120))
         let events = engine.drainEvents()
-        XCTAssertTrue(spectra(events).isEmpty)
+        var withSpectra = Set<String>()
+        for case .spectrum(let id, _) in events { withSpectra.insert(id) }
+        XCTAssertEqual(withSpectra, ["w8-frozen"], "the frozen model's exact spectrum needs no top-k")
         let notes = events.compactMap { event -> String? in
-            if case .event("spectrum", _, _, _, let detail) = event { return detail }
+            if case .event("spectrum", let model, _, _, let detail) = event { return "\(model ?? "-"): \(detail ?? "")" }
             return nil
         }
-        XCTAssertEqual(notes.count, 2, "one message per model")
+        XCTAssertEqual(notes.count, 1, "one message, for the active model: \(notes)")
+        XCTAssertTrue(notes.allSatisfy { $0.hasPrefix("w8-active: ") }, "\(notes)")
         XCTAssertTrue(notes.allSatisfy { $0.contains("top_k = 80 must be below the eNTK's m = 80 rows") }, "\(notes)")
         for model in engine.snapshot().models {
             XCTAssertEqual(model.status, .finished)

@@ -173,6 +173,39 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         XCTAssertLessThanOrEqual(estimate.histogram.nearZeroCount, 124)
     }
 
+    /// A frozen model's spectrum through the readout's small Gram equals the
+    /// full decomposition of its m × m kernel: every eigenvalue (C-fold
+    /// repeated ones included), the weight per distinct eigenvalue, χ_pos,
+    /// λ_eff, r_eff and the histogram — for n below and above fan_in + 1.
+    func testFrozenReadoutSpectrumIsTheExactSpectrum() throws {
+        for (rows, width, outputs) in [(30, 12, 3), (8, 20, 2), (25, 6, 1)] {
+            let c = try makeCase(rows: rows, width: width, outputs: outputs, frozen: true)
+            let exact = try SpectrumAnalysis.analyze(kernel: c.kernel, residualGradient: c.residual, step: 2)
+            let readout = try SpectrumAnalysis.analyzeReadout(c.factors, residualGradient: c.residual, step: 2)
+            let label = "n=\(rows) width=\(width) C=\(outputs)"
+            XCTAssertEqual(readout.method, .exact)
+            XCTAssertEqual(readout.eigenvalues.count, rows * outputs, label)
+            let top = exact.eigenvalues[0]
+            for (a, b) in zip(readout.eigenvalues, exact.eigenvalues) { XCTAssertEqual(a, b, accuracy: 1e-10 * top, label) }
+            // Weights per group of equal eigenvalues (copies mix their vectors).
+            func grouped(_ sample: SpectrumSample) -> [Double] {
+                var sums: [Double] = [], last = -1.0
+                for (value, weight) in zip(sample.eigenvalues, sample.weights) {
+                    if sums.isEmpty || abs(value - last) > 1e-8 * top { sums.append(0); last = value }
+                    sums[sums.count - 1] += weight
+                }
+                return sums
+            }
+            let a = grouped(readout), b = grouped(exact)
+            XCTAssertEqual(a.count, b.count, label)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-9, label) }
+            XCTAssertEqual(try XCTUnwrap(readout.chiPosExact), try XCTUnwrap(exact.chiPosExact), accuracy: 1e-10, label)
+            XCTAssertEqual(readout.rEff, exact.rEff, label)
+            XCTAssertEqual(readout.histogram.counts, exact.histogram.counts, label)
+            XCTAssertEqual(readout.histogram.nearZeroCount, exact.histogram.nearZeroCount, label)
+        }
+    }
+
     func testGaussRuleBoundsHoldTheTrueDistributionFunction() throws {
         // A diagonal "kernel" through its Gauss rule: 5 steps on a spectrum of 50 distinct values.
         let eigenvalues = (1...50).map { Double($0) * Double($0) }

@@ -128,7 +128,7 @@ final class StateDumpTests: XCTestCase {
 
     /// Above the exact limit the dump's spectrum is the matrix-free one, and
     /// the manifest says so: method, m and r_eff's half-width, with the top-k
-    /// eigenvalues in eigenvalues.npy.
+    /// eigenvalues in eigenvalues.npy (a frozen model's stays exact).
     func testDumpAboveTheExactLimitSaysItsSpectrumIsAnEstimate() throws {
         let data = syntheticRegression(samples: 64, outputs: 2)
         let probe = data.subset(Array(0..<30))
@@ -137,13 +137,21 @@ final class StateDumpTests: XCTestCase {
         let directory = temporaryDirectory()
         let report = try engine.writeStateDump(to: directory)
         XCTAssertEqual(report.failures, [])
+        XCTAssertEqual(report.written.map(\.lastPathComponent), ["w8-active", "w8-frozen"])
         for folder in report.written {
             let manifest = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("manifest.json"))) as? [String: Any])
             let metrics = try XCTUnwrap(manifest["metrics"] as? [String: Any])
-            XCTAssertEqual(metrics["spectrum_method"] as? String, "lanczos", folder.lastPathComponent)
-            XCTAssertEqual(metrics["mode_count"] as? Int, 60)
-            XCTAssertNotNil(metrics["r_eff_uncertainty"] as? Double)
-            XCTAssertEqual(try load(folder.appendingPathComponent("eigenvalues.npy")).shape, [6])
+            if folder.lastPathComponent.hasSuffix("frozen") {
+                // Exact at any size: the readout's Gram.
+                XCTAssertEqual(metrics["spectrum_method"] as? String, "exact")
+                XCTAssertNil(metrics["mode_count"])
+                XCTAssertEqual(try load(folder.appendingPathComponent("eigenvalues.npy")).shape, [60])
+            } else {
+                XCTAssertEqual(metrics["spectrum_method"] as? String, "lanczos")
+                XCTAssertEqual(metrics["mode_count"] as? Int, 60)
+                XCTAssertNotNil(metrics["r_eff_uncertainty"] as? Double)
+                XCTAssertEqual(try load(folder.appendingPathComponent("eigenvalues.npy")).shape, [6])
+            }
         }
     }
 }

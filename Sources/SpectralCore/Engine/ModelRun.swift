@@ -116,6 +116,17 @@ public final class ModelRun: @unchecked Sendable {
         let measurement = probe.measure(model, estimator: .exact, kernelFactors: factors)
         if interrupted() { throw MeasurementError.interrupted }
         if measurement.nonFiniteQuantity != nil { return (measurement, nil) }
+        if model.featuresFrozen {
+            // A frozen model's spectrum is exact at any size through the
+            // readout's small Gram (SpectrumAnalysis.analyzeReadout): no estimate needed.
+            do {
+                return (measurement, try SpectrumAnalysis.analyzeReadout(factors, residualGradient: probe.residualGradient, step: step))
+            } catch SymmetricEigen.Failure.nonFinite {
+                throw MeasurementError.nonFiniteKernel
+            } catch {
+                throw MeasurementError.spectrumFailed("\(error)")
+            }
+        }
         let block = max(2, settings.starts) + 1
         let op = kernelOperator ?? NTKOperator(factors: factors, blockCapacity: block)
         kernelOperator = op

@@ -1,7 +1,8 @@
 /// How a model's eNTK spectrum is computed, decided once from the sizes
 /// (METHOD.md, "Past the exact limit"): exactly while the kernel is small
 /// enough that forming it and `dsyevd` are faster than the matrix-free
-/// path, matrix-free above, and not at all, with the reason, when neither fits.
+/// path, matrix-free above (for a frozen model that path is exact too, through
+/// the readout's Gram), and not at all, with the reason, when neither fits.
 public enum SpectrumPlan: Sendable, Equatable {
     case exact
     case matrixFree(MatrixFreeSettings)
@@ -42,6 +43,10 @@ public enum SpectrumPlan: Sendable, Equatable {
         guard let settings = configuration.matrixFree else {
             return .none(reason: "the eNTK has m = \(m) rows, above the exact limit of \(configuration.maxKernelSize), and the matrix-free spectrum is off: no spectrum for this model")
         }
+        // A frozen model's spectrum is exact at any size and cheap (the
+        // readout's (fan_in+1)² Gram, `SpectrumAnalysis.analyzeReadout`): no
+        // top-k or time limit applies.
+        if plan.mode == .frozen { return .matrixFree(settings) }
         guard settings.topK < m else {
             return .none(reason: "top_k = \(settings.topK) must be below the eNTK's m = \(m) rows: no spectrum for this model")
         }

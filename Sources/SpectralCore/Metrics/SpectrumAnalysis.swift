@@ -43,6 +43,63 @@ public enum SpectrumAnalysis {
         }
     }
 
+    /// The exact spectrum of a model whose readout alone trains, at any size,
+    /// without the m × m kernel. Its eNTK is the readout's, Θ = K ⊗ I_C with
+    /// K = BBᵀ, B = [s·A | t·1] (n × (fan_in+1), A the readout's inputs), so Θ's
+    /// eigenvalues are those of the small Gram BᵀB ((fan_in+1)², LAPACK
+    /// `dsyevd`), each C-fold, plus zeros; K's unit eigenvectors are
+    /// u_j = B y_j / √μ_j, and the mode of (u_j, output c) carries the weight
+    /// (u_j·ĝ_{·c})². Everything is exact (`method == .exact`); the null
+    /// space's weight, 1 − Σ of the others, is given to its first mode (all
+    /// of them lie in the ≈0 bin).
+    public static func analyzeReadout(_ factors: KernelFactors, residualGradient g: [Double], step: Int,
+                                      binCount: Int = SpectrumHistogram.defaultBinCount) throws -> SpectrumSample {
+        let readout = factors.deltas.count - 1
+        precondition(factors.firstLayer == readout, "analyzeReadout needs a model whose readout alone trains")
+        let n = factors.rowCount, c = factors.outputDim, m = n * c
+        precondition(g.count == m, "residual gradient does not match the kernel")
+        let fanIn = factors.activations[readout].cols, p = fanIn + 1
+        let s = factors.weightMultipliers[readout], t = factors.biasMultipliers[readout]
+        var b = Matrix<Double>(rows: n, cols: p)
+        for i in 0..<n {
+            for k in 0..<fanIn { b.storage[i * p + k] = s * factors.activations[readout].storage[i * fanIn + k] }
+            b.storage[i * p + fanIn] = t
+        }
+        let small = try SymmetricEigen(b.multiplied(by: b, transposeSelf: true))  // BᵀB, descending
+        let rank = min(n, p)
+        // K's nonzero eigenpairs, then Θ's modes (u_j, c) in descending order, then zeros.
+        var lambda = [Double](repeating: 0, count: m)
+        var vectors: [[Double]] = []
+        for j in 0..<rank {
+            let mu = max(0, small.eigenvalues[j])
+            var u = [Double](repeating: 0, count: n)
+            if mu > 0 {
+                let scale = 1 / mu.squareRoot()
+                for i in 0..<n {
+                    var dot = 0.0
+                    for k in 0..<p { dot += b.storage[i * p + k] * small.eigenvectors[k, j] }
+                    u[i] = dot * scale
+                }
+            }
+            vectors.append(u)
+            for output in 0..<c { lambda[j * c + output] = mu }
+        }
+        return summarize(descendingEigenvalues: lambda, residualGradient: g, step: step, binCount: binCount) { unit in
+            var dots = [Double](repeating: 0, count: m)
+            var listed = 0.0
+            for (j, u) in vectors.enumerated() {
+                for output in 0..<c {
+                    var dot = 0.0
+                    for i in 0..<n { dot += u[i] * unit[i * c + output] }
+                    dots[j * c + output] = dot
+                    listed += dot * dot
+                }
+            }
+            if rank * c < m { dots[rank * c] = max(0, 1 - listed).squareRoot() }
+            return dots
+        }
+    }
+
     /// The METHOD.md quantities from the eigenvalues (descending) and the
     /// projections v_k·ĝ of the unit residual, which `projections` computes.
     private static func summarize(descendingEigenvalues: [Double], residualGradient g: [Double], step: Int, binCount: Int,

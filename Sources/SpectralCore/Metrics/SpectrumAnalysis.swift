@@ -67,30 +67,25 @@ public enum SpectrumAnalysis {
         }
         let small = try SymmetricEigen(b.multiplied(by: b, transposeSelf: true))  // BᵀB, descending
         let rank = min(n, p)
-        // K's nonzero eigenpairs, then Θ's modes (u_j, c) in descending order, then zeros.
+        // K's unit eigenvectors as columns: U = B·Y·diag(1/√μ) (one GEMM), then
+        // Θ's modes (u_j, c) in descending order, then zeros.
+        var u = b.multiplied(by: small.eigenvectors)  // [n, p]
         var lambda = [Double](repeating: 0, count: m)
-        var vectors: [[Double]] = []
         for j in 0..<rank {
             let mu = max(0, small.eigenvalues[j])
-            var u = [Double](repeating: 0, count: n)
-            if mu > 0 {
-                let scale = 1 / mu.squareRoot()
-                for i in 0..<n {
-                    var dot = 0.0
-                    for k in 0..<p { dot += b.storage[i * p + k] * small.eigenvectors[k, j] }
-                    u[i] = dot * scale
-                }
-            }
-            vectors.append(u)
+            let scale = mu > 0 ? 1 / mu.squareRoot() : 0
+            for i in 0..<n { u.storage[i * p + j] *= scale }
             for output in 0..<c { lambda[j * c + output] = mu }
         }
+        let columns = u
         return summarize(descendingEigenvalues: lambda, residualGradient: g, step: step, binCount: binCount) { unit in
+            // (u_j·ĝ_{·c}) for every j and c at once: Uᵀ Ĝ with Ĝ = ĝ as [n, C].
+            let projections = columns.multiplied(by: Matrix(rows: n, cols: c, storage: unit), transposeSelf: true)  // [p, C]
             var dots = [Double](repeating: 0, count: m)
             var listed = 0.0
-            for (j, u) in vectors.enumerated() {
+            for j in 0..<rank {
                 for output in 0..<c {
-                    var dot = 0.0
-                    for i in 0..<n { dot += u[i] * unit[i * c + output] }
+                    let dot = projections.storage[j * c + output]
                     dots[j * c + output] = dot
                     listed += dot * dot
                 }

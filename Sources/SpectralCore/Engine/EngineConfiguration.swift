@@ -28,11 +28,12 @@ public struct ModelPlan: Sendable, Equatable {
 public struct EngineConfiguration: Sendable {
     /// The default exact limit: the kernel size (nC) below which the exact
     /// spectrum (form Θ, `dsyevd`) was faster than the matrix-free one on the
-    /// development machine — `spectop bench` measured the crossover at
-    /// m ≈ 2,312 (digits-shaped model, width 256, depth 2, C = 10: exact 8.5 s
-    /// vs matrix-free 6.5 s at m = 2,560, 1.3 s vs 6.4 s at 1,280). It moves
-    /// with the model (matrix-free costs ∝ n·P per product), hence the key.
-    public static let defaultExactLimit = 2300
+    /// development machine — `spectop bench` put the crossover at m ≈ 2,860
+    /// (digits-shaped model, width 256, depth 2, C = 10; medians of 3: exact
+    /// 3.1 s vs matrix-free 4.1 s at m = 2,560, 47.6 s vs 11.7 s at 5,120; an
+    /// earlier run on a busier machine, before the SYRK kernel, gave 2,312).
+    /// It moves with the model (matrix-free costs ∝ n·P per product), hence the key.
+    public static let defaultExactLimit = 2860
     public var models: [ModelPlan]
     public var train: Dataset
     /// The fixed probe set shared by every model (METHOD.md).

@@ -190,7 +190,7 @@ public enum SpectralDensity {
         var e = offDiagonal + [0]
         var z = [Double](repeating: 0, count: s * s)
         let info = LAPACKE_dstev(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "V")), Int32(s), &d, &e, &z, Int32(s))
-        guard info == 0 else { throw .arpack(routine: "LAPACK dstev", info: info) }
+        guard info == 0 else { throw .lapack(routine: "dstev", info: info) }
         // Column-major: eigenvector k is z[k·s ..< (k+1)·s]; its first component is z[k·s].
         let weights = (0..<s).map { z[$0 * s] * z[$0 * s] }
         return GaussQuadrature(nodes: d, weights: weights)

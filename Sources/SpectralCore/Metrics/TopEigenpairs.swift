@@ -10,6 +10,8 @@ public enum TopEigenpairs {
         case badCount(k: Int, size: Int)
         /// ARPACK's own error code (its documentation of dsaupd/dseupd lists them).
         case arpack(routine: String, info: Int32)
+        /// LAPACK's (dstev for the quadrature's tridiagonal matrices).
+        case lapack(routine: String, info: Int32)
         /// Fewer than k Ritz values met the tolerance within the restart budget.
         case notConverged(converged: Int, requested: Int)
         /// The caller's `interrupted` said stop between two products.
@@ -20,6 +22,7 @@ public enum TopEigenpairs {
             case .badCount(let k, let m):
                 return "top-k of \(k) eigenpairs needs 1 ≤ k < m, and the kernel has m = \(m) rows"
             case .arpack(let routine, let info): return "ARPACK \(routine) failed (info \(info))"
+            case .lapack(let routine, let info): return "LAPACK \(routine) failed (info \(info))"
             case .notConverged(let converged, let requested):
                 return "ARPACK found \(converged) of \(requested) eigenpairs within its restart budget"
             case .interrupted: return "interrupted"

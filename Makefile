@@ -1,6 +1,6 @@
 # spectop — the two commands a newcomer needs are `make demo` and `make test`.
 SHELL := /bin/bash
-DEBIAN_PACKAGES := libncursesw5-dev libopenblas-dev liblapacke-dev tmux
+DEBIAN_PACKAGES := libncursesw5-dev libopenblas-dev liblapacke-dev libarpack2-dev tmux
 SWIFT ?= swift
 PREFIX ?= /usr/local
 RELEASE_BIN = .build/release/spectop

@@ -5,7 +5,7 @@ import PackageDescription
 let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
 
 // spectop runs on Linux only: it builds with the Swift toolchain for Linux (6.0 or later) against
-// OpenBLAS + LAPACKE (CLinalg) and ncursesw (CNcurses), and reads /proc. No other platform is declared
+// OpenBLAS + LAPACKE (CLinalg), ARPACK-NG (CArpack) and ncursesw (CNcurses), and reads /proc. No other platform is declared
 // because none is supported.
 let package = Package(
     name: "spectop",
@@ -21,6 +21,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CLinalg", path: "Sources/CLinalg"),
+        // ARPACK-NG (Debian libarpack2-dev): implicitly restarted Lanczos for the matrix-free top-k eigenpairs.
+        .systemLibrary(name: "CArpack", path: "Sources/CArpack"),
         .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),
         // Crash handlers that restore the terminal: C, because only async-signal-safe code may run there.
         .target(name: "CTerminalRescue"),
@@ -30,7 +32,7 @@ let package = Package(
         .target(name: "SpecTopRecord", swiftSettings: strict),
         .target(
             name: "SpectralCore",
-            dependencies: ["SpecTopRecord", "CLinalg"],
+            dependencies: ["SpecTopRecord", "CLinalg", "CArpack"],
             swiftSettings: strict
         ),
         // The monitor sees only the contract, never the engine.

@@ -46,3 +46,19 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(BenchTimer.median([]), 0)
     }
 }
+
+/// The crossover of the spectrum cost curves, from given times.
+final class SpectrumCostTests: XCTestCase {
+    func testCrossoverInterpolatesInLogLog() {
+        // Exact is faster at 1000 (1 vs 4 ms), slower at 4000 (64 vs 16): ratios 1/4 and 4 cross at 2000.
+        XCTAssertEqual(SpectrumCost.crossover(exact: [1000: 1, 4000: 64], matrixFree: [1000: 4, 4000: 16]), 2000, accuracy: 1e-9)
+        XCTAssertTrue(SpectrumCost.crossover(exact: [1000: 1, 4000: 2], matrixFree: [1000: 4, 4000: 16]).isNaN, "no crossing")
+        XCTAssertEqual(SpectrumCost.crossover(exact: [1000: 5], matrixFree: [1000: 4]), 1000, "matrix-free already faster")
+    }
+
+    func testQuickBenchReportsTheSpectrumFiguresAsNotMeasured() throws {
+        let plugin = try XCTUnwrap(SpectrumCost.plugins.first { $0.key == "spectrum_crossover_m" })
+        XCTAssertThrowsError(try plugin.measure(.quick(repeats: 1, memoryRun: .skip(reason: "test"))))
+        XCTAssertEqual(SpectrumCost.plugins.count, 3 * 3 + 2 + 1)
+    }
+}

@@ -40,6 +40,34 @@ final class RecordTests: XCTestCase {
         XCTAssertEqual(shares.map(\.chiNetShare), [0.4, 0.6])
     }
 
+    /// A matrix-free spectrum's line carries its method, its estimate's
+    /// uncertainties and its histogram (the top-k eigenvalues cannot rebuild
+    /// it); lines written before it (no "method") read back as exact.
+    func testMatrixFreeSpectrumLinesReadBackAndOldLinesAreExact() throws {
+        let histogram = SpectrumHistogram(log10Edges: [-2, -1, 0], counts: [70, 9], residualWeights: [0.25, 0.5],
+                                          nearZeroCount: 1, nearZeroWeight: 0.125, markerBin: 1, countUncertainty: [4.5, 1.25])
+        let estimate = SpectrumSample(step: 7, eigenvalues: [1, 0.5], weights: [0.375, 0.125], chiPosExact: 0.25, lambdaEff: 0.5,
+                                      rEff: 0.0625, effectiveRank: 12.5, histogram: histogram, method: .lanczos, modeCount: 80,
+                                      rEffUncertainty: 0.015625, restWeight: 0.5)
+        let line = RecordLines.encode(.spectrum(model: "m", estimate))
+        XCTAssertTrue(line.contains(#""method":"lanczos""#), line)
+        XCTAssertTrue(line.contains(#""counts_uncertainty":[4.5,1.25]"#), line)
+        let old = #"{"type":"spectrum","model":"m","step":2,"eigenvalues":[4,1],"weights":[0.5,0.5],"chi_pos_exact":0.5,"lambda_eff":2.5,"r_eff":0.5,"effective_rank":1.6}"#
+        let text = """
+            {"type":"run","version":1,"seed":9,"preset":"t","models":[{"id":"m","width":4,"depth":1,"params":21,"trainable":"all"}]}
+            \(old)
+            \(line)
+
+            """
+        let record = try RunRecord.parse(Data(text.utf8), file: "r.jsonl")
+        let spectra = try XCTUnwrap(record.spectra["m"])
+        XCTAssertEqual(spectra.count, 2)
+        XCTAssertEqual(spectra[0].method, .exact)
+        XCTAssertEqual(spectra[0].modeCount, 2)
+        XCTAssertFalse(spectra[0].histogram.isEstimate)
+        XCTAssertEqual(spectra[1], estimate)
+    }
+
     func testTruncatedLastLineIsToleratedWithAWarning() throws {
         let text = "{\"type\":\"run\",\"version\":1}\n{\"type\":\"step\",\"model\":\"m\",\"step\":0,\"loss\":1}\n{\"type\":\"step\",\"mod"
         let record = try RunRecord.parse(Data(text.utf8), file: "cut.jsonl")

@@ -228,6 +228,13 @@ final class EmpiricalNTKTests: XCTestCase {
             _ = probe.measure(model, estimator: .exact, kernelFactors: factors)
             let reference = try SpectrumAnalysis.analyze(kernel: EmpiricalNTK.kernel(factors), residualGradient: probe.residualGradient, step: 1)
             XCTAssertTrue(EmpiricalNTK.build(factors, into: workspace, interrupted: { false }))
+            // The workspace holds the upper triangle (SYRK), which is what dsyevd reads.
+            let full = EmpiricalNTK.kernel(factors), m = rows * outputs
+            for row in 0..<m {
+                for col in row..<m {
+                    XCTAssertEqual(workspace.kernel[row * m + col], full[row, col], accuracy: 1e-12 * full.trace, "(\(row), \(col))")
+                }
+            }
             let reused = try SpectrumAnalysis.analyze(workspace: workspace, size: rows * outputs, residualGradient: probe.residualGradient, step: 1)
             XCTAssertEqual(reused.eigenvalues.count, rows * outputs)
             let top = reference.eigenvalues[0]

@@ -125,4 +125,33 @@ final class StateDumpTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix("cannot write the state dump to \(blocker.path)"), "\(error)")
         }
     }
+
+    /// Above the exact limit the dump's spectrum is the matrix-free one, and
+    /// the manifest says so: method, m and r_eff's half-width, with the top-k
+    /// eigenvalues in eigenvalues.npy (a frozen model's stays exact).
+    func testDumpAboveTheExactLimitSaysItsSpectrumIsAnEstimate() throws {
+        let data = syntheticRegression(samples: 64, outputs: 2)
+        let probe = data.subset(Array(0..<30))
+        let engine = try Engine(EngineConfiguration(models: plans(widths: [8], steps: 2, outputs: 2), train: data, probe: probe, seed: 1,
+                                                    maxKernelSize: 40, matrixFree: MatrixFreeSettings(topK: 6, starts: 4, steps: 20), workers: 1))
+        let directory = temporaryDirectory()
+        let report = try engine.writeStateDump(to: directory)
+        XCTAssertEqual(report.failures, [])
+        XCTAssertEqual(report.written.map(\.lastPathComponent), ["w8-active", "w8-frozen"])
+        for folder in report.written {
+            let manifest = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("manifest.json"))) as? [String: Any])
+            let metrics = try XCTUnwrap(manifest["metrics"] as? [String: Any])
+            if folder.lastPathComponent.hasSuffix("frozen") {
+                // Exact at any size: the readout's Gram.
+                XCTAssertEqual(metrics["spectrum_method"] as? String, "exact")
+                XCTAssertNil(metrics["mode_count"])
+                XCTAssertEqual(try load(folder.appendingPathComponent("eigenvalues.npy")).shape, [60])
+            } else {
+                XCTAssertEqual(metrics["spectrum_method"] as? String, "lanczos")
+                XCTAssertEqual(metrics["mode_count"] as? Int, 60)
+                XCTAssertNotNil(metrics["r_eff_uncertainty"] as? Double)
+                XCTAssertEqual(try load(folder.appendingPathComponent("eigenvalues.npy")).shape, [6])
+            }
+        }
+    }
 }

@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
     var only: String?
 
     /// Figures from the terminal UI: render time and output rate.
-    static var uiPlugins: [BenchmarkPlugin] { UIBenchmarks.plugins + ExitLatency.plugins + WatchBenchmarks.plugins }
+    static var uiPlugins: [BenchmarkPlugin] { UIBenchmarks.plugins + ExitLatency.plugins + WatchBenchmarks.plugins + SpectrumCost.plugins }
 
     func validate() throws {
         if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }

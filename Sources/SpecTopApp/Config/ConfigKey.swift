@@ -215,6 +215,13 @@ extension ConfigKey {
         .choice("metrics", "probe_source", \.metrics.probeSource, "train | held_out | fresh (teacher only)"),
         .choice("metrics", "trace", \.metrics.trace, "exact | hutchinson (estimate of Tr Θ for large C)"),
         .integer("metrics", "hutchinson_samples", \.metrics.hutchinsonSamples, "Rademacher vectors per Hutchinson estimate", atLeast: 1),
+        .integer("metrics", "exact_limit", \.metrics.exactLimit,
+                 "largest n·C for the exact eNTK spectrum; above it top-k + Lanczos density (estimates)", atLeast: 0),
+        .integer("metrics", "top_k", \.metrics.topK, "eigenpairs the matrix-free spectrum computes exactly (below n·C)", atLeast: 1),
+        .float("metrics", "spectrum_max_seconds", \.metrics.spectrumMaxSeconds,
+               "no matrix-free spectrum for a model whose spectrum would take longer (predicted)") {
+            $0 > 0 && $0.isFinite ? nil : "must be a positive number of seconds"
+        },
     ]
 
     /// The key `name` of `section`, if there is one.

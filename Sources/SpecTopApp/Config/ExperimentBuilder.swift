@@ -79,7 +79,9 @@ enum ExperimentBuilder {
         let engine = EngineConfiguration(
             models: plans, train: split.train, probe: split.probe, seed: config.seed, metricsEvery: config.metrics.every,
             spectrumEvery: config.metrics.spectrumEvery > 0 ? config.metrics.spectrumEvery : nil,
-            spectrumInterval: config.metrics.spectrumInterval, traceEstimator: trace, workers: workers,
+            spectrumInterval: config.metrics.spectrumInterval, maxKernelSize: config.metrics.exactLimit,
+            matrixFree: MatrixFreeSettings(topK: config.metrics.topK), maxSpectrumSeconds: config.metrics.spectrumMaxSeconds,
+            traceEstimator: trace, workers: workers,
             recordEvents: recordEvents, onlineSampler: online)
         do { try engine.validate() } catch { throw ConfigError(error.description) }
         return PreparedExperiment(config: config, engine: engine, dataName: dataset.name)

@@ -90,6 +90,12 @@ struct ExperimentConfig: Sendable, Equatable {
         var probeSource = ProbeSource.train
         var trace = TraceKind.exact
         var hutchinsonSamples = 8
+        /// Exact spectrum up to this nC; above it the matrix-free estimate.
+        var exactLimit = EngineConfiguration.defaultExactLimit
+        /// Eigenpairs the matrix-free spectrum computes exactly (ARPACK).
+        var topK = 32
+        /// A model whose matrix-free spectrum is predicted to take longer gets none.
+        var spectrumMaxSeconds = 60.0
     }
 }
 

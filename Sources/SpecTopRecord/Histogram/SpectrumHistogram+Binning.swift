@@ -21,25 +21,12 @@ extension SpectrumHistogram {
         }
         let threshold = top * Self.nearZeroFraction
         let positive = eigenvalues.filter { $0 >= threshold }
-        var low = Foundation.log10(positive.min() ?? top)
-        var high = Foundation.log10(top)
-        if high - low < 1e-9 {  // a flat spectrum: give the bins some width
-            low -= 0.5
-            high += 0.5
-        }
-        let width = (high - low) / Double(bins)
-        let edges = (0...bins).map { low + Double($0) * width }
+        let edges = Self.log10Edges(smallest: positive.min() ?? top, largest: top, binCount: bins)
         var counts = Array(repeating: 0, count: bins)
         var residual = Array(repeating: 0.0, count: bins)
         var zeroCount = 0
         var zeroWeight = 0.0
-        func bin(of value: Double) -> Int {
-            // Clamped before the Int conversion: a non-finite position (a
-            // replayed record's extreme values) must not trap.
-            let position = ((Foundation.log10(value) - low) / width).rounded(.down)
-            guard position.isFinite else { return position > 0 ? bins - 1 : 0 }
-            return Int(min(Double(bins - 1), max(0, position)))
-        }
+        func bin(of value: Double) -> Int { Self.bin(of: value, log10Edges: edges) }
         for (k, value) in eigenvalues.enumerated() {
             let w = k < weights.count ? weights[k] : 0
             if value < threshold {
@@ -55,5 +42,32 @@ extension SpectrumHistogram {
         if let eff = lambdaEff, eff >= threshold, eff.isFinite { marker = bin(of: eff) }
         self.init(log10Edges: edges, counts: counts, residualWeights: residual,
                   nearZeroCount: zeroCount, nearZeroWeight: zeroWeight, markerBin: marker)
+    }
+
+    /// The bin edges (log10) from `smallest` (the smallest eigenvalue at or
+    /// above 1e-12·λ_1) to `largest` = λ_1: shared by the exact binning above
+    /// and the matrix-free estimate, which bins between its own extremes.
+    public static func log10Edges(smallest: Double, largest: Double, binCount: Int) -> [Double] {
+        let bins = max(1, binCount)
+        var low = Foundation.log10(smallest)
+        var high = Foundation.log10(largest)
+        if high - low < 1e-9 {  // a flat spectrum: give the bins some width
+            low -= 0.5
+            high += 0.5
+        }
+        let width = (high - low) / Double(bins)
+        return (0...bins).map { low + Double($0) * width }
+    }
+
+    /// The bin of a value at or above the ≈0 threshold: values below the first
+    /// edge go to the first bin, above the last to the last one.
+    public static func bin(of value: Double, log10Edges edges: [Double]) -> Int {
+        let bins = edges.count - 1
+        let low = edges[0], width = (edges[bins] - edges[0]) / Double(bins)
+        // Clamped before the Int conversion: a non-finite position (a
+        // replayed record's extreme values) must not trap.
+        let position = ((Foundation.log10(value) - low) / width).rounded(.down)
+        guard position.isFinite else { return position > 0 ? bins - 1 : 0 }
+        return Int(min(Double(bins - 1), max(0, position)))
     }
 }

@@ -11,9 +11,18 @@ public struct SpectrumHistogram: Sendable, Equatable {
     public var nearZeroWeight: Double
     /// Bin holding λ_eff, nil if λ_eff is undefined or in the ≈0 bin.
     public var markerBin: Int?
+    /// For an estimated histogram (stochastic Lanczos quadrature): the
+    /// half-width of an about-95% interval of each bin's count, same order as
+    /// `counts`. Empty when the counts are exact.
+    public var countUncertainty: [Double]
 
-    public init(log10Edges: [Double], counts: [Int], residualWeights: [Double], nearZeroCount: Int, nearZeroWeight: Double, markerBin: Int?) {
+    public init(log10Edges: [Double], counts: [Int], residualWeights: [Double], nearZeroCount: Int, nearZeroWeight: Double, markerBin: Int?,
+                countUncertainty: [Double] = []) {
         self.log10Edges = log10Edges; self.counts = counts; self.residualWeights = residualWeights
         self.nearZeroCount = nearZeroCount; self.nearZeroWeight = nearZeroWeight; self.markerBin = markerBin
+        self.countUncertainty = countUncertainty
     }
+
+    /// True when the counts are estimates (they carry uncertainties).
+    public var isEstimate: Bool { !countUncertainty.isEmpty }
 }

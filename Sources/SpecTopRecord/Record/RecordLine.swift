@@ -34,11 +34,16 @@ public enum RecordLine: Sendable, Equatable {
             guard let model = fields.model, let step else { self = .ignored; return }
             let eigenvalues = fields[.eigenvalues] ?? [], weights = fields[.weights] ?? []
             let lambdaEff = fields[.lambdaEff]
+            // Lines without "method" (before matrix-free spectra) are exact.
+            let method = fields.method.flatMap(SpectrumMethod.init(rawValue:)) ?? .exact
+            let estimated = method == .exact ? nil : fields.density.flatMap(RecordLine.estimatedHistogram)
             self = .spectrum(model: model, SpectrumSample(
                 step: step, eigenvalues: eigenvalues, weights: weights, chiPosExact: fields[.chiPosExact],
                 lambdaEff: lambdaEff, rEff: fields[.rEff],
                 effectiveRank: fields[.effectiveRank] ?? SpectrumSample.effectiveRank(eigenvalues),
-                histogram: SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff)))
+                histogram: estimated ?? SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: lambdaEff),
+                method: method, modeCount: fields[.modeCount].flatMap { $0 >= 0 && $0 < 1e15 ? Int($0) : nil } ?? eigenvalues.count,
+                rEffUncertainty: fields[.rEffUncertainty], restWeight: fields[.restWeight] ?? 0))
         case "event":
             self = .event(RunRecord.Event(kind: fields.event ?? "event", model: fields.model, step: step,
                                           wall: fields[.wall] ?? 0, detail: fields.detail))
@@ -47,6 +52,24 @@ public enum RecordLine: Sendable, Equatable {
         default:
             self = .ignored
         }
+    }
+}
+
+extension RecordLine {
+    /// A matrix-free spectrum's histogram as written (`RecordLines`), nil when
+    /// its arrays do not fit together: its top-k eigenvalues cannot rebuild it.
+    static func estimatedHistogram(_ density: (numbers: [RecordLineScanner.DensityNumber: Double],
+                                               arrays: [RecordLineScanner.DensityArray: [Double]])) -> SpectrumHistogram? {
+        let edges = density.arrays[.log10Edges] ?? [], counts = (density.arrays[.counts] ?? []).map { Int(max(0, min(1e15, $0)).rounded()) }
+        let uncertainty = density.arrays[.countsUncertainty] ?? [], residual = density.arrays[.residualWeights] ?? []
+        guard !counts.isEmpty, edges.count == counts.count + 1, uncertainty.count == counts.count, residual.count == counts.count else {
+            return nil
+        }
+        let marker = density.numbers[.markerBin].flatMap { $0 >= 0 && Int($0) < counts.count && $0 == $0.rounded() ? Int($0) : nil }
+        return SpectrumHistogram(log10Edges: edges, counts: counts, residualWeights: residual,
+                                 nearZeroCount: Int(max(0, min(1e15, density.numbers[.nearZeroCount] ?? 0))),
+                                 nearZeroWeight: density.numbers[.nearZeroWeight] ?? 0, markerBin: marker,
+                                 countUncertainty: uncertainty)
     }
 }
 

@@ -23,6 +23,10 @@ struct RecordLineScanner {
         var event: String?
         var detail: String?
         var reason: String?
+        /// `exact` or `lanczos` (spectrum lines; absent before matrix-free spectra).
+        var method: String?
+        /// A matrix-free spectrum's histogram (`density`): its numbers and arrays.
+        var density: (numbers: [DensityNumber: Double], arrays: [DensityArray: [Double]])?
 
         subscript(_ field: NumberField) -> Double? { numbers[field.rawValue] }
         subscript(_ field: ArrayField) -> [Double]? { arrays[field.rawValue] }
@@ -30,6 +34,15 @@ struct RecordLineScanner {
 
     enum NumberField: Int, CaseIterable {
         case loss, chiLoss, chiNet, chiPos, gradSq, wall, chiNetStandardError, chiPosExact, lambdaEff, rEff, effectiveRank
+        case modeCount, rEffUncertainty, restWeight
+    }
+
+    enum DensityNumber: String, CaseIterable {
+        case nearZeroCount = "near_zero_count", nearZeroWeight = "near_zero_weight", markerBin = "marker_bin"
+    }
+
+    enum DensityArray: String, CaseIterable {
+        case log10Edges = "log10_edges", counts, countsUncertainty = "counts_uncertainty", residualWeights = "residual_weights"
     }
 
     enum ArrayField: Int, CaseIterable {
@@ -37,7 +50,7 @@ struct RecordLineScanner {
     }
 
     private enum Key {
-        case type, model, step, number(NumberField), array(ArrayField), chiNetEstimate, event, detail, reason, other
+        case type, model, step, number(NumberField), array(ArrayField), chiNetEstimate, event, detail, reason, method, density, other
 
         init(_ name: String) {
             switch name {
@@ -63,6 +76,11 @@ struct RecordLineScanner {
             case "event": self = .event
             case "detail": self = .detail
             case "reason": self = .reason
+            case "method": self = .method
+            case "density": self = .density
+            case "mode_count": self = .number(.modeCount)
+            case "r_eff_uncertainty": self = .number(.rEffUncertainty)
+            case "rest_weight": self = .number(.restWeight)
             default: self = .other
             }
         }
@@ -125,6 +143,11 @@ struct RecordLineScanner {
         case (.event, UInt8(ascii: "\"")?): fields.event = string(); return fields.event != nil
         case (.detail, UInt8(ascii: "\"")?): fields.detail = string(); return fields.detail != nil
         case (.reason, UInt8(ascii: "\"")?): fields.reason = string(); return fields.reason != nil
+        case (.method, UInt8(ascii: "\"")?): fields.method = string(); return fields.method != nil
+        case (.density, UInt8(ascii: "{")?):
+            guard let density = densityObject() else { return false }
+            fields.density = density
+            return true
         case (.step, let byte?) where RecordLineScanner.startsNumber(byte):
             guard let number = number() else { return false }
             fields.step = number.isFinite ? number : nil
@@ -146,6 +169,29 @@ struct RecordLineScanner {
             // Unknown key, `null`, or a value of another type: skipped, and the field stays absent.
             return skipValue(depth: 0)
         }
+    }
+
+    /// The `density` object of a matrix-free spectrum line: known numbers and
+    /// number arrays, anything else skipped. Nil on a syntax error.
+    private mutating func densityObject() -> (numbers: [DensityNumber: Double], arrays: [DensityArray: [Double]])? {
+        var numbers: [DensityNumber: Double] = [:], arrays: [DensityArray: [Double]] = [:]
+        index += 1  // "{"
+        if consume(UInt8(ascii: "}")) { return (numbers, arrays) }
+        repeat {
+            skipWhitespace()
+            guard let name = string(), consume(UInt8(ascii: ":")) else { return nil }
+            skipWhitespace()
+            if let key = DensityNumber(rawValue: name), let byte = current, RecordLineScanner.startsNumber(byte) {
+                guard let value = number() else { return nil }
+                if value.isFinite { numbers[key] = value }
+            } else if let key = DensityArray(rawValue: name), current == UInt8(ascii: "[") {
+                guard let values = numberArray() else { return nil }
+                if let values { arrays[key] = values }
+            } else {
+                guard skipValue(depth: 1) else { return nil }
+            }
+        } while consume(UInt8(ascii: ","))
+        return consume(UInt8(ascii: "}")) ? (numbers, arrays) : nil
     }
 
     private static func startsNumber(_ byte: UInt8) -> Bool {

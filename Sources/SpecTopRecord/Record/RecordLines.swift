@@ -29,6 +29,8 @@ public enum RecordLines {
             json.add("lambda_eff", spectrum.lambdaEff)
             json.add("r_eff", spectrum.rEff)
             json.add("effective_rank", spectrum.effectiveRank)
+            json.add("method", spectrum.method.rawValue)
+            if spectrum.isEstimate { addEstimate(spectrum, to: &json) }
         case .event(let kind, let model, let step, let wall, let detail):
             json.add("type", "event")
             json.add("event", kind)
@@ -48,5 +50,24 @@ public enum RecordLines {
         json.add("wall", wall)
         if let detail { json.add("detail", detail) }
         return json.line
+    }
+
+    /// A matrix-free spectrum's extra fields: its eigenvalues are the top k
+    /// only, so the histogram cannot be rebuilt from them and travels as
+    /// `density` (edges, estimated counts and their ~95% half-widths).
+    private static func addEstimate(_ spectrum: SpectrumSample, to json: inout JSONLine) {
+        json.add("mode_count", spectrum.modeCount)
+        json.add("r_eff_uncertainty", spectrum.rEffUncertainty)
+        json.add("rest_weight", spectrum.restWeight)
+        let h = spectrum.histogram
+        var density = JSONLine()
+        density.add("log10_edges", numbers: h.log10Edges)
+        density.add("counts", numbers: h.counts.map(Double.init))
+        density.add("counts_uncertainty", numbers: h.countUncertainty)
+        density.add("residual_weights", numbers: h.residualWeights)
+        density.add("near_zero_count", h.nearZeroCount)
+        density.add("near_zero_weight", h.nearZeroWeight)
+        if let marker = h.markerBin { density.add("marker_bin", marker) }
+        json.add("density", raw: density.line)
     }
 }

@@ -68,15 +68,23 @@ public struct SpectrumView: Sendable {
     private func renderStats(into buffer: inout CellBuffer, area: Rect, model: ModelSnapshot, glyphs: GlyphSet) {
         guard area.width > 10, area.height > 0 else { return }
         let spectrum = model.spectrum
+        // "~" marks a matrix-free estimate (top-k exact, the rest by Lanczos quadrature).
+        let estimated = spectrum?.isEstimate ?? false
+        let approx = estimated ? "~" : ""
+        var rEff = NumberFormat.missing
+        if let value = spectrum?.rEff, value.isFinite {
+            rEff = approx + NumberFormat.fixed(value, decimals: 3)
+            if estimated, let half = spectrum?.rEffUncertainty { rEff += "±" + NumberFormat.fixed(half, decimals: 3) }
+        }
         let rows: [(String, String)] = [
-            ("eigenvalues", spectrum.map { "\($0.eigenvalues.count)" } ?? NumberFormat.missing),
-            ("effective rank", NumberFormat.fixed(spectrum?.effectiveRank, decimals: 1)),
-            ("r_eff", NumberFormat.fixed(spectrum?.rEff, decimals: 3)),
+            ("eigenvalues", spectrum.map { $0.isEstimate ? "top \($0.eigenvalues.count) of \($0.modeCount)" : "\($0.eigenvalues.count)" } ?? NumberFormat.missing),
+            ("effective rank", (spectrum == nil ? "" : approx) + NumberFormat.fixed(spectrum?.effectiveRank, decimals: 1)),
+            ("r_eff", rEff),
             (glyphs.chiPos + " exact", NumberFormat.scientific(spectrum?.chiPosExact)),
             (glyphs.chiPos + " kernel-free", NumberFormat.scientific(model.latest?.chiPos)),
             (glyphs.lambdaEff, NumberFormat.scientific(spectrum?.lambdaEff)),
             (glyphs.chiNet, NumberFormat.scientific(model.latest?.chiNet)),
-            (glyphs.approxZero + " bin", spectrum.map { "\($0.histogram.nearZeroCount)" } ?? NumberFormat.missing),
+            (glyphs.approxZero + " bin", spectrum.map { approx + "\($0.histogram.nearZeroCount)" } ?? NumberFormat.missing),
             ("reach (min " + glyphs.chiPos + ")", NumberFormat.scientific(model.minChiPos)),
             ("max r_eff", NumberFormat.fixed(model.maxREff, decimals: 3)),
             ("amplification", model.amplification.map { glyphs.times + NumberFormat.fixed($0, decimals: 2) } ?? NumberFormat.missing),

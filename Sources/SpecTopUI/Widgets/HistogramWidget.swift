@@ -3,7 +3,7 @@ import SpecTopRecord
 /// An eigenvalue histogram (METHOD.md, display conventions): for every
 /// log-spaced bin a count bar beside a residual-weight bar in a second colour,
 /// the "≈0" bin apart on the left, a marker under λ_eff's bin and, when asked
-/// for, an axis row with the bin range.
+/// for, an axis row with the bin range. Estimated counts are drawn dim.
 public struct HistogramWidget: Sendable {
     public var histogram: SpectrumHistogram
     /// Draw the row of edge labels under the marker row.
@@ -42,12 +42,15 @@ public struct HistogramWidget: Sendable {
             guard weight > 0, maxWeight > 0, weight.isFinite else { return 0 }
             return max(1, Int((weight / maxWeight * Double(total)).rounded()))
         }
-        func bar(_ eighths: Int, x: Int, width: Int, role: ColorRole) {
+        // Estimated counts (a matrix-free spectrum) are drawn dim, so they
+        // never look like the exact histogram of a smaller probe.
+        let countAttributes: CellAttributes = histogram.isEstimate ? .dim : []
+        func bar(_ eighths: Int, x: Int, width: Int, role: ColorRole, attributes: CellAttributes = []) {
             for column in x..<(x + width) {
                 for row in 0..<barRows {
                     let fill = min(8, max(0, eighths - 8 * row))
                     guard let glyph = glyphs.vertical(fill) else { break }
-                    buffer.put(glyph, x: column, y: area.y + barRows - 1 - row, role: role)
+                    buffer.put(glyph, x: column, y: area.y + barRows - 1 - row, role: role, attributes: attributes)
                 }
             }
         }
@@ -55,7 +58,7 @@ public struct HistogramWidget: Sendable {
         var x = area.x
         let markerRow = area.y + barRows
         if hasNearZero {
-            bar(height(count: histogram.nearZeroCount), x: x, width: 1, role: .histogram)
+            bar(height(count: histogram.nearZeroCount), x: x, width: 1, role: .histogram, attributes: countAttributes)
             bar(height(weight: histogram.nearZeroWeight), x: x + 1, width: 1, role: .residual)
             x += nearZeroColumns
         }
@@ -65,7 +68,7 @@ public struct HistogramWidget: Sendable {
         let weightWidth = pitch - gap - countWidth
         for bin in 0..<binCount {
             let left = x + bin * pitch
-            bar(height(count: bins.counts[bin]), x: left, width: countWidth, role: .histogram)
+            bar(height(count: bins.counts[bin]), x: left, width: countWidth, role: .histogram, attributes: countAttributes)
             bar(height(weight: bins.residualWeights[bin]), x: left + countWidth, width: weightWidth, role: .residual)
             if bins.markerBin == bin {
                 buffer.put(glyphs.marker, x: left + (pitch - gap - 1) / 2, y: markerRow, role: .marker, attributes: .bold)

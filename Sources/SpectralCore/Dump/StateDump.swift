@@ -36,8 +36,15 @@ public enum StateDump {
             /// Tr Θ_l and gᵀΘ_l g per layer (the per-layer split).
             public var layerChiNet: [Double]
             public var layerGradSq: [Double]
+            /// "exact" or "lanczos" (matrix-free: `eigenvalues` holds the top k
+            /// only, r_eff and the effective rank are estimates); nil without a spectrum.
+            public var spectrumMethod: String? = nil
+            /// m, the kernel's size, and r_eff's ~95% half-width (matrix-free only).
+            public var modeCount: Int? = nil
+            public var rEffUncertainty: Double? = nil
             enum CodingKeys: String, CodingKey {
                 case loss, eigenvalues
+                case spectrumMethod = "spectrum_method", modeCount = "mode_count", rEffUncertainty = "r_eff_uncertainty"
                 case chiLoss = "chi_loss", chiNet = "chi_net", chiPos = "chi_pos", chiPosExact = "chi_pos_exact"
                 case lambdaEff = "lambda_eff", rEff = "r_eff", gradSq = "grad_sq", effectiveRank = "effective_rank"
                 case chiNetIsEstimate = "chi_net_is_estimate"
@@ -88,7 +95,9 @@ public enum StateDump {
     /// others are still written; the ids in `diverged` are marked in their
     /// manifests. Throws only when the directory or the probe files cannot be written.
     @discardableResult
-    public static func write(runs: [ModelRun], probe: Dataset, to directory: URL, diverged: Set<String> = []) throws -> Report {
+    public static func write(runs: [ModelRun], probe: Dataset, to directory: URL, diverged: Set<String> = [],
+                             maxKernelSize: Int = EngineConfiguration.defaultExactLimit,
+                             matrixFree: MatrixFreeSettings? = MatrixFreeSettings()) throws -> Report {
         let fm = FileManager.default
         do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw Failure.write(path: directory.path, reason: (error as NSError).localizedDescription)
@@ -102,7 +111,8 @@ public enum StateDump {
         for run in runs {
             if diverged.contains(run.plan.id) { report.diverged.append(run.plan.id) }
             do {
-                report.written.append(try writeModel(run, probe: probe, to: directory, diverged: diverged.contains(run.plan.id)))
+                report.written.append(try writeModel(run, probe: probe, to: directory, diverged: diverged.contains(run.plan.id),
+                                                     maxKernelSize: maxKernelSize, matrixFree: matrixFree))
             } catch {
                 report.failures.append("\(run.plan.id): \(error)")
             }
@@ -116,7 +126,8 @@ public enum StateDump {
         }
     }
 
-    private static func writeModel(_ run: ModelRun, probe: Dataset, to directory: URL, diverged: Bool) throws -> URL {
+    private static func writeModel(_ run: ModelRun, probe: Dataset, to directory: URL, diverged: Bool,
+                                   maxKernelSize: Int, matrixFree: MatrixFreeSettings?) throws -> URL {
         let fm = FileManager.default
         let folder = directory.appendingPathComponent(run.plan.id, isDirectory: true)
         do { try fm.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
@@ -135,7 +146,8 @@ public enum StateDump {
                                 biasMultiplier: Double(layer.biasMultiplier), activation: layer.activation.rawValue))
         }
         // A diverged model's metrics are not finite: skip them (and its kernel).
-        let (measurement, spectrum) = diverged ? (nil, nil) : try run.measureWithoutRecording()
+        let (measurement, spectrum) = diverged ? (nil, nil)
+            : try run.measureWithoutRecording(maxKernelSize: maxKernelSize, matrixFree: matrixFree)
         var eigenFile: String?
         if let spectrum {
             eigenFile = "eigenvalues.npy"
@@ -143,12 +155,17 @@ public enum StateDump {
             try put(NPYFile.encode(spectrum.weights, shape: [spectrum.weights.count]), folder.appendingPathComponent("mode_weights.npy"))
         }
         func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
-        let metrics = Manifest.Metrics(
+        var metrics = Manifest.Metrics(
             loss: finite(measurement?.loss), chiLoss: finite(measurement?.chiLoss), chiNet: finite(measurement?.chiNet),
             chiPos: finite(measurement?.chiPos), chiPosExact: finite(spectrum?.chiPosExact),
             lambdaEff: finite(spectrum?.lambdaEff), rEff: finite(spectrum?.rEff), gradSq: finite(measurement?.gradSq),
             effectiveRank: finite(spectrum?.effectiveRank), chiNetIsEstimate: measurement?.traceIsEstimate ?? false,
             eigenvalues: eigenFile, layerChiNet: measurement?.layerTraces ?? [], layerGradSq: measurement?.layerGradSq ?? [])
+        metrics.spectrumMethod = spectrum?.method.rawValue
+        if let spectrum, spectrum.isEstimate {
+            metrics.modeCount = spectrum.modeCount
+            metrics.rEffUncertainty = finite(spectrum.rEffUncertainty)
+        }
         let manifest = Manifest(model: run.plan.id, step: run.step, loss: probe.lossKind.rawValue,
                                 trainable: model.featuresFrozen ? "readout" : "all",
                                 inputDim: model.architecture.inputDim, outputDim: model.outputDim,

@@ -36,6 +36,8 @@ public final class Engine: @unchecked Sendable {
     private var events: [EngineEvent] = []
     private var startTime = Date()
     private let workerCount: Int
+    /// Per model: exact, matrix-free or no spectrum (fixed by the sizes).
+    private let spectrumPlans: [SpectrumPlan]
 
     /// Builds every model (initialisation happens here, deterministically).
     public init(_ configuration: EngineConfiguration) throws(ConfigurationError) {
@@ -47,6 +49,7 @@ public final class Engine: @unchecked Sendable {
                                      online: configuration.onlineSampler))
         }
         self.runs = runs
+        spectrumPlans = configuration.models.map { SpectrumPlan.choose(for: $0, in: configuration) }
         published = runs.map { run in
             var snapshot = ModelSnapshot(id: run.plan.id, width: run.plan.architecture.width, depth: run.plan.architecture.depth,
                                          mode: run.plan.mode, featuresFrozen: run.model.featuresFrozen,
@@ -88,8 +91,10 @@ public final class Engine: @unchecked Sendable {
     public func writeStateDump(to directory: URL) throws -> StateDump.Report {
         let diverged = Set(snapshot().models.filter { $0.status == .diverged }.map(\.id))
         let probe = configuration.probe
+        let configuration = self.configuration
         return try withModelsIdle { runs in
-            try StateDump.write(runs: runs, probe: probe, to: directory, diverged: diverged)
+            try StateDump.write(runs: runs, probe: probe, to: directory, diverged: diverged,
+                                maxKernelSize: configuration.maxKernelSize, matrixFree: configuration.matrixFree)
         }
     }
 
@@ -106,6 +111,12 @@ public final class Engine: @unchecked Sendable {
         // Two levels of parallelism oversubscribe the cores: with several
         // workers each BLAS call runs on its caller's thread only.
         if workerCount > 1 { BLASRuntime.setThreadCount(1) }
+        // A model that gets no spectrum says why once; it trains all the same.
+        for (i, plan) in spectrumPlans.enumerated() {
+            if case .none(let reason?) = plan {
+                appendEvent(.event(kind: "spectrum", model: runs[i].plan.id, step: 0, wall: 0, detail: reason))
+            }
+        }
         liveWorkers = workerCount
         for index in 0..<workerCount {
             let thread = Thread { [self] in self.workerLoop() }
@@ -313,8 +324,7 @@ public final class Engine: @unchecked Sendable {
     /// The largest eNTK any model may compute: what each worker's spectrum
     /// workspace is sized for.
     private var largestKernel: Int {
-        guard configuration.traceEstimator == .exact else { return 0 }
-        return runs.map(\.kernelSize).filter { $0 <= configuration.maxKernelSize }.max() ?? 0
+        runs.indices.filter { spectrumPlans[$0] == .exact }.map { runs[$0].kernelSize }.max() ?? 0
     }
 
     private func workerLoop() {
@@ -361,7 +371,7 @@ public final class Engine: @unchecked Sendable {
                 defer { lock.unlock() }
                 return stopping || (state == .paused && !claimedWhilePaused)
             }
-            if spectrumDue && workspace == nil {
+            if spectrumDue && workspace == nil && spectrumPlans[index] == .exact {
                 workspace = SpectrumWorkspace(capacity: largestKernel, rows: configuration.probe.count)
             }
             let outcome = runUnit(index, freeze: freeze, spectrumDue: spectrumDue, started: now, workspace: workspace,
@@ -389,8 +399,7 @@ public final class Engine: @unchecked Sendable {
 
     private func isSpectrumDue(_ i: Int, now: Double) -> Bool {
         let run = runs[i]
-        guard configuration.traceEstimator == .exact,
-              configuration.probe.count * run.model.outputDim <= configuration.maxKernelSize else { return false }
+        if case .none = spectrumPlans[i] { return false }
         let step = published[i].step
         if let every = configuration.spectrumEvery { return step % every == 0 || step == run.plan.steps }
         if step == 0 || step == run.plan.steps { return true }
@@ -434,8 +443,10 @@ public final class Engine: @unchecked Sendable {
             do {
                 var result: (LNPMeasurement, SpectrumSample?)
                 do {
+                    var matrixFree: MatrixFreeSettings?
+                    if case .matrixFree(let settings) = spectrumPlans[i] { matrixFree = settings }
                     result = try run.measure(estimator: configuration.traceEstimator, withSpectrum: spectrumDue,
-                                             workspace: workspace, interrupted: interrupted)
+                                             workspace: workspace, matrixFree: matrixFree, interrupted: interrupted)
                 } catch let error as MeasurementError where error.isRetryableWithoutSpectrum {
                     // A spectrum LAPACK could not compute is reported once and
                     // skipped; the kernel-free metrics of this step still count.

@@ -26,6 +26,14 @@ public struct ModelPlan: Sendable, Equatable {
 
 /// Everything an `Engine` needs to run.
 public struct EngineConfiguration: Sendable {
+    /// The default exact limit: the kernel size (nC) below which the exact
+    /// spectrum (form Θ, `dsyevd`) was faster than the matrix-free one on the
+    /// development machine — `spectop bench` put the crossover at m ≈ 2,860
+    /// (digits-shaped model, width 256, depth 2, C = 10; medians of 3: exact
+    /// 3.1 s vs matrix-free 4.1 s at m = 2,560, 47.6 s vs 11.7 s at 5,120; an
+    /// earlier run on a busier machine, before the SYRK kernel, gave 2,312).
+    /// It moves with the model (matrix-free costs ∝ n·P per product), hence the key.
+    public static let defaultExactLimit = 2860
     public var models: [ModelPlan]
     public var train: Dataset
     /// The fixed probe set shared by every model (METHOD.md).
@@ -40,8 +48,14 @@ public struct EngineConfiguration: Sendable {
     /// `spectrumTimeFraction` of a model's time: the eNTK never stalls training.
     public var spectrumInterval: Double
     public var spectrumTimeFraction: Double
-    /// Skip exact spectra when the kernel would be larger than this (nC).
+    /// The exact spectrum up to this kernel size (nC); above it the
+    /// matrix-free one (`matrixFree`), or none when that is nil.
     public var maxKernelSize: Int
+    /// The matrix-free spectrum's work (top-k, quadrature); nil: off.
+    public var matrixFree: MatrixFreeSettings?
+    /// A model whose matrix-free spectrum would take longer than this
+    /// (predicted from its size, `SpectrumPlan`) gets none, with a message.
+    public var maxSpectrumSeconds: Double
     public var traceEstimator: TraceEstimator
     /// Worker threads (at most the core count); 0 = automatic.
     public var workers: Int
@@ -53,11 +67,13 @@ public struct EngineConfiguration: Sendable {
 
     public init(models: [ModelPlan], train: Dataset, probe: Dataset, seed: UInt64, metricsEvery: Int = 1,
                 spectrumEvery: Int? = nil, spectrumInterval: Double = 0.5, spectrumTimeFraction: Double = 0.25,
-                maxKernelSize: Int = 4096, traceEstimator: TraceEstimator = .exact, workers: Int = 0,
+                maxKernelSize: Int = EngineConfiguration.defaultExactLimit, matrixFree: MatrixFreeSettings? = MatrixFreeSettings(),
+                maxSpectrumSeconds: Double = 60, traceEstimator: TraceEstimator = .exact, workers: Int = 0,
                 recordEvents: Bool = false, onlineSampler: OnlineBatchSampler? = nil) {
         self.models = models; self.train = train; self.probe = probe; self.seed = seed
         self.metricsEvery = metricsEvery; self.spectrumEvery = spectrumEvery; self.spectrumInterval = spectrumInterval
         self.spectrumTimeFraction = spectrumTimeFraction; self.maxKernelSize = maxKernelSize
+        self.matrixFree = matrixFree; self.maxSpectrumSeconds = maxSpectrumSeconds
         self.traceEstimator = traceEstimator; self.workers = workers; self.recordEvents = recordEvents
         self.onlineSampler = onlineSampler
     }
@@ -79,6 +95,11 @@ public struct EngineConfiguration: Sendable {
             }
         }
         guard probe.count >= 1 else { throw .invalid("the probe set is empty") }
+        guard maxKernelSize >= 0 else { throw .invalid("the exact limit must be 0 or more, got \(maxKernelSize)") }
+        if let matrixFree {
+            guard matrixFree.topK >= 1 else { throw .invalid("top_k must be at least 1, got \(matrixFree.topK)") }
+            guard matrixFree.starts >= 2, matrixFree.steps >= 1 else { throw .invalid("the quadrature needs at least 2 starts and 1 step") }
+        }
         if case .hutchinson(let samples) = traceEstimator, samples < 1 {
             throw .invalid("Hutchinson samples must be at least 1, got \(samples)")
         }

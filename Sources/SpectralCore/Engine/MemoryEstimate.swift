@@ -7,7 +7,9 @@
 ///   and gradients, optimizer state, the training workspace (input plus
 ///   pre-activation, activation and delta per layer, for one batch), the probe
 ///   workspace (the same for n probe rows) and, where spectra are computed,
-///   the kernel factors (a_{l−1}: n × fan_in and δ_l: nC × fan_out, Float64);
+///   the kernel factors (a_{l−1}: n × fan_in and δ_l: nC × fan_out, Float64),
+///   and for a matrix-free spectrum the operator's scratch and the Lanczos
+///   bases (`SpectrumPlan.matrixFreeDoubles`);
 /// - per worker that computes spectra: its `SpectrumWorkspace`, the nC × nC
 ///   kernel (decomposed in place), one layer's delta Gram, the input Gram and
 ///   LAPACK's `dsyevd` workspace (1 + 6m + 2m² doubles) — about 4 m² doubles;
@@ -40,11 +42,18 @@ public struct MemoryEstimate: Sendable, Equatable {
             floats = add(floats, saturating(probeRows, a.inputDim + 3 * widths + a.outputDim))
             var bytes = saturating(floats, 4)
             let kernelSize = saturating(probeRows, a.outputDim)
-            if configuration.traceEstimator == .exact && kernelSize <= configuration.maxKernelSize {
-                let factors = shapes.reduce(0) { add($0, add(saturating(probeRows, $1.0), saturating(kernelSize, $1.1))) }
+            let factors = shapes.reduce(0) { add($0, add(saturating(probeRows, $1.0), saturating(kernelSize, $1.1))) }
+            switch SpectrumPlan.choose(for: plan, in: configuration) {
+            case .exact:
                 bytes = add(bytes, saturating(factors, 8))
                 largestKernel = max(largestKernel, kernelSize)
                 spectrumModels += 1
+            case .matrixFree(let settings):
+                // No m² buffer: the factors, the operator's scratch and the
+                // Lanczos bases, per model (counted as if all ran at once).
+                bytes = add(bytes, saturating(add(factors, SpectrumPlan.matrixFreeDoubles(a, rows: probeRows, settings: settings)), 8))
+            case .none:
+                break
             }
             modelBytes = add(modelBytes, bytes)
         }

@@ -9,6 +9,9 @@ public final class ModelRun: @unchecked Sendable {
     public let trainer: ModelTrainer<Float>
     public let probe: LNPProbe<Float>
     private var factors: KernelFactors?
+    /// Θv for the matrix-free path, made at its first use and kept (its
+    /// scratch is sized once, like the exact path's workspace).
+    private var kernelOperator: NTKOperator?
 
     /// Latest measurement and spectrum, with the step they belong to.
     public private(set) var lastMeasurement: LNPMeasurement?
@@ -39,10 +42,16 @@ public final class ModelRun: @unchecked Sendable {
     /// each layer's kernel, the eigen-solve); when it says yes the
     /// measurement throws `MeasurementError.interrupted` and records nothing.
     func measure(estimator: TraceEstimator, withSpectrum: Bool, workspace: SpectrumWorkspace? = nil,
+                 matrixFree: MatrixFreeSettings? = nil,
                  interrupted: () -> Bool = { false }) throws -> (LNPMeasurement, SpectrumSample?) {
-        let result = withSpectrum
-            ? try measureExactly(workspace: workspace ?? makeWorkspace(), interrupted: interrupted)
-            : (probe.measure(model, estimator: estimator), nil)
+        let result: (LNPMeasurement, SpectrumSample?)
+        if !withSpectrum {
+            result = (probe.measure(model, estimator: estimator), nil)
+        } else if let matrixFree {
+            result = try measureMatrixFree(matrixFree, interrupted: interrupted)
+        } else {
+            result = try measureExactly(workspace: workspace ?? makeWorkspace(), interrupted: interrupted)
+        }
         record(result.0, result.1)
         return result
     }
@@ -54,9 +63,14 @@ public final class ModelRun: @unchecked Sendable {
     }
 
     /// Measures the current state (LNP and, within `maxKernelSize`, the exact
-    /// spectrum) without touching the running summaries: for the state dump.
-    public func measureWithoutRecording(maxKernelSize: Int = 4096) throws -> (LNPMeasurement, SpectrumSample?) {
-        guard kernelSize <= maxKernelSize else { return (probe.measure(model), nil) }
+    /// spectrum; above it the matrix-free one when `matrixFree` is given)
+    /// without touching the running summaries: for the state dump.
+    public func measureWithoutRecording(maxKernelSize: Int = EngineConfiguration.defaultExactLimit,
+                                        matrixFree: MatrixFreeSettings? = nil) throws -> (LNPMeasurement, SpectrumSample?) {
+        guard kernelSize <= maxKernelSize else {
+            guard let matrixFree, matrixFree.topK < kernelSize else { return (probe.measure(model), nil) }
+            return try measureMatrixFree(matrixFree, interrupted: { false })
+        }
         return try measureExactly(workspace: makeWorkspace(), interrupted: { false })
     }
 
@@ -87,6 +101,46 @@ public final class ModelRun: @unchecked Sendable {
         } catch SymmetricEigen.Failure.nonFinite {
             // The workspace refuses NaN/Inf before LAPACK sees it: the model diverged.
             throw MeasurementError.nonFiniteKernel
+        } catch {
+            throw MeasurementError.spectrumFailed("\(error)")
+        }
+    }
+
+    /// Kernel-free LNP plus the matrix-free spectrum (top-k by ARPACK, the
+    /// rest by Lanczos quadrature) through `NTKOperator`: no m² buffer at all.
+    /// Each spectrum draws fresh quadrature starts (seeded by the step), so
+    /// successive estimates are independent.
+    private func measureMatrixFree(_ settings: MatrixFreeSettings, interrupted: () -> Bool) throws -> (LNPMeasurement, SpectrumSample?) {
+        let factors = self.factors ?? KernelFactors(model: model, rows: probe.rowCount)
+        self.factors = factors
+        let measurement = probe.measure(model, estimator: .exact, kernelFactors: factors)
+        if interrupted() { throw MeasurementError.interrupted }
+        if measurement.nonFiniteQuantity != nil { return (measurement, nil) }
+        if model.featuresFrozen {
+            // A frozen model's spectrum is exact at any size through the
+            // readout's small Gram (SpectrumAnalysis.analyzeReadout): no estimate needed.
+            do {
+                return (measurement, try SpectrumAnalysis.analyzeReadout(factors, residualGradient: probe.residualGradient, step: step))
+            } catch SymmetricEigen.Failure.nonFinite {
+                throw MeasurementError.nonFiniteKernel
+            } catch {
+                throw MeasurementError.spectrumFailed("\(error)")
+            }
+        }
+        let block = max(2, settings.starts) + 1
+        let op = kernelOperator ?? NTKOperator(factors: factors, blockCapacity: block)
+        kernelOperator = op
+        var seeded = settings
+        seeded.seed = settings.seed ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+        do {
+            let spectrum = try MatrixFreeSpectrum.analyze(op, residualGradient: probe.residualGradient, step: step,
+                                                          settings: seeded, interrupted: interrupted)
+            if !spectrum.eigenvalues.allSatisfy(\.isFinite) { throw MeasurementError.nonFiniteKernel }
+            return (measurement, spectrum)
+        } catch TopEigenpairs.Failure.interrupted {
+            throw MeasurementError.interrupted
+        } catch let error as MeasurementError {
+            throw error
         } catch {
             throw MeasurementError.spectrumFailed("\(error)")
         }

@@ -91,6 +91,20 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
         }
     }
 
+    /// The upper triangle (column ≥ row) of `self * selfᵀ` written into
+    /// `out` (rows × rows, row-major) by SYRK: half the flops of `gram(into:)`.
+    /// The lower triangle is left as it was.
+    public func upperGram(into out: UnsafeMutablePointer<Scalar>) {
+        guard rows > 0 else { return }
+        guard cols > 0 else {
+            out.initialize(repeating: 0, count: rows * rows)
+            return
+        }
+        storage.withUnsafeBufferPointer { a in
+            Scalar.syrkUpper(n: rows, k: cols, alpha: 1, a: a.baseAddress!, lda: cols, beta: 0, c: out, ldc: rows)
+        }
+    }
+
     public static func identity(_ n: Int) -> Matrix {
         var m = Matrix(rows: n, cols: n)
         for i in 0..<n { m[i, i] = 1 }

@@ -79,7 +79,8 @@ public enum EmpiricalNTK {
         workspace.kernel.update(repeating: 0, count: m * m)
         for l in factors.firstLayer..<factors.deltas.count {
             if interrupted() { return false }
-            accumulateLayer(l, factors, into: workspace.kernel, inputGram: workspace.inputGram, deltaGram: workspace.deltaGram)
+            accumulateLayer(l, factors, into: workspace.kernel, inputGram: workspace.inputGram, deltaGram: workspace.deltaGram,
+                            upperOnly: true)
         }
         return true
     }
@@ -103,12 +104,30 @@ public enum EmpiricalNTK {
     }
 
     /// Adds Θ_l into `theta`, using `inputGram` ([n, n]) and `deltaGram`
-    /// ([nC, nC]) as scratch.
+    /// ([nC, nC]) as scratch. With `upperOnly` just the upper triangle
+    /// (column ≥ row) is built, by SYRK instead of GEMM — half the flops of
+    /// both Grams and of the Hadamard pass; that triangle is all `dsyevd`
+    /// reads in the workspace path (`SpectrumWorkspace.decomposeKernel`: the
+    /// lower triangle of the column-major view).
     private static func accumulateLayer(_ l: Int, _ factors: KernelFactors, into theta: UnsafeMutablePointer<Double>,
-                                        inputGram a: UnsafeMutablePointer<Double>, deltaGram d: UnsafeMutablePointer<Double>) {
+                                        inputGram a: UnsafeMutablePointer<Double>, deltaGram d: UnsafeMutablePointer<Double>,
+                                        upperOnly: Bool = false) {
         let n = factors.rowCount, c = factors.outputDim, m = n * c
         let s2 = factors.weightMultipliers[l] * factors.weightMultipliers[l]
         let t2 = factors.biasMultipliers[l] * factors.biasMultipliers[l]
+        if upperOnly {
+            factors.activations[l].upperGram(into: a)     // [n, n], j ≥ i
+            factors.deltas[l].upperGram(into: d)          // [nC, nC], col ≥ row
+            for row in 0..<m {
+                // col ≥ row implies j = col/c ≥ i = row/c: the input Gram's upper triangle suffices.
+                let i = row / c
+                for col in row..<m {
+                    let j = col / c
+                    theta[row * m + col] += (s2 * a[i * n + j] + t2) * d[row * m + col]
+                }
+            }
+            return
+        }
         factors.activations[l].gram(into: a)     // [n, n]
         factors.deltas[l].gram(into: d)          // [nC, nC]
         for row in 0..<m {

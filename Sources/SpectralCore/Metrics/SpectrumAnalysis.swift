@@ -43,6 +43,58 @@ public enum SpectrumAnalysis {
         }
     }
 
+    /// The exact spectrum of a model whose readout alone trains, at any size,
+    /// without the m × m kernel. Its eNTK is the readout's, Θ = K ⊗ I_C with
+    /// K = BBᵀ, B = [s·A | t·1] (n × (fan_in+1), A the readout's inputs), so Θ's
+    /// eigenvalues are those of the small Gram BᵀB ((fan_in+1)², LAPACK
+    /// `dsyevd`), each C-fold, plus zeros; K's unit eigenvectors are
+    /// u_j = B y_j / √μ_j, and the mode of (u_j, output c) carries the weight
+    /// (u_j·ĝ_{·c})². Everything is exact (`method == .exact`); the null
+    /// space's weight, 1 − Σ of the others, is given to its first mode (all
+    /// of them lie in the ≈0 bin).
+    public static func analyzeReadout(_ factors: KernelFactors, residualGradient g: [Double], step: Int,
+                                      binCount: Int = SpectrumHistogram.defaultBinCount) throws -> SpectrumSample {
+        let readout = factors.deltas.count - 1
+        precondition(factors.firstLayer == readout, "analyzeReadout needs a model whose readout alone trains")
+        let n = factors.rowCount, c = factors.outputDim, m = n * c
+        precondition(g.count == m, "residual gradient does not match the kernel")
+        let fanIn = factors.activations[readout].cols, p = fanIn + 1
+        let s = factors.weightMultipliers[readout], t = factors.biasMultipliers[readout]
+        var b = Matrix<Double>(rows: n, cols: p)
+        for i in 0..<n {
+            for k in 0..<fanIn { b.storage[i * p + k] = s * factors.activations[readout].storage[i * fanIn + k] }
+            b.storage[i * p + fanIn] = t
+        }
+        let small = try SymmetricEigen(b.multiplied(by: b, transposeSelf: true))  // BᵀB, descending
+        let rank = min(n, p)
+        // K's unit eigenvectors as columns: U = B·Y·diag(1/√μ) (one GEMM), then
+        // Θ's modes (u_j, c) in descending order, then zeros.
+        var u = b.multiplied(by: small.eigenvectors)  // [n, p]
+        var lambda = [Double](repeating: 0, count: m)
+        for j in 0..<rank {
+            let mu = max(0, small.eigenvalues[j])
+            let scale = mu > 0 ? 1 / mu.squareRoot() : 0
+            for i in 0..<n { u.storage[i * p + j] *= scale }
+            for output in 0..<c { lambda[j * c + output] = mu }
+        }
+        let columns = u
+        return summarize(descendingEigenvalues: lambda, residualGradient: g, step: step, binCount: binCount) { unit in
+            // (u_j·ĝ_{·c}) for every j and c at once: Uᵀ Ĝ with Ĝ = ĝ as [n, C].
+            let projections = columns.multiplied(by: Matrix(rows: n, cols: c, storage: unit), transposeSelf: true)  // [p, C]
+            var dots = [Double](repeating: 0, count: m)
+            var listed = 0.0
+            for j in 0..<rank {
+                for output in 0..<c {
+                    let dot = projections.storage[j * c + output]
+                    dots[j * c + output] = dot
+                    listed += dot * dot
+                }
+            }
+            if rank * c < m { dots[rank * c] = max(0, 1 - listed).squareRoot() }
+            return dots
+        }
+    }
+
     /// The METHOD.md quantities from the eigenvalues (descending) and the
     /// projections v_k·ĝ of the unit residual, which `projections` computes.
     private static func summarize(descendingEigenvalues: [Double], residualGradient g: [Double], step: Int, binCount: Int,

@@ -1,0 +1,76 @@
+/// How a model's eNTK spectrum is computed, decided once from the sizes
+/// (METHOD.md, "Past the exact limit"): exactly while the kernel is small
+/// enough that forming it and `dsyevd` are faster than the matrix-free
+/// path, matrix-free above (for a frozen model that path is exact too, through
+/// the readout's Gram), and not at all, with the reason, when neither fits.
+public enum SpectrumPlan: Sendable, Equatable {
+    case exact
+    case matrixFree(MatrixFreeSettings)
+    /// No spectrum; `reason` is the message for the record (nil: none asked
+    /// for, e.g. with the Hutchinson trace).
+    case none(reason: String?)
+
+    /// Multiply-adds ×2 of one product Θv on n probe rows: the two GEMMs per
+    /// trainable layer (2·n·fan_in·fan_out each) and the two contractions
+    /// over the outputs (2·nC·fan_out each).
+    public static func productFlops(_ architecture: MLPArchitecture, rows n: Int, frozen: Bool) -> Double {
+        let first = frozen ? architecture.depth : 0
+        var flops = 0.0
+        for l in first..<architecture.layerCount {
+            let (fanIn, fanOut) = architecture.layerShape(l)
+            flops += 4 * Double(n) * Double(fanIn) * Double(fanOut) + 4 * Double(n * architecture.outputDim) * Double(fanOut)
+        }
+        return flops
+    }
+
+    /// Products one matrix-free spectrum takes: the quadrature's (fixed) and
+    /// ARPACK's, which vary; 6k is what ARPACK took for k = 32 on the presets'
+    /// kernels at tolerance 1e-10 (90–200 products), rounded up.
+    public static func expectedProducts(_ settings: MatrixFreeSettings) -> Int {
+        settings.quadratureProducts + 6 * settings.topK
+    }
+
+    /// Double-precision rate the time check assumes for one worker: well
+    /// under what OpenBLAS's DGEMM reaches on one core of the development
+    /// machine, because ARPACK's products are single vectors (GEMV speed).
+    public static let assumedFlopsPerSecond = 4e9
+
+    /// The plan for one model of `configuration`.
+    public static func choose(for plan: ModelPlan, in configuration: EngineConfiguration) -> SpectrumPlan {
+        guard configuration.traceEstimator == .exact else { return .none(reason: nil) }
+        let m = configuration.probe.count * plan.architecture.outputDim
+        if m <= configuration.maxKernelSize { return .exact }
+        guard let settings = configuration.matrixFree else {
+            return .none(reason: "the eNTK has m = \(m) rows, above the exact limit of \(configuration.maxKernelSize), and the matrix-free spectrum is off: no spectrum for this model")
+        }
+        // A frozen model's spectrum is exact at any size and cheap (the
+        // readout's (fan_in+1)² Gram, `SpectrumAnalysis.analyzeReadout`): no
+        // top-k or time limit applies.
+        if plan.mode == .frozen { return .matrixFree(settings) }
+        guard settings.topK < m else {
+            return .none(reason: "top_k = \(settings.topK) must be below the eNTK's m = \(m) rows: no spectrum for this model")
+        }
+        let seconds = productFlops(plan.architecture, rows: configuration.probe.count, frozen: plan.mode == .frozen)
+            * Double(expectedProducts(settings)) / assumedFlopsPerSecond
+        if seconds > configuration.maxSpectrumSeconds {
+            return .none(reason: "a matrix-free spectrum of m = \(m) rows would take about \(Int(seconds.rounded())) s, over the \(Int(configuration.maxSpectrumSeconds)) s a spectrum may take: no spectrum for this model (a smaller probe or top_k fits)")
+        }
+        return .matrixFree(settings)
+    }
+
+    /// Doubles the matrix-free path keeps beyond the kernel factors: the
+    /// operator's scratch, ARPACK's Lanczos basis and vectors (m·(3k+5)) and
+    /// the quadrature's basis, block and residual (m·(steps+2)·(starts+1)).
+    public static func matrixFreeDoubles(_ architecture: MLPArchitecture, rows n: Int, settings: MatrixFreeSettings) -> Int {
+        let m = n * architecture.outputDim
+        let block = max(2, settings.starts) + 1
+        var widest = 1, largest = 1
+        for l in 0..<architecture.layerCount {
+            let (fanIn, fanOut) = architecture.layerShape(l)
+            widest = max(widest, fanOut)
+            largest = max(largest, fanIn * fanOut)
+        }
+        let operatorScratch = n * block * widest + block * largest + block * widest + n
+        return operatorScratch + m * (3 * settings.topK + 5) + m * (settings.steps + 2) * block
+    }
+}

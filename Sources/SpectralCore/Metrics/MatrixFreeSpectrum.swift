@@ -1,0 +1,193 @@
+import CLinalg
+import Foundation
+
+/// How much work a matrix-free spectrum does (METHOD.md, "Past the exact limit").
+public struct MatrixFreeSettings: Sendable, Equatable {
+    /// Top eigenpairs ARPACK computes exactly (to `tolerance`): k.
+    public var topK: Int
+    /// Random starts of stochastic Lanczos quadrature.
+    public var starts: Int
+    /// Lanczos steps per start (nodes of each Gauss rule).
+    public var steps: Int
+    /// ARPACK's relative residual tolerance.
+    public var tolerance: Double
+    public var seed: UInt64
+
+    public init(topK: Int = 32, starts: Int = 10, steps: Int = 80, tolerance: Double = 1e-10, seed: UInt64 = 0x5107) {
+        self.topK = topK; self.starts = starts; self.steps = steps; self.tolerance = tolerance; self.seed = seed
+    }
+
+    /// Products Θv one spectrum costs besides ARPACK's (which vary): the
+    /// quadrature's steps for every start plus the residual's own run, and λ_eff.
+    public var quadratureProducts: Int { steps * (starts + 1) + 1 }
+}
+
+/// The spectrum past the exact limit: the head exactly (ARPACK top-k with
+/// their exact mode weights), the rest by stochastic Lanczos quadrature.
+public enum MatrixFreeSpectrum {
+    /// The `SpectrumSample` of `op` with `method == .lanczos`: `eigenvalues`
+    /// and `weights` are the top k, `restWeight` the residual weight outside
+    /// them; λ_eff = ĝᵀΘĝ and χ_pos = λ_eff / Tr Θ are exact; r_eff, the
+    /// effective rank and the histogram counts are estimates with ~95% half-widths.
+    public static func analyze(_ op: NTKOperator, residualGradient g: [Double], step: Int, settings: MatrixFreeSettings,
+                               binCount: Int = SpectrumHistogram.defaultBinCount,
+                               interrupted: () -> Bool = { false }) throws(TopEigenpairs.Failure) -> SpectrumSample {
+        let m = op.size
+        precondition(g.count == m, "residual gradient does not match the operator")
+        let top = try TopEigenpairs.compute(op, k: settings.topK, tolerance: settings.tolerance, seed: settings.seed,
+                                            interrupted: interrupted)
+        let k = settings.topK
+        let lambda = top.eigenvalues.map { max(0, $0) }
+        let lambdaOne = lambda[0]
+        let trace = op.trace()
+        let gNorm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let residualDefined = gNorm > 0 && gNorm.isFinite && trace > 0 && trace.isFinite
+        let unit = residualDefined ? g.map { $0 / gNorm } : []
+
+        // The quadrature's starts: Rademacher/√m (E[zzᵀ] = I/m exactly, and
+        // ‖z‖ = 1 always, which keeps the variance lowest among simple choices),
+        // and ĝ itself last, whose Gauss rule is the residual's weight per
+        // eigenvalue range.
+        let randomStarts = max(2, settings.starts)
+        let block = randomStarts + (residualDefined ? 1 : 0)
+        precondition(block <= op.blockCapacity, "the operator's block is smaller than the quadrature's starts")
+        var generator = SeededGenerator(seed: settings.seed ^ 0x51A9)
+        var starts = [Double](repeating: 0, count: m * block)
+        let entry = 1 / Double(m).squareRoot()
+        for j in 0..<randomStarts {
+            for i in 0..<m { starts[j * m + i] = (generator.next() & 1) == 0 ? -entry : entry }
+        }
+        if residualDefined { for i in 0..<m { starts[randomStarts * m + i] = unit[i] } }
+        // The quadrature sees only the complement of the head: its nodes then
+        // resolve the bulk instead of spanning up to λ_1 (SpectralDensity).
+        let rules = try SpectralDensity.quadratures(op, starts: starts, count: block, steps: settings.steps,
+                                                    deflation: top.eigenvectors, deflationCount: k, interrupted: interrupted)
+        let random = Array(rules.prefix(randomStarts))
+        let residualRule = residualDefined ? rules[randomStarts] : nil
+
+        // Exact numbers first: the head's mode weights and λ_eff = ĝᵀΘĝ.
+        var weights: [Double] = []
+        var lambdaEff: Double?
+        var chiPos: Double?
+        if residualDefined {
+            weights = top.eigenvectors.withUnsafeBufferPointer { v in
+                unit.withUnsafeBufferPointer { u in
+                    (0..<k).map { j in
+                        let dot = cblas_ddot(Int32(m), v.baseAddress! + j * m, 1, u.baseAddress!, 1)
+                        return dot * dot
+                    }
+                }
+            }
+            let thetaG = op.apply(unit)
+            let effective = zip(unit, thetaG).reduce(0) { $0 + $1.0 * $1.1 }
+            lambdaEff = effective
+            chiPos = effective / trace
+        }
+
+        // Bins: as the exact binning, between the smallest quadrature node at
+        // or above the ≈0 threshold (Ritz values converge to the extremes
+        // first) and λ_1 from ARPACK.
+        let threshold = lambdaOne * SpectrumHistogram.nearZeroFraction
+        // Nodes carrying under 1% of one mode's share (1/m) are round-off, not spectrum.
+        var smallest = lambda.filter { $0 >= threshold }.min() ?? lambdaOne
+        for rule in random {
+            for (node, weight) in zip(rule.nodes, rule.weights) where weight > 0.01 / Double(m) && node >= threshold {
+                smallest = min(smallest, node)
+            }
+        }
+        let edges = SpectrumHistogram.log10Edges(smallest: min(smallest, lambdaOne), largest: lambdaOne, binCount: binCount)
+        let bins = edges.count - 1
+        // Distribution function at the bin boundaries: ≈0 below `threshold`,
+        // bin b from edge b (bin 0 from the threshold) to edge b+1, the last bin open above.
+        let boundaries = [threshold] + (1..<bins).map { Foundation.pow(10, edges[$0]) }
+        // Mass below x for one start: its head part exactly (each head mode
+        // carries 1/m of a random start, w_k of the residual), the rest from its rule.
+        func massBelow(_ x: Double, _ rule: GaussQuadrature, head: [Double]) -> (estimate: Double, bound: Double) {
+            let tail = rule.massBelow(x)
+            var exact = 0.0
+            for j in 0..<k where lambda[j] < x { exact += head[j] }
+            return (exact + tail.estimate, tail.bound)
+        }
+        let uniformHead = [Double](repeating: 1 / Double(m), count: k)
+        func binMasses(_ rule: GaussQuadrature, head: [Double]) -> (masses: [Double], bounds: [Double]) {
+            let below = boundaries.map { massBelow($0, rule, head: head) }
+            let total = head.reduce(0, +) + rule.weights.reduce(0, +)
+            var masses = [below[0].estimate], bounds = [below[0].bound]
+            for b in 0..<bins {
+                let lower = below[b], upper = b + 1 < below.count ? below[b + 1] : (estimate: total, bound: 0.0)
+                masses.append(upper.estimate - lower.estimate)
+                bounds.append(upper.bound + lower.bound)
+            }
+            return (masses, bounds)
+        }
+        let perStart = random.map { binMasses($0, head: uniformHead) }
+        let averages = (0...bins).map { b in
+            StartAverage(estimates: perStart.map { $0.masses[b] * Double(m) }, bounds: perStart.map { $0.bounds[b] * Double(m) })
+        }
+        // Whole counts from the rounded running total, so the cumulative
+        // distribution of the counts is the estimate's to within ½ (rounding
+        // each bin alone would let the errors add up across bins). The total
+        // never falls below the known null space: Θ = JJᵀ has at least m − P
+        // zero eigenvalues (P trainable parameters), which Lanczos cannot place
+        // below 1e-12·λ_1 in a few dozen steps when small positive eigenvalues
+        // sit near them (its null Ritz value stalls in between).
+        let nullDimension = Double(op.knownNullDimension)
+        var cumulative = 0.0, previousTotal = 0
+        var rounded: [Int] = []
+        for average in averages {
+            cumulative += average.mean
+            let total = Int(max(nullDimension, cumulative).rounded())
+            rounded.append(max(0, total - previousTotal))
+            previousTotal = max(previousTotal, total)
+        }
+        let counts = Array(rounded.dropFirst())
+        let nearZero = rounded[0]
+        var residualWeights = Array(repeating: 0.0, count: bins)
+        var nearZeroWeight = 0.0
+        if let residualRule {
+            let masses = binMasses(residualRule, head: weights).masses
+            nearZeroWeight = max(0, masses[0])
+            for b in 0..<bins { residualWeights[b] = max(0, masses[b + 1]) }
+        }
+        var marker: Int?
+        if let eff = lambdaEff, eff >= threshold, eff.isFinite { marker = SpectrumHistogram.bin(of: eff, log10Edges: edges) }
+        let histogram = SpectrumHistogram(log10Edges: edges, counts: counts, residualWeights: residualWeights,
+                                          nearZeroCount: nearZero, nearZeroWeight: nearZeroWeight, markerBin: marker,
+                                          countUncertainty: averages.dropFirst().map { $0.uncertainty })
+
+        // r_eff: exact when λ_eff lies within the head ARPACK found; otherwise
+        // the quadrature's fraction at or above λ_eff, never below the k head
+        // modes known to lie above it.
+        var rEff: Double?
+        var rEffUncertainty: Double?
+        if let eff = lambdaEff {
+            // Only when the head cannot have missed copies of a repeated
+            // eigenvalue: a frozen model's readout kernel is K ⊗ I_C, every
+            // eigenvalue C-fold, and single-vector Lanczos finds such copies
+            // only through round-off.
+            if eff >= lambda[k - 1] && !op.hasStructuralMultiplicity {
+                rEff = Double(lambda.filter { $0 >= eff }.count) / Double(m)
+                rEffUncertainty = 0
+            } else {
+                let above = random.map { rule -> (Double, Double) in
+                    let below = massBelow(eff, rule, head: uniformHead)
+                    return (1 / Double(m) * Double(k) + rule.weights.reduce(0, +) - below.estimate, below.bound)
+                }
+                let average = StartAverage(estimates: above.map(\.0), bounds: above.map(\.1))
+                rEff = min(1, max(Double(k) / Double(m), average.mean))
+                rEffUncertainty = average.uncertainty
+            }
+        }
+        // exp(entropy of λ/TrΘ): the entropy is tr f(Θ) for f(λ) = −(λ/T) log(λ/T), a smooth f.
+        func entropyTerm(_ value: Double) -> Double {
+            let p = max(0, value) / trace
+            return p > 0 ? -p * Foundation.log(p) : 0
+        }
+        let headEntropy = lambda.reduce(0) { $0 + entropyTerm($1) }
+        let entropy = headEntropy + random.map { Double(m) * $0.integrate(entropyTerm) }.reduce(0, +) / Double(random.count)
+        return SpectrumSample(step: step, eigenvalues: lambda, weights: weights, chiPosExact: chiPos, lambdaEff: lambdaEff,
+                              rEff: rEff, effectiveRank: trace > 0 ? Foundation.exp(entropy) : 0, histogram: histogram,
+                              method: .lanczos, modeCount: m, rEffUncertainty: rEffUncertainty,
+                              restWeight: residualDefined ? max(0, 1 - weights.reduce(0, +)) : 0)
+    }
+}

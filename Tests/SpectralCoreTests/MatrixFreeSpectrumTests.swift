@@ -1,0 +1,233 @@
+import XCTest
+import TestSupport
+@testable import SpectralCore
+
+/// The matrix-free eNTK (operator, ARPACK head, Lanczos quadrature) against
+/// the exact kernel and its full eigen-decomposition on probes where both run.
+final class MatrixFreeSpectrumTests: XCTestCase {
+    private struct Case {
+        let model: MLP<Double>
+        let factors: KernelFactors
+        let kernel: Matrix<Double>
+        let residual: [Double]
+    }
+
+    private func makeCase(rows: Int, inputDim: Int = 5, width: Int = 12, depth: Int = 2, outputs: Int = 3,
+                          activation: Activation = .tanh, parameterization: Parameterization = .standard,
+                          frozen: Bool = false, seed: UInt64 = 7) throws -> Case {
+        var rng = SeededGenerator(seed: seed)
+        let arch = MLPArchitecture(inputDim: inputDim, width: width, depth: depth, outputDim: outputs,
+                                   activation: activation, parameterization: parameterization)
+        let model = try MLP<Double>(arch, generator: &rng)
+        if frozen { model.freezeFeatures() }
+        var x = Matrix<Float>(rows: rows, cols: inputDim)
+        for k in x.storage.indices { x.storage[k] = Float(rng.gaussian()) }
+        var y = Matrix<Float>(rows: rows, cols: outputs)
+        for k in y.storage.indices { y.storage[k] = Float(rng.gaussian()) }
+        let probe = try LNPProbe(model: model, probe: Dataset(name: "probe", inputs: x, targets: .values(y)))
+        let factors = KernelFactors(model: model, rows: rows)
+        _ = probe.measure(model, kernelFactors: factors)
+        return Case(model: model, factors: factors, kernel: EmpiricalNTK.kernel(factors), residual: probe.residualGradient)
+    }
+
+    private func relativeError(_ a: [Double], _ b: [Double]) -> Double {
+        let difference = zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+        let scale = b.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return difference / scale
+    }
+
+    func testOperatorEqualsTheExactKernelTimesABlockOfVectors() throws {
+        for activation in [Activation.tanh, .relu, .gelu] {
+            for parameterization in [Parameterization.standard, .ntk] {
+                for frozen in [false, true] {
+                    let c = try makeCase(rows: 9, activation: activation, parameterization: parameterization, frozen: frozen)
+                    let m = c.kernel.rows
+                    let b = 3
+                    let op = NTKOperator(factors: c.factors, blockCapacity: b)
+                    var rng = SeededGenerator(seed: 99)
+                    let x = (0..<(m * b)).map { _ in rng.gaussian() }
+                    var y = [Double](repeating: .nan, count: m * b)
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { yp in op.apply(xp.baseAddress!, yp.baseAddress!, count: b) }
+                    }
+                    let label = "\(activation) \(parameterization) frozen=\(frozen)"
+                    for j in 0..<b {
+                        let v = Matrix(rows: m, cols: 1, storage: Array(x[(j * m)..<((j + 1) * m)]))
+                        let expected = c.kernel.multiplied(by: v).storage
+                        XCTAssertLessThan(relativeError(Array(y[(j * m)..<((j + 1) * m)]), expected), 1e-10, label)
+                    }
+                    XCTAssertEqual(op.trace(), c.kernel.trace, accuracy: 1e-10 * c.kernel.trace, label)
+                    XCTAssertEqual(op.productCount, b)
+                }
+            }
+        }
+    }
+
+    /// A frozen model's operator must ignore the hidden layers: it equals the readout's layer kernel.
+    func testFrozenOperatorIsTheReadoutKernel() throws {
+        let c = try makeCase(rows: 7, frozen: true)
+        let readout = EmpiricalNTK.layerKernel(c.model.readoutLayer, c.factors)
+        let active = try makeCase(rows: 7, frozen: false)
+        var rng = SeededGenerator(seed: 5)
+        let v = (0..<readout.rows).map { _ in rng.gaussian() }
+        let expected = readout.multiplied(by: Matrix(rows: v.count, cols: 1, storage: v)).storage
+        XCTAssertLessThan(relativeError(NTKOperator(factors: c.factors).apply(v), expected), 1e-10)
+        // The same weights with every layer training give a different product.
+        XCTAssertGreaterThan(relativeError(NTKOperator(factors: active.factors).apply(v), expected), 1e-3)
+    }
+
+    func testTopEigenpairsEqualTheExactHead() throws {
+        for frozen in [false, true] {
+            let c = try makeCase(rows: 60, width: 24, outputs: 3, frozen: frozen)
+            let exact = try SymmetricEigen(c.kernel)
+            let k = 16
+            let top = try TopEigenpairs.compute(NTKOperator(factors: c.factors), k: k)
+            for j in 0..<k {
+                XCTAssertEqual(top.eigenvalues[j], exact.eigenvalues[j], accuracy: 1e-8 * exact.eigenvalues[j], "frozen=\(frozen) λ_\(j + 1)")
+            }
+            // Each Ritz vector is an eigenvector of the exact kernel: ‖Θv − λv‖ ≤ 1e-8 λ_1.
+            let m = c.kernel.rows
+            for j in 0..<k {
+                let v = Array(top.eigenvectors[(j * m)..<((j + 1) * m)])
+                let thetaV = c.kernel.multiplied(by: Matrix(rows: m, cols: 1, storage: v)).storage
+                let residual = zip(thetaV, v).reduce(0) { $0 + ($1.0 - top.eigenvalues[j] * $1.1) * ($1.0 - top.eigenvalues[j] * $1.1) }
+                XCTAssertLessThan(residual.squareRoot(), 1e-8 * exact.eigenvalues[0])
+            }
+        }
+    }
+
+    func testTopKOutsideOneToMIsRefused() throws {
+        let c = try makeCase(rows: 4, outputs: 2)
+        let op = NTKOperator(factors: c.factors)
+        XCTAssertThrowsError(try TopEigenpairs.compute(op, k: 8)) { error in
+            XCTAssertEqual(error as? TopEigenpairs.Failure, .badCount(k: 8, size: 8))
+            XCTAssertTrue("\(error)".contains("m = 8"), "\(error)")
+        }
+        XCTAssertThrowsError(try TopEigenpairs.compute(op, k: 0))
+    }
+
+    /// The matrix-free sample's exact parts equal the exact sample's: the head, its
+    /// mode weights, λ_eff and χ_pos; the rest weight is what the head leaves.
+    func testMatrixFreeSampleKeepsTheExactNumbersExact() throws {
+        let c = try makeCase(rows: 80, width: 32, outputs: 2)
+        let exact = try SpectrumAnalysis.analyze(kernel: c.kernel, residualGradient: c.residual, step: 3)
+        let op = NTKOperator(factors: c.factors, blockCapacity: 12)
+        let settings = MatrixFreeSettings(topK: 8, starts: 10, steps: 40)
+        let estimate = try MatrixFreeSpectrum.analyze(op, residualGradient: c.residual, step: 3, settings: settings)
+        XCTAssertEqual(estimate.method, .lanczos)
+        XCTAssertEqual(estimate.modeCount, 160)
+        XCTAssertEqual(estimate.eigenvalues.count, 8)
+        for j in 0..<8 {
+            XCTAssertEqual(estimate.eigenvalues[j], exact.eigenvalues[j], accuracy: 1e-8 * exact.eigenvalues[j])
+            XCTAssertEqual(estimate.weights[j], exact.weights[j], accuracy: 1e-8)
+        }
+        XCTAssertEqual(estimate.restWeight, 1 - exact.weights.prefix(8).reduce(0, +), accuracy: 1e-8)
+        XCTAssertEqual(try XCTUnwrap(estimate.lambdaEff), try XCTUnwrap(exact.lambdaEff), accuracy: 1e-10 * exact.lambdaEff!)
+        XCTAssertEqual(try XCTUnwrap(estimate.chiPosExact), try XCTUnwrap(exact.chiPosExact), accuracy: 1e-10)
+        XCTAssertTrue(estimate.histogram.isEstimate)
+        XCTAssertEqual(estimate.histogram.countUncertainty.count, estimate.histogram.counts.count)
+        XCTAssertEqual(Double(estimate.histogram.counts.reduce(0, +) + estimate.histogram.nearZeroCount), 160, accuracy: 3)
+        XCTAssertEqual(estimate.effectiveRank, exact.effectiveRank, accuracy: 0.1 * exact.effectiveRank)
+        XCTAssertFalse(exact.isEstimate)
+    }
+
+    /// r_eff's stated ~95% interval holds the exact value in at least 95 of
+    /// 100 independent estimates (different random starts each time) — over
+    /// models whose λ_eff lies in the bulk, where r_eff is an estimate.
+    func testREffIsWithinItsUncertaintyIn95Of100Trials() throws {
+        var covered = 0, estimated = 0
+        var widths: [Double] = [], errors: [Double] = []
+        let cases = try (0..<4).map { try makeCase(rows: 100, width: 16, outputs: 2, seed: 40 + UInt64($0)) }
+        let exacts = try cases.map { try SpectrumAnalysis.analyze(kernel: $0.kernel, residualGradient: $0.residual, step: 0) }
+        for trial in 0..<100 {
+            let c = cases[trial % cases.count], exact = exacts[trial % cases.count]
+            let op = NTKOperator(factors: c.factors, blockCapacity: 11)
+            let settings = MatrixFreeSettings(topK: 4, starts: 10, steps: 30, seed: 1000 + UInt64(trial))
+            let estimate = try MatrixFreeSpectrum.analyze(op, residualGradient: c.residual, step: 0, settings: settings)
+            let truth = try XCTUnwrap(exact.rEff), value = try XCTUnwrap(estimate.rEff)
+            let uncertainty = try XCTUnwrap(estimate.rEffUncertainty)
+            if uncertainty > 0 { estimated += 1 }
+            if abs(value - truth) <= uncertainty { covered += 1 }
+            widths.append(uncertainty); errors.append(abs(value - truth))
+        }
+        // An interval that always covers because it is vast would pass the count:
+        // it must also be tight (a few hundredths of the unit range).
+        let meanWidth = widths.reduce(0, +) / 100, meanError = errors.reduce(0, +) / 100
+        print("r_eff trials: covered \(covered)/100, mean half-width \(meanWidth), mean |error| \(meanError)")
+        XCTAssertLessThan(meanWidth, 0.1)
+        XCTAssertEqual(estimated, 100, "every trial should estimate r_eff (λ_eff below the head)")
+        XCTAssertGreaterThanOrEqual(covered, 95)
+    }
+
+    /// With fewer trainable parameters than outputs (P = 59 < m = 180) at
+    /// least m − P eigenvalues are exactly zero: the estimate's ≈0 bin holds
+    /// them, as the exact spectrum's does.
+    func testKnownNullSpaceLandsInTheNearZeroBin() throws {
+        let c = try makeCase(rows: 60, width: 4, outputs: 3)
+        let exact = try SpectrumAnalysis.analyze(kernel: c.kernel, residualGradient: c.residual, step: 0)
+        let op = NTKOperator(factors: c.factors, blockCapacity: 11)
+        XCTAssertEqual(op.knownNullDimension, 180 - 59)
+        XCTAssertEqual(exact.histogram.nearZeroCount, 121)
+        let estimate = try MatrixFreeSpectrum.analyze(op, residualGradient: c.residual, step: 0, settings: MatrixFreeSettings(topK: 8, steps: 30))
+        XCTAssertGreaterThanOrEqual(estimate.histogram.nearZeroCount, 121)
+        XCTAssertLessThanOrEqual(estimate.histogram.nearZeroCount, 124)
+    }
+
+    /// A frozen model's spectrum through the readout's small Gram equals the
+    /// full decomposition of its m × m kernel: every eigenvalue (C-fold
+    /// repeated ones included), the weight per distinct eigenvalue, χ_pos,
+    /// λ_eff, r_eff and the histogram — for n below and above fan_in + 1.
+    func testFrozenReadoutSpectrumIsTheExactSpectrum() throws {
+        for (rows, width, outputs) in [(30, 12, 3), (8, 20, 2), (25, 6, 1)] {
+            let c = try makeCase(rows: rows, width: width, outputs: outputs, frozen: true)
+            let exact = try SpectrumAnalysis.analyze(kernel: c.kernel, residualGradient: c.residual, step: 2)
+            let readout = try SpectrumAnalysis.analyzeReadout(c.factors, residualGradient: c.residual, step: 2)
+            let label = "n=\(rows) width=\(width) C=\(outputs)"
+            XCTAssertEqual(readout.method, .exact)
+            XCTAssertEqual(readout.eigenvalues.count, rows * outputs, label)
+            let top = exact.eigenvalues[0]
+            for (a, b) in zip(readout.eigenvalues, exact.eigenvalues) { XCTAssertEqual(a, b, accuracy: 1e-10 * top, label) }
+            // Weights per group of equal eigenvalues (copies mix their vectors).
+            func grouped(_ sample: SpectrumSample) -> [Double] {
+                var sums: [Double] = [], last = -1.0
+                for (value, weight) in zip(sample.eigenvalues, sample.weights) {
+                    if sums.isEmpty || abs(value - last) > 1e-8 * top { sums.append(0); last = value }
+                    sums[sums.count - 1] += weight
+                }
+                return sums
+            }
+            let a = grouped(readout), b = grouped(exact)
+            XCTAssertEqual(a.count, b.count, label)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-9, label) }
+            XCTAssertEqual(try XCTUnwrap(readout.chiPosExact), try XCTUnwrap(exact.chiPosExact), accuracy: 1e-10, label)
+            XCTAssertEqual(readout.rEff, exact.rEff, label)
+            XCTAssertEqual(readout.histogram.counts, exact.histogram.counts, label)
+            XCTAssertEqual(readout.histogram.nearZeroCount, exact.histogram.nearZeroCount, label)
+        }
+    }
+
+    func testGaussRuleBoundsHoldTheTrueDistributionFunction() throws {
+        // A diagonal "kernel" through its Gauss rule: 5 steps on a spectrum of 50 distinct values.
+        let eigenvalues = (1...50).map { Double($0) * Double($0) }
+        let start = [Double](repeating: 1 / Double(50).squareRoot(), count: 50)
+        var alphas: [Double] = [], betas: [Double] = []
+        var q = start, previous = [Double](repeating: 0, count: 50), beta = 0.0
+        for _ in 0..<5 {
+            let w0 = zip(eigenvalues, q).map { $0 * $1 }
+            let alpha = zip(q, w0).reduce(0) { $0 + $1.0 * $1.1 }
+            var w = (0..<50).map { w0[$0] - alpha * q[$0] - beta * previous[$0] }
+            alphas.append(alpha)
+            beta = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            betas.append(beta)
+            for i in 0..<50 { w[i] /= beta }
+            previous = q; q = w
+        }
+        let rule = try SpectralDensity.gaussRule(diagonal: alphas, offDiagonal: Array(betas.prefix(4)))
+        XCTAssertEqual(rule.weights.reduce(0, +), 1, accuracy: 1e-12)
+        for x in stride(from: 0.5, through: 2600, by: 37.0) {
+            let truth = Double(eigenvalues.filter { $0 < x }.count) / 50
+            let (estimate, bound) = rule.massBelow(x)
+            XCTAssertLessThanOrEqual(abs(estimate - truth), bound + 1e-12, "x = \(x)")
+        }
+    }
+}

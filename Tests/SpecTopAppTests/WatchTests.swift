@@ -257,12 +257,14 @@ final class WatchTests: XCTestCase {
     func testASweepOfOneModelPerFileReadsSmallestFirstWithoutRepeatedNames() throws {
         // The probe's example writes one record per model, named after it; alphabetical order would put w128 first.
         try write(Self.header(models: ["w128-active"], width: 128) + Self.stepLine("w128-active", 3), to: path("w128-active.jsonl"))
-        try write(Self.header(models: ["w32-active"], width: 32) + Self.stepLine("w32-active", 3), to: path("w32-active.jsonl"))
+        try write(Self.header(models: ["w32-active"], width: 32) + Self.stepLine("w32-active", 3)
+                  + RecordLines.encode(.event(kind: "freeze", model: "w32-active", step: 3, wall: 1, detail: nil)) + "\n", to: path("w32-active.jsonl"))
         let source = WatchSource(targets: [.directory(directory)])
         source.refresh(now: 0)
         let models = source.snapshot().models
         XCTAssertEqual(models.map(\.id), ["w128-active", "w32-active"], "no w32-active/w32-active")
         XCTAssertEqual(ModelOrder(models).flat.map { models[$0].id }, ["w32-active", "w128-active"])
+        XCTAssertEqual(source.snapshot().marks.map(\.model), ["w32-active"], "marks name models as the panels do")
     }
 
     func testALongFileIsShownTailFirstThenBackFilledToTheSameState() throws {

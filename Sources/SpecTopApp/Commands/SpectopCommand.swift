@@ -150,10 +150,9 @@ extension RunRecord {
         for path in paths {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-                let records = names.filter { $0.hasSuffix(".jsonl") && !$0.hasPrefix(".") }.sorted()
+                let records = RunNames.recordFiles(inDirectory: path)
                 if records.isEmpty { throw CommandFailure.usage("\(path): no *.jsonl records in this directory") }
-                files += records.map { (path as NSString).appendingPathComponent($0) }
+                files += records
             } else {
                 files.append(path)
             }

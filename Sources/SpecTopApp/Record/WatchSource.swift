@@ -44,6 +44,7 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
     private var known = Set<String>()
     private var reportedTimeouts = Set<String>()
     private var reportedEmptyDirectories = Set<String>()
+    private var directoriesWithRecords = Set<String>()
 
     init(targets: [Target], options: Options = Options()) {
         self.targets = targets
@@ -134,9 +135,9 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
 
     private func discover() {
         for case .directory(let directory) in targets {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            let records = names.filter { $0.hasSuffix(".jsonl") && !$0.hasPrefix(".") }.sorted()
-            for name in records { addFollower(directory.hasSuffix("/") ? directory + name : directory + "/" + name) }
+            let records = RunNames.recordFiles(inDirectory: directory)
+            if !records.isEmpty { directoriesWithRecords.insert(directory) }
+            for path in records { addFollower(path) }
         }
     }
 
@@ -183,15 +184,11 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
                 let state: RunSummary.State = run.isFinished ? .finished : (quiet >= options.stale ? .stale : .live)
                 runs.append(RunSummary(name: name, state: state, detail: run.endReason))
                 models += run.modelSnapshots(run: name, prefixingIDs: prefixed, stale: state == .stale)
-                marks += run.marks.map { mark in
-                    var mark = mark
-                    if prefixed { mark.model = mark.model.map { "\(name)/\($0)" } }
-                    return mark
-                }
+                marks += run.marks(run: name, prefixingIDs: prefixed)
                 elapsed = max(elapsed, run.lastWall)
             }
         }
-        for case .directory(let directory) in targets where followers.allSatisfy({ !$0.path.hasPrefix(directory) }) {
+        for case .directory(let directory) in targets where !directoriesWithRecords.contains(directory) {
             problems.append("no records in \(directory) yet (waiting for *.jsonl)")
             if reportedEmptyDirectories.insert(directory).inserted { note("no records in \(directory) yet; waiting for *.jsonl files", now: now) }
         }

@@ -119,6 +119,15 @@ public struct LiveRun: Sendable {
         body(&tracks[model]!)
     }
 
+    /// The chart marks, their models named as `modelSnapshots(run:prefixingIDs:)` names them.
+    public func marks(run: String?, prefixingIDs: Bool) -> [RunMark] {
+        marks.map { mark in
+            var mark = mark
+            mark.model = mark.model.map { RunNames.modelID($0, run: run, prefixing: prefixingIDs) }
+            return mark
+        }
+    }
+
     /// The models as the monitor draws them, belonging to `run` (ids become
     /// `run/id` with `prefixingIDs`). `stale` marks models still training in a
     /// file that stopped growing.
@@ -136,8 +145,7 @@ public struct LiveRun: Sendable {
                 rate = Double(latest.step - anchor.step) / (latest.wall - anchor.wall)
             }
             var snapshot = ModelSnapshot(
-                // A sweep of one model per file names files after models: `w256-active`, not `w256-active/w256-active`.
-                id: prefixingIDs && run != id ? (run.map { "\($0)/\(id)" } ?? id) : id, width: info.width, depth: info.depth, mode: info.mode,
+                id: RunNames.modelID(id, run: run, prefixing: prefixingIDs), width: info.width, depth: info.depth, mode: info.mode,
                 featuresFrozen: track.featuresFrozen, parameterCount: info.parameterCount,
                 trainableParameterCount: info.trainableParameterCount ?? info.parameterCount,
                 step: latest?.step ?? 0, stepBudget: info.stepBudget, status: status, trainLoss: latest?.loss,

@@ -205,4 +205,27 @@ final class TrainStepAllocationTests: XCTestCase {
         XCTAssertLessThan(largest, m * m * 8 / 4, "a spectrum step allocated \(largest) bytes at once (m² doubles = \(m * m * 8))")
         XCTAssertLessThanOrEqual(largest, 4 * m * 8, "a spectrum step allocated \(largest) bytes at once: more than its O(m) results")
     }
+
+    /// A matrix-free spectrum step reuses the model's `MatrixFreeWorkspace`:
+    /// after warm-up nothing of ARPACK's Lanczos basis (m·(2k+1) doubles),
+    /// the quadrature's block Krylov basis (m·b·s) or even one block of
+    /// vectors (m·b) is allocated again, only small results.
+    func testMatrixFreeSpectrumStepAllocatesNoOperatorSizedBuffer() throws {
+        try requireCounter()
+        let data = syntheticRegression(samples: 400, outputs: 2)
+        let plan = plans(widths: [32], steps: 10, outputs: 2)[0]
+        XCTAssertEqual(plan.mode, .active)
+        let run = try ModelRun(plan: plan, train: data, probe: data.subset(Array(0..<200)), seed: 1)
+        let m = run.kernelSize
+        XCTAssertEqual(m, 400)
+        let settings = MatrixFreeSettings(topK: 8, starts: 4, steps: 20)
+        _ = try run.measure(estimator: .exact, withSpectrum: true, matrixFree: settings)
+        spectop_allocation_counter_start()
+        let (_, spectrum) = try run.measure(estimator: .exact, withSpectrum: true, matrixFree: settings)
+        _ = spectop_allocation_counter_stop()
+        let largest = Int(spectop_allocation_counter_largest())
+        XCTAssertEqual(spectrum?.method, .lanczos)
+        XCTAssertLessThan(largest, settings.blockSize * m * 8, "a matrix-free spectrum step allocated \(largest) bytes at once: a block of vectors is \(settings.blockSize * m * 8)")
+        XCTAssertLessThanOrEqual(largest, 2 * m * 8, "a matrix-free spectrum step allocated \(largest) bytes at once: more than its small results")
+    }
 }

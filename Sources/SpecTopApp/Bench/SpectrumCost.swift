@@ -75,7 +75,7 @@ enum SpectrumCost {
             let probe = try LNPProbe(model: model, probe: BenchFixtures.regression(samples: n, inputDim: 64, outputs: 10, seed: 12))
             let factors = KernelFactors(model: model, rows: n)
             let settings = MatrixFreeSettings()
-            let op = NTKOperator(factors: factors, blockCapacity: settings.starts + 1)
+            let op = NTKOperator(factors: factors, blockCapacity: settings.blockSize)
             var exactTimes: [Double] = [], freeTimes: [Double] = []
             let workspace = spectrumCase.exact ? SpectrumWorkspace(capacity: spectrumCase.size, rows: n) : nil
             for round in 0...max(1, options.kernelRepeats) {

@@ -12,6 +12,8 @@ public final class ModelRun: @unchecked Sendable {
     /// Θv for the matrix-free path, made at its first use and kept (its
     /// scratch is sized once, like the exact path's workspace).
     private var kernelOperator: NTKOperator?
+    /// ARPACK's and the quadrature's buffers, likewise made once.
+    private var matrixFreeWorkspace: MatrixFreeWorkspace?
 
     /// Latest measurement and spectrum, with the step they belong to.
     public private(set) var lastMeasurement: LNPMeasurement?
@@ -127,14 +129,15 @@ public final class ModelRun: @unchecked Sendable {
                 throw MeasurementError.spectrumFailed("\(error)")
             }
         }
-        let block = max(2, settings.starts) + 1
-        let op = kernelOperator ?? NTKOperator(factors: factors, blockCapacity: block)
+        let op = kernelOperator ?? NTKOperator(factors: factors, blockCapacity: settings.blockSize)
         kernelOperator = op
+        let workspace = matrixFreeWorkspace ?? MatrixFreeWorkspace(size: op.size, settings: settings)
+        matrixFreeWorkspace = workspace
         var seeded = settings
         seeded.seed = settings.seed ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
         do {
             let spectrum = try MatrixFreeSpectrum.analyze(op, residualGradient: probe.residualGradient, step: step,
-                                                          settings: seeded, interrupted: interrupted)
+                                                          settings: seeded, workspace: workspace, interrupted: interrupted)
             if !spectrum.eigenvalues.allSatisfy(\.isFinite) { throw MeasurementError.nonFiniteKernel }
             return (measurement, spectrum)
         } catch TopEigenpairs.Failure.interrupted {

@@ -60,10 +60,11 @@ public enum SpectrumPlan: Sendable, Equatable {
 
     /// Doubles the matrix-free path keeps beyond the kernel factors: the
     /// operator's scratch, ARPACK's Lanczos basis and vectors (m·(3k+5)) and
-    /// the quadrature's basis, block and residual (m·(steps+2)·(starts+1)).
+    /// the quadrature's starts, block Krylov basis and products (m·(steps+2)·b,
+    /// b = `blockSize`) with ĝ and Θĝ (2m): `MatrixFreeWorkspace`.
     public static func matrixFreeDoubles(_ architecture: MLPArchitecture, rows n: Int, settings: MatrixFreeSettings) -> Int {
         let m = n * architecture.outputDim
-        let block = max(2, settings.starts) + 1
+        let block = settings.blockSize
         var widest = 1, largest = 1
         for l in 0..<architecture.layerCount {
             let (fanIn, fanOut) = architecture.layerShape(l)
@@ -71,6 +72,6 @@ public enum SpectrumPlan: Sendable, Equatable {
             largest = max(largest, fanIn * fanOut)
         }
         let operatorScratch = n * block * widest + block * largest + block * widest + n
-        return operatorScratch + m * (3 * settings.topK + 5) + m * (settings.steps + 2) * block
+        return operatorScratch + m * (3 * settings.topK + 5) + m * (settings.steps + 2) * block + 2 * m
     }
 }

@@ -80,11 +80,7 @@ public final class NTKOperator: @unchecked Sendable {
                 factors.activations[l].storage.withUnsafeBufferPointer { activationBuffer in
                     let d = deltaBuffer.baseAddress!, a = activationBuffer.baseAddress!
                     // δ̃[i, j, :] = Σ_c x_j[iC + c] δ[iC + c, :]: the backward pass of x_j, by linearity.
-                    for i in 0..<n {
-                        Double.gemm(transA: false, transB: false, m: b, n: fanOut, k: c, alpha: 1,
-                                    a: x + i * c, lda: m, b: d + i * c * fanOut, ldb: fanOut,
-                                    beta: 0, c: deltaScratch + i * rowWidth, ldc: fanOut)
-                    }
+                    Self.combineDeltas(x, d, into: deltaScratch, samples: n, outputs: c, width: fanOut, vectors: b)
                     // U_j = s δ̃_jᵀ A for all j at once: [b·fan_out, n] × [n, fan_in].
                     Double.gemm(transA: true, transB: false, m: rowWidth, n: fanIn, k: n, alpha: s,
                                 a: deltaScratch, lda: rowWidth, b: a, ldb: fanIn,
@@ -100,14 +96,75 @@ public final class NTKOperator: @unchecked Sendable {
                         cblas_dger(CblasRowMajor, Int32(n), Int32(rowWidth), t, ones, 1, biasScratch, 1, deltaScratch, Int32(rowWidth))
                     }
                     // y_j[iC + c] += δ[iC + c, :] · z[i, j, :]: the tangent reaching each output.
-                    for i in 0..<n {
-                        Double.gemm(transA: false, transB: true, m: b, n: c, k: fanOut, alpha: 1,
-                                    a: deltaScratch + i * rowWidth, lda: fanOut, b: d + i * c * fanOut, ldb: fanOut,
-                                    beta: 1, c: y + i * c, ldc: m)
-                    }
+                    Self.projectTangents(deltaScratch, d, into: y, samples: n, outputs: c, width: fanOut, vectors: b)
                 }
             }
         }
+    }
+
+    // The two per-sample contractions over the C outputs. Each sample's
+    // block δ_i (C × fan_out) is read once for all b vectors and stays in
+    // cache; as one BLAS call per sample (a C × fan_out GEMM) the call
+    // overhead cost more than the arithmetic — 2·n calls per layer per product,
+    // which made a single-vector product (all ARPACK asks for) 2–3× slower per
+    // vector than a batched one.
+
+    /// out[i, j, :] = Σ_c x_j[iC + c] δ[iC + c, :].
+    private static func combineDeltas(_ x: UnsafePointer<Double>, _ d: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>,
+                                      samples n: Int, outputs c: Int, width: Int, vectors b: Int) {
+        let m = n * c
+        for i in 0..<n {
+            let block = d + i * c * width
+            for j in 0..<b {
+                let row = out + (i * b + j) * width
+                let coefficients = x + j * m + i * c
+                var first = coefficients[0]
+                for k in 0..<width { row[k] = first * block[k] }
+                for o in 1..<max(1, c) {
+                    first = coefficients[o]
+                    let source = block + o * width
+                    for k in 0..<width { row[k] += first * source[k] }
+                }
+            }
+        }
+    }
+
+    /// y_j[iC + c] += δ[iC + c, :] · z[i, j, :].
+    private static func projectTangents(_ z: UnsafePointer<Double>, _ d: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>,
+                                        samples n: Int, outputs c: Int, width: Int, vectors b: Int) {
+        let m = n * c
+        for i in 0..<n {
+            let block = d + i * c * width
+            for j in 0..<b {
+                let tangent = z + (i * b + j) * width
+                let target = y + j * m + i * c
+                for o in 0..<c { target[o] += dot(block + o * width, tangent, count: width) }
+            }
+        }
+    }
+
+    /// Σ_k a_k b_k with four SIMD accumulators: a plain loop is one serial
+    /// chain of additions, which the compiler may not reorder.
+    @inline(__always)
+    private static func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count: Int) -> Double {
+        var s0 = SIMD4<Double>(), s1 = SIMD4<Double>(), s2 = SIMD4<Double>(), s3 = SIMD4<Double>()
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        let stride = MemoryLayout<SIMD4<Double>>.stride
+        var k = 0
+        while k + 16 <= count {
+            let offset = k * MemoryLayout<Double>.stride
+            s0 += ra.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self) * rb.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self)
+            s1 += ra.loadUnaligned(fromByteOffset: offset + stride, as: SIMD4<Double>.self)
+                * rb.loadUnaligned(fromByteOffset: offset + stride, as: SIMD4<Double>.self)
+            s2 += ra.loadUnaligned(fromByteOffset: offset + 2 * stride, as: SIMD4<Double>.self)
+                * rb.loadUnaligned(fromByteOffset: offset + 2 * stride, as: SIMD4<Double>.self)
+            s3 += ra.loadUnaligned(fromByteOffset: offset + 3 * stride, as: SIMD4<Double>.self)
+                * rb.loadUnaligned(fromByteOffset: offset + 3 * stride, as: SIMD4<Double>.self)
+            k += 16
+        }
+        var sum = ((s0 + s1) + (s2 + s3)).sum()
+        while k < count { sum += a[k] * b[k]; k += 1 }
+        return sum
     }
 
     /// Trainable parameters P: Θ = JJᵀ has rank at most P, so at least

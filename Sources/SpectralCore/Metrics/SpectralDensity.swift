@@ -10,6 +10,11 @@ public struct GaussQuadrature: Sendable, Equatable {
     public var weights: [Double]
     /// The run exhausted its Krylov space: the rule is the measure itself.
     public var isExact = false
+    /// The nodes are all of Θ's nonzero eigenvalues outside the head, with
+    /// their multiplicities; any other eigenvalue outside the head is 0
+    /// (the space spanned the whole complement, or became invariant: small or
+    /// rank-deficient kernels).
+    public var isComplete = false
 
     public init(nodes: [Double], weights: [Double], isExact: Bool = false) {
         self.nodes = nodes; self.weights = weights; self.isExact = isExact
@@ -53,132 +58,219 @@ public struct GaussQuadrature: Sendable, Equatable {
     }
 }
 
-/// Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017): for random unit
-/// starts z with E[zzᵀ] = I/m, zᵀ f(Θ) z is an unbiased estimate of
-/// tr f(Θ)/m, and a few Lanczos steps from z give it through the Gauss rule
-/// of the tridiagonal T (eigenvalues by LAPACK `dstev`). With f an indicator,
-/// that is the fraction of eigenvalues in a range.
+/// Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017) in its block
+/// form: for random unit starts z with E[zzᵀ] = I/m, zᵀ f(Θ) z is an unbiased
+/// estimate of tr f(Θ)/m; with f an indicator, that is the fraction of
+/// eigenvalues in a range. Each zᵀ f(Θ) z is read from the Ritz pairs of Θ on
+/// the block Krylov space of all the starts together.
 public enum SpectralDensity {
-    /// One Lanczos run of at most `steps` steps from each of the `count`
-    /// vectors in `starts` (vector j at j·m), all in lockstep so each step is
-    /// one batched product, restricted to the complement of the orthonormal
-    /// `deflation` vectors (`deflationCount` of them, contiguous; the ARPACK
-    /// head): each start is projected off them and normalised, and its rule's
-    /// weights are scaled by the squared norm that is left, so rule j is the
-    /// spectral measure of start j outside the head.
+    /// Block Lanczos from the `count` vectors in `starts` (vector j at j·m)
+    /// for `steps` block steps — each one batched product of `count` vectors —
+    /// restricted to the complement of the orthonormal `deflation` vectors
+    /// (`deflationCount` of them, contiguous; the ARPACK head). Returns one
+    /// rule per start: the Ritz values θ_k of Θ on the space, and start j's
+    /// weights τ_jk = (z'_j · y_k)² for its part z'_j outside the head, so
+    /// Σ_k τ_jk f(θ_k) ≈ z'_jᵀ f(Θ) z'_j.
     ///
-    /// Why deflate: the Gauss nodes spread over the range of the operator, and
-    /// λ_1 is often 10²–10³ times the bulk, so without the head the few nodes
-    /// that would land in the bulk become many (the histogram is logarithmic,
-    /// the quadrature linear). Why reorthogonalise fully (classical
-    /// Gram–Schmidt against the head and the run's own basis, repeated when
-    /// the first pass cancelled most of the vector): without it a multiple
-    /// eigenvalue, in particular the exact null space of a rank-deficient
-    /// kernel, is not resolved — its Ritz value stalls near √ε·λ_1 instead of 0
-    /// — and an exhausted Krylov space shows no breakdown. The cost is m·j·b
-    /// per step, about C·j/P of a product's (≈1% for digits), and m·steps·b
-    /// doubles of basis. A run whose next β is round-off small has found an
-    /// invariant subspace: its rule is then the exact measure (`isExact`).
-    public static func quadratures(_ op: NTKOperator, starts: [Double], count b: Int, steps: Int,
-                                   deflation: [Double] = [], deflationCount: Int = 0,
+    /// Why one block space instead of one Lanczos run per start: every start's
+    /// rule then has b·s nodes instead of s for the same b·s products, and the
+    /// histogram's bins are resolved by the nodes (each rule is exact for
+    /// polynomials of degree 2s − 1, as a single run of s steps is, and its
+    /// nodes are b times denser). On the presets this reached the previous
+    /// accuracy (11 runs of 80 steps: 880 products) with about 100.
+    ///
+    /// Why deflate: the nodes spread over the range of the operator, and λ_1
+    /// is often 10²–10³ times the bulk, so without the head the few nodes
+    /// that would land in the bulk become many. Why reorthogonalise fully
+    /// (two block Gram–Schmidt passes against the head and the whole basis,
+    /// as GEMMs): without it a multiple eigenvalue, in particular the exact
+    /// null space of a rank-deficient kernel, is not resolved. The projected
+    /// matrix is formed as Qᵀ(ΘQ) from the products themselves, so it is Θ's
+    /// exact Rayleigh quotient on the space even where a column had to be
+    /// replaced: a column that the block lost (its part outside the space is
+    /// round-off) is replaced by a random direction, which only enlarges the
+    /// space. When the whole block is lost the space is invariant and every
+    /// rule is the exact measure (`isExact`).
+    public static func quadratures(_ op: NTKOperator, starts: UnsafePointer<Double>, count b: Int, steps: Int,
+                                   deflation: UnsafePointer<Double>?, deflationCount: Int, workspace: MatrixFreeWorkspace,
+                                   seed: UInt64 = 0xB10C,
                                    interrupted: () -> Bool = { false }) throws(TopEigenpairs.Failure) -> [GaussQuadrature] {
         let m = op.size
-        precondition(starts.count == m * b && b <= op.blockCapacity && deflation.count == m * deflationCount)
-        let s = max(1, min(steps, m - deflationCount))
-        // basis[j]: rows 0..<s of start j's Lanczos vectors.
-        var basis = [[Double]](repeating: [Double](repeating: 0, count: m * s), count: b)
-        var block = [Double](repeating: 0, count: m * b)
-        var w = [Double](repeating: 0, count: m * b)
-        var masses = [Double](repeating: 0, count: b)
-        var alphas = [[Double]](repeating: [], count: b)
-        var betas = [[Double]](repeating: [], count: b)
-        var active = [Bool](repeating: true, count: b)
-        var coefficients = [Double](repeating: 0, count: max(deflationCount, s))
-        var exhausted = [Bool](repeating: false, count: b)
-        var scale = 0.0
+        precondition(b >= 1 && b <= op.blockCapacity && b <= workspace.blockCapacity && workspace.size == m)
+        precondition(deflationCount == 0 || deflation != nil)
+        // Enough steps to span the whole complement of the head, and no more.
+        let s = max(1, min(steps, workspace.stepCapacity, (m - deflationCount + b - 1) / b))
+        let order = b * s
+        let basis = workspace.krylovBasis, block = workspace.products, projected = workspace.projected
+        let h = workspace.coefficients
+        var generator = SeededGenerator(seed: seed)
+        var zeroColumns = 0
 
-        // Projects v (m doubles) off `rows` orthonormal rows of `against`: one
-        // classical Gram–Schmidt pass, two GEMVs. Returns nothing; the caller
-        // measures the norm.
-        func project(_ v: UnsafeMutablePointer<Double>, against: UnsafePointer<Double>, rows: Int) {
-            guard rows > 0 else { return }
-            coefficients.withUnsafeMutableBufferPointer { h in
-                cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(m), 1, against, Int32(m), v, 1, 0, h.baseAddress!, 1)
-                cblas_dgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(m), -1, against, Int32(m), h.baseAddress!, 1, 1, v, 1)
+        // v (rows × m, vector-major) -= (v·Fᵀ)F for the `against` rows F: one
+        // block Gram–Schmidt pass, two GEMMs.
+        func project(_ v: UnsafeMutablePointer<Double>, rows: Int, against f: UnsafePointer<Double>, count: Int) {
+            guard count > 0 else { return }
+            Double.gemm(transA: false, transB: true, m: rows, n: count, k: m, alpha: 1, a: v, lda: m, b: f, ldb: m,
+                        beta: 0, c: h, ldc: count)
+            Double.gemm(transA: false, transB: false, m: rows, n: m, k: count, alpha: -1, a: h, lda: count, b: f, ldb: m,
+                        beta: 1, c: v, ldc: m)
+        }
+        // Twice against the head and the first `known` basis vectors.
+        func orthogonalise(_ v: UnsafeMutablePointer<Double>, rows: Int, known: Int) {
+            for _ in 0..<2 {
+                if let deflation { project(v, rows: rows, against: deflation, count: deflationCount) }
+                project(v, rows: rows, against: basis, count: known)
             }
         }
         func norm(_ v: UnsafePointer<Double>) -> Double { cblas_dnrm2(Int32(m), v, 1) }
-        /// Orthogonalises v against the head and the first `rows` basis vectors of start j, twice when needed.
-        func orthogonalise(_ v: UnsafeMutablePointer<Double>, start j: Int, rows: Int) -> Double {
-            var before = norm(v)
-            for _ in 0..<2 {
-                deflation.withUnsafeBufferPointer { d in if deflationCount > 0 { project(v, against: d.baseAddress!, rows: deflationCount) } }
-                basis[j].withUnsafeBufferPointer { q in project(v, against: q.baseAddress!, rows: rows) }
-                let after = norm(v)
-                // "Twice is enough" (Kahan–Parlett): repeat only when the pass cancelled most of v.
-                if after > 0.5 * before { return after }
-                before = after
+        // Orthonormalises the `rows` vectors at basis[known...] among
+        // themselves (already orthogonal to everything before), replacing a
+        // vector whose length is round-off relative to `scale` by a random one
+        // orthogonal to all.
+        func orthonormaliseBlock(known: Int, rows: Int, scale: Double) {
+            for j in 0..<rows {
+                let v = basis + (known + j) * m
+                for _ in 0..<2 { project(v, rows: 1, against: basis + known * m, count: j) }
+                var length = norm(v)
+                if !(length > 1e-10 * scale) {
+                    for i in 0..<m { v[i] = generator.gaussian() }
+                    orthogonalise(v, rows: 1, known: known)
+                    for _ in 0..<2 { project(v, rows: 1, against: basis + known * m, count: j) }
+                    length = norm(v)
+                    // Nothing is left outside the space: a zero column, whose
+                    // exact zero row and column in T are dropped below.
+                    if !(length > 1e-8) { zeroColumns += 1; length = .infinity }
+                }
+                cblas_dscal(Int32(m), 1 / length, v, 1)
             }
-            return norm(v)
         }
 
-        starts.withUnsafeBufferPointer { z in
-            w.withUnsafeMutableBufferPointer { wp in
-                for j in 0..<b {
-                    let v = wp.baseAddress! + j * m
-                    v.update(from: z.baseAddress! + j * m, count: m)
-                    let length = orthogonalise(v, start: j, rows: 0)
-                    masses[j] = length * length
-                    if length > 0 {
-                        for i in 0..<m { basis[j][i] = v[i] / length }
-                    } else {
-                        active[j] = false
-                    }
-                }
-            }
-        }
-        for step in 0..<s {
-            if !active.contains(true) { break }
-            if interrupted() { throw .interrupted }
-            for j in 0..<b {
-                basis[j].withUnsafeBufferPointer { q in
-                    block.withUnsafeMutableBufferPointer { x in (x.baseAddress! + j * m).update(from: q.baseAddress! + step * m, count: m) }
-                }
-            }
-            block.withUnsafeBufferPointer { qp in
-                w.withUnsafeMutableBufferPointer { wp in op.apply(qp.baseAddress!, wp.baseAddress!, count: b) }
-            }
-            for j in 0..<b where active[j] {
-                let base = j * m
-                let alpha = block.withUnsafeBufferPointer { q in
-                    w.withUnsafeBufferPointer { v in cblas_ddot(Int32(m), q.baseAddress! + base, 1, v.baseAddress! + base, 1) }
-                }
-                alphas[j].append(alpha)
-                let length = w.withUnsafeMutableBufferPointer { wp in orthogonalise(wp.baseAddress! + base, start: j, rows: step + 1) }
-                scale = max(scale, abs(alpha), length)
-                if length <= 1e-10 * scale || step + 1 == s {
-                    active[j] = false
-                    if length <= 1e-10 * scale { exhausted[j] = true }
-                    continue
-                }
-                betas[j].append(length)
-                w.withUnsafeBufferPointer { v in
-                    basis[j].withUnsafeMutableBufferPointer { q in
-                        let next = q.baseAddress! + (step + 1) * m
-                        next.update(from: v.baseAddress! + base, count: m)
-                        cblas_dscal(Int32(m), 1 / length, next, 1)
-                    }
-                }
-            }
-        }
-        var rules: [GaussQuadrature] = []
+        // The starts outside the head, z'_j: their squared norms are the rules'
+        // masses, and their coordinates in the first block (r_j = Q₀ᵀ z'_j) carry
+        // them into every rule.
+        let starting = workspace.starts
+        if UnsafePointer(starting) != starts { starting.update(from: starts, count: m * b) }
+        for _ in 0..<2 { if let deflation { project(starting, rows: b, against: deflation, count: deflationCount) } }
+        var masses = [Double](repeating: 0, count: b)
+        var scale = 0.0
         for j in 0..<b {
-            var rule = try gaussRule(diagonal: alphas[j], offDiagonal: Array(betas[j].prefix(max(0, alphas[j].count - 1))))
-            rule.weights = rule.weights.map { $0 * masses[j] }
-            rule.isExact = exhausted[j] || masses[j] == 0
+            let length = norm(starting + j * m)
+            masses[j] = length * length
+            scale = max(scale, length)
+        }
+        basis.update(from: starting, count: m * b)
+        orthonormaliseBlock(known: 0, rows: b, scale: scale)
+        // R₀ = Q₀ Z'ᵀ: [b (basis rows), b (starts)].
+        var firstCoordinates = [Double](repeating: 0, count: b * b)
+        firstCoordinates.withUnsafeMutableBufferPointer { r in
+            Double.gemm(transA: false, transB: true, m: b, n: b, k: m, alpha: 1, a: basis, lda: m, b: starting, ldb: m,
+                        beta: 0, c: r.baseAddress!, ldc: b)
+        }
+
+        projected.update(repeating: 0, count: order * order)
+        var used = s
+        var exhausted = false
+        var operatorScale = 0.0
+        for step in 0..<s {
+            if interrupted() { throw .interrupted }
+            let current = basis + step * b * m
+            op.apply(UnsafePointer(current), block, count: b)
+            // Column block `step` of T = Qᵀ(ΘQ), rows 0..<(step+1)·b: [rows, b] into T (row-major, order wide).
+            let known = (step + 1) * b
+            Double.gemm(transA: false, transB: true, m: known, n: b, k: m, alpha: 1, a: basis, lda: m, b: block, ldb: m,
+                        beta: 0, c: projected + step * b, ldc: order)
+            for r in 0..<known { for c in 0..<b { operatorScale = max(operatorScale, abs(projected[r * order + step * b + c])) } }
+            if step + 1 == s { break }
+            // The next block: the products orthogonalised against the head and the whole basis.
+            let next = basis + known * m
+            next.update(from: block, count: b * m)
+            orthogonalise(next, rows: b, known: known)
+            var lost = 0
+            for j in 0..<b where norm(next + j * m) <= 1e-10 * operatorScale { lost += 1 }
+            if lost == b {
+                // ΘQ lies in span(Q) ⊕ head: the space is invariant, the rules exact.
+                used = step + 1
+                exhausted = true
+                break
+            }
+            orthonormaliseBlock(known: known, rows: b, scale: operatorScale)
+        }
+
+        // T is symmetric: the blocks above the diagonal were computed; mirror them.
+        let size = used * b
+        if size < order {
+            // Compact the leading size × size part to a size-wide layout.
+            for r in 0..<size { for c in 0..<size { projected[r * size + c] = projected[r * order + c] } }
+        }
+        for r in 0..<size {
+            for c in (r + 1)..<max(r + 1, size) {
+                let upper = projected[r * size + c], lower = projected[c * size + r]
+                let value = (c / b == r / b) ? (upper + lower) / 2 : upper
+                projected[r * size + c] = value; projected[c * size + r] = value
+            }
+        }
+        try workspace.decomposeProjected(order: size)
+        var nodes = Array(UnsafeBufferPointer(start: workspace.ritzValues, count: size))
+        // A space as large as the complement of the head holds every other
+        // eigenvector: its Ritz values are the eigenvalues, less the zero
+        // columns' zeros (the nodes nearest 0, whose weights are 0).
+        var complete = size - zeroColumns + deflationCount >= m
+        if exhausted && !complete {
+            // An invariant space that holds b random starts meets each
+            // eigenspace of Θ (outside the head) in min(multiplicity, b)
+            // dimensions (with probability 1), and every eigenvector with a
+            // nonzero eigenvalue has a part along some start. So if no nonzero
+            // Ritz value repeats b times, they are the whole nonzero spectrum
+            // outside the head, and the rest of the complement is Θ's null space.
+            let ritz = UnsafeBufferPointer(start: workspace.ritzValues, count: size).sorted()
+            let largest = max(abs(ritz.first ?? 0), abs(ritz.last ?? 0))
+            let nonzero = ritz.filter { $0 > 1e-10 * largest }
+            var longestRun = nonzero.isEmpty ? 0 : 1, run = 1
+            for (a, b2) in zip(nonzero, nonzero.dropFirst()) {
+                run = b2 - a <= 1e-8 * largest ? run + 1 : 1
+                longestRun = max(longestRun, run)
+            }
+            complete = longestRun < b
+        }
+        var dropped = Set<Int>()
+        if zeroColumns > 0 {
+            dropped = Set(nodes.indices.sorted { abs(nodes[$0]) < abs(nodes[$1]) }.prefix(zeroColumns))
+            nodes = nodes.indices.filter { !dropped.contains($0) }.map { nodes[$0] }
+        }
+        // Start j's weight on Ritz vector k: (Σ_i R₀[i, j] Y[i, k])², Y's first b rows.
+        var rules: [GaussQuadrature] = []
+        rules.reserveCapacity(b)
+        for j in 0..<b {
+            var weights: [Double] = []
+            weights.reserveCapacity(nodes.count)
+            for k in 0..<size where !dropped.contains(k) {
+                var component = 0.0
+                let eigenvector = projected + k * size
+                for i in 0..<b { component += firstCoordinates[i * b + j] * eigenvector[i] }
+                weights.append(component * component)
+            }
+            // Round-off aside the weights sum to ‖z'_j‖²; rescale to it exactly.
+            let total = weights.reduce(0, +)
+            if total > 0 { for k in weights.indices { weights[k] *= masses[j] / total } }
+            var rule = GaussQuadrature(nodes: nodes, weights: weights, isExact: exhausted || complete || masses[j] == 0)
+            rule.isComplete = complete
             rules.append(rule)
         }
         return rules
+    }
+
+    /// `quadratures` over arrays, with a workspace of its own (tests and one-off uses).
+    public static func quadratures(_ op: NTKOperator, starts: [Double], count b: Int, steps: Int,
+                                   deflation: [Double] = [], deflationCount: Int = 0) throws(TopEigenpairs.Failure) -> [GaussQuadrature] {
+        let m = op.size
+        precondition(starts.count == m * b && deflation.count == m * deflationCount)
+        let workspace = MatrixFreeWorkspace(size: m, settings: MatrixFreeSettings(topK: max(1, deflationCount), starts: max(2, b - 1), steps: steps))
+        return try starts.withUnsafeBufferPointer { z throws(TopEigenpairs.Failure) in
+            try deflation.withUnsafeBufferPointer { d throws(TopEigenpairs.Failure) in
+                try quadratures(op, starts: z.baseAddress!, count: b, steps: steps, deflation: deflationCount > 0 ? d.baseAddress : nil,
+                                deflationCount: deflationCount, workspace: workspace)
+            }
+        }
     }
 
     /// The nodes and weights of the tridiagonal T: its eigenvalues, and the
@@ -221,6 +313,8 @@ struct StartAverage {
         let m = mean
         let variance = estimates.count > 1 ? estimates.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) : 0
         standardError = (variance / n).squareRoot()
-        uncertainty = SpectralDensity.studentT975(dof: estimates.count - 1) * standardError + bounds.reduce(0, +) / n
+        // One estimate is an exact count (a complete space), not a sample: no spread.
+        let spread = estimates.count > 1 ? SpectralDensity.studentT975(dof: estimates.count - 1) * standardError : 0
+        uncertainty = spread + bounds.reduce(0, +) / n
     }
 }

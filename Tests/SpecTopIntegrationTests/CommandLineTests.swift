@@ -363,5 +363,11 @@ final class CommandLineTests: XCTestCase {
             let rows = try XCTUnwrap(json[key] as? [[String: Any]], key)
             XCTAssertFalse(rows.isEmpty, key)
         }
+        // The cost curves: the width curve shrunk, the spectrum curve null and explained.
+        let notes = try XCTUnwrap(json["notes"] as? [String: String])
+        XCTAssertNotNil(json["train_width_step_ms_w512"] as? Double, "\(notes["train_width_step_ms_w512"] ?? "")")
+        XCTAssertNotNil(json["train_width_exponent_fitted"] as? Double)
+        XCTAssertTrue(json["spectrum_matrix_free_ms_m102400"] is NSNull)
+        XCTAssertTrue(notes["spectrum_matrix_free_ms_m102400"]?.contains("--quick") == true)
     }
 }

@@ -57,6 +57,40 @@ final class QuickBenchTests: XCTestCase {
         XCTAssertFalse(BenchmarkTable.render(report).isEmpty)
     }
 
-    /// A registered plugin's figure lands under its key; a failing one is
-    /// null with the error as the note; the BLAS thread count is restored.
+    /// The cost curves with --quick: the training-step curve shrunk to
+    /// widths 64...512 and drawn, the spectrum curve skipped with its reason,
+    /// both under their keys in the JSON.
+    func testQuickBenchDrawsTheCostCurves() throws {
+        var options = BenchmarkOptions.quick(repeats: 1, memoryRun: .skip(reason: "test"))
+        options.sgemmSize = 64
+        options.trainWidths = [8]
+        options.outputs = [1]
+        options.lnpWidth = 8
+        options.lnpProbe = 16
+        options.kernelWidth = 8
+        options.kernelCases = [.init(samples: 8, outputs: 1)]
+        let suite = BenchmarkSuite(options: options, plugins: SpectrumCost.plugins + TrainWidthCost.plugins,
+                                   curveSources: BenchmarkCurveSource.all)
+        let report = try suite.run()
+        let json = try jsonObject(report.json())
+        let notes = try XCTUnwrap(json["notes"] as? [String: String])
+        for width in TrainWidthCost.quickWidths { assertPositiveNumber(json["train_width_step_ms_w\(width)"], "width \(width)") }
+        XCTAssertTrue(json["train_width_step_ms_w8192"] is NSNull)
+        XCTAssertTrue(notes["train_width_step_ms_w8192"]?.contains("not in --quick's widths") == true)
+        assertPositiveNumber(json["train_width_exponent_fitted"], "fitted exponent")
+        XCTAssertEqual(json["train_width_exponent_asymptotic"] as? Double, 2)
+        XCTAssertEqual(json["train_width_fit_min_width"] as? Double, Double(TrainWidthCost.quickFitMinWidth))
+        let flops = try XCTUnwrap(json["train_width_exponent_flops"] as? Double)
+        XCTAssertGreaterThan(flops, 1)
+        XCTAssertLessThan(flops, 2)
+        XCTAssertTrue(json["spectrum_crossover_m"] is NSNull)
+        XCTAssertTrue(notes["spectrum_crossover_m"]?.contains("--quick") == true)
+
+        XCTAssertEqual(report.curves.count, 2)
+        let text = BenchmarkTable.render(report)
+        XCTAssertTrue(text.contains("Training step against width"))
+        XCTAssertTrue(text.contains("o measured"))
+        XCTAssertTrue(text.contains("not measured with --quick"))
+        XCTAssertFalse(text.contains("train_width_step_ms_w64"), "the curve's figures are in its table, not under Other figures")
+    }
 }

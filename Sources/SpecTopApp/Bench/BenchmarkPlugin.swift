@@ -26,11 +26,16 @@ struct BenchmarkPlugin: Sendable {
     /// `quick`); `BenchTimer` gives warm-up and medians. A thrown error or a
     /// value that is not finite becomes null with the error as the note.
     var measure: @Sendable (BenchmarkOptions) throws -> Double
+    /// How to read a measured figure (how many rounds, what it includes);
+    /// the report's note for the key when the figure is a number.
+    var note: String?
 
-    init(key: String, label: String, unit: String, measure: @escaping @Sendable (BenchmarkOptions) throws -> Double) {
+    init(key: String, label: String, unit: String, note: String? = nil,
+         measure: @escaping @Sendable (BenchmarkOptions) throws -> Double) {
         self.key = key
         self.label = label
         self.unit = unit
+        self.note = note
         self.measure = measure
     }
 }

@@ -92,6 +92,12 @@ struct BenchmarkReport: Sendable, Encodable {
     var peakRSSSteps: Int?
     /// Why a figure is null or how to read it, by the figure's JSON key.
     var notes: [String: String]
+    /// The cost curves for the human output (their numbers are plugin
+    /// figures; not encoded again).
+    var curves: [BenchmarkCurve] = []
+    /// Key prefixes of the plugin figures the curves show: the human output
+    /// lists those in the curves, not again under "Other figures".
+    var curveKeyPrefixes: [String] = []
 
     /// The top-level JSON keys in the order they are documented. Plugin keys
     /// come on top of these.

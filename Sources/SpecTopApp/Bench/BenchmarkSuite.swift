@@ -13,15 +13,18 @@ struct BenchmarkSuite: Sendable {
     var options: BenchmarkOptions
     /// Extra figures (the UI's); see `BenchmarkPlugin.expectedKeys`.
     var plugins: [BenchmarkPlugin]
+    /// The cost curves drawn from the plugins' figures in the human output.
+    var curveSources: [BenchmarkCurveSource]
 
     /// Why the suite could not finish.
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    init(options: BenchmarkOptions, plugins: [BenchmarkPlugin] = []) {
+    init(options: BenchmarkOptions, plugins: [BenchmarkPlugin] = [], curveSources: [BenchmarkCurveSource] = []) {
         self.options = options
         self.plugins = plugins
+        self.curveSources = curveSources
     }
 
     /// Runs every measurement; `progress` gets one line per step (for stderr).
@@ -91,6 +94,7 @@ struct BenchmarkSuite: Sendable {
                 let value = try plugin.measure(options)
                 if value.isFinite {
                     figures[key] = value
+                    if let note = plugin.note { notes[key] = note }
                 } else {
                     figures[key] = .some(nil)
                     notes[key] = "the measurement returned \(value)"
@@ -101,6 +105,8 @@ struct BenchmarkSuite: Sendable {
             }
         }
 
+        let curves = BenchmarkCurveSource.curves(for: labels, options: options, sources: curveSources)
+
         let memory = peakMemory(progress: progress)
         if let note = memory.note { notes["peak_rss_mib_default_preset"] = note }
 
@@ -110,7 +116,7 @@ struct BenchmarkSuite: Sendable {
             repeats: options.repeats, sgemmSize: options.sgemmSize, sgemmGFLOPS1Thread: sgemm1.gflops,
             sgemmGFLOPS2Threads: sgemm2.gflops, trainSteps: trainSteps, lnp: lnp, kernels: kernels,
             pluginFigures: figures, peakRSSMiB: memory.mib, peakRSSMethod: memory.method, peakRSSSteps: memory.steps,
-            notes: notes)
+            notes: notes, curves: curves, curveKeyPrefixes: curveSources.map(\.keyPrefix))
     }
 
     // MARK: Measurements

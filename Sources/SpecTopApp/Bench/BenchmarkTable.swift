@@ -35,18 +35,22 @@ enum BenchmarkTable {
                           number(k.kernelMs), number(k.eighMs), number(k.totalMs)]
                      })
 
+        for curve in report.curves { out += "\n" + curve.render() }
+
+        // A figure a curve shows (with its notes) is not repeated below.
+        func inCurve(_ key: String) -> Bool { report.curveKeyPrefixes.contains { key.hasPrefix($0) } }
         out += "\nOther figures\n"
         var rows: [[String]] = []
         for (key, label, unit) in BenchmarkPlugin.expectedKeys {
             rows.append([label, figure(report.pluginFigures[key] ?? nil, unit: unit)])
         }
-        for key in report.pluginFigures.keys.sorted() where !BenchmarkPlugin.expectedKeys.contains(where: { $0.key == key }) {
+        for key in report.pluginFigures.keys.sorted() where !BenchmarkPlugin.expectedKeys.contains(where: { $0.key == key }) && !inCurve(key) {
             rows.append([key, figure(report.pluginFigures[key] ?? nil, unit: "")])
         }
         rows.append(["Peak RSS, default preset", figure(report.peakRSSMiB, unit: "MiB")])
         out += table(["figure", "value"], rows)
 
-        let noted = report.notes.keys.sorted()
+        let noted = report.notes.keys.sorted().filter { !inCurve($0) }
         if !noted.isEmpty {
             out += "\nNotes\n"
             for key in noted { out += "  \(key): \(report.notes[key] ?? "")\n" }

@@ -11,11 +11,14 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Prints medians after warm-up. Training, LNP and eNTK figures use OpenBLAS at 2 threads \
             (the single-model case; --threads changes it). The peak memory figure runs the default \
-            preset headless in a child process.
+            preset headless in a child process. The cost curves — a training step against width \
+            (64...8192) and a spectrum against m = nC (320...102,400, exact and matrix-free) — are \
+            printed as tables and log-log plots; the spectrum curve alone takes up to an hour \
+            (--only spectrum, --only train_width pick one).
             """)
 
     @Flag(help: "Print one JSON object instead of the table.") var json = false
-    @Flag(help: "Reduced sizes and repeats (seconds instead of a minute).") var quick = false
+    @Flag(help: "Reduced sizes and repeats, no spectrum curve (seconds instead of an hour).") var quick = false
     @Option(help: "Timed runs per figure (the median is reported).") var repeats: Int?
     @Option(help: "Steps per model of the default-preset memory run (0 skips it).") var memorySteps: Int?
     @Option(help: "OpenBLAS threads for the training, LNP and eNTK figures (default 2: the single-model case).")
@@ -24,7 +27,9 @@ struct BenchCommand: ParsableCommand {
     var only: String?
 
     /// Figures from the terminal UI: render time and output rate.
-    static var uiPlugins: [BenchmarkPlugin] { UIBenchmarks.plugins + ExitLatency.plugins + WatchBenchmarks.plugins + SpectrumCost.plugins }
+    static var uiPlugins: [BenchmarkPlugin] {
+        UIBenchmarks.plugins + ExitLatency.plugins + WatchBenchmarks.plugins + SpectrumCost.plugins + TrainWidthCost.plugins
+    }
 
     func validate() throws {
         if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
@@ -52,12 +57,16 @@ struct BenchCommand: ParsableCommand {
             }
             for plugin in chosen {
                 let value: String
-                do { value = JSONLine.number(try plugin.measure(options)) } catch { value = "failed: \(error)" }
-                StandardStreams.writeOutput("\(plugin.key)  \(value) \(plugin.unit)  (\(plugin.label))\n")
+                do { value = "\(JSONLine.number(try plugin.measure(options))) \(plugin.unit)" } catch { value = "null: \(error)" }
+                StandardStreams.writeOutput("\(plugin.key)  \(value)  (\(plugin.label))\n")
+            }
+            // The table and plot of any cost curve those figures belong to.
+            for curve in BenchmarkCurveSource.curves(for: chosen.map(\.key), options: options) {
+                StandardStreams.writeOutput("\n" + curve.render())
             }
             return
         }
-        let suite = BenchmarkSuite(options: options, plugins: Self.uiPlugins)
+        let suite = BenchmarkSuite(options: options, plugins: Self.uiPlugins, curveSources: BenchmarkCurveSource.all)
         let report: BenchmarkReport
         do {
             report = try suite.run { line in

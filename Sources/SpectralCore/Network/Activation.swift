@@ -106,9 +106,8 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
         case .identity:
             return
         case .relu:
-            // A select, not a conditional store, so the loop vectorises; NaN
-            // pre-activations give 0 like `!(pre > 0)` did.
-            // The load is unconditional so the compiler may if-convert.
+            // A select on an unconditional load, not a conditional store, so
+            // the loop vectorises; a NaN pre-activation still gives 0.
             for i in 0..<count {
                 let value = delta[i]
                 delta[i] = pre[i] > 0 ? value : 0

@@ -26,6 +26,7 @@ copy=$(mktemp /tmp/spectop-profile.XXXXXX)
 trap 'rm -f "$copy"' EXIT
 cp "$bin" "$copy"
 strip --strip-debug "$copy"
+chmod +x "$copy"
 
 OPENBLAS_NUM_THREADS=$threads valgrind --tool=callgrind --callgrind-out-file="$out" \
   --toggle-collect='*ModelTrainer*trainStep*' \
@@ -36,4 +37,4 @@ total=$(awk '/^summary:/ { print $2 }' "$out")
 steps=$(callgrind_annotate --tree=caller --threshold=100 "$out" \
   | awk '/< .*trainStep.*\(([0-9]+)x\)/ && !seen { match($0, /\(([0-9]+)x\)/); print substr($0, RSTART + 1, RLENGTH - 3); seen = 1 }')
 echo "$figure, $threads thread(s): $total instructions in $steps steps, $((total / steps)) per step"
-callgrind_annotate --threshold=99 "$out" | sed -n '/file:function/,$p' | sed -n '3,16p'
+callgrind_annotate --auto=no --threshold=99 "$out" | sed -n '/file:function/,$p' | sed -n '3,16p'

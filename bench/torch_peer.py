@@ -322,6 +322,8 @@ def main():
     ap.add_argument("--spectop", default=".build/release/spectop", help="the spectop binary")
     ap.add_argument("--spectop-json", help="reuse this `spectop bench --json` output instead of running the bench")
     ap.add_argument("--quick", action="store_true", help="run `spectop bench --quick` (reduced sizes)")
+    ap.add_argument("--threads", type=int,
+                    help="threads for both sides: passed to `spectop bench --threads` (default: its own, 2)")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median)")
     ap.add_argument("--kernel-repeats", type=int, default=1, help="timed runs per eNTK case")
     ap.add_argument("--memory-gib", type=float, default=4.0,
@@ -344,7 +346,10 @@ def main():
         if not os.access(args.spectop, os.X_OK):
             print(f"torch_peer: {args.spectop} is not an executable (build with `swift build -c release`)", file=sys.stderr)
             return 2
-        cmd = [args.spectop, "bench", "--json", "--memory-steps", "0"] + (["--quick"] if args.quick else [])
+        # --engine-only: the terminal and spectrum-cost figures take minutes and are not compared here.
+        cmd = [args.spectop, "bench", "--json", "--engine-only", "--memory-steps", "0"] + (["--quick"] if args.quick else [])
+        if args.threads is not None:
+            cmd += ["--threads", str(args.threads)]
         print(f"running {' '.join(cmd)} ...", file=sys.stderr)
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:

@@ -161,6 +161,27 @@ struct BenchmarkSuite: Sendable {
             gflops: gflops, fractionOfSGEMM: limit > 0 ? gflops / limit : 0)
     }
 
+    /// The training steps alone, one figure per width and C (`spectop bench
+    /// --only train_step`): seconds instead of the whole suite's minute, and a
+    /// driver short enough to run under an instruction-counting profiler
+    /// (bench/profile_train_step.sh).
+    static func trainStepFigures(_ options: BenchmarkOptions) -> [BenchmarkPlugin] {
+        options.trainWidths.flatMap { width in
+            options.outputs.map { outputs in
+                BenchmarkPlugin(key: "train_step_w\(width)_c\(outputs)_ms",
+                                label: "training step, width \(width), C=\(outputs), \(options.threads) BLAS thread(s)",
+                                unit: "ms") { options in
+                    let previousThreads = BLASRuntime.threadCount
+                    defer { BLASRuntime.setThreadCount(previousThreads) }
+                    BLASRuntime.setThreadCount(options.threads)
+                    let suite = BenchmarkSuite(options: options)
+                    return try suite.trainStep(width: width, outputs: outputs, batch: options.batch,
+                                               threads: BLASRuntime.threadCount, limit: 0).ms
+                }
+            }
+        }
+    }
+
     private func probeFixture(samples: Int, width: Int, outputs: Int) throws(Failure) -> (MLP<Float>, LNPProbe<Float>) {
         do {
             let model = try BenchFixtures.model(inputDim: options.inputDim, width: width, depth: options.depth, outputs: outputs,

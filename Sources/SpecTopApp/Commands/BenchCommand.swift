@@ -23,8 +23,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Steps per model of the default-preset memory run (0 skips it).") var memorySteps: Int?
     @Option(help: "OpenBLAS threads for the training, LNP and eNTK figures (default 2: the single-model case).")
     var threads: Int?
-    @Option(help: "Measure only the figures whose key starts with this (e.g. watch, exit_s, ui), one line each.")
+    @Option(help: "Measure only the figures whose key starts with this (e.g. train_step, watch, exit_s, ui), one line each.")
     var only: String?
+    @Flag(help: "Only the engine's figures (SGEMM, training, LNP, eNTK): skips the terminal, watch and spectrum-cost figures, which take minutes and which bench/torch_peer.py does not compare.")
+    var engineOnly = false
 
     /// Figures from the terminal UI: render time and output rate.
     static var uiPlugins: [BenchmarkPlugin] {
@@ -51,9 +53,10 @@ struct BenchCommand: ParsableCommand {
         }
         let interactive = isatty(STDERR_FILENO) != 0
         if let only {
-            let chosen = Self.uiPlugins.filter { $0.key.hasPrefix(only) }
+            let candidates = BenchmarkSuite.trainStepFigures(options) + Self.uiPlugins
+            let chosen = candidates.filter { $0.key.hasPrefix(only) }
             if chosen.isEmpty {
-                throw CommandFailure.usage("--only \(only): no figure's key starts with that (keys: \(Self.uiPlugins.map(\.key).joined(separator: ", ")))")
+                throw CommandFailure.usage("--only \(only): no figure's key starts with that (keys: \(candidates.map(\.key).joined(separator: ", ")))")
             }
             for plugin in chosen {
                 let value: String
@@ -66,7 +69,8 @@ struct BenchCommand: ParsableCommand {
             }
             return
         }
-        let suite = BenchmarkSuite(options: options, plugins: Self.uiPlugins, curveSources: BenchmarkCurveSource.all)
+        let suite = BenchmarkSuite(options: options, plugins: engineOnly ? [] : Self.uiPlugins,
+                                   curveSources: engineOnly ? [] : BenchmarkCurveSource.all)
         let report: BenchmarkReport
         do {
             report = try suite.run { line in

@@ -148,13 +148,9 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
             Scalar.gemm(transA: false, transB: true, m: rows, n: layer.fanOut, k: layer.fanIn,
                         alpha: layer.weightMultiplier, a: input, lda: layer.fanIn, b: w, ldb: layer.fanIn,
                         beta: 0, c: pre, ldc: layer.fanOut)
-            let b = parameters.baseAddress! + layer.biasOffset
-            let t = layer.biasMultiplier
-            for r in 0..<rows {
-                let row = pre + r * layer.fanOut
-                for j in 0..<layer.fanOut { row[j] += t * b[j] }
-            }
-            layer.activation.apply(UnsafePointer(pre), post, count: rows * layer.fanOut)
+            // pre += t · b, post = φ(pre): one pass
+            layer.activation.addBiasAndApply(pre, bias: UnsafePointer(parameters.baseAddress! + layer.biasOffset),
+                                             biasMultiplier: layer.biasMultiplier, post, rows: rows, cols: layer.fanOut)
             input = UnsafePointer(post)
         }
     }
@@ -183,10 +179,14 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
                             alpha: layer.weightMultiplier, a: delta, lda: layer.fanOut, b: input, ldb: layer.fanIn,
                             beta: 0, c: gradients.baseAddress! + layer.weightOffset, ldc: layer.fanIn)
                 let db = gradients.baseAddress! + layer.biasOffset
-                for j in 0..<layer.fanOut { db[j] = 0 }
-                for r in 0..<rows {
-                    let row = delta + r * layer.fanOut
-                    for j in 0..<layer.fanOut { db[j] += row[j] }
+                if l == last {
+                    // Below the readout the previous iteration's derivative
+                    // pass has already summed δ's columns into db.
+                    for j in 0..<layer.fanOut { db[j] = 0 }
+                    for r in 0..<rows {
+                        let row = delta + r * layer.fanOut
+                        for j in 0..<layer.fanOut { db[j] += row[j] }
+                    }
                 }
                 let t = layer.biasMultiplier
                 for j in 0..<layer.fanOut { db[j] *= t }
@@ -199,9 +199,17 @@ public final class MLP<Scalar: BLASScalar>: @unchecked Sendable {
                             alpha: layer.weightMultiplier, a: delta, lda: layer.fanOut,
                             b: UnsafePointer(parameters.baseAddress! + layer.weightOffset), ldb: layer.fanIn,
                             beta: 0, c: target, ldc: layer.fanIn)
-                previous.activation.multiplyByDerivative(
-                    target, pre: UnsafePointer(workspace.preActivation(l - 1)),
-                    post: UnsafePointer(workspace.activation(l - 1)), count: rows * previous.fanOut)
+                let pre = UnsafePointer(workspace.preActivation(l - 1))
+                let post = UnsafePointer(workspace.activation(l - 1))
+                if parameterGradients {
+                    // Layer l − 1 trains (l > firstTrainableLayer): its bias
+                    // gradient's column sums come out of the same pass over δ.
+                    previous.activation.multiplyByDerivative(
+                        target, pre: pre, post: post, rows: rows, cols: previous.fanOut,
+                        columnSums: gradients.baseAddress! + previous.biasOffset)
+                } else {
+                    previous.activation.multiplyByDerivative(target, pre: pre, post: post, count: rows * previous.fanOut)
+                }
             }
             l -= 1
         }

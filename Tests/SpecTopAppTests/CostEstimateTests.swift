@@ -36,9 +36,43 @@ final class CostEstimateTests: XCTestCase {
         let large = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 256 }
         let ratio = try XCTUnwrap(large.models.last?.secondsPerSpectrum) / XCTUnwrap(small.models.last?.secondsPerSpectrum)
         XCTAssertEqual(ratio, 8, accuracy: 1.5)
-        // A probe too large for the exact spectrum has none, so no spectrum cost.
-        let huge = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 1024 }
-        XCTAssertTrue(huge.models.allSatisfy { $0.secondsPerSpectrum == nil })
+        // Above the exact limit the spectrum is matrix-free: its cost is the
+        // products', linear in the probe, not cubic.
+        let huge = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 768 }
+        let larger = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 1536 }
+        var compared = 0
+        for (a, b) in zip(huge.models, larger.models) where a.id.hasSuffix("active") {
+            XCTAssertTrue(a.matrixFree, a.id)
+            // (The widest may be refused at the larger probe: over the time limit.)
+            guard let small = a.secondsPerSpectrum, let large = b.secondsPerSpectrum else { continue }
+            XCTAssertEqual(large / small, 2, accuracy: 0.05, a.id)
+            compared += 1
+        }
+        XCTAssertGreaterThanOrEqual(compared, 2)
+        // An active model whose matrix-free spectrum is refused as too slow has no spectrum, so no spectrum cost.
+        let refused = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 1024; $0.metrics.spectrumMaxSeconds = 1e-6 }
+        XCTAssertTrue(refused.models.filter { $0.id.hasSuffix("active") }.allSatisfy { $0.secondsPerSpectrum == nil })
+    }
+
+    /// The matrix-free time check divides by the measured rate: a model
+    /// refused on a slow machine is measured on a fast one.
+    func testTheMatrixFreeTimeCheckUsesTheMeasuredRate() throws {
+        let config = try ConfigParser.parse(try XCTUnwrap(Presets.text("reach")), file: "reach")
+        var edited = config
+        edited.data.kind = .digits
+        edited.metrics.probe = 1024
+        var engine = try ExperimentBuilder.prepare(edited).engine
+        let widest = try XCTUnwrap(engine.models.filter { $0.mode == .active }.max { $0.architecture.width < $1.architecture.width })
+        let settings = try XCTUnwrap(engine.matrixFree)
+        let at10 = SpectrumPlan.matrixFreeSeconds(widest.architecture, rows: 1024, settings: settings, gflops: 10)
+        XCTAssertEqual(SpectrumPlan.matrixFreeSeconds(widest.architecture, rows: 1024, settings: settings, gflops: 20), at10 / 2, accuracy: 1e-9 * at10)
+        // A rate that makes this model's spectrum just over the limit refuses it; twice that rate accepts it.
+        let limitRate = 10 * at10 / engine.maxSpectrumSeconds
+        engine.measuredGFLOPS = limitRate * 0.9
+        guard case .none(let reason?) = SpectrumPlan.choose(for: widest, in: engine) else { return XCTFail("not refused at a slow rate") }
+        XCTAssertTrue(reason.contains("would take about"), reason)
+        engine.measuredGFLOPS = limitRate * 2
+        XCTAssertEqual(SpectrumPlan.choose(for: widest, in: engine), .matrixFree(settings))
     }
 
     func testTheMeasuredRateIsPlausible() {

@@ -57,9 +57,11 @@ struct RunCommand: ParsableCommand {
         try MemoryBudget.checkAddressSpace(threads: printConfig ? 2 : threadCount)
         if printConfig {
             // Printing validates too: a printed file is one that runs.
-            let prepared = try prepareInterruptibly { try ExperimentBuilder.prepare(experiment) }
+            var prepared = try prepareInterruptibly { try ExperimentBuilder.prepare(experiment) }
+            let gflops = CostEstimate.measureGFLOPS()
+            prepared.engine.measuredGFLOPS = gflops
             let estimate = MemoryEstimate.of(prepared.engine, cores: ProcessInfo.processInfo.activeProcessorCount)
-            let cost = CostEstimate.of(prepared.engine, gflops: CostEstimate.measureGFLOPS())
+            let cost = CostEstimate.of(prepared.engine, gflops: gflops)
             StandardStreams.writeOutput(ConfigParser.render(experiment) + "\n# \(MemoryBudget.summary(estimate))\n# \(cost.summary)\n"
                                         + (cost.warning.map { "# warning: \($0)\n" } ?? ""))
             return
@@ -78,8 +80,11 @@ struct RunCommand: ParsableCommand {
         let workers = threads ?? 0
         let recordEvents = out != nil
         let force = self.force
+        // The machine's DGEMM rate, for the matrix-free time check (SpectrumPlan) and the estimate below.
+        let gflops = CostEstimate.measureGFLOPS()
         let session = try prepareInterruptibly { () throws -> TrainingSession in
-            let prepared = try ExperimentBuilder.prepare(experiment, workers: workers, recordEvents: recordEvents)
+            var prepared = try ExperimentBuilder.prepare(experiment, workers: workers, recordEvents: recordEvents)
+            prepared.engine.measuredGFLOPS = gflops
             try MemoryBudget.check(MemoryEstimate.of(prepared.engine, cores: ProcessInfo.processInfo.activeProcessorCount))
             return try TrainingSession(prepared, dumpDirectory: dump, replacingPreviousDump: force)
         }
@@ -87,7 +92,7 @@ struct RunCommand: ParsableCommand {
             session.startRecording(to: try RunRecorder(destination))
         }
         // Before training: say what will be slow, and which setting changes it.
-        let cost = CostEstimate.of(session.prepared.engine, gflops: CostEstimate.measureGFLOPS())
+        let cost = CostEstimate.of(session.prepared.engine, gflops: gflops)
         if let warning = cost.warning { StandardStreams.printError("warning: \(warning)") }
         let outcome: SessionOutcome
         if let signal = SignalFlag.received {

@@ -13,13 +13,19 @@ import Foundation
 ///   the Gram–Hadamard kernel, per layer n²·fan_in + m²·fan_out with m = n·C
 ///   (m² for the readout alone when frozen); and `dsyevd` with eigenvectors,
 ///   about 4·m³.
+/// Above the exact limit an active model's matrix-free spectrum costs its
+/// products Θv (`SpectrumPlan.matrixFreeSeconds`), and a frozen one's the
+/// factors plus the readout's (fan_in+1)² Gram and its eigen-decomposition.
 /// The rate comes from a short DGEMM measured on this machine at start.
 public struct CostEstimate: Sendable, Equatable {
     public struct Model: Sendable, Equatable {
         public var id: String
         public var secondsPerStep: Double
-        /// Nil when the model takes no exact spectrum (too large, or a Hutchinson trace).
+        /// Nil when the model takes no spectrum (a Hutchinson trace, the
+        /// matrix-free path off or refused as too slow).
         public var secondsPerSpectrum: Double?
+        /// The spectrum is matrix-free (above the exact limit).
+        public var matrixFree = false
         /// Steps between spectra when `spectrum_every` fixes them; nil when the engine spaces them by time.
         public var stepsPerSpectrum: Int?
         public var outputs: Int
@@ -34,7 +40,7 @@ public struct CostEstimate: Sendable, Equatable {
         }
     }
 
-    /// The share of the run's time spent on exact spectra, when `spectrum_every`
+    /// The share of the run's time spent on spectra, when `spectrum_every`
     /// fixes them (0 when the engine spaces them by time: it keeps them within
     /// their fraction itself).
     public var spectrumShare: Double {
@@ -66,13 +72,28 @@ public struct CostEstimate: Sendable, Equatable {
             // Small models are dominated by per-call overhead, not arithmetic: floors keep them honest.
             let step = max(2e-5, 6 * parameters * Double(plan.batchSize) / rate)
             var spectrum: Double?
-            if configuration.traceEstimator == .exact, configuration.probe.count * a.outputDim <= configuration.maxKernelSize {
-                let factors = 2 * parameters * n * (1 + 2 * c)
+            var matrixFree = false
+            let factors = 2 * parameters * n * (1 + 2 * c)
+            var estimated = configuration
+            estimated.measuredGFLOPS = gflops
+            switch SpectrumPlan.choose(for: plan, in: estimated) {
+            case .exact:
                 let layers = plan.mode == .frozen ? [fans[fans.count - 1]] : fans
                 let kernel = layers.reduce(0) { $0 + n * n * $1.fanIn + m * m * $1.fanOut }
                 spectrum = max(1e-3, (factors + kernel + 4 * m * m * m) / rate)
+            case .matrixFree(let settings):
+                matrixFree = true
+                if plan.mode == .frozen {
+                    let readout = fans[fans.count - 1].fanIn + 1
+                    spectrum = max(1e-3, (factors + 2 * n * readout * readout + 4 * readout * readout * readout) / rate)
+                } else {
+                    spectrum = max(1e-3, factors / rate + SpectrumPlan.matrixFreeSeconds(a, rows: configuration.probe.count,
+                                                                                         settings: settings, gflops: gflops))
+                }
+            case .none:
+                break
             }
-            return Model(id: plan.id, secondsPerStep: step, secondsPerSpectrum: spectrum,
+            return Model(id: plan.id, secondsPerStep: step, secondsPerSpectrum: spectrum, matrixFree: matrixFree,
                          stepsPerSpectrum: configuration.spectrumEvery, outputs: a.outputDim * configuration.probe.count,
                          steps: plan.steps)
         }
@@ -83,12 +104,12 @@ public struct CostEstimate: Sendable, Equatable {
     public var warning: String? {
         let costliest = models.compactMap { model in model.secondsPerSpectrum.map { (model, $0) } }.max { $0.1 < $1.1 }
         if spectrumShare >= CostEstimate.warningShare, let (model, spectrum) = costliest, let every = model.stepsPerSpectrum {
-            return "exact spectra would take about \(Int((spectrumShare * 100).rounded()))% of the run's time (up to "
+            return "\(model.matrixFree ? "matrix-free" : "exact") spectra would take about \(Int((spectrumShare * 100).rounded()))% of the run's time (up to "
                 + "\(CostEstimate.seconds(spectrum)) each, \(model.id): \(model.outputs) outputs, every \(every) steps); "
                 + "raise spectrum_every, lower [metrics] probe, or remove spectrum_every to let spectop space them"
         }
         if let (model, spectrum) = costliest, spectrum >= CostEstimate.slowSpectrum {
-            return "each exact spectrum of \(model.id) takes about \(CostEstimate.seconds(spectrum)) (\(model.outputs) outputs); "
+            return "each \(model.matrixFree ? "matrix-free" : "exact") spectrum of \(model.id) takes about \(CostEstimate.seconds(spectrum)) (\(model.outputs) outputs); "
                 + "spectra are spaced to stay within their share of the time, so they will be rare; lower [metrics] probe for more"
         }
         return nil
@@ -109,7 +130,7 @@ public struct CostEstimate: Sendable, Equatable {
         let step = models.map(\.secondsPerStep).max() ?? 0
         let spectrum = models.compactMap(\.secondsPerSpectrum).max()
         return "estimated time (at \(Int(gflops.rounded())) GFLOP/s): a training step up to \(CostEstimate.seconds(step))"
-            + (spectrum.map { ", an exact spectrum up to \(CostEstimate.seconds($0))" } ?? ", no exact spectra")
+            + (spectrum.map { ", a spectrum up to \(CostEstimate.seconds($0))" } ?? ", no spectra")
     }
 
     static func seconds(_ value: Double) -> String {

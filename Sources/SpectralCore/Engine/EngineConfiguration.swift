@@ -56,6 +56,10 @@ public struct EngineConfiguration: Sendable {
     /// A model whose matrix-free spectrum would take longer than this
     /// (predicted from its size, `SpectrumPlan`) gets none, with a message.
     public var maxSpectrumSeconds: Double
+    /// The double-precision GEMM rate measured on this machine
+    /// (`CostEstimate.measureGFLOPS`), which that prediction divides by; nil:
+    /// a conservative fixed rate (`SpectrumPlan.assumedFlopsPerSecond`).
+    public var measuredGFLOPS: Double?
     public var traceEstimator: TraceEstimator
     /// Worker threads (at most the core count); 0 = automatic.
     public var workers: Int

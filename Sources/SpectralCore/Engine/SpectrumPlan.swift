@@ -25,15 +25,32 @@ public enum SpectrumPlan: Sendable, Equatable {
 
     /// Products one matrix-free spectrum takes: the quadrature's (fixed) and
     /// ARPACK's, which vary; 6k is what ARPACK took for k = 32 on the presets'
-    /// kernels at tolerance 1e-10 (90–200 products), rounded up.
+    /// kernels at tolerance 1e-10 (90–200 products; 174 on the benchmark's
+    /// m = 10,240 operator), rounded up.
     public static func expectedProducts(_ settings: MatrixFreeSettings) -> Int {
         settings.quadratureProducts + 6 * settings.topK
     }
 
-    /// Double-precision rate the time check assumes for one worker: well
-    /// under what OpenBLAS's DGEMM reaches on one core of the development
-    /// machine, because ARPACK's products are single vectors (GEMV speed).
+    /// Double-precision rate the time check assumes for one worker when no
+    /// rate was measured: well under what OpenBLAS's DGEMM reaches on one
+    /// core of the development machine.
     public static let assumedFlopsPerSecond = 4e9
+
+    /// The share of the measured DGEMM rate (a 256³ product on one thread)
+    /// that the products reach: ARPACK's are single vectors, whose GEMMs are
+    /// narrow and whose per-sample contractions stream the nC × fan_out deltas
+    /// once per vector. `spectop bench` (spectrum_matrix_free_*) measured
+    /// about half on the benchmark's m = 10,240 operator.
+    public static let productEfficiency = 0.5
+
+    /// Predicted seconds of one matrix-free spectrum of an active model on n
+    /// probe rows: its products' flops at `gflops` (measured) × `productEfficiency`,
+    /// or at `assumedFlopsPerSecond` when nothing was measured.
+    public static func matrixFreeSeconds(_ architecture: MLPArchitecture, rows n: Int, settings: MatrixFreeSettings,
+                                         gflops: Double?) -> Double {
+        let rate = gflops.map { max(1e-3, $0) * 1e9 * productEfficiency } ?? assumedFlopsPerSecond
+        return productFlops(architecture, rows: n, frozen: false) * Double(expectedProducts(settings)) / rate
+    }
 
     /// The plan for one model of `configuration`.
     public static func choose(for plan: ModelPlan, in configuration: EngineConfiguration) -> SpectrumPlan {
@@ -50,8 +67,8 @@ public enum SpectrumPlan: Sendable, Equatable {
         guard settings.topK < m else {
             return .none(reason: "top_k = \(settings.topK) must be below the eNTK's m = \(m) rows: no spectrum for this model")
         }
-        let seconds = productFlops(plan.architecture, rows: configuration.probe.count, frozen: plan.mode == .frozen)
-            * Double(expectedProducts(settings)) / assumedFlopsPerSecond
+        let seconds = matrixFreeSeconds(plan.architecture, rows: configuration.probe.count, settings: settings,
+                                        gflops: configuration.measuredGFLOPS)
         if seconds > configuration.maxSpectrumSeconds {
             return .none(reason: "a matrix-free spectrum of m = \(m) rows would take about \(Int(seconds.rounded())) s, over the \(Int(configuration.maxSpectrumSeconds)) s a spectrum may take: no spectrum for this model (a smaller probe or top_k fits)")
         }

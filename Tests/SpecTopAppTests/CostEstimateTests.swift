@@ -32,8 +32,9 @@ final class CostEstimateTests: XCTestCase {
 
     func testTheSpectrumCostGrowsAsTheCubeOfTheOutputs() throws {
         // dsyevd dominates large spectra: doubling m (probe size) multiplies the time by about 8.
-        let small = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 128 }
-        let large = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 256 }
+        // (m = 2,560 is above the default exact limit: raised so both are exact.)
+        let small = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 128; $0.metrics.exactLimit = 4096 }
+        let large = try estimate("reach") { $0.data.kind = .digits; $0.metrics.probe = 256; $0.metrics.exactLimit = 4096 }
         let ratio = try XCTUnwrap(large.models.last?.secondsPerSpectrum) / XCTUnwrap(small.models.last?.secondsPerSpectrum)
         XCTAssertEqual(ratio, 8, accuracy: 1.5)
         // Above the exact limit the spectrum is matrix-free: its cost is the

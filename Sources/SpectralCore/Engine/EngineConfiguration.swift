@@ -28,12 +28,12 @@ public struct ModelPlan: Sendable, Equatable {
 public struct EngineConfiguration: Sendable {
     /// The default exact limit: the kernel size (nC) below which the exact
     /// spectrum (form Θ, `dsyevd`) was faster than the matrix-free one on the
-    /// development machine — `spectop bench` put the crossover at m ≈ 2,860
-    /// (digits-shaped model, width 256, depth 2, C = 10; medians of 3: exact
-    /// 3.1 s vs matrix-free 4.1 s at m = 2,560, 47.6 s vs 11.7 s at 5,120; an
-    /// earlier run on a busier machine, before the SYRK kernel, gave 2,312).
+    /// development machine — `spectop bench --only spectrum` put the crossover
+    /// at m ≈ 2,140 (digits-shaped model, width 256, depth 2, C = 10; medians
+    /// of 3: exact 0.36 s vs matrix-free 0.89 s at m = 1,280, 2.8 s vs 2.0 s at
+    /// 2,560). With the single-vector quadrature it replaced it was 2,750–2,860.
     /// It moves with the model (matrix-free costs ∝ n·P per product), hence the key.
-    public static let defaultExactLimit = 2860
+    public static let defaultExactLimit = 2140
     public var models: [ModelPlan]
     public var train: Dataset
     /// The fixed probe set shared by every model (METHOD.md).

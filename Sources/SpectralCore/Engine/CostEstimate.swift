@@ -61,6 +61,9 @@ public struct CostEstimate: Sendable, Equatable {
     public static func of(_ configuration: EngineConfiguration, gflops: Double) -> CostEstimate {
         let rate = max(1e-3, gflops) * 1e9
         let n = Double(configuration.probe.count)
+        // The plans the engine would choose on this machine, at the rate measured.
+        var estimated = configuration
+        estimated.measuredGFLOPS = gflops
         let models = configuration.models.map { plan -> Model in
             let a = plan.architecture
             let fans = (0...a.depth).map { layer -> (fanIn: Double, fanOut: Double) in
@@ -74,8 +77,6 @@ public struct CostEstimate: Sendable, Equatable {
             var spectrum: Double?
             var matrixFree = false
             let factors = 2 * parameters * n * (1 + 2 * c)
-            var estimated = configuration
-            estimated.measuredGFLOPS = gflops
             switch SpectrumPlan.choose(for: plan, in: estimated) {
             case .exact:
                 let layers = plan.mode == .frozen ? [fans[fans.count - 1]] : fans

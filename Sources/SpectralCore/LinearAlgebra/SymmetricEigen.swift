@@ -57,3 +57,19 @@ public struct SymmetricEigen: Sendable {
         }
     }
 }
+
+extension SymmetricEigen {
+    /// The double and integer workspace sizes `dsyevd` (eigenvectors, column-major)
+    /// asks for at this order: its own query, for buffers allocated once and
+    /// reused (`SpectrumWorkspace`, `MatrixFreeWorkspace`). `matrix` and
+    /// `eigenvalues` are only passed through; the query reads neither.
+    static func dsyevdWorkspaceSizes(order: Int, matrix: UnsafeMutablePointer<Double>,
+                                     eigenvalues: UnsafeMutablePointer<Double>) -> (work: Int, integerWork: Int) {
+        var workSize = 0.0
+        var integerSize: Int32 = 0
+        let n = Int32(max(1, order))
+        _ = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "L")), n, matrix, n,
+                                eigenvalues, &workSize, -1, &integerSize, -1)
+        return (max(1, Int(workSize)), max(1, Int(integerSize)))
+    }
+}

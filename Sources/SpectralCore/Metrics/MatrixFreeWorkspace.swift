@@ -68,12 +68,7 @@ public final class MatrixFreeWorkspace: @unchecked Sendable {
         unitResidual = .allocate(capacity: size)
         thetaResidual = .allocate(capacity: size)
         // dsyevd's own workspace query for the largest projected matrix.
-        var workSize = 0.0
-        var integerSize: Int32 = 0
-        _ = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(nodes), projected, Int32(nodes),
-                                ritzValues, &workSize, -1, &integerSize, -1)
-        eigenWorkCount = max(1, Int(workSize))
-        eigenIntegerWorkCount = max(1, Int(integerSize))
+        (eigenWorkCount, eigenIntegerWorkCount) = SymmetricEigen.dsyevdWorkspaceSizes(order: nodes, matrix: projected, eigenvalues: ritzValues)
         eigenWork = .allocate(capacity: eigenWorkCount)
         eigenIntegerWork = .allocate(capacity: eigenIntegerWorkCount)
     }

@@ -32,13 +32,7 @@ public final class SpectrumWorkspace: @unchecked Sendable {
         inputGram = .allocate(capacity: rowCapacity * rowCapacity)
         eigenvalues = .allocate(capacity: self.capacity)
         // dsyevd's own workspace query, for the largest size.
-        var workSize = 0.0
-        var integerSize: Int32 = 0
-        let n = Int32(self.capacity)
-        _ = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "L")), n, kernel, n,
-                                eigenvalues, &workSize, -1, &integerSize, -1)
-        workCount = max(1, Int(workSize))
-        integerWorkCount = max(1, Int(integerSize))
+        (workCount, integerWorkCount) = SymmetricEigen.dsyevdWorkspaceSizes(order: self.capacity, matrix: kernel, eigenvalues: eigenvalues)
         work = .allocate(capacity: workCount)
         integerWork = .allocate(capacity: integerWorkCount)
     }

@@ -63,6 +63,31 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         }
     }
 
+    /// Past `NTKOperator`'s parallel threshold the per-sample contractions
+    /// split the samples between OpenBLAS's threads: each range must write
+    /// only its own rows, and every row exactly once (a range off by one
+    /// leaves a sample's outputs zero or counts them twice).
+    func testOperatorSplitAcrossThreadsEqualsTheExactKernel() throws {
+        let previous = BLASRuntime.threadCount
+        BLASRuntime.setThreadCount(2)
+        defer { BLASRuntime.setThreadCount(previous) }
+        try XCTSkipIf(BLASRuntime.threadCount < 2, "OpenBLAS runs one thread here")
+        // 401 samples (odd, so the halves differ) × 3 outputs × width 64 × 4 vectors: above the threshold.
+        let c = try makeCase(rows: 401, width: 64, outputs: 3, activation: .relu)
+        let m = c.kernel.rows, b = 4
+        let op = NTKOperator(factors: c.factors, blockCapacity: b)
+        var rng = SeededGenerator(seed: 5)
+        let x = (0..<(m * b)).map { _ in rng.gaussian() }
+        var y = [Double](repeating: .nan, count: m * b)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in op.apply(xp.baseAddress!, yp.baseAddress!, count: b) }
+        }
+        for j in 0..<b {
+            let expected = c.kernel.multiplied(by: Matrix(rows: m, cols: 1, storage: Array(x[(j * m)..<((j + 1) * m)]))).storage
+            XCTAssertLessThan(relativeError(Array(y[(j * m)..<((j + 1) * m)]), expected), 1e-10, "vector \(j)")
+        }
+    }
+
     /// A frozen model's operator must ignore the hidden layers: it equals the readout's layer kernel.
     func testFrozenOperatorIsTheReadoutKernel() throws {
         let c = try makeCase(rows: 7, frozen: true)

@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Steps per model of the default-preset memory run (0 skips it).") var memorySteps: Int?
     @Option(help: "OpenBLAS threads for the training, LNP and eNTK figures (default 2: the single-model case).")
     var threads: Int?
-    @Option(help: "Measure only the figures whose key starts with this (e.g. train_step, watch, exit_s, ui), one line each.")
+    @Option(help: "Measure only the figures whose key starts with this (e.g. train_step, watch, exit_s, ui), one line each; a whole key picks that figure alone.")
     var only: String?
     @Flag(help: "Only the engine's figures (SGEMM, training, LNP, eNTK): skips the terminal, watch and spectrum-cost figures, which take minutes and which bench/torch_peer.py does not compare.")
     var engineOnly = false
@@ -54,7 +54,10 @@ struct BenchCommand: ParsableCommand {
         let interactive = isatty(STDERR_FILENO) != 0
         if let only {
             let candidates = BenchmarkSuite.trainStepFigures(options) + Self.uiPlugins
-            let chosen = candidates.filter { $0.key.hasPrefix(only) }
+            // A whole key is that figure alone, even where it prefixes others
+            // (spectrum_matrix_free_ms_m10240 and …_m102400).
+            let exact = candidates.filter { $0.key == only }
+            let chosen = exact.isEmpty ? candidates.filter { $0.key.hasPrefix(only) } : exact
             if chosen.isEmpty {
                 throw CommandFailure.usage("--only \(only): no figure's key starts with that (keys: \(candidates.map(\.key).joined(separator: ", ")))")
             }

@@ -1,4 +1,5 @@
 import CLinalg
+import Dispatch
 
 /// The eNTK as a linear operator: Θ·v for a block of vectors v without ever
 /// forming the m × m kernel (m = nC), for spectra past the exact limit.
@@ -113,17 +114,19 @@ public final class NTKOperator: @unchecked Sendable {
     private static func combineDeltas(_ x: UnsafePointer<Double>, _ d: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>,
                                       samples n: Int, outputs c: Int, width: Int, vectors b: Int) {
         let m = n * c
-        for i in 0..<n {
-            let block = d + i * c * width
-            for j in 0..<b {
-                let row = out + (i * b + j) * width
-                let coefficients = x + j * m + i * c
-                var first = coefficients[0]
-                for k in 0..<width { row[k] = first * block[k] }
-                for o in 1..<max(1, c) {
-                    first = coefficients[o]
-                    let source = block + o * width
-                    for k in 0..<width { row[k] += first * source[k] }
+        forEachSampleRange(samples: n, work: c * width * b) { range in
+            for i in range {
+                let block = d + i * c * width
+                for j in 0..<b {
+                    let row = out + (i * b + j) * width
+                    let coefficients = x + j * m + i * c
+                    var first = coefficients[0]
+                    for k in 0..<width { row[k] = first * block[k] }
+                    for o in 1..<max(1, c) {
+                        first = coefficients[o]
+                        let source = block + o * width
+                        for k in 0..<width { row[k] += first * source[k] }
+                    }
                 }
             }
         }
@@ -133,15 +136,38 @@ public final class NTKOperator: @unchecked Sendable {
     private static func projectTangents(_ z: UnsafePointer<Double>, _ d: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>,
                                         samples n: Int, outputs c: Int, width: Int, vectors b: Int) {
         let m = n * c
-        for i in 0..<n {
-            let block = d + i * c * width
-            for j in 0..<b {
-                let tangent = z + (i * b + j) * width
-                let target = y + j * m + i * c
-                for o in 0..<c { target[o] += dot(block + o * width, tangent, count: width) }
+        forEachSampleRange(samples: n, work: c * width * b) { range in
+            for i in range {
+                let block = d + i * c * width
+                for j in 0..<b {
+                    let tangent = z + (i * b + j) * width
+                    let target = y + j * m + i * c
+                    for o in 0..<c { target[o] += dot(block + o * width, tangent, count: width) }
+                }
             }
         }
     }
+
+    /// Runs `body` over contiguous ranges of the n samples, one per OpenBLAS
+    /// thread when the pass is large. The contractions stream all of δ
+    /// (nC × fan_out doubles, 21 MB per layer at m = 10,240) from memory
+    /// between two GEMMs; on one thread the other core only spins in
+    /// OpenBLAS's wait loop meanwhile. Each range writes its own samples'
+    /// rows, so the ranges never touch the same memory.
+    private static func forEachSampleRange(samples n: Int, work perSample: Int, _ body: (Range<Int>) -> Void) {
+        let threads = min(BLASRuntime.threadCount, n)
+        guard threads > 1, n * perSample >= parallelThreshold else { body(0..<n); return }
+        withoutActuallyEscaping(body) { body in
+            // Unchecked: the ranges are disjoint, and concurrentPerform returns only when all are done.
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                body((n * t / threads)..<(n * (t + 1) / threads))
+            }
+        }
+    }
+
+    /// Multiply-adds below which one thread is faster than waking another.
+    private static let parallelThreshold = 1 << 18
 
     /// Σ_k a_k b_k with four SIMD accumulators: a plain loop is one serial
     /// chain of additions, which the compiler may not reorder.

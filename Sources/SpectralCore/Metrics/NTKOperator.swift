@@ -28,7 +28,8 @@ import Dispatch
 ///
 /// With b vectors per call every product is a GEMM: U for all b vectors is one
 /// (b·fan_out × n)(n × fan_in) product and the tangents one (n × fan_in)(fan_in × b·fan_out)
-/// product; only the per-sample contractions over the C outputs are n small GEMMs.
+/// product; only the per-sample contractions over the C outputs are plain loops,
+/// split between OpenBLAS's threads when large.
 /// Memory: the factors (which exist anyway) plus n·b·max fan_out + b·max(fan_out·fan_in)
 /// doubles of scratch, allocated once; `apply` allocates nothing.
 public final class NTKOperator: @unchecked Sendable {

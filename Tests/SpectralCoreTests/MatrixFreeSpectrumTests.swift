@@ -36,6 +36,15 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         return difference / scale
     }
 
+    /// Θ applied to the `b` vectors laid end to end in `x`, in one batched call.
+    private func applied(_ op: NTKOperator, _ x: [Double], count b: Int) -> [Double] {
+        var y = [Double](repeating: .nan, count: x.count)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in op.apply(xp.baseAddress!, yp.baseAddress!, count: b) }
+        }
+        return y
+    }
+
     func testOperatorEqualsTheExactKernelTimesABlockOfVectors() throws {
         for activation in [Activation.tanh, .relu, .gelu] {
             for parameterization in [Parameterization.standard, .ntk] {
@@ -46,10 +55,7 @@ final class MatrixFreeSpectrumTests: XCTestCase {
                     let op = NTKOperator(factors: c.factors, blockCapacity: b)
                     var rng = SeededGenerator(seed: 99)
                     let x = (0..<(m * b)).map { _ in rng.gaussian() }
-                    var y = [Double](repeating: .nan, count: m * b)
-                    x.withUnsafeBufferPointer { xp in
-                        y.withUnsafeMutableBufferPointer { yp in op.apply(xp.baseAddress!, yp.baseAddress!, count: b) }
-                    }
+                    let y = applied(op, x, count: b)
                     let label = "\(activation) \(parameterization) frozen=\(frozen)"
                     for j in 0..<b {
                         let v = Matrix(rows: m, cols: 1, storage: Array(x[(j * m)..<((j + 1) * m)]))
@@ -78,10 +84,7 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         let op = NTKOperator(factors: c.factors, blockCapacity: b)
         var rng = SeededGenerator(seed: 5)
         let x = (0..<(m * b)).map { _ in rng.gaussian() }
-        var y = [Double](repeating: .nan, count: m * b)
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in op.apply(xp.baseAddress!, yp.baseAddress!, count: b) }
-        }
+        let y = applied(op, x, count: b)
         for j in 0..<b {
             let expected = c.kernel.multiplied(by: Matrix(rows: m, cols: 1, storage: Array(x[(j * m)..<((j + 1) * m)]))).storage
             XCTAssertLessThan(relativeError(Array(y[(j * m)..<((j + 1) * m)]), expected), 1e-10, "vector \(j)")

@@ -29,6 +29,13 @@ final class BLASCoreSelectionTests: XCTestCase {
                                                      environment: [BLASCoreSelection.guardVariable: "Prescott"]), "no second re-exec")
     }
 
+    func testThreadTimeoutIsRequestedUnlessTheUserSetItOrThisIsTheReexecutedProcess() {
+        XCTAssertEqual(BLASCoreSelection.threadTimeoutToRequest(environment: [:]), "20")
+        XCTAssertEqual(BLASCoreSelection.threadTimeoutToRequest(environment: ["OPENBLAS_THREAD_TIMEOUT": ""]), "20")
+        XCTAssertNil(BLASCoreSelection.threadTimeoutToRequest(environment: ["OPENBLAS_THREAD_TIMEOUT": "28"]), "an explicit user setting wins")
+        XCTAssertNil(BLASCoreSelection.threadTimeoutToRequest(environment: [BLASCoreSelection.guardVariable: "Zen"]), "no second re-exec")
+    }
+
     func testCPUInfoParsing() {
         let text = "processor : 0\nvendor_id : AuthenticAMD\nflags : fpu sse2 avx avx2 fma\n\nprocessor : 1\nflags : other\n"
         let (flags, amd) = BLASCoreSelection.cpuFeatures(cpuinfo: text)

@@ -1,12 +1,14 @@
 import Foundation
 import SpectralCore
 
-/// Gets OpenBLAS's fast kernels on CPUs its build does not recognise.
+/// Gets OpenBLAS's fast kernels on CPUs its build does not recognise, and
+/// workers that stop spinning once a BLAS call is over.
 ///
 /// Debian's OpenBLAS 0.3.21 falls back to generic `Prescott` kernels on newer
 /// Xeons (about 5x slower). `OPENBLAS_CORETYPE` fixes that, but the library
 /// reads it when it loads, before `main` runs; so spectop re-executes itself
-/// once with the variable set. An explicit user setting always wins, and
+/// once with the variable set. The same start sets `OPENBLAS_THREAD_TIMEOUT`
+/// (see `threadTimeout`). An explicit user setting always wins, and
 /// `SPECTOP_BLAS_REEXEC` guards against loops.
 public enum BLASCoreSelection {
     static let guardVariable = "SPECTOP_BLAS_REEXEC"
@@ -35,6 +37,24 @@ public enum BLASCoreSelection {
         return nil
     }
 
+    /// log2 of the cycles an idle OpenBLAS worker spins (calling sched_yield)
+    /// before it sleeps; OpenBLAS's default is 28, about 0.1 s. The
+    /// matrix-free spectrum alternates GEMMs with per-sample loops that spread
+    /// over the same cores, and a worker still spinning from the last GEMM
+    /// takes half a core from them: 2^20 cycles (about 0.3 ms) keeps it awake
+    /// between back-to-back GEMMs and asleep during the loops (the m = 10,240
+    /// matrix-free bench figure: median 4.29 s against 4.83 s, ratio 0.87
+    /// over 7 alternating pairs, 0.79–1.02; the training steps unchanged).
+    /// Waking a sleeping worker costs a few microseconds per GEMM that follows a pause.
+    static let threadTimeout = "20"
+
+    /// The `OPENBLAS_THREAD_TIMEOUT` to re-execute with, or nil to keep going.
+    static func threadTimeoutToRequest(environment: [String: String]) -> String? {
+        if let explicit = environment["OPENBLAS_THREAD_TIMEOUT"], !explicit.isEmpty { return nil }
+        if environment[guardVariable] != nil { return nil }
+        return threadTimeout
+    }
+
     /// CPU feature flags and vendor from /proc/cpuinfo (the kernel's cpuid view).
     static func cpuFeatures(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> (flags: Set<String>, amd: Bool) {
         guard let text = cpuinfo else { return ([], false) }
@@ -50,17 +70,23 @@ public enum BLASCoreSelection {
         return (flags, amd)
     }
 
-    /// Re-executes the current binary with a better `OPENBLAS_CORETYPE` when
-    /// that helps; returns only if it does not (or if exec fails).
+    /// Re-executes the current binary with a better `OPENBLAS_CORETYPE` and
+    /// `OPENBLAS_THREAD_TIMEOUT` when either helps; returns only if neither
+    /// does (or if exec fails).
     public static func reexecIfNeeded(arguments: [String] = CommandLine.arguments) {
         let env = ProcessInfo.processInfo.environment
         let (flags, amd) = cpuFeatures()
-        guard let core = coreToRequest(currentCore: BLASRuntime.coreName, cpuFlags: flags, vendorIsAMD: amd, environment: env) else { return }
-        setenv("OPENBLAS_CORETYPE", core, 1)
+        let core = coreToRequest(currentCore: BLASRuntime.coreName, cpuFlags: flags, vendorIsAMD: amd, environment: env)
+        let timeout = threadTimeoutToRequest(environment: env)
+        guard core != nil || timeout != nil else { return }
+        if let core { setenv("OPENBLAS_CORETYPE", core, 1) }
+        if let timeout { setenv("OPENBLAS_THREAD_TIMEOUT", timeout, 1) }
         setenv(guardVariable, BLASRuntime.coreName, 1)
         let cArgs = arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", cArgs)
-        // exec failed: carry on with the generic kernels rather than not at all.
-        unsetenv("OPENBLAS_CORETYPE")
+        // exec failed: carry on as loaded rather than not at all.
+        if core != nil { unsetenv("OPENBLAS_CORETYPE") }
+        if timeout != nil { unsetenv("OPENBLAS_THREAD_TIMEOUT") }
+        unsetenv(guardVariable)
     }
 }

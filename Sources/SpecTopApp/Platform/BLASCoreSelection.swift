@@ -83,7 +83,11 @@ public enum BLASCoreSelection {
         if let timeout { setenv("OPENBLAS_THREAD_TIMEOUT", timeout, 1) }
         setenv(guardVariable, BLASRuntime.coreName, 1)
         let cArgs = arguments.map { strdup($0) } + [nil]
-        execv("/proc/self/exe", cArgs)
+        // The resolved path, not /proc/self/exe itself: the kernel names the
+        // process after the file exec'd, and `ps`, `top` and `pkill spectop`
+        // would otherwise see "exe".
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
+        execv(executable, cArgs)
         // exec failed: carry on as loaded rather than not at all.
         if core != nil { unsetenv("OPENBLAS_CORETYPE") }
         if timeout != nil { unsetenv("OPENBLAS_THREAD_TIMEOUT") }

@@ -23,8 +23,7 @@ public enum BLASCoreSelection {
     /// The `OPENBLAS_CORETYPE` to re-execute with, or nil to keep going.
     static func coreToRequest(currentCore: String, cpuFlags: Set<String>, vendorIsAMD: Bool,
                                      environment: [String: String]) -> String? {
-        if let explicit = environment["OPENBLAS_CORETYPE"], !explicit.isEmpty { return nil }
-        if environment[guardVariable] != nil { return nil }
+        if leftAsIs("OPENBLAS_CORETYPE", environment: environment) { return nil }
         guard genericCores.contains(currentCore.lowercased()) else { return nil }
         let avx512 = ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(cpuFlags.contains)
         if avx512 && !vendorIsAMD {
@@ -50,9 +49,14 @@ public enum BLASCoreSelection {
 
     /// The `OPENBLAS_THREAD_TIMEOUT` to re-execute with, or nil to keep going.
     static func threadTimeoutToRequest(environment: [String: String]) -> String? {
-        if let explicit = environment["OPENBLAS_THREAD_TIMEOUT"], !explicit.isEmpty { return nil }
-        if environment[guardVariable] != nil { return nil }
-        return threadTimeout
+        leftAsIs("OPENBLAS_THREAD_TIMEOUT", environment: environment) ? nil : threadTimeout
+    }
+
+    /// True when `variable` is the user's to keep (set, and not empty) or this
+    /// process is already the re-executed one.
+    private static func leftAsIs(_ variable: String, environment: [String: String]) -> Bool {
+        if let explicit = environment[variable], !explicit.isEmpty { return true }
+        return environment[guardVariable] != nil
     }
 
     /// CPU feature flags and vendor from /proc/cpuinfo (the kernel's cpuid view).

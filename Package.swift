@@ -26,13 +26,15 @@ let package = Package(
         .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),
         // Crash handlers that restore the terminal: C, because only async-signal-safe code may run there.
         .target(name: "CTerminalRescue"),
+        // The eNTK operator's per-sample contractions: C, compiled once per x86 instruction set and picked at load time.
+        .target(name: "CContractions"),
         // The contract between the engine and everything that reads it: the values the engine publishes
         // (snapshots, samples, histograms and their binning, the power-law fit) and the one record-line
         // schema (JSONLine, RecordLines, RunRecord). Foundation only.
         .target(name: "SpecTopRecord", swiftSettings: strict),
         .target(
             name: "SpectralCore",
-            dependencies: ["SpecTopRecord", "CLinalg", "CArpack"],
+            dependencies: ["SpecTopRecord", "CLinalg", "CArpack", "CContractions"],
             swiftSettings: strict
         ),
         // The monitor sees only the contract, never the engine.

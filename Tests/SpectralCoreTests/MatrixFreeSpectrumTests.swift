@@ -69,6 +69,69 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         }
     }
 
+    /// The contraction kernels (CContractions) walk each block in chunks of
+    /// 32 and 8 doubles with a scalar tail, and the outputs in fours with a
+    /// remainder; the last hidden layer goes through its factors. Widths and
+    /// output counts on either side of every chunk boundary, and depths 1 and
+    /// 3 (the factored layer first, or above two streamed ones), must all give
+    /// the exact kernel's product.
+    func testOperatorEqualsTheExactKernelForEveryChunkOfTheContractions() throws {
+        for depth in [1, 3] {
+            for outputs in [1, 4, 6] {
+                for width in [3, 8, 37, 40] {
+                    let c = try makeCase(rows: 5, width: width, depth: depth, outputs: outputs, activation: .gelu)
+                    let m = c.kernel.rows, b = 2
+                    let op = NTKOperator(factors: c.factors, blockCapacity: b)
+                    var rng = SeededGenerator(seed: 3)
+                    let x = (0..<(m * b)).map { _ in rng.gaussian() }
+                    let y = applied(op, x, count: b)
+                    for j in 0..<b {
+                        let v = Matrix(rows: m, cols: 1, storage: Array(x[(j * m)..<((j + 1) * m)]))
+                        XCTAssertLessThan(relativeError(Array(y[(j * m)..<((j + 1) * m)]), c.kernel.multiplied(by: v).storage), 1e-10,
+                                          "depth \(depth), C = \(outputs), width \(width), vector \(j)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The last hidden layer's deltas come from their factors, φ'(h) ⊙ s_L W_L[c, :],
+    /// not from the backward pass; they must be the backward pass's deltas
+    /// (to Float32 rounding for a Float32 model), output by output.
+    func testFactoredDeltasAreTheBackwardPassDeltas() throws {
+        for activation in [Activation.tanh, .relu] {
+            var rng = SeededGenerator(seed: 21)
+            let n = 6, outputs = 3
+            let arch = MLPArchitecture(inputDim: 4, width: 10, depth: 2, outputDim: outputs, activation: activation, parameterization: .ntk)
+            let model = try MLP<Float>(arch, generator: &rng)
+            var x = Matrix<Float>(rows: n, cols: 4)
+            for k in x.storage.indices { x.storage[k] = Float(rng.gaussian()) }
+            let y = Matrix<Float>(rows: n, cols: outputs)
+            let probe = try LNPProbe(model: model, probe: Dataset(name: "probe", inputs: x, targets: .values(y)))
+            let factors = KernelFactors(model: model, rows: n)
+            _ = probe.measure(model, kernelFactors: factors)
+            let hidden = try XCTUnwrap(factors.factoredLayer)
+            XCTAssertEqual(hidden, model.readoutLayer - 1)
+
+            let workspace = MLPWorkspace(for: model, capacity: n)
+            workspace.loadInputs(x, count: n)
+            model.forward(rows: n, workspace: workspace)
+            let width = model.layers[hidden].fanOut
+            for output in 0..<outputs {
+                for k in 0..<(n * outputs) { workspace.outputGradient[k] = 0 }
+                for i in 0..<n { workspace.outputGradient[i * outputs + output] = 1 }
+                model.backward(rows: n, workspace: workspace, parameterGradients: false)
+                for i in 0..<n {
+                    for k in 0..<width {
+                        let pass = Double(workspace.delta(hidden)[i * width + k])
+                        let stored = factors.deltas[hidden][i * outputs + output, k]
+                        XCTAssertEqual(stored, pass, accuracy: 1e-6 * max(1, abs(pass)), "\(activation) sample \(i) output \(output)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Past `NTKOperator`'s parallel threshold the per-sample contractions
     /// split the samples between OpenBLAS's threads: each range must write
     /// only its own rows, and every row exactly once (a range off by one

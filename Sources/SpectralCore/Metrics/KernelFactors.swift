@@ -13,6 +13,17 @@ public final class KernelFactors: @unchecked Sendable {
     public private(set) var biasMultipliers: [Double]
     /// Layers whose parameters train (their Θ_l enters Θ).
     public private(set) var firstLayer = 0
+    /// The last hidden layer L−1, whose deltas factor through the readout:
+    /// the output is linear in its activations, so
+    /// δ_{L−1,i}^{(c)} = φ'(h_{L−1,i}) ⊙ r_c with r_c = s_L W_L[c, :] for every
+    /// sample and output. `NTKOperator` contracts through these two small
+    /// factors instead of streaming the nC × fan_out deltas, which are still
+    /// built from them for the exact kernel. Nil without a hidden layer.
+    public let factoredLayer: Int?
+    /// r_c = s_L W_L[c, :], row c: [C, fan_out of L−1].
+    public private(set) var readoutRows: Matrix<Double>
+    /// φ'(h_{L−1}) per sample: [n, fan_out of L−1].
+    public private(set) var hiddenDerivative: Matrix<Double>
 
     public init<Scalar: BLASScalar>(model: MLP<Scalar>, rows: Int) {
         rowCount = rows
@@ -21,6 +32,11 @@ public final class KernelFactors: @unchecked Sendable {
         deltas = model.layers.map { Matrix(rows: rows * model.outputDim, cols: $0.fanOut) }
         weightMultipliers = model.layers.map { Double($0.weightMultiplier) }
         biasMultipliers = model.layers.map { Double($0.biasMultiplier) }
+        let hidden = model.layers.count - 2
+        factoredLayer = hidden >= 0 ? hidden : nil
+        let hiddenWidth = hidden >= 0 ? model.layers[hidden].fanOut : 0
+        readoutRows = Matrix(rows: hidden >= 0 ? model.outputDim : 0, cols: hiddenWidth)
+        hiddenDerivative = Matrix(rows: hidden >= 0 ? rows : 0, cols: hiddenWidth)
     }
 
     func storeActivations<Scalar: BLASScalar>(layer l: Int, _ a: UnsafePointer<Scalar>, rows: Int, cols: Int) {
@@ -38,6 +54,41 @@ public final class KernelFactors: @unchecked Sendable {
                 let to = dst.baseAddress! + (i * stride + c) * cols
                 let from = delta + i * cols
                 for j in 0..<cols { to[j] = Double(from[j]) }
+            }
+        }
+    }
+
+    /// The factors of the last hidden layer's deltas after a forward pass
+    /// (`pre`, `post`: its h and φ(h), [n, fan_out]), and the deltas built
+    /// from them, δ[iC + c, k] = φ'(h_ik)·r_ck, in Double: φ' and W_L are the
+    /// model's own Scalar values and s_L·W_L is exact in Double, so the exact
+    /// kernel (from these deltas) and the operator (from the factors) agree
+    /// to Float64 round-off, and both differ from the backward pass's own
+    /// Scalar deltas by that pass's rounding only.
+    func storeFactoredDeltas<Scalar: BLASScalar>(model: MLP<Scalar>, pre: UnsafePointer<Scalar>, post: UnsafePointer<Scalar>) {
+        guard let l = factoredLayer else { return }
+        let readout = model.layers[l + 1], hidden = model.layers[l]
+        let width = hidden.fanOut, outputs = outputDim, n = rowCount
+        let s = Double(readout.weightMultiplier)
+        let w = model.parameters.baseAddress! + readout.weightOffset  // [C, width]
+        readoutRows.storage.withUnsafeMutableBufferPointer { r in
+            for k in 0..<(outputs * width) { r[k] = s * Double(w[k]) }
+        }
+        let activation = hidden.activation
+        hiddenDerivative.storage.withUnsafeMutableBufferPointer { d in
+            for k in 0..<(n * width) { d[k] = Double(activation.derivative(pre: pre[k], post: post[k])) }
+        }
+        readoutRows.storage.withUnsafeBufferPointer { r in
+            hiddenDerivative.storage.withUnsafeBufferPointer { d in
+                deltas[l].storage.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<n {
+                        let derivative = d.baseAddress! + i * width
+                        for c in 0..<outputs {
+                            let row = out.baseAddress! + (i * outputs + c) * width, readoutRow = r.baseAddress! + c * width
+                            for k in 0..<width { row[k] = derivative[k] * readoutRow[k] }
+                        }
+                    }
+                }
             }
         }
     }

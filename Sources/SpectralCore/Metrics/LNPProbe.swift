@@ -132,6 +132,11 @@ public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
                 inputNorms[l] = (0..<n).map { i in rowSquaredNorm(a + i * fanIn, count: fanIn) }
                 kernelFactors?.storeActivations(layer: l, a, rows: n, cols: fanIn)
             }
+            let factored = kernelFactors?.factoredLayer.flatMap { $0 >= first ? $0 : nil }
+            if let factored {
+                kernelFactors?.storeFactoredDeltas(model: model, pre: UnsafePointer(workspace.preActivation(factored)),
+                                                   post: UnsafePointer(workspace.activation(factored)))
+            }
             for output in 0..<c {
                 // ∂f_c/∂h_l for every sample at once: seed the readout with e_c.
                 let seed = workspace.outputGradient
@@ -149,7 +154,7 @@ public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
                         trace += deltaNorm * (s * s * inputNorms[l][i] + t * t)
                     }
                     layerTraces[l] += trace
-                    kernelFactors?.storeDeltas(layer: l, output: output, delta, rows: n, cols: layer.fanOut)
+                    if l != factored { kernelFactors?.storeDeltas(layer: l, output: output, delta, rows: n, cols: layer.fanOut) }
                 }
             }
         case .hutchinson(let samples):

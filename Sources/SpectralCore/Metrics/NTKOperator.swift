@@ -1,3 +1,4 @@
+import CContractions
 import CLinalg
 import Dispatch
 
@@ -7,7 +8,8 @@ import Dispatch
 /// Θv = J(Jᵀv). Both products are taken layer by layer from the same
 /// `KernelFactors` the exact kernel uses (a_{l−1}: n × fan_in and the
 /// output-seeded deltas δ_l^{(c)}: nC × fan_out, Float64), which the probe's C
-/// backward passes already fill at every spectrum step:
+/// backward passes (and, for the last hidden layer, its factors) fill at every
+/// spectrum step:
 ///
 /// - vector-Jacobian product u = Jᵀv. The backward pass with v as the output
 ///   gradient is linear in v at fixed activations, so its delta at layer l is
@@ -28,8 +30,10 @@ import Dispatch
 ///
 /// With b vectors per call every product is a GEMM: U for all b vectors is one
 /// (b·fan_out × n)(n × fan_in) product and the tangents one (n × fan_in)(fan_in × b·fan_out)
-/// product; only the per-sample contractions over the C outputs are plain loops,
-/// split between OpenBLAS's threads when large.
+/// product; only the per-sample contractions over the C outputs are not, and
+/// they are small kernels in C (`contract`), split between OpenBLAS's threads
+/// when large. The last hidden layer's contractions read no deltas: they go
+/// through its two small factors (`KernelFactors.factoredLayer`).
 /// Memory: the factors (which exist anyway) plus n·b·max fan_out + b·max(fan_out·fan_in)
 /// doubles of scratch, allocated once; `apply` allocates nothing.
 public final class NTKOperator: @unchecked Sendable {
@@ -82,7 +86,7 @@ public final class NTKOperator: @unchecked Sendable {
                 factors.activations[l].storage.withUnsafeBufferPointer { activationBuffer in
                     let d = deltaBuffer.baseAddress!, a = activationBuffer.baseAddress!
                     // δ̃[i, j, :] = Σ_c x_j[iC + c] δ[iC + c, :]: the backward pass of x_j, by linearity.
-                    Self.combineDeltas(x, d, into: deltaScratch, samples: n, outputs: c, width: fanOut, vectors: b)
+                    contract(.combine, x: x, deltas: d, layer: l, output: y, samples: n, outputs: c, width: fanOut, vectors: b)
                     // U_j = s δ̃_jᵀ A for all j at once: [b·fan_out, n] × [n, fan_in].
                     Double.gemm(transA: true, transB: false, m: rowWidth, n: fanIn, k: n, alpha: s,
                                 a: deltaScratch, lda: rowWidth, b: a, ldb: fanIn,
@@ -98,52 +102,37 @@ public final class NTKOperator: @unchecked Sendable {
                         cblas_dger(CblasRowMajor, Int32(n), Int32(rowWidth), t, ones, 1, biasScratch, 1, deltaScratch, Int32(rowWidth))
                     }
                     // y_j[iC + c] += δ[iC + c, :] · z[i, j, :]: the tangent reaching each output.
-                    Self.projectTangents(deltaScratch, d, into: y, samples: n, outputs: c, width: fanOut, vectors: b)
+                    contract(.project, x: x, deltas: d, layer: l, output: y, samples: n, outputs: c, width: fanOut, vectors: b)
                 }
             }
         }
     }
 
-    // The two per-sample contractions over the C outputs. Each sample's
-    // block δ_i (C × fan_out) is read once for all b vectors and stays in
-    // cache; as one BLAS call per sample (a C × fan_out GEMM) the call
-    // overhead cost more than the arithmetic — 2·n calls per layer per product,
-    // which made a single-vector product (all ARPACK asks for) 2–3× slower per
-    // vector than a batched one.
+    private enum Contraction { case combine, project }
 
-    /// out[i, j, :] = Σ_c x_j[iC + c] δ[iC + c, :].
-    private static func combineDeltas(_ x: UnsafePointer<Double>, _ d: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>,
-                                      samples n: Int, outputs c: Int, width: Int, vectors b: Int) {
-        let m = n * c
-        forEachSampleRange(samples: n, work: c * width * b) { range in
-            for i in range {
-                let block = d + i * c * width
-                for j in 0..<b {
-                    let row = out + (i * b + j) * width
-                    let coefficients = x + j * m + i * c
-                    var first = coefficients[0]
-                    for k in 0..<width { row[k] = first * block[k] }
-                    for o in 1..<max(1, c) {
-                        first = coefficients[o]
-                        let source = block + o * width
-                        for k in 0..<width { row[k] += first * source[k] }
+    /// The per-sample contractions over the C outputs (CContractions, one
+    /// C call per range of samples). Each sample's block δ_i (C × fan_out) is
+    /// read once for all b vectors and stays in cache; as one BLAS call per
+    /// sample the call overhead cost more than the arithmetic. The last hidden
+    /// layer's block is the same for every sample, R = [r_c] times
+    /// diag(φ'_i) (`KernelFactors.factoredLayer`), so it costs no pass over
+    /// its nC × fan_out deltas at all.
+    private func contract(_ kind: Contraction, x: UnsafePointer<Double>, deltas d: UnsafePointer<Double>, layer l: Int,
+                          output y: UnsafeMutablePointer<Double>, samples n: Int, outputs c: Int, width: Int, vectors b: Int) {
+        let m = n * c, scratch = deltaScratch
+        let factored = l == factors.factoredLayer
+        factors.readoutRows.storage.withUnsafeBufferPointer { readout in
+            factors.hiddenDerivative.storage.withUnsafeBufferPointer { derivative in
+                let blocks = factored ? readout.baseAddress! : d
+                let sampleStride = factored ? 0 : c * width
+                let scale = factored ? derivative.baseAddress : nil
+                Self.forEachSampleRange(samples: n, work: c * width * b) { range in
+                    switch kind {
+                    case .combine:
+                        spectop_combine(x, m, blocks, sampleStride, scale, scratch, range.lowerBound, range.upperBound, c, width, b)
+                    case .project:
+                        spectop_project(scratch, blocks, sampleStride, scale, y, m, range.lowerBound, range.upperBound, c, width, b)
                     }
-                }
-            }
-        }
-    }
-
-    /// y_j[iC + c] += δ[iC + c, :] · z[i, j, :].
-    private static func projectTangents(_ z: UnsafePointer<Double>, _ d: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>,
-                                        samples n: Int, outputs c: Int, width: Int, vectors b: Int) {
-        let m = n * c
-        forEachSampleRange(samples: n, work: c * width * b) { range in
-            for i in range {
-                let block = d + i * c * width
-                for j in 0..<b {
-                    let tangent = z + (i * b + j) * width
-                    let target = y + j * m + i * c
-                    for o in 0..<c { target[o] += dot(block + o * width, tangent, count: width) }
                 }
             }
         }
@@ -169,30 +158,6 @@ public final class NTKOperator: @unchecked Sendable {
 
     /// Multiply-adds below which one thread is faster than waking another.
     private static let parallelThreshold = 1 << 18
-
-    /// Σ_k a_k b_k with four SIMD accumulators: a plain loop is one serial
-    /// chain of additions, which the compiler may not reorder.
-    @inline(__always)
-    private static func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count: Int) -> Double {
-        var s0 = SIMD4<Double>(), s1 = SIMD4<Double>(), s2 = SIMD4<Double>(), s3 = SIMD4<Double>()
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        let stride = MemoryLayout<SIMD4<Double>>.stride
-        var k = 0
-        while k + 16 <= count {
-            let offset = k * MemoryLayout<Double>.stride
-            s0 += ra.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self) * rb.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self)
-            s1 += ra.loadUnaligned(fromByteOffset: offset + stride, as: SIMD4<Double>.self)
-                * rb.loadUnaligned(fromByteOffset: offset + stride, as: SIMD4<Double>.self)
-            s2 += ra.loadUnaligned(fromByteOffset: offset + 2 * stride, as: SIMD4<Double>.self)
-                * rb.loadUnaligned(fromByteOffset: offset + 2 * stride, as: SIMD4<Double>.self)
-            s3 += ra.loadUnaligned(fromByteOffset: offset + 3 * stride, as: SIMD4<Double>.self)
-                * rb.loadUnaligned(fromByteOffset: offset + 3 * stride, as: SIMD4<Double>.self)
-            k += 16
-        }
-        var sum = ((s0 + s1) + (s2 + s3)).sum()
-        while k < count { sum += a[k] * b[k]; k += 1 }
-        return sum
-    }
 
     /// Trainable parameters P: Θ = JJᵀ has rank at most P, so at least
     /// m − P of its eigenvalues are exactly zero.

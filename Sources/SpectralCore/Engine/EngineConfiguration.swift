@@ -28,12 +28,14 @@ public struct ModelPlan: Sendable, Equatable {
 public struct EngineConfiguration: Sendable {
     /// The default exact limit: the kernel size (nC) below which the exact
     /// spectrum (form Θ, `dsyevd`) was faster than the matrix-free one on the
-    /// development machine — `spectop bench --only spectrum` put the crossover
-    /// at m ≈ 2,140 (digits-shaped model, width 256, depth 2, C = 10; medians
-    /// of 3: exact 0.36 s vs matrix-free 0.89 s at m = 1,280, 2.8 s vs 2.0 s at
-    /// 2,560). With the single-vector quadrature it replaced it was 2,750–2,860.
+    /// development machine — `spectop bench --only spectrum_crossover_m` put the
+    /// crossover at m ≈ 1,834 and 1,859 in two runs (digits-shaped model, width
+    /// 256, depth 2, C = 10; medians of 3: exact 0.28–0.32 s vs matrix-free
+    /// 0.54–0.61 s at m = 1,280, 2.1–2.3 s vs 1.1–1.3 s at 2,560). Before the
+    /// operator's C contraction kernels it was 2,140, and 2,750–2,860 with the
+    /// single-vector quadrature before that.
     /// It moves with the model (matrix-free costs ∝ n·P per product), hence the key.
-    public static let defaultExactLimit = 2140
+    public static let defaultExactLimit = 1850
     public var models: [ModelPlan]
     public var train: Dataset
     /// The fixed probe set shared by every model (METHOD.md).

@@ -26,8 +26,10 @@ build:
 release:
 	$(SWIFT) build -c release --product spectop
 
-## unit: the fast tier (no process spawns, no sleeps): numerics, engine, data, UI buffers, config, records
+## unit: the fast tier (no process spawns, no sleeps): numerics, engine, data, UI buffers, config, records;
+## and every instruction-set copy of the eNTK operator's C kernels that this CPU runs
 unit:
+	@scripts/check-contraction-kernels.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter '^(SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.'
 

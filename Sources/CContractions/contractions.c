@@ -1,10 +1,15 @@
 #include "contractions.h"
 
 // One copy per instruction set, chosen when the library loads (an ifunc).
+// A build that defines SPECTOP_MULTIVERSION itself (empty, with -march=…)
+// gets one copy for that instruction set: scripts/check-contraction-kernels.sh
+// tests each copy that way, since a process only ever runs the one its CPU picks.
+#ifndef SPECTOP_MULTIVERSION
 #if defined(__x86_64__) && defined(__clang__)
 #define SPECTOP_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define SPECTOP_MULTIVERSION
+#endif
 #endif
 
 // Eight doubles: one AVX-512 register, two AVX2 or four SSE2 ones in the copies below.

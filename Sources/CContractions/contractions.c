@@ -4,8 +4,16 @@
 // A build that defines SPECTOP_MULTIVERSION itself (empty, with -march=…)
 // gets one copy for that instruction set: scripts/check-contraction-kernels.sh
 // tests each copy that way, since a process only ever runs the one its CPU picks.
+// The sanitizers' runtimes are not yet up when the loader runs an ifunc
+// resolver (a thread-sanitized test binary crashed at start), so their builds
+// get the baseline copy alone.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SPECTOP_SANITIZED 1
+#endif
+#endif
 #ifndef SPECTOP_MULTIVERSION
-#if defined(__x86_64__) && defined(__clang__)
+#if defined(__x86_64__) && defined(__clang__) && !defined(SPECTOP_SANITIZED)
 #define SPECTOP_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define SPECTOP_MULTIVERSION

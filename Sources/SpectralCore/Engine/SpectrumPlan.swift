@@ -86,9 +86,9 @@ public enum SpectrumPlan: Sendable, Equatable {
         for l in 0..<architecture.layerCount {
             let (fanIn, fanOut) = architecture.layerShape(l)
             widest = max(widest, fanOut)
-            largest = max(largest, fanIn * fanOut)
+            largest = max(largest, (fanIn + 1) * fanOut)
         }
-        let operatorScratch = n * block * widest + block * largest + block * widest + n
+        let operatorScratch = n * block * widest + block * largest
         return operatorScratch + m * (3 * settings.topK + 5) + m * (settings.steps + 2) * block + 2 * m
     }
 }

@@ -8,6 +8,10 @@ public final class KernelFactors: @unchecked Sendable {
     public let rowCount: Int
     public let outputDim: Int
     public private(set) var activations: [Matrix<Double>]
+    /// B_l = [s_l a_{l−1} | t_l 1]: [n, fan_in + 1], layer l's inputs with its
+    /// multipliers and the bias column, so that one GEMM gives a layer's
+    /// weight and bias parts together (`NTKOperator`, the readout's small Gram).
+    public private(set) var scaledInputs: [Matrix<Double>]
     public private(set) var deltas: [Matrix<Double>]
     public private(set) var weightMultipliers: [Double]
     public private(set) var biasMultipliers: [Double]
@@ -29,6 +33,7 @@ public final class KernelFactors: @unchecked Sendable {
         rowCount = rows
         outputDim = model.outputDim
         activations = model.layers.map { Matrix(rows: rows, cols: $0.fanIn) }
+        scaledInputs = model.layers.map { Matrix(rows: rows, cols: $0.fanIn + 1) }
         deltas = model.layers.map { Matrix(rows: rows * model.outputDim, cols: $0.fanOut) }
         weightMultipliers = model.layers.map { Double($0.weightMultiplier) }
         biasMultipliers = model.layers.map { Double($0.biasMultiplier) }
@@ -39,10 +44,19 @@ public final class KernelFactors: @unchecked Sendable {
         hiddenDerivative = Matrix(rows: hidden >= 0 ? rows : 0, cols: hiddenWidth)
     }
 
-    func storeActivations<Scalar: BLASScalar>(layer l: Int, _ a: UnsafePointer<Scalar>, rows: Int, cols: Int) {
+    func storeActivations<Scalar: BLASScalar>(layer l: Int, _ a: UnsafePointer<Scalar>, rows: Int, cols: Int,
+                                              weightMultiplier: Scalar, biasMultiplier: Scalar) {
         precondition(rows == rowCount && cols == activations[l].cols)
+        let s = Double(weightMultiplier), t = Double(biasMultiplier)
         activations[l].storage.withUnsafeMutableBufferPointer { dst in
             for k in 0..<(rows * cols) { dst[k] = Double(a[k]) }
+        }
+        scaledInputs[l].storage.withUnsafeMutableBufferPointer { dst in
+            for i in 0..<rows {
+                let row = dst.baseAddress! + i * (cols + 1), from = a + i * cols
+                for k in 0..<cols { row[k] = s * Double(from[k]) }
+                row[cols] = t
+            }
         }
     }
 

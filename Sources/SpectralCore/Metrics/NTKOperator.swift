@@ -28,13 +28,14 @@ import Dispatch
 /// alone for a frozen model), with the same multipliers s_l, t_l as
 /// `EmpiricalNTK`.
 ///
-/// With b vectors per call every product is a GEMM: U for all b vectors is one
-/// (b·fan_out × n)(n × fan_in) product and the tangents one (n × fan_in)(fan_in × b·fan_out)
-/// product; only the per-sample contractions over the C outputs are not, and
+/// With b vectors per call every product is a GEMM: with B_l = [s_l a_{l−1} | t_l 1]
+/// (`KernelFactors.scaledInputs`), [U | u_b] for all b vectors is one
+/// (b·fan_out × n)(n × (fan_in + 1)) product and the tangents one
+/// (n × (fan_in + 1))((fan_in + 1) × b·fan_out) product; only the per-sample contractions over the C outputs are not, and
 /// they are small kernels in C (`contract`), split between OpenBLAS's threads
 /// when large. The last hidden layer's contractions read no deltas: they go
 /// through its two small factors (`KernelFactors.factoredLayer`).
-/// Memory: the factors (which exist anyway) plus n·b·max fan_out + b·max(fan_out·fan_in)
+/// Memory: the factors (which exist anyway) plus n·b·max fan_out + b·max(fan_out·(fan_in + 1))
 /// doubles of scratch, allocated once; `apply` allocates nothing.
 public final class NTKOperator: @unchecked Sendable {
     // @unchecked: owned by one worker together with its factors.
@@ -48,27 +49,21 @@ public final class NTKOperator: @unchecked Sendable {
 
     /// δ̃, then overwritten in place by the tangents z: [n, b, fan_out].
     private let deltaScratch: UnsafeMutablePointer<Double>
-    /// U for every vector: [b, fan_out, fan_in], then the bias part [b, fan_out].
+    /// [U | u_b] for every vector: [b, fan_out, fan_in + 1].
     private let parameterScratch: UnsafeMutablePointer<Double>
-    private let biasScratch: UnsafeMutablePointer<Double>
-    /// n ones: the sum over samples and the bias broadcast as BLAS calls.
-    private let ones: UnsafeMutablePointer<Double>
 
     public init(factors: KernelFactors, blockCapacity: Int = 1) {
         self.factors = factors
         self.blockCapacity = max(1, blockCapacity)
         let n = factors.rowCount
         let widest = factors.deltas.map(\.cols).max() ?? 1
-        let largestLayer = zip(factors.deltas, factors.activations).map { $0.cols * $1.cols }.max() ?? 1
+        let largestLayer = zip(factors.deltas, factors.scaledInputs).map { $0.cols * $1.cols }.max() ?? 1
         deltaScratch = .allocate(capacity: max(1, n * self.blockCapacity * widest))
         parameterScratch = .allocate(capacity: max(1, self.blockCapacity * largestLayer))
-        biasScratch = .allocate(capacity: max(1, self.blockCapacity * widest))
-        ones = .allocate(capacity: max(1, n))
-        ones.initialize(repeating: 1, count: max(1, n))
     }
 
     deinit {
-        deltaScratch.deallocate(); parameterScratch.deallocate(); biasScratch.deallocate(); ones.deallocate()
+        deltaScratch.deallocate(); parameterScratch.deallocate()
     }
 
     /// y_j = Θ x_j for `count` vectors, each `size` long and contiguous
@@ -79,28 +74,22 @@ public final class NTKOperator: @unchecked Sendable {
         y.update(repeating: 0, count: m * b)
         productCount += b
         for l in factors.firstLayer..<factors.deltas.count {
-            let s = factors.weightMultipliers[l], t = factors.biasMultipliers[l]
-            let fanIn = factors.activations[l].cols, fanOut = factors.deltas[l].cols
+            // B = [s a | t 1], n × (fan_in + 1): the weight and bias parts in one GEMM each way.
+            let inputWidth = factors.scaledInputs[l].cols, fanOut = factors.deltas[l].cols
             let rowWidth = b * fanOut
             factors.deltas[l].storage.withUnsafeBufferPointer { deltaBuffer in
-                factors.activations[l].storage.withUnsafeBufferPointer { activationBuffer in
-                    let d = deltaBuffer.baseAddress!, a = activationBuffer.baseAddress!
+                factors.scaledInputs[l].storage.withUnsafeBufferPointer { inputBuffer in
+                    let d = deltaBuffer.baseAddress!, inputs = inputBuffer.baseAddress!
                     // δ̃[i, j, :] = Σ_c x_j[iC + c] δ[iC + c, :]: the backward pass of x_j, by linearity.
                     contract(.combine, x: x, deltas: d, layer: l, output: y, samples: n, outputs: c, width: fanOut, vectors: b)
-                    // U_j = s δ̃_jᵀ A for all j at once: [b·fan_out, n] × [n, fan_in].
-                    Double.gemm(transA: true, transB: false, m: rowWidth, n: fanIn, k: n, alpha: s,
-                                a: deltaScratch, lda: rowWidth, b: a, ldb: fanIn,
-                                beta: 0, c: parameterScratch, ldc: fanIn)
-                    // u_b,j = t Σ_i δ̃_{i,j}: δ̃ᵀ·1 (BLAS, like every loop over n·b·fan_out here).
-                    cblas_dgemv(CblasRowMajor, CblasTrans, Int32(n), Int32(rowWidth), t, deltaScratch, Int32(rowWidth),
-                                ones, 1, 0, biasScratch, 1)
-                    // z[i, j, :] = s U_j a_i + t u_b,j, overwriting δ̃ (no longer needed).
-                    Double.gemm(transA: false, transB: true, m: n, n: rowWidth, k: fanIn, alpha: s,
-                                a: a, lda: fanIn, b: parameterScratch, ldb: fanIn,
+                    // [U_j | u_b,j] = δ̃_jᵀ B for all j at once: [b·fan_out, n] × [n, fan_in + 1].
+                    Double.gemm(transA: true, transB: false, m: rowWidth, n: inputWidth, k: n, alpha: 1,
+                                a: deltaScratch, lda: rowWidth, b: inputs, ldb: inputWidth,
+                                beta: 0, c: parameterScratch, ldc: inputWidth)
+                    // z[i, j, :] = s U_j a_i + t u_b,j = [U_j | u_b,j] B_iᵀ, overwriting δ̃ (no longer needed).
+                    Double.gemm(transA: false, transB: true, m: n, n: rowWidth, k: inputWidth, alpha: 1,
+                                a: inputs, lda: inputWidth, b: parameterScratch, ldb: inputWidth,
                                 beta: 0, c: deltaScratch, ldc: rowWidth)
-                    if t != 0 {
-                        cblas_dger(CblasRowMajor, Int32(n), Int32(rowWidth), t, ones, 1, biasScratch, 1, deltaScratch, Int32(rowWidth))
-                    }
                     // y_j[iC + c] += δ[iC + c, :] · z[i, j, :]: the tangent reaching each output.
                     contract(.project, x: x, deltas: d, layer: l, output: y, samples: n, outputs: c, width: fanOut, vectors: b)
                 }

@@ -58,13 +58,7 @@ public enum SpectrumAnalysis {
         precondition(factors.firstLayer == readout, "analyzeReadout needs a model whose readout alone trains")
         let n = factors.rowCount, c = factors.outputDim, m = n * c
         precondition(g.count == m, "residual gradient does not match the kernel")
-        let fanIn = factors.activations[readout].cols, p = fanIn + 1
-        let s = factors.weightMultipliers[readout], t = factors.biasMultipliers[readout]
-        var b = Matrix<Double>(rows: n, cols: p)
-        for i in 0..<n {
-            for k in 0..<fanIn { b.storage[i * p + k] = s * factors.activations[readout].storage[i * fanIn + k] }
-            b.storage[i * p + fanIn] = t
-        }
+        let b = factors.scaledInputs[readout], p = b.cols  // [s·A | t·1]
         let small = try SymmetricEigen(b.multiplied(by: b, transposeSelf: true))  // BᵀB, descending
         let rank = min(n, p)
         // K's unit eigenvectors as columns: U = B·Y·diag(1/√μ) (one GEMM), then

@@ -7,9 +7,10 @@
 ///   and gradients, optimizer state, the training workspace (input plus
 ///   pre-activation, activation and delta per layer, for one batch), the probe
 ///   workspace (the same for n probe rows) and, where spectra are computed,
-///   the kernel factors (a_{l−1}: n × fan_in, [s a_{l−1} | t]: n × (fan_in + 1)
-///   and δ_l: nC × fan_out per layer, φ'(h_{L−1}): n × width and s_L W_L:
-///   C × width for the last hidden layer; Float64),
+///   the kernel factors (per trainable layer [s a_{l−1} | t]: n × (fan_in + 1)
+///   and δ_l: nC × fan_out, and when the last hidden layer trains φ'(h_{L−1}):
+///   n × width and s_L W_L: C × width; Float64; the readout alone for a
+///   frozen model),
 ///   and for a matrix-free spectrum the operator's scratch and the Lanczos
 ///   bases (`SpectrumPlan.matrixFreeDoubles`);
 /// - per worker that computes spectra: its `SpectrumWorkspace`, the nC × nC
@@ -44,9 +45,10 @@ public struct MemoryEstimate: Sendable, Equatable {
             floats = add(floats, saturating(probeRows, a.inputDim + 3 * widths + a.outputDim))
             var bytes = saturating(floats, 4)
             let kernelSize = saturating(probeRows, a.outputDim)
-            var factors = shapes.reduce(0) { add($0, add(saturating(probeRows, 2 * $1.0 + 1), saturating(kernelSize, $1.1))) }
-            if shapes.count >= 2 {
-                let hiddenWidth = shapes[shapes.count - 2].1
+            let trainable = plan.mode == .frozen ? Array(shapes.suffix(1)) : shapes
+            var factors = trainable.reduce(0) { add($0, add(saturating(probeRows, $1.0 + 1), saturating(kernelSize, $1.1))) }
+            if trainable.count >= 2 {
+                let hiddenWidth = trainable[trainable.count - 2].1
                 factors = add(factors, saturating(add(probeRows, a.outputDim), hiddenWidth))
             }
             switch SpectrumPlan.choose(for: plan, in: configuration) {

@@ -1,28 +1,30 @@
 /// The per-layer factors of the exact eNTK of an MLP on n probe samples:
-/// the layer inputs a_{l−1}: [n, fan_in] and the output-seeded deltas
+/// the layer inputs with their multipliers and a bias column,
+/// B_l = [s_l a_{l−1} | t_l 1]: [n, fan_in + 1], and the output-seeded deltas
 /// δ_l^{(c)}, stacked so that row i·C + c holds δ_{l,i}^{(c)}: [nC, fan_out].
 /// Filled in Double by `LNPProbe.measure` during its C backward passes.
-/// Allocated once per model and reused at every spectrum step.
+/// Allocated once per model, for its trainable layers only (the others keep
+/// their column counts and no rows), and reused at every spectrum step.
 public final class KernelFactors: @unchecked Sendable {
     // @unchecked: owned by one worker together with its model.
     public let rowCount: Int
     public let outputDim: Int
-    public private(set) var activations: [Matrix<Double>]
-    /// B_l = [s_l a_{l−1} | t_l 1]: [n, fan_in + 1], layer l's inputs with its
-    /// multipliers and the bias column, so that one GEMM gives a layer's
-    /// weight and bias parts together (`NTKOperator`, the readout's small Gram).
+    /// B_l: one GEMM with it gives a layer's weight and bias parts together
+    /// (`NTKOperator`), and B_l B_lᵀ = s_l² A Aᵀ + t_l² is the input factor of
+    /// the exact kernel (`EmpiricalNTK`, the readout's small Gram).
     public private(set) var scaledInputs: [Matrix<Double>]
     public private(set) var deltas: [Matrix<Double>]
-    public private(set) var weightMultipliers: [Double]
-    public private(set) var biasMultipliers: [Double]
+    /// The first layer with factors (the model's first trainable layer when
+    /// they were allocated); `firstLayer` never goes below it.
+    public let allocatedFrom: Int
     /// Layers whose parameters train (their Θ_l enters Θ).
     public private(set) var firstLayer = 0
-    /// The last hidden layer L−1, whose deltas factor through the readout:
-    /// the output is linear in its activations, so
+    /// The last hidden layer L−1 when it trains, whose deltas factor through
+    /// the readout: the output is linear in its activations, so
     /// δ_{L−1,i}^{(c)} = φ'(h_{L−1,i}) ⊙ r_c with r_c = s_L W_L[c, :] for every
     /// sample and output. `NTKOperator` contracts through these two small
     /// factors instead of streaming the nC × fan_out deltas, which are still
-    /// built from them for the exact kernel. Nil without a hidden layer.
+    /// built from them for the exact kernel. Nil without such a layer.
     public let factoredLayer: Int?
     /// r_c = s_L W_L[c, :], row c: [C, fan_out of L−1].
     public private(set) var readoutRows: Matrix<Double>
@@ -32,25 +34,23 @@ public final class KernelFactors: @unchecked Sendable {
     public init<Scalar: BLASScalar>(model: MLP<Scalar>, rows: Int) {
         rowCount = rows
         outputDim = model.outputDim
-        activations = model.layers.map { Matrix(rows: rows, cols: $0.fanIn) }
-        scaledInputs = model.layers.map { Matrix(rows: rows, cols: $0.fanIn + 1) }
-        deltas = model.layers.map { Matrix(rows: rows * model.outputDim, cols: $0.fanOut) }
-        weightMultipliers = model.layers.map { Double($0.weightMultiplier) }
-        biasMultipliers = model.layers.map { Double($0.biasMultiplier) }
+        let first = model.firstTrainableLayer
+        allocatedFrom = first
+        firstLayer = first
+        scaledInputs = model.layers.enumerated().map { l, layer in Matrix(rows: l >= first ? rows : 0, cols: layer.fanIn + 1) }
+        deltas = model.layers.enumerated().map { l, layer in Matrix(rows: l >= first ? rows * model.outputDim : 0, cols: layer.fanOut) }
         let hidden = model.layers.count - 2
-        factoredLayer = hidden >= 0 ? hidden : nil
-        let hiddenWidth = hidden >= 0 ? model.layers[hidden].fanOut : 0
-        readoutRows = Matrix(rows: hidden >= 0 ? model.outputDim : 0, cols: hiddenWidth)
-        hiddenDerivative = Matrix(rows: hidden >= 0 ? rows : 0, cols: hiddenWidth)
+        factoredLayer = hidden >= first ? hidden : nil
+        let hiddenWidth = hidden >= first ? model.layers[hidden].fanOut : 0
+        readoutRows = Matrix(rows: hidden >= first ? model.outputDim : 0, cols: hiddenWidth)
+        hiddenDerivative = Matrix(rows: hidden >= first ? rows : 0, cols: hiddenWidth)
     }
 
+    /// B_l from the layer's inputs a_{l−1}: [rows, cols].
     func storeActivations<Scalar: BLASScalar>(layer l: Int, _ a: UnsafePointer<Scalar>, rows: Int, cols: Int,
                                               weightMultiplier: Scalar, biasMultiplier: Scalar) {
-        precondition(rows == rowCount && cols == activations[l].cols)
+        precondition(l >= allocatedFrom && rows == rowCount && cols + 1 == scaledInputs[l].cols)
         let s = Double(weightMultiplier), t = Double(biasMultiplier)
-        activations[l].storage.withUnsafeMutableBufferPointer { dst in
-            for k in 0..<(rows * cols) { dst[k] = Double(a[k]) }
-        }
         scaledInputs[l].storage.withUnsafeMutableBufferPointer { dst in
             for i in 0..<rows {
                 let row = dst.baseAddress! + i * (cols + 1), from = a + i * cols
@@ -61,7 +61,7 @@ public final class KernelFactors: @unchecked Sendable {
     }
 
     func storeDeltas<Scalar: BLASScalar>(layer l: Int, output c: Int, _ delta: UnsafePointer<Scalar>, rows: Int, cols: Int) {
-        precondition(rows == rowCount && cols == deltas[l].cols)
+        precondition(l >= allocatedFrom && rows == rowCount && cols == deltas[l].cols)
         let stride = outputDim
         deltas[l].storage.withUnsafeMutableBufferPointer { dst in
             for i in 0..<rows {
@@ -107,10 +107,9 @@ public final class KernelFactors: @unchecked Sendable {
         }
     }
 
-    func finish<Scalar: BLASScalar>(firstLayer: Int, model: MLP<Scalar>) {
+    func finish(firstLayer: Int) {
+        precondition(firstLayer >= allocatedFrom, "kernel factors were allocated from layer \(allocatedFrom), not \(firstLayer)")
         self.firstLayer = firstLayer
-        weightMultipliers = model.layers.map { Double($0.weightMultiplier) }
-        biasMultipliers = model.layers.map { Double($0.biasMultiplier) }
     }
 }
 
@@ -118,6 +117,8 @@ public final class KernelFactors: @unchecked Sendable {
 /// of METHOD.md, using GEMMs only — no Jacobian of size nC×P is ever formed:
 ///
 ///     Θ[(i,c),(j,c')] = Σ_l ( s_l² ⟨a_{l−1,i}, a_{l−1,j}⟩ + t_l² ) · ⟨δ_{l,i}^{(c)}, δ_{l,j}^{(c')}⟩
+///
+/// where the first factor is ⟨B_{l,i}, B_{l,j}⟩, the Gram of the scaled inputs.
 public enum EmpiricalNTK {
     /// Θ over the trainable layers: [nC, nC], row/column index i·C + c.
     public static func kernel(_ factors: KernelFactors) -> Matrix<Double> {
@@ -178,28 +179,26 @@ public enum EmpiricalNTK {
                                         inputGram a: UnsafeMutablePointer<Double>, deltaGram d: UnsafeMutablePointer<Double>,
                                         upperOnly: Bool = false) {
         let n = factors.rowCount, c = factors.outputDim, m = n * c
-        let s2 = factors.weightMultipliers[l] * factors.weightMultipliers[l]
-        let t2 = factors.biasMultipliers[l] * factors.biasMultipliers[l]
         if upperOnly {
-            factors.activations[l].upperGram(into: a)     // [n, n], j ≥ i
+            factors.scaledInputs[l].upperGram(into: a)    // [n, n], j ≥ i: s² a_i·a_j + t²
             factors.deltas[l].upperGram(into: d)          // [nC, nC], col ≥ row
             for row in 0..<m {
                 // col ≥ row implies j = col/c ≥ i = row/c: the input Gram's upper triangle suffices.
                 let i = row / c
                 for col in row..<m {
                     let j = col / c
-                    theta[row * m + col] += (s2 * a[i * n + j] + t2) * d[row * m + col]
+                    theta[row * m + col] += a[i * n + j] * d[row * m + col]
                 }
             }
             return
         }
-        factors.activations[l].gram(into: a)     // [n, n]
+        factors.scaledInputs[l].gram(into: a)    // [n, n]
         factors.deltas[l].gram(into: d)          // [nC, nC]
         for row in 0..<m {
             let i = row / c
             for col in 0..<m {
                 let j = col / c
-                theta[row * m + col] += (s2 * a[i * n + j] + t2) * d[row * m + col]
+                theta[row * m + col] += a[i * n + j] * d[row * m + col]
             }
         }
     }

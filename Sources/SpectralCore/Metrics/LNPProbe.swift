@@ -167,7 +167,7 @@ public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
                 for l in first..<layerCount { layerTraces[l] += sumOfSquares(model, layer: l) / Double(count) }
             }
         }
-        kernelFactors?.finish(firstLayer: first, model: model)
+        kernelFactors?.finish(firstLayer: first)
         var estimate = false
         if case .hutchinson = estimator { estimate = true }
         return LNPMeasurement(loss: loss, chiLoss: chiLoss, chiNet: layerTraces.reduce(0, +),

@@ -153,7 +153,7 @@ public final class NTKOperator: @unchecked Sendable {
     public var knownNullDimension: Int {
         var parameters = 0
         for l in factors.firstLayer..<factors.deltas.count {
-            parameters += (factors.activations[l].cols + 1) * factors.deltas[l].cols
+            parameters += factors.scaledInputs[l].cols * factors.deltas[l].cols
         }
         return max(0, size - parameters)
     }
@@ -164,19 +164,19 @@ public final class NTKOperator: @unchecked Sendable {
         factors.firstLayer == factors.deltas.count - 1 && factors.outputDim > 1
     }
 
-    /// Tr Θ = Σ_l Σ_{i,c} (s_l²‖a_{l−1,i}‖² + t_l²)‖δ_{l,i}^{(c)}‖², exactly, from the factors.
+    /// Tr Θ = Σ_l Σ_{i,c} (s_l²‖a_{l−1,i}‖² + t_l²)‖δ_{l,i}^{(c)}‖² = Σ_l Σ_i ‖B_{l,i}‖² Σ_c ‖δ_{l,i}^{(c)}‖²,
+    /// exactly, from the factors.
     public func trace() -> Double {
         let n = factors.rowCount, c = factors.outputDim
         var total = 0.0
         for l in factors.firstLayer..<factors.deltas.count {
-            let s = factors.weightMultipliers[l], t = factors.biasMultipliers[l]
-            let fanIn = factors.activations[l].cols, fanOut = factors.deltas[l].cols
-            factors.activations[l].storage.withUnsafeBufferPointer { a in
+            let inputWidth = factors.scaledInputs[l].cols, fanOut = factors.deltas[l].cols
+            factors.scaledInputs[l].storage.withUnsafeBufferPointer { b in
                 factors.deltas[l].storage.withUnsafeBufferPointer { d in
                     for i in 0..<n {
-                        let inputNorm = rowSquaredNorm(a.baseAddress! + i * fanIn, count: fanIn)
+                        let inputNorm = rowSquaredNorm(b.baseAddress! + i * inputWidth, count: inputWidth)
                         let deltaNorm = rowSquaredNorm(d.baseAddress! + i * c * fanOut, count: c * fanOut)
-                        total += (s * s * inputNorm + t * t) * deltaNorm
+                        total += inputNorm * deltaNorm
                     }
                 }
             }

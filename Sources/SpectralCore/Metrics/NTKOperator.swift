@@ -6,8 +6,8 @@ import Dispatch
 /// forming the m × m kernel (m = nC), for spectra past the exact limit.
 ///
 /// Θv = J(Jᵀv). Both products are taken layer by layer from the same
-/// `KernelFactors` the exact kernel uses (a_{l−1}: n × fan_in and the
-/// output-seeded deltas δ_l^{(c)}: nC × fan_out, Float64), which the probe's C
+/// `KernelFactors` the exact kernel uses (the scaled inputs B_l = [s_l a_{l−1} | t_l 1]:
+/// n × (fan_in + 1) and the output-seeded deltas δ_l^{(c)}: nC × fan_out, Float64), which the probe's C
 /// backward passes (and, for the last hidden layer, its factors) fill at every
 /// spectrum step:
 ///
@@ -28,12 +28,11 @@ import Dispatch
 /// alone for a frozen model), with the same multipliers s_l, t_l as
 /// `EmpiricalNTK`.
 ///
-/// With b vectors per call every product is a GEMM: with B_l = [s_l a_{l−1} | t_l 1]
-/// (`KernelFactors.scaledInputs`), [U | u_b] for all b vectors is one
-/// (b·fan_out × n)(n × (fan_in + 1)) product and the tangents one
-/// (n × (fan_in + 1))((fan_in + 1) × b·fan_out) product; only the per-sample contractions over the C outputs are not, and
-/// they are small kernels in C (`contract`), split between OpenBLAS's threads
-/// when large. The last hidden layer's contractions read no deltas: they go
+/// With b vectors per call every product is a GEMM: [U | u_b] for all b
+/// vectors is one (b·fan_out × n)(n × (fan_in + 1)) product with B_l, and the
+/// tangents one (n × (fan_in + 1))((fan_in + 1) × b·fan_out) product. Only the
+/// per-sample contractions over the C outputs are not; they are small kernels
+/// in C (`contract`), split between OpenBLAS's threads when large. The last hidden layer's contractions read no deltas: they go
 /// through its two small factors (`KernelFactors.factoredLayer`).
 /// Memory: the factors (which exist anyway) plus n·b·max fan_out + b·max(fan_out·(fan_in + 1))
 /// doubles of scratch, allocated once; `apply` allocates nothing.

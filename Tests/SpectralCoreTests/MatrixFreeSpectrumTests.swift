@@ -45,25 +45,33 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         return y
     }
 
+    /// Θ applied to a random block of `b` vectors in one call, each vector
+    /// against the exact kernel's product; the operator, for further checks.
+    @discardableResult
+    private func assertBlockProductIsTheKernels(_ c: Case, vectors b: Int, seed: UInt64, _ label: String,
+                                                file: StaticString = #filePath, line: UInt = #line) -> NTKOperator {
+        let m = c.kernel.rows
+        let op = NTKOperator(factors: c.factors, blockCapacity: b)
+        var rng = SeededGenerator(seed: seed)
+        let x = (0..<(m * b)).map { _ in rng.gaussian() }
+        let y = applied(op, x, count: b)
+        for j in 0..<b {
+            let v = Matrix(rows: m, cols: 1, storage: Array(x[(j * m)..<((j + 1) * m)]))
+            XCTAssertLessThan(relativeError(Array(y[(j * m)..<((j + 1) * m)]), c.kernel.multiplied(by: v).storage), 1e-10,
+                              "\(label), vector \(j)", file: file, line: line)
+        }
+        return op
+    }
+
     func testOperatorEqualsTheExactKernelTimesABlockOfVectors() throws {
         for activation in [Activation.tanh, .relu, .gelu] {
             for parameterization in [Parameterization.standard, .ntk] {
                 for frozen in [false, true] {
                     let c = try makeCase(rows: 9, activation: activation, parameterization: parameterization, frozen: frozen)
-                    let m = c.kernel.rows
-                    let b = 3
-                    let op = NTKOperator(factors: c.factors, blockCapacity: b)
-                    var rng = SeededGenerator(seed: 99)
-                    let x = (0..<(m * b)).map { _ in rng.gaussian() }
-                    let y = applied(op, x, count: b)
                     let label = "\(activation) \(parameterization) frozen=\(frozen)"
-                    for j in 0..<b {
-                        let v = Matrix(rows: m, cols: 1, storage: Array(x[(j * m)..<((j + 1) * m)]))
-                        let expected = c.kernel.multiplied(by: v).storage
-                        XCTAssertLessThan(relativeError(Array(y[(j * m)..<((j + 1) * m)]), expected), 1e-10, label)
-                    }
+                    let op = assertBlockProductIsTheKernels(c, vectors: 3, seed: 99, label)
                     XCTAssertEqual(op.trace(), c.kernel.trace, accuracy: 1e-10 * c.kernel.trace, label)
-                    XCTAssertEqual(op.productCount, b)
+                    XCTAssertEqual(op.productCount, 3)
                 }
             }
         }
@@ -80,16 +88,7 @@ final class MatrixFreeSpectrumTests: XCTestCase {
             for outputs in [1, 4, 6] {
                 for width in [3, 8, 37, 40] {
                     let c = try makeCase(rows: 5, width: width, depth: depth, outputs: outputs, activation: .gelu)
-                    let m = c.kernel.rows, b = 2
-                    let op = NTKOperator(factors: c.factors, blockCapacity: b)
-                    var rng = SeededGenerator(seed: 3)
-                    let x = (0..<(m * b)).map { _ in rng.gaussian() }
-                    let y = applied(op, x, count: b)
-                    for j in 0..<b {
-                        let v = Matrix(rows: m, cols: 1, storage: Array(x[(j * m)..<((j + 1) * m)]))
-                        XCTAssertLessThan(relativeError(Array(y[(j * m)..<((j + 1) * m)]), c.kernel.multiplied(by: v).storage), 1e-10,
-                                          "depth \(depth), C = \(outputs), width \(width), vector \(j)")
-                    }
+                    assertBlockProductIsTheKernels(c, vectors: 2, seed: 3, "depth \(depth), C = \(outputs), width \(width)")
                 }
             }
         }
@@ -143,15 +142,7 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         try XCTSkipIf(BLASRuntime.threadCount < 2, "OpenBLAS runs one thread here")
         // 401 samples (odd, so the halves differ) × 3 outputs × width 64 × 4 vectors: above the threshold.
         let c = try makeCase(rows: 401, width: 64, outputs: 3, activation: .relu)
-        let m = c.kernel.rows, b = 4
-        let op = NTKOperator(factors: c.factors, blockCapacity: b)
-        var rng = SeededGenerator(seed: 5)
-        let x = (0..<(m * b)).map { _ in rng.gaussian() }
-        let y = applied(op, x, count: b)
-        for j in 0..<b {
-            let expected = c.kernel.multiplied(by: Matrix(rows: m, cols: 1, storage: Array(x[(j * m)..<((j + 1) * m)]))).storage
-            XCTAssertLessThan(relativeError(Array(y[(j * m)..<((j + 1) * m)]), expected), 1e-10, "vector \(j)")
-        }
+        assertBlockProductIsTheKernels(c, vectors: 4, seed: 5, "split across threads")
     }
 
     /// A frozen model's operator must ignore the hidden layers: it equals the readout's layer kernel.

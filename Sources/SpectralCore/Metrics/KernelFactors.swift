@@ -47,8 +47,8 @@ public final class KernelFactors: @unchecked Sendable {
     }
 
     /// B_l from the layer's inputs a_{l−1}: [rows, cols].
-    func storeActivations<Scalar: BLASScalar>(layer l: Int, _ a: UnsafePointer<Scalar>, rows: Int, cols: Int,
-                                              weightMultiplier: Scalar, biasMultiplier: Scalar) {
+    func storeScaledInputs<Scalar: BLASScalar>(layer l: Int, _ a: UnsafePointer<Scalar>, rows: Int, cols: Int,
+                                               weightMultiplier: Scalar, biasMultiplier: Scalar) {
         precondition(l >= allocatedFrom && rows == rowCount && cols + 1 == scaledInputs[l].cols)
         let s = Double(weightMultiplier), t = Double(biasMultiplier)
         scaledInputs[l].storage.withUnsafeMutableBufferPointer { dst in

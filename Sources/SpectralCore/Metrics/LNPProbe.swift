@@ -130,8 +130,8 @@ public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
                 let fanIn = model.layers[l].fanIn
                 let a = l == 0 ? UnsafePointer(workspace.input) : UnsafePointer(workspace.activation(l - 1))
                 inputNorms[l] = (0..<n).map { i in rowSquaredNorm(a + i * fanIn, count: fanIn) }
-                kernelFactors?.storeActivations(layer: l, a, rows: n, cols: fanIn, weightMultiplier: model.layers[l].weightMultiplier,
-                                                biasMultiplier: model.layers[l].biasMultiplier)
+                kernelFactors?.storeScaledInputs(layer: l, a, rows: n, cols: fanIn, weightMultiplier: model.layers[l].weightMultiplier,
+                                                 biasMultiplier: model.layers[l].biasMultiplier)
             }
             let factored = kernelFactors?.factoredLayer.flatMap { $0 >= first ? $0 : nil }
             if let factored {

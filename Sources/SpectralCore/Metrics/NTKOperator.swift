@@ -6,10 +6,10 @@ import Dispatch
 /// forming the m × m kernel (m = nC), for spectra past the exact limit.
 ///
 /// Θv = J(Jᵀv). Both products are taken layer by layer from the same
-/// `KernelFactors` the exact kernel uses (the scaled inputs B_l = [s_l a_{l−1} | t_l 1]:
-/// n × (fan_in + 1) and the output-seeded deltas δ_l^{(c)}: nC × fan_out, Float64), which the probe's C
-/// backward passes (and, for the last hidden layer, its factors) fill at every
-/// spectrum step:
+/// `KernelFactors` the exact kernel uses (the scaled inputs
+/// B_l = [s_l a_{l−1} | t_l 1]: n × (fan_in + 1) and the output-seeded deltas
+/// δ_l^{(c)}: nC × fan_out, Float64), which the probe's C backward passes
+/// (and, for the last hidden layer, its factors) fill at every spectrum step:
 ///
 /// - vector-Jacobian product u = Jᵀv. The backward pass with v as the output
 ///   gradient is linear in v at fixed activations, so its delta at layer l is
@@ -32,8 +32,9 @@ import Dispatch
 /// vectors is one (b·fan_out × n)(n × (fan_in + 1)) product with B_l, and the
 /// tangents one (n × (fan_in + 1))((fan_in + 1) × b·fan_out) product. Only the
 /// per-sample contractions over the C outputs are not; they are small kernels
-/// in C (`contract`), split between OpenBLAS's threads when large. The last hidden layer's contractions read no deltas: they go
-/// through its two small factors (`KernelFactors.factoredLayer`).
+/// in C (`contract`), split between OpenBLAS's threads when large. The last
+/// hidden layer's contractions read no deltas: they go through its two small
+/// factors (`KernelFactors.factoredLayer`).
 /// Memory: the factors (which exist anyway) plus n·b·max fan_out + b·max(fan_out·(fan_in + 1))
 /// doubles of scratch, allocated once; `apply` allocates nothing.
 public final class NTKOperator: @unchecked Sendable {

@@ -111,6 +111,7 @@ final class MatrixFreeSpectrumTests: XCTestCase {
             _ = probe.measure(model, kernelFactors: factors)
             let hidden = try XCTUnwrap(factors.factoredLayer)
             XCTAssertEqual(hidden, model.readoutLayer - 1)
+            factors.materializeFactoredDeltas()
 
             let workspace = MLPWorkspace(for: model, capacity: n)
             workspace.loadInputs(x, count: n)
@@ -129,6 +130,40 @@ final class MatrixFreeSpectrumTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The matrix-free path never allocates the last hidden layer's nC ×
+    /// fan_out deltas (its operator and trace read the two factors); the
+    /// exact kernel builds them when it needs them, and again after the next
+    /// measurement, so a kernel after training is the trained model's and
+    /// not the one before (stale deltas would keep the old Θ_{L−1}).
+    func testFactoredDeltasExistOnlyForTheExactKernelAndFollowTheModel() throws {
+        let c = try makeCase(rows: 30, width: 9, depth: 2, outputs: 3)
+        var rng = SeededGenerator(seed: 8)
+        let fresh = KernelFactors(model: c.model, rows: 30)
+        let hidden = try XCTUnwrap(fresh.factoredLayer)
+        var x = Matrix<Float>(rows: 30, cols: 5)
+        for k in x.storage.indices { x.storage[k] = Float(rng.gaussian()) }
+        let probe = try LNPProbe(model: c.model, probe: Dataset(name: "probe", inputs: x, targets: .values(Matrix<Float>(rows: 30, cols: 3))))
+        _ = probe.measure(c.model, kernelFactors: fresh)
+        let op = NTKOperator(factors: fresh, blockCapacity: 4)
+        _ = try MatrixFreeSpectrum.analyze(op, residualGradient: probe.residualGradient, step: 0,
+                                           settings: MatrixFreeSettings(topK: 4, starts: 3, steps: 6))
+        XCTAssertEqual(fresh.deltas[hidden].rows, 0, "the matrix-free spectrum allocated the factored layer's deltas")
+        let before = EmpiricalNTK.kernel(fresh)
+        XCTAssertEqual(fresh.deltas[hidden].rows, 90)
+        XCTAssertEqual(op.trace(), before.trace, accuracy: 1e-12 * before.trace)
+
+        // Move every weight, measure again: the kernel must be the new model's.
+        for k in 0..<c.model.parameterCount { c.model.parameters[k] += 0.3 * rng.gaussian() }
+        _ = probe.measure(c.model, kernelFactors: fresh)
+        let after = EmpiricalNTK.kernel(fresh)
+        let reference = KernelFactors(model: c.model, rows: 30)
+        _ = probe.measure(c.model, kernelFactors: reference)
+        let expected = EmpiricalNTK.kernel(reference)
+        XCTAssertGreaterThan(relativeError(before.storage, expected.storage), 1e-3, "the weights did not move the kernel")
+        XCTAssertLessThan(relativeError(after.storage, expected.storage), 1e-14)
+        XCTAssertEqual(op.trace(), expected.trace, accuracy: 1e-12 * expected.trace)
     }
 
     /// Past `NTKOperator`'s parallel threshold the per-sample contractions

@@ -8,9 +8,9 @@
 ///   pre-activation, activation and delta per layer, for one batch), the probe
 ///   workspace (the same for n probe rows) and, where spectra are computed,
 ///   the kernel factors (per trainable layer [s a_{l−1} | t]: n × (fan_in + 1)
-///   and δ_l: nC × fan_out, and when the last hidden layer trains φ'(h_{L−1}):
-///   n × width and s_L W_L: C × width; Float64; the readout alone for a
-///   frozen model),
+///   and δ_l: nC × fan_out, except the last hidden layer's on the
+///   matrix-free path, and when that layer trains φ'(h_{L−1}): n × width and
+///   s_L W_L: C × width; Float64; the readout alone for a frozen model),
 ///   and for a matrix-free spectrum the operator's scratch and the Lanczos
 ///   bases (`SpectrumPlan.matrixFreeDoubles`);
 /// - per worker that computes spectra: its `SpectrumWorkspace`, the nC × nC
@@ -46,14 +46,22 @@ public struct MemoryEstimate: Sendable, Equatable {
             var bytes = saturating(floats, 4)
             let kernelSize = saturating(probeRows, a.outputDim)
             let trainable = plan.mode == .frozen ? Array(shapes.suffix(1)) : shapes
-            var factors = trainable.reduce(0) { add($0, add(saturating(probeRows, $1.0 + 1), saturating(kernelSize, $1.1))) }
-            if trainable.count >= 2 {
-                let hiddenWidth = trainable[trainable.count - 2].1
-                factors = add(factors, saturating(add(probeRows, a.outputDim), hiddenWidth))
+            // The last hidden layer's deltas (`KernelFactors.factoredLayer`)
+            // exist only for the exact kernel; both paths hold their factors.
+            var factors = 0, factoredDeltas = 0
+            for (l, shape) in trainable.enumerated() {
+                let deltas = saturating(kernelSize, shape.1)
+                if trainable.count >= 2 && l == trainable.count - 2 {
+                    factoredDeltas = deltas
+                    factors = add(factors, saturating(add(probeRows, a.outputDim), shape.1))
+                } else {
+                    factors = add(factors, deltas)
+                }
+                factors = add(factors, saturating(probeRows, shape.0 + 1))
             }
             switch SpectrumPlan.choose(for: plan, in: configuration) {
             case .exact:
-                bytes = add(bytes, saturating(factors, 8))
+                bytes = add(bytes, saturating(add(factors, factoredDeltas), 8))
                 largestKernel = max(largestKernel, kernelSize)
                 spectrumModels += 1
             case .matrixFree(let settings):

@@ -4,7 +4,9 @@
 /// δ_l^{(c)}, stacked so that row i·C + c holds δ_{l,i}^{(c)}: [nC, fan_out].
 /// Filled in Double by `LNPProbe.measure` during its C backward passes.
 /// Allocated once per model, for its trainable layers only (the others keep
-/// their column counts and no rows), and reused at every spectrum step.
+/// their column counts and no rows; so does the last hidden layer's until
+/// the exact kernel asks for it, see `factoredLayer`), and reused at every
+/// spectrum step.
 public final class KernelFactors: @unchecked Sendable {
     // @unchecked: owned by one worker together with its model.
     public let rowCount: Int
@@ -23,13 +25,18 @@ public final class KernelFactors: @unchecked Sendable {
     /// the readout: the output is linear in its activations, so
     /// δ_{L−1,i}^{(c)} = φ'(h_{L−1,i}) ⊙ r_c with r_c = s_L W_L[c, :] for every
     /// sample and output. `NTKOperator` contracts through these two small
-    /// factors instead of streaming the nC × fan_out deltas, which are still
-    /// built from them for the exact kernel. Nil without such a layer.
+    /// factors instead of streaming the nC × fan_out deltas; those are built
+    /// from them only for the exact kernel (`materializeFactoredDeltas`), so on
+    /// the matrix-free path `deltas[factoredLayer]` stays empty (nC × fan_out
+    /// doubles never allocated: 210 MB at m = 102,400, width 256). Nil
+    /// without such a layer.
     public let factoredLayer: Int?
     /// r_c = s_L W_L[c, :], row c: [C, fan_out of L−1].
     public private(set) var readoutRows: Matrix<Double>
     /// φ'(h_{L−1}) per sample: [n, fan_out of L−1].
     public private(set) var hiddenDerivative: Matrix<Double>
+    /// Whether `deltas[factoredLayer]` holds the deltas of the current factors.
+    private var factoredDeltasCurrent = false
 
     public init<Scalar: BLASScalar>(model: MLP<Scalar>, rows: Int) {
         rowCount = rows
@@ -38,9 +45,11 @@ public final class KernelFactors: @unchecked Sendable {
         allocatedFrom = first
         firstLayer = first
         scaledInputs = model.layers.enumerated().map { l, layer in Matrix(rows: l >= first ? rows : 0, cols: layer.fanIn + 1) }
-        deltas = model.layers.enumerated().map { l, layer in Matrix(rows: l >= first ? rows * model.outputDim : 0, cols: layer.fanOut) }
         let hidden = model.layers.count - 2
         factoredLayer = hidden >= first ? hidden : nil
+        deltas = model.layers.enumerated().map { l, layer in
+            Matrix(rows: l >= first && l != hidden ? rows * model.outputDim : 0, cols: layer.fanOut)
+        }
         let hiddenWidth = hidden >= first ? model.layers[hidden].fanOut : 0
         readoutRows = Matrix(rows: hidden >= first ? model.outputDim : 0, cols: hiddenWidth)
         hiddenDerivative = Matrix(rows: hidden >= first ? rows : 0, cols: hiddenWidth)
@@ -73,12 +82,8 @@ public final class KernelFactors: @unchecked Sendable {
     }
 
     /// The factors of the last hidden layer's deltas after a forward pass
-    /// (`pre`, `post`: its h and φ(h), [n, fan_out]), and the deltas built
-    /// from them, δ[iC + c, k] = φ'(h_ik)·r_ck, in Double: φ' and W_L are the
-    /// model's own Scalar values and s_L·W_L is exact in Double, so the exact
-    /// kernel (from these deltas) and the operator (from the factors) agree
-    /// to Float64 round-off, and both differ from the backward pass's own
-    /// Scalar deltas by that pass's rounding only.
+    /// (`pre`, `post`: its h and φ(h), [n, fan_out]). The deltas themselves
+    /// wait for `materializeFactoredDeltas`.
     func storeFactoredDeltas<Scalar: BLASScalar>(model: MLP<Scalar>, pre: UnsafePointer<Scalar>, post: UnsafePointer<Scalar>) {
         guard let l = factoredLayer else { return }
         let readout = model.layers[l + 1], hidden = model.layers[l]
@@ -92,6 +97,20 @@ public final class KernelFactors: @unchecked Sendable {
         hiddenDerivative.storage.withUnsafeMutableBufferPointer { d in
             for k in 0..<(n * width) { d[k] = Double(activation.derivative(pre: pre[k], post: post[k])) }
         }
+        factoredDeltasCurrent = false
+    }
+
+    /// The last hidden layer's deltas from its factors, δ[iC + c, k] =
+    /// φ'(h_ik)·r_ck, in Double, for the exact kernel (allocated at the first
+    /// call, rebuilt once after each `storeFactoredDeltas`). φ' and W_L are
+    /// the model's own Scalar values and s_L·W_L is exact in Double, so the
+    /// exact kernel (from these deltas) and the operator (from the factors)
+    /// agree to Float64 round-off, and both differ from the backward pass's
+    /// own Scalar deltas by that pass's rounding only.
+    public func materializeFactoredDeltas() {
+        guard let l = factoredLayer, l >= firstLayer, !factoredDeltasCurrent else { return }
+        let width = hiddenDerivative.cols, outputs = outputDim, n = rowCount
+        if deltas[l].rows != n * outputs { deltas[l] = Matrix(rows: n * outputs, cols: width) }
         readoutRows.storage.withUnsafeBufferPointer { r in
             hiddenDerivative.storage.withUnsafeBufferPointer { d in
                 deltas[l].storage.withUnsafeMutableBufferPointer { out in
@@ -105,6 +124,7 @@ public final class KernelFactors: @unchecked Sendable {
                 }
             }
         }
+        factoredDeltasCurrent = true
     }
 
     func finish(firstLayer: Int) {
@@ -122,7 +142,8 @@ public final class KernelFactors: @unchecked Sendable {
 public enum EmpiricalNTK {
     /// Θ over the trainable layers: [nC, nC], row/column index i·C + c.
     public static func kernel(_ factors: KernelFactors) -> Matrix<Double> {
-        withTemporaryBuffers(factors) { theta, inputGram, deltaGram in
+        factors.materializeFactoredDeltas()
+        return withTemporaryBuffers(factors) { theta, inputGram, deltaGram in
             for l in factors.firstLayer..<factors.deltas.count {
                 accumulateLayer(l, factors, into: theta, inputGram: inputGram, deltaGram: deltaGram)
             }
@@ -131,7 +152,8 @@ public enum EmpiricalNTK {
 
     /// Θ_l of one layer alone.
     public static func layerKernel(_ l: Int, _ factors: KernelFactors) -> Matrix<Double> {
-        withTemporaryBuffers(factors) { theta, inputGram, deltaGram in
+        factors.materializeFactoredDeltas()
+        return withTemporaryBuffers(factors) { theta, inputGram, deltaGram in
             accumulateLayer(l, factors, into: theta, inputGram: inputGram, deltaGram: deltaGram)
         }
     }
@@ -142,6 +164,7 @@ public enum EmpiricalNTK {
     public static func build(_ factors: KernelFactors, into workspace: SpectrumWorkspace, interrupted: () -> Bool = { false }) -> Bool {
         let m = factors.rowCount * factors.outputDim
         precondition(workspace.fits(size: m, rows: factors.rowCount), "spectrum workspace too small")
+        factors.materializeFactoredDeltas()
         workspace.kernel.update(repeating: 0, count: m * m)
         for l in factors.firstLayer..<factors.deltas.count {
             if interrupted() { return false }

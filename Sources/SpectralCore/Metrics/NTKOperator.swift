@@ -77,9 +77,10 @@ public final class NTKOperator: @unchecked Sendable {
             // B = [s a | t 1], n × (fan_in + 1): the weight and bias parts in one GEMM each way.
             let inputWidth = factors.scaledInputs[l].cols, fanOut = factors.deltas[l].cols
             let rowWidth = b * fanOut
+            // The factored layer's deltas are empty here (it contracts through its factors).
             factors.deltas[l].storage.withUnsafeBufferPointer { deltaBuffer in
                 factors.scaledInputs[l].storage.withUnsafeBufferPointer { inputBuffer in
-                    let d = deltaBuffer.baseAddress!, inputs = inputBuffer.baseAddress!
+                    let d = deltaBuffer.baseAddress, inputs = inputBuffer.baseAddress!
                     // δ̃[i, j, :] = Σ_c x_j[iC + c] δ[iC + c, :]: the backward pass of x_j, by linearity.
                     contract(.combine, x: x, deltas: d, layer: l, output: y, samples: n, outputs: c, width: fanOut, vectors: b)
                     // [U_j | u_b,j] = δ̃_jᵀ B for all j at once: [b·fan_out, n] × [n, fan_in + 1].
@@ -106,13 +107,13 @@ public final class NTKOperator: @unchecked Sendable {
     /// layer's block is the same for every sample, R = [r_c] times
     /// diag(φ'_i) (`KernelFactors.factoredLayer`), so it costs no pass over
     /// its nC × fan_out deltas at all.
-    private func contract(_ kind: Contraction, x: UnsafePointer<Double>, deltas d: UnsafePointer<Double>, layer l: Int,
+    private func contract(_ kind: Contraction, x: UnsafePointer<Double>, deltas d: UnsafePointer<Double>?, layer l: Int,
                           output y: UnsafeMutablePointer<Double>, samples n: Int, outputs c: Int, width: Int, vectors b: Int) {
         let m = n * c, scratch = deltaScratch
         let factored = l == factors.factoredLayer
         factors.readoutRows.storage.withUnsafeBufferPointer { readout in
             factors.hiddenDerivative.storage.withUnsafeBufferPointer { derivative in
-                let blocks = factored ? readout.baseAddress! : d
+                let blocks = factored ? readout.baseAddress! : d!
                 let sampleStride = factored ? 0 : c * width
                 let scale = factored ? derivative.baseAddress : nil
                 Self.forEachSampleRange(samples: n, work: c * width * b) { range in
@@ -165,23 +166,41 @@ public final class NTKOperator: @unchecked Sendable {
     }
 
     /// Tr Θ = Σ_l Σ_{i,c} (s_l²‖a_{l−1,i}‖² + t_l²)‖δ_{l,i}^{(c)}‖² = Σ_l Σ_i ‖B_{l,i}‖² Σ_c ‖δ_{l,i}^{(c)}‖²,
-    /// exactly, from the factors.
+    /// exactly, from the factors; for the factored layer
+    /// Σ_c ‖δ_{i}^{(c)}‖² = Σ_k φ'_{ik}² Σ_c r_{ck}².
     public func trace() -> Double {
-        let n = factors.rowCount, c = factors.outputDim
+        let n = factors.rowCount
         var total = 0.0
         for l in factors.firstLayer..<factors.deltas.count {
-            let inputWidth = factors.scaledInputs[l].cols, fanOut = factors.deltas[l].cols
+            let inputWidth = factors.scaledInputs[l].cols
+            let deltaNorms = l == factors.factoredLayer ? factoredDeltaNorms() : streamedDeltaNorms(l)
             factors.scaledInputs[l].storage.withUnsafeBufferPointer { b in
-                factors.deltas[l].storage.withUnsafeBufferPointer { d in
-                    for i in 0..<n {
-                        let inputNorm = rowSquaredNorm(b.baseAddress! + i * inputWidth, count: inputWidth)
-                        let deltaNorm = rowSquaredNorm(d.baseAddress! + i * c * fanOut, count: c * fanOut)
-                        total += inputNorm * deltaNorm
-                    }
-                }
+                for i in 0..<n { total += rowSquaredNorm(b.baseAddress! + i * inputWidth, count: inputWidth) * deltaNorms[i] }
             }
         }
         return total
+    }
+
+    /// Σ_c ‖δ_{l,i}^{(c)}‖² per sample, from the stored deltas.
+    private func streamedDeltaNorms(_ l: Int) -> [Double] {
+        let n = factors.rowCount, block = factors.outputDim * factors.deltas[l].cols
+        return factors.deltas[l].storage.withUnsafeBufferPointer { d in
+            (0..<n).map { i in rowSquaredNorm(d.baseAddress! + i * block, count: block) }
+        }
+    }
+
+    /// Σ_c ‖φ'_i ⊙ r_c‖² = Σ_k φ'_{ik}² ρ_k with ρ_k = Σ_c r_{ck}², per sample.
+    private func factoredDeltaNorms() -> [Double] {
+        let n = factors.rowCount, c = factors.outputDim, width = factors.hiddenDerivative.cols
+        var readoutNorms = [Double](repeating: 0, count: width)
+        for row in 0..<c { for k in 0..<width { let r = factors.readoutRows[row, k]; readoutNorms[k] += r * r } }
+        return factors.hiddenDerivative.storage.withUnsafeBufferPointer { d in
+            (0..<n).map { i in
+                var sum = 0.0
+                for k in 0..<width { let derivative = d[i * width + k]; sum += derivative * derivative * readoutNorms[k] }
+                return sum
+            }
+        }
     }
 
     /// Θx for one vector (allocating; tests and one-off uses).

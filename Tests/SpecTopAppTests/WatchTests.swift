@@ -341,6 +341,30 @@ final class WatchTests: XCTestCase {
         }
     }
 
+    /// A run that refused a model its spectrum says so in its record (the
+    /// model's "spectrum" event); watching and replaying that record show the
+    /// reason in the model's panel as the live monitor does, not "no spectrum yet".
+    func testARefusedSpectrumShowsItsReasonInWatchAndReplay() throws {
+        let reason = "top_k = 80 must be below the eNTK's m = 80 rows: no spectrum for this model"
+        let text = Self.header()
+            + RecordLines.encode(.event(kind: "spectrum", model: "w8-active", step: 0, wall: 0, detail: reason)) + "\n"
+            + Self.stepLine("w8-active", 1) + Self.stepLine("w8-frozen", 1)
+        try write(text, to: path("refused.jsonl"))
+        let watched = WatchSource(targets: [.file(path("refused.jsonl"))])
+        watched.refresh(now: 0)
+        let replayed = ReplaySource(record: try RunRecord.read(path: path("refused.jsonl")))
+        replayed.perform(.jumpToEnd)
+        for (name, models) in [("watch", watched.snapshot().models), ("replay", replayed.snapshot().models)] {
+            XCTAssertEqual(models.first { $0.id.hasSuffix("w8-active") }?.spectrumUnavailable, reason, name)
+            XCTAssertNil(try XCTUnwrap(models.first { $0.id.hasSuffix("w8-frozen") }, name).spectrumUnavailable, name)
+            var buffer = CellBuffer(width: 120, height: 40)
+            FrameRenderer.render(EngineSnapshot(state: .finished, models: models, elapsed: 1, stepsPerSecond: 0, runs: []),
+                                 info: MonitorInfo(preset: "p", dataset: "", blasCore: ""), state: MonitorState(mode: .watch), into: &buffer)
+            let screen = (0..<40).map(buffer.line).joined(separator: "\n")
+            XCTAssertTrue(screen.contains("top_k = 80 must be below"), "\(name): \(screen)")
+        }
+    }
+
     func testRecordEventsBecomeChartMarksAtTheirStep() throws {
         let text = Self.header() + Self.stepLine("w8-active", 40)
             + RecordLines.encode(.event(kind: "pause", model: nil, step: nil, wall: 1, detail: nil)) + "\n"

@@ -73,6 +73,13 @@ final class MatrixFreeEngineTests: XCTestCase {
         for model in engine.snapshot().models {
             XCTAssertEqual(model.status, .finished)
             XCTAssertEqual(model.step, 20)
+            // The panel says why instead of "no spectrum yet"; the frozen model has its spectrum.
+            if model.id == "w8-active" {
+                XCTAssertEqual(model.spectrumUnavailable.map { "w8-active: " + $0 }, notes.first)
+            } else {
+                XCTAssertNil(model.spectrumUnavailable)
+                XCTAssertNotNil(model.spectrum)
+            }
         }
     }
 
@@ -81,7 +88,7 @@ final class MatrixFreeEngineTests: XCTestCase {
         config.maxSpectrumSeconds = 1e-9
         XCTAssertEqual(SpectrumPlan.choose(for: config.models[0], in: config).isNone, true)
         if case .none(let reason?) = SpectrumPlan.choose(for: config.models[0], in: config) {
-            XCTAssertTrue(reason.contains("over the 0 s a spectrum may take"), reason)
+            XCTAssertTrue(reason.contains("over the 1e-09 s a spectrum may take (spectrum_max_seconds)"), reason)
         } else {
             XCTFail("expected a reason")
         }

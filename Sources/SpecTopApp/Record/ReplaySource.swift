@@ -73,6 +73,10 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
         // The first stop of each model: its step and whether it diverged or failed.
         let stopped = Dictionary(record.events.filter { $0.kind == "diverged" || $0.kind == "failed" }.compactMap { e in e.model.map { ($0, (e.step ?? 0, e.kind)) } },
                                   uniquingKeysWith: { $0.0 <= $1.0 ? $0 : $1 })
+        // Why a model gets no spectrum, when the run said so at its start.
+        let spectrumUnavailable = Dictionary(record.events.filter { $0.kind == "spectrum" }.compactMap { e in
+            e.model.flatMap { model in e.detail.map { (model, $0) } }
+        }, uniquingKeysWith: { first, _ in first })
         var models: [ModelSnapshot] = []
         var wall = 0.0
         for info in record.models {
@@ -107,6 +111,7 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
                 amplification: chiNets.first.flatMap { first in first > 0 ? chiNets.last.map { $0 / first } : nil },
                 stepsPerSecond: 0))
             models[models.count - 1].batchSize = info.batchSize
+            models[models.count - 1].spectrumUnavailable = spectrumUnavailable[info.id]
         }
         let state: EngineState = at >= lastStep ? .finished : (playing ? .running : .paused)
         var snapshot = EngineSnapshot(state: state, models: models, elapsed: wall, stepsPerSecond: 0)

@@ -32,6 +32,8 @@ public struct LiveRun: Sendable {
         var maxREff: Double?
         var stop: (status: ModelStatus, step: Int, detail: String?)?
         var featuresFrozen = false
+        /// The "spectrum" event's detail: why the model gets no spectrum.
+        var spectrumUnavailable: String?
     }
 
     public init(header: RecordHeader, historyCapacity: Int = 1024) {
@@ -87,6 +89,8 @@ public struct LiveRun: Sendable {
                     guard track.stop == nil else { return }
                     track.stop = (event.kind == "failed" ? .failed : .diverged, event.step ?? track.latest?.step ?? 0, event.detail)
                 }
+            case "spectrum":
+                update(model) { track in track.spectrumUnavailable = event.detail }
             case "freeze":
                 update(model) { track in
                     guard !track.featuresFrozen else { return }
@@ -156,6 +160,7 @@ public struct LiveRun: Sendable {
                 },
                 stepsPerSecond: rate.isFinite ? rate : 0)
             snapshot.divergence = track.stop?.detail
+            snapshot.spectrumUnavailable = track.spectrumUnavailable
             snapshot.batchSize = info.batchSize
             snapshot.run = run
             return snapshot

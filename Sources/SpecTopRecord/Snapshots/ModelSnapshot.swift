@@ -35,6 +35,11 @@ public struct ModelSnapshot: Sendable, Equatable {
     public var batchSize: Int = 0
     /// Seconds the latest exact spectrum took (the live engine only).
     public var spectrumSeconds: Double?
+    /// Why this model gets no spectrum at all (the engine decided so from the
+    /// sizes before training: over the time a spectrum may take, top_k not
+    /// below m, spectra off): shown where its histogram would be, instead of
+    /// "no spectrum yet". The record carries it as the model's "spectrum" event.
+    public var spectrumUnavailable: String?
 
     /// Seconds until the step budget at the current rate; nil when unknown or not training.
     public var secondsToGo: Double? {

@@ -94,6 +94,8 @@ public struct ModelPanel: Sendable {
             let (area, _) = rest.splitTop(plan.histogramRows)
             if let spectrum = model.spectrum {
                 HistogramWidget(histogram: spectrum.histogram).render(into: &buffer, area: area, glyphs: glyphs)
+            } else if let reason = model.spectrumUnavailable {
+                WrappedText(reason).render(into: &buffer, area: area, glyphs: glyphs)
             } else {
                 buffer.put("no spectrum yet", x: area.x, y: area.y + area.height / 2, role: .muted, maxWidth: area.width)
             }

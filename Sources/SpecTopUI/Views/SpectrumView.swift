@@ -49,6 +49,8 @@ public struct SpectrumView: Sendable {
             lx += buffer.put(String(glyphs.marker), x: lx, y: legendRow.y, role: .marker, attributes: .bold)
             buffer.put(" " + glyphs.lambdaEff, x: lx, y: legendRow.y, role: .muted, maxWidth: legendRow.maxX - lx)
             HistogramWidget(histogram: spectrum.histogram, showAxis: true).render(into: &buffer, area: plot, glyphs: glyphs)
+        } else if let reason = model.spectrumUnavailable {
+            WrappedText(reason).render(into: &buffer, area: histogramRect, glyphs: glyphs)
         } else {
             buffer.put("no spectrum yet", x: histogramRect.x, y: histogramRect.y + histogramRect.height / 2, role: .muted, maxWidth: histogramRect.width)
         }

@@ -49,14 +49,16 @@ public final class Engine: @unchecked Sendable {
                                      online: configuration.onlineSampler))
         }
         self.runs = runs
-        spectrumPlans = configuration.models.map { SpectrumPlan.choose(for: $0, in: configuration) }
-        published = runs.map { run in
+        let spectrumPlans = configuration.models.map { SpectrumPlan.choose(for: $0, in: configuration) }
+        self.spectrumPlans = spectrumPlans
+        published = zip(runs, spectrumPlans).map { run, spectrumPlan in
             var snapshot = ModelSnapshot(id: run.plan.id, width: run.plan.architecture.width, depth: run.plan.architecture.depth,
                                          mode: run.plan.mode, featuresFrozen: run.model.featuresFrozen,
                                          parameterCount: run.model.parameterCount,
                                          trainableParameterCount: run.model.trainableParameterCount, step: 0,
                                          stepBudget: run.plan.steps, status: .training)
             snapshot.batchSize = run.plan.batchSize
+            if case .none(let reason?) = spectrumPlan { snapshot.spectrumUnavailable = reason }
             return snapshot
         }
         busy = Array(repeating: false, count: runs.count)

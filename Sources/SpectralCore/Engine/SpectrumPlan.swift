@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a model's eNTK spectrum is computed, decided once from the sizes
 /// (METHOD.md, "Past the exact limit"): exactly while the kernel is small
 /// enough that forming it and `dsyevd` are faster than the matrix-free
@@ -70,9 +72,18 @@ public enum SpectrumPlan: Sendable, Equatable {
         let seconds = matrixFreeSeconds(plan.architecture, rows: configuration.probe.count, settings: settings,
                                         gflops: configuration.measuredGFLOPS)
         if seconds > configuration.maxSpectrumSeconds {
-            return .none(reason: "a matrix-free spectrum of m = \(m) rows would take about \(Int(seconds.rounded())) s, over the \(Int(configuration.maxSpectrumSeconds)) s a spectrum may take: no spectrum for this model (a smaller probe or top_k fits)")
+            return .none(reason: "a matrix-free spectrum of m = \(m) rows would take about \(secondsText(seconds)) s, over the \(secondsText(configuration.maxSpectrumSeconds)) s a spectrum may take (spectrum_max_seconds): no spectrum for this model (a smaller probe or top_k fits)")
         }
         return .matrixFree(settings)
+    }
+
+    /// Seconds as the refusal states them: whole above 10, else one decimal
+    /// (2.4 against a limit of 2.0, not "2 s, over the 2 s"), two significant
+    /// digits below 0.1.
+    static func secondsText(_ seconds: Double) -> String {
+        if seconds >= 10 { return String(Int(seconds.rounded())) }
+        if seconds >= 0.1 { return String(format: "%.1f", seconds) }
+        return String(format: "%.2g", seconds)
     }
 
     /// Doubles the matrix-free path keeps beyond the kernel factors: the

@@ -83,6 +83,17 @@ final class MatrixFreeEngineTests: XCTestCase {
         }
     }
 
+    /// The Hutchinson trace skips the passes the factors come from: its
+    /// models say so (record and panel) instead of waiting for a spectrum.
+    func testTheHutchinsonTraceSaysWhyThereIsNoSpectrum() throws {
+        var config = configuration(exactLimit: 50)
+        config.traceEstimator = .hutchinson(samples: 2)
+        let engine = try Engine(config)
+        for model in engine.snapshot().models {
+            XCTAssertEqual(model.spectrumUnavailable?.contains("trace = \"exact\" gives one"), true, model.id)
+        }
+    }
+
     func testAProbeTooLargeForTheTimeBudgetIsRefusedUpFront() throws {
         var config = configuration(exactLimit: 50)
         config.maxSpectrumSeconds = 1e-9

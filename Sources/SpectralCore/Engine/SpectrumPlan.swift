@@ -8,8 +8,8 @@ import Foundation
 public enum SpectrumPlan: Sendable, Equatable {
     case exact
     case matrixFree(MatrixFreeSettings)
-    /// No spectrum; `reason` is the message for the record (nil: none asked
-    /// for, e.g. with the Hutchinson trace).
+    /// No spectrum; `reason` is the message for the record and the model's
+    /// panel (nil: no reason to give).
     case none(reason: String?)
 
     /// Multiply-adds ×2 of one product Θv on n probe rows: the two GEMMs per
@@ -56,7 +56,9 @@ public enum SpectrumPlan: Sendable, Equatable {
 
     /// The plan for one model of `configuration`.
     public static func choose(for plan: ModelPlan, in configuration: EngineConfiguration) -> SpectrumPlan {
-        guard configuration.traceEstimator == .exact else { return .none(reason: nil) }
+        guard configuration.traceEstimator == .exact else {
+            return .none(reason: "trace = \"hutchinson\" skips the per-output backward passes the eNTK is built from: no spectrum for this model (trace = \"exact\" gives one)")
+        }
         let m = configuration.probe.count * plan.architecture.outputDim
         if m <= configuration.maxKernelSize { return .exact }
         guard let settings = configuration.matrixFree else {

@@ -281,6 +281,17 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(result.status, 2, result.stderr)
         XCTAssertTrue(result.stderr.contains("needs about") && result.stderr.contains("available"), result.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(start), 20, "it allocated before refusing")
+        // A top_k in the quintillions once saturated the estimate through the
+        // frozen models (whose readout spectra need no Lanczos vectors) and
+        // trapped on the overflowing total (SIGILL): now the active models are
+        // told top_k must be below m, and everything trains.
+        let hugeK = path("topk.toml"), record = path("topk.jsonl")
+        try "[data]\nkind = \"digits\"\n[metrics]\nprobe = 1024\ntop_k = 3000000000000000000\n".write(toFile: hugeK, atomically: true, encoding: .utf8)
+        let trained = try run(["run", "--config", hugeK, "--headless", "--steps", "1", "--out", record], timeout: 120)
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let refusals = try RunRecord.read(path: record).events.filter { $0.kind == "spectrum" }
+        XCTAssertEqual(refusals.count, 4, "one per active model: \(refusals)")
+        XCTAssertTrue(refusals.allSatisfy { $0.detail?.contains("must be below the eNTK's m = 10240 rows") == true }, "\(refusals)")
         let printed = try run(["run", "--preset", "tiny", "--print-config"])
         XCTAssertTrue(printed.stdout.contains("# estimated memory:"), printed.stdout)
         // Under a small address-space limit the same check answers instead of SIGSEGV.

@@ -126,6 +126,19 @@ final class MatrixFreeEngineTests: XCTestCase {
         let estimate = MemoryEstimate.of(config, cores: 2)
         XCTAssertLessThan(estimate.total, 2 << 30, "\(estimate)")
         XCTAssertGreaterThan(estimate.models, 100 << 20, "the factors and bases of eight m = 10,240 spectra")
+
+        // A frozen model's spectrum goes through its readout's small Gram: its
+        // share does not grow with top_k (m·(3k + 5) doubles of Lanczos
+        // vectors would be 24 GB each at k = 100,000 and refuse the run), and
+        // the active models, refused for top_k ≥ m, hold no bases either.
+        var frozenOnly = config
+        frozenOnly.models = models.filter { $0.mode == .frozen }
+        var largeK = frozenOnly
+        largeK.matrixFree?.topK = 5000
+        XCTAssertEqual(MemoryEstimate.of(largeK, cores: 2), MemoryEstimate.of(frozenOnly, cores: 2))
+        var refused = config
+        refused.matrixFree?.topK = 100_000
+        XCTAssertLessThan(MemoryEstimate.of(refused, cores: 2).total, estimate.total)
     }
 }
 

@@ -55,7 +55,9 @@ enum MemoryBudget {
         guard let available else { return }
         let needed = estimate.total > Int.max - baseline ? Int.max : estimate.total + baseline
         guard needed > available else { return }
-        throw ConfigError("this run needs about \(describe(needed)) of memory (\(breakdown(estimate))), "
+        let described = describe(needed)
+        let amount = described.hasPrefix("more than") ? described : "about " + described
+        throw ConfigError("this run needs \(amount) of memory (\(breakdown(estimate))), "
                           + "only \(describe(available)) is available; use fewer or smaller models, a smaller probe or batch, or more memory")
     }
 

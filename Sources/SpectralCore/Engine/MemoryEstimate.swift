@@ -12,7 +12,8 @@
 ///   matrix-free path, and when that layer trains φ'(h_{L−1}): n × width and
 ///   s_L W_L: C × width; Float64; the readout alone for a frozen model),
 ///   and for a matrix-free spectrum the operator's scratch and the Lanczos
-///   bases (`SpectrumPlan.matrixFreeDoubles`);
+///   bases (`SpectrumPlan.matrixFreeDoubles`) — for a frozen model, whose
+///   spectrum at that size is exact through the readout, its small Gram;
 /// - per worker that computes spectra: its `SpectrumWorkspace`, the nC × nC
 ///   kernel (decomposed in place), one layer's delta Gram, the input Gram and
 ///   LAPACK's `dsyevd` workspace (1 + 6m + 2m² doubles) — about 4 m² doubles;
@@ -21,7 +22,8 @@ public struct MemoryEstimate: Sendable, Equatable {
     public var models: Int
     public var spectra: Int
     public var data: Int
-    public var total: Int { models + spectra + data }
+    /// Saturating, as the parts are: a part at Int.max makes the total Int.max.
+    public var total: Int { MemoryEstimate.add(MemoryEstimate.add(models, spectra), data) }
 
     public init(models: Int, spectra: Int, data: Int) {
         self.models = models; self.spectra = spectra; self.data = data
@@ -64,6 +66,14 @@ public struct MemoryEstimate: Sendable, Equatable {
                 bytes = add(bytes, saturating(add(factors, factoredDeltas), 8))
                 largestKernel = max(largestKernel, kernelSize)
                 spectrumModels += 1
+            case .matrixFree where plan.mode == .frozen:
+                // Exact through the readout (`SpectrumAnalysis.analyzeReadout`):
+                // its factors, the p × p Gram, its eigenvectors and workspace
+                // (p = fan_in + 1), U = B·Y (n × p) and three m-vectors — no
+                // operator and no Lanczos bases, whatever top_k says.
+                let p = add(shapes[shapes.count - 1].0, 1)
+                let readout = add(add(saturating(saturating(p, p), 3), saturating(probeRows, p)), saturating(kernelSize, 3))
+                bytes = add(bytes, saturating(add(factors, readout), 8))
             case .matrixFree(let settings):
                 // No m² buffer: the factors, the operator's scratch and the
                 // Lanczos bases, per model (counted as if all ran at once).

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SpecTopRecord
+import SpectralCore
 @testable import SpecTopApp
 
 /// Where the bench's log–log plot puts points, and its labels.
@@ -138,13 +139,26 @@ final class SpectrumCurveTests: XCTestCase {
             XCTAssertEqual(spectrumCase.exact, spectrumCase.size <= SpectrumCost.exactLimit)
         }
         let keys = SpectrumCost.plugins.map(\.key)
-        XCTAssertEqual(keys.count, 4 * sizes.count + 1)
+        XCTAssertEqual(keys.count, 5 * sizes.count + 1)
         XCTAssertEqual(Set(keys).count, keys.count)
         XCTAssertTrue(keys.allSatisfy { $0.hasPrefix("spectrum_") })
         // Grouped by m, so `--only spectrum` prints each m as it finishes.
-        XCTAssertEqual(Array(keys.prefix(4)), ["spectrum_exact_ms_m320", "spectrum_matrix_free_ms_m320",
-                                               "spectrum_matrix_free_products_m320", "spectrum_peak_rss_mib_m320"])
+        XCTAssertEqual(Array(keys.prefix(5)), ["spectrum_exact_ms_m320", "spectrum_matrix_free_ms_m320",
+                                               "spectrum_matrix_free_products_m320", "spectrum_matrix_free_gemm_floor_ms_m320",
+                                               "spectrum_peak_rss_mib_m320"])
         XCTAssertEqual(keys.last, "spectrum_crossover_m")
+    }
+
+    /// The floor counts the quadrature's block calls once each and every
+    /// other product (ARPACK's 176, λ_eff's one) as a single vector: a floor
+    /// charging the blocks per vector, or the singles as blocks, is off by
+    /// the block size.
+    func testTheGEMMFloorCountsBlocksOnceAndTheRestAsSingleVectors() {
+        let settings = MatrixFreeSettings()  // 6 starts + ĝ: blocks of 7, 48 steps
+        XCTAssertEqual(settings.quadratureProducts, 337)
+        XCTAssertEqual(SpectrumCost.gemmFloorMs(singleMs: 5, blockMs: 37, products: 176 + 337, settings: settings),
+                       177 * 5 + 48 * 37, accuracy: 1e-9)
+        XCTAssertEqual(SpectrumCost.gemmFloorMs(singleMs: 5, blockMs: 37, products: 0, settings: settings), 48 * 37, accuracy: 1e-9)
     }
 
     func testExactAboveTheLimitIsNullWithItsReason() throws {

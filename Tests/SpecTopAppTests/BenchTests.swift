@@ -59,6 +59,6 @@ final class SpectrumCostTests: XCTestCase {
     func testQuickBenchReportsTheSpectrumFiguresAsNotMeasured() throws {
         let plugin = try XCTUnwrap(SpectrumCost.plugins.first { $0.key == "spectrum_crossover_m" })
         XCTAssertThrowsError(try plugin.measure(.quick(repeats: 1, memoryRun: .skip(reason: "test"))))
-        XCTAssertEqual(SpectrumCost.plugins.count, 4 * SpectrumCost.cases.count + 1)
+        XCTAssertEqual(SpectrumCost.plugins.count, 5 * SpectrumCost.cases.count + 1)
     }
 }

@@ -11,7 +11,8 @@ import SpectralCore
 /// Registered as bench plugins, one figure each, grouped by m so that
 /// `--only spectrum` prints each size as soon as it is done:
 /// `spectrum_exact_ms_m<M>`, `spectrum_matrix_free_ms_m<M>`,
-/// `spectrum_matrix_free_products_m<M>`, `spectrum_peak_rss_mib_m<M>`, then
+/// `spectrum_matrix_free_products_m<M>`, `spectrum_matrix_free_gemm_floor_ms_m<M>`,
+/// `spectrum_peak_rss_mib_m<M>`, then
 /// `spectrum_crossover_m`. Each m is measured once per options, at the first
 /// of its figures asked. Each time includes collecting the factors (the C
 /// backward passes both paths need).
@@ -56,6 +57,8 @@ enum SpectrumCost {
         /// Products Θv of the last timed matrix-free spectrum (ARPACK's
         /// count varies a little with the start; the quadrature's is fixed).
         var products: Double
+        /// The operator's GEMMs alone for those products (`gemmFloorMs`).
+        var gemmFloorMs: Double
         /// VmHWM of the bench process while this m ran, reset before it: the
         /// peak of either path plus what the process already held.
         var peakRSSMiB: Double?
@@ -104,6 +107,10 @@ enum SpectrumCost {
             })
             plugins.append(figure("spectrum_matrix_free_products_m\(m)", "spectrum, products Θv, m=\(m)", unit: "") {
                 try measured(spectrumCase, $0).products
+            })
+            plugins.append(figure("spectrum_matrix_free_gemm_floor_ms_m\(m)", "spectrum, its GEMMs alone, m=\(m)", unit: "ms",
+                                  note: gemmFloorNote) {
+                try measured(spectrumCase, $0).gemmFloorMs
             })
             plugins.append(figure("spectrum_peak_rss_mib_m\(m)", "spectrum, peak RSS, m=\(m)", unit: "MiB",
                                   note: "VmHWM of the bench process while m = \(m) ran (reset before it): both paths and what the process already held") {
@@ -191,12 +198,61 @@ enum SpectrumCost {
                 products = Double(op.productCount - before)
             }
         }
+        // Read before the GEMM timing's own buffers exist.
+        let peakRSS = PeakMemoryProbe.highWaterMarkMiB()
+        let floor = gemmFloorMs(singleMs: operatorGEMMSeconds(factors, vectors: 1) * 1000,
+                                blockMs: operatorGEMMSeconds(factors, vectors: settings.blockSize) * 1000,
+                                products: Int(products), settings: settings)
         let figures = CaseFigures(
             exactMs: exactTimes.isEmpty ? nil : BenchTimer.median(exactTimes) * 1000,
-            matrixFreeMs: BenchTimer.median(freeTimes) * 1000, products: products,
-            peakRSSMiB: PeakMemoryProbe.highWaterMarkMiB(), rounds: timedRounds, warmupRounds: warmupRounds)
+            matrixFreeMs: BenchTimer.median(freeTimes) * 1000, products: products, gemmFloorMs: floor,
+            peakRSSMiB: peakRSS, rounds: timedRounds, warmupRounds: warmupRounds)
         cache.figures[m] = figures
         return figures
+    }
+
+    static let gemmFloorNote = "the operator's two GEMMs per layer alone, on its shapes and thread count, timed apart from everything else (median of 9) and counted once per product: what no change around them can go below"
+
+    /// Milliseconds of GEMMs in one matrix-free spectrum of `products`
+    /// products: the quadrature's `steps` block calls of `blockSize` vectors
+    /// (`blockMs` each) and every other product — ARPACK's and λ_eff's —
+    /// one vector at a time (`singleMs` each).
+    static func gemmFloorMs(singleMs: Double, blockMs: Double, products: Int, settings: MatrixFreeSettings) -> Double {
+        let blockVectors = settings.steps * settings.blockSize
+        return Double(max(0, products - blockVectors)) * singleMs + Double(settings.steps) * blockMs
+    }
+
+    /// Seconds of the GEMMs of one `NTKOperator.apply` of `b` vectors on
+    /// `factors`' shapes — per trainable layer [b·fan_out, n]ᵀ × [n, fan_in + 1]
+    /// and back — on buffers of their own (the values do not matter), median of 9.
+    static func operatorGEMMSeconds(_ factors: KernelFactors, vectors b: Int) -> Double {
+        let n = factors.rowCount
+        let layers = (factors.firstLayer..<factors.deltas.count).map { (inputs: factors.scaledInputs[$0].cols, rowWidth: b * factors.deltas[$0].cols) }
+        let largestDeltas = layers.map { n * $0.rowWidth }.max() ?? 1
+        let largestParameters = layers.map { $0.rowWidth * $0.inputs }.max() ?? 1
+        let deltas = [Double](repeating: 0.5, count: max(1, largestDeltas))
+        var tangents = [Double](repeating: 0, count: max(1, largestDeltas))
+        var parameters = [Double](repeating: 0, count: max(1, largestParameters))
+        let inputs = [Double](repeating: 0.25, count: max(1, n * (layers.map(\.inputs).max() ?? 1)))
+        var times: [Double] = []
+        for round in 0..<11 {
+            let t = BenchTimer.seconds {
+                for layer in layers {
+                    parameters.withUnsafeMutableBufferPointer { p in
+                        Double.gemm(transA: true, transB: false, m: layer.rowWidth, n: layer.inputs, k: n, alpha: 1,
+                                    a: deltas, lda: layer.rowWidth, b: inputs, ldb: layer.inputs,
+                                    beta: 0, c: p.baseAddress!, ldc: layer.inputs)
+                    }
+                    tangents.withUnsafeMutableBufferPointer { z in
+                        Double.gemm(transA: false, transB: true, m: n, n: layer.rowWidth, k: layer.inputs, alpha: 1,
+                                    a: inputs, lda: layer.inputs, b: parameters, ldb: layer.inputs,
+                                    beta: 0, c: z.baseAddress!, ldc: layer.rowWidth)
+                    }
+                }
+            }
+            if round >= 2 { times.append(t) }
+        }
+        return BenchTimer.median(times)
     }
 
     /// The m where the two cost curves cross, interpolated in log–log
@@ -233,11 +289,12 @@ enum SpectrumCost {
         for m in sizes {
             guard let f = figures[m] else { continue }
             rows.append([String(m), String(m / outputs), f.exactMs.map(BenchmarkTable.number) ?? "n/a", BenchmarkTable.number(f.matrixFreeMs),
-                         String(Int(f.products)), f.peakRSSMiB.map(BenchmarkTable.number) ?? "n/a",
+                         String(Int(f.products)), BenchmarkTable.number(f.gemmFloorMs), f.peakRSSMiB.map(BenchmarkTable.number) ?? "n/a",
                          f.warmupRounds == 0 ? "1, no warm-up" : "\(f.rounds) after warm-up"])
         }
         var notes = ["exact: n/a above m = \(exactLimit) (about 4m^2 doubles: \(String(format: "%.1f", 4 * 10240.0 * 10240 * 8 / 1e9)) GB at 10,240)",
-                     "rounds: one timed round, no warm-up, above m = \(singleRoundAbove) (a round lasts minutes there)"]
+                     "rounds: one timed round, no warm-up, above m = \(singleRoundAbove) (a round lasts minutes there)",
+                     "GEMMs alone: \(gemmFloorNote)"]
         notes.append(cross.isFinite ? "crossover (log-log interpolation): m = \(Int(cross.rounded()))"
                                     : "crossover: the curves do not cross within the sizes both paths measured")
         let plot = LogLogPlot(
@@ -247,7 +304,7 @@ enum SpectrumCost {
                 .init(name: "matrix-free", glyph: "o", points: sizes.compactMap { m in free[m].map { (Double(m), $0) } }),
             ],
             marker: cross.isFinite ? .init(x: cross, glyph: ":", name: "crossover") : nil)
-        return BenchmarkCurve(title: title, header: ["m", "n", "exact ms", "matrix-free ms", "products", "peak RSS MiB", "rounds"],
+        return BenchmarkCurve(title: title, header: ["m", "n", "exact ms", "matrix-free ms", "products", "GEMMs alone ms", "peak RSS MiB", "rounds"],
                               rows: rows, plot: plot, notes: notes)
     }
 }

@@ -14,10 +14,20 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
     private var stepsPerSecond: Double
     private var lastTick = Date()
     private var histories: [String: (history: MetricHistory, next: Int)] = [:]
+    /// The first stop of each model: its step and whether it diverged or failed.
+    private let stopped: [String: (step: Int, kind: String)]
+    /// Why a model gets no spectrum, when the run said so at its start.
+    private let spectrumUnavailable: [String: String]
 
     init(record: RunRecord) {
         self.record = record
         lastStep = record.steps.values.compactMap { $0.last?.step }.max() ?? 0
+        // From the events once: the record does not change under a replay.
+        stopped = Dictionary(record.events.filter { $0.kind == "diverged" || $0.kind == "failed" }.compactMap { e in e.model.map { ($0, (e.step ?? 0, e.kind)) } },
+                             uniquingKeysWith: { $0.0 <= $1.0 ? $0 : $1 })
+        spectrumUnavailable = Dictionary(record.events.filter { $0.kind == "spectrum" }.compactMap { e in
+            e.model.flatMap { model in e.detail.map { (model, $0) } }
+        }, uniquingKeysWith: { first, _ in first })
         // Play the whole run in about 30 seconds by default.
         stepsPerSecond = max(1, Double(lastStep) / 30)
     }
@@ -70,13 +80,6 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
         defer { lock.unlock() }
         advance()
         let at = Int(cursor)
-        // The first stop of each model: its step and whether it diverged or failed.
-        let stopped = Dictionary(record.events.filter { $0.kind == "diverged" || $0.kind == "failed" }.compactMap { e in e.model.map { ($0, (e.step ?? 0, e.kind)) } },
-                                  uniquingKeysWith: { $0.0 <= $1.0 ? $0 : $1 })
-        // Why a model gets no spectrum, when the run said so at its start.
-        let spectrumUnavailable = Dictionary(record.events.filter { $0.kind == "spectrum" }.compactMap { e in
-            e.model.flatMap { model in e.detail.map { (model, $0) } }
-        }, uniquingKeysWith: { first, _ in first })
         var models: [ModelSnapshot] = []
         var wall = 0.0
         for info in record.models {

@@ -223,31 +223,26 @@ enum SpectrumCost {
     }
 
     /// Seconds of the GEMMs of one `NTKOperator.apply` of `b` vectors on
-    /// `factors`' shapes — per trainable layer [b·fan_out, n]ᵀ × [n, fan_in + 1]
-    /// and back — on buffers of their own (the values do not matter), median of 9.
+    /// `factors`' shapes (`NTKOperator.layerGEMMs` per trainable layer), on
+    /// buffers of their own (the values do not matter), median of 9.
     static func operatorGEMMSeconds(_ factors: KernelFactors, vectors b: Int) -> Double {
         let n = factors.rowCount
         let layers = (factors.firstLayer..<factors.deltas.count).map { (inputs: factors.scaledInputs[$0].cols, rowWidth: b * factors.deltas[$0].cols) }
-        let largestDeltas = layers.map { n * $0.rowWidth }.max() ?? 1
-        let largestParameters = layers.map { $0.rowWidth * $0.inputs }.max() ?? 1
-        let deltas = [Double](repeating: 0.5, count: max(1, largestDeltas))
-        var tangents = [Double](repeating: 0, count: max(1, largestDeltas))
-        var parameters = [Double](repeating: 0, count: max(1, largestParameters))
-        let inputs = [Double](repeating: 0.25, count: max(1, n * (layers.map(\.inputs).max() ?? 1)))
+        let combinedCount = max(1, layers.map { n * $0.rowWidth }.max() ?? 1)
+        let combined = UnsafeMutablePointer<Double>.allocate(capacity: combinedCount)
+        let parameters = UnsafeMutablePointer<Double>.allocate(capacity: max(1, layers.map { $0.rowWidth * $0.inputs }.max() ?? 1))
+        let inputCount = max(1, n * (layers.map(\.inputs).max() ?? 1))
+        let inputs = UnsafeMutablePointer<Double>.allocate(capacity: inputCount)
+        defer { combined.deallocate(); parameters.deallocate(); inputs.deallocate() }
+        inputs.initialize(repeating: 0.25, count: inputCount)
         var times: [Double] = []
         for round in 0..<11 {
+            // δ̃ is overwritten by the tangents each time: refill it, untimed.
+            combined.initialize(repeating: 0.5, count: combinedCount)
             let t = BenchTimer.seconds {
                 for layer in layers {
-                    parameters.withUnsafeMutableBufferPointer { p in
-                        Double.gemm(transA: true, transB: false, m: layer.rowWidth, n: layer.inputs, k: n, alpha: 1,
-                                    a: deltas, lda: layer.rowWidth, b: inputs, ldb: layer.inputs,
-                                    beta: 0, c: p.baseAddress!, ldc: layer.inputs)
-                    }
-                    tangents.withUnsafeMutableBufferPointer { z in
-                        Double.gemm(transA: false, transB: true, m: n, n: layer.rowWidth, k: layer.inputs, alpha: 1,
-                                    a: inputs, lda: layer.inputs, b: parameters, ldb: layer.inputs,
-                                    beta: 0, c: z.baseAddress!, ldc: layer.rowWidth)
-                    }
+                    NTKOperator.layerGEMMs(samples: n, rowWidth: layer.rowWidth, inputWidth: layer.inputs, inputs: inputs,
+                                           combined: combined, parameters: parameters)
                 }
             }
             if round >= 2 { times.append(t) }

@@ -83,19 +83,28 @@ public final class NTKOperator: @unchecked Sendable {
                     let d = deltaBuffer.baseAddress, inputs = inputBuffer.baseAddress!
                     // δ̃[i, j, :] = Σ_c x_j[iC + c] δ[iC + c, :]: the backward pass of x_j, by linearity.
                     contract(.combine, x: x, deltas: d, layer: l, output: y, samples: n, outputs: c, width: fanOut, vectors: b)
-                    // [U_j | u_b,j] = δ̃_jᵀ B for all j at once: [b·fan_out, n] × [n, fan_in + 1].
-                    Double.gemm(transA: true, transB: false, m: rowWidth, n: inputWidth, k: n, alpha: 1,
-                                a: deltaScratch, lda: rowWidth, b: inputs, ldb: inputWidth,
-                                beta: 0, c: parameterScratch, ldc: inputWidth)
-                    // z[i, j, :] = s U_j a_i + t u_b,j = [U_j | u_b,j] B_iᵀ, overwriting δ̃ (no longer needed).
-                    Double.gemm(transA: false, transB: true, m: n, n: rowWidth, k: inputWidth, alpha: 1,
-                                a: inputs, lda: inputWidth, b: parameterScratch, ldb: inputWidth,
-                                beta: 0, c: deltaScratch, ldc: rowWidth)
+                    Self.layerGEMMs(samples: n, rowWidth: rowWidth, inputWidth: inputWidth, inputs: inputs,
+                                    combined: deltaScratch, parameters: parameterScratch)
                     // y_j[iC + c] += δ[iC + c, :] · z[i, j, :]: the tangent reaching each output.
                     contract(.project, x: x, deltas: d, layer: l, output: y, samples: n, outputs: c, width: fanOut, vectors: b)
                 }
             }
         }
+    }
+
+    /// One layer's two GEMMs for b vectors (rowWidth = b·fan_out), in place:
+    /// [U_j | u_b,j] = δ̃_jᵀ B for all j at once ([b·fan_out, n] × [n, fan_in + 1])
+    /// into `parameters`, then z[i, j, :] = s U_j a_i + t u_b,j = [U_j | u_b,j] B_iᵀ
+    /// over δ̃ in `combined` (no longer needed). Shared with the bench, which
+    /// times them alone on the same shapes.
+    public static func layerGEMMs(samples n: Int, rowWidth: Int, inputWidth: Int, inputs: UnsafePointer<Double>,
+                                  combined: UnsafeMutablePointer<Double>, parameters: UnsafeMutablePointer<Double>) {
+        Double.gemm(transA: true, transB: false, m: rowWidth, n: inputWidth, k: n, alpha: 1,
+                    a: combined, lda: rowWidth, b: inputs, ldb: inputWidth,
+                    beta: 0, c: parameters, ldc: inputWidth)
+        Double.gemm(transA: false, transB: true, m: n, n: rowWidth, k: inputWidth, alpha: 1,
+                    a: inputs, lda: inputWidth, b: parameters, ldb: inputWidth,
+                    beta: 0, c: combined, ldc: rowWidth)
     }
 
     private enum Contraction { case combine, project }

@@ -37,6 +37,15 @@ def make_batch():
     return tokens[:, :-1], tokens[:, 1:]
 
 
+def quiesce():
+    """Both ranks done before either tears its gloo group down: a rank that
+    destroys the group while the other still talks to it can abort that one
+    (seen once in CI: SIGABRT, "terminate called without an active
+    exception"). On the success path only, so a rank that failed does not
+    wait here for one that never comes."""
+    dist.barrier()
+
+
 def ddp_worker(rank, world, init_file, folder, frozen):
     setup_paths()
     from spectop_probe import Probe
@@ -74,6 +83,7 @@ def ddp_worker(rank, world, init_file, folder, frozen):
                       hutchinson=hutchinson.chi_net, hutchinson_stderr=hutchinson.chi_net_stderr)
         with open(os.path.join(folder, "result%d.json" % rank), "w") as f:
             json.dump(result, f)
+        quiesce()
     finally:
         dist.destroy_process_group()
 
@@ -107,6 +117,7 @@ def fsdp_worker(rank, world, init_file, folder, frozen):
         result["sharded_grads"] = all(type(g).__name__ == "DTensor" for g in grads) and len(grads) > 0
         with open(os.path.join(folder, "fsdp%d.json" % rank), "w") as f:
             json.dump(result, f)
+        quiesce()
     finally:
         dist.destroy_process_group()
 

@@ -299,6 +299,44 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(estimate.rEff), try XCTUnwrap(exact.rEff), accuracy: 1e-12)
     }
 
+    /// The quadrature's block Krylov basis stays orthonormal to working
+    /// precision, and orthogonal to the deflated head, also where the space
+    /// turns invariant and lost columns are replaced by random ones (whose
+    /// products reach the whole basis, so one Gram–Schmidt pass after the
+    /// local one is not enough for them).
+    func testQuadratureBasisStaysOrthonormalToTheHeadAndItself() throws {
+        for (rows, width, steps) in [(60, 4, 30), (40, 12, 20)] {
+            let c = try makeCase(rows: rows, width: width, outputs: 3)
+            let m = c.factors.rowCount * c.factors.outputDim
+            let settings = MatrixFreeSettings(topK: 8, starts: 6, steps: steps)
+            let op = NTKOperator(factors: c.factors, blockCapacity: settings.blockSize)
+            let workspace = MatrixFreeWorkspace(size: m, settings: settings)
+            _ = try TopEigenpairs.compute(op, k: settings.topK, tolerance: settings.tolerance, seed: settings.seed, workspace: workspace)
+            let vectors = settings.blockSize * settings.steps
+            workspace.krylovBasis.update(repeating: 0, count: vectors * m)
+            var generator = SeededGenerator(seed: 3)
+            let starts = (0..<(m * settings.blockSize)).map { _ in generator.gaussian() }
+            _ = try starts.withUnsafeBufferPointer { z in
+                try SpectralDensity.quadratures(op, starts: z.baseAddress!, count: settings.blockSize, steps: settings.steps,
+                                                deflation: workspace.ritzVectors, deflationCount: settings.topK, workspace: workspace)
+            }
+            // Columns never reached and zero columns stay 0; the block found
+            // lost when the space turned invariant is left unnormalised, at round-off length.
+            let basis = (0..<vectors).map { Array(UnsafeBufferPointer(start: workspace.krylovBasis + $0 * m, count: m)) }
+                .filter { $0.reduce(0) { $0 + $1 * $1 } > 0.25 }
+            XCTAssertGreaterThan(basis.count, settings.blockSize * 3)
+            let head = (0..<settings.topK).map { Array(UnsafeBufferPointer(start: workspace.ritzVectors + $0 * m, count: m)) }
+            func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+            var worst = 0.0
+            for i in basis.indices {
+                worst = max(worst, abs(dot(basis[i], basis[i]) - 1))
+                for j in 0..<i { worst = max(worst, abs(dot(basis[i], basis[j]))) }
+                for h in head { worst = max(worst, abs(dot(basis[i], h))) }
+            }
+            XCTAssertLessThan(worst, 1e-12, "n=\(rows) width=\(width): \(basis.count) basis vectors")
+        }
+    }
+
     /// A frozen model's spectrum through the readout's small Gram equals the
     /// full decomposition of its m × m kernel: every eigenvalue (C-fold
     /// repeated ones included), the weight per distinct eigenvalue, χ_pos,

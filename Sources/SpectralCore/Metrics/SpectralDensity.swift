@@ -160,24 +160,27 @@ public enum SpectralDensity {
         // instead of five times (T took one more): the m = 10,240 bench
         // spectrum 3.25 → 2.99 s (medians of six alternating pairs, pair
         // ratios 0.70–1.01, median 0.92), the second passes never needed there.
+        // The b vectors at `next` −= cᵀF for the `count` basis vectors F from
+        // `first` on, with their coefficients c = F·nextᵀ ([count, b], rows
+        // `stride` apart) kept for T.
+        func removeAlongBasis(_ next: UnsafeMutablePointer<Double>, first: Int, count: Int,
+                              coefficients c: UnsafeMutablePointer<Double>, stride: Int) {
+            Double.gemm(transA: false, transB: true, m: count, n: b, k: m, alpha: 1, a: basis + first * m, lda: m,
+                        b: next, ldb: m, beta: 0, c: c, ldc: stride)
+            Double.gemm(transA: true, transB: false, m: b, n: m, k: count, alpha: -1, a: c, lda: stride,
+                        b: basis + first * m, ldb: m, beta: 1, c: next, ldc: m)
+        }
+        var normsBefore = [Double](repeating: 0, count: b)
         func nextBlock(_ next: UnsafeMutablePointer<Double>, column: UnsafeMutablePointer<Double>, step: Int, known: Int) {
-            let localStart = max(0, step - 1) * b, localRows = known - localStart
-            let earlier = column + localStart * order
-            Double.gemm(transA: false, transB: true, m: localRows, n: b, k: m, alpha: 1, a: basis + localStart * m, lda: m,
-                        b: next, ldb: m, beta: 0, c: earlier, ldc: order)
-            Double.gemm(transA: true, transB: false, m: b, n: m, k: localRows, alpha: -1, a: earlier, lda: order,
-                        b: basis + localStart * m, ldb: m, beta: 1, c: next, ldc: m)
+            let localStart = max(0, step - 1) * b
+            removeAlongBasis(next, first: localStart, count: known - localStart, coefficients: column + localStart * order, stride: order)
             for r in 0..<localStart { for c in 0..<b { column[r * order + c] = 0 } }
             if let deflation { project(next, rows: b, against: deflation, count: deflationCount) }
-            var before = [Double](repeating: 0, count: b)
-            for j in 0..<b { before[j] = norm(next + j * m) }
-            // h = [known, b]: the remaining coefficients, added to T's column and removed from the block.
-            Double.gemm(transA: false, transB: true, m: known, n: b, k: m, alpha: 1, a: basis, lda: m, b: next, ldb: m,
-                        beta: 0, c: h, ldc: b)
+            for j in 0..<b { normsBefore[j] = norm(next + j * m) }
+            // h = [known, b]: the remaining coefficients, added to T's column.
+            removeAlongBasis(next, first: 0, count: known, coefficients: h, stride: b)
             for r in 0..<known { for c in 0..<b { column[r * order + c] += h[r * b + c] } }
-            Double.gemm(transA: true, transB: false, m: b, n: m, k: known, alpha: -1, a: h, lda: b, b: basis, ldb: m,
-                        beta: 1, c: next, ldc: m)
-            if (0..<b).contains(where: { norm(next + $0 * m) < 0.5 * before[$0] }) {
+            if (0..<b).contains(where: { norm(next + $0 * m) < 0.5 * normsBefore[$0] }) {
                 orthogonalise(next, rows: b, known: known)
             }
         }

@@ -152,13 +152,17 @@ final class SpectrumCurveTests: XCTestCase {
     /// The floor counts the quadrature's block calls once each and every
     /// other product (ARPACK's 176, λ_eff's one) as a single vector: a floor
     /// charging the blocks per vector, or the singles as blocks, is off by
-    /// the block size.
+    /// the block size — which depends on m (6 starts + ĝ at m = 5,120, 4 + ĝ
+    /// at 10,240).
     func testTheGEMMFloorCountsBlocksOnceAndTheRestAsSingleVectors() {
-        let settings = MatrixFreeSettings()  // 6 starts + ĝ: blocks of 7, 48 steps
-        XCTAssertEqual(settings.quadratureProducts, 337)
-        XCTAssertEqual(SpectrumCost.gemmFloorMs(singleMs: 5, blockMs: 37, products: 176 + 337, settings: settings),
+        let settings = MatrixFreeSettings()  // 48 steps
+        XCTAssertEqual(settings.quadratureProducts(size: 5120), 337)
+        XCTAssertEqual(SpectrumCost.gemmFloorMs(singleMs: 5, blockMs: 37, products: 176 + 337, size: 5120, settings: settings),
                        177 * 5 + 48 * 37, accuracy: 1e-9)
-        XCTAssertEqual(SpectrumCost.gemmFloorMs(singleMs: 5, blockMs: 37, products: 0, settings: settings), 48 * 37, accuracy: 1e-9)
+        XCTAssertEqual(SpectrumCost.gemmFloorMs(singleMs: 5, blockMs: 37, products: 0, size: 5120, settings: settings), 48 * 37, accuracy: 1e-9)
+        XCTAssertEqual(settings.quadratureProducts(size: 10_240), 241)
+        XCTAssertEqual(SpectrumCost.gemmFloorMs(singleMs: 5, blockMs: 27, products: 176 + 241, size: 10_240, settings: settings),
+                       177 * 5 + 48 * 27, accuracy: 1e-9)
     }
 
     func testExactAboveTheLimitIsNullWithItsReason() throws {

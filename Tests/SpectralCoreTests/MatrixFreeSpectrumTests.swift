@@ -14,7 +14,7 @@ final class MatrixFreeSpectrumTests: XCTestCase {
 
     private func makeCase(rows: Int, inputDim: Int = 5, width: Int = 12, depth: Int = 2, outputs: Int = 3,
                           activation: Activation = .tanh, parameterization: Parameterization = .standard,
-                          frozen: Bool = false, seed: UInt64 = 7) throws -> Case {
+                          frozen: Bool = false, seed: UInt64 = 7, withKernel: Bool = true) throws -> Case {
         var rng = SeededGenerator(seed: seed)
         let arch = MLPArchitecture(inputDim: inputDim, width: width, depth: depth, outputDim: outputs,
                                    activation: activation, parameterization: parameterization)
@@ -27,7 +27,9 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         let probe = try LNPProbe(model: model, probe: Dataset(name: "probe", inputs: x, targets: .values(y)))
         let factors = KernelFactors(model: model, rows: rows)
         _ = probe.measure(model, kernelFactors: factors)
-        return Case(model: model, factors: factors, kernel: EmpiricalNTK.kernel(factors), residual: probe.residualGradient)
+        // Past a few thousand rows the exact kernel (m² doubles) is left out.
+        let kernel = withKernel ? EmpiricalNTK.kernel(factors) : Matrix<Double>(rows: 0, cols: 0)
+        return Case(model: model, factors: factors, kernel: kernel, residual: probe.residualGradient)
     }
 
     private func relativeError(_ a: [Double], _ b: [Double]) -> Double {
@@ -262,7 +264,7 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         for trial in 0..<100 {
             let c = cases[trial % cases.count], exact = exacts[trial % cases.count]
             let settings = MatrixFreeSettings(topK: 4, starts: 6, steps: 24, seed: 1000 + UInt64(trial))
-            let op = NTKOperator(factors: c.factors, blockCapacity: settings.blockSize)
+            let op = NTKOperator(factors: c.factors, blockCapacity: settings.blockSize(size: c.factors.rowCount * c.factors.outputDim))
             let estimate = try MatrixFreeSpectrum.analyze(op, residualGradient: c.residual, step: 0, settings: settings)
             let truth = try XCTUnwrap(exact.rEff), value = try XCTUnwrap(estimate.rEff)
             let uncertainty = try XCTUnwrap(estimate.rEffUncertainty)
@@ -277,6 +279,59 @@ final class MatrixFreeSpectrumTests: XCTestCase {
         XCTAssertLessThan(meanWidth, 0.1)
         XCTAssertEqual(estimated, 100, "every trial should estimate r_eff (λ_eff below the head)")
         XCTAssertGreaterThanOrEqual(covered, 95)
+    }
+
+    /// The quadrature keeps its configured starts while their spread matters
+    /// and takes the fewest with a worst-case standard error 1/√(m·s) ≤ 0.005
+    /// once m is large, never below 4 nor above what was configured.
+    func testRandomStartsShrinkOnlyWhereTheirStandardErrorIsNegligible() {
+        let defaults = MatrixFreeSettings()
+        XCTAssertEqual([320, 1850, 5120, 7999, 8000, 9999, 10_000, 10_240, 102_400].map { defaults.randomStarts(size: $0) },
+                       [6, 6, 6, 6, 5, 5, 4, 4, 4])
+        for m in [320, 5120, 8000, 10_240, 102_400] {
+            XCTAssertEqual(defaults.blockSize(size: m), defaults.randomStarts(size: m) + 1)
+            XCTAssertEqual(defaults.quadratureProducts(size: m), 48 * defaults.blockSize(size: m) + 1)
+        }
+        for starts in [2, 3, 4, 5, 6, 8] {
+            let settings = MatrixFreeSettings(starts: starts)
+            for m in stride(from: 100, through: 200_000, by: 97) {
+                let s = settings.randomStarts(size: m)
+                XCTAssertLessThanOrEqual(s, starts, "m = \(m): never more than configured")
+                if starts <= 4 { XCTAssertEqual(s, starts, "m = \(m): 4 or fewer configured are kept"); continue }
+                XCTAssertGreaterThanOrEqual(s, 4, "m = \(m)")
+                // The standard-error bound holds, and one start fewer would break it
+                // unless that went below the floor of 4.
+                if s < starts { XCTAssertLessThanOrEqual(1 / (Double(m) * Double(s)).squareRoot(), 0.005 + 1e-15, "m = \(m)") }
+                if s > 4 { XCTAssertGreaterThan(1 / (Double(m) * Double(s - 1)).squareRoot(), 0.005, "m = \(m)") }
+            }
+        }
+    }
+
+    /// A spectrum of m = 10,080 modes runs the quadrature with 4 starts: the
+    /// same sample, to the last bit, as 4 starts asked for outright (a
+    /// quadrature that kept the configured 6 would average two more random
+    /// vectors), and its workspace holds blocks of 4 + ĝ.
+    func testLargeSpectrumRunsTheQuadratureWithTheScaledStarts() throws {
+        // P = 16·32 + 32 + 32·10 + 10 = 874 parameters, above the quadrature's
+        // 5 × 48 vectors: the space never turns invariant, so the counts are estimates.
+        let c = try makeCase(rows: 1008, inputDim: 16, width: 32, depth: 1, outputs: 10, withKernel: false)
+        let m = c.factors.rowCount * c.factors.outputDim
+        XCTAssertEqual(m, 10_080)
+        let scaled = MatrixFreeSettings(topK: 8, steps: 48)
+        XCTAssertEqual(scaled.randomStarts(size: m), 4)
+        let workspace = MatrixFreeWorkspace(size: m, settings: scaled)
+        XCTAssertEqual(workspace.blockCapacity, 5)
+        func sample(_ settings: MatrixFreeSettings) throws -> SpectrumSample {
+            let op = NTKOperator(factors: c.factors, blockCapacity: 7)
+            return try MatrixFreeSpectrum.analyze(op, residualGradient: c.residual, step: 0, settings: settings)
+        }
+        let defaults = try sample(scaled)
+        let four = try sample(MatrixFreeSettings(topK: 8, starts: 4, steps: 48))
+        XCTAssertEqual(defaults.histogram.counts, four.histogram.counts)
+        XCTAssertEqual(defaults.histogram.countUncertainty, four.histogram.countUncertainty)
+        XCTAssertEqual(defaults.rEff, four.rEff)
+        XCTAssertEqual(defaults.rEffUncertainty, four.rEffUncertainty)
+        XCTAssertGreaterThan(try XCTUnwrap(defaults.rEffUncertainty), 0, "r_eff should be an estimate here")
     }
 
     /// With fewer trainable parameters than outputs (P = 59 < m = 180) at
@@ -309,22 +364,22 @@ final class MatrixFreeSpectrumTests: XCTestCase {
             let c = try makeCase(rows: rows, width: width, outputs: 3)
             let m = c.factors.rowCount * c.factors.outputDim
             let settings = MatrixFreeSettings(topK: 8, starts: 6, steps: steps)
-            let op = NTKOperator(factors: c.factors, blockCapacity: settings.blockSize)
+            let op = NTKOperator(factors: c.factors, blockCapacity: settings.blockSize(size: m))
             let workspace = MatrixFreeWorkspace(size: m, settings: settings)
             _ = try TopEigenpairs.compute(op, k: settings.topK, tolerance: settings.tolerance, seed: settings.seed, workspace: workspace)
-            let vectors = settings.blockSize * settings.steps
+            let vectors = settings.blockSize(size: m) * settings.steps
             workspace.krylovBasis.update(repeating: 0, count: vectors * m)
             var generator = SeededGenerator(seed: 3)
-            let starts = (0..<(m * settings.blockSize)).map { _ in generator.gaussian() }
+            let starts = (0..<(m * settings.blockSize(size: m))).map { _ in generator.gaussian() }
             _ = try starts.withUnsafeBufferPointer { z in
-                try SpectralDensity.quadratures(op, starts: z.baseAddress!, count: settings.blockSize, steps: settings.steps,
+                try SpectralDensity.quadratures(op, starts: z.baseAddress!, count: settings.blockSize(size: m), steps: settings.steps,
                                                 deflation: workspace.ritzVectors, deflationCount: settings.topK, workspace: workspace)
             }
             // Columns never reached and zero columns stay 0; the block found
             // lost when the space turned invariant is left unnormalised, at round-off length.
             let basis = (0..<vectors).map { Array(UnsafeBufferPointer(start: workspace.krylovBasis + $0 * m, count: m)) }
                 .filter { $0.reduce(0) { $0 + $1 * $1 } > 0.25 }
-            XCTAssertGreaterThan(basis.count, settings.blockSize * 3)
+            XCTAssertGreaterThan(basis.count, settings.blockSize(size: m) * 3)
             let head = (0..<settings.topK).map { Array(UnsafeBufferPointer(start: workspace.ritzVectors + $0 * m, count: m)) }
             func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
             var worst = 0.0

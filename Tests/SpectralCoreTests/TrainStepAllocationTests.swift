@@ -225,7 +225,7 @@ final class TrainStepAllocationTests: XCTestCase {
         _ = spectop_allocation_counter_stop()
         let largest = Int(spectop_allocation_counter_largest())
         XCTAssertEqual(spectrum?.method, .lanczos)
-        XCTAssertLessThan(largest, settings.blockSize * m * 8, "a matrix-free spectrum step allocated \(largest) bytes at once: a block of vectors is \(settings.blockSize * m * 8)")
+        XCTAssertLessThan(largest, settings.blockSize(size: m) * m * 8, "a matrix-free spectrum step allocated \(largest) bytes at once: a block of vectors is \(settings.blockSize(size: m) * m * 8)")
         XCTAssertLessThanOrEqual(largest, 2 * m * 8, "a matrix-free spectrum step allocated \(largest) bytes at once: more than its small results")
     }
 }

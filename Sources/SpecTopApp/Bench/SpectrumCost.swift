@@ -161,7 +161,7 @@ enum SpectrumCost {
         let probe = try LNPProbe(model: model, probe: BenchFixtures.regression(samples: n, inputDim: 64, outputs: outputs, seed: 12))
         let factors = KernelFactors(model: model, rows: n)
         let settings = MatrixFreeSettings()
-        let op = NTKOperator(factors: factors, blockCapacity: settings.blockSize)
+        let op = NTKOperator(factors: factors, blockCapacity: settings.blockSize(size: m))
         let matrixFreeWorkspace = MatrixFreeWorkspace(size: m, settings: settings)
         let workspace = spectrumCase.exact ? SpectrumWorkspace(capacity: m, rows: n) : nil
         let warmupRounds = m > singleRoundAbove ? 0 : 1
@@ -201,8 +201,8 @@ enum SpectrumCost {
         // Read before the GEMM timing's own buffers exist.
         let peakRSS = PeakMemoryProbe.highWaterMarkMiB()
         let floor = gemmFloorMs(singleMs: operatorGEMMSeconds(factors, vectors: 1) * 1000,
-                                blockMs: operatorGEMMSeconds(factors, vectors: settings.blockSize) * 1000,
-                                products: Int(products), settings: settings)
+                                blockMs: operatorGEMMSeconds(factors, vectors: settings.blockSize(size: m)) * 1000,
+                                products: Int(products), size: m, settings: settings)
         let figures = CaseFigures(
             exactMs: exactTimes.isEmpty ? nil : BenchTimer.median(exactTimes) * 1000,
             matrixFreeMs: BenchTimer.median(freeTimes) * 1000, products: products, gemmFloorMs: floor,
@@ -214,11 +214,11 @@ enum SpectrumCost {
     static let gemmFloorNote = "the operator's two GEMMs per layer alone, on its shapes and thread count, timed apart from everything else (median of 9) and counted once per product: what no change around them can go below"
 
     /// Milliseconds of GEMMs in one matrix-free spectrum of `products`
-    /// products: the quadrature's `steps` block calls of `blockSize` vectors
-    /// (`blockMs` each) and every other product — ARPACK's and λ_eff's —
-    /// one vector at a time (`singleMs` each).
-    static func gemmFloorMs(singleMs: Double, blockMs: Double, products: Int, settings: MatrixFreeSettings) -> Double {
-        let blockVectors = settings.steps * settings.blockSize
+    /// products at m = `size`: the quadrature's `steps` block calls of
+    /// `blockSize(size:)` vectors (`blockMs` each) and every other product —
+    /// ARPACK's and λ_eff's — one vector at a time (`singleMs` each).
+    static func gemmFloorMs(singleMs: Double, blockMs: Double, products: Int, size m: Int, settings: MatrixFreeSettings) -> Double {
+        let blockVectors = settings.steps * settings.blockSize(size: m)
         return Double(max(0, products - blockVectors)) * singleMs + Double(settings.steps) * blockMs
     }
 

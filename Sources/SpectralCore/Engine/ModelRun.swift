@@ -129,7 +129,7 @@ public final class ModelRun: @unchecked Sendable {
                 throw MeasurementError.spectrumFailed("\(error)")
             }
         }
-        let op = kernelOperator ?? NTKOperator(factors: factors, blockCapacity: settings.blockSize)
+        let op = kernelOperator ?? NTKOperator(factors: factors, blockCapacity: settings.blockSize(size: factors.rowCount * factors.outputDim))
         kernelOperator = op
         let workspace = matrixFreeWorkspace ?? MatrixFreeWorkspace(size: op.size, settings: settings)
         matrixFreeWorkspace = workspace

@@ -25,12 +25,12 @@ public enum SpectrumPlan: Sendable, Equatable {
         return flops
     }
 
-    /// Products one matrix-free spectrum takes: the quadrature's (fixed) and
-    /// ARPACK's, which vary; 6k is what ARPACK took for k = 32 on the presets'
+    /// Products one matrix-free spectrum of m modes takes: the quadrature's
+    /// (fixed for each m) and ARPACK's, which vary; 6k is what ARPACK took for k = 32 on the presets'
     /// kernels at tolerance 1e-10 (90–200 products; 174 on the benchmark's
     /// m = 10,240 operator), rounded up.
-    public static func expectedProducts(_ settings: MatrixFreeSettings) -> Int {
-        settings.quadratureProducts + 6 * settings.topK
+    public static func expectedProducts(_ settings: MatrixFreeSettings, size m: Int) -> Int {
+        settings.quadratureProducts(size: m) + 6 * settings.topK
     }
 
     /// Double-precision rate the time check assumes for one worker when no
@@ -51,7 +51,7 @@ public enum SpectrumPlan: Sendable, Equatable {
     public static func matrixFreeSeconds(_ architecture: MLPArchitecture, rows n: Int, settings: MatrixFreeSettings,
                                          gflops: Double?) -> Double {
         let rate = gflops.map { max(1e-3, $0) * 1e9 * productEfficiency } ?? assumedFlopsPerSecond
-        return productFlops(architecture, rows: n, frozen: false) * Double(expectedProducts(settings)) / rate
+        return productFlops(architecture, rows: n, frozen: false) * Double(expectedProducts(settings, size: n * architecture.outputDim)) / rate
     }
 
     /// The plan for one model of `configuration`.
@@ -94,7 +94,7 @@ public enum SpectrumPlan: Sendable, Equatable {
     /// b = `blockSize`) with ĝ and Θĝ (2m): `MatrixFreeWorkspace`.
     public static func matrixFreeDoubles(_ architecture: MLPArchitecture, rows n: Int, settings: MatrixFreeSettings) -> Int {
         let m = n * architecture.outputDim
-        let block = settings.blockSize
+        let block = settings.blockSize(size: m)
         var widest = 1, largest = 1
         for l in 0..<architecture.layerCount {
             let (fanIn, fanOut) = architecture.layerShape(l)

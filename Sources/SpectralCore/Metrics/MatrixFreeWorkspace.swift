@@ -4,14 +4,15 @@ import CLinalg
 /// reused at each of its spectrum steps (as `SpectrumWorkspace` is for the
 /// exact path), so a spectrum step allocates only its small results.
 ///
-/// For m = nC, top k, ARPACK's ncv = 2k + 1 Lanczos vectors, b quadrature
-/// starts and s block steps it holds, in doubles:
+/// For m = nC, top k, ARPACK's ncv = 2k + 1 Lanczos vectors, a block of b
+/// (`MatrixFreeSettings.blockSize(size:)`) and s block steps it holds, in doubles:
 /// - ARPACK: the Lanczos basis m·ncv, its work vectors 4m, the Ritz vectors m·k;
 /// - the quadrature: the starts m·b, the block Krylov basis m·b·s, one block
 ///   of products m·b, and the projected matrix (b·s)² with its `dsyevd` work;
 /// - the unit residual ĝ and Θĝ: 2m.
-/// At m = 10,240 with the defaults (k = 32, b = 7, s = 48) that is about
-/// 37 MB (453 m), next to the kernel factors' nC·Σ fan_out (42 MB for width 256).
+/// At m = 10,240 with the defaults (k = 32, b = 5: 4 starts at that size, s = 48)
+/// that is about 29 MB (353 m; 453 m with 6 starts), next to the kernel
+/// factors' nC·Σ fan_out (42 MB for width 256).
 public final class MatrixFreeWorkspace: @unchecked Sendable {
     // @unchecked: owned by one worker together with its model's operator.
     public let size: Int
@@ -50,7 +51,7 @@ public final class MatrixFreeWorkspace: @unchecked Sendable {
     public init(size m: Int, settings: MatrixFreeSettings) {
         size = max(1, m)
         topK = max(1, min(settings.topK, size))
-        blockCapacity = settings.blockSize
+        blockCapacity = settings.blockSize(size: size)
         stepCapacity = max(1, settings.steps)
         lanczosCount = min(size, 2 * topK + 1)
         resid = .allocate(capacity: size)
@@ -82,7 +83,7 @@ public final class MatrixFreeWorkspace: @unchecked Sendable {
 
     /// True when a spectrum of an m-row operator with `settings` fits.
     public func fits(size m: Int, settings: MatrixFreeSettings) -> Bool {
-        m == size && min(settings.topK, m) <= topK && settings.blockSize <= blockCapacity && settings.steps <= stepCapacity
+        m == size && min(settings.topK, m) <= topK && settings.blockSize(size: m) <= blockCapacity && settings.steps <= stepCapacity
     }
 
     /// Eigenvalues (ascending, into `ritzValues`) and eigenvectors (column-major

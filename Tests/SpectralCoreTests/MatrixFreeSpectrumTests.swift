@@ -364,22 +364,23 @@ final class MatrixFreeSpectrumTests: XCTestCase {
             let c = try makeCase(rows: rows, width: width, outputs: 3)
             let m = c.factors.rowCount * c.factors.outputDim
             let settings = MatrixFreeSettings(topK: 8, starts: 6, steps: steps)
-            let op = NTKOperator(factors: c.factors, blockCapacity: settings.blockSize(size: m))
+            let block = settings.blockSize(size: m)
+            let op = NTKOperator(factors: c.factors, blockCapacity: block)
             let workspace = MatrixFreeWorkspace(size: m, settings: settings)
             _ = try TopEigenpairs.compute(op, k: settings.topK, tolerance: settings.tolerance, seed: settings.seed, workspace: workspace)
-            let vectors = settings.blockSize(size: m) * settings.steps
+            let vectors = block * settings.steps
             workspace.krylovBasis.update(repeating: 0, count: vectors * m)
             var generator = SeededGenerator(seed: 3)
-            let starts = (0..<(m * settings.blockSize(size: m))).map { _ in generator.gaussian() }
+            let starts = (0..<(m * block)).map { _ in generator.gaussian() }
             _ = try starts.withUnsafeBufferPointer { z in
-                try SpectralDensity.quadratures(op, starts: z.baseAddress!, count: settings.blockSize(size: m), steps: settings.steps,
+                try SpectralDensity.quadratures(op, starts: z.baseAddress!, count: block, steps: settings.steps,
                                                 deflation: workspace.ritzVectors, deflationCount: settings.topK, workspace: workspace)
             }
             // Columns never reached and zero columns stay 0; the block found
             // lost when the space turned invariant is left unnormalised, at round-off length.
             let basis = (0..<vectors).map { Array(UnsafeBufferPointer(start: workspace.krylovBasis + $0 * m, count: m)) }
                 .filter { $0.reduce(0) { $0 + $1 * $1 } > 0.25 }
-            XCTAssertGreaterThan(basis.count, settings.blockSize(size: m) * 3)
+            XCTAssertGreaterThan(basis.count, block * 3)
             let head = (0..<settings.topK).map { Array(UnsafeBufferPointer(start: workspace.ritzVectors + $0 * m, count: m)) }
             func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
             var worst = 0.0

@@ -129,7 +129,7 @@ public final class ModelRun: @unchecked Sendable {
                 throw MeasurementError.spectrumFailed("\(error)")
             }
         }
-        let op = kernelOperator ?? NTKOperator(factors: factors, blockCapacity: settings.blockSize(size: factors.rowCount * factors.outputDim))
+        let op = kernelOperator ?? NTKOperator(factors: factors, blockCapacity: settings.blockSize(size: kernelSize))
         kernelOperator = op
         let workspace = matrixFreeWorkspace ?? MatrixFreeWorkspace(size: op.size, settings: settings)
         matrixFreeWorkspace = workspace

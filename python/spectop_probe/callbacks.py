@@ -5,9 +5,9 @@ when called, so the package works with torch alone.
     trainer = transformers.Trainer(..., callbacks=[huggingface_callback(probe)])
     trainer = lightning.Trainer(..., callbacks=[lightning_callback(probe)])
 
-Both call ``probe.step(global_step)`` after every optimizer step (the
-measurement at step t is of the parameters after t updates) and close the
-probe when training ends.
+Both call ``probe.step(global_step)`` once after every optimizer step (the
+measurement at step t is of the parameters after t updates), also under
+gradient accumulation, and close the probe when training ends.
 """
 
 from .errors import ProbeError
@@ -44,11 +44,23 @@ def lightning_callback(probe):
             raise ProbeError("lightning_callback needs the lightning package (pip install lightning)") from error
 
     class SpectopProbeCallback(Callback):
+        def __init__(self):
+            super().__init__()
+            self.last_global_step = None
+
+        def _optimizer_step(self, trainer):
+            # on_train_batch_end fires once per micro-batch; with gradient
+            # accumulation global_step moves once per optimizer step, which is
+            # what a step is. (probe.step ignores a repeated step anyway.)
+            if trainer.global_step != self.last_global_step:
+                self.last_global_step = trainer.global_step
+                probe.step(trainer.global_step)
+
         def on_train_start(self, trainer, pl_module):
-            probe.step(trainer.global_step)
+            self._optimizer_step(trainer)
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            probe.step(trainer.global_step)
+            self._optimizer_step(trainer)
 
         def on_train_end(self, trainer, pl_module):
             probe.close()

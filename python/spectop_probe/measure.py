@@ -9,7 +9,10 @@ consecutive entries of the stacked outputs (``q = m / b``).
 
 Everything is computed on detached copies of the trainable parameters
 (``torch.func.functional_call``), so the module's parameters, their ``.grad``
-and any hooks a wrapper (DDP) put on them are never touched.
+and any hooks a wrapper (DDP) put on them are never touched. Every forward
+gets private copies of the probe inputs and the buffers, so a module that
+writes them (``ReLU(inplace=True)`` on its input, a call counter, an EMA)
+writes only the copies.
 
 - ``g = dL/dF`` from the loss on ``F`` (autograd on the loss alone);
 - ``grad_sq = |J^T g|^2``: one vector-Jacobian product of the full batch;
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import torch
 from torch import nn
@@ -171,14 +174,19 @@ class ModelFunction:
 
     ``trainable`` are the parameter names θ is made of; all other parameters
     and the buffers are constants. Parameters and floating inputs are cast to
-    ``dtype`` (float32 or float64) on detached copies.
+    ``dtype`` (float32 or float64) on detached copies. The outputs must come
+    out in ``dtype`` on ``device`` (the parameters'): a forward that casts or
+    moves them is refused rather than measured at another precision.
     """
 
     def __init__(self, module: nn.Module, trainable: List[str], dtype: torch.dtype,
-                 output_fn: Callable = default_output, readout: Optional[str] = "auto"):
+                 output_fn: Callable = default_output, readout: Optional[str] = "auto",
+                 device: Optional[torch.device] = None):
         self.module = module
         self.trainable = list(trainable)
         self.dtype = dtype
+        self.device = device
+        self.buffer_names: Set[str] = set()
         self.output_fn = output_fn
         self.readout_request = readout
         self.readout_name: Optional[str] = None   # module name, once recognised
@@ -199,8 +207,10 @@ class ModelFunction:
                 p = p.detach().full_tensor()
             value = p.detach().to(self.dtype)
             (theta if name in trainable else constants)[name] = value
+        self.buffer_names = set()
         for name, b in self.module.named_buffers():
             constants[name] = b.detach().to(self.dtype) if b.is_floating_point() else b.detach()
+            self.buffer_names.add(name)
         return theta, constants
 
     def cast_inputs(self, inputs):
@@ -212,11 +222,33 @@ class ModelFunction:
         return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
 
     def __call__(self, theta, constants, args, kwargs) -> torch.Tensor:
-        output = functional_call(self.module, (theta, constants), args, kwargs)
+        # Fresh copies of the inputs and buffers for every forward: what the
+        # model writes in place (an inplace ReLU on its input, a counter or an
+        # EMA buffer) lands on them, never on the user's tensors (``.to`` and
+        # ``.detach`` share storage), every forward of a measurement sees the
+        # same state, and torch.func allows the writes (it refuses in-place
+        # writes to tensors captured from outside the transform).
+        def private(x):
+            return x.clone() if isinstance(x, torch.Tensor) else x
+
+        state = dict(theta)
+        state.update((name, value.clone() if name in self.buffer_names else value) for name, value in constants.items())
+        output = functional_call(self.module, state, tuple(private(a) for a in args),
+                                 {k: private(v) for k, v in kwargs.items()})
         F = self.output_fn(output)
         if not isinstance(F, torch.Tensor) or F.dim() < 1:
             raise ProbeError("the model's outputs must be a tensor with a last dimension of outputs per row")
-        return F.reshape(-1, F.shape[-1]).to(self.dtype)
+        if not F.is_floating_point():
+            raise ProbeError("the model's outputs are %s, not floating point: they have no gradient, so there is "
+                             "nothing to measure; return the logits (or pass output_fn=)" % F.dtype)
+        if self.device is not None and F.device != self.device:
+            raise ProbeError("the model's outputs are on %s but its parameters and the probe batch are on %s: "
+                             "return the outputs where they are computed (or pass output_fn=)" % (F.device, self.device))
+        if F.dtype != self.dtype:
+            raise ProbeError("the model's outputs are %s although its parameters and floating inputs were cast to %s "
+                             "(the measurement precision): its forward casts (.to(), .half(), autocast), so it cannot "
+                             "be measured in one precision; remove the cast while probing" % (F.dtype, self.dtype))
+        return F.reshape(-1, F.shape[-1])
 
     # -- the readout layer
 
@@ -433,6 +465,15 @@ class Reducer:
         self.dist.gather_object(value, gathered, dst=first, group=self.group)
         return gathered
 
+    def gather_all(self, value: int, device: torch.device) -> List[int]:
+        """Every rank's integer ``value``, in rank order, on every rank."""
+        if self.world == 1:
+            return [int(value)]
+        tensor = torch.tensor([int(value)], dtype=torch.int64, device=device)
+        gathered = [torch.empty_like(tensor) for _ in range(self.world)]
+        self.dist.all_gather(gathered, tensor, group=self.group)
+        return [int(t[0]) for t in gathered]
+
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.world == 1:
             return tensor
@@ -476,6 +517,10 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
         local_loss = loss_fn(outputs, targets)
         if not isinstance(local_loss, torch.Tensor) or local_loss.numel() != 1:
             raise ProbeError("the loss must return one number (a tensor with one element)")
+        if not local_loss.requires_grad:
+            raise ProbeError("the loss is not differentiable in the model's outputs (its result has no gradient): "
+                             "build it from differentiable operations on the outputs (not argmax, .item() or "
+                             "a new tensor)")
         (g,) = torch.autograd.grad(local_loss, outputs)
     g = g * share
     loss = float(reducer.sum((local_loss.detach() * share).to(torch.float64).reshape(1))[0])

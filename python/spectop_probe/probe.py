@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import operator
+import os
+import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
@@ -11,7 +15,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .errors import ProbeError
+from .errors import ProbeError, ProbeWarning
 from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, default_output, measure,
                       resolve_loss)
 from .record import RecordWriter
@@ -113,6 +117,17 @@ def _split(probe_inputs):
     raise ProbeError("probe_inputs must be a tensor, a tuple of tensors (positional) or a dict (keyword arguments)")
 
 
+def _whole_number(value, what: str) -> int:
+    """``value`` as an int; a float, a string or a bool is refused rather
+    than rounded or parsed (``every="10"``, ``step(1.5)`` are mistakes)."""
+    if isinstance(value, bool):
+        raise ProbeError("%s must be a whole number (an int), not a bool (%r)" % (what, value))
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ProbeError("%s must be a whole number (an int), not %s (%r)" % (what, type(value).__name__, value)) from None
+
+
 class Probe:
     """Measures χ_loss, χ_net, χ_pos (and the eNTK spectrum where small enough)
     of ``model`` on a fixed probe batch every ``every`` steps, and writes them
@@ -146,8 +161,15 @@ class Probe:
     - ``output_fn``: maps the model's return value to the logits tensor;
     - ``readout``: ``"auto"``, a module name, or ``None`` (no closed form);
     - ``width``, ``depth``, ``data_name``: header fields;
-    - ``overwrite``: replace an existing ``out``;
+    - ``overwrite``: replace an existing ``out`` (a regular file that no
+      other probe or spectop run is writing);
     - ``process_group``: the group to reduce over (default: the world).
+
+    A record write that fails (disk full, file too large) never stops
+    training: the probe warns once (:class:`ProbeWarning`), stops recording,
+    keeps measuring, and :attr:`record_error` says what happened. Calls are
+    serialised by a lock, so :meth:`step` may be called from several
+    threads.
     """
 
     def __init__(self, model: nn.Module, probe_inputs, probe_targets, loss: Union[str, Callable] = "mse",
@@ -162,8 +184,11 @@ class Probe:
                  seed: int = 0x5EC7, process_group=None):
         if not isinstance(model, nn.Module):
             raise ProbeError("model must be a torch.nn.Module, not %s" % type(model).__name__)
-        if int(every) < 1:
+        every = _whole_number(every, "every")
+        if every < 1:
             raise ProbeError("every must be at least 1, not %r" % (every,))
+        if out is not None and not isinstance(out, (str, os.PathLike)):
+            raise ProbeError("out must be a file path (str or os.PathLike) or None, not %s" % type(out).__name__)
         if dtype not in (torch.float32, torch.float64):
             raise ProbeError("dtype must be torch.float32 or torch.float64 (the measurement precision), not %s" % dtype)
         if trace not in ("auto", "exact", "hutchinson"):
@@ -188,8 +213,13 @@ class Probe:
             if tensor.device != device:
                 raise ProbeError("the probe batch is on %s but the model's parameters are on %s: move "
                                  "probe_inputs and probe_targets to %s" % (tensor.device, device, device))
-        self.targets = probe_targets.detach()
-        self.function = ModelFunction(self.module, self.trainable, dtype, output_fn, readout)
+        # The probe batch is the probe's own copy: fixed even if the user later
+        # changes those tensors, and never written by the probe's forwards.
+        self.inputs = (tuple(a.detach().clone() for a in self.inputs[0]),
+                       {k: v.detach().clone() for k, v in self.inputs[1].items()})
+        self.targets = probe_targets.detach().clone()
+        self.device = device
+        self.function = ModelFunction(self.module, self.trainable, dtype, output_fn, readout, device)
         self.settings = Settings(trace=trace, exact_max_outputs=exact_max_outputs, spectrum=spectrum,
                                  spectrum_max_outputs=spectrum_max_outputs, spectrum_bytes=spectrum_bytes,
                                  chunk_bytes=chunk_bytes, seed=seed)
@@ -210,6 +240,11 @@ class Probe:
         self._step_seconds: List[float] = []   # training wall time per step, between calls
         self._vector_seconds: Optional[float] = None
         self._closed = False
+        self._last_step: Optional[int] = None
+        self._backwards_said = False
+        # One measurement at a time: the functional call swaps tensors into
+        # the shared module, and the readout capture is shared state.
+        self._lock = threading.Lock()
 
         # Every rank takes part in the header's collective (the row count); rank 0 writes.
         frozen = self._readout_only()
@@ -282,33 +317,82 @@ class Probe:
         return trainable == last and len(trainable) < sum(1 for _ in self.module.parameters())
 
     def _output_shape(self, dtype):
-        """(C, n) for the header, from one forward pass (eval mode, no grad)."""
+        """(C, n) for the header, from one forward pass (eval mode, no grad),
+        which is also the check that the model runs as the probe runs it."""
         with _Quiet(self.module):
             theta, constants = self.function.parameters()
             args, kwargs = self.function.cast_inputs(self.inputs)
-            with torch.no_grad():
-                F = self.function(theta, constants, args, kwargs)
+            try:
+                with torch.no_grad():
+                    F = self.function(theta, constants, args, kwargs)
+            except ProbeError:
+                raise
+            except Exception as error:
+                text = str(error).strip().split("\n")[0]
+                hint = ""
+                if any(word in text for word in ("dtype", "scalar type", "BFloat16", "Half")):
+                    hint = ("; a forward that casts its activations (.to(torch.bfloat16), .half(), autocast) cannot "
+                            "be measured in one precision: remove the cast while probing")
+                raise ProbeError("the model's forward fails on the probe batch with its parameters and floating "
+                                 "inputs in %s (the measurement precision): %s: %s%s"
+                                 % (str(dtype).replace("torch.", ""), type(error).__name__, text, hint)) from error
         counts = self.reducer.sum(torch.tensor([float(F.shape[0])], dtype=torch.float64, device=F.device))
         return int(F.shape[1]), int(round(float(counts[0])))
 
     # ------------------------------------------------------------ the loop
 
     def due(self, step: int) -> bool:
-        return int(step) % self.every == 0
+        return _whole_number(step, "the step") % self.every == 0
 
     def step(self, step: int) -> Optional[Measurement]:
         """Measures at every ``every``-th step (and returns the measurement);
-        otherwise only notes the time, for the Hutchinson budget."""
-        now = time.perf_counter()
-        if self._last_step_time is not None:
-            self._step_seconds.append(now - self._last_step_time)
-            del self._step_seconds[:-self.every]  # the latest interval is what the budget is for
-        self._last_step_time = now
-        if self._closed or self.diverged is not None or not self.due(step):
-            return None
-        result = self.measure(step)
-        self._last_step_time = time.perf_counter()  # the probe's own time is not training time
-        return result
+        otherwise only notes the time, for the Hutchinson budget.
+
+        Step numbers must increase: a step already seen (a framework calling
+        once per micro-batch) is ignored, an earlier one is ignored with one
+        :class:`ProbeWarning`, and a step that is not an int is a
+        :class:`ProbeError`. Under DDP every rank must pass the same step
+        (checked with one small all-gather per call). Thread-safe."""
+        step = _whole_number(step, "the step")
+        with self._lock:
+            if self._closed or self.diverged is not None:
+                return None
+            self._check_ranks_agree(step)
+            if self._last_step is not None and step <= self._last_step:
+                if step < self._last_step and not self._backwards_said:
+                    self._backwards_said = True
+                    warnings.warn("spectop-probe: probe.step(%d) after probe.step(%d): step numbers must increase; "
+                                  "calls with an earlier step are ignored" % (step, self._last_step), ProbeWarning,
+                                  stacklevel=2)
+                return None
+            self._last_step = step
+            now = time.perf_counter()
+            if self._last_step_time is not None:
+                self._step_seconds.append(now - self._last_step_time)
+                del self._step_seconds[:-self.every]  # the latest interval is what the budget is for
+            self._last_step_time = now
+            if step % self.every:
+                return None
+            result = self._measure(step)
+            self._last_step_time = time.perf_counter()  # the probe's own time is not training time
+            return result
+
+    def _check_ranks_agree(self, step: int) -> None:
+        """Ranks that disagree on the step would disagree on whether to
+        measure, and one would wait forever in a collective the other never
+        enters (or the backend aborts both): say so instead."""
+        if self.reducer.world == 1:
+            return
+        steps = self.reducer.gather_all(step, self.device)
+        if len(set(steps)) > 1:
+            raise ProbeError("probe.step was called with different steps on the ranks (%s): every rank must call "
+                             "probe.step with the same step" % ", ".join("rank %d: %d" % (rank, value)
+                                                                         for rank, value in enumerate(steps)))
+
+    @property
+    def record_error(self) -> Optional[str]:
+        """Why the record stopped being written (a failed write), or None."""
+        return self.writer.error if self.writer is not None else None
 
     def _vectors(self) -> int:
         if self.fixed_vectors is not None:
@@ -321,8 +405,14 @@ class Probe:
 
     def measure(self, step: int) -> Measurement:
         """Measures now, whatever the step; writes the lines; returns the result."""
+        step = _whole_number(step, "the step")
+        with self._lock:
+            return self._measure(step)
+
+    def _measure(self, step: int) -> Measurement:
         if self._closed:
             raise ProbeError("the probe is closed")
+        self._last_step = step if self._last_step is None else max(self._last_step, step)
         started = time.perf_counter()
         vectors = self._vectors()
         want_spectrum = self.settings.spectrum and self._measurements % self.spectrum_every == 0
@@ -376,11 +466,12 @@ class Probe:
     # ------------------------------------------------------------ closing
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self.writer is not None:
-            self.writer.close("closed")
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self.writer is not None:
+                self.writer.close("closed")
 
     def __enter__(self) -> "Probe":
         return self

@@ -2,25 +2,41 @@
 
 The format is spectop's own (README "Recording, replay and claims"; the reader
 is Sources/SpecTopRecord/Record/RunRecord.swift): one JSON object per line,
-``type`` first, non-finite numbers as ``null``. Every line is flushed as soon
-as it is written: a probe writes a few lines per measurement, so this costs
-nothing and is stronger than spectop's "at least once a second" (a killed job
-loses no complete line).
+``type`` first, non-finite numbers as ``null``. Every line is written to the
+file descriptor as soon as it is made: a probe writes a few lines per
+measurement, so this costs nothing and is stronger than spectop's "at least
+once a second" (a killed job loses no complete line).
+
+The file is held as spectop holds its ``--out``: created exclusively or, with
+``overwrite``, truncated only once its exclusive ``flock`` is held, so a
+second writer (a probe or a spectop run) is refused instead of interleaving
+with the first. Anything but a regular file is refused before it is opened.
+A write that fails (disk full, file too large) stops the recording, never
+the training: the file is cut back to its last complete line and the probe
+warns once.
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime
+import errno
 import json
 import math
 import os
+import stat
 import threading
 import time
+import warnings
 import weakref
 from typing import Any, Dict, List, Optional
 
-from .errors import ProbeError
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the record is written unlocked
+    fcntl = None
+
+from .errors import ProbeError, ProbeWarning
 
 
 def _number(value: Optional[float]) -> Optional[float]:
@@ -46,29 +62,95 @@ def encode(fields: Dict[str, Any]) -> str:
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_record(path: str, overwrite: bool, label: str) -> int:
+    """A file descriptor for writing the record at ``path``: a new file
+    (created exclusively) or, with ``overwrite``, an existing regular file,
+    locked with ``flock(LOCK_EX | LOCK_NB)`` (the lock spectop takes for
+    ``--out``) and only then emptied. ``label`` names the file in messages
+    (``out='run.jsonl'``)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as error:
+        raise ProbeError("cannot write %s: %s" % (label, error.strerror or error)) from None
+    if info is not None:
+        if not stat.S_ISREG(info.st_mode):
+            # Never opened: opening a FIFO for writing waits for a reader, forever.
+            raise ProbeError("cannot write %s: it is %s, not a regular file" % (label, _kind(info.st_mode)))
+        if not overwrite:
+            raise ProbeError("%s already exists: spectop-probe does not overwrite a record; choose another path or "
+                             "pass overwrite=True" % label)
+    # No O_TRUNC: an existing file is emptied only once this process holds its lock.
+    flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    if info is None:
+        flags |= os.O_CREAT | os.O_EXCL
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except FileExistsError:
+        raise ProbeError("%s was created by another process meanwhile; choose another path" % label) from None
+    except OSError as error:
+        raise ProbeError("cannot write %s: %s" % (label, error.strerror or error)) from None
+    try:
+        # The path may have become a FIFO or a device since the stat above;
+        # O_NONBLOCK kept the open from waiting on it, and it is refused here.
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise ProbeError("cannot write %s: it is %s, not a regular file" % (label, _kind(mode)))
+        os.set_blocking(descriptor, True)
+        if fcntl is not None:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ProbeError("%s is being written by another process (a probe or a spectop run holds its lock); "
+                                 "choose another path" % label) from None
+            except OSError as error:
+                raise ProbeError("cannot lock %s: %s" % (label, error.strerror or error)) from None
+        if info is not None:
+            try:
+                os.ftruncate(descriptor, 0)
+            except OSError as error:
+                raise ProbeError("cannot overwrite %s: %s" % (label, error.strerror or error)) from None
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
 class RecordWriter:
     """Writes one record file; thread-safe; ends it with an ``end`` line on
     :meth:`close` (reason ``closed``) or at interpreter exit (reason ``exit``).
 
     An existing file is never replaced unless ``overwrite=True``: a record is
     the result of a training job, and losing one to a re-run with the same
-    ``out`` is the mistake this guards against.
+    ``out`` is the mistake this guards against. The file stays locked until
+    :meth:`close`.
+
+    A failed write (``ENOSPC``, ``EFBIG``, an I/O error) raises nothing: the
+    file is truncated back to its last complete line, :attr:`error` says what
+    happened, one :class:`ProbeWarning` is given, and nothing more is written.
     """
 
-    def __init__(self, path: str, overwrite: bool = False):
+    def __init__(self, path, overwrite: bool = False):
         self.path = os.fspath(path)
         self._lock = threading.Lock()
         self._start = time.monotonic()
-        mode = "w" if overwrite else "x"
-        try:
-            self._file = open(self.path, mode, encoding="utf-8")
-        except FileExistsError:
-            raise ProbeError(
-                "out=%r already exists: spectop-probe does not overwrite a record; "
-                "choose another path or pass overwrite=True" % self.path) from None
-        except OSError as error:
-            raise ProbeError("cannot write the record out=%r: %s" % (self.path, error.strerror or error)) from error
+        self._descriptor = open_record(self.path, overwrite, "the record out=%r" % (self.path,))
+        self._complete_bytes = 0   # the file's size up to its last complete line
         self._closed = False
+        self.error: Optional[str] = None
         # A weak reference, so that registering for exit does not keep an
         # abandoned probe (and its model) alive until the interpreter ends.
         reference = weakref.ref(self)
@@ -85,12 +167,38 @@ class RecordWriter:
         return self._closed
 
     def write(self, fields: Dict[str, Any]) -> None:
-        line = encode(fields) + "\n"
+        data = (encode(fields) + "\n").encode("utf-8")
         with self._lock:
             if self._closed:
                 raise ProbeError("the record %r is already closed" % self.path)
-            self._file.write(line)
-            self._file.flush()
+            self._append(data)
+
+    def _append(self, data: bytes) -> None:
+        """Writes one whole line, or nothing: a failure stops the recording."""
+        if self.error is not None:
+            return
+        try:
+            remaining = memoryview(data)
+            while remaining:
+                # A short write (the size limit reached mid-line) is followed
+                # by another try, which then fails with the reason.
+                written = os.write(self._descriptor, remaining)
+                if written == 0:
+                    raise OSError(errno.EIO, os.strerror(errno.EIO))
+                remaining = remaining[written:]
+        except OSError as error:
+            self._stop(error)
+            return
+        self._complete_bytes += len(data)
+
+    def _stop(self, error: OSError) -> None:
+        try:
+            os.ftruncate(self._descriptor, self._complete_bytes)  # no cut-off line left behind
+        except OSError:
+            pass  # the partial line stays; spectop's reader skips a cut-off last line
+        self.error = "cannot write the record %r: %s" % (self.path, error.strerror or error)
+        warnings.warn("spectop-probe: %s; recording stopped, training goes on (the record keeps every complete line "
+                      "written before)" % self.error, ProbeWarning, stacklevel=2)
 
     # ------------------------------------------------------------ line kinds
 
@@ -143,11 +251,10 @@ class RecordWriter:
             if self._closed:
                 return
             try:
-                self._file.write(encode({"type": "end", "reason": reason, "wall": self.wall}) + "\n")
-                self._file.flush()
+                self._append((encode({"type": "end", "reason": reason, "wall": self.wall}) + "\n").encode("utf-8"))
             finally:
                 self._closed = True
-                self._file.close()
+                os.close(self._descriptor)  # releases the lock
                 atexit.unregister(self._exit_hook)
 
 
@@ -165,34 +272,53 @@ def merge_records(paths: List[str], out: str, overwrite: bool = False) -> None:
     model) into a single record, so that ``spectop claims`` (which reads one
     file) compares the models. The first header is kept, with every file's
     ``models`` entries; step, spectrum and event lines are copied in order;
-    one ``end`` line closes it (the first file's reason)."""
+    one ``end`` line closes it (the first file's reason). ``out`` is written
+    as the probe writes ``out`` (never overwritten unless ``overwrite``,
+    locked, a regular file only)."""
+    if isinstance(paths, (str, bytes, os.PathLike)) or not hasattr(paths, "__iter__"):
+        raise ProbeError("merge_records needs a list of record files, not %s" % type(paths).__name__)
+    paths = list(paths)
+    if not paths:
+        raise ProbeError("merge_records needs at least one record file")
     headers, body, ends = [], [], []
     for path in paths:
-        with open(path, encoding="utf-8") as source:
-            lines = [line for line in source.read().split("\n") if line.strip()]
+        try:
+            with open(path, encoding="utf-8") as source:
+                text = source.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ProbeError("cannot read the record %r: %s" % (path, getattr(error, "strerror", None) or error)) from None
+        lines = [line for line in text.split("\n") if line.strip()]
         if not lines:
             raise ProbeError("%s: empty file, not a spectop record" % path)
-        header = json.loads(lines[0])
-        if header.get("type") != "run":
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            raise ProbeError("%s: the first line is not JSON, not a spectop record" % path) from None
+        if not isinstance(header, dict) or header.get("type") != "run":
             raise ProbeError("%s: the first line is not a spectop run line" % path)
+        models = header.get("models", [])
+        if not isinstance(models, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in models):
+            raise ProbeError("%s: the run line's models are not a list of models with an id" % path)
         headers.append(header)
         for line in lines[1:]:
             try:
                 fields = json.loads(line)
             except ValueError:
                 continue  # a cut-off last line of a killed run, as spectop's reader does
-            (ends if fields.get("type") == "end" else body).append(fields)
+            if isinstance(fields, dict):
+                (ends if fields.get("type") == "end" else body).append(fields)
     merged = dict(headers[0])
     merged["models"] = [model for header in headers for model in header.get("models", [])]
     ids = [model["id"] for model in merged["models"]]
     if len(set(ids)) != len(ids):
         raise ProbeError("the records name the same model twice: %s" % ", ".join(sorted(set(i for i in ids if ids.count(i) > 1))))
-    mode = "w" if overwrite else "x"
+    lines = [merged] + body + [ends[0] if ends else {"type": "end", "reason": "closed", "wall": 0}]
+    if not isinstance(out, (str, os.PathLike)):
+        raise ProbeError("merge_records: out must be a file path (str or os.PathLike), not %s" % type(out).__name__)
+    label = "out=%r" % os.fspath(out)
+    descriptor = open_record(os.fspath(out), overwrite, label)
     try:
-        with open(out, mode, encoding="utf-8") as target:
-            target.write(encode(merged) + "\n")
-            for fields in body:
-                target.write(encode(fields) + "\n")
-            target.write(encode(ends[0] if ends else {"type": "end", "reason": "closed", "wall": 0}) + "\n")
-    except FileExistsError:
-        raise ProbeError("%r already exists: pass overwrite=True to replace it" % out) from None
+        with os.fdopen(descriptor, "w", encoding="utf-8") as target:
+            target.write("".join(encode(fields) + "\n" for fields in lines))
+    except OSError as error:
+        raise ProbeError("cannot write %s: %s" % (label, error.strerror or error)) from None

@@ -2,8 +2,11 @@
 same numbers as one process on the whole batch (float64, 1e-10): χ_loss and
 Tr Θ are per-rank sums, gᵀΘg the norm of the all-reduced gradient. Under DDP
 the probe triggers no gradient all-reduce of its own (a comm hook counts),
-only rank 0 writes, and the spectrum (over both ranks' rows) matches. FSDP2 (fully_shard) gives the same numbers as DDP."""
+only rank 0 writes, and the spectrum (over both ranks' rows) matches. FSDP2 (fully_shard) gives the same numbers as DDP.
+Ranks that pass different step numbers get a ProbeError naming each rank's
+step, not a hang or an abort."""
 
+import datetime
 import json
 import os
 import sys
@@ -120,6 +123,42 @@ def fsdp_worker(rank, world, init_file, folder, frozen):
         quiesce()
     finally:
         dist.destroy_process_group()
+
+
+def step_mismatch_worker(rank, world, init_file, folder):
+    setup_paths()
+    from spectop_probe import Probe, ProbeError
+    # A timeout, so that ranks stuck in mismatched collectives fail the test instead of hanging it.
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=60))
+    try:
+        ddp = torch.nn.parallel.DistributedDataParallel(make_model(False))
+        x, y = make_batch()
+        half = x.shape[0] // world
+        shard = slice(rank * half, (rank + 1) * half)
+        probe = Probe(ddp, x[shard], y[shard], loss="cross_entropy", every=2, out=None, trace="hutchinson",
+                      hutchinson_vectors=4, spectrum=False)
+        result = {"agreed": probe.step(2) is not None}
+        try:
+            probe.step(4 + rank)  # rank 0 would measure (a collective), rank 1 would not
+            result["error"] = None
+        except ProbeError as error:
+            result["error"] = str(error)
+        result["next"] = probe.step(6) is not None  # agreeing again, the ranks measure together
+        with open(os.path.join(folder, "steps%d.json" % rank), "w") as f:
+            json.dump(result, f)
+        quiesce()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_passing_different_steps_are_told(tmp_path):
+    mp.spawn(step_mismatch_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    for rank in range(2):
+        result = json.load(open(tmp_path / ("steps%d.json" % rank)))
+        assert result["agreed"] and result["next"]
+        assert result["error"] == ("probe.step was called with different steps on the ranks (rank 0: 4, rank 1: 5): "
+                                   "every rank must call probe.step with the same step")
 
 
 def single_process(frozen):

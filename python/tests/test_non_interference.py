@@ -2,13 +2,17 @@
 (so the RNG stream matters) and AdamW, with and without a probe measuring
 every 5 steps (exact trace and spectrum on one run, Hutchinson on another),
 end with bit-identical parameters, gradients, optimizer state, RNG state and
-train/eval flags."""
+train/eval flags. A model that writes its input (an inplace ReLU first) or its
+buffers (a call counter, an EMA) in forward writes only the probe's copies."""
+
+import copy
 
 import pytest
 import torch
+from torch import nn
 
 from char_gpt import CharGPT
-from spectop_probe import Probe
+from spectop_probe import Probe, ProbeError
 
 VOCAB, BLOCK = 6, 8
 
@@ -81,3 +85,75 @@ def test_bfloat16_model_measured_in_float32(tmp_path):
     r32 = Probe(model32, x, x, loss="cross_entropy", out=None, dtype=torch.float32).measure(0)
     assert r.chi_net == pytest.approx(r32.chi_net, rel=1e-6)
     assert r.grad_sq == pytest.approx(r32.grad_sq, rel=1e-6)
+
+
+def snapshot(model, *tensors):
+    return [t.detach().clone() for t in list(model.parameters()) + list(model.buffers()) + list(tensors)]
+
+
+def unchanged(saved, model, *tensors):
+    current = list(model.parameters()) + list(model.buffers()) + list(tensors)
+    return len(saved) == len(current) and all(same(a, b.detach()) for a, b in zip(saved, current))
+
+
+@pytest.mark.parametrize("settings", [
+    {"trace": "exact"},
+    {"trace": "hutchinson", "hutchinson_vectors": 4, "spectrum": False},
+], ids=["exact", "hutchinson"])
+def test_inplace_relu_on_the_input_leaves_the_training_data_alone(settings):
+    """probe_inputs is a slice of the training tensor, and the model's first
+    layer is ReLU(inplace=True): the training tensor is untouched, and the
+    numbers are those of the same model with an out-of-place ReLU."""
+    torch.manual_seed(0)
+    x_train, y_train = torch.randn(64, 3), torch.randn(64, 2)
+    model = nn.Sequential(nn.ReLU(inplace=True), nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 2))
+    saved = snapshot(model, x_train, y_train)
+    probe = Probe(model, x_train[:16], y_train[:16], every=1, out=None, **settings)
+    assert unchanged(saved, model, x_train, y_train)
+    inplace = probe.step(1)
+    assert unchanged(saved, model, x_train, y_train)
+    plain = copy.deepcopy(model)
+    plain[0] = nn.ReLU()
+    reference = Probe(plain, x_train[:16], y_train[:16], out=None, **settings).measure(1)
+    for key in ("loss", "chi_loss", "chi_net", "grad_sq", "chi_pos"):
+        assert getattr(inplace, key) == getattr(reference, key), key
+
+
+class Stateful(nn.Module):
+    """Counts its calls and keeps an EMA of its inputs, both in forward, and
+    the EMA shifts the outputs (so a measurement must see one state)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(3, 8)
+        self.head = nn.Linear(8, 2)
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+        self.register_buffer("ema", torch.zeros(3))
+
+    def forward(self, x):
+        self.calls += 1
+        self.ema.mul_(0.9).add_(0.1 * x.detach().mean(0))
+        return self.head(torch.tanh(self.body(x) + self.ema.sum()))
+
+
+def test_buffers_written_in_forward_are_the_probes_own_copies():
+    torch.manual_seed(0)
+    model = Stateful()
+    model(torch.randn(8, 3))  # the buffers hold something other than their initial values
+    x, y = torch.randn(16, 3), torch.randn(16, 2)
+    saved = snapshot(model, x, y)
+    probe = Probe(model, x, y, every=1, out=None, trace="hutchinson", hutchinson_vectors=4, spectrum=False)
+    assert unchanged(saved, model, x, y)
+    result = probe.step(1)
+    assert unchanged(saved, model, x, y)
+    # Every forward of the measurement saw the user's state: the loss is that
+    # of one forward of a copy of the model (eval mode, float32).
+    with torch.no_grad():
+        expected = 0.5 * (copy.deepcopy(model).eval()(x) - y).pow(2).sum() / x.shape[0]
+    assert result.loss == pytest.approx(float(expected), rel=1e-6)
+    assert result.chi_pos is not None and 0 < result.chi_pos <= 1
+    # The exact route cannot batch the EMA's in-place update per sample
+    # (torch.func.vmap): it says so, and still writes nothing of the user's.
+    with pytest.raises(ProbeError, match="per-sample route.*trace=\"hutchinson\""):
+        Probe(model, x, y, out=None, trace="exact").measure(1)
+    assert unchanged(saved, model, x, y)

@@ -1,8 +1,11 @@
 """The record the probe writes: every field of the contract, spectop's
 conventions (null for undefined, descending eigenvalues), the no_spectrum
-event, the end line at close and at interpreter exit."""
+event, the end line at close and at interpreter exit; a write that fails
+stops the record and not the training; only regular files are written, and
+never one that another probe or spectop is writing."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +16,7 @@ from torch import nn
 
 from char_gpt import CharGPT
 from conftest import REPO
-from spectop_probe import Probe
+from spectop_probe import Probe, ProbeError
 
 
 def read(path):
@@ -111,3 +114,108 @@ def test_lines_are_on_disk_before_close(tmp_path):
     probe.step(0)
     assert [l["type"] for l in read(out)] == ["run", "step", "spectrum"]  # flushed, not buffered
     probe.close()
+
+
+def test_a_full_file_system_stops_the_record_not_the_training(tmp_path):
+    """A file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored) makes a write fail
+    with EFBIG partway through a line, as a full disk does with ENOSPC: the
+    training loop runs to its end, the probe warns once and keeps measuring,
+    record_error says why, and the record holds only complete lines."""
+    pytest.importorskip("resource")
+    out = tmp_path / "r.jsonl"
+    limit = 2000  # the header and a few measurements
+    script = textwrap.dedent("""
+        import json, resource, signal, sys, warnings
+        sys.path.insert(0, %r)
+        import torch
+        from torch import nn
+        from spectop_probe import Probe, ProbeWarning
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 2))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = torch.randn(16, 3), torch.randn(16, 2)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            probe = Probe(model, x[:4], y[:4], every=1, out=%r, name="m")
+            for step in range(1, 21):
+                optimizer.zero_grad()
+                nn.functional.mse_loss(model(x), y).backward()
+                optimizer.step()
+                probe.step(step)
+            probe.close()
+        print(json.dumps({"last_step": step, "measured": len(probe.history), "record_error": probe.record_error,
+                          "warnings": [str(w.message) for w in caught if issubclass(w.category, ProbeWarning)]}))
+    """ % (REPO + "/python", limit, limit, str(out)))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["last_step"] == 20 and report["measured"] == 20
+    assert len(report["warnings"]) == 1, report["warnings"]
+    assert "File too large" in report["warnings"][0] and "training goes on" in report["warnings"][0]
+    assert "File too large" in report["record_error"]
+    text = out.read_text()
+    assert 0 < len(text) <= limit and text.endswith("\n")
+    lines = [json.loads(line) for line in text.splitlines()]  # every line complete
+    assert lines[0]["type"] == "run" and [l["step"] for l in lines if l["type"] == "step"][:1] == [1]
+    assert lines[-1]["type"] != "end"  # the end line did not fit either
+
+
+def test_a_record_being_written_is_refused_and_left_intact(tmp_path):
+    """A second probe on the same out (overwrite=True) is refused without
+    truncating it, and the first one's record stays readable (no NUL bytes
+    from two writers at two offsets). Closing releases the file."""
+    out = tmp_path / "r.jsonl"
+    model, x, y = nn.Linear(2, 1), torch.randn(3, 2), torch.randn(3, 1)
+    first = Probe(model, x, y, every=1, out=str(out), name="first")
+    first.step(0)
+    before = out.read_bytes()
+    with pytest.raises(ProbeError, match="is being written by another process"):
+        Probe(model, x, y, every=1, out=str(out), name="second", overwrite=True)
+    assert out.read_bytes() == before
+    first.step(1)
+    first.close()
+    assert b"\0" not in out.read_bytes()
+    lines = read(out)
+    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "step", "spectrum", "end"]
+    assert lines[0]["models"][0]["id"] == "first"
+    Probe(model, x, y, out=str(out), name="third", overwrite=True).close()
+    assert read(out)[0]["models"][0]["id"] == "third"
+
+
+def test_a_record_spectop_holds_is_not_truncated(tmp_path):
+    """spectop holds flock(LOCK_EX) on its --out for the whole run; the probe
+    asks for the same lock before it empties the file."""
+    fcntl = pytest.importorskip("fcntl")
+    out = tmp_path / "r.jsonl"
+    out.write_text("a spectop run in progress\n")
+    with open(out, "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ProbeError, match="r.jsonl' is being written by another process"):
+            Probe(nn.Linear(2, 1), torch.randn(3, 2), torch.randn(3, 1), out=str(out), overwrite=True)
+        assert out.read_text() == "a spectop run in progress\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_is_refused_and_never_opened(tmp_path):
+    fifo = tmp_path / "r.jsonl"
+    os.mkfifo(fifo)
+    # A reader, so that a probe that opened the FIFO would write into it
+    # (and fail this test) rather than block it forever.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(ProbeError, match="r.jsonl'.*it is a FIFO, not a regular file"):
+            Probe(nn.Linear(2, 1), torch.randn(3, 2), torch.randn(3, 1), out=str(fifo), overwrite=True)
+        assert os.read(reader, 4096) == b""
+    finally:
+        os.close(reader)
+
+
+def test_directories_and_devices_are_refused(tmp_path):
+    model, x, y = nn.Linear(2, 1), torch.randn(3, 2), torch.randn(3, 1)
+    with pytest.raises(ProbeError, match="it is a directory, not a regular file"):
+        Probe(model, x, y, out=str(tmp_path), overwrite=True)
+    if os.path.exists("/dev/null"):
+        with pytest.raises(ProbeError, match="'/dev/null': it is a device, not a regular file"):
+            Probe(model, x, y, out="/dev/null", overwrite=True)

@@ -65,7 +65,8 @@ extension RecordLine {
         guard !counts.isEmpty, edges.count == counts.count + 1, uncertainty.count == counts.count, residual.count == counts.count else {
             return nil
         }
-        let marker = density.numbers[.markerBin].flatMap { $0 >= 0 && Int($0) < counts.count && $0 == $0.rounded() ? Int($0) : nil }
+        // `Int(exactly:)` first: a bin number of 1e19 must read as absent, not trap.
+        let marker = density.numbers[.markerBin].flatMap { Int(exactly: $0) }.flatMap { counts.indices.contains($0) ? $0 : nil }
         return SpectrumHistogram(log10Edges: edges, counts: counts, residualWeights: residual,
                                  nearZeroCount: Int(max(0, min(1e15, density.numbers[.nearZeroCount] ?? 0))),
                                  nearZeroWeight: density.numbers[.nearZeroWeight] ?? 0, markerBin: marker,
@@ -84,6 +85,8 @@ public struct RecordHeader: Sendable, Equatable {
     public var blas: String?
     public var toolVersion: String?
     public var models: [RunRecord.ModelInfo] = []
+    /// Ids the header lists more than once (the first entry of each is kept).
+    public var duplicateModelIDs: [String] = []
 
     public init(version: Int, name: String? = nil, models: [RunRecord.ModelInfo] = []) {
         self.version = version; self.name = name; self.models = models
@@ -95,7 +98,10 @@ public struct RecordHeader: Sendable, Equatable {
         guard raw.count <= RunRecord.maxLineBytes, let header = RecordJSON.object(raw), header["type"] as? String == "run" else {
             throw RecordError("\(file):1: not a spectop record (the first line must be a JSON object with \"type\":\"run\")")
         }
-        guard let version = RecordJSON.int(header["version"]) else { throw RecordError("\(file):1: the run line has no version") }
+        guard let version = RecordJSON.int(header["version"]) else {
+            guard let value = header["version"], !(value is NSNull) else { throw RecordError("\(file):1: the run line has no version") }
+            throw RecordError("\(file):1: the run line's version is \(RecordJSON.describe(value)), not a version number (this spectop reads version \(RunRecord.supportedVersion))")
+        }
         guard version == RunRecord.supportedVersion else {
             let newer = version > RunRecord.supportedVersion ? "; it was written by a newer spectop, so update this one" : ""
             throw RecordError("\(file):1: record version \(version) is not supported (this spectop reads version \(RunRecord.supportedVersion)\(newer))")
@@ -111,8 +117,14 @@ public struct RecordHeader: Sendable, Equatable {
         result.blas = header["blas"] as? String
         result.toolVersion = header["tool"] as? String
         result.dataName = (header["data"] as? [String: Any])?["name"] as? String
+        var seen = Set<String>()
         for entry in header["models"] as? [[String: Any]] ?? [] {
             guard let id = entry["id"] as? String else { continue }
+            // A model listed twice would double every row and count: the first entry stands.
+            guard seen.insert(id).inserted else {
+                if !result.duplicateModelIDs.contains(id) { result.duplicateModelIDs.append(id) }
+                continue
+            }
             let trainable = entry["trainable"] as? String ?? "all"
             let parameters = RecordJSON.int(entry["params"]) ?? 0
             result.models.append(RunRecord.ModelInfo(
@@ -136,6 +148,18 @@ enum RecordJSON {
     /// JSON `true`/`false` arrive as NSNumber too: `"version": true` is no version.
     static func isBoolean(_ number: NSNumber) -> Bool {
         String(cString: number.objCType) == "c"
+    }
+
+    /// A JSON value as it appeared, for messages: `1.5`, `"1"`, `true`.
+    static func describe(_ value: Any) -> String {
+        if let number = value as? NSNumber {
+            if isBoolean(number) { return number.boolValue ? "true" : "false" }
+            return JSONLine.number(number.doubleValue)
+        }
+        if let text = value as? String { return "\"" + String(text.prefix(40)) + "\"" }
+        if value is [Any] { return "an array" }
+        if value is [String: Any] { return "an object" }
+        return "not a number"
     }
 
     static func int(_ value: Any?) -> Int? {

@@ -120,6 +120,10 @@ public struct RunRecord: Sendable {
         toolVersion = header.toolVersion
         dataName = header.dataName
         models = header.models
+        if !header.duplicateModelIDs.isEmpty {
+            let ids = header.duplicateModelIDs
+            warnings.append("\(file):1: the header lists \(ids.count == 1 ? "model" : "models") \(ids.prefix(5).joined(separator: ", "))\(ids.count > 5 ? ", …" : "") more than once; each is read once, as its first entry says")
+        }
     }
 
     mutating func apply(_ line: RecordLine) {

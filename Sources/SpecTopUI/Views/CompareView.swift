@@ -49,12 +49,12 @@ public struct CompareView: Sendable {
         let all = shown.compactMap(xs).flatMap { $0 }.filter(\.isFinite)
         let low = state.xAxis == .wall ? (all.min() ?? 0) : 0
         let high = max(low + 1e-9, all.max() ?? 1)
-        return (high - (high - low) / Double(state.zoom.rawValue))...high
+        return AxisFraction.value(at: 1 - 1 / Double(state.zoom.rawValue), low: low, high: high)...high
     }
 
     /// Where the value cursor stands, in x coordinates; nil when it is off.
     func cursorX(in range: ClosedRange<Double>) -> Double? {
-        state.cursor.map { range.lowerBound + $0 * (range.upperBound - range.lowerBound) }
+        state.cursor.map { AxisFraction.value(at: $0, low: range.lowerBound, high: range.upperBound) }
     }
 
     /// The value of `metric` a model had at `x`: its last point at or before it.
@@ -171,8 +171,10 @@ public struct CompareView: Sendable {
     private func drawMarks(into buffer: inout CellBuffer, row: Int, plotX: Int, plotWidth: Int, range: ClosedRange<Double>) {
         guard plotWidth > 1, range.upperBound > range.lowerBound else { return }
         for mark in snapshot.marks {
-            guard let x = markX(mark), range.contains(x) else { continue }
-            let column = plotX + Int(((x - range.lowerBound) / (range.upperBound - range.lowerBound) * Double(plotWidth - 1)).rounded())
+            guard let x = markX(mark), range.contains(x),
+                  let offset = AxisFraction.cell(AxisFraction.of(x, low: range.lowerBound, high: range.upperBound), cells: plotWidth)
+            else { continue }
+            let column = plotX + offset
             guard buffer[column, row].character == " " else { continue }
             let role: ColorRole = mark.kind == .diverged || mark.kind == .failed ? .warning : .selection
             buffer.put(Unicode.Scalar(String(mark.kind.letter))!, x: column, y: row, role: role, attributes: .bold)

@@ -76,11 +76,14 @@ public struct LineChart: Sendable {
 
         var canvas = PlotCanvas(columns: plotArea.width, rows: plotArea.height, braille: glyphs.braille)
         let dotW = Double(max(1, canvas.dotWidth - 1)), dotH = Double(max(1, canvas.dotHeight - 1))
-        let xSpan = max(xr.upperBound - xr.lowerBound, 1e-300), ySpan = max(yr.upperBound - yr.lowerBound, 1e-300)
+        // A range of one value draws at its low end, not as NaN.
+        func fraction(_ t: Double, _ range: ClosedRange<Double>) -> Double {
+            range.upperBound > range.lowerBound ? AxisFraction.of(t, low: range.lowerBound, high: range.upperBound) : 0
+        }
         func dot(_ tx: Double, _ ty: Double) -> (Int, Int)? {
             guard !tx.isNaN, !ty.isNaN else { return nil }
-            let px = ((tx - xr.lowerBound) / xSpan * dotW).rounded()
-            let py = ((1 - (ty - yr.lowerBound) / ySpan) * dotH).rounded()
+            let px = (fraction(tx, xr) * dotW).rounded()
+            let py = ((1 - fraction(ty, yr)) * dotH).rounded()
             guard px.isFinite, py.isFinite, px >= -1, px <= dotW + 1, py >= -1, py <= dotH + 1 else { return nil }
             return (Int(px), Int(py))
         }
@@ -137,7 +140,7 @@ public struct LineChart: Sendable {
         if labels.height >= 9 { rows = [0, (labels.height - 1) / 4, (labels.height - 1) / 2, 3 * (labels.height - 1) / 4, labels.height - 1] }
         for row in rows {
             let fraction = labels.height > 1 ? 1 - Double(row) / Double(labels.height - 1) : 0.5
-            let coordinate = range.lowerBound + fraction * (range.upperBound - range.lowerBound)
+            let coordinate = AxisFraction.value(at: fraction, low: range.lowerBound, high: range.upperBound)
             let text = NumberFormat.axis(yScale.value(at: coordinate))
             let x = labels.x + max(0, width - text.count)
             buffer.put(text, x: x, y: labels.y + row, role: .muted, maxWidth: width)

@@ -42,12 +42,13 @@ public struct Sparkline: Sendable {
         }
         guard low <= high else { return points.map { _ in nil } }
         let total = 8 * rows
-        let span = high - low
-        let flat = span <= 1e-12 * max(1, Swift.abs(high))
+        // Relative to the larger end: a span of 1e-13 at 1e300 is flat, and so
+        // is one between two values near zero.
+        let flat = (high - low) <= 1e-12 * max(1, Swift.abs(high), Swift.abs(low))
         return points.map { point -> Int? in
             guard point.isFinite else { return nil }
             if flat { return max(1, total / 2) }
-            return 1 + Int(((point - low) / span * Double(total - 1)).rounded())
+            return AxisFraction.cell(AxisFraction.of(point, low: low, high: high), cells: total).map { 1 + $0 }
         }
     }
 

@@ -120,6 +120,44 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(follower.run?.modelSnapshots().first?.history.steps, [1, 2, 3])
     }
 
+    /// `cp bigger.jsonl watched.jsonl` between two polls: the same inode,
+    /// longer than what was read, so neither a new file nor a truncation.
+    func testAFileRewrittenInPlaceWithMoreIsReadAgainFromTheStart() throws {
+        let file = path("run.jsonl")
+        try write(Self.header(models: ["old"], name: "first") + (1...5).map { Self.stepLine("old", $0) }.joined(), to: file)
+        var before = stat()
+        XCTAssertEqual(stat(file, &before), 0)
+        let follower = RecordFollower(path: file, now: 0)
+        follower.poll(now: 0)
+        XCTAssertEqual(follower.run?.modelIDs, ["old"])
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: file))  // in place: no O_TRUNC, no new inode
+        handle.write(Data((Self.header(models: ["new"], name: "second") + (1...300).map { Self.stepLine("new", $0) }.joined()).utf8))
+        try handle.close()
+        var after = stat()
+        XCTAssertEqual(stat(file, &after), 0)
+        XCTAssertEqual(after.st_ino, before.st_ino)
+        follower.poll(now: 1)
+        XCTAssertTrue(follower.takeNotices().contains { $0.contains("rewritten in place; reading it again from the start") })
+        XCTAssertEqual(follower.run?.header.name, "second")
+        XCTAssertEqual(follower.run?.modelIDs, ["new"])
+        XCTAssertEqual(follower.run?.modelSnapshots().first?.history.steps, Array(1...300))
+        XCTAssertEqual(follower.junkLines, 0)
+    }
+
+    /// The same header (a run restarted with identical settings) but other
+    /// lines where the last ones read were.
+    func testAFileRewrittenInPlaceUnderTheSameHeaderIsReadAgain() throws {
+        let file = path("run.jsonl")
+        try write(Self.header(models: ["m"]) + (1...5).map { Self.stepLine("m", $0) }.joined(), to: file)
+        let follower = RecordFollower(path: file, now: 0)
+        follower.poll(now: 0)
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: file))
+        handle.write(Data((Self.header(models: ["m"]) + (101...140).map { Self.stepLine("m", $0) }.joined()).utf8))
+        try handle.close()
+        follower.poll(now: 1)
+        XCTAssertEqual(follower.run?.modelSnapshots().first?.history.steps, Array(101...140))
+    }
+
     func testAReplacedFileIsReadAgainFromTheStart() throws {
         let file = path("run.jsonl")
         try write(Self.header(models: ["old"]) + Self.stepLine("old", 1), to: file)

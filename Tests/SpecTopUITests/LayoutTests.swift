@@ -38,12 +38,16 @@ final class LayoutTests: XCTestCase {
         }
     }
 
-    func testTheTooSmallMessageNamesEverySizeThatWorks() {
-        // 70x20 with eight models: four sizes side by side need 72 columns, two columns of sizes 22 rows.
+    func testModelsThatDoNotFitBySizeStillAllShow() {
+        // 70x20 with eight models: four sizes side by side need 72 columns, two columns of sizes 22
+        // rows; nine small panels fit, so every model shows on one page (not by size), with no page line.
         let buffer = FrameRenderer.render(makeSnapshot(models: 8), info: testInfo, width: 70, height: 20)
-        XCTAssertTrue(buffer.text.contains("need 72x12 or 40x22, have 70x20"), buffer.text)
-        XCTAssertFalse(FrameRenderer.render(makeSnapshot(models: 8), info: testInfo, width: 60, height: 22).text.contains("too small"),
-                       "and 60x22 does work")
+        XCTAssertFalse(buffer.text.contains("too small"), buffer.text)
+        XCTAssertFalse(buffer.text.contains("page 1/"), buffer.text)
+        for model in makeSnapshot(models: 8).models { assertScreenContains(buffer, model.id) }
+        // Below 40x10 nothing can be drawn, whatever the models.
+        let tiny = FrameRenderer.render(makeSnapshot(models: 8), info: testInfo, width: 39, height: 20)
+        XCTAssertTrue(tiny.text.contains("need 40x10,"), tiny.text)
     }
 
     func testEveryModelIdVisibleNoOverlapNothingOutside() {

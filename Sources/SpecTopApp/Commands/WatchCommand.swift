@@ -24,6 +24,7 @@ struct WatchCommand: ParsableCommand {
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one record file or directory to watch") }
+        if paths.contains("") { throw ValidationError("an empty path names no record file or directory") }
         if !(poll >= 0.05 && poll <= 60) { throw ValidationError("--poll must be between 0.05 and 60 seconds, got \(poll)") }
         if !(stale > 0 && stale <= 1e6) { throw ValidationError("--stale must be a positive number of seconds, got \(stale)") }
         if !(timeout > 0 && timeout <= 1e6) { throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)") }
@@ -59,8 +60,7 @@ struct WatchCommand: ParsableCommand {
             let error = errno
             guard error == ENOENT else { throw CommandFailure.usage("\(path): \(String(cString: strerror(error)))") }
             // Not there yet: wait for it, as long as the directory it would appear in exists.
-            let parent = (path as NSString).deletingLastPathComponent
-            let directory = parent.isEmpty ? "." : parent
+            let directory = PathName.parent(of: path)
             var parentInfo = stat()
             guard stat(directory, &parentInfo) == 0, (parentInfo.st_mode & S_IFMT) == S_IFDIR else {
                 throw CommandFailure.usage("\(path): no such file, and its directory \(directory) does not exist either")

@@ -164,6 +164,7 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
         var models: [ModelSnapshot] = []
         var elapsed = 0.0
         var junk = 0
+        var dropped = 0
         var marks: [RunMark] = []
         var problems: [String] = []
         for (follower, name) in zip(followers, names) {
@@ -181,6 +182,7 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
                 if quiet >= options.timeout { problems.append("waiting for \(follower.path)") }
             case .reading:
                 guard let run = follower.run else { continue }
+                dropped += run.droppedModelCount
                 let state: RunSummary.State = run.isFinished ? .finished : (quiet >= options.stale ? .stale : .live)
                 runs.append(RunSummary(name: name, state: state, detail: run.endReason))
                 models += run.modelSnapshots(run: name, prefixingIDs: prefixed, stale: state == .stale)
@@ -191,6 +193,9 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
         for case .directory(let directory) in targets where !directoriesWithRecords.contains(directory) {
             problems.append("no records in \(directory) yet (waiting for *.jsonl)")
             if reportedEmptyDirectories.insert(directory).inserted { note("no records in \(directory) yet; waiting for *.jsonl files", now: now) }
+        }
+        if dropped > 0 {
+            problems.insert("more than \(LiveRun.modelLimit) models in one record: \(dropped)\(dropped >= LiveRun.modelLimit ? "+" : "") not shown", at: 0)
         }
         if junk > 0 { problems.insert("\(junk) junk line\(junk == 1 ? "" : "s") skipped", at: 0) }
         let live = runs.contains { $0.state == .live || $0.state == .waiting }

@@ -14,8 +14,18 @@ public struct LiveRun: Sendable {
     public private(set) var lineCount = 0
     /// The latest events charts mark (at most `RunMark.limit`).
     public private(set) var marks: [RunMark] = []
+    /// Lines about models past `modelLimit`, skipped.
+    public private(set) var droppedModelLines = 0
+    /// Ids past `modelLimit` seen so far (at most `modelLimit` of them are counted).
+    public private(set) var droppedModelCount = 0
+    private var droppedIDs: Set<String> = []
     private var latestStep = 0
     private var tracks: [String: Track] = [:]
+
+    /// The most models one run keeps: a writer that names a new model on every
+    /// line would otherwise grow memory and the frame time without bound.
+    /// The grid pages through far fewer; no sweep record has this many.
+    public static let modelLimit = 1024
     private let historyCapacity: Int
 
     struct Track: Sendable {
@@ -40,6 +50,10 @@ public struct LiveRun: Sendable {
         self.header = header
         self.historyCapacity = historyCapacity
         for info in header.models where tracks[info.id] == nil {
+            guard modelIDs.count < LiveRun.modelLimit else {
+                droppedModelCount += 1
+                continue
+            }
             modelIDs.append(info.id)
             tracks[info.id] = Track(info: info, history: MetricHistory(capacity: historyCapacity), featuresFrozen: info.mode == .frozen)
         }
@@ -115,6 +129,11 @@ public struct LiveRun: Sendable {
 
     private mutating func update(_ model: String, _ body: (inout Track) -> Void) {
         if tracks[model] == nil {
+            guard modelIDs.count < LiveRun.modelLimit else {
+                droppedModelLines += 1
+                if droppedIDs.count < LiveRun.modelLimit, droppedIDs.insert(model).inserted { droppedModelCount += 1 }
+                return
+            }
             // A model the header did not list (a hand-written header): shown all the same.
             modelIDs.append(model)
             tracks[model] = Track(info: RunRecord.ModelInfo(id: model, width: 0, depth: 0, parameterCount: 0, trainable: "all", mode: .active),

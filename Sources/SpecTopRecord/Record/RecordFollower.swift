@@ -6,8 +6,10 @@ import Foundation
 /// Lustre node, but a `stat` and a `pread` from the last offset always work.
 /// Each `poll` reads what was appended, applies complete lines to a bounded
 /// `LiveRun` and keeps a partial last line until its newline arrives. A file
-/// replaced (new inode) or truncated (shorter than the read offset) is read
-/// again from the start, with a notice. Lines that are not JSON are counted and
+/// replaced (new inode), truncated (shorter than the read offset) or rewritten
+/// in place (same inode, longer, but its header or the bytes before the read
+/// offset changed: `cp bigger.jsonl watched.jsonl`) is read again from the
+/// start, with a notice. Lines that are not JSON are counted and
 /// skipped, never fatal.
 ///
 /// A long existing file is opened tail first: the last `tailBytes` give the
@@ -46,6 +48,10 @@ public final class RecordFollower {
     private var reader = LineReader(offset: 0)
     private var older: (reader: LineReader, run: LiveRun, junk: Int)?
     private var headerEnd = 0
+    /// The header line as read, and the bytes just before the read offset:
+    /// what must still be there when the file grows, else it was rewritten.
+    private var headerBytes: [UInt8] = []
+    private var lastBytes: (offset: Int, bytes: [UInt8]) = (0, [])
     private var notices: [String] = []
     private var reportedRemoval = false
     private var reportedAccess = false
@@ -76,7 +82,7 @@ public final class RecordFollower {
         guard stat(path, &info) == 0 else {
             let error = errno
             if error == ENOENT || error == ENOTDIR {
-                if descriptor >= 0 && !reportedRemoval {
+                if identity != nil && !reportedRemoval {
                     reportedRemoval = true
                     notices.append("\(path): removed; showing what was read")
                 }
@@ -96,25 +102,26 @@ public final class RecordFollower {
             restart(because: "replaced by a new file")
         }
         let size = Int(info.st_size)
-        if descriptor >= 0 && size < knownSize {
+        if identity != nil && size < knownSize {
             restart(because: "truncated")
         }
-        if descriptor < 0 {
-            if case .refused = phase { phase = .waiting }  // it was no regular file; now it is
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                if !reportedAccess {
-                    reportedAccess = true
-                    notices.append("\(path): cannot read it (\(String(cString: strerror(errno))))")
-                }
-                return false
-            }
-            reportedAccess = false
-            descriptor = fd
+        let firstOpen = identity == nil
+        if firstOpen, case .refused = phase { phase = .waiting }  // it was no regular file; now it is
+        // Open for this poll only: a watch of hundreds of files must not hold a
+        // descriptor each (`ulimit -n`), and the terminal needs some too.
+        guard openDescriptor(expecting: id) else { return false }
+        defer { closeDescriptor() }
+        if firstOpen {
             identity = id
             lastGrowth = now
         }
-        if size > knownSize { lastGrowth = now }
+        if size > knownSize {
+            lastGrowth = now
+            if run != nil && !prefixUnchanged() {
+                restart(because: "rewritten in place")
+                return poll(now: now, maxBytes: maxBytes)
+            }
+        }
         knownSize = size
         if case .refused = phase { return false }
         if run == nil {
@@ -123,14 +130,38 @@ public final class RecordFollower {
         var lines: [Data] = []
         let more = reader.read(descriptor, upTo: size, maxBytes: maxBytes, into: &lines)
         apply(lines, to: &run!, junk: &junkLines)
+        rememberLastBytes()
         return more
+    }
+
+    /// How many bytes before the read offset are compared on growth.
+    private static let comparedTail = 64
+
+    private func rememberLastBytes() {
+        let end = reader.consumedOffset
+        let start = max(headerEnd, end - Self.comparedTail)
+        lastBytes = (start, readBytes(at: start, count: end - start) ?? [])
+    }
+
+    /// True when the header and the last bytes read are still what they were.
+    private func prefixUnchanged() -> Bool {
+        guard readBytes(at: 0, count: headerBytes.count) == headerBytes else { return false }
+        return lastBytes.bytes.isEmpty || readBytes(at: lastBytes.offset, count: lastBytes.bytes.count) == lastBytes.bytes
+    }
+
+    private func readBytes(at offset: Int, count: Int) -> [UInt8]? {
+        guard count > 0 else { return [] }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, off_t(offset)) }
+        return got == count ? buffer : nil
     }
 
     /// Reads up to `maxBytes` of the older part of a tail-first open.
     /// Returns true while there is more to read.
     @discardableResult
     public func backfill(maxBytes: Int = 8 << 20) -> Bool {
-        guard var older, descriptor >= 0 else { return false }
+        guard var older, let identity, openDescriptor(expecting: identity) else { return false }
+        defer { closeDescriptor() }
         self.older = nil
         // Catch up with every line the tail reader has applied, then take over.
         let target = reader.consumedOffset
@@ -173,6 +204,7 @@ public final class RecordFollower {
                     run = LiveRun(header: header, historyCapacity: historyCapacity)
                     phase = .reading
                     headerEnd = offset
+                    headerBytes = Array(head) + [10]
                     startReading(size: size)
                     return true
                 } catch let error as RecordError {
@@ -204,6 +236,33 @@ public final class RecordFollower {
         }
     }
 
+    /// Opens the file for one poll; false (with a notice, once) when it cannot
+    /// be read, or when it is no longer the file `stat` just saw.
+    private func openDescriptor(expecting id: (UInt64, UInt64)) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if !reportedAccess {
+                reportedAccess = true
+                let reason = errno == EMFILE ? "too many open files; raise ulimit -n" : String(cString: strerror(errno))
+                notices.append("\(path): cannot read it (\(reason))")
+            }
+            return false
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, UInt64(info.st_dev) == id.0, UInt64(info.st_ino) == id.1 else {
+            close(fd)  // replaced between the two calls: the next poll sees the new file
+            return false
+        }
+        reportedAccess = false
+        descriptor = fd
+        return true
+    }
+
+    private func closeDescriptor() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+    }
+
     private func refuse(_ reason: String, named: Bool = true) {
         let message = named ? "\(path): \(reason)" : reason
         if phase != .refused(message) {
@@ -223,6 +282,8 @@ public final class RecordFollower {
         junkLines = 0
         phase = .waiting
         reader = LineReader(offset: 0)
+        headerBytes = []
+        lastBytes = (0, [])
     }
 }
 

@@ -130,7 +130,8 @@ public final class MonitorController {
         let body = Rect(x: 0, y: 1, width: lastSize.width, height: max(0, lastSize.height - 2))
         switch state.view {
         case .grid:
-            guard let layout = GridLayout(models: snapshot.models, area: body) else { return nil }
+            let selected = ModelOrder(snapshot.models).resolve(state.selectedModelID, in: snapshot.models)
+            guard let layout = GridLayout.display(models: snapshot.models, area: body, selected: selected) else { return nil }
             return layout.slots.first { $0.rect.contains(x: event.x, y: event.y) }?.modelIndex
         case .compare:
             // The legend column at the right (wide terminals): one row per model under its title.

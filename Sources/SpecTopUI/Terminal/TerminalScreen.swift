@@ -20,6 +20,14 @@ final class TerminalScreen {
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { throw TerminalError.notATerminal }
         TerminalRescue.saveModes()
         guard let screen = spectop_newterm() else {
+            // ncurses opens the terminfo file: with no descriptor left that,
+            // not TERM, is why it failed.
+            let spare = dup(STDIN_FILENO)
+            if spare >= 0 { close(spare) } else if errno == EMFILE {
+                var limit = rlimit()
+                getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+                throw TerminalError.tooManyOpenFiles(limit: Int(clamping: limit.rlim_cur))
+            }
             let environment = ProcessInfo.processInfo.environment
             let overrides = ["COLUMNS", "LINES"].compactMap { key in environment[key].map { "\(key)=\($0)" } }
             throw TerminalError.cursesFailed(term: environment["TERM"],

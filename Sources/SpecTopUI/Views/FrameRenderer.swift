@@ -12,7 +12,7 @@ public enum FrameRenderer {
     public static func workingSizes(snapshot: EngineSnapshot, state: MonitorState) -> [(width: Int, height: Int)] {
         let bodies: [(width: Int, height: Int)]
         switch state.view {
-        case .grid: bodies = GridLayout.minimumSizes(models: snapshot.models)
+        case .grid: bodies = GridLayout.minimumSizes(models: snapshot.models) + [GridLayout.pagedMinimum]
         case .compare: bodies = [CompareView.minimumSize]
         case .scaling: bodies = [ScalingView.minimumSize]
         case .spectrum: bodies = [SpectrumView.minimumSize]
@@ -22,7 +22,8 @@ public enum FrameRenderer {
             let size = (width: max(absoluteMinimum.width, body.width), height: max(absoluteMinimum.height, body.height + 2))
             if !sizes.contains(where: { $0.width <= size.width && $0.height <= size.height }) { sizes.append(size) }
         }
-        return sizes
+        // Only sizes no other one beats in both directions.
+        return sizes.filter { size in !sizes.contains { $0 != size && $0.width <= size.width && $0.height <= size.height } }
     }
 
     /// The terminal size the current view needs for `snapshot`.

@@ -19,6 +19,42 @@ public struct GridLayout: Sendable, Equatable {
     public let slots: [Slot]
     /// Sizes per row of panels.
     public let columns: Int
+    /// When not every model fits (a sweep of hundreds of records): the page
+    /// shown (0-based) and how many there are; nil when every model is shown.
+    public private(set) var page: (index: Int, count: Int)?
+
+    public static func == (a: GridLayout, b: GridLayout) -> Bool {
+        a.slots == b.slots && a.columns == b.columns && a.page?.index == b.page?.index && a.page?.count == b.page?.count
+    }
+
+    private init(slots: [Slot], columns: Int, page: (index: Int, count: Int)?) {
+        self.slots = slots; self.columns = columns; self.page = page
+    }
+
+    /// What the grid shows in `area`: every model by size when they fit, else
+    /// the page of smallest panels that holds `selected` (Tab and the arrows
+    /// move the selection, and so the page), with one row left below for the
+    /// page line. Nil only when not even one panel and that row fit.
+    public static func display(models: [ModelSnapshot], area: Rect, selected: Int?) -> GridLayout? {
+        if let whole = GridLayout(models: models, area: area) { return whole }
+        let columns = area.width / minimumPanelWidth, rows = (area.height - 1) / minimumPanelHeight
+        guard columns >= 1, rows >= 1 else { return nil }
+        let order = ModelOrder(models).flat
+        let perPage = columns * rows
+        let pages = (order.count + perPage - 1) / perPage
+        let position = selected.flatMap { order.firstIndex(of: $0) } ?? 0
+        let page = position / perPage
+        let panelWidth = area.width / columns, panelHeight = (area.height - 1) / rows
+        let shown = order[(page * perPage)..<min(order.count, (page + 1) * perPage)]
+        let slots = shown.enumerated().map { offset, modelIndex in
+            Slot(modelIndex: modelIndex, rect: Rect(x: area.x + (offset % columns) * panelWidth, y: area.y + (offset / columns) * panelHeight,
+                                                 width: panelWidth, height: panelHeight))
+        }
+        return GridLayout(slots: slots, columns: columns, page: (page, pages))
+    }
+
+    /// The smallest body any number of models can be paged in: one panel and the page line.
+    public static let pagedMinimum = (width: minimumPanelWidth, height: minimumPanelHeight + 1)
 
     /// The layout of `models` in `area`; nil when the panels would be smaller
     /// than the minimum.
@@ -56,6 +92,7 @@ public struct GridLayout: Sendable, Equatable {
         }
         self.slots = slots
         self.columns = chosen.columns
+        self.page = nil
     }
 
     /// The smallest body of every arrangement of `models` (sizes per row of

@@ -11,9 +11,12 @@ public struct GridView: Sendable {
         self.snapshot = snapshot; self.state = state; self.selectedIndex = selectedIndex
     }
 
-    /// The smallest body that fits every model at the given available size.
+    /// The smallest body that fits every model at the given available size,
+    /// or, where they cannot all fit, the smallest that pages through them.
     public static func minimumSize(snapshot: EngineSnapshot, available: (width: Int, height: Int)) -> (width: Int, height: Int) {
-        GridLayout.minimumSize(models: snapshot.models, available: available)
+        let whole = GridLayout.minimumSize(models: snapshot.models, available: available)
+        if whole.width <= available.width && whole.height <= available.height { return whole }
+        return GridLayout.pagedMinimum
     }
 
     public func render(into buffer: inout CellBuffer, area: Rect, glyphs: GlyphSet) {
@@ -23,10 +26,14 @@ public struct GridView: Sendable {
             buffer.put(text, x: area.x + max(0, (area.width - text.count) / 2), y: area.y + area.height / 2, role: .muted, maxWidth: area.width)
             return
         }
-        guard let layout = GridLayout(models: snapshot.models, area: area) else { return }
+        guard let layout = GridLayout.display(models: snapshot.models, area: area, selected: selectedIndex) else { return }
         for slot in layout.slots {
             let panel = ModelPanel(model: snapshot.models[slot.modelIndex], selected: slot.modelIndex == selectedIndex, state: state)
             panel.render(into: &buffer, area: slot.rect, glyphs: glyphs)
+        }
+        if let page = layout.page, page.count > 1 {
+            let line = "page \(page.index + 1)/\(page.count) of \(snapshot.models.count) models: Tab and the arrows move through them"
+            buffer.put(line, x: area.x + 1, y: area.maxY - 1, role: .muted, maxWidth: area.width - 1)
         }
     }
 }

@@ -35,6 +35,8 @@ final class ExportWhileTrainingTests: XCTestCase {
             }
         }
         XCTAssertTrue(folders.allSatisfy { DumpDestination.isDumpEntry($0, in: directory.path) }, "--force may replace them")
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: directory.path).contains { $0.hasPrefix(DumpDestination.partialPrefix) },
+                       "every export was named when complete")
         let exports = session.engine.drainEvents().filter {
             if case .event(let kind, _, _, _, _) = $0 { return kind == "export" }
             return false

@@ -20,10 +20,15 @@ final class PseudoTerminalProcess {
             throw Failure(description: "cannot open a pseudo-terminal: \(String(cString: strerror(errno)))")
         }
         let slavePath = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slave = FileHandle(forUpdatingAtPath: slavePath) else {
+        // O_NOCTTY: a bench that leads its own session (setsid, CI, cron) would
+        // otherwise make this terminal its own and get its SIGHUP when the child exits.
+        let slaveDescriptor = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard slaveDescriptor >= 0 else {
+            let reason = String(cString: strerror(errno))
             close(master)
-            throw Failure(description: "cannot open \(slavePath)")
+            throw Failure(description: "cannot open \(slavePath): \(reason)")
         }
+        let slave = FileHandle(fileDescriptor: slaveDescriptor, closeOnDealloc: true)
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment

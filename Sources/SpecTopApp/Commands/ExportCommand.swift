@@ -41,25 +41,31 @@ struct ExportCommand: ParsableCommand {
             throw CommandFailure.usage(error.description)
         }
         let record = RunRecord.combined(try inputs.map { try RunRecord.read(path: $0) })
+        for warning in record.warnings { StandardStreams.printError("warning: \(warning)") }
+        // From here a stop signal removes what was written instead of leaving a cut-off CSV.
+        SignalFlag.install()
         guard let destination else {
             // A terminal is shown the ids escaped; a pipe gets the data as it is.
             let escape = isatty(STDOUT_FILENO) != 0
-            CSVExport.write(record, wide: wide) { StandardStreams.writeOutput(escape ? TerminalSafeText.lines($0) : $0) }
+            try CSVExport.write(record, wide: wide) { chunk in
+                if let signal = SignalFlag.received { throw CommandFailure.interrupted(signal: signal, "export stopped by \(SignalFlag.name(signal))") }
+                StandardStreams.writeOutput(escape ? TerminalSafeText.lines(chunk) : chunk)
+            }
             return
         }
-        let file: UnsafeMutablePointer<FILE>
-        do { file = try destination.open() } catch let error as ConfigError { throw CommandFailure.usage(error.description) }
-        func failure() -> CommandFailure { .runtime("cannot write the CSV to \(output): \(String(cString: strerror(errno)))") }
+        let output = try OutputFile(destination, naming: Self.naming)
         do {
             try CSVExport.write(record, wide: wide) { chunk in
-                if chunk.withCString({ fputs($0, file) }) < 0 { throw failure() }
+                if let signal = SignalFlag.received { throw CommandFailure.interrupted(signal: signal, "export stopped by \(SignalFlag.name(signal)); \(self.output) was not written") }
+                try output.write(chunk)
             }
+            try output.commit()
         } catch {
-            fclose(file)
+            output.discard()
             throw error
         }
-        if fflush(file) != 0 { let error = failure(); fclose(file); throw error }
-        if fclose(file) != 0 { throw failure() }
+        let models = CSVExport.modelIDs(record).count
+        StandardStreams.writeError("spectop: wrote \(models) model\(models == 1 ? "" : "s") to \(TerminalSafeText.line(self.output))\(wide ? " (wide)" : "")\n")
     }
 
     static let naming = RecordDestination.Naming(option: "--csv", noun: "the CSV", writer: "another spectop process", reader: "this export")

@@ -22,6 +22,10 @@ struct ReplayCommand: ParsableCommand {
                                blasCore: "recorded on OpenBLAS \(record.blas ?? "?")", status: status)
         let monitor = Monitor(source: ReplaySource(record: record), info: info,
                               options: display.monitorOptions(mode: .replay, theme: chosen))
-        do { _ = try monitor.run() } catch { throw CommandFailure.runtime("\(error)") }
+        let reason: MonitorExitReason
+        do { reason = try monitor.run() } catch { throw CommandFailure.runtime("\(error)") }
+        if case .signal(let number) = reason {
+            throw CommandFailure.interrupted(signal: number, "replay stopped by \(SignalFlag.name(number))")
+        }
     }
 }

@@ -189,27 +189,40 @@ extension SpectopCommand {
             command = try parseAsRoot(joiningNegativeValues(arguments ?? Array(CommandLine.arguments.dropFirst())))
         } catch {
             let code = exitCode(for: error)
-            if code == .success || error is ExitCode { self.exit(withError: error) }
+            if code == .success || error is ExitCode { leave(withError: error) }
             if code.rawValue == 64 {
                 let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
                 report(.usage("\(message) (see spectop --help)"))
             }
-            self.exit(withError: error)
+            leave(withError: error)
         }
         do {
             try command.run()
         } catch {
             // `--help` and `help` arrive as a clean exit thrown by the parser's own command.
-            if exitCode(for: error) == .success { self.exit(withError: error) }
+            if exitCode(for: error) == .success { leave(withError: error) }
             report(CommandFailure.from(error))
         }
         if let failure = StandardStreams.outputFailure { report(.runtime(failure)) }
-        Foundation.exit(0)
+        ProcessExit.now(0)
     }
 
     /// The one place a failure becomes a message and an exit status.
     static func report(_ failure: CommandFailure) -> Never {
         StandardStreams.printError(failure.description)
-        Foundation.exit(failure.status)
+        ProcessExit.now(failure.status)
+    }
+
+    /// ArgumentParser's own exits (`--help`, `--version`, its usage errors),
+    /// printed as it would print them but left through `ProcessExit`: its
+    /// `exit(withError:)` runs `exit()`, whose OpenBLAS teardown never returns
+    /// under a tight `ulimit -v`.
+    static func leave(withError error: any Error) -> Never {
+        let code = exitCode(for: error)
+        let message = fullMessage(for: error)
+        if !message.isEmpty {
+            if code == .success { StandardStreams.writeOutput(message + "\n") } else { StandardStreams.writeError(message + "\n") }
+        }
+        ProcessExit.now(code.rawValue)
     }
 }

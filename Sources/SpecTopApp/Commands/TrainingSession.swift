@@ -116,12 +116,31 @@ final class TrainingSession: @unchecked Sendable {
             previousDumpRemoved = true
         }
         lock.unlock()
-        let directory = final ? root : DumpDestination.numberedFolder(in: root, step: engine.snapshot().models.map(\.step).max() ?? 0)
+        // An export during the run is written to a hidden folder and named
+        // only when complete: a stop signal mid-write leaves no folder that
+        // looks like a dump.
+        let target: String
+        if final {
+            target = root
+        } else {
+            switch DumpDestination.partialFolder(in: root) {
+            case .success(let partial): target = partial
+            case .failure(let error): return recordFailure(error.description)
+            }
+        }
         let report: StateDump.Report
-        do { report = try engine.writeStateDump(to: URL(fileURLWithPath: directory)) } catch {
+        do { report = try engine.writeStateDump(to: URL(fileURLWithPath: target)) } catch {
+            if !final { try? FileManager.default.removeItem(atPath: target) }
             return recordFailure("\(error)")
         }
         let step = engine.snapshot().models.map(\.step).max() ?? 0
+        var directory = target
+        if !final {
+            switch DumpDestination.publish(target, in: root, step: step) {
+            case .success(let named): directory = named
+            case .failure(let error): return recordFailure(error.description)
+            }
+        }
         engine.note(kind: "export", detail: directory)
         if !report.failures.isEmpty {
             return recordFailure("state dump written to \(directory) (step \(step)) except: " + report.failures.joined(separator: "; "))

@@ -137,8 +137,22 @@ enum ConfigParser {
 
     /// The TOML literal of a key's current value in `config`.
     static func literal(_ key: ConfigKey, in config: ExperimentConfig) -> String {
+        // A TOML basic string with every control character (C0, DEL, C1) as
+        // \uXXXX: the printed file reads back to the same value, and a name
+        // holding ESC or BEL never reaches the terminal raw.
         func quoted(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            var out = "\""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\\": out += "\\\\"
+                case "\"": out += "\\\""
+                case _ where TerminalSafeText.isControl(scalar):
+                    let hex = String(scalar.value, radix: 16, uppercase: true)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
         }
         func number(_ x: Double) -> String {
             if x == x.rounded(), abs(x) < 1e15 { return String(format: "%.1f", x) }

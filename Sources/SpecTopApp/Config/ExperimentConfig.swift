@@ -29,7 +29,7 @@ struct ExperimentConfig: Sendable, Equatable {
         mutating func resolvePaths(relativeTo configFile: String) {
             var info = stat()
             guard stat(configFile, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
-            let directory = (configFile as NSString).deletingLastPathComponent
+            let directory = PathName.directory(of: configFile)
             func resolved(_ path: String) -> String {
                 guard !path.isEmpty, !path.hasPrefix("/"), !directory.isEmpty else { return path }
                 return (directory as NSString).appendingPathComponent(path)

@@ -7,7 +7,8 @@ import SpectralCore
 /// Long form (default): one row per model and step, the columns `columns`.
 /// Wide form: one row per step, one column per model and metric, named
 /// `MODEL:metric`. RFC 4180 quoting; an empty cell is a value the record does
-/// not have (no spectrum at that step, chi_pos undefined, NaN or Inf).
+/// not have (no spectrum at that step, chi_pos undefined, NaN or Inf). Model
+/// ids that a spreadsheet would take for a formula get a leading `'` (`inert`).
 enum CSVExport {
     /// The metrics, in column order (after `model` in the long form).
     static let metrics = ["step", "wall", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "chi_net_estimate", "chi_net_stderr",
@@ -71,7 +72,7 @@ enum CSVExport {
         let models = modelIDs(record)
         if wide {
             let perModel = metrics.dropFirst()  // the step is the row's key
-            try line(["step"] + models.flatMap { id in perModel.map { "\(id):\($0)" } })
+            try line(["step"] + models.flatMap { id in perModel.map { inert("\(id):\($0)") } })
             // Each model's rows by step; the first row of a step wins (a repeated step is rare).
             var byStep: [[Int: [String]]] = []
             var steps = Set<Int>()
@@ -90,7 +91,7 @@ enum CSVExport {
         } else {
             try line(columns)
             for id in models {
-                for row in rows(record, model: id) { try line([id] + row.cells) }
+                for row in rows(record, model: id) { try line([inert(id)] + row.cells) }
             }
         }
         if !buffer.isEmpty { try emit(buffer) }
@@ -101,6 +102,15 @@ enum CSVExport {
         var out = ""
         write(record, wide: wide) { out += $0 }
         return out
+    }
+
+    /// A text cell a spreadsheet will not run: a model id from a record that
+    /// begins with `=`, `+`, `-`, `@`, a tab or a carriage return would be
+    /// read as a formula (CSV injection), so it gets a leading `'`, as OWASP
+    /// advises. Numbers are never text cells and stay as they are.
+    static func inert(_ text: String) -> String {
+        guard let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) else { return text }
+        return "'" + text
     }
 
     /// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.

@@ -59,26 +59,50 @@ enum DumpDestination {
         }
     }
 
-    /// Creates and returns `root/step-000500` for an export at step 500
-    /// (`-2`, `-3`… when that step was exported already: paused, `e` pressed
-    /// twice). `mkdir` claims the name, so two exports at once never share one.
-    static func numberedFolder(in root: String, step: Int) -> String {
-        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    /// The prefix of the hidden folder an export is written into before it
+    /// gets its name: a dump is complete or absent, never half there.
+    static let partialPrefix = ".spectop-partial-"
+
+    /// Creates a hidden folder in `root` (created if missing) for an export
+    /// being written; nil with the reason when it cannot be made.
+    static func partialFolder(in root: String) -> Result<String, ConfigError> {
+        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+            return .failure(ConfigError("cannot write the state dump to \(root): \(error.localizedDescription)"))
+        }
+        var template = Array((root.hasSuffix("/") ? root : root + "/").utf8CString.dropLast()) + Array((partialPrefix + "XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            return .failure(ConfigError("cannot write the state dump to \(root): \(String(cString: strerror(errno)))"))
+        }
+        return .success(String(cString: made))
+    }
+
+    /// Gives the complete export in `partial` its name, `root/step-000500`
+    /// for step 500 (`-2`, `-3`… when that step was exported already:
+    /// paused, `e` pressed twice), by one `rename`, which never replaces a
+    /// folder with anything in it, so two exports never share a name.
+    static func publish(_ partial: String, in root: String, step: Int) -> Result<String, ConfigError> {
         let digits = String(max(0, step))
         let base = (root as NSString).appendingPathComponent("step-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits)
         var candidate = base
         var n = 1
-        while mkdir(candidate, 0o755) != 0 && errno == EEXIST {
+        while rename(partial, candidate) != 0 {
+            guard errno == ENOTEMPTY || errno == EEXIST else {
+                let reason = String(cString: strerror(errno))
+                try? FileManager.default.removeItem(atPath: partial)
+                return .failure(ConfigError("cannot name the state dump \(candidate): \(reason)"))
+            }
             n += 1
             candidate = "\(base)-\(n)"
         }
-        return candidate
+        return .success(candidate)
     }
 
     /// True for the probe files, for folders whose manifest says spectop wrote
-    /// them, and for the numbered export folders (`step-…`) that hold such a dump.
+    /// them, for the numbered export folders (`step-…`) that hold such a dump,
+    /// and for the hidden folder of an export that never finished.
     static func isDumpEntry(_ name: String, in directory: String) -> Bool {
-        if probeFiles.contains(name) { return true }
+        // An export a stop signal cut short: spectop's own, and never a dump.
+        if probeFiles.contains(name) || name.hasPrefix(partialPrefix) { return true }
         if name.hasPrefix("step-") {
             let folder = (directory as NSString).appendingPathComponent(name)
             let inside = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []

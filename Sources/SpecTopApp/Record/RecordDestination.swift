@@ -49,8 +49,7 @@ struct RecordDestination: Sendable {
         var info = stat()
         if stat(path, &info) != 0 {
             guard errno == ENOENT else { throw ConfigError("cannot write \(noun) to \(path): \(String(cString: strerror(errno)))") }
-            let directory = (path as NSString).deletingLastPathComponent
-            let parent = directory.isEmpty ? "." : directory
+            let parent = PathName.parent(of: path)
             var parentInfo = stat()
             guard stat(parent, &parentInfo) == 0 else {
                 throw ConfigError("cannot write \(noun) to \(path): \(String(cString: strerror(errno)))")

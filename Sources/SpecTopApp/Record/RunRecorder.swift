@@ -6,12 +6,19 @@ import SpectralCore
 /// A background thread drains the engine's events every 100 ms and writes
 /// them; the stream is flushed at least once a second and after every
 /// `event` line, so `tail -f` shows progress and a killed process loses at
-/// most the last second. A write failure (disk full, file removed, …) stops
-/// recording but never training: `failure` then holds the message.
+/// most the last second. A write failure (disk full, `ulimit -f`, file
+/// removed, …) stops recording but never training: `failure` then holds the
+/// message, and a regular file is cut back to its last complete line, so the
+/// record never ends mid-line.
 final class RunRecorder: @unchecked Sendable {
-    // @unchecked: the FILE and buffers are touched only under `lock`.
+    // @unchecked: the descriptor and buffers are touched only under `lock`.
     let path: String
     private let file: UnsafeMutablePointer<FILE>
+    /// Whole lines not yet written; written with write(2), not stdio, so a
+    /// failed write leaves nothing buffered to be flushed half later.
+    private var pending: [UInt8] = []
+    /// The file's length up to its last complete line (what a failure keeps).
+    private var committed: off_t = 0
     private let lock = NSLock()
     private var failed: String?
     private var closed = false
@@ -98,6 +105,7 @@ final class RunRecorder: @unchecked Sendable {
         write(lines: [endLine], flush: true)
         lock.lock()
         if !closed {
+            if failed == nil && !pending.isEmpty { writePending() }
             if fclose(file) != 0 && failed == nil { failed = "cannot write the record to \(path): \(String(cString: strerror(errno)))" }
             closed = true
         }
@@ -109,19 +117,33 @@ final class RunRecorder: @unchecked Sendable {
         defer { lock.unlock() }
         guard failed == nil, !closed else { return }
         for line in lines {
-            let text = line + "\n"
-            let written = text.withCString { fputs($0, file) }
-            if written < 0 {
-                failed = "cannot write the record to \(path): \(String(cString: strerror(errno)))"
-                return
-            }
+            pending.append(contentsOf: line.utf8)
+            pending.append(10)
         }
-        if flush || Date().timeIntervalSince(lastFlush) >= 1 {
-            if fflush(file) != 0 {
-                failed = "cannot write the record to \(path): \(String(cString: strerror(errno)))"
-                return
-            }
+        if flush || Date().timeIntervalSince(lastFlush) >= 1 || pending.count >= 1 << 20 {
+            writePending()
             lastFlush = Date()
         }
+    }
+
+    /// Writes every pending line; on failure records why and cuts a regular
+    /// file back to its last complete line (a FIFO or device cannot be cut).
+    private func writePending() {
+        let descriptor = fileno(file)
+        var offset = 0
+        while offset < pending.count {
+            let written = pending.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                failed = "cannot write the record to \(path): \(String(cString: strerror(errno)))"
+                var info = stat()
+                if fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { _ = ftruncate(descriptor, committed) }
+                pending.removeAll()
+                return
+            }
+            offset += written
+        }
+        committed += off_t(pending.count)
+        pending.removeAll(keepingCapacity: true)
     }
 }

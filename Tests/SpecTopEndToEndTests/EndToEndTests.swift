@@ -384,4 +384,60 @@ final class EndToEndTests: XCTestCase {
             try tmux(["kill-session", "-t", session])
         }
     }
+    // MARK: Reliability round 3 (issue 28)
+
+    func testReplayEndedByASignalExitsWith128PlusIt() throws {
+        let out = scratch.appendingPathComponent("replay-signal.jsonl").path
+        let recorded = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "60", "--out", out])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        for signal in [SIGTERM, SIGINT] {
+            try start("replay \(out)", environment: "TERM=xterm-256color LANG=C.UTF-8")
+            _ = try waitFor { $0.contains("w32-frozen") && $0.contains("replay") }
+            let pids = spectopPIDs(marker: out)
+            XCTAssertEqual(pids.count, 1)
+            for pid in pids { kill(pid, signal) }
+            let after = try waitFor(5) { $0.contains("EXIT=") && $0.contains("icanon") }
+            XCTAssertTrue(after.contains("EXIT=\(128 + signal)"), after)
+            XCTAssertTrue(after.contains("replay stopped by SIG"), after)
+            assertTerminalRestored(after)
+            try tmux(["kill-session", "-t", session])
+        }
+    }
+
+    /// Twenty records under `ulimit -n 12`: watch holds no descriptor per
+    /// file, so the terminal still starts and every run is shown.
+    func testWatchOfTwentyRecordsUnderATightDescriptorLimit() throws {
+        let source = scratch.appendingPathComponent("one.jsonl").path
+        let recorded = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "20", "--out", source])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        let sweep = scratch.appendingPathComponent("sweep")
+        try FileManager.default.createDirectory(at: sweep, withIntermediateDirectories: true)
+        for index in 0..<20 {
+            try FileManager.default.copyItem(atPath: source, toPath: sweep.appendingPathComponent(String(format: "run%02d.jsonl", index)).path)
+        }
+        try start("watch \(sweep.path)", environment: "ulimit -n 12; TERM=xterm-256color LANG=C.UTF-8", width: 160, height: 48)
+        let shown = try waitFor { $0.contains("20 runs") }
+        XCTAssertTrue(shown.contains("20 runs"), shown)
+        XCTAssertFalse(shown.contains("cannot start the terminal"), shown)
+        XCTAssertTrue(shown.contains("page 1/"), "80 models page in 160x48:\n\(shown)")
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
+    /// `ulimit -f` under the monitor: the run goes on, the footer says why
+    /// the record stopped, and q leaves with status 1 and the terminal restored.
+    func testAFileSizeLimitUnderTheMonitorIsAWriteErrorNotADeath() throws {
+        let out = scratch.appendingPathComponent("limited.jsonl").path
+        try start("run --preset tiny --steps 1000000 --out \(out)", environment: "ulimit -f 24; TERM=xterm-256color LANG=C.UTF-8")
+        let failing = try waitFor { $0.contains("File too large") }
+        XCTAssertTrue(failing.contains("File too large"), failing)
+        let later = try waitFor { [self] in (steps(in: $0).min() ?? 0) > 100 }
+        XCTAssertGreaterThan(steps(in: later).min() ?? 0, 100, "training goes on:\n\(later)")
+        try keys("q")
+        let after = try waitFor { $0.contains("EXIT=") && $0.contains("icanon") }
+        XCTAssertTrue(after.contains("EXIT=1"), after)
+        assertTerminalRestored(after)
+        let data = try Data(contentsOf: URL(fileURLWithPath: out))
+        XCTAssertEqual(data.last, 10, "the record ends with a whole line")
+    }
 }

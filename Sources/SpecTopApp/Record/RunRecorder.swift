@@ -136,8 +136,11 @@ final class RunRecorder: @unchecked Sendable {
             if written < 0 {
                 if errno == EINTR { continue }
                 failed = "cannot write the record to \(path): \(String(cString: strerror(errno)))"
+                // Keep the whole lines that did get out (a file-size limit
+                // lets a write through up to it), and nothing of a cut one.
+                let whole = pending[..<offset].lastIndex(of: 10).map { $0 + 1 } ?? 0
                 var info = stat()
-                if fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { _ = ftruncate(descriptor, committed) }
+                if fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { _ = ftruncate(descriptor, committed + off_t(whole)) }
                 pending.removeAll()
                 return
             }

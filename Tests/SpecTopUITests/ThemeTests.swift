@@ -99,3 +99,49 @@ extension Result {
         return nil
     }
 }
+
+/// Theme files as the record battery mutates records: hostile values for
+/// every key, control characters, random byte edits. Each parses or fails
+/// with one line naming the file and line; a frame showing that message has
+/// no control character left in it.
+final class ThemeMutationTests: XCTestCase {
+    static let hostile = ["#FFFFFFFFFF", "#-1", "#1e999", "999999999999999999999", "-1", "1e19", "#\u{1B}[2J", "default default",
+                          "#ff0000\u{07}", "", "#", "#ffffff # ok", "\u{9B}31m", "#FFFFFF\u{0}"]
+
+    func check(_ text: String) {
+        switch Theme.parse(text, name: "m", source: "m.theme") {
+        case .success(let theme):
+            XCTAssertEqual(theme.colors.count, ColorRole.allCases.count)
+        case .failure(let error):
+            XCTAssertTrue(error.description.contains("m.theme"), error.description)
+            let frame = FrameRenderer.render(makeSnapshot(models: 2), info: MonitorInfo(preset: "t", dataset: "d", blasCore: "b", status: error.description),
+                                             width: 100, height: 30)
+            XCTAssertFalse(frame.text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" || (0x7F...0x9F).contains($0.value) },
+                           "a theme's text never drives the terminal:\n\(frame.text)")
+        }
+    }
+
+    func testEveryKeyTakesHostileValues() {
+        for role in ColorRole.allCases {
+            for value in Self.hostile { check("\(role.rawValue) = \(value)\n") }
+        }
+    }
+
+    func testRandomByteEditsNeverCrash() {
+        var random = TestRandom(seed: 0x7E3E)
+        let base = Array(ColorRole.allCases.map { "\($0.rawValue) = #10ab3f" }.joined(separator: "\n").utf8)
+        let alphabet = Array("#=0123456789abcdefABCDEFxyz \n\t".utf8) + [0x1B, 0x07, 0xC2, 0x9B, 0xFF]
+        for _ in 0..<3000 {
+            var bytes = base
+            for _ in 0..<(1 + random.index(below: 6)) where !bytes.isEmpty {
+                let position = random.index(below: bytes.count)
+                switch random.index(below: 3) {
+                case 0: bytes[position] = alphabet[random.index(below: alphabet.count)]
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(alphabet[random.index(below: alphabet.count)], at: position)
+                }
+            }
+            check(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+}

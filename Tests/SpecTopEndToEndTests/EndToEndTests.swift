@@ -440,4 +440,30 @@ final class EndToEndTests: XCTestCase {
         let data = try Data(contentsOf: URL(fileURLWithPath: out))
         XCTAssertEqual(data.last, 10, "the record ends with a whole line")
     }
+    /// A stop signal just after `e`: the export is whole or absent, never a
+    /// folder with some of the models that looks like a dump.
+    func testAnExportCutByASignalLeavesNoPartialDump() throws {
+        for delay in [0.05, 0.15] {
+            let dump = scratch.appendingPathComponent("dump-\(delay)")
+            let out = scratch.appendingPathComponent("dump-\(delay).jsonl").path
+            try start("run --preset reach --steps 1000000 --dump \(dump.path) --out \(out)", environment: "TERM=xterm-256color LANG=C.UTF-8")
+            _ = try waitFor { [self] in $0.contains("frozen") && (steps(in: $0).min() ?? 0) > 3 }
+            let pids = spectopPIDs(marker: out)
+            XCTAssertEqual(pids.count, 1)
+            try keys("e")
+            Thread.sleep(forTimeInterval: delay)
+            for pid in pids { kill(pid, SIGTERM) }
+            let after = try waitFor(10) { $0.contains("EXIT=") }
+            XCTAssertTrue(after.contains("EXIT=143"), after)
+            let record = try RunRecord.read(path: out)
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: dump.path)) ?? []
+            for folder in entries where folder.hasPrefix("step-") {
+                let inside = try FileManager.default.contentsOfDirectory(atPath: dump.appendingPathComponent(folder).path)
+                for model in record.models {
+                    XCTAssertTrue(inside.contains(model.id), "\(folder) lacks \(model.id): \(inside.sorted())")
+                }
+            }
+            try tmux(["kill-session", "-t", session])
+        }
+    }
 }

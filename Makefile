@@ -31,7 +31,7 @@ release:
 unit:
 	@scripts/check-contraction-kernels.sh
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --filter '^(SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.'
+	$(SWIFT) test --skip-build --filter '^(SpecTopRecordTests|SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.'
 
 # The release binary is built after the debug one so the long runs of the
 # integration tier (claims reproductions, the CLI battery) pick it up as the newer build.

@@ -60,6 +60,8 @@ let package = Package(
         // A counting malloc for the allocation-free training test (C: it replaces the test binary's allocator).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "SpectralCoreTests", dependencies: ["SpectralCore", "TestSupport", "AllocationCounter"], swiftSettings: strict),
+        // The contract alone (Foundation only): the record reader, writer and validator without the engine or BLAS.
+        .testTarget(name: "SpecTopRecordTests", dependencies: ["SpecTopRecord"], swiftSettings: strict),
         .testTarget(name: "SpecTopUITests", dependencies: ["SpecTopUI", "SpecTopRecord"], swiftSettings: strict),
         .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
         // The tiers: the three targets above are the fast unit tier (no process

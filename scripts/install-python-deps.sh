@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the PyTorch probe's tests need (torch, numpy, pytest) into
-# python/.venv and prints that interpreter's path as the last line of stdout.
+# Installs what the PyTorch probe's tests need (torch, numpy, pytest, and
+# jsonschema for the record contract tests) into python/.venv and prints that
+# interpreter's path as the last line of stdout.
 #
 # torch comes from a local CPU wheel when the machine has one
 # (/opt/wheels/torch-*.whl, or $TORCH_WHEEL_DIR/torch-*.whl, matching this
 # Python), else from the package registry (`pip install torch`). Without a
 # usable venv module it installs into python3 itself. Exits 1 with a message
 # when nothing can be installed; `make python` then fails, not skips.
+# jsonschema (pure Python, from the registry with its dependencies) is not
+# required: without it test_record_contract.py skips its schema checks with
+# a message, and the script still succeeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=python/.venv
@@ -29,4 +33,9 @@ if ! "$py" -c 'import torch, numpy, pytest' >/dev/null 2>&1; then
   fi
 fi
 "$py" -c 'import torch, numpy, pytest' >&2 || { echo "could not install torch, numpy and pytest for $py" >&2; exit 1; }
+if ! "$py" -c 'import jsonschema' >/dev/null 2>&1; then
+  echo "installing jsonschema (record contract tests, docs/record.schema.json)" >&2
+  "$py" -m pip install --quiet jsonschema >&2 \
+    || echo "could not install jsonschema: the record schema checks in python/tests/test_record_contract.py will be skipped" >&2
+fi
 echo "$py"

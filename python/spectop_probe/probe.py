@@ -453,7 +453,8 @@ class Probe:
                 self.writer.spectrum(self.name, step, s.eigenvalues, s.weights, s.chi_pos_exact, s.lambda_eff,
                                      s.r_eff, s.effective_rank)
             if raw.no_spectrum is not None and not self._no_spectrum_said:
-                self.writer.event("no_spectrum", model=self.name, step=step, detail=raw.no_spectrum)
+                # Event kind "spectrum", as spectop's engine writes it (docs/RECORD.md, "Event kinds").
+                self.writer.event("spectrum", model=self.name, step=step, detail=raw.no_spectrum)
                 self._no_spectrum_said = True
             if bad is not None:
                 self.writer.event("diverged", model=self.name, step=step,

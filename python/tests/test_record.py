@@ -1,8 +1,10 @@
 """The record the probe writes: every field of the contract, spectop's
-conventions (null for undefined, descending eigenvalues), the no_spectrum
-event, the end line at close and at interpreter exit; a write that fails
-stops the record and not the training; only regular files are written, and
-never one that another probe or spectop is writing."""
+conventions (null for undefined, descending eigenvalues), the "spectrum"
+event that says why a model gets no spectrum, the end line at close and at
+interpreter exit; a write that fails stops the record and not the training;
+only regular files are written, and never one that another probe or spectop
+is writing. docs/RECORD.md is the contract; test_record_contract.py holds
+every line to docs/record.schema.json."""
 
 import json
 import os
@@ -57,7 +59,7 @@ def test_header_steps_spectrum_end(tmp_path):
     assert lines[-1]["type"] == "end" and lines[-1]["reason"] == "closed"
 
 
-def test_estimate_fields_and_no_spectrum_event(tmp_path):
+def test_estimate_fields_and_the_no_spectrum_event(tmp_path):
     torch.manual_seed(0)
     model = CharGPT(7, 6, width=16, depth=1, heads=2)
     x = torch.randint(0, 7, (3, 6))
@@ -72,7 +74,7 @@ def test_estimate_fields_and_no_spectrum_event(tmp_path):
         assert s["chi_net_estimate"] is True and s["chi_net_stderr"] > 0
         assert list(s)[-2:] == ["chi_net_estimate", "chi_net_stderr"]
     events = [l for l in lines if l["type"] == "event"]
-    assert len(events) == 1 and events[0]["event"] == "no_spectrum" and events[0]["model"] == "m"
+    assert len(events) == 1 and events[0]["event"] == "spectrum" and events[0]["model"] == "m"
     assert "Hutchinson" in events[0]["detail"]
     assert not [l for l in lines if l["type"] == "spectrum"]
 

@@ -45,7 +45,9 @@ public enum RecordLine: Sendable, Equatable {
                 method: method, modeCount: fields[.modeCount].flatMap { $0 >= 0 && $0 < 1e15 ? Int($0) : nil } ?? eigenvalues.count,
                 rEffUncertainty: fields[.rEffUncertainty], restWeight: fields[.restWeight] ?? 0))
         case "event":
-            self = .event(RunRecord.Event(kind: fields.event ?? "event", model: fields.model, step: step,
+            // Probe records before the record specification spelled the no-spectrum event `no_spectrum`.
+            let kind = fields.event == "no_spectrum" ? "spectrum" : fields.event ?? "event"
+            self = .event(RunRecord.Event(kind: kind, model: fields.model, step: step,
                                           wall: fields[.wall] ?? 0, detail: fields.detail))
         case "end":
             self = .end(reason: fields.reason, wall: fields[.wall], detail: fields.detail)
@@ -152,6 +154,7 @@ enum RecordJSON {
 
     /// A JSON value as it appeared, for messages: `1.5`, `"1"`, `true`.
     static func describe(_ value: Any) -> String {
+        if value is NSNull { return "null" }
         if let number = value as? NSNumber {
             if isBoolean(number) { return number.boolValue ? "true" : "false" }
             return JSONLine.number(number.doubleValue)

@@ -69,6 +69,11 @@ public struct RunRecord: Sendable {
 
     /// Reads a record file.
     public static func read(path: String) throws -> RunRecord {
+        try parse(try readBytes(path: path), file: path)
+    }
+
+    /// A record file's bytes, refusing what is no regular readable file.
+    public static func readBytes(path: String) throws -> Data {
         var info = stat()
         if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
             // A FIFO would block the read forever; a directory is no record.
@@ -79,7 +84,7 @@ public struct RunRecord: Sendable {
                               ? "\(path): cannot read the file (permission denied)" : "\(path): no such file")
         }
         guard let data = FileManager.default.contents(atPath: path) else { throw RecordError("\(path): cannot read the file") }
-        return try parse(data, file: path)
+        return data
     }
 
     public static func parse(_ data: Data, file: String) throws -> RunRecord {

@@ -368,6 +368,17 @@ final class WatchTests: XCTestCase {
         let model = try XCTUnwrap(source.snapshot().models.first)
         XCTAssertEqual(model.latest?.chiNetStandardError, 360)
         XCTAssertEqual(model.trainableParameterCount, 1200)
+        // Replay reads the same record into the same model: trainable parameters (the compute axis), the writer.
+        let record = try RunRecord.read(path: file)
+        let replay = ReplaySource(record: record)
+        replay.perform(.jumpToEnd)
+        XCTAssertEqual(replay.snapshot().models.first?.trainableParameterCount, 1200, "replay's compute axis counts what trains, as watch's does")
+        XCTAssertEqual(ReplayCommand.writer(of: record), "recorded by spectop-probe 0.1")
+        var spectrumState = MonitorState(view: .spectrum, mode: .replay)
+        spectrumState.selectedModelID = "gpt"
+        let spectrumScreen = FrameRenderer.render(replay.snapshot(), info: MonitorInfo(preset: "p", dataset: "", blasCore: ""),
+                                                  state: spectrumState, width: 120, height: 40).text
+        XCTAssertTrue(spectrumScreen.contains("~1.20e4 ±3%"), "the spectrum view marks the estimate as the panels do:\n\(spectrumScreen)")
         XCTAssertEqual(NumberFormat.chiNet(model.latest), "~1.20e4 ±3%")
         var buffer = CellBuffer(width: 120, height: 40)
         for view in [ViewKind.grid, .compare] {

@@ -13,13 +13,21 @@ struct ReplayCommand: ParsableCommand {
     var file: String
     @OptionGroup var display: DisplayOptions
 
+    /// What wrote the record, for the header: spectop's engine on its BLAS
+    /// core, or another writer (the PyTorch probe) as its `tool` field names it.
+    static func writer(of record: RunRecord) -> String {
+        if let blas = record.blas { return "recorded on OpenBLAS \(blas)" }
+        if let tool = record.toolVersion, !tool.isEmpty { return "recorded by \(tool)" }
+        return "recorder unknown"
+    }
+
     func run() throws {
         let record = try RunRecord.read(path: file)
         try requireTerminal("replay", alternative: "use `spectop claims \(file)` for a report without one")
         let (chosen, themeError) = MonitorLauncher.theme(display.theme)
         let status = ([themeError] + record.warnings.map { Optional($0) }).compactMap { $0 }.first
         let info = MonitorInfo(preset: record.preset ?? "replay", dataset: record.dataName ?? "?",
-                               blasCore: "recorded on OpenBLAS \(record.blas ?? "?")", status: status)
+                               blasCore: ReplayCommand.writer(of: record), status: status)
         let monitor = Monitor(source: ReplaySource(record: record), info: info,
                               options: display.monitorOptions(mode: .replay, theme: chosen))
         let reason: MonitorExitReason

@@ -106,7 +106,7 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
             models.append(ModelSnapshot(
                 id: info.id, width: info.width, depth: info.depth, mode: info.mode,
                 featuresFrozen: info.mode == .frozen || freezeStep != nil,
-                parameterCount: info.parameterCount, trainableParameterCount: info.parameterCount,
+                parameterCount: info.parameterCount, trainableParameterCount: info.trainableParameterCount ?? info.parameterCount,
                 step: latest?.step ?? 0, stepBudget: samples.last?.step ?? 0, status: status, trainLoss: latest?.loss,
                 latest: latest, history: cached.history, spectrum: spectra.last, layers: latest?.layerShares ?? [],
                 minChiPos: visible.compactMap(\.chiPos).filter(\.isFinite).min(),

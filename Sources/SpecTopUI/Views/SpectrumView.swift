@@ -83,9 +83,10 @@ public struct SpectrumView: Sendable {
             ("effective rank", (spectrum == nil ? "" : approx) + NumberFormat.fixed(spectrum?.effectiveRank, decimals: 1)),
             ("r_eff", rEff),
             (glyphs.chiPos + " exact", NumberFormat.scientific(spectrum?.chiPosExact)),
-            (glyphs.chiPos + " kernel-free", NumberFormat.scientific(model.latest?.chiPos)),
+            // A Hutchinson χ_net (the probe's) makes χ_pos an estimate too: marked as in the panels.
+            (glyphs.chiPos + " kernel-free", (model.latest?.traceIsEstimate == true ? "~" : "") + NumberFormat.scientific(model.latest?.chiPos)),
             (glyphs.lambdaEff, NumberFormat.scientific(spectrum?.lambdaEff)),
-            (glyphs.chiNet, NumberFormat.scientific(model.latest?.chiNet)),
+            (glyphs.chiNet, NumberFormat.chiNet(model.latest)),
             (glyphs.approxZero + " bin", spectrum.map { approx + "\($0.histogram.nearZeroCount)" } ?? NumberFormat.missing),
             ("reach (min " + glyphs.chiPos + ")", NumberFormat.scientific(model.minChiPos)),
             ("max r_eff", NumberFormat.fixed(model.maxREff, decimals: 3)),

@@ -47,7 +47,7 @@ final class RecordLineScannerTests: XCTestCase {
                     effectiveRank: number(.effective_rank) ?? SpectrumSample.effectiveRank(eigenvalues),
                     histogram: SpectrumHistogram(eigenvalues: eigenvalues, weights: weights, lambdaEff: number(.lambda_eff))))
             case "event":
-                line = .event(RunRecord.Event(kind: text(.event) ?? "event", model: model, step: step, wall: number(.wall) ?? 0,
+                line = .event(RunRecord.Event(kind: RecordEventKind(text(.event) ?? "event"), model: model, step: step, wall: number(.wall) ?? 0,
                                               detail: text(.detail)))
             case "end":
                 line = .end(reason: text(.reason), wall: number(.wall), detail: text(.detail))

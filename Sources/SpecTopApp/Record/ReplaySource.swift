@@ -15,7 +15,7 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
     private var lastTick = Date()
     private var histories: [String: (history: MetricHistory, next: Int)] = [:]
     /// The first stop of each model: its step and whether it diverged or failed.
-    private let stopped: [String: (step: Int, kind: String)]
+    private let stopped: [String: (step: Int, kind: RecordEventKind)]
     /// Why a model gets no spectrum, when the run said so at its start.
     private let spectrumUnavailable: [String: String]
 
@@ -23,9 +23,9 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
         self.record = record
         lastStep = record.steps.values.compactMap { $0.last?.step }.max() ?? 0
         // From the events once: the record does not change under a replay.
-        stopped = Dictionary(record.events.filter { $0.kind == "diverged" || $0.kind == "failed" }.compactMap { e in e.model.map { ($0, (e.step ?? 0, e.kind)) } },
+        stopped = Dictionary(record.events.filter(\.kind.stopsTheModel).compactMap { e in e.model.map { ($0, (e.step ?? 0, e.kind)) } },
                              uniquingKeysWith: { $0.0 <= $1.0 ? $0 : $1 })
-        spectrumUnavailable = Dictionary(record.events.filter { $0.kind == "spectrum" }.compactMap { e in
+        spectrumUnavailable = Dictionary(record.events.filter { $0.kind == .noSpectrum }.compactMap { e in
             e.model.flatMap { model in e.detail.map { (model, $0) } }
         }, uniquingKeysWith: { first, _ in first })
         // Play the whole run in about 30 seconds by default.
@@ -101,7 +101,7 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
             let freezeStep = info.mode == .frozen ? nil : record.freezeStep(of: info.id).flatMap { $0 <= at ? $0 : nil }
             let chiNets = visible.filter { $0.step >= (freezeStep ?? Int.min) }.map(\.chiNet).filter(\.isFinite)
             var status = ModelStatus.training
-            if let (step, kind) = stopped[info.id], step <= at { status = kind == "failed" ? .failed : .diverged }
+            if let (step, kind) = stopped[info.id], step <= at { status = kind == .failed ? .failed : .diverged }
             else if let last = samples.last, last.step <= at { status = .finished }
             models.append(ModelSnapshot(
                 id: info.id, width: info.width, depth: info.depth, mode: info.mode,

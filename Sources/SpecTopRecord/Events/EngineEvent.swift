@@ -3,5 +3,5 @@ public enum EngineEvent: Sendable, Equatable {
     case metrics(model: String, MetricSample)
     case spectrum(model: String, SpectrumSample)
     /// pause, resume, freeze, diverged, finished, export…
-    case event(kind: String, model: String?, step: Int?, wall: Double, detail: String?)
+    case event(kind: RecordEventKind, model: String?, step: Int?, wall: Double, detail: String?)
 }

@@ -98,14 +98,14 @@ public struct LiveRun: Sendable {
             }
             guard let model = event.model else { return }
             switch event.kind {
-            case "diverged", "failed":
+            case .diverged, .failed:
                 update(model) { track in
                     guard track.stop == nil else { return }
-                    track.stop = (event.kind == "failed" ? .failed : .diverged, event.step ?? track.latest?.step ?? 0, event.detail)
+                    track.stop = (event.kind == .failed ? .failed : .diverged, event.step ?? track.latest?.step ?? 0, event.detail)
                 }
-            case "spectrum":
+            case .noSpectrum:
                 update(model) { track in track.spectrumUnavailable = event.detail }
-            case "freeze":
+            case .freeze:
                 update(model) { track in
                     guard !track.featuresFrozen else { return }
                     track.featuresFrozen = true

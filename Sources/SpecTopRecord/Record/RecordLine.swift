@@ -45,9 +45,7 @@ public enum RecordLine: Sendable, Equatable {
                 method: method, modeCount: fields[.modeCount].flatMap { $0 >= 0 && $0 < 1e15 ? Int($0) : nil } ?? eigenvalues.count,
                 rEffUncertainty: fields[.rEffUncertainty], restWeight: fields[.restWeight] ?? 0))
         case "event":
-            // Probe records before the record specification spelled the no-spectrum event `no_spectrum`.
-            let kind = fields.event == "no_spectrum" ? "spectrum" : fields.event ?? "event"
-            self = .event(RunRecord.Event(kind: kind, model: fields.model, step: step,
+            self = .event(RunRecord.Event(kind: RecordEventKind(fields.event ?? "event"), model: fields.model, step: step,
                                           wall: fields[.wall] ?? 0, detail: fields.detail))
         case "end":
             self = .end(reason: fields.reason, wall: fields[.wall], detail: fields.detail)

@@ -33,7 +33,7 @@ public enum RecordLines {
             if spectrum.isEstimate { addEstimate(spectrum, to: &json) }
         case .event(let kind, let model, let step, let wall, let detail):
             json.add("type", "event")
-            json.add("event", kind)
+            json.add("event", kind.name)
             if let model { json.add("model", model) }
             if let step { json.add("step", step) }
             json.add("wall", wall)

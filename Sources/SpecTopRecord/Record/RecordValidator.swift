@@ -19,10 +19,6 @@ public enum RecordValidator {
         public var description: String { (isNote ? "note: " : "") + "line \(line): \(message)" }
     }
 
-    /// The event kinds the specification defines (others are kept and shown as such).
-    public static let knownEventKinds: Set<String> = [
-        "pause", "resume", "speed", "freeze", "export", "diverged", "failed", "finished", "spectrum", "error",
-    ]
 
     /// Every problem and note of the record in `data`, in line order.
     public static func validate(_ data: Data) -> [Finding] {
@@ -142,7 +138,7 @@ public enum RecordValidator {
                 fields.optional("step", .count)
                 fields.optional("detail", .string)
                 findings += fields.findings
-                if let kind, !RecordValidator.knownEventKinds.contains(kind) {
+                if let kind, !RecordEventKind(kind).isKnown {
                     note("event kind \"\(kind)\" is not in the specification (readers keep it and show it as such)")
                 }
                 if let model { listed(model) }

@@ -32,13 +32,13 @@ public struct RunRecord: Sendable {
     }
 
     public struct Event: Sendable, Equatable {
-        public var kind: String
+        public var kind: RecordEventKind
         public var model: String?
         public var step: Int?
         public var wall: Double
         public var detail: String?
 
-        public init(kind: String, model: String?, step: Int?, wall: Double, detail: String?) {
+        public init(kind: RecordEventKind, model: String?, step: Int?, wall: Double, detail: String?) {
             self.kind = kind; self.model = model; self.step = step; self.wall = wall; self.detail = detail
         }
     }
@@ -179,12 +179,12 @@ public struct RunRecord: Sendable {
     /// was measured with frozen features. Nil when it was never frozen live;
     /// a freeze event without a step counts from step 0.
     public func freezeStep(of model: String) -> Int? {
-        events.filter { $0.kind == "freeze" && $0.model == model }.map { $0.step ?? 0 }.min()
+        events.filter { $0.kind == .freeze && $0.model == model }.map { $0.step ?? 0 }.min()
     }
 
     /// Models the run marked diverged or failed (stopped before their budget).
     public var divergedModels: Set<String> {
-        Set(events.filter { $0.kind == "diverged" || $0.kind == "failed" }.compactMap(\.model))
+        Set(events.filter(\.kind.stopsTheModel).compactMap(\.model))
     }
 
     /// Longer lines are no spectop record line (a spectrum of 4,096 modes is

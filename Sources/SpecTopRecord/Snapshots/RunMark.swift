@@ -33,8 +33,8 @@ public struct RunMark: Sendable, Equatable {
 
     /// The mark a record's event line makes, when it is one; run-wide events
     /// without a step take `currentStep`.
-    public static func from(kind: String, model: String?, step: Int?, wall: Double, currentStep: Int) -> RunMark? {
-        guard let kind = Kind(rawValue: kind) else { return nil }
+    public static func from(kind: RecordEventKind, model: String?, step: Int?, wall: Double, currentStep: Int) -> RunMark? {
+        guard let kind = Kind(rawValue: kind.name) else { return nil }
         return RunMark(kind: kind, step: step ?? currentStep, wall: wall, model: model)
     }
 }

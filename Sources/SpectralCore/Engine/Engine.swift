@@ -116,7 +116,7 @@ public final class Engine: @unchecked Sendable {
         // A model that gets no spectrum says why once; it trains all the same.
         for (i, plan) in spectrumPlans.enumerated() {
             if case .none(let reason?) = plan {
-                appendEvent(.event(kind: "spectrum", model: runs[i].plan.id, step: 0, wall: 0, detail: reason))
+                appendEvent(.event(kind: .noSpectrum, model: runs[i].plan.id, step: 0, wall: 0, detail: reason))
             }
         }
         liveWorkers = workerCount
@@ -137,13 +137,13 @@ public final class Engine: @unchecked Sendable {
         if state == .running { setStateLocked(.paused, event: "pause") } else if state == .paused { setStateLocked(.running, event: "resume") }
     }
 
-    private func setState(_ newState: EngineState, event: String) {
+    private func setState(_ newState: EngineState, event: RecordEventKind) {
         lock.lock()
         defer { lock.unlock() }
         setStateLocked(newState, event: event)
     }
 
-    private func setStateLocked(_ newState: EngineState, event: String) {
+    private func setStateLocked(_ newState: EngineState, event: RecordEventKind) {
         guard state == .running || state == .paused, state != newState else { return }
         state = newState
         if newState == .running { for i in stepAllowance.indices { stepAllowance[i] = 0 } }
@@ -268,7 +268,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Records a caller's event (e.g. "export") in the event stream.
-    public func note(kind: String, detail: String?) {
+    public func note(kind: RecordEventKind, detail: String?) {
         lock.lock()
         defer { lock.unlock() }
         appendEvent(.event(kind: kind, model: nil, step: nil, wall: elapsedLocked(), detail: detail))

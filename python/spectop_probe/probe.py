@@ -117,6 +117,14 @@ def _split(probe_inputs):
     raise ProbeError("probe_inputs must be a tensor, a tuple of tensors (positional) or a dict (keyword arguments)")
 
 
+def _step_number(value) -> int:
+    """A step number: a whole number >= 0, as a record's steps are (docs/RECORD.md)."""
+    step = _whole_number(value, "the step")
+    if step < 0:
+        raise ProbeError("the step must be 0 or more (the number of optimizer steps taken), not %d" % step)
+    return step
+
+
 def _whole_number(value, what: str) -> int:
     """``value`` as an int; a float, a string or a bool is refused rather
     than rounded or parsed (``every="10"``, ``step(1.5)`` are mistakes)."""
@@ -242,6 +250,8 @@ class Probe:
         self._closed = False
         self._last_step: Optional[int] = None
         self._backwards_said = False
+        self._last_recorded: Optional[int] = None   # the last step written to the record
+        self._unrecorded_said = False
         # One measurement at a time: the functional call swaps tensors into
         # the shared module, and the readout capture is shared state.
         self._lock = threading.Lock()
@@ -350,10 +360,10 @@ class Probe:
 
         Step numbers must increase: a step already seen (a framework calling
         once per micro-batch) is ignored, an earlier one is ignored with one
-        :class:`ProbeWarning`, and a step that is not an int is a
-        :class:`ProbeError`. Under DDP every rank must pass the same step
+        :class:`ProbeWarning`, and a step that is not an int, or is
+        negative, is a :class:`ProbeError`. Under DDP every rank must pass the same step
         (checked with one small all-gather per call). Thread-safe."""
-        step = _whole_number(step, "the step")
+        step = _step_number(step)
         with self._lock:
             if self._closed or self.diverged is not None:
                 return None
@@ -404,8 +414,11 @@ class Probe:
         return int(min(self.max_vectors, max(self.min_vectors, allowed)))
 
     def measure(self, step: int) -> Measurement:
-        """Measures now, whatever the step; writes the lines; returns the result."""
-        step = _whole_number(step, "the step")
+        """Measures now, whatever the step, and returns the result. The lines
+        are written unless the record already has this step or a later one:
+        a record's steps increase (docs/RECORD.md), so such a measurement is
+        returned but not recorded, with one :class:`ProbeWarning`."""
+        step = _step_number(step)
         with self._lock:
             return self._measure(step)
 
@@ -445,7 +458,14 @@ class Probe:
             amplification=(raw.chi_net / self._first_chi_net if self._first_chi_net and bad is None else None),
             reach=self._reach, max_r_eff=self._max_r_eff, spectrum=raw.spectrum, seconds=seconds, diverged=bad)
         self.history.append(result)
-        if self.writer is not None:
+        if self.writer is not None and self._last_recorded is not None and step <= self._last_recorded:
+            if not self._unrecorded_said:
+                self._unrecorded_said = True
+                warnings.warn("spectop-probe: a measurement at step %d after one at step %d is not recorded: a "
+                              "record's steps must increase (it is returned and kept in probe.history)"
+                              % (step, self._last_recorded), ProbeWarning, stacklevel=4)
+        elif self.writer is not None:
+            self._last_recorded = step
             self.writer.step(self.name, step, raw.loss, raw.chi_loss, raw.chi_net, chi_pos, raw.grad_sq,
                              raw.estimate, raw.chi_net_stderr)
             if raw.spectrum is not None and bad is None:

@@ -63,43 +63,30 @@ final class TrainingSession: @unchecked Sendable {
     func headerLine() -> String {
         let config = prepared.config
         let engineConfig = prepared.engine
-        var json = JSONLine()
-        json.add("type", "run")
-        json.add("version", RunRecord.supportedVersion)
-        json.add("tool", "spectop \(SpecTopVersion.string)")
-        json.add("seed", Int(clamping: config.seed))
-        json.add("preset", config.name)
-        json.add("config", ConfigParser.render(config))
-        var data = JSONLine()
-        data.add("name", prepared.dataName)
-        data.add("train", engineConfig.train.count)
-        data.add("probe", engineConfig.probe.count)
-        data.add("input_dim", engineConfig.train.inputDim)
-        data.add("outputs", engineConfig.train.outputDim)
-        data.add("loss", engineConfig.train.lossKind.rawValue)
-        json.add("data", raw: data.line)
-        let models = engine.models.map { model -> String in
+        var header = RecordHeader(version: RunRecord.supportedVersion)
+        header.toolVersion = "spectop \(SpecTopVersion.string)"
+        header.seed = config.seed
+        header.preset = config.name
+        header.config = ConfigParser.render(config)
+        header.data = RecordHeader.DataInfo(name: prepared.dataName, train: engineConfig.train.count, probe: engineConfig.probe.count,
+                                            inputDim: engineConfig.train.inputDim, outputs: engineConfig.train.outputDim,
+                                            loss: engineConfig.train.lossKind.rawValue)
+        header.models = engine.models.map { model in
             let plan = model.plan
-            var m = JSONLine()
-            m.add("id", plan.id)
-            m.add("width", plan.architecture.width)
-            m.add("depth", plan.architecture.depth)
-            m.add("params", model.parameterCount)
-            m.add("trainable", plan.mode == .frozen ? "readout" : "all")
-            m.add("mode", plan.mode.rawValue)
-            m.add("parameterization", plan.architecture.parameterization.rawValue)
-            m.add("activation", plan.architecture.activation.rawValue)
-            m.add("output_scale", plan.architecture.outputScale)
-            m.add("lr", plan.optimizer.learningRate)
-            m.add("steps", plan.steps)
-            m.add("batch", plan.batchSize)
-            return m.line
+            var info = RunRecord.ModelInfo(id: plan.id, width: plan.architecture.width, depth: plan.architecture.depth,
+                                           parameterCount: model.parameterCount, stepBudget: plan.steps,
+                                           trainable: plan.mode == .frozen ? "readout" : "all", mode: plan.mode)
+            info.batchSize = plan.batchSize
+            info.parameterization = plan.architecture.parameterization.rawValue
+            info.activation = plan.architecture.activation.rawValue
+            info.outputScale = plan.architecture.outputScale
+            info.learningRate = plan.optimizer.learningRate
+            return info
         }
-        json.add("models", raw: "[" + models.joined(separator: ",") + "]")
-        json.add("blas", BLASRuntime.coreName)
-        json.add("workers", engine.workers)
-        json.add("started", ISO8601DateFormatter().string(from: Date()))
-        return json.line
+        header.blas = BLASRuntime.coreName
+        header.workers = engine.workers
+        header.started = ISO8601DateFormatter().string(from: Date())
+        return header.encode()
     }
 
     /// Writes the state dump now (the export key, and the end of the run):

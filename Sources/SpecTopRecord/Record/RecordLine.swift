@@ -74,71 +74,6 @@ extension RecordLine {
     }
 }
 
-/// The first line of a record: what the run is and which models it has.
-public struct RecordHeader: Sendable, Equatable {
-    public var version: Int
-    /// The run's own name (`"name"` in the header), when the writer gave one.
-    public var name: String?
-    public var seed: UInt64?
-    public var preset: String?
-    public var dataName: String?
-    public var blas: String?
-    public var toolVersion: String?
-    public var models: [RunRecord.ModelInfo] = []
-    /// Ids the header lists more than once (the first entry of each is kept).
-    public var duplicateModelIDs: [String] = []
-
-    public init(version: Int, name: String? = nil, models: [RunRecord.ModelInfo] = []) {
-        self.version = version; self.name = name; self.models = models
-    }
-
-    /// Decodes and checks a header line; `file` only names it in errors.
-    public static func decode(_ raw: Data, file: String) throws -> RecordHeader {
-        guard !raw.isEmpty else { throw RecordError("\(file): empty file, not a spectop record") }
-        guard raw.count <= RunRecord.maxLineBytes, let header = RecordJSON.object(raw), header["type"] as? String == "run" else {
-            throw RecordError("\(file):1: not a spectop record (the first line must be a JSON object with \"type\":\"run\")")
-        }
-        guard let version = RecordJSON.int(header["version"]) else {
-            guard let value = header["version"], !(value is NSNull) else { throw RecordError("\(file):1: the run line has no version") }
-            throw RecordError("\(file):1: the run line's version is \(RecordJSON.describe(value)), not a version number (this spectop reads version \(RunRecord.supportedVersion))")
-        }
-        guard version == RunRecord.supportedVersion else {
-            let newer = version > RunRecord.supportedVersion ? "; it was written by a newer spectop, so update this one" : ""
-            throw RecordError("\(file):1: record version \(version) is not supported (this spectop reads version \(RunRecord.supportedVersion)\(newer))")
-        }
-        var result = RecordHeader(version: version)
-        // Seeds use all 63 bits: read them as integers, not through Double.
-        if let seed = header["seed"] as? NSNumber, !RecordJSON.isBoolean(seed), seed.int64Value >= 0,
-           seed.doubleValue.rounded() == seed.doubleValue {
-            result.seed = UInt64(seed.int64Value)
-        }
-        result.name = (header["name"] as? String).flatMap { $0.isEmpty ? nil : $0 }
-        result.preset = header["preset"] as? String
-        result.blas = header["blas"] as? String
-        result.toolVersion = header["tool"] as? String
-        result.dataName = (header["data"] as? [String: Any])?["name"] as? String
-        var seen = Set<String>()
-        for entry in header["models"] as? [[String: Any]] ?? [] {
-            guard let id = entry["id"] as? String else { continue }
-            // A model listed twice would double every row and count: the first entry stands.
-            guard seen.insert(id).inserted else {
-                if !result.duplicateModelIDs.contains(id) { result.duplicateModelIDs.append(id) }
-                continue
-            }
-            let trainable = entry["trainable"] as? String ?? "all"
-            let parameters = RecordJSON.int(entry["params"]) ?? 0
-            result.models.append(RunRecord.ModelInfo(
-                id: id, width: RecordJSON.int(entry["width"]) ?? 0, depth: RecordJSON.int(entry["depth"]) ?? 0,
-                parameterCount: parameters,
-                trainableParameterCount: RecordJSON.int(entry["trainable_params"]),
-                stepBudget: RecordJSON.int(entry["steps"]) ?? 0, trainable: trainable,
-                mode: TrainingMode(rawValue: entry["mode"] as? String ?? "") ?? (trainable == "readout" ? .frozen : .active)))
-            result.models[result.models.count - 1].batchSize = RecordJSON.int(entry["batch"]) ?? 0
-        }
-        return result
-    }
-}
-
 /// JSON helpers of the reader: numbers are never booleans, integers are exact.
 enum RecordJSON {
     static func object(_ data: Data) -> [String: Any]? {
@@ -161,6 +96,12 @@ enum RecordJSON {
         if value is [Any] { return "an array" }
         if value is [String: Any] { return "an object" }
         return "not a number"
+    }
+
+    /// A finite number (never a boolean), or nil.
+    static func double(_ value: Any?) -> Double? {
+        guard let n = value as? NSNumber, !isBoolean(n), n.doubleValue.isFinite else { return nil }
+        return n.doubleValue
     }
 
     static func int(_ value: Any?) -> Int? {

@@ -22,6 +22,12 @@ public struct RunRecord: Sendable {
         /// "all" or "readout".
         public var trainable: String
         public var mode: TrainingMode
+        /// What spectop's engine records of its MLPs (nil from other writers):
+        /// `ntk`/`mup`/…, the activation, the output scale, the learning rate.
+        public var parameterization: String?
+        public var activation: String?
+        public var outputScale: Double?
+        public var learningRate: Double?
 
         public init(id: String, width: Int, depth: Int, parameterCount: Int, trainableParameterCount: Int? = nil,
                     stepBudget: Int = 0, trainable: String, mode: TrainingMode) {

@@ -87,88 +87,146 @@ public enum MatrixFreeSpectrum {
         precondition(workspace.fits(size: m, settings: settings), "matrix-free workspace too small")
         let top = try TopEigenpairs.compute(op, k: settings.topK, tolerance: settings.tolerance, seed: settings.seed,
                                             workspace: workspace, interrupted: interrupted)
-        let k = settings.topK
         let lambda = top.eigenvalues.map { max(0, $0) }
-        let lambdaOne = lambda[0]
         let trace = op.trace()
-        let gNorm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        let residualDefined = gNorm > 0 && gNorm.isFinite && trace > 0 && trace.isFinite
-        let unit = workspace.unitResidual
-        if residualDefined { for i in 0..<m { unit[i] = g[i] / gNorm } }
+        let residualDefined = unitResidual(g, into: workspace.unitResidual, trace: trace)
 
-        // The quadrature's starts: Rademacher/√m (E[zzᵀ] = I/m exactly, and
-        // ‖z‖ = 1 always, which keeps the variance lowest among simple choices),
-        // and ĝ itself last, whose rule is the residual's weight per
-        // eigenvalue range.
-        let randomStarts = settings.randomStarts(size: m)
-        let block = randomStarts + (residualDefined ? 1 : 0)
-        precondition(block <= op.blockCapacity, "the operator's block is smaller than the quadrature's starts")
-        var generator = SeededGenerator(seed: settings.seed ^ 0x51A9)
-        let starts = workspace.starts
-        let entry = 1 / Double(m).squareRoot()
-        for j in 0..<randomStarts {
-            for i in 0..<m { starts[j * m + i] = (generator.next() & 1) == 0 ? -entry : entry }
-        }
-        if residualDefined { (starts + randomStarts * m).update(from: unit, count: m) }
         // The quadrature sees only the complement of the head: its nodes then
         // resolve the bulk instead of spanning up to λ_1 (SpectralDensity).
-        let head = workspace.ritzVectors
-        let rules = try SpectralDensity.quadratures(op, starts: starts, count: block, steps: settings.steps,
-                                                    deflation: head, deflationCount: k, workspace: workspace,
+        let randomStarts = settings.randomStarts(size: m)
+        let block = fillStarts(workspace.starts, size: m, random: randomStarts, residual: residualDefined ? workspace.unitResidual : nil,
+                               seed: settings.seed ^ 0x51A9)
+        precondition(block <= op.blockCapacity, "the operator's block is smaller than the quadrature's starts")
+        let rules = try SpectralDensity.quadratures(op, starts: workspace.starts, count: block, steps: settings.steps,
+                                                    deflation: workspace.ritzVectors, deflationCount: settings.topK, workspace: workspace,
                                                     seed: settings.seed ^ 0xB10C, interrupted: interrupted)
-        // A complete space knows every eigenvalue: one exact rule with mass
-        // 1/m on each (and on each zero it did not hold) replaces the random
-        // starts' estimates.
-        let random: [GaussQuadrature]
-        if rules[0].isComplete {
-            let zeros = max(0, m - k - rules[0].nodes.count)
-            random = [GaussQuadrature(nodes: ([Double](repeating: 0, count: zeros) + rules[0].nodes).sorted(),
-                                      weights: [Double](repeating: 1 / Double(m), count: zeros + rules[0].nodes.count), isExact: true)]
-        } else {
-            random = Array(rules.prefix(randomStarts))
-        }
-        let residualRule = residualDefined ? rules[randomStarts] : nil
+        let random = randomRules(rules, count: randomStarts, size: m, head: settings.topK)
+        let residual = residualDefined ? exactResidual(op, workspace: workspace, head: settings.topK, trace: trace) : nil
 
-        // Exact numbers first: the head's mode weights and λ_eff = ĝᵀΘĝ.
-        var weights: [Double] = []
-        var lambdaEff: Double?
-        var chiPos: Double?
-        if residualDefined {
-            weights = (0..<k).map { j in
-                let dot = cblas_ddot(Int32(m), head + j * m, 1, unit, 1)
-                return dot * dot
+        let layout = BinLayout(lambda: lambda, random: random, size: m, binCount: binCount)
+        let histogram = layout.histogram(random: random, residual: residualDefined ? rules[randomStarts] : nil,
+                                         residualWeights: residual?.weights ?? [], lambdaEff: residual?.lambdaEff,
+                                         nullDimension: op.knownNullDimension)
+        let rEff = residual.map { layout.effectiveRadius(lambdaEff: $0.lambdaEff, random: random, repeatedEigenvalues: op.hasStructuralMultiplicity) }
+        let weights = residual?.weights ?? []
+        return SpectrumSample(step: step, eigenvalues: lambda, weights: weights, chiPosExact: residual?.chiPos,
+                              lambdaEff: residual?.lambdaEff, rEff: rEff?.value,
+                              effectiveRank: effectiveRank(head: lambda, random: random, size: m, trace: trace), histogram: histogram,
+                              method: .lanczos, modeCount: m, rEffUncertainty: rEff?.uncertainty,
+                              restWeight: residualDefined ? max(0, 1 - weights.reduce(0, +)) : 0)
+    }
+
+    /// ĝ = g/‖g‖ into `unit`; false (nothing written) when the residual
+    /// direction is undefined: g = 0 or not finite, or Tr Θ not positive.
+    private static func unitResidual(_ g: [Double], into unit: UnsafeMutablePointer<Double>, trace: Double) -> Bool {
+        let gNorm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        guard gNorm > 0 && gNorm.isFinite && trace > 0 && trace.isFinite else { return false }
+        for i in g.indices { unit[i] = g[i] / gNorm }
+        return true
+    }
+
+    /// The quadrature's starts, one per column of `starts`: Rademacher/√m
+    /// (E[zzᵀ] = I/m exactly, and ‖z‖ = 1 always, which keeps the variance
+    /// lowest among simple choices), and ĝ itself last, whose rule is the
+    /// residual's weight per eigenvalue range. Returns the block size.
+    private static func fillStarts(_ starts: UnsafeMutablePointer<Double>, size m: Int, random: Int,
+                                   residual: UnsafeMutablePointer<Double>?, seed: UInt64) -> Int {
+        var generator = SeededGenerator(seed: seed)
+        let entry = 1 / Double(m).squareRoot()
+        for j in 0..<random {
+            for i in 0..<m { starts[j * m + i] = (generator.next() & 1) == 0 ? -entry : entry }
+        }
+        guard let residual else { return random }
+        (starts + random * m).update(from: UnsafePointer(residual), count: m)
+        return random + 1
+    }
+
+    /// The random starts' rules. A complete space knows every eigenvalue: one
+    /// exact rule with mass 1/m on each (and on each zero it did not hold)
+    /// then replaces the random starts' estimates.
+    private static func randomRules(_ rules: [GaussQuadrature], count: Int, size m: Int, head k: Int) -> [GaussQuadrature] {
+        guard rules[0].isComplete else { return Array(rules.prefix(count)) }
+        let zeros = max(0, m - k - rules[0].nodes.count)
+        return [GaussQuadrature(nodes: ([Double](repeating: 0, count: zeros) + rules[0].nodes).sorted(),
+                                weights: [Double](repeating: 1 / Double(m), count: zeros + rules[0].nodes.count), isExact: true)]
+    }
+
+    /// The exact numbers of the residual: the head's mode weights (ĝ·v_j)²,
+    /// λ_eff = ĝᵀΘĝ and χ_pos = λ_eff / Tr Θ.
+    private static func exactResidual(_ op: NTKOperator, workspace: MatrixFreeWorkspace, head k: Int,
+                                      trace: Double) -> (weights: [Double], lambdaEff: Double, chiPos: Double) {
+        let m = op.size
+        let unit = workspace.unitResidual, head = workspace.ritzVectors
+        let weights = (0..<k).map { j in
+            let dot = cblas_ddot(Int32(m), head + j * m, 1, unit, 1)
+            return dot * dot
+        }
+        op.apply(UnsafePointer(unit), workspace.thetaResidual, count: 1)
+        let effective = cblas_ddot(Int32(m), unit, 1, workspace.thetaResidual, 1)
+        return (weights, effective, effective / trace)
+    }
+
+    /// exp(entropy of λ/TrΘ): the entropy is tr f(Θ) for f(λ) = −(λ/T) log(λ/T),
+    /// a smooth f, so the head gives its terms exactly and the rules the rest.
+    private static func effectiveRank(head lambda: [Double], random: [GaussQuadrature], size m: Int, trace: Double) -> Double {
+        guard trace > 0 else { return 0 }
+        func entropyTerm(_ value: Double) -> Double {
+            let p = max(0, value) / trace
+            return p > 0 ? -p * Foundation.log(p) : 0
+        }
+        let headEntropy = lambda.reduce(0) { $0 + entropyTerm($1) }
+        let entropy = headEntropy + random.map { Double(m) * $0.integrate(entropyTerm) }.reduce(0, +) / Double(random.count)
+        return Foundation.exp(entropy)
+    }
+
+    /// The histogram's bins for a head and its rules, and the distribution
+    /// functions the counts, residual weights and r_eff come from.
+    private struct BinLayout {
+        /// The top k eigenvalues, descending, clamped at 0.
+        let lambda: [Double]
+        let m: Int
+        /// Eigenvalues below this are ≈0 (as in the exact binning).
+        let threshold: Double
+        let edges: [Double]
+        /// Where the distribution function is evaluated: ≈0 below `threshold`,
+        /// bin b from edge b (bin 0 from the threshold) to edge b+1, the last bin open above.
+        let boundaries: [Double]
+        var k: Int { lambda.count }
+        var bins: Int { edges.count - 1 }
+        /// Each head mode carries 1/m of a random start.
+        var uniformHead: [Double] { [Double](repeating: 1 / Double(m), count: k) }
+
+        /// Bins as the exact binning's, between the smallest quadrature node at
+        /// or above the ≈0 threshold (Ritz values converge to the extremes
+        /// first) and λ_1 from ARPACK.
+        init(lambda: [Double], random: [GaussQuadrature], size m: Int, binCount: Int) {
+            self.lambda = lambda
+            self.m = m
+            let lambdaOne = lambda[0]
+            threshold = lambdaOne * SpectrumHistogram.nearZeroFraction
+            // Nodes carrying under 1% of one mode's share (1/m) are round-off, not spectrum.
+            let threshold = self.threshold
+            var smallest = lambda.filter { $0 >= threshold }.min() ?? lambdaOne
+            for rule in random {
+                for (node, weight) in zip(rule.nodes, rule.weights) where weight > 0.01 / Double(m) && node >= threshold {
+                    smallest = min(smallest, node)
+                }
             }
-            op.apply(UnsafePointer(unit), workspace.thetaResidual, count: 1)
-            let effective = cblas_ddot(Int32(m), unit, 1, workspace.thetaResidual, 1)
-            lambdaEff = effective
-            chiPos = effective / trace
+            let edges = SpectrumHistogram.log10Edges(smallest: min(smallest, lambdaOne), largest: lambdaOne, binCount: binCount)
+            self.edges = edges
+            boundaries = [threshold] + (1..<(edges.count - 1)).map { Foundation.pow(10, edges[$0]) }
         }
 
-        // Bins: as the exact binning, between the smallest quadrature node at
-        // or above the ≈0 threshold (Ritz values converge to the extremes
-        // first) and λ_1 from ARPACK.
-        let threshold = lambdaOne * SpectrumHistogram.nearZeroFraction
-        // Nodes carrying under 1% of one mode's share (1/m) are round-off, not spectrum.
-        var smallest = lambda.filter { $0 >= threshold }.min() ?? lambdaOne
-        for rule in random {
-            for (node, weight) in zip(rule.nodes, rule.weights) where weight > 0.01 / Double(m) && node >= threshold {
-                smallest = min(smallest, node)
-            }
-        }
-        let edges = SpectrumHistogram.log10Edges(smallest: min(smallest, lambdaOne), largest: lambdaOne, binCount: binCount)
-        let bins = edges.count - 1
-        // Distribution function at the bin boundaries: ≈0 below `threshold`,
-        // bin b from edge b (bin 0 from the threshold) to edge b+1, the last bin open above.
-        let boundaries = [threshold] + (1..<bins).map { Foundation.pow(10, edges[$0]) }
-        // Mass below x for one start: its head part exactly (each head mode
-        // carries 1/m of a random start, w_k of the residual), the rest from its rule.
+        /// Mass below x for one start: its head part exactly (`head` holds each
+        /// head mode's share: 1/m for a random start, w_k for the residual), the rest from its rule.
         func massBelow(_ x: Double, _ rule: GaussQuadrature, head: [Double]) -> (estimate: Double, bound: Double) {
             let tail = rule.massBelow(x)
             var exact = 0.0
             for j in 0..<k where lambda[j] < x { exact += head[j] }
             return (exact + tail.estimate, tail.bound)
         }
-        let uniformHead = [Double](repeating: 1 / Double(m), count: k)
+
+        /// The ≈0 mass and each bin's, with their quadrature error bounds.
         func binMasses(_ rule: GaussQuadrature, head: [Double]) -> (masses: [Double], bounds: [Double]) {
             let below = boundaries.map { massBelow($0, rule, head: head) }
             let total = head.reduce(0, +) + rule.weights.reduce(0, +)
@@ -180,74 +238,61 @@ public enum MatrixFreeSpectrum {
             }
             return (masses, bounds)
         }
-        let perStart = random.map { binMasses($0, head: uniformHead) }
-        let averages = (0...bins).map { b in
-            StartAverage(estimates: perStart.map { $0.masses[b] * Double(m) }, bounds: perStart.map { $0.bounds[b] * Double(m) })
-        }
-        // Whole counts from the rounded running total, so the cumulative
-        // distribution of the counts is the estimate's to within ½ (rounding
-        // each bin alone would let the errors add up across bins). The total
-        // never falls below the known null space: Θ = JJᵀ has at least m − P
-        // zero eigenvalues (P trainable parameters), which Lanczos cannot place
-        // below 1e-12·λ_1 in a few dozen steps when small positive eigenvalues
-        // sit near them (its null Ritz value stalls in between).
-        let nullDimension = Double(op.knownNullDimension)
-        var cumulative = 0.0, previousTotal = 0
-        var rounded: [Int] = []
-        for average in averages {
-            cumulative += average.mean
-            let total = Int(max(nullDimension, cumulative).rounded())
-            rounded.append(max(0, total - previousTotal))
-            previousTotal = max(previousTotal, total)
-        }
-        let counts = Array(rounded.dropFirst())
-        let nearZero = rounded[0]
-        var residualWeights = Array(repeating: 0.0, count: bins)
-        var nearZeroWeight = 0.0
-        if let residualRule {
-            let masses = binMasses(residualRule, head: weights).masses
-            nearZeroWeight = max(0, masses[0])
-            for b in 0..<bins { residualWeights[b] = max(0, masses[b + 1]) }
-        }
-        var marker: Int?
-        if let eff = lambdaEff, eff >= threshold, eff.isFinite { marker = SpectrumHistogram.bin(of: eff, log10Edges: edges) }
-        let histogram = SpectrumHistogram(log10Edges: edges, counts: counts, residualWeights: residualWeights,
-                                          nearZeroCount: nearZero, nearZeroWeight: nearZeroWeight, markerBin: marker,
-                                          countUncertainty: averages.dropFirst().map { $0.uncertainty })
 
-        // r_eff: exact when λ_eff lies within the head ARPACK found; otherwise
-        // the quadrature's fraction at or above λ_eff, never below the k head
-        // modes known to lie above it.
-        var rEff: Double?
-        var rEffUncertainty: Double?
-        if let eff = lambdaEff {
+        /// The estimated histogram: counts averaged over the random starts with
+        /// their uncertainties, the residual's weight per bin from its own rule.
+        func histogram(random: [GaussQuadrature], residual: GaussQuadrature?, residualWeights: [Double], lambdaEff: Double?,
+                       nullDimension: Int) -> SpectrumHistogram {
+            let perStart = random.map { binMasses($0, head: uniformHead) }
+            let averages = (0...bins).map { b in
+                StartAverage(estimates: perStart.map { $0.masses[b] * Double(m) }, bounds: perStart.map { $0.bounds[b] * Double(m) })
+            }
+            // Whole counts from the rounded running total, so the cumulative
+            // distribution of the counts is the estimate's to within ½ (rounding
+            // each bin alone would let the errors add up across bins). The total
+            // never falls below the known null space: Θ = JJᵀ has at least m − P
+            // zero eigenvalues (P trainable parameters), which Lanczos cannot place
+            // below 1e-12·λ_1 in a few dozen steps when small positive eigenvalues
+            // sit near them (its null Ritz value stalls in between).
+            var cumulative = 0.0, previousTotal = 0
+            var rounded: [Int] = []
+            for average in averages {
+                cumulative += average.mean
+                let total = Int(max(Double(nullDimension), cumulative).rounded())
+                rounded.append(max(0, total - previousTotal))
+                previousTotal = max(previousTotal, total)
+            }
+            var weights = Array(repeating: 0.0, count: bins)
+            var nearZeroWeight = 0.0
+            if let residual {
+                let masses = binMasses(residual, head: residualWeights).masses
+                nearZeroWeight = max(0, masses[0])
+                for b in 0..<bins { weights[b] = max(0, masses[b + 1]) }
+            }
+            var marker: Int?
+            if let eff = lambdaEff, eff >= threshold, eff.isFinite { marker = SpectrumHistogram.bin(of: eff, log10Edges: edges) }
+            return SpectrumHistogram(log10Edges: edges, counts: Array(rounded.dropFirst()), residualWeights: weights,
+                                     nearZeroCount: rounded[0], nearZeroWeight: nearZeroWeight, markerBin: marker,
+                                     countUncertainty: averages.dropFirst().map { $0.uncertainty })
+        }
+
+        /// r_eff: exact when λ_eff lies within the head ARPACK found; otherwise
+        /// the quadrature's fraction at or above λ_eff, never below the k head
+        /// modes known to lie above it.
+        func effectiveRadius(lambdaEff eff: Double, random: [GaussQuadrature], repeatedEigenvalues: Bool) -> (value: Double, uncertainty: Double) {
             // Only when the head cannot have missed copies of a repeated
             // eigenvalue: a frozen model's readout kernel is K ⊗ I_C, every
             // eigenvalue C-fold, and single-vector Lanczos finds such copies
             // only through round-off.
-            if eff >= lambda[k - 1] && !op.hasStructuralMultiplicity {
-                rEff = Double(lambda.filter { $0 >= eff }.count) / Double(m)
-                rEffUncertainty = 0
-            } else {
-                let above = random.map { rule -> (Double, Double) in
-                    let below = massBelow(eff, rule, head: uniformHead)
-                    return (1 / Double(m) * Double(k) + rule.weights.reduce(0, +) - below.estimate, below.bound)
-                }
-                let average = StartAverage(estimates: above.map(\.0), bounds: above.map(\.1))
-                rEff = min(1, max(Double(k) / Double(m), average.mean))
-                rEffUncertainty = average.uncertainty
+            if eff >= lambda[k - 1] && !repeatedEigenvalues {
+                return (Double(lambda.filter { $0 >= eff }.count) / Double(m), 0)
             }
+            let above = random.map { rule -> (Double, Double) in
+                let below = massBelow(eff, rule, head: uniformHead)
+                return (1 / Double(m) * Double(k) + rule.weights.reduce(0, +) - below.estimate, below.bound)
+            }
+            let average = StartAverage(estimates: above.map(\.0), bounds: above.map(\.1))
+            return (min(1, max(Double(k) / Double(m), average.mean)), average.uncertainty)
         }
-        // exp(entropy of λ/TrΘ): the entropy is tr f(Θ) for f(λ) = −(λ/T) log(λ/T), a smooth f.
-        func entropyTerm(_ value: Double) -> Double {
-            let p = max(0, value) / trace
-            return p > 0 ? -p * Foundation.log(p) : 0
-        }
-        let headEntropy = lambda.reduce(0) { $0 + entropyTerm($1) }
-        let entropy = headEntropy + random.map { Double(m) * $0.integrate(entropyTerm) }.reduce(0, +) / Double(random.count)
-        return SpectrumSample(step: step, eigenvalues: lambda, weights: weights, chiPosExact: chiPos, lambdaEff: lambdaEff,
-                              rEff: rEff, effectiveRank: trace > 0 ? Foundation.exp(entropy) : 0, histogram: histogram,
-                              method: .lanczos, modeCount: m, rEffUncertainty: rEffUncertainty,
-                              restWeight: residualDefined ? max(0, 1 - weights.reduce(0, +)) : 0)
     }
 }

@@ -194,7 +194,7 @@ public enum MatrixFreeSpectrum {
         var k: Int { lambda.count }
         var bins: Int { edges.count - 1 }
         /// Each head mode carries 1/m of a random start.
-        var uniformHead: [Double] { [Double](repeating: 1 / Double(m), count: k) }
+        let uniformHead: [Double]
 
         /// Bins as the exact binning's, between the smallest quadrature node at
         /// or above the ≈0 threshold (Ritz values converge to the extremes
@@ -202,6 +202,7 @@ public enum MatrixFreeSpectrum {
         init(lambda: [Double], random: [GaussQuadrature], size m: Int, binCount: Int) {
             self.lambda = lambda
             self.m = m
+            uniformHead = [Double](repeating: 1 / Double(m), count: lambda.count)
             let lambdaOne = lambda[0]
             threshold = lambdaOne * SpectrumHistogram.nearZeroFraction
             // Nodes carrying under 1% of one mode's share (1/m) are round-off, not spectrum.

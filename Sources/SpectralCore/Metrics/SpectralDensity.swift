@@ -101,206 +101,15 @@ public enum SpectralDensity {
         precondition(deflationCount == 0 || deflation != nil)
         // Enough steps to span the whole complement of the head, and no more.
         let s = max(1, min(steps, workspace.stepCapacity, (m - deflationCount + b - 1) / b))
-        let order = b * s
-        let basis = workspace.krylovBasis, block = workspace.products, projected = workspace.projected
-        let h = workspace.coefficients
-        var generator = SeededGenerator(seed: seed)
-        var zeroColumns = 0
-
-        // v (rows × m, vector-major) -= (v·Fᵀ)F for the `against` rows F: one
-        // block Gram–Schmidt pass, two GEMMs.
-        func project(_ v: UnsafeMutablePointer<Double>, rows: Int, against f: UnsafePointer<Double>, count: Int) {
-            guard count > 0 else { return }
-            Double.gemm(transA: false, transB: true, m: rows, n: count, k: m, alpha: 1, a: v, lda: m, b: f, ldb: m,
-                        beta: 0, c: h, ldc: count)
-            Double.gemm(transA: false, transB: false, m: rows, n: m, k: count, alpha: -1, a: h, lda: count, b: f, ldb: m,
-                        beta: 1, c: v, ldc: m)
-        }
-        // Twice against the head and the first `known` basis vectors.
-        func orthogonalise(_ v: UnsafeMutablePointer<Double>, rows: Int, known: Int) {
-            for _ in 0..<2 {
-                if let deflation { project(v, rows: rows, against: deflation, count: deflationCount) }
-                project(v, rows: rows, against: basis, count: known)
-            }
-        }
-        func norm(_ v: UnsafePointer<Double>) -> Double { cblas_dnrm2(Int32(m), v, 1) }
-        // Orthonormalises the `rows` vectors at basis[known...] among
-        // themselves (already orthogonal to everything before), replacing a
-        // vector whose length is round-off relative to `scale` by a random one
-        // orthogonal to all.
-        func orthonormaliseBlock(known: Int, rows: Int, scale: Double) {
-            for j in 0..<rows {
-                let v = basis + (known + j) * m
-                for _ in 0..<2 { project(v, rows: 1, against: basis + known * m, count: j) }
-                var length = norm(v)
-                if !(length > 1e-10 * scale) {
-                    for i in 0..<m { v[i] = generator.gaussian() }
-                    orthogonalise(v, rows: 1, known: known)
-                    for _ in 0..<2 { project(v, rows: 1, against: basis + known * m, count: j) }
-                    length = norm(v)
-                    // Nothing is left outside the space: a zero column, whose
-                    // exact zero row and column in T are dropped below.
-                    if !(length > 1e-8) { zeroColumns += 1; length = .infinity }
-                }
-                cblas_dscal(Int32(m), 1 / length, v, 1)
-            }
-        }
-
-        // Θ's block W = ΘQ_step orthogonalised into `next` (holding W), and
-        // T's column block Qᵀ W (all `known` rows) from the same coefficients.
-        // In exact arithmetic W lies in the span of the last two blocks, the
-        // next one and (to ARPACK's tolerance) the head, so those components
-        // go first: local pass, head pass, then one pass against the whole
-        // basis, whose coefficients are then round-off-sized. That one pass
-        // leaves the block orthogonal to working precision unless it removed
-        // much of a vector (a replaced column's product reaches the whole
-        // space): then it gets the two full passes `orthogonalise` makes
-        // (the twice-is-enough test of Daniel, Gragg, Kaufman and Stewart).
-        // Against two full passes every step, this reads the basis twice
-        // instead of five times (T took one more): the m = 10,240 bench
-        // spectrum 3.25 → 2.99 s (medians of six alternating pairs, pair
-        // ratios 0.70–1.01, median 0.92), the second passes never needed there.
-        // The b vectors at `next` −= cᵀF for the `count` basis vectors F from
-        // `first` on, with their coefficients c = F·nextᵀ ([count, b], rows
-        // `stride` apart) kept for T.
-        func removeAlongBasis(_ next: UnsafeMutablePointer<Double>, first: Int, count: Int,
-                              coefficients c: UnsafeMutablePointer<Double>, stride: Int) {
-            Double.gemm(transA: false, transB: true, m: count, n: b, k: m, alpha: 1, a: basis + first * m, lda: m,
-                        b: next, ldb: m, beta: 0, c: c, ldc: stride)
-            Double.gemm(transA: true, transB: false, m: b, n: m, k: count, alpha: -1, a: c, lda: stride,
-                        b: basis + first * m, ldb: m, beta: 1, c: next, ldc: m)
-        }
-        var normsBefore = [Double](repeating: 0, count: b)
-        func nextBlock(_ next: UnsafeMutablePointer<Double>, column: UnsafeMutablePointer<Double>, step: Int, known: Int) {
-            let localStart = max(0, step - 1) * b
-            removeAlongBasis(next, first: localStart, count: known - localStart, coefficients: column + localStart * order, stride: order)
-            for r in 0..<localStart { for c in 0..<b { column[r * order + c] = 0 } }
-            if let deflation { project(next, rows: b, against: deflation, count: deflationCount) }
-            for j in 0..<b { normsBefore[j] = norm(next + j * m) }
-            // h = [known, b]: the remaining coefficients, added to T's column.
-            removeAlongBasis(next, first: 0, count: known, coefficients: h, stride: b)
-            for r in 0..<known { for c in 0..<b { column[r * order + c] += h[r * b + c] } }
-            if (0..<b).contains(where: { norm(next + $0 * m) < 0.5 * normsBefore[$0] }) {
-                orthogonalise(next, rows: b, known: known)
-            }
-        }
-
-        // The starts outside the head, z'_j: their squared norms are the rules'
-        // masses, and their coordinates in the first block (r_j = Q₀ᵀ z'_j) carry
-        // them into every rule.
-        let starting = workspace.starts
-        if UnsafePointer(starting) != starts { starting.update(from: starts, count: m * b) }
-        for _ in 0..<2 { if let deflation { project(starting, rows: b, against: deflation, count: deflationCount) } }
-        var masses = [Double](repeating: 0, count: b)
-        var scale = 0.0
-        for j in 0..<b {
-            let length = norm(starting + j * m)
-            masses[j] = length * length
-            scale = max(scale, length)
-        }
-        basis.update(from: starting, count: m * b)
-        orthonormaliseBlock(known: 0, rows: b, scale: scale)
-        // R₀ = Q₀ Z'ᵀ: [b (basis rows), b (starts)].
-        var firstCoordinates = [Double](repeating: 0, count: b * b)
-        firstCoordinates.withUnsafeMutableBufferPointer { r in
-            Double.gemm(transA: false, transB: true, m: b, n: b, k: m, alpha: 1, a: basis, lda: m, b: starting, ldb: m,
-                        beta: 0, c: r.baseAddress!, ldc: b)
-        }
-
-        projected.update(repeating: 0, count: order * order)
-        var used = s
-        var exhausted = false
-        var operatorScale = 0.0
-        for step in 0..<s {
-            if interrupted() { throw .interrupted }
-            let current = basis + step * b * m
-            op.apply(UnsafePointer(current), block, count: b)
-            // Column block `step` of T = Qᵀ(ΘQ), rows 0..<(step+1)·b: [rows, b] into T (row-major, order wide).
-            let known = (step + 1) * b
-            let column = projected + step * b
-            if step + 1 == s {
-                Double.gemm(transA: false, transB: true, m: known, n: b, k: m, alpha: 1, a: basis, lda: m, b: block, ldb: m,
-                            beta: 0, c: column, ldc: order)
-                break
-            }
-            // The next block: the products orthogonalised against the head and
-            // the whole basis, with T's column block as the coefficients.
-            let next = basis + known * m
-            next.update(from: block, count: b * m)
-            nextBlock(next, column: column, step: step, known: known)
-            for r in 0..<known { for c in 0..<b { operatorScale = max(operatorScale, abs(column[r * order + c])) } }
-            var lost = 0
-            for j in 0..<b where norm(next + j * m) <= 1e-10 * operatorScale { lost += 1 }
-            if lost == b {
-                // ΘQ lies in span(Q) ⊕ head: the space is invariant, the rules exact.
-                used = step + 1
-                exhausted = true
-                break
-            }
-            orthonormaliseBlock(known: known, rows: b, scale: operatorScale)
-        }
-
-        // T is symmetric: the blocks above the diagonal were computed; mirror them.
+        var lanczos = BlockLanczos(op: op, block: b, steps: s, deflation: deflation, deflationCount: deflationCount,
+                                   workspace: workspace, seed: seed)
+        let start = lanczos.begin(from: starts)
+        let (used, exhausted) = try lanczos.run(interrupted: interrupted)
         let size = used * b
-        if size < order {
-            // Compact the leading size × size part to a size-wide layout.
-            for r in 0..<size { for c in 0..<size { projected[r * size + c] = projected[r * order + c] } }
-        }
-        for r in 0..<size {
-            for c in (r + 1)..<max(r + 1, size) {
-                let upper = projected[r * size + c], lower = projected[c * size + r]
-                let value = (c / b == r / b) ? (upper + lower) / 2 : upper
-                projected[r * size + c] = value; projected[c * size + r] = value
-            }
-        }
+        lanczos.symmetriseProjected(size: size)
         try workspace.decomposeProjected(order: size)
-        var nodes = Array(UnsafeBufferPointer(start: workspace.ritzValues, count: size))
-        // A space as large as the complement of the head holds every other
-        // eigenvector: its Ritz values are the eigenvalues, less the zero
-        // columns' zeros (the nodes nearest 0, whose weights are 0).
-        var complete = size - zeroColumns + deflationCount >= m
-        if exhausted && !complete {
-            // An invariant space that holds b random starts meets each
-            // eigenspace of Θ (outside the head) in min(multiplicity, b)
-            // dimensions (with probability 1), and every eigenvector with a
-            // nonzero eigenvalue has a part along some start. So if no nonzero
-            // Ritz value repeats b times, they are the whole nonzero spectrum
-            // outside the head, and the rest of the complement is Θ's null space.
-            let ritz = UnsafeBufferPointer(start: workspace.ritzValues, count: size).sorted()
-            let largest = max(abs(ritz.first ?? 0), abs(ritz.last ?? 0))
-            let nonzero = ritz.filter { $0 > 1e-10 * largest }
-            var longestRun = nonzero.isEmpty ? 0 : 1, run = 1
-            for (a, b2) in zip(nonzero, nonzero.dropFirst()) {
-                run = b2 - a <= 1e-8 * largest ? run + 1 : 1
-                longestRun = max(longestRun, run)
-            }
-            complete = longestRun < b
-        }
-        var dropped = Set<Int>()
-        if zeroColumns > 0 {
-            dropped = Set(nodes.indices.sorted { abs(nodes[$0]) < abs(nodes[$1]) }.prefix(zeroColumns))
-            nodes = nodes.indices.filter { !dropped.contains($0) }.map { nodes[$0] }
-        }
-        // Start j's weight on Ritz vector k: (Σ_i R₀[i, j] Y[i, k])², Y's first b rows.
-        var rules: [GaussQuadrature] = []
-        rules.reserveCapacity(b)
-        for j in 0..<b {
-            var weights: [Double] = []
-            weights.reserveCapacity(nodes.count)
-            for k in 0..<size where !dropped.contains(k) {
-                var component = 0.0
-                let eigenvector = projected + k * size
-                for i in 0..<b { component += firstCoordinates[i * b + j] * eigenvector[i] }
-                weights.append(component * component)
-            }
-            // Round-off aside the weights sum to ‖z'_j‖²; rescale to it exactly.
-            let total = weights.reduce(0, +)
-            if total > 0 { for k in weights.indices { weights[k] *= masses[j] / total } }
-            var rule = GaussQuadrature(nodes: nodes, weights: weights, isExact: exhausted || complete || masses[j] == 0)
-            rule.isComplete = complete
-            rules.append(rule)
-        }
-        return rules
+        let complete = lanczos.spansTheComplement(size: size, exhausted: exhausted)
+        return lanczos.rules(size: size, start: start, exact: exhausted || complete, complete: complete)
     }
 
     /// `quadratures` over arrays, with a workspace of its own (tests and one-off uses).
@@ -340,6 +149,248 @@ public enum SpectralDensity {
                                2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
         guard dof >= 1 else { return .infinity }
         return dof <= table.count ? table[dof - 1] : 1.96 + 2.4 / Double(dof)
+    }
+}
+
+/// The state of one block Lanczos run of `SpectralDensity.quadratures`: the
+/// basis Q (vector-major, `steps`·b vectors of m), the products ΘQ of the
+/// current block, the projected matrix T = Qᵀ(ΘQ) (row-major, order wide)
+/// and the columns that had to be replaced.
+struct BlockLanczos {
+    let op: NTKOperator
+    let m: Int
+    /// Vectors per block (the starts).
+    let b: Int
+    let steps: Int
+    /// b · steps: T's full width.
+    let order: Int
+    let deflation: UnsafePointer<Double>?
+    let deflationCount: Int
+    let workspace: MatrixFreeWorkspace
+    let basis: UnsafeMutablePointer<Double>
+    let products: UnsafeMutablePointer<Double>
+    let projected: UnsafeMutablePointer<Double>
+    /// Scratch for Gram–Schmidt coefficients.
+    let h: UnsafeMutablePointer<Double>
+    var generator: SeededGenerator
+    /// Columns with nothing left outside the space (their rows of T are dropped).
+    var zeroColumns = 0
+    var normsBefore: [Double]
+
+    init(op: NTKOperator, block b: Int, steps: Int, deflation: UnsafePointer<Double>?, deflationCount: Int,
+         workspace: MatrixFreeWorkspace, seed: UInt64) {
+        self.op = op; m = op.size; self.b = b; self.steps = steps; order = b * steps
+        self.deflation = deflation; self.deflationCount = deflationCount; self.workspace = workspace
+        basis = workspace.krylovBasis; products = workspace.products; projected = workspace.projected; h = workspace.coefficients
+        generator = SeededGenerator(seed: seed)
+        normsBefore = [Double](repeating: 0, count: b)
+    }
+
+    // MARK: Gram–Schmidt
+
+    /// v (rows × m, vector-major) -= (v·Fᵀ)F for the `against` rows F: one
+    /// block Gram–Schmidt pass, two GEMMs.
+    func project(_ v: UnsafeMutablePointer<Double>, rows: Int, against f: UnsafePointer<Double>, count: Int) {
+        guard count > 0 else { return }
+        Double.gemm(transA: false, transB: true, m: rows, n: count, k: m, alpha: 1, a: v, lda: m, b: f, ldb: m,
+                    beta: 0, c: h, ldc: count)
+        Double.gemm(transA: false, transB: false, m: rows, n: m, k: count, alpha: -1, a: h, lda: count, b: f, ldb: m,
+                    beta: 1, c: v, ldc: m)
+    }
+
+    /// Twice against the head and the first `known` basis vectors.
+    func orthogonalise(_ v: UnsafeMutablePointer<Double>, rows: Int, known: Int) {
+        for _ in 0..<2 {
+            if let deflation { project(v, rows: rows, against: deflation, count: deflationCount) }
+            project(v, rows: rows, against: basis, count: known)
+        }
+    }
+
+    func norm(_ v: UnsafePointer<Double>) -> Double { cblas_dnrm2(Int32(m), v, 1) }
+
+    /// Orthonormalises the `rows` vectors at basis[known...] among themselves
+    /// (already orthogonal to everything before), replacing a vector whose
+    /// length is round-off relative to `scale` by a random one orthogonal to all.
+    mutating func orthonormaliseBlock(known: Int, rows: Int, scale: Double) {
+        for j in 0..<rows {
+            let v = basis + (known + j) * m
+            for _ in 0..<2 { project(v, rows: 1, against: basis + known * m, count: j) }
+            var length = norm(v)
+            if !(length > 1e-10 * scale) {
+                for i in 0..<m { v[i] = generator.gaussian() }
+                orthogonalise(v, rows: 1, known: known)
+                for _ in 0..<2 { project(v, rows: 1, against: basis + known * m, count: j) }
+                length = norm(v)
+                // Nothing is left outside the space: a zero column, whose
+                // exact zero row and column in T are dropped below.
+                if !(length > 1e-8) { zeroColumns += 1; length = .infinity }
+            }
+            cblas_dscal(Int32(m), 1 / length, v, 1)
+        }
+    }
+
+    /// The b vectors at `next` −= cᵀF for the `count` basis vectors F from
+    /// `first` on, with their coefficients c = F·nextᵀ ([count, b], rows
+    /// `stride` apart) kept for T.
+    func removeAlongBasis(_ next: UnsafeMutablePointer<Double>, first: Int, count: Int,
+                          coefficients c: UnsafeMutablePointer<Double>, stride: Int) {
+        Double.gemm(transA: false, transB: true, m: count, n: b, k: m, alpha: 1, a: basis + first * m, lda: m,
+                    b: next, ldb: m, beta: 0, c: c, ldc: stride)
+        Double.gemm(transA: true, transB: false, m: b, n: m, k: count, alpha: -1, a: c, lda: stride,
+                    b: basis + first * m, ldb: m, beta: 1, c: next, ldc: m)
+    }
+
+    /// Θ's block W = ΘQ_step orthogonalised into `next` (holding W), and T's
+    /// column block Qᵀ W (all `known` rows) from the same coefficients. In
+    /// exact arithmetic W lies in the span of the last two blocks, the next
+    /// one and (to ARPACK's tolerance) the head, so those components go
+    /// first: local pass, head pass, then one pass against the whole basis,
+    /// whose coefficients are then round-off-sized. That one pass leaves the
+    /// block orthogonal to working precision unless it removed much of a
+    /// vector (a replaced column's product reaches the whole space): then it
+    /// gets the two full passes `orthogonalise` makes (the twice-is-enough
+    /// test of Daniel, Gragg, Kaufman and Stewart). Two full passes every step
+    /// would read the whole basis five times a step instead of twice.
+    mutating func nextBlock(_ next: UnsafeMutablePointer<Double>, column: UnsafeMutablePointer<Double>, step: Int, known: Int) {
+        let localStart = max(0, step - 1) * b
+        removeAlongBasis(next, first: localStart, count: known - localStart, coefficients: column + localStart * order, stride: order)
+        for r in 0..<localStart { for c in 0..<b { column[r * order + c] = 0 } }
+        if let deflation { project(next, rows: b, against: deflation, count: deflationCount) }
+        for j in 0..<b { normsBefore[j] = norm(next + j * m) }
+        // h = [known, b]: the remaining coefficients, added to T's column.
+        removeAlongBasis(next, first: 0, count: known, coefficients: h, stride: b)
+        for r in 0..<known { for c in 0..<b { column[r * order + c] += h[r * b + c] } }
+        if (0..<b).contains(where: { norm(next + $0 * m) < 0.5 * normsBefore[$0] }) {
+            orthogonalise(next, rows: b, known: known)
+        }
+    }
+
+    // MARK: The run
+
+    /// The starts outside the head, z'_j, become the first block: their
+    /// squared norms are the rules' masses, and their coordinates in the
+    /// first block (R₀ = Q₀ Z'ᵀ: [b basis rows, b starts]) carry them into every rule.
+    mutating func begin(from starts: UnsafePointer<Double>) -> (masses: [Double], firstCoordinates: [Double]) {
+        let starting = workspace.starts
+        if UnsafePointer(starting) != starts { starting.update(from: starts, count: m * b) }
+        for _ in 0..<2 { if let deflation { project(starting, rows: b, against: deflation, count: deflationCount) } }
+        var masses = [Double](repeating: 0, count: b)
+        var scale = 0.0
+        for j in 0..<b {
+            let length = norm(starting + j * m)
+            masses[j] = length * length
+            scale = max(scale, length)
+        }
+        basis.update(from: starting, count: m * b)
+        orthonormaliseBlock(known: 0, rows: b, scale: scale)
+        var firstCoordinates = [Double](repeating: 0, count: b * b)
+        firstCoordinates.withUnsafeMutableBufferPointer { r in
+            Double.gemm(transA: false, transB: true, m: b, n: b, k: m, alpha: 1, a: basis, lda: m, b: starting, ldb: m,
+                        beta: 0, c: r.baseAddress!, ldc: b)
+        }
+        return (masses, firstCoordinates)
+    }
+
+    /// The block steps: each one product of the current block, T's column
+    /// block, and the next block. Returns the steps used and whether the
+    /// space turned invariant (ΘQ within span(Q) ⊕ head: every rule exact).
+    mutating func run(interrupted: () -> Bool) throws(TopEigenpairs.Failure) -> (used: Int, exhausted: Bool) {
+        projected.update(repeating: 0, count: order * order)
+        var operatorScale = 0.0
+        for step in 0..<steps {
+            if interrupted() { throw .interrupted }
+            let current = basis + step * b * m
+            op.apply(UnsafePointer(current), products, count: b)
+            // Column block `step` of T = Qᵀ(ΘQ), rows 0..<(step+1)·b: [rows, b] into T (row-major, order wide).
+            let known = (step + 1) * b
+            let column = projected + step * b
+            if step + 1 == steps {
+                Double.gemm(transA: false, transB: true, m: known, n: b, k: m, alpha: 1, a: basis, lda: m, b: products, ldb: m,
+                            beta: 0, c: column, ldc: order)
+                return (steps, false)
+            }
+            // The next block: the products orthogonalised against the head and
+            // the whole basis, with T's column block as the coefficients.
+            let next = basis + known * m
+            next.update(from: products, count: b * m)
+            nextBlock(next, column: column, step: step, known: known)
+            for r in 0..<known { for c in 0..<b { operatorScale = max(operatorScale, abs(column[r * order + c])) } }
+            var lost = 0
+            for j in 0..<b where norm(next + j * m) <= 1e-10 * operatorScale { lost += 1 }
+            if lost == b { return (step + 1, true) }
+            orthonormaliseBlock(known: known, rows: b, scale: operatorScale)
+        }
+        return (steps, false)
+    }
+
+    /// T's leading size × size part, compacted to a size-wide layout and made
+    /// exactly symmetric: the blocks above the diagonal were computed, so they
+    /// are mirrored (the diagonal blocks averaged with their transposes).
+    func symmetriseProjected(size: Int) {
+        if size < order {
+            for r in 0..<size { for c in 0..<size { projected[r * size + c] = projected[r * order + c] } }
+        }
+        for r in 0..<size {
+            for c in (r + 1)..<max(r + 1, size) {
+                let upper = projected[r * size + c], lower = projected[c * size + r]
+                let value = (c / b == r / b) ? (upper + lower) / 2 : upper
+                projected[r * size + c] = value; projected[c * size + r] = value
+            }
+        }
+    }
+
+    /// True when the space holds every eigenvector outside the head, so its
+    /// Ritz values are the eigenvalues. Either it is as large as that
+    /// complement (less the zero columns), or it turned invariant with no
+    /// nonzero Ritz value repeated b times: an invariant space that holds b
+    /// random starts meets each eigenspace of Θ (outside the head) in
+    /// min(multiplicity, b) dimensions (with probability 1), and every
+    /// eigenvector with a nonzero eigenvalue has a part along some start, so
+    /// those Ritz values are the whole nonzero spectrum outside the head and
+    /// the rest of the complement is Θ's null space.
+    func spansTheComplement(size: Int, exhausted: Bool) -> Bool {
+        if size - zeroColumns + deflationCount >= m { return true }
+        guard exhausted else { return false }
+        let ritz = UnsafeBufferPointer(start: workspace.ritzValues, count: size).sorted()
+        let largest = max(abs(ritz.first ?? 0), abs(ritz.last ?? 0))
+        let nonzero = ritz.filter { $0 > 1e-10 * largest }
+        var longestRun = nonzero.isEmpty ? 0 : 1, run = 1
+        for (a, next) in zip(nonzero, nonzero.dropFirst()) {
+            run = next - a <= 1e-8 * largest ? run + 1 : 1
+            longestRun = max(longestRun, run)
+        }
+        return longestRun < b
+    }
+
+    /// One rule per start from the decomposed T: the Ritz values (less the
+    /// zero columns' zeros, the nodes nearest 0, whose weights are 0) and
+    /// start j's weight on Ritz vector k, (Σ_i R₀[i, j] Y[i, k])² over Y's
+    /// first b rows, rescaled to sum to ‖z'_j‖² exactly.
+    func rules(size: Int, start: (masses: [Double], firstCoordinates: [Double]), exact: Bool, complete: Bool) -> [GaussQuadrature] {
+        var nodes = Array(UnsafeBufferPointer(start: workspace.ritzValues, count: size))
+        var dropped = Set<Int>()
+        if zeroColumns > 0 {
+            dropped = Set(nodes.indices.sorted { abs(nodes[$0]) < abs(nodes[$1]) }.prefix(zeroColumns))
+            nodes = nodes.indices.filter { !dropped.contains($0) }.map { nodes[$0] }
+        }
+        var rules: [GaussQuadrature] = []
+        rules.reserveCapacity(b)
+        for j in 0..<b {
+            var weights: [Double] = []
+            weights.reserveCapacity(nodes.count)
+            for k in 0..<size where !dropped.contains(k) {
+                var component = 0.0
+                let eigenvector = projected + k * size
+                for i in 0..<b { component += start.firstCoordinates[i * b + j] * eigenvector[i] }
+                weights.append(component * component)
+            }
+            let total = weights.reduce(0, +)
+            if total > 0 { for k in weights.indices { weights[k] *= start.masses[j] / total } }
+            var rule = GaussQuadrature(nodes: nodes, weights: weights, isExact: exact || start.masses[j] == 0)
+            rule.isComplete = complete
+            rules.append(rule)
+        }
+        return rules
     }
 }
 

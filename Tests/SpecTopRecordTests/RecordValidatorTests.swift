@@ -91,3 +91,20 @@ final class RecordValidatorTests: XCTestCase {
         XCTAssertEqual(RecordValidator.validate(Data(cut.utf8)).map(\.line), [Self.valid.count])
     }
 }
+
+extension RecordValidatorTests {
+    /// Both writers leave `weights` empty when the residual is undefined (g = 0).
+    func testASpectrumWithoutModeWeightsIsValid() {
+        var lines = Self.valid
+        lines[5] = lines[5].replacingOccurrences(of: #""weights":[0.5,0.5]"#, with: #""weights":[]"#)
+        XCTAssertTrue(lines[5].contains(#""weights":[]"#), lines[5])
+        XCTAssertEqual(findings(lines), [])
+    }
+
+    func testAMatrixFreeSpectrumNamesItsModeCountAndWholeCounts() {
+        var lines = Self.valid
+        lines[7] = lines[7].replacingOccurrences(of: #""mode_count":80,"#, with: "").replacingOccurrences(of: #""counts":[70,9]"#, with: #""counts":[70.5,9]"#)
+        XCTAssertEqual(findings(lines).map(\.message), [#"no "mode_count" (a whole number ≥ 0, required)"#,
+                                                        #""density.counts" is an array, not an array of whole numbers ≥ 0"#])
+    }
+}

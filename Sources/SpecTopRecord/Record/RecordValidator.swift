@@ -120,9 +120,11 @@ public enum RecordValidator {
                 for key in ["chi_pos_exact", "lambda_eff", "r_eff", "effective_rank", "r_eff_uncertainty", "rest_weight"] {
                     fields.optional(key, .measurement)
                 }
-                fields.optional("mode_count", .count)
                 let method = fields.optional("method", .oneOf(["exact", "lanczos"])) as? String
-                if let eigenvalues, let weights, eigenvalues.count != weights.count {
+                // A matrix-free spectrum lists the top k of m modes: without m, readers take k for it.
+                if method == "lanczos" { fields.require("mode_count", .count) } else { fields.optional("mode_count", .count) }
+                // No weights at all is allowed: the mode weights are undefined when g = 0.
+                if let eigenvalues, let weights, !weights.isEmpty, eigenvalues.count != weights.count {
                     fields.findings.append(Finding(line: lineNumber, message: "\(eigenvalues.count) eigenvalues but \(weights.count) weights", isNote: false))
                 }
                 if method == "lanczos" {
@@ -159,7 +161,7 @@ public enum RecordValidator {
         mutating func density(_ density: [String: Any], into fields: inout Fields) {
             var inner = Fields(density, line: lineNumber, prefix: "density.")
             let edges = inner.require("log10_edges", .numbers) as? [Any]
-            let counts = inner.require("counts", .numbers) as? [Any]
+            let counts = inner.require("counts", .counts) as? [Any]
             let uncertainty = inner.require("counts_uncertainty", .numbers) as? [Any]
             let residual = inner.require("residual_weights", .numbers) as? [Any]
             inner.optional("near_zero_count", .count)
@@ -203,6 +205,8 @@ public enum RecordValidator {
         /// A number, or null for a value that is undefined or not finite.
         case measurement
         case numbers, measurements
+        /// An array of whole numbers ≥ 0.
+        case counts
         case oneOf([String])
 
         var name: String {
@@ -217,6 +221,7 @@ public enum RecordValidator {
             case .measurement: return "a number or null"
             case .numbers: return "an array of numbers"
             case .measurements: return "an array of numbers or nulls"
+            case .counts: return "an array of whole numbers ≥ 0"
             case .oneOf(let values): return values.map { "\"\($0)\"" }.joined(separator: " or ")
             }
         }
@@ -237,6 +242,7 @@ public enum RecordValidator {
             case .measurement: return value is NSNull || number(value)
             case .numbers: return (value as? [Any])?.allSatisfy(number) ?? false
             case .measurements: return (value as? [Any])?.allSatisfy { $0 is NSNull || number($0) } ?? false
+            case .counts: return (value as? [Any])?.allSatisfy { (RecordJSON.int($0) ?? -1) >= 0 } ?? false
             case .oneOf(let values): return (value as? String).map(values.contains) ?? false
             }
         }

@@ -39,9 +39,23 @@ let package = Package(
         ),
         // The monitor sees only the contract, never the engine.
         .target(name: "SpecTopUI", dependencies: ["SpecTopRecord", "CNcurses", "CTerminalRescue"], swiftSettings: strict),
+        // The commands that only read records (replay, watch, claims, export, check) and what they
+        // share with the rest (exit statuses, safe output, signals, destinations): no engine, no BLAS,
+        // so they build and their tests run without OpenBLAS, LAPACKE or ARPACK (`make readers`).
+        .target(
+            name: "SpecTopReaders",
+            dependencies: [
+                "SpecTopRecord",
+                "SpecTopUI",
+                "CNcurses",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "SpecTopApp",
             dependencies: [
+                "SpecTopReaders",
                 "SpecTopRecord",
                 "SpectralCore",
                 "SpecTopUI",
@@ -63,12 +77,12 @@ let package = Package(
         // The contract alone (Foundation only): the record reader, writer and validator without the engine or BLAS.
         .testTarget(name: "SpecTopRecordTests", dependencies: ["SpecTopRecord"], swiftSettings: strict),
         .testTarget(name: "SpecTopUITests", dependencies: ["SpecTopUI", "SpecTopRecord"], swiftSettings: strict),
-        .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "SpecTopReaders", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
         // The tiers: the three targets above are the fast unit tier (no process
         // spawns, no sleeps: `make unit`); integration runs the release binary,
         // the claims reproductions, the NumPy reference and timed engine tests;
         // end-to-end drives the monitor in tmux.
-        .testTarget(name: "SpecTopIntegrationTests", dependencies: ["SpecTopApp", "SpecTopRecord", "SpectralCore", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SpecTopEndToEndTests", dependencies: ["SpecTopApp", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopIntegrationTests", dependencies: ["SpecTopApp", "SpecTopReaders", "SpecTopRecord", "SpectralCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopEndToEndTests", dependencies: ["SpecTopApp", "SpecTopReaders", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
     ]
 )

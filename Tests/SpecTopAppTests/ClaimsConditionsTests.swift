@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpecTopRecord
 @testable import SpectralCore
 import SpecTopUI

@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopReaders
 @testable import SpectralCore
 
 final class ConfigTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SpecTopApp
+@testable import SpecTopReaders
 
 /// The export key's path: a dump written from another thread while the
 /// workers train, its result read back (run under the thread sanitizer by

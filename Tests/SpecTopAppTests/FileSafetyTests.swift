@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpecTopRecord
 
 /// Paths, outputs and headers as an adversarial user hands them over: one-

@@ -2,6 +2,7 @@ import XCTest
 import SpecTopRecord
 import SpectralCore
 @testable import SpecTopApp
+@testable import SpecTopReaders
 
 /// The matrix-free spectrum's estimated histogram against the exact spectrum
 /// on the presets' own models and probes, at several training steps: the

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpectralCore
 
 /// The refusal of a run that cannot fit states its size the way a person

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopReaders
 @testable import SpecTopUI
 import SpecTopRecord
 import SpectralCore

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpecTopRecord
 import SpecTopUI
 

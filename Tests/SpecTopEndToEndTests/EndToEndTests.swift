@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpecTopRecord
 
 /// The real binary in a real terminal (tmux), driven with keys as a person

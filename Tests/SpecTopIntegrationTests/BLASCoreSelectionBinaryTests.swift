@@ -3,6 +3,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopReaders
 
 /// The release binary picks a non-generic OpenBLAS core on this machine (a child process).
 final class BLASCoreSelectionBinaryTests: XCTestCase {

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpecTopRecord
 
 /// The real binary, driven as a user would from a shell.

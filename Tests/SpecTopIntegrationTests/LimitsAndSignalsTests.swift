@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpecTopRecord
 
 /// Reliability round 3 on the real binary: one-character paths, resource

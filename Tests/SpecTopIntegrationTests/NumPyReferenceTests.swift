@@ -3,6 +3,7 @@ import TestSupport
 import Foundation
 import SpectralCore
 @testable import SpecTopApp
+@testable import SpecTopReaders
 
 /// spectop's numbers against an independent NumPy computation: small
 /// experiments run in-process, write a state dump, and `scripts/check_dump.py`

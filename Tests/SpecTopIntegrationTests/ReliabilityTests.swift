@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpecTopRecord
 
 /// The reliability battery (issue 11): every repro, run on the real binary.

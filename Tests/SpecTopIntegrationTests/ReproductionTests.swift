@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpecTopRecord
 
 /// The default demo must show the paper's findings: shortened `reach` runs

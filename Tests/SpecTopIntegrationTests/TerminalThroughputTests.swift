@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopReaders
 
 final class TerminalThroughputTests: XCTestCase {
     /// The benchmark's pty measurement works end to end: the monitor draws

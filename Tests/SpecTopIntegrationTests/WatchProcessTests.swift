@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopReaders
 import SpecTopRecord
 
 /// `spectop watch`'s source against a separate writer process that appends at

@@ -1,3 +1,4 @@
+import SpecTopReaders
 import SpectralCore
 
 /// Synthetic data and models for the benchmarks. The values do not matter

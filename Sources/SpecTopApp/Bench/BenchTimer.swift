@@ -1,3 +1,4 @@
+import SpecTopReaders
 import Foundation
 
 /// Wall-clock timing for the benchmarks: warm-up, then the median of several

@@ -1,3 +1,4 @@
+import SpecTopReaders
 /// One cost curve of the human bench output: a title, a table (one row per
 /// size), a log–log plot and notes — or the reason it was not measured.
 /// The JSON report carries the same numbers as flat plugin figures; this is

@@ -1,3 +1,4 @@
+import SpecTopReaders
 import SpectralCore
 
 /// What `spectop bench` measures, at which sizes, and how often.

@@ -1,3 +1,4 @@
+import SpecTopReaders
 /// A figure measured by code that SpecTopApp's own benchmarks do not reach
 /// — the terminal UI's render speed and output rate — registered by whoever
 /// links that code, and reported under its own JSON key.

@@ -1,3 +1,4 @@
+import SpecTopReaders
 import Foundation
 
 /// Everything `spectop bench` measured, and its JSON form.

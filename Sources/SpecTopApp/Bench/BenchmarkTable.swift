@@ -1,3 +1,4 @@
+import SpecTopReaders
 import Foundation
 
 /// The human-readable form of a `BenchmarkReport`: a header and one aligned

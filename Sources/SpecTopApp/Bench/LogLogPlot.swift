@@ -1,3 +1,4 @@
+import SpecTopReaders
 import Foundation
 
 /// A small log–log scatter plot in plain ASCII, for the cost curves of

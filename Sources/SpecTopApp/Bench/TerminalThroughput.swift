@@ -1,3 +1,4 @@
+import SpecTopReaders
 import Foundation
 
 /// Measures how many bytes the monitor writes to a terminal: runs spectop in

@@ -1,3 +1,4 @@
+import SpecTopReaders
 import Foundation
 import SpectralCore
 import SpecTopUI
@@ -7,14 +8,8 @@ import SpecTopUI
 enum MonitorLauncher {
     /// The theme named by `--theme`, else `SPECTOP_THEME`, else the default;
     /// a broken theme file falls back to the default with a message.
-    static func theme(_ requested: String?) -> (Theme, String?) {
-        let name = requested ?? ProcessInfo.processInfo.environment["SPECTOP_THEME"] ?? "default"
-        let result = ThemeLoader.load(name)
-        return (result.theme, result.error.map { "\($0)" })
-    }
-
     static func run(session: TrainingSession, display: DisplayOptions, cost: CostEstimate? = nil) -> SessionOutcome {
-        let (theme, themeError) = theme(display.theme)
+        let (theme, themeError) = ThemeChoice.theme(display.theme)
         var info = MonitorInfo(preset: session.prepared.config.name, dataset: session.prepared.dataName,
                                blasCore: "OpenBLAS \(BLASRuntime.coreName)", status: themeError ?? cost?.warning.map { "warning: \($0)" })
         info.warning = cost?.shortWarning

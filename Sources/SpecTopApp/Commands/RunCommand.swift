@@ -1,3 +1,4 @@
+import SpecTopReaders
 import ArgumentParser
 import Foundation
 import SpectralCore

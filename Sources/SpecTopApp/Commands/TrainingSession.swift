@@ -1,3 +1,4 @@
+import SpecTopReaders
 import Foundation
 import SpectralCore
 

@@ -1,3 +1,4 @@
+import SpecTopReaders
 import SpectralCore
 
 /// A value of an experiment-file key, as TOML gives it.

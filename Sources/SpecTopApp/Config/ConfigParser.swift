@@ -1,12 +1,6 @@
+import SpecTopReaders
 import SpectralCore
 import TOMLKit
-
-/// A problem with an experiment file or a command-line value; the message
-/// names the file, the line where known, the key and what was expected.
-struct ConfigError: Error, CustomStringConvertible, Equatable {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// Reads experiment files (TOML, via TOMLKit) into `ExperimentConfig` and
 /// writes them back.

@@ -1,3 +1,4 @@
+import SpecTopReaders
 import SpectralCore
 
 /// spectop's version, shown by `--version` and written into records.

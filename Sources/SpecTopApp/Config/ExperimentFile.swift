@@ -1,11 +1,5 @@
+import SpecTopReaders
 import Foundation
-
-/// A stop signal arrived while spectop was waiting (for a FIFO writer, for
-/// the run to prepare): the command ends with status 128 + signal.
-struct StopSignalReceived: Error, CustomStringConvertible {
-    let signal: Int32
-    var description: String { "interrupted (\(SignalFlag.name(signal)))" }
-}
 
 /// Reads an experiment file given with `--config`: regular files, and also
 /// pipes and devices (`/dev/stdin`, `<(…)`), with a size cap so `/dev/zero`

@@ -1,3 +1,4 @@
+import SpecTopReaders
 /// The built-in presets: the text of `examples/<name>.toml`, embedded so the
 /// installed binary needs no files. A test checks the two never drift apart.
 /// Regenerate with scripts/make_presets_source.py after editing an example.

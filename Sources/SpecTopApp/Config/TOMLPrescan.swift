@@ -1,3 +1,4 @@
+import SpecTopReaders
 /// Rejects characters that TOML forbids outside strings and comments before
 /// the text reaches toml++, whose parser aborts the process (an assertion,
 /// even in release builds) on some of them, e.g. `[` followed by U+FFFD.

@@ -1,3 +1,4 @@
+import SpecTopReaders
 import Foundation
 
 /// Checks a `--dump DIR` before the run starts, so a dump that cannot be

@@ -1,118 +1,118 @@
 import Foundation
-import SpectralCore
+import SpecTopRecord
 
 /// The paper's claims, checked on a recorded run (README, "Claims").
 /// A report, not a test: every claim gets a verdict, every condition it
 /// checks, and the numbers behind each, so a `fails` can be explained.
-struct ClaimsReport: Sendable {
-    enum Verdict: String, Sendable {
+package struct ClaimsReport: Sendable {
+    package enum Verdict: String, Sendable {
         case holds, fails
         case notApplicable = "n/a"
     }
 
     /// One number a condition looked at, named by the model (or size) it belongs to.
-    struct Value: Sendable, Equatable {
-        var name: String
-        var value: Double?
+    package struct Value: Sendable, Equatable {
+        package var name: String
+        package var value: Double?
     }
 
     /// One checked condition of a claim: a claim holds when all of its hold.
-    struct Condition: Sendable {
+    package struct Condition: Sendable {
         /// "3.2": the claim's number, then the condition's.
-        var number: String
-        var description: String
-        var values: [Value]
-        var pass: Bool
+        package var number: String
+        package var description: String
+        package var values: [Value]
+        package var pass: Bool
     }
 
-    struct Row: Sendable {
-        var number: Int
-        var title: String
-        var verdict: Verdict
+    package struct Row: Sendable {
+        package var number: Int
+        package var title: String
+        package var verdict: Verdict
         /// Empty exactly when the claim is n/a.
-        var conditions: [Condition]
+        package var conditions: [Condition]
         /// Why the claim is n/a.
-        var reason: String?
+        package var reason: String?
         /// What the verdict left out and why (too few steps, no twin, a live freeze).
-        var notes: [String] = []
+        package var notes: [String] = []
 
         /// One line: the reason for n/a, else every condition with its numbers.
-        var details: String {
+        package var details: String {
             var parts = conditions.map { ClaimsEvaluator.describe($0) }
             if let reason { parts.insert(reason, at: 0) }
             return (parts + notes).joined(separator: "; ")
         }
 
-        func condition(_ number: String) -> Condition? { conditions.first { $0.number == number } }
+        package func condition(_ number: String) -> Condition? { conditions.first { $0.number == number } }
     }
 
-    var rows: [Row]
-    var notes: [String]
+    package var rows: [Row]
+    package var notes: [String]
     /// The active models' final-loss fit (the same numbers as the scaling view).
-    var lossFit: PowerLawFit?
+    package var lossFit: PowerLawFit?
 
-    func verdict(_ number: Int) -> Verdict? { rows.first { $0.number == number }?.verdict }
-    func row(_ number: Int) -> Row? { rows.first { $0.number == number } }
-    var failingClaims: [Int] { rows.filter { $0.verdict == .fails }.map(\.number) }
+    package func verdict(_ number: Int) -> Verdict? { rows.first { $0.number == number }?.verdict }
+    package func row(_ number: Int) -> Row? { rows.first { $0.number == number } }
+    package var failingClaims: [Int] { rows.filter { $0.verdict == .fails }.map(\.number) }
 }
 
 /// Evaluates the claims with METHOD.md's definitions as they are.
-enum ClaimsEvaluator {
+package enum ClaimsEvaluator {
     /// Final loss: the last probe loss recorded for a model. The scaling view
     /// uses the same value, so both show the same fit.
-    static func finalLoss(_ samples: [MetricSample]) -> Double? {
+    package static func finalLoss(_ samples: [MetricSample]) -> Double? {
         samples.last(where: { $0.loss.isFinite })?.loss
     }
 
     /// χ_pos "at the start" and "at the end": medians over the first and the
     /// last 5 % of the metric samples (at least 3), so one noisy step does not
     /// decide the verdict.
-    static func windows(_ samples: [MetricSample]) -> (early: Double, late: Double)? {
+    package static func windows(_ samples: [MetricSample]) -> (early: Double, late: Double)? {
         let values = samples.compactMap(\.chiPos).filter { $0.isFinite }
         guard values.count >= minimumChiPosSamples else { return nil }
         let k = max(3, values.count / 20)
         return (median(Array(values.prefix(k))), median(Array(values.suffix(k))))
     }
 
-    static let minimumChiPosSamples = 6
+    package static let minimumChiPosSamples = 6
 
-    static func median(_ values: [Double]) -> Double {
+    package static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         let mid = sorted.count / 2
         return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 
     /// "Well below": the late χ_pos is less than half the early one.
-    static let fallRatio = 0.5
+    package static let fallRatio = 0.5
     /// Frozen χ_net counts as constant within this relative change.
-    static let constantTolerance = 1e-6
+    package static let constantTolerance = 1e-6
     /// A power law "fits" with at least this R² (and a negative exponent).
-    static let minimumRSquared = 0.9
+    package static let minimumRSquared = 0.9
 
     /// A model as one claim sees it: all of its samples, or the part before or
     /// after a live freeze.
-    struct Subject {
-        var info: RunRecord.ModelInfo
-        var samples: [MetricSample]
-        var spectra: [SpectrumSample]
-        var id: String { info.id }
-        var size: Int { info.parameterCount }
+    package struct Subject {
+        package var info: RunRecord.ModelInfo
+        package var samples: [MetricSample]
+        package var spectra: [SpectrumSample]
+        package var id: String { info.id }
+        package var size: Int { info.parameterCount }
     }
 
     /// The models of one size, for the size claims: one value per size (the
     /// median when a size has several models, e.g. several seeds).
-    struct SizeGroup {
-        var size: Int
-        var members: [Subject]
-        var name: String { members.count == 1 ? members[0].id : "\(size) params (median of \(members.count))" }
+    package struct SizeGroup {
+        package var size: Int
+        package var members: [Subject]
+        package var name: String { members.count == 1 ? members[0].id : "\(size) params (median of \(members.count))" }
     }
 
-    static func groups(_ subjects: [Subject]) -> [SizeGroup] {
+    package static func groups(_ subjects: [Subject]) -> [SizeGroup] {
         Dictionary(grouping: subjects, by: \.size).map { SizeGroup(size: $0.key, members: $0.value) }.sorted { $0.size < $1.size }
     }
 
     /// Why a size claim cannot compare anything, or nil when it can.
-    static func tooFewSizes(_ groups: [SizeGroup], needed: Int = 2) -> String? {
+    package static func tooFewSizes(_ groups: [SizeGroup], needed: Int = 2) -> String? {
         guard groups.count < needed else { return nil }
         let count = groups.reduce(0) { $0 + $1.members.count }
         if count == 0 { return "no active models" }
@@ -120,7 +120,7 @@ enum ClaimsEvaluator {
         return "needs \(needed == 2 ? "two" : "three") or more active sizes (\(sizes))"
     }
 
-    static func evaluate(_ record: RunRecord) -> ClaimsReport {
+    package static func evaluate(_ record: RunRecord) -> ClaimsReport {
         var notes = record.warnings
         let diverged = record.divergedModels
         for id in diverged.sorted() { notes.append("\(id) diverged and is left out of every claim") }
@@ -162,7 +162,7 @@ enum ClaimsEvaluator {
     }
 
     // 1. χ_pos falls for every active model.
-    static func claimOne(_ active: [Subject]) -> ClaimsReport.Row {
+    package static func claimOne(_ active: [Subject]) -> ClaimsReport.Row {
         let title = "spectral position falls during training"
         let measured = active.compactMap { m in windows(m.samples).map { (m, $0) } }
         guard !measured.isEmpty else {
@@ -182,7 +182,7 @@ enum ClaimsEvaluator {
     }
 
     // 2. Final loss decreases with size.
-    static func claimTwo(_ active: [Subject]) -> ClaimsReport.Row {
+    package static func claimTwo(_ active: [Subject]) -> ClaimsReport.Row {
         let title = "larger models reach lower loss"
         let sizes = groups(active)
         if let reason = tooFewSizes(sizes) { return .init(number: 2, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
@@ -192,7 +192,7 @@ enum ClaimsEvaluator {
     }
 
     // 3. Spectral reach grows with size.
-    static func claimThree(_ active: [Subject]) -> ClaimsReport.Row {
+    package static func claimThree(_ active: [Subject]) -> ClaimsReport.Row {
         let title = "spectral reach grows with size"
         let sizes = groups(active)
         if let reason = tooFewSizes(sizes) { return .init(number: 3, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
@@ -216,7 +216,7 @@ enum ClaimsEvaluator {
     }
 
     // 4. Frozen models stall.
-    static func claimFour(_ frozen: [Subject], twins active: [Subject]) -> ClaimsReport.Row {
+    package static func claimFour(_ frozen: [Subject], twins active: [Subject]) -> ClaimsReport.Row {
         let title = "frozen models stall"
         var changes: [ClaimsReport.Value] = [], ratios: [ClaimsReport.Value] = []
         var constant = true, above = true
@@ -255,7 +255,7 @@ enum ClaimsEvaluator {
     }
 
     // 5. Feature learning amplifies χ_net while χ_pos falls, at least at the larger sizes.
-    static func claimFive(_ active: [Subject]) -> ClaimsReport.Row {
+    package static func claimFive(_ active: [Subject]) -> ClaimsReport.Row {
         let title = "feature learning amplifies chi_net"
         let sizes = groups(active)
         if let reason = tooFewSizes(sizes) { return .init(number: 5, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
@@ -286,7 +286,7 @@ enum ClaimsEvaluator {
     }
 
     // 6. Scaling law.
-    static func claimSix(_ active: [Subject], frozen: [Subject]) -> (ClaimsReport.Row, PowerLawFit?) {
+    package static func claimSix(_ active: [Subject], frozen: [Subject]) -> (ClaimsReport.Row, PowerLawFit?) {
         let title = "final loss follows a power law in size"
         let fit = PowerLawFit(x: active.map { Double($0.size) }, y: active.map { finalLoss($0.samples) ?? .nan })
         let sizes = groups(active)
@@ -308,37 +308,37 @@ enum ClaimsEvaluator {
     }
 
     /// A row whose verdict follows from its conditions.
-    static func row(_ number: Int, _ title: String, _ conditions: [ClaimsReport.Condition]) -> ClaimsReport.Row {
+    package static func row(_ number: Int, _ title: String, _ conditions: [ClaimsReport.Condition]) -> ClaimsReport.Row {
         .init(number: number, title: title, verdict: conditions.allSatisfy(\.pass) ? .holds : .fails, conditions: conditions, reason: nil)
     }
 
     /// One value per size: the model's own, or the median of the finite values of a size's models.
-    static func perSize(_ sizes: [SizeGroup], _ value: (Subject) -> Double?) -> [ClaimsReport.Value] {
+    package static func perSize(_ sizes: [SizeGroup], _ value: (Subject) -> Double?) -> [ClaimsReport.Value] {
         sizes.map { group in
             let values = group.members.compactMap(value).filter(\.isFinite)
             return .init(name: group.name, value: values.count == group.members.count && !values.isEmpty ? median(values) : nil)
         }
     }
 
-    static func strictlyDecreasing(_ values: [Double]) -> Bool {
+    package static func strictlyDecreasing(_ values: [Double]) -> Bool {
         values.allSatisfy(\.isFinite) && zip(values, values.dropFirst()).allSatisfy { $0 > $1 }
     }
 
-    static func strictlyIncreasing(_ values: [Double]) -> Bool {
+    package static func strictlyIncreasing(_ values: [Double]) -> Bool {
         values.allSatisfy(\.isFinite) && zip(values, values.dropFirst()).allSatisfy { $0 < $1 }
     }
 
-    static func format(_ x: Double?) -> String { x.map { String(format: "%.3g", $0) } ?? "–" }
+    package static func format(_ x: Double?) -> String { x.map { String(format: "%.3g", $0) } ?? "–" }
 
     /// "3.1 min chi_pos strictly decreases with size: pass (w8 0.1, w32 0.05)".
-    static func describe(_ condition: ClaimsReport.Condition) -> String {
+    package static func describe(_ condition: ClaimsReport.Condition) -> String {
         let values = condition.values.map { "\($0.name) \(format($0.value))" }.joined(separator: ", ")
         return "\(condition.number) \(condition.description): \(condition.pass ? "pass" : "FAIL") (\(values))"
     }
 
     /// The report as a table for a terminal or a log: one line per claim, then
     /// each condition it checked and what it left out.
-    static func render(_ report: ClaimsReport, record: RunRecord) -> String {
+    package static func render(_ report: ClaimsReport, record: RunRecord) -> String {
         var out = "spectop claims: \(record.file)"
         if let preset = record.preset { out += " (preset \(preset))" }
         out += "\n"
@@ -356,10 +356,10 @@ enum ClaimsEvaluator {
         return out
     }
 
-    static let unfinishedNote = "the run has no end line yet (still running or interrupted)"
+    package static let unfinishedNote = "the run has no end line yet (still running or interrupted)"
 
     /// The report as one JSON object (`claims --json`), for scripts and CI.
-    static func json(_ report: ClaimsReport, record: RunRecord) -> String {
+    package static func json(_ report: ClaimsReport, record: RunRecord) -> String {
         func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
         let claims = report.rows.map { row -> String in
             var json = JSONLine()

@@ -3,8 +3,10 @@ import Foundation
 import SpecTopRecord
 
 /// `spectop check FILE...`
-struct CheckCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct CheckCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check records against the record specification (docs/RECORD.md): one line per problem, exit 0 when clean, 2 otherwise.",
         discussion: """
@@ -14,17 +16,17 @@ struct CheckCommand: ParsableCommand {
             """)
 
     @Argument(help: "Record files, or directories of *.jsonl records.")
-    var paths: [String]
+    package var paths: [String]
 
     @Flag(help: "Print nothing for a clean file (by default each file gets an OK line).")
-    var quiet = false
+    package var quiet = false
 
-    func validate() throws {
+    package func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one record file or directory") }
         if paths.contains("") { throw ValidationError("an empty path names no record file or directory") }
     }
 
-    func run() throws {
+    package func run() throws {
         var failed = 0
         for file in try RunRecord.recordFiles(paths) {
             let data: Data

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
-import SpectralCore
+import SpecTopRecord
 
 /// `spectop export PATH... --csv OUT.csv`
-struct ExportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct ExportCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write a recorded run's metrics as CSV: one row per model and step (--wide: one row per step).",
         discussion: """
@@ -14,22 +16,22 @@ struct ExportCommand: ParsableCommand {
             """)
 
     @Argument(help: "Records written by `spectop run --out FILE.jsonl` or the PyTorch probe (may still be running), or directories of them.")
-    var paths: [String]
+    package var paths: [String]
 
     @Option(name: .customLong("csv"), help: ArgumentHelp("Where to write the CSV; - for stdout. An existing file needs --force.", valueName: "OUT.csv"))
-    var output: String
+    package var output: String
 
     @Flag(help: "One row per step and one column per model and metric (MODEL:metric).")
-    var wide = false
+    package var wide = false
 
     @Flag(help: "Overwrite an existing OUT.csv.")
-    var force = false
+    package var force = false
 
-    func validate() throws {
+    package func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one record file or directory") }
     }
 
-    func run() throws {
+    package func run() throws {
         let toStdout = output == "-"
         // Check the destination before reading (a long record takes a while),
         // and never let --force replace one of the records being exported.
@@ -68,5 +70,5 @@ struct ExportCommand: ParsableCommand {
         StandardStreams.writeError("spectop: wrote \(models) model\(models == 1 ? "" : "s") to \(TerminalSafeText.line(self.output))\(wide ? " (wide)" : "")\n")
     }
 
-    static let naming = RecordDestination.Naming(option: "--csv", noun: "the CSV", writer: "another spectop process", reader: "this export")
+    package static let naming = RecordDestination.Naming(option: "--csv", noun: "the CSV", writer: "another spectop process", reader: "this export")
 }

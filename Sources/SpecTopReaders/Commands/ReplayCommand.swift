@@ -1,30 +1,32 @@
 import ArgumentParser
 import Foundation
-import SpectralCore
+import SpecTopRecord
 import SpecTopUI
 
 /// `spectop replay FILE.jsonl`
-struct ReplayCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct ReplayCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Open the monitor on a recorded run: space plays/pauses, left/right scrub, Home/End jump.")
 
     @Argument(help: "A record written by `spectop run --out FILE.jsonl` (a cut-off last line is tolerated).")
-    var file: String
-    @OptionGroup var display: DisplayOptions
+    package var file: String
+    @OptionGroup package var display: DisplayOptions
 
     /// What wrote the record, for the header: spectop's engine on its BLAS
     /// core, or another writer (the PyTorch probe) as its `tool` field names it.
-    static func writer(of record: RunRecord) -> String {
+    package static func writer(of record: RunRecord) -> String {
         if let blas = record.blas { return "recorded on OpenBLAS \(blas)" }
         if let tool = record.toolVersion, !tool.isEmpty { return "recorded by \(tool)" }
         return "recorder unknown"
     }
 
-    func run() throws {
+    package func run() throws {
         let record = try RunRecord.read(path: file)
         try requireTerminal("replay", alternative: "use `spectop claims \(file)` for a report without one")
-        let (chosen, themeError) = MonitorLauncher.theme(display.theme)
+        let (chosen, themeError) = ThemeChoice.theme(display.theme)
         let status = ([themeError] + record.warnings.map { Optional($0) }).compactMap { $0 }.first
         let info = MonitorInfo(preset: record.preset ?? "replay", dataset: record.dataName ?? "?",
                                blasCore: ReplayCommand.writer(of: record), status: status)

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
-import SpectralCore
+import SpecTopRecord
 import SpecTopUI
 
 /// `spectop watch PATH...`: the monitor on records other processes write.
-struct WatchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct WatchCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "watch",
         abstract: "Open the monitor on runs other processes are writing (records or directories of them), live.",
         discussion: """
@@ -16,13 +18,13 @@ struct WatchCommand: ParsableCommand {
             """)
 
     @Argument(help: "Record files or directories of them.")
-    var paths: [String]
-    @Option(help: "Seconds between polls of every file.") var poll: Double = 0.5
-    @Option(help: "A run whose file has not grown for this many seconds is marked stale.") var stale: Double = 30
+    package var paths: [String]
+    @Option(help: "Seconds between polls of every file.") package var poll: Double = 0.5
+    @Option(help: "A run whose file has not grown for this many seconds is marked stale.") package var stale: Double = 30
     @Option(help: "Seconds after which a file that has not appeared is reported (watch keeps waiting).") var timeout: Double = 60
-    @OptionGroup var display: DisplayOptions
+    @OptionGroup package var display: DisplayOptions
 
-    func validate() throws {
+    package func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one record file or directory to watch") }
         if paths.contains("") { throw ValidationError("an empty path names no record file or directory") }
         if !(poll >= 0.05 && poll <= 60) { throw ValidationError("--poll must be between 0.05 and 60 seconds, got \(poll)") }
@@ -30,12 +32,12 @@ struct WatchCommand: ParsableCommand {
         if !(timeout > 0 && timeout <= 1e6) { throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)") }
     }
 
-    func run() throws {
+    package func run() throws {
         let targets = try paths.map(WatchCommand.target)
         try requireTerminal("watch", alternative: "use `spectop claims \(paths.joined(separator: " "))` for a report without one")
         let source = WatchSource(targets: targets, options: .init(poll: poll, stale: stale, timeout: timeout))
         source.start()
-        let (chosen, themeError) = MonitorLauncher.theme(display.theme)
+        let (chosen, themeError) = ThemeChoice.theme(display.theme)
         let info = MonitorInfo(preset: targets.count == 1 ? WatchCommand.label(targets[0]) : "\(targets.count) paths",
                                dataset: "", blasCore: "", status: themeError)
         let monitor = Monitor(source: source, info: info,
@@ -54,7 +56,7 @@ struct WatchCommand: ParsableCommand {
     }
 
     /// What `path` is, checked before the monitor opens: a bad path is a usage error (status 2) with one line.
-    static func target(_ path: String) throws -> WatchSource.Target {
+    package static func target(_ path: String) throws -> WatchSource.Target {
         var info = stat()
         guard stat(path, &info) == 0 else {
             let error = errno

@@ -3,14 +3,14 @@ import Foundation
 /// Runs work that cannot check for signals itself (loading a data set,
 /// allocating models) on its own thread, while the caller's thread polls the
 /// stop-signal flag, so a signal is answered within a tenth of a second.
-enum Interruptible {
-    enum Result<T> {
+package enum Interruptible {
+    package enum Result<T> {
         case finished(T)
         case failed(any Error)
         case interrupted(Int32)
     }
 
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) -> Result<T> {
+    package static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) -> Result<T> {
         if let signal = SignalFlag.received { return .interrupted(signal) }
         let work = Work(body)
         // pthread directly, because a thread that cannot be created (a tight
@@ -67,8 +67,8 @@ private final class Work<T>: Runnable, @unchecked Sendable {
 /// under `ulimit -v`: `fflush` then waited for ever). Nothing is lost: the
 /// record is closed before, and spectop's own output goes out unbuffered
 /// through `StandardStreams`.
-enum ProcessExit {
-    static func now(_ status: Int32) -> Never {
+package enum ProcessExit {
+    package static func now(_ status: Int32) -> Never {
         _exit(status)
     }
 }

@@ -4,10 +4,10 @@
 /// Not `NSString.deletingLastPathComponent`: on Linux's Foundation it traps
 /// (SIGILL) on any one-character relative name, so `--out x` crashed before
 /// writing anything.
-enum PathName {
+package enum PathName {
     /// The folder part of `path`, as `dirname` would print it but empty for a
     /// bare name: `a/b` → `a`, `/x` → `/`, `x` → ``, `a//b/` → `a`.
-    static func directory(of path: String) -> String {
+    package static func directory(of path: String) -> String {
         var scalars = Array(path.unicodeScalars)
         // Trailing slashes name the same file (`a/b/` is `a/b`).
         while scalars.count > 1, scalars.last == "/" { scalars.removeLast() }
@@ -20,7 +20,7 @@ enum PathName {
 
     /// The folder `path` is in, `.` for a bare name: where a new file at
     /// `path` would be created.
-    static func parent(of path: String) -> String {
+    package static func parent(of path: String) -> String {
         let directory = directory(of: path)
         return directory.isEmpty ? "." : directory
     }

@@ -5,15 +5,15 @@ import Synchronization
 /// The last stop signal received (0 = none). The handlers only store into
 /// this atomic; the loops that poll it do the work (restore the terminal,
 /// write the `end` line, stop the engine).
-let receivedSignal = Atomic<Int32>(0)
+package let receivedSignal = Atomic<Int32>(0)
 
-enum SignalFlag {
+package enum SignalFlag {
     /// Installs flag-only handlers for every stop signal (INT, TERM, HUP,
     /// QUIT, USR1, USR2, ALRM: the monitor's list) and ignores SIGPIPE, so a
     /// closed pipe becomes a write error instead of a silent death. Called
     /// first thing, before any preparation, so a signal while data loads is
     /// seen too.
-    static func install() {
+    package static func install() {
         for sig in SignalWatcher.stopSignals {
             signal(sig) { number in receivedSignal.store(number, ordering: .relaxed) }
         }
@@ -21,12 +21,12 @@ enum SignalFlag {
     }
 
     /// The signal received so far, if any.
-    static var received: Int32? {
+    package static var received: Int32? {
         let value = receivedSignal.load(ordering: .relaxed)
         return value == 0 ? nil : value
     }
 
-    static func name(_ signal: Int32) -> String {
+    package static func name(_ signal: Int32) -> String {
         switch signal {
         case SIGINT: return "SIGINT"
         case SIGTERM: return "SIGTERM"
@@ -41,5 +41,5 @@ enum SignalFlag {
 
     /// The shell's convention for a process ended by `signal`: 128 + its number
     /// (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, 131 for SIGQUIT).
-    static func exitStatus(_ signal: Int32) -> Int32 { 128 + signal }
+    package static func exitStatus(_ signal: Int32) -> Int32 { 128 + signal }
 }

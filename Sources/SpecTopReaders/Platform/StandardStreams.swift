@@ -10,11 +10,11 @@ private let standardOutputFailure = Atomic<Int32>(0)
 /// full disk, a closed pipe, a closed descriptor), which would kill a run in
 /// the middle of training. These functions use `write(2)` and report failure
 /// as a value instead; a lost diagnostic never stops training.
-enum StandardStreams {
+package enum StandardStreams {
     /// Opens /dev/null on any of descriptors 0–2 that is closed, so a record or
     /// data file opened later can never land on them (with `2>&-`, progress
     /// lines would otherwise be written into the record).
-    static func reserveStandardDescriptors() {
+    package static func reserveStandardDescriptors() {
         for descriptor in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
             let opened = open("/dev/null", descriptor == STDIN_FILENO ? O_RDONLY : O_WRONLY)
             if opened >= 0 && opened != descriptor {
@@ -26,20 +26,20 @@ enum StandardStreams {
 
     /// Prints `spectop: message` as one line on stderr, with every control
     /// character from user-supplied text escaped (see `TerminalSafeText`).
-    static func printError(_ message: String) {
+    package static func printError(_ message: String) {
         writeError("spectop: " + TerminalSafeText.line(message) + "\n")
     }
 
     /// Writes `text` as it is to stderr (spectop's own progress lines, whose
     /// escapes are deliberate). Returns false when it could not be written.
     @discardableResult
-    static func writeError(_ text: String) -> Bool {
+    package static func writeError(_ text: String) -> Bool {
         write(text, to: STDERR_FILENO)
     }
 
     /// Writes command output (config, claims, presets) to stdout, unbuffered,
     /// remembering the first failure for `outputFailure`.
-    static func writeOutput(_ text: String) {
+    package static func writeOutput(_ text: String) {
         if !write(text, to: STDOUT_FILENO) {
             _ = standardOutputFailure.compareExchange(expected: 0, desired: errno, ordering: .relaxed)
         }
@@ -47,13 +47,13 @@ enum StandardStreams {
 
     /// Why output could not be written, if it could not
     /// (`--print-config > /dev/full` must not exit 0 with an empty file).
-    static var outputFailure: String? {
+    package static var outputFailure: String? {
         let code = standardOutputFailure.load(ordering: .relaxed)
         return code == 0 ? nil : "cannot write to stdout: \(String(cString: strerror(code)))"
     }
 
     /// Writes all of `text` to `descriptor`, retrying after interruptions.
-    static func write(_ text: String, to descriptor: Int32) -> Bool {
+    package static func write(_ text: String, to descriptor: Int32) -> Bool {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {

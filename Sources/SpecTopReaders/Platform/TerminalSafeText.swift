@@ -5,10 +5,10 @@
 /// them could clear the screen, retitle the window or (OSC 52) write the
 /// clipboard. Every C0 and C1 control character and DEL is shown as a visible
 /// escape instead; `line` also folds line breaks so a message stays one line.
-enum TerminalSafeText {
+package enum TerminalSafeText {
     /// `text` with control characters escaped (`\e`, `\u{9b}`) and newlines,
     /// tabs and carriage returns kept only as single spaces: one line.
-    static func line(_ text: String) -> String {
+    package static func line(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         var pendingSpace = false
@@ -28,7 +28,7 @@ enum TerminalSafeText {
 
     /// `text` with control characters escaped but line breaks kept (for
     /// multi-line reports such as the claims table).
-    static func lines(_ text: String) -> String {
+    package static func lines(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
@@ -38,7 +38,7 @@ enum TerminalSafeText {
     }
 
     /// True when `scalar` would be interpreted by a terminal rather than shown.
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+    package static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
     }
 

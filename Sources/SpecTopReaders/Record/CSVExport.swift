@@ -1,5 +1,5 @@
 import Foundation
-import SpectralCore
+import SpecTopRecord
 
 /// A record as CSV (`spectop export`): every metric of every step line, with
 /// the spectrum's summary numbers on the steps that have one.
@@ -9,20 +9,20 @@ import SpectralCore
 /// `MODEL:metric`. RFC 4180 quoting; an empty cell is a value the record does
 /// not have (no spectrum at that step, chi_pos undefined, NaN or Inf). Model
 /// ids that a spreadsheet would take for a formula get a leading `'` (`inert`).
-enum CSVExport {
+package enum CSVExport {
     /// The metrics, in column order (after `model` in the long form).
-    static let metrics = ["step", "wall", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "chi_net_estimate", "chi_net_stderr",
+    package static let metrics = ["step", "wall", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "chi_net_estimate", "chi_net_stderr",
                           "lambda_eff", "r_eff", "chi_pos_exact", "effective_rank"]
-    static var columns: [String] { ["model"] + metrics }
+    package static var columns: [String] { ["model"] + metrics }
 
     /// One model's step: its metric line, its spectrum, or both.
-    struct Row {
-        var step: Int
-        var sample: MetricSample?
-        var spectrum: SpectrumSample?
+    package struct Row {
+        package var step: Int
+        package var sample: MetricSample?
+        package var spectrum: SpectrumSample?
 
         /// The cells of `metrics` (step included) for this row.
-        var cells: [String] {
+        package var cells: [String] {
             let s = sample, p = spectrum
             return [String(step), number(s?.wall), number(s?.loss), number(s?.chiLoss), number(s?.chiNet), number(s?.chiPos ?? nil),
                     number(s?.gradSq), s.map { $0.traceIsEstimate ? "true" : "false" } ?? "", number(s?.chiNetStandardError ?? nil),
@@ -32,7 +32,7 @@ enum CSVExport {
 
     /// A model's rows in step order: step lines in record order, each with the
     /// spectrum of its step; a spectrum without a step line gets its own row.
-    static func rows(_ record: RunRecord, model: String) -> [Row] {
+    package static func rows(_ record: RunRecord, model: String) -> [Row] {
         let samples = record.steps[model] ?? []
         var spectra: [Int: SpectrumSample] = [:]
         for spectrum in record.spectra[model] ?? [] { spectra[spectrum.step] = spectrum }
@@ -51,7 +51,7 @@ enum CSVExport {
     }
 
     /// Every model, in header order (then models only the step lines name).
-    static func modelIDs(_ record: RunRecord) -> [String] {
+    package static func modelIDs(_ record: RunRecord) -> [String] {
         var ids = record.models.map(\.id)
         let known = Set(ids)
         ids += Set(record.spectra.keys).subtracting(known).sorted()
@@ -60,7 +60,7 @@ enum CSVExport {
 
     /// Writes the CSV through `emit`, a chunk at a time, so a long record
     /// never needs the whole text in memory.
-    static func write(_ record: RunRecord, wide: Bool, chunkBytes: Int = 1 << 20, emit: (String) throws -> Void) rethrows {
+    package static func write(_ record: RunRecord, wide: Bool, chunkBytes: Int = 1 << 20, emit: (String) throws -> Void) rethrows {
         var buffer = ""
         func line(_ cells: [String]) throws {
             buffer += cells.map(quote).joined(separator: ",") + "\n"
@@ -98,7 +98,7 @@ enum CSVExport {
     }
 
     /// The whole CSV as one string (tests, small records).
-    static func text(_ record: RunRecord, wide: Bool) -> String {
+    package static func text(_ record: RunRecord, wide: Bool) -> String {
         var out = ""
         write(record, wide: wide) { out += $0 }
         return out
@@ -108,20 +108,20 @@ enum CSVExport {
     /// begins with `=`, `+`, `-`, `@`, a tab or a carriage return would be
     /// read as a formula (CSV injection), so it gets a leading `'`, as OWASP
     /// advises. Numbers are never text cells and stay as they are.
-    static func inert(_ text: String) -> String {
+    package static func inert(_ text: String) -> String {
         guard let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) else { return text }
         return "'" + text
     }
 
     /// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
-    static func quote(_ field: String) -> String {
+    package static func quote(_ field: String) -> String {
         // Scalars, not Characters: "\r\n" is one Character equal to neither.
         guard field.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// Shortest round-trip form, as in the record; empty for nil, NaN and Inf.
-    static func number(_ value: Double?) -> String {
+    package static func number(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "" }
         return JSONLine.number(value)
     }

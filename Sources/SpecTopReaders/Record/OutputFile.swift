@@ -8,7 +8,7 @@ import Foundation
 /// leaves a cut-off file that looks whole (nor replaces a good one with it).
 /// A FIFO or a device (`/dev/stdout`) has no name to rename to and is written
 /// directly.
-final class OutputFile {
+package final class OutputFile {
     private let destination: RecordDestination
     private let naming: RecordDestination.Naming
     /// The temporary file (regular destinations), or nil for a direct write.
@@ -16,7 +16,7 @@ final class OutputFile {
     private let descriptor: Int32
     private var finished = false
 
-    init(_ destination: RecordDestination, naming: RecordDestination.Naming) throws {
+    package init(_ destination: RecordDestination, naming: RecordDestination.Naming) throws {
         self.destination = destination
         self.naming = naming
         switch destination.kind {
@@ -51,7 +51,7 @@ final class OutputFile {
     }
 
     /// Appends `text`; throws a runtime failure (disk full, `ulimit -f`, a closed FIFO).
-    func write(_ text: String) throws {
+    package func write(_ text: String) throws {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
@@ -65,7 +65,7 @@ final class OutputFile {
     }
 
     /// Makes the file whole under its name: synced, then renamed over the destination.
-    func commit() throws {
+    package func commit() throws {
         guard !finished else { return }
         if let temporary {
             if fsync(descriptor) != 0 { throw failure(errno) }
@@ -83,7 +83,7 @@ final class OutputFile {
     }
 
     /// Abandons the write: the temporary file is removed, the destination untouched.
-    func discard() {
+    package func discard() {
         guard !finished else { return }
         finished = true
         close(descriptor)

@@ -13,8 +13,8 @@ import Foundation
 /// - Character devices (`/dev/null`, `/dev/full`) are written as they are,
 ///   never truncated; a FIFO needs a reader already; anything else that is
 ///   not a regular file is refused.
-struct RecordDestination: Sendable {
-    enum Kind: Sendable, Equatable {
+package struct RecordDestination: Sendable {
+    package enum Kind: Sendable, Equatable {
         case newFile
         case existingFile
         case device
@@ -23,27 +23,27 @@ struct RecordDestination: Sendable {
 
     /// How messages name the file: the same rules serve the record (`--out`)
     /// and other outputs (`export --csv`).
-    struct Naming: Sendable {
+    package struct Naming: Sendable {
         /// The option that names the file.
-        var option: String
+        package var option: String
         /// What is written, as in "cannot write the record to PATH".
-        var noun: String
+        package var noun: String
         /// Who else may hold the lock.
-        var writer: String
+        package var writer: String
         /// Who reads the protected files.
-        var reader: String
+        package var reader: String
 
-        static let record = Naming(option: "--out", noun: "the record", writer: "another spectop run", reader: "this run")
+        package static let record = Naming(option: "--out", noun: "the record", writer: "another spectop run", reader: "this run")
     }
 
-    let path: String
-    let kind: Kind
-    var naming = Naming.record
+    package let path: String
+    package let kind: Kind
+    package var naming = Naming.record
 
     /// Checks `path` without changing anything. `overwrite` is `--force`;
     /// `protected` lists files the run reads (the experiment file, data
     /// files), which the record may never replace.
-    static func check(_ path: String, overwrite: Bool, protected: [String] = [], naming: Naming = .record) throws -> RecordDestination {
+    package static func check(_ path: String, overwrite: Bool, protected: [String] = [], naming: Naming = .record) throws -> RecordDestination {
         let option = naming.option, noun = naming.noun
         guard !path.isEmpty else { throw ConfigError("\(option) needs a file name") }
         var info = stat()
@@ -90,7 +90,7 @@ struct RecordDestination: Sendable {
 
     /// Opens the destination for writing: exclusive creation for a new file,
     /// lock then truncate for `--force` on an existing one.
-    func open() throws -> UnsafeMutablePointer<FILE> {
+    package func open() throws -> UnsafeMutablePointer<FILE> {
         let option = naming.option, noun = naming.noun
         let descriptor: Int32
         switch kind {
@@ -131,7 +131,7 @@ struct RecordDestination: Sendable {
     }
 
     /// True when another process holds the record's lock (a run in progress).
-    static func isLocked(_ path: String) -> Bool {
+    package static func isLocked(_ path: String) -> Bool {
         let descriptor = Foundation.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
@@ -141,7 +141,7 @@ struct RecordDestination: Sendable {
     }
 
     /// True when both paths name the same existing file (links included).
-    static func sameFile(_ a: String, _ b: String) -> Bool {
+    package static func sameFile(_ a: String, _ b: String) -> Bool {
         var first = stat(), second = stat()
         guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
         return first.st_dev == second.st_dev && first.st_ino == second.st_ino

@@ -1,12 +1,12 @@
 import Foundation
-import SpectralCore
+import SpecTopRecord
 import SpecTopUI
 
 /// Plays a recorded run back through the monitor: a cursor moves through the
 /// steps; every view sees the models as they were at that step.
-final class ReplaySource: MonitorSource, @unchecked Sendable {
+package final class ReplaySource: MonitorSource, @unchecked Sendable {
     // @unchecked: all mutable state is guarded by `lock`.
-    let record: RunRecord
+    package let record: RunRecord
     private let lock = NSLock()
     private let lastStep: Int
     private var cursor: Double = 0
@@ -19,7 +19,7 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
     /// Why a model gets no spectrum, when the run said so at its start.
     private let spectrumUnavailable: [String: String]
 
-    init(record: RunRecord) {
+    package init(record: RunRecord) {
         self.record = record
         lastStep = record.steps.values.compactMap { $0.last?.step }.max() ?? 0
         // From the events once: the record does not change under a replay.
@@ -33,13 +33,13 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
     }
 
     /// The current replay position, in steps.
-    var position: Int {
+    package var position: Int {
         lock.lock()
         defer { lock.unlock() }
         return Int(cursor)
     }
 
-    func perform(_ command: MonitorCommand) {
+    package func perform(_ command: MonitorCommand) {
         lock.lock()
         defer { lock.unlock() }
         advance()
@@ -60,7 +60,7 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
         }
     }
 
-    func statusMessage() -> String? {
+    package func statusMessage() -> String? {
         lock.lock()
         defer { lock.unlock() }
         return "replay \(record.file): step \(Int(cursor))/\(lastStep) \(playing ? "playing" : "paused") at \(JSONLine.number(stepsPerSecond.rounded())) steps/s"
@@ -75,7 +75,7 @@ final class ReplaySource: MonitorSource, @unchecked Sendable {
         lastTick = now
     }
 
-    func snapshot() -> EngineSnapshot {
+    package func snapshot() -> EngineSnapshot {
         lock.lock()
         defer { lock.unlock() }
         advance()

@@ -1,5 +1,5 @@
 import Foundation
-import SpectralCore
+import SpecTopRecord
 import SpecTopUI
 
 /// The monitor's source for `spectop watch`: records that other processes
@@ -7,29 +7,29 @@ import SpecTopUI
 /// every watched directory for new `*.jsonl`) each `poll` seconds. The UI
 /// thread only ever copies the last published snapshot, so a slow disk or a
 /// 1 GB back-fill never stalls a frame.
-final class WatchSource: MonitorSource, @unchecked Sendable {
+package final class WatchSource: MonitorSource, @unchecked Sendable {
     // @unchecked: `published`, `notices` and `stopped` are guarded by `lock`;
     // the followers belong to the poll thread alone.
-    struct Options: Sendable {
+    package struct Options: Sendable {
         /// Seconds between polls of every file.
-        var poll: Double = 0.5
+        package var poll: Double = 0.5
         /// A run whose file has not grown for this long (and has no `end` line) is stale.
-        var stale: Double = 30
+        package var stale: Double = 30
         /// After this long, say so about a watched file that has not appeared.
-        var timeout: Double = 60
+        package var timeout: Double = 60
         /// How much of the end of a long existing file is read before the rest.
-        var tailBytes: Int = 4 << 20
+        package var tailBytes: Int = 4 << 20
         /// Chart points kept per model (then every other one is dropped).
-        var historyCapacity: Int = 1024
+        package var historyCapacity: Int = 1024
     }
 
-    enum Target: Sendable, Equatable {
+    package enum Target: Sendable, Equatable {
         case file(String)
         case directory(String)
     }
 
-    let targets: [Target]
-    let options: Options
+    package let targets: [Target]
+    package let options: Options
     private let started = ProcessInfo.processInfo.systemUptime
     private let lock = NSLock()
     private var published = EngineSnapshot(state: .running, models: [], elapsed: 0, stepsPerSecond: 0)
@@ -46,7 +46,7 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
     private var reportedEmptyDirectories = Set<String>()
     private var directoriesWithRecords = Set<String>()
 
-    init(targets: [Target], options: Options = Options()) {
+    package init(targets: [Target], options: Options = Options()) {
         self.targets = targets
         self.options = options
         for case .file(let path) in targets { addFollower(path) }
@@ -54,20 +54,20 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
 
     /// Starts the poll thread (the first poll runs before this returns, so the
     /// first frame already shows what the files hold).
-    func start() {
+    package func start() {
         refresh(now: clock(), backfilling: false)
         let thread = Thread { [self] in loop() }
         thread.name = "spectop-watch"
         thread.start()
     }
 
-    func snapshot() -> EngineSnapshot {
+    package func snapshot() -> EngineSnapshot {
         lock.lock()
         defer { lock.unlock() }
         return published
     }
 
-    func perform(_ command: MonitorCommand) {
+    package func perform(_ command: MonitorCommand) {
         guard case .quit = command else { return }
         lock.lock()
         stopped = true
@@ -75,7 +75,7 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
     }
 
     /// The newest notice for 10 s, then what still stands (junk skipped, files refused or missing).
-    func statusMessage() -> String? {
+    package func statusMessage() -> String? {
         lock.lock()
         defer { lock.unlock() }
         if let last = notices.last, publishedAt - last.at < 10 { return last.text }
@@ -113,7 +113,7 @@ final class WatchSource: MonitorSource, @unchecked Sendable {
     /// One poll at `now` on the caller's thread, reading everything there is
     /// (and, when `backfilling`, the older part of long files too): the first
     /// picture before the poll thread starts, and tests with their own clock.
-    func refresh(now: Double, backfilling: Bool = true) {
+    package func refresh(now: Double, backfilling: Bool = true) {
         while poll(now: now) {}
         while backfilling && followers.contains(where: { $0.backfill() }) {}
         publish(now: now)

@@ -5,14 +5,14 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 RELEASE_BIN = .build/release/spectop
 
-.PHONY: demo test deps build release unit integration e2e sanitize bench headless install clean numpy python
+.PHONY: demo test deps build release unit readers integration e2e sanitize bench headless install clean numpy python
 
 ## demo: install what is missing, build in release mode, open the monitor on the default preset
 demo: deps release
 	@$(RELEASE_BIN)
 
-## test: install what is missing, then every tier: unit, integration, the thread-sanitizer run, end-to-end (tmux), the PyTorch probe
-test: deps unit integration sanitize e2e python
+## test: install what is missing, then every tier: unit, the readers without BLAS, integration, the thread-sanitizer run, end-to-end (tmux), the PyTorch probe
+test: deps unit readers integration sanitize e2e python
 
 deps:
 	@scripts/install-deps.sh $(DEBIAN_PACKAGES)
@@ -31,7 +31,13 @@ release:
 unit:
 	@scripts/check-contraction-kernels.sh
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --filter '^(SpecTopRecordTests|SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.'
+	@python3 scripts/check-module-dependencies.py
+	$(SWIFT) test --skip-build --filter '^(SpecTopRecordTests|SpecTopReadersTests|SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.'
+
+## readers: the record readers (contract, UI, replay/watch/claims/export/check) built and tested in a
+## package of their own with no engine and no OpenBLAS, LAPACKE or ARPACK (.build-readers/)
+readers:
+	@scripts/test-readers-without-blas.sh
 
 # The release binary is built after the debug one so the long runs of the
 # integration tier (claims reproductions, the CLI battery) pick it up as the newer build.
@@ -79,4 +85,4 @@ install: release
 	install -m 755 $(RELEASE_BIN) $(PREFIX)/bin/spectop
 
 clean:
-	rm -rf .build .build-tsan
+	rm -rf .build .build-tsan .build-readers

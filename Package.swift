@@ -76,6 +76,8 @@ let package = Package(
         .testTarget(name: "SpectralCoreTests", dependencies: ["SpectralCore", "TestSupport", "AllocationCounter"], swiftSettings: strict),
         // The contract alone (Foundation only): the record reader, writer and validator without the engine or BLAS.
         .testTarget(name: "SpecTopRecordTests", dependencies: ["SpecTopRecord"], swiftSettings: strict),
+        // The record-reading commands with the contract and the UI only: no engine, no BLAS.
+        .testTarget(name: "SpecTopReadersTests", dependencies: ["SpecTopReaders", "SpecTopRecord", "SpecTopUI"], swiftSettings: strict),
         .testTarget(name: "SpecTopUITests", dependencies: ["SpecTopUI", "SpecTopRecord"], swiftSettings: strict),
         .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "SpecTopReaders", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
         // The tiers: the three targets above are the fast unit tier (no process

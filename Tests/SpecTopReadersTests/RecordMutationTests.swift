@@ -1,11 +1,8 @@
 import XCTest
 import Foundation
-import TestSupport
-@testable import SpecTopApp
 @testable import SpecTopReaders
 @testable import SpecTopUI
 import SpecTopRecord
-import SpectralCore
 
 /// Structure-aware mutations of a real-shaped record through every reader and
 /// every view: each numeric field (top level, inside arrays, inside a
@@ -192,7 +189,7 @@ final class RecordMutationTests: XCTestCase {
 
     func testRandomStructuralMutationsNeverCrash() {
         let environment = ProcessInfo.processInfo.environment
-        var rng = SeededGenerator(seed: UInt64(environment["SPECTOP_FUZZ_SEED"] ?? "") ?? 2028)
+        var rng = MutationRandom(seed: UInt64(environment["SPECTOP_FUZZ_SEED"] ?? "") ?? 2028)
         let iterations = Int(environment["SPECTOP_FUZZ_ITERATIONS"] ?? "") ?? 100
         for _ in 0..<iterations {
             var lines = Self.seed
@@ -216,4 +213,18 @@ final class RecordMutationTests: XCTestCase {
             exercise(lines.joined(separator: "\n") + "\n", context: "random")
         }
     }
+}
+
+/// splitmix64: the mutations are the same on every run and machine.
+struct MutationRandom {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func index(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

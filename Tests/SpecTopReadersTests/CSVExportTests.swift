@@ -1,9 +1,7 @@
 import XCTest
 import Foundation
-@testable import SpecTopApp
 @testable import SpecTopReaders
 import SpecTopRecord
-@testable import SpectralCore
 
 /// `spectop export`'s CSV, without the binary: columns, spectrum cells, the
 /// wide form, and RFC 4180 quoting of ids a file may hold.

@@ -1,10 +1,7 @@
 import XCTest
 import Foundation
-import TestSupport
-@testable import SpecTopApp
 @testable import SpecTopReaders
 import SpecTopRecord
-@testable import SpectralCore
 import SpecTopUI
 
 /// Issue 16, items 2-4: size claims on one size are n/a, every row lists the

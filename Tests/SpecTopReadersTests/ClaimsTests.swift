@@ -1,10 +1,7 @@
 import XCTest
 import Foundation
-import TestSupport
-@testable import SpecTopApp
 @testable import SpecTopReaders
 import SpecTopRecord
-@testable import SpectralCore
 import SpecTopUI
 
 /// `spectop claims` on hand-made records where each claim holds, fails, or

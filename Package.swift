@@ -65,9 +65,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `spectop bench`: the benchmark suite, its figures, cost curves and plots.
+        .target(
+            name: "SpecTopBench",
+            dependencies: [
+                "SpecTopApp",
+                "SpecTopReaders",
+                "SpecTopRecord",
+                "SpectralCore",
+                "SpecTopUI",
+                "CNcurses",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "spectop",
-            dependencies: ["SpecTopApp"],
+            dependencies: ["SpecTopApp", "SpecTopBench", "SpecTopReaders", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .target(name: "TestSupport", dependencies: ["SpectralCore"], path: "Tests/TestSupport", swiftSettings: strict),
@@ -79,12 +93,12 @@ let package = Package(
         // The record-reading commands with the contract and the UI only: no engine, no BLAS.
         .testTarget(name: "SpecTopReadersTests", dependencies: ["SpecTopReaders", "SpecTopRecord", "SpecTopUI"], swiftSettings: strict),
         .testTarget(name: "SpecTopUITests", dependencies: ["SpecTopUI", "SpecTopRecord"], swiftSettings: strict),
-        .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "SpecTopReaders", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopAppTests", dependencies: ["SpecTopApp", "SpecTopBench", "SpecTopReaders", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
         // The tiers: the three targets above are the fast unit tier (no process
         // spawns, no sleeps: `make unit`); integration runs the release binary,
         // the claims reproductions, the NumPy reference and timed engine tests;
         // end-to-end drives the monitor in tmux.
-        .testTarget(name: "SpecTopIntegrationTests", dependencies: ["SpecTopApp", "SpecTopReaders", "SpecTopRecord", "SpectralCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpecTopIntegrationTests", dependencies: ["SpecTopApp", "SpecTopBench", "SpecTopReaders", "SpecTopRecord", "SpectralCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SpecTopEndToEndTests", dependencies: ["SpecTopApp", "SpecTopReaders", "SpecTopRecord", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -3,6 +3,7 @@ import XCTest
 import SpecTopRecord
 import SpectralCore
 @testable import SpecTopApp
+@testable import SpecTopBench
 @testable import SpecTopReaders
 
 /// Where the bench's log–log plot puts points, and its labels.

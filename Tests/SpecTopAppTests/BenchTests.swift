@@ -3,6 +3,7 @@ import TestSupport
 import XCTest
 import SpectralCore
 @testable import SpecTopApp
+@testable import SpecTopBench
 @testable import SpecTopReaders
 
 /// `spectop bench --quick --json` through the library API, in this process.

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import SpecTopApp
+@testable import SpecTopBench
 @testable import SpecTopReaders
 @testable import SpectralCore
 import SpecTopRecord

@@ -3,6 +3,7 @@ import TestSupport
 import XCTest
 import SpectralCore
 @testable import SpecTopApp
+@testable import SpecTopBench
 @testable import SpecTopReaders
 
 /// The whole quick benchmark suite in this process: seconds of real measurements.

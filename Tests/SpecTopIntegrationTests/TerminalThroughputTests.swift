@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
 @testable import SpecTopApp
+@testable import SpecTopBench
 @testable import SpecTopReaders
 
 final class TerminalThroughputTests: XCTestCase {

@@ -4,8 +4,10 @@ import Foundation
 import SpectralCore
 
 /// `spectop run`: train and watch (or record headless).
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct RunCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Train the models of a preset or experiment file, with the monitor or headless.")
 
     @Option(help: "Built-in preset (see `spectop presets`).") var preset: String?
@@ -14,13 +16,13 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Training steps per model (overrides the file).") var steps: Int?
     @Option(help: "Record the run as JSON Lines to this file while it runs (a new file unless --force).") var out: String?
     @Option(help: "Write the state dump (weights, probe set, metrics) here at the end and on the export key.") var dump: String?
-    @Flag(help: "Overwrite an existing --out record and reuse a --dump directory that holds files.") var force = false
-    @Flag(help: "Train without the terminal UI; progress goes to stderr.") var headless = false
-    @OptionGroup var display: DisplayOptions
+    @Flag(help: "Overwrite an existing --out record and reuse a --dump directory that holds files.") package var force = false
+    @Flag(help: "Train without the terminal UI; progress goes to stderr.") package var headless = false
+    @OptionGroup package var display: DisplayOptions
     @Option(help: "Worker threads (default: the core count).") var threads: Int?
-    @Flag(help: "Print the resolved experiment file and exit.") var printConfig = false
+    @Flag(help: "Print the resolved experiment file and exit.") package var printConfig = false
 
-    func validate() throws {
+    package func validate() throws {
         if preset != nil && config != nil { throw ValidationError("give --preset or --config, not both") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -30,7 +32,7 @@ struct RunCommand: ParsableCommand {
     }
 
     /// The experiment the flags describe.
-    func resolveConfig() throws -> ExperimentConfig {
+    package func resolveConfig() throws -> ExperimentConfig {
         var experiment: ExperimentConfig
         if let path = config {
             let text = try ExperimentFile.read(path)
@@ -48,7 +50,7 @@ struct RunCommand: ParsableCommand {
         return experiment
     }
 
-    func run() throws {
+    package func run() throws {
         // Handlers first: a signal while the data loads or the models are
         // allocated must end the run as promptly as one during training.
         SignalFlag.install()

@@ -2,7 +2,7 @@ import SpecTopReaders
 import SpectralCore
 
 /// A value of an experiment-file key, as TOML gives it.
-enum ConfigValue: Sendable, Equatable {
+package enum ConfigValue: Sendable, Equatable {
     case integer(Int)
     case float(Double)
     case string(String)
@@ -16,33 +16,33 @@ enum ConfigValue: Sendable, Equatable {
 /// section, type, meaning, range, and where it lives in `ExperimentConfig`.
 /// The parser, the validation, `--print-config`, the README's key table and
 /// the unknown-key suggestions all come from `ConfigKey.all`.
-struct ConfigKey: Sendable {
-    enum Kind: String, Sendable {
+package struct ConfigKey: Sendable {
+    package enum Kind: String, Sendable {
         case integer, float, string, bool
         case integerList = "list of integers"
         case stringList = "string or list of strings"
         case floatList = "number or list of numbers"
     }
-    let section: String
-    let name: String
-    let kind: Kind
-    let help: String
+    package let section: String
+    package let name: String
+    package let kind: Kind
+    package let help: String
     /// For keys that name enum cases: the valid names (empty for free text).
-    var choices: [String] = []
+    package var choices: [String] = []
     /// The key's value in a configuration.
-    let read: @Sendable (ExperimentConfig) -> ConfigValue
+    package let read: @Sendable (ExperimentConfig) -> ConfigValue
     /// Stores a value of the key's kind; throws the message for a value it
     /// cannot take (an unknown name for an enum key).
-    let write: @Sendable (inout ExperimentConfig, ConfigValue) throws(ConfigError) -> Void
+    package let write: @Sendable (inout ExperimentConfig, ConfigValue) throws(ConfigError) -> Void
     /// The range check: nil when the value is acceptable, else the message's
     /// rest after the key's name (" must be at least 1, got 0").
-    let requirement: @Sendable (ConfigValue) -> String?
+    package let requirement: @Sendable (ConfigValue) -> String?
 
     /// `name` or `[section] name`, as messages write it.
-    var qualifiedName: String { section.isEmpty ? name : "[\(section)] \(name)" }
+    package var qualifiedName: String { section.isEmpty ? name : "[\(section)] \(name)" }
 
     /// Checks `config`'s value of this key against its range.
-    func validate(_ config: ExperimentConfig) throws(ConfigError) {
+    package func validate(_ config: ExperimentConfig) throws(ConfigError) {
         if let problem = requirement(read(config)) { throw ConfigError(qualifiedName + problem) }
     }
 }
@@ -50,7 +50,7 @@ struct ConfigKey: Sendable {
 // MARK: Building entries
 
 extension ConfigKey {
-    static func integer(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, Int> & Sendable, _ help: String,
+    package static func integer(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, Int> & Sendable, _ help: String,
                         atLeast minimum: Int? = nil, atMost maximum: Int? = nil) -> ConfigKey {
         ConfigKey(section: section, name: name, kind: .integer, help: help,
                   read: { .integer($0[keyPath: path]) },
@@ -63,7 +63,7 @@ extension ConfigKey {
                   })
     }
 
-    static func float(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, Double> & Sendable, _ help: String,
+    package static func float(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, Double> & Sendable, _ help: String,
                       requirement: @escaping @Sendable (Double) -> String? = { $0.isFinite ? nil : "must be a finite number" }) -> ConfigKey {
         ConfigKey(section: section, name: name, kind: .float, help: help,
                   read: { .float($0[keyPath: path]) },
@@ -74,14 +74,14 @@ extension ConfigKey {
                   })
     }
 
-    static func string(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, String> & Sendable, _ help: String) -> ConfigKey {
+    package static func string(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, String> & Sendable, _ help: String) -> ConfigKey {
         ConfigKey(section: section, name: name, kind: .string, help: help,
                   read: { .string($0[keyPath: path]) },
                   write: { config, value throws(ConfigError) in if case .string(let v) = value { config[keyPath: path] = v } },
                   requirement: { _ in nil })
     }
 
-    static func bool(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, Bool> & Sendable, _ help: String) -> ConfigKey {
+    package static func bool(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, Bool> & Sendable, _ help: String) -> ConfigKey {
         ConfigKey(section: section, name: name, kind: .bool, help: help,
                   read: { .bool($0[keyPath: path]) },
                   write: { config, value throws(ConfigError) in if case .bool(let v) = value { config[keyPath: path] = v } },
@@ -89,7 +89,7 @@ extension ConfigKey {
     }
 
     /// A key naming one case of `E`; its help lists the names.
-    static func choice<E: RawRepresentable & CaseIterable & Sendable>(
+    package static func choice<E: RawRepresentable & CaseIterable & Sendable>(
         _ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, E> & Sendable, _ help: String? = nil
     ) -> ConfigKey where E.RawValue == String {
         let names = E.allCases.map(\.rawValue)
@@ -107,7 +107,7 @@ extension ConfigKey {
     }
 
     /// A key naming one or several cases of `E` (a string or a list).
-    static func choices<E: RawRepresentable & CaseIterable & Sendable>(
+    package static func choices<E: RawRepresentable & CaseIterable & Sendable>(
         _ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, [E]> & Sendable, _ help: String,
         empty: String, invalid: String? = nil
     ) -> ConfigKey where E.RawValue == String {
@@ -133,7 +133,7 @@ extension ConfigKey {
                          })
     }
 
-    static func integers(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, [Int]> & Sendable, _ help: String,
+    package static func integers(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, [Int]> & Sendable, _ help: String,
                          requirement: @escaping @Sendable ([Int]) -> String?) -> ConfigKey {
         ConfigKey(section: section, name: name, kind: .integerList, help: help,
                   read: { .integers($0[keyPath: path]) },
@@ -141,7 +141,7 @@ extension ConfigKey {
                   requirement: { value in if case .integers(let v) = value { return requirement(v) } else { return nil } })
     }
 
-    static func floats(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, [Double]> & Sendable, _ help: String,
+    package static func floats(_ section: String, _ name: String, _ path: WritableKeyPath<ExperimentConfig, [Double]> & Sendable, _ help: String,
                        requirement: @escaping @Sendable ([Double]) -> String?) -> ConfigKey {
         ConfigKey(section: section, name: name, kind: .floatList, help: help,
                   read: { .floats($0[keyPath: path]) },
@@ -153,9 +153,9 @@ extension ConfigKey {
 // MARK: The table
 
 extension ConfigKey {
-    static let sections = ["data", "models", "training", "metrics"]
+    package static let sections = ["data", "models", "training", "metrics"]
 
-    static let all: [ConfigKey] = [
+    package static let all: [ConfigKey] = [
         .string("", "name", \.name, "experiment name shown in the header"),
         .string("", "description", \.description, "one line shown by `spectop presets`"),
         ConfigKey(section: "", name: "seed", kind: .integer, help: "one seed for data, initialisation and batches",
@@ -226,12 +226,12 @@ extension ConfigKey {
     ]
 
     /// The key `name` of `section`, if there is one.
-    static func named(_ name: String, in section: String) -> ConfigKey? {
+    package static func named(_ name: String, in section: String) -> ConfigKey? {
         all.first { $0.section == section && $0.name == name }
     }
 
     /// The README's key table, one row per key with its default.
-    static func markdownTable() -> String {
+    package static func markdownTable() -> String {
         let defaults = ExperimentConfig()
         var rows = ["| section | key | default | meaning |", "|---|---|---|---|"]
         for key in all {

@@ -4,9 +4,9 @@ import TOMLKit
 
 /// Reads experiment files (TOML, via TOMLKit) into `ExperimentConfig` and
 /// writes them back.
-enum ConfigParser {
+package enum ConfigParser {
     /// Parses `text`; `file` names the source in messages.
-    static func parse(_ text: String, file: String) throws -> ExperimentConfig {
+    package static func parse(_ text: String, file: String) throws -> ExperimentConfig {
         try TOMLPrescan.check(text, file: file)
         let table: TOMLTable
         do {
@@ -34,7 +34,7 @@ enum ConfigParser {
     }
 
     /// The closest known key to `name` (edit distance), for "did you mean".
-    static func suggestion(for name: String, section: String) -> String? {
+    package static func suggestion(for name: String, section: String) -> String? {
         let candidates = ConfigKey.all.map { (key: $0, distance: editDistance(name, $0.name)) }
         guard let best = candidates.min(by: { a, b in
             a.distance != b.distance ? a.distance < b.distance : (a.key.section == section && b.key.section != section)
@@ -42,7 +42,7 @@ enum ConfigParser {
         return best.key.section.isEmpty ? best.key.name : "[\(best.key.section)] \(best.key.name)"
     }
 
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    package static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
@@ -130,7 +130,7 @@ enum ConfigParser {
     }
 
     /// The TOML literal of a key's current value in `config`.
-    static func literal(_ key: ConfigKey, in config: ExperimentConfig) -> String {
+    package static func literal(_ key: ConfigKey, in config: ExperimentConfig) -> String {
         // A TOML basic string with every control character (C0, DEL, C1) as
         // \uXXXX: the printed file reads back to the same value, and a name
         // holding ESC or BEL never reaches the terminal raw.
@@ -166,7 +166,7 @@ enum ConfigParser {
 
     /// The whole configuration as a commented TOML file that parses back to
     /// the same value (`spectop run --print-config`).
-    static func render(_ config: ExperimentConfig) -> String {
+    package static func render(_ config: ExperimentConfig) -> String {
         var lines = ["# spectop experiment file (README: \"Experiment files\")."]
         for section in [""] + ConfigKey.sections {
             if !section.isEmpty { lines.append(""); lines.append("[\(section)]") }

@@ -2,22 +2,22 @@ import SpecTopReaders
 import SpectralCore
 
 /// spectop's version, shown by `--version` and written into records.
-enum SpecTopVersion {
-    static let string = "0.1.0"
+package enum SpecTopVersion {
+    package static let string = "0.1.0"
 }
 
 /// A configuration turned into data and models, ready for an `Engine`.
-struct PreparedExperiment: Sendable {
-    var config: ExperimentConfig
-    var engine: EngineConfiguration
+package struct PreparedExperiment: Sendable {
+    package var config: ExperimentConfig
+    package var engine: EngineConfiguration
     /// Raw data set name ("teacher", "digits", a file name).
-    var dataName: String
+    package var dataName: String
 }
 
 /// Builds the data sets and model plans an experiment file describes, with a
 /// clear message for every value that cannot be used.
-enum ExperimentBuilder {
-    static func prepare(_ config: ExperimentConfig, workers: Int = 0, recordEvents: Bool = false) throws -> PreparedExperiment {
+package enum ExperimentBuilder {
+    package static func prepare(_ config: ExperimentConfig, workers: Int = 0, recordEvents: Bool = false) throws -> PreparedExperiment {
         try validate(config)
         let root = SeededGenerator(seed: config.seed)
         var dataGenerator = root.fork(1)
@@ -90,7 +90,7 @@ enum ExperimentBuilder {
 
     /// A data error in the experiment file's words: the teacher's knobs are
     /// `[data]` keys (`input_dim`), not the engine's field names (`inputDim`).
-    static func describe(_ error: DataError) -> String {
+    package static func describe(_ error: DataError) -> String {
         guard case let .invalidParameter(owner, parameter, requirement, value) = error, owner == TeacherDataset.name else {
             return error.description
         }
@@ -101,13 +101,13 @@ enum ExperimentBuilder {
 
     /// Checks every key's range (from the key table) before any data is
     /// built; the names were checked when the file was parsed.
-    static func validate(_ config: ExperimentConfig) throws {
+    package static func validate(_ config: ExperimentConfig) throws {
         for key in ConfigKey.all { try key.validate(config) }
     }
 
     /// One plan per width × parameterization × output scale × mode; an
     /// active and a frozen model of the same kind share their initial weights.
-    static func modelPlans(_ config: ExperimentConfig, inputDim: Int, outputs: Int) throws -> [ModelPlan] {
+    package static func modelPlans(_ config: ExperimentConfig, inputDim: Int, outputs: Int) throws -> [ModelPlan] {
         let m = config.models
         let baseWidth = Double(config.training.lrBaseWidth > 0 ? config.training.lrBaseWidth : (m.widths.min() ?? 1))
         var plans: [ModelPlan] = []

@@ -5,11 +5,11 @@ import Foundation
 /// pipes and devices (`/dev/stdin`, `<(…)`), with a size cap so `/dev/zero`
 /// cannot fill memory and a wait for a FIFO's writer that says what it waits
 /// for and still answers Ctrl-C.
-enum ExperimentFile {
+package enum ExperimentFile {
     /// No experiment file is anywhere near this large.
-    static let maxBytes = 1 << 20
+    package static let maxBytes = 1 << 20
 
-    static func read(_ path: String) throws -> String {
+    package static func read(_ path: String) throws -> String {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT { throw ConfigError("\(path): no such file") }

@@ -2,11 +2,11 @@ import SpecTopReaders
 /// The built-in presets: the text of `examples/<name>.toml`, embedded so the
 /// installed binary needs no files. A test checks the two never drift apart.
 /// Regenerate with scripts/make_presets_source.py after editing an example.
-enum Presets {
-    static let defaultName = "reach"
-    static let names = ["reach", "digits", "lazy-rich", "tiny"]
+package enum Presets {
+    package static let defaultName = "reach"
+    package static let names = ["reach", "digits", "lazy-rich", "tiny"]
 
-    static func text(_ name: String) -> String? {
+    package static func text(_ name: String) -> String? {
         switch name {
         case "reach": return reach
         case "digits": return digits
@@ -16,7 +16,7 @@ enum Presets {
         }
     }
 
-    static let reach = """
+    package static let reach = """
         # reach — the paper in miniature (the default preset).
         # Four sizes spanning three decades of parameter count, each trained twice from
         # the same initial weights: once with every layer learning (active) and once
@@ -64,7 +64,7 @@ enum Presets {
 
         """
 
-    static let digits = """
+    package static let digits = """
         # digits — the same comparison on real data: the bundled UCI handwritten
         # digits (8x8 images, 10 classes, CC BY 4.0), trained with cross-entropy.
         # Four sizes x active/frozen, Adam with one learning rate for every size, in
@@ -103,7 +103,7 @@ enum Presets {
 
         """
 
-    static let lazyrich = """
+    package static let lazyrich = """
         # lazy-rich — one size, from lazy (kernel-like) to rich (feature learning).
         # The output scale alpha multiplies the readout; the learning rate is divided
         # by alpha^2 so every model moves its output at the same speed. Large alpha:
@@ -139,7 +139,7 @@ enum Presets {
 
         """
 
-    static let tiny = """
+    package static let tiny = """
         # tiny — seconds long, for smoke tests and slow machines.
         name = "tiny"
         description = "seconds-long smoke test: 2 small sizes x active/frozen"

@@ -5,9 +5,9 @@ import SpecTopReaders
 /// Also checks that a table header starts with a key (toml++ asserts on
 /// `[}a]`) and that no array element starts with `}` (it asserts on
 /// `a = [1, }]`). Found by the fuzz test in RecordTests.
-enum TOMLPrescan {
+package enum TOMLPrescan {
     /// Throws a `file:line:column` syntax error for the first such character.
-    static func check(_ text: String, file: String) throws {
+    package static func check(_ text: String, file: String) throws {
         enum Mode { case code, comment, basic, literal, multiBasic, multiLiteral }
         var mode = Mode.code
         var line = 1, column = 0

@@ -1,3 +1,4 @@
+import SpecTopApp
 import SpecTopReaders
 /// A figure measured by code that SpecTopApp's own benchmarks do not reach
 /// — the terminal UI's render speed and output rate — registered by whoever

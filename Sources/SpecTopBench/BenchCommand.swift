@@ -1,3 +1,4 @@
+import SpecTopApp
 import SpecTopReaders
 import ArgumentParser
 import Foundation
@@ -5,8 +6,10 @@ import SpectralCore
 
 /// `spectop bench`: the benchmark suite (see `BenchmarkSuite`), as a table
 /// or as JSON for scripts (bench/torch_peer.py reads it).
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct BenchCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure training, LNP and eNTK speed against the machine's SGEMM limit.",
         discussion: """
@@ -18,29 +21,29 @@ struct BenchCommand: ParsableCommand {
             (--only spectrum, --only train_width pick one).
             """)
 
-    @Flag(help: "Print one JSON object instead of the table.") var json = false
-    @Flag(help: "Reduced sizes and repeats, no spectrum curve (seconds instead of an hour).") var quick = false
-    @Option(help: "Timed runs per figure (the median is reported).") var repeats: Int?
-    @Option(help: "Steps per model of the default-preset memory run (0 skips it).") var memorySteps: Int?
+    @Flag(help: "Print one JSON object instead of the table.") package var json = false
+    @Flag(help: "Reduced sizes and repeats, no spectrum curve (seconds instead of an hour).") package var quick = false
+    @Option(help: "Timed runs per figure (the median is reported).") package var repeats: Int?
+    @Option(help: "Steps per model of the default-preset memory run (0 skips it).") package var memorySteps: Int?
     @Option(help: "OpenBLAS threads for the training, LNP and eNTK figures (default 2: the single-model case).")
-    var threads: Int?
+    package var threads: Int?
     @Option(help: "Measure only the figures whose key starts with this (e.g. train_step, watch, exit_s, ui), one line each; a whole key picks that figure alone.")
-    var only: String?
+    package var only: String?
     @Flag(help: "Only the engine's figures (SGEMM, training, LNP, eNTK): skips the terminal, watch and spectrum-cost figures, which take minutes and which bench/torch_peer.py does not compare.")
-    var engineOnly = false
+    package var engineOnly = false
 
     /// Figures from the terminal UI: render time and output rate.
     static var uiPlugins: [BenchmarkPlugin] {
         UIBenchmarks.plugins + ExitLatency.plugins + WatchBenchmarks.plugins + SpectrumCost.plugins + TrainWidthCost.plugins
     }
 
-    func validate() throws {
+    package func validate() throws {
         if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
         if let memorySteps, memorySteps < 0 { throw ValidationError("--memory-steps must be 0 or more, got \(memorySteps)") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
     }
 
-    func run() throws {
+    package func run() throws {
         let steps = memorySteps ?? (quick ? 20 : 200)
         // /proc/self/exe: this very binary, whatever name or path it was started by.
         let memory: BenchmarkOptions.MemoryRun = steps == 0

@@ -1,3 +1,4 @@
+import SpecTopApp
 import SpecTopReaders
 /// One cost curve of the human bench output: a title, a table (one row per
 /// size), a log–log plot and notes — or the reason it was not measured.

@@ -1,3 +1,5 @@
+import SpecTopBench
+import SpecTopApp
 import SpecTopReaders
 import ArgumentParser
 import CNcurses

@@ -1,3 +1,4 @@
+import SpecTopApp
 import SpecTopReaders
 import SpectralCore
 

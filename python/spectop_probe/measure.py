@@ -30,7 +30,7 @@ writes only the copies.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import torch
@@ -482,10 +482,56 @@ class Reducer:
         return tensor
 
 
+@dataclass
+class _Batch:
+    """What every step of one measurement evaluates the model on: θ (detached
+    leaves in the measurement dtype), the constants, the cast probe inputs,
+    and their layout (``items`` input items of ``per_item`` = q output entries
+    each), so that the per-sample routes get them in one piece."""
+    theta: Dict[str, torch.Tensor]
+    constants: Dict[str, torch.Tensor]
+    args: tuple
+    kwargs: Dict[str, Any]
+    items: int
+    per_item: int
+
+    def per_sample(self, function: ModelFunction, names: List[str], chunk_bytes: int) -> PerSample:
+        return PerSample(function, self.theta, self.constants, names, self.args, self.kwargs,
+                         self.items, self.per_item, chunk_bytes)
+
+
 def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Tensor, settings: Settings,
             vectors: int, generator: Optional[torch.Generator], reducer: Reducer,
             want_spectrum: bool) -> Tuple[RawMeasurement, torch.Tensor]:
     """One LNP measurement. Returns it and the local residual gradient g [n, C]."""
+    batch, n_local, C = _probe_batch(function, inputs)
+    F, pullback, readout_input = _forward_with_readout_input(function, batch)
+
+    # The global loss is the mean over all ranks' rows: L = Σ_r n_r L_r / N.
+    counts = reducer.sum(torch.tensor([float(n_local)], dtype=torch.float64, device=F.device))
+    share = n_local / float(counts[0])
+    loss, chi_loss, g = _loss_and_output_gradient(loss_fn, F, targets, share, reducer)
+    grad_sq = _gradient_norm_squared(pullback, g, function.trainable, reducer)
+
+    # Tr Θ: the readout's share in closed form, the body's exactly or estimated.
+    readout_trace = _readout_trace(function, readout_input, n_local, C, F.device, reducer)
+    m_total = int(round(float(counts[0]))) * C
+    body_trace, mode, stderr, used = _body_trace(function, batch, F, pullback, m_total, settings, vectors,
+                                                 generator, reducer)
+
+    result = RawMeasurement(loss=loss, chi_loss=chi_loss, chi_net=readout_trace + body_trace, grad_sq=grad_sq,
+                            estimate=(mode == "hutchinson"), chi_net_stderr=stderr,
+                            readout_chi_net=readout_trace, vectors=used, outputs=m_total)
+    if want_spectrum and result.non_finite() is None:
+        _take_spectrum(result, function, batch, g, m_total, settings, reducer)
+    return result, g
+
+
+def _probe_batch(function: ModelFunction, inputs) -> Tuple[_Batch, int, int]:
+    """θ, the constants and the cast inputs of this measurement, and (batch,
+    n_local, C) from one no-grad forward: the layout must be known before the
+    differentiated forward, and the readout can only be recognised (the first
+    time) by comparing its output with F."""
     theta, constants = function.parameters()
     args, kwargs = function.cast_inputs(inputs)
     items = batch_items(args, kwargs)
@@ -496,22 +542,34 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     n_local, C = F_probe.shape
     if n_local % items:
         raise ProbeError("the model gives %d output rows for %d input items: not a whole number per item" % (n_local, items))
-    per_item = (n_local // items) * C
+    return _Batch(theta, constants, args, kwargs, items, (n_local // items) * C), n_local, C
 
+
+def _forward_with_readout_input(function: ModelFunction, batch: _Batch):
+    """(F, pullback, a): one differentiated forward of the whole batch, whose
+    pullback (v -> Jᵀv) serves g and every Hutchinson vector, with the
+    readout's input activations a (empty without a recognised readout) for
+    its closed-form share of Tr Θ."""
     # Forward with the readout's inputs captured as an auxiliary output.
     function.attach_capture()
     try:
         def forward(p):
-            F = function(p, constants, args, kwargs)
+            F = function(p, batch.constants, batch.args, batch.kwargs)
             a = function.take_capture()
             return F, (a.detach() if a is not None else torch.zeros(0, dtype=F.dtype, device=F.device))
-        F, pullback, readout_input = vjp(forward, theta, has_aux=True)
+        F, pullback, readout_input = vjp(forward, batch.theta, has_aux=True)
     finally:
         function.detach_capture()
+    return F, pullback, readout_input
 
-    # The global loss is the mean over all ranks' rows: L = Σ_r n_r L_r / N.
-    counts = reducer.sum(torch.tensor([float(n_local)], dtype=torch.float64, device=F.device))
-    share = n_local / float(counts[0])
+
+def _loss_and_output_gradient(loss_fn: Callable, F: torch.Tensor, targets: torch.Tensor, share: float,
+                              reducer: Reducer) -> Tuple[float, float, torch.Tensor]:
+    """(L, χ_loss = |g|², g = dL/dF on this rank's rows). Autograd runs on the
+    loss alone, on a detached leaf copy of F, so the model is not
+    differentiated again; ``share`` (n_local / N) makes the local loss and g
+    those of the global mean over every rank's rows. A loss that is not one
+    differentiable number is refused: it would measure nothing."""
     outputs = F.detach().requires_grad_(True)
     with torch.enable_grad():
         local_loss = loss_fn(outputs, targets)
@@ -525,15 +583,27 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     g = g * share
     loss = float(reducer.sum((local_loss.detach() * share).to(torch.float64).reshape(1))[0])
     chi_loss = float(reducer.sum(g.pow(2).sum().to(torch.float64).reshape(1))[0])
+    return loss, chi_loss, g
 
+
+def _gradient_norm_squared(pullback, g: torch.Tensor, trainable: List[str], reducer: Reducer) -> float:
+    """‖∇L‖² = gᵀΘg = |Jᵀg|², by one vector-Jacobian product of the full
+    batch (no Θ, no per-sample gradients)."""
     # gᵀΘg = |J^T g|² needs the gradient summed over ranks before the norm.
     (grads,) = pullback(g)
-    flat = torch.cat([grads[name].reshape(-1) for name in function.trainable])
+    flat = torch.cat([grads[name].reshape(-1) for name in trainable])
     flat = reducer.sum(flat.to(torch.float64))
-    grad_sq = float(flat.pow(2).sum())
+    return float(flat.pow(2).sum())
 
-    # Tr Θ: the readout's share in closed form, the body's exactly or estimated.
-    readout_trace = torch.zeros((), dtype=torch.float64, device=F.device)
+
+def _readout_trace(function: ModelFunction, readout_input: torch.Tensor, n_local: int, C: int,
+                   device: torch.device, reducer: Reducer) -> float:
+    """The recognised readout's share of Tr Θ in closed form, summed over
+    ranks: dF[r,c]/dW = e_c a_rᵀ gives C Σ_r |a_r|² for the weight and
+    dF[r,c]/db = e_c gives C·n for the bias (each when trainable); 0 without
+    a recognised readout. It costs nothing beyond the captured activations,
+    where the per-sample route would pay for the largest layer."""
+    readout_trace = torch.zeros((), dtype=torch.float64, device=device)
     names = set(function.readout_params)
     if names:
         a = readout_input.reshape(n_local, -1).to(torch.float64)
@@ -542,84 +612,130 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
             readout_trace = readout_trace + C * a.pow(2).sum()
         if prefix + "bias" in names:
             readout_trace = readout_trace + C * n_local
-    readout_trace = float(reducer.sum(readout_trace.reshape(1))[0])
+    return float(reducer.sum(readout_trace.reshape(1))[0])
+
+
+def _body_trace(function: ModelFunction, batch: _Batch, F: torch.Tensor, pullback, m_total: int,
+                settings: Settings, vectors: int, generator: Optional[torch.Generator],
+                reducer: Reducer) -> Tuple[float, str, Optional[float], int]:
+    """(trace, mode, stderr, vectors used): the share of Tr Θ of the trainable
+    parameters outside the closed-form readout ("the body"), by the route
+    ``settings.trace`` names ("auto": exact while m = n*C is at most
+    ``exact_max_outputs``). Without a body the trace is exact (0)."""
+    names = set(function.readout_params)
     body = [name for name in function.trainable if name not in names]
-    m_total = int(round(float(counts[0]))) * C
     mode = settings.trace
     if mode == "auto":
         mode = "exact" if m_total <= settings.exact_max_outputs else "hutchinson"
-    stderr, used = None, 0
     if not body:
-        body_trace, mode = 0.0, "exact"
-    elif mode == "exact":
-        per_sample = PerSample(function, theta, constants, body, args, kwargs, items, per_item, settings.chunk_bytes)
-        body_trace = float(reducer.sum(per_sample.squared_norm_sum().to(torch.float64).reshape(1))[0])
-    elif mode == "hutchinson":
+        return 0.0, "exact", None, 0
+    if mode == "exact":
+        return _trace_exact(function, batch, body, settings.chunk_bytes, reducer), mode, None, 0
+    if mode == "hutchinson":
         used = max(2, int(vectors))
-        z = torch.empty(used, dtype=torch.float64, device=F.device)
-        body_size = sum(theta[name].numel() for name in body)
-        itemsize = torch.finfo(function.dtype).bits // 8
-        per_chunk = max(1, min(used, settings.chunk_bytes // max(1, body_size * itemsize)))
-        def body_norm(v):
-            (grads,) = pullback(v)  # one backward per vector, then the body's part of it
-            return _squared_norm(grads[name] for name in body)
+        body_trace, stderr = _trace_hutchinson(pullback, batch.theta, body, F, used, function.dtype,
+                                               settings.chunk_bytes, generator, reducer)
+        return body_trace, mode, stderr, used
+    raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % settings.trace)
 
-        batched = vmap(body_norm)
-        for start in range(0, used, per_chunk):
-            stop = min(used, start + per_chunk)
-            signs = torch.randint(0, 2, (stop - start,) + tuple(F.shape), generator=generator,
-                                  device=generator.device if generator is not None else F.device)
-            v = (signs.to(device=F.device, dtype=F.dtype) * 2 - 1)
-            z[start:stop] = batched(v).to(torch.float64)
-        # Each rank estimates its own diagonal block; the sums are unbiased for Tr Θ.
-        z = reducer.sum(z)
-        body_trace = float(z.mean())
-        stderr = float(z.std(unbiased=True) / math.sqrt(used))
-    else:
-        raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % settings.trace)
 
-    result = RawMeasurement(loss=loss, chi_loss=chi_loss, chi_net=readout_trace + body_trace, grad_sq=grad_sq,
-                            estimate=(mode == "hutchinson"), chi_net_stderr=stderr,
-                            readout_chi_net=readout_trace, vectors=used, outputs=m_total)
+def _trace_exact(function: ModelFunction, batch: _Batch, body: List[str], chunk_bytes: int,
+                 reducer: Reducer) -> float:
+    """The body's Tr Θ exactly: the sum of squared per-sample, per-output
+    gradients (in chunks, so no m x P tensor exists), summed over ranks
+    (each rank's rows are its own diagonal block)."""
+    per_sample = batch.per_sample(function, body, chunk_bytes)
+    return float(reducer.sum(per_sample.squared_norm_sum().to(torch.float64).reshape(1))[0])
 
-    if want_spectrum and result.non_finite() is None:
-        P = sum(theta[name].numel() for name in function.trainable)
-        itemsize = torch.finfo(function.dtype).bits // 8
-        if result.estimate:
-            result.no_spectrum = "χ_net is a Hutchinson estimate (m = %d outputs): no exact spectrum, as in spectop" % m_total
-        elif m_total > settings.spectrum_max_outputs:
-            result.no_spectrum = "m = n*C = %d outputs is above spectrum_max_outputs = %d" % (m_total, settings.spectrum_max_outputs)
-        elif m_total * P * itemsize > settings.spectrum_bytes:
-            result.no_spectrum = ("the Jacobian (m = %d outputs x P = %d parameters) needs %.2f GiB, above spectrum_bytes = %.2f GiB"
-                                  % (m_total, P, m_total * P * itemsize / 2 ** 30, settings.spectrum_bytes / 2 ** 30))
+
+def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str], F: torch.Tensor, used: int,
+                      dtype: torch.dtype, chunk_bytes: int, generator: Optional[torch.Generator],
+                      reducer: Reducer) -> Tuple[float, float]:
+    """(estimate, standard error) of the body's Tr Θ = E_v |J_bodyᵀ v|² over
+    ``used`` Rademacher vectors v in output space, for when m is too large for
+    per-sample gradients: one backward per vector through the shared pullback,
+    vmapped in chunks that keep ``chunk_bytes`` of body gradients alive. The
+    signs come from the probe's seeded generator, one draw per chunk."""
+    z = torch.empty(used, dtype=torch.float64, device=F.device)
+    body_size = sum(theta[name].numel() for name in body)
+    itemsize = torch.finfo(dtype).bits // 8
+    per_chunk = max(1, min(used, chunk_bytes // max(1, body_size * itemsize)))
+    def body_norm(v):
+        (grads,) = pullback(v)  # one backward per vector, then the body's part of it
+        return _squared_norm(grads[name] for name in body)
+
+    batched = vmap(body_norm)
+    for start in range(0, used, per_chunk):
+        stop = min(used, start + per_chunk)
+        signs = torch.randint(0, 2, (stop - start,) + tuple(F.shape), generator=generator,
+                              device=generator.device if generator is not None else F.device)
+        v = (signs.to(device=F.device, dtype=F.dtype) * 2 - 1)
+        z[start:stop] = batched(v).to(torch.float64)
+    # Each rank estimates its own diagonal block; the sums are unbiased for Tr Θ.
+    z = reducer.sum(z)
+    body_trace = float(z.mean())
+    stderr = float(z.std(unbiased=True) / math.sqrt(used))
+    return body_trace, stderr
+
+
+def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor, m_total: int,
+                   settings: Settings, reducer: Reducer) -> None:
+    """Sets ``result.spectrum`` to the exact spectrum of Θ = J Jᵀ (float64
+    eigh), or ``result.no_spectrum`` to why none is taken, or
+    ``result.kernel_finite`` to False when Θ is not finite (on every rank)."""
+    result.no_spectrum = _no_spectrum_reason(result, function, batch.theta, m_total, settings)
+    if result.no_spectrum is not None:
+        return
+    # Θ spans every rank's rows: the first rank gathers the probe
+    # batch and g and computes it alone (each rank holds the whole
+    # model: DDP replicas, FSDP2 gathered above).
+    whole, whole_g = _gather_to_first_rank(batch, g, reducer)
+    if reducer.rank == 0:
+        jacobian = whole.per_sample(function, function.trainable, settings.chunk_bytes).jacobian().to(torch.float64)
+        kernel = jacobian @ jacobian.T
+        if torch.isfinite(kernel).all():
+            result.spectrum = spectrum_from_kernel(kernel, whole_g)
         else:
-            # Θ spans every rank's rows: the first rank gathers the probe
-            # batch and g and computes it alone (each rank holds the whole
-            # model: DDP replicas, FSDP2 gathered above).
-            spectrum_args, spectrum_kwargs, spectrum_items, spectrum_g = args, kwargs, items, g
-            if reducer.world > 1:
-                parts = reducer.gather_to_first((args, kwargs, g))
-                if parts is not None:
-                    device = g.device
-                    def join(values):
-                        if isinstance(values[0], torch.Tensor):
-                            return torch.cat(values, dim=0).to(device)
-                        return values[0]
-                    spectrum_args = tuple(join([p[0][k] for p in parts]) for k in range(len(args)))
-                    spectrum_kwargs = {key: join([p[1][key] for p in parts]) for key in kwargs}
-                    spectrum_g = torch.cat([p[2] for p in parts], dim=0).to(device)
-                    spectrum_items = batch_items(spectrum_args, spectrum_kwargs)
-            if reducer.rank == 0:
-                jacobian = PerSample(function, theta, constants, function.trainable, spectrum_args, spectrum_kwargs,
-                                     spectrum_items, per_item, settings.chunk_bytes).jacobian().to(torch.float64)
-                kernel = jacobian @ jacobian.T
-                if torch.isfinite(kernel).all():
-                    result.spectrum = spectrum_from_kernel(kernel, spectrum_g)
-                else:
-                    result.kernel_finite = False  # spectop: "diverged", detail "the eNTK is not finite"
-            if reducer.world > 1:
-                # Every rank must learn of a divergence, or the others would wait on the next collective.
-                flag = reducer.sum(torch.tensor([0.0 if result.kernel_finite else 1.0], dtype=torch.float64,
-                                                device=g.device))
-                result.kernel_finite = float(flag[0]) == 0.0
-    return result, g
+            result.kernel_finite = False  # spectop: "diverged", detail "the eNTK is not finite"
+    if reducer.world > 1:
+        # Every rank must learn of a divergence, or the others would wait on the next collective.
+        flag = reducer.sum(torch.tensor([0.0 if result.kernel_finite else 1.0], dtype=torch.float64,
+                                        device=g.device))
+        result.kernel_finite = float(flag[0]) == 0.0
+
+
+def _no_spectrum_reason(result: RawMeasurement, function: ModelFunction, theta: Dict[str, torch.Tensor],
+                        m_total: int, settings: Settings) -> Optional[str]:
+    """Why no exact spectrum is taken (None when it is): spectop takes none
+    beside a Hutchinson χ_net, nor above spectrum_max_outputs, and the
+    Jacobian J [m, P] must fit in spectrum_bytes."""
+    P = sum(theta[name].numel() for name in function.trainable)
+    itemsize = torch.finfo(function.dtype).bits // 8
+    if result.estimate:
+        return "χ_net is a Hutchinson estimate (m = %d outputs): no exact spectrum, as in spectop" % m_total
+    if m_total > settings.spectrum_max_outputs:
+        return "m = n*C = %d outputs is above spectrum_max_outputs = %d" % (m_total, settings.spectrum_max_outputs)
+    if m_total * P * itemsize > settings.spectrum_bytes:
+        return ("the Jacobian (m = %d outputs x P = %d parameters) needs %.2f GiB, above spectrum_bytes = %.2f GiB"
+                % (m_total, P, m_total * P * itemsize / 2 ** 30, settings.spectrum_bytes / 2 ** 30))
+    return None
+
+
+def _gather_to_first_rank(batch: _Batch, g: torch.Tensor, reducer: Reducer) -> Tuple[_Batch, torch.Tensor]:
+    """(batch, g) of every rank's rows, in rank order, on the group's first
+    rank (the local ones elsewhere, and with one process), so that rank can
+    form the whole Θ. A collective: every rank calls it."""
+    if reducer.world == 1:
+        return batch, g
+    parts = reducer.gather_to_first((batch.args, batch.kwargs, g))
+    if parts is None:
+        return batch, g
+    device = g.device
+    def join(values):
+        if isinstance(values[0], torch.Tensor):
+            return torch.cat(values, dim=0).to(device)
+        return values[0]
+    args = tuple(join([p[0][k] for p in parts]) for k in range(len(batch.args)))
+    kwargs = {key: join([p[1][key] for p in parts]) for key in batch.kwargs}
+    whole_g = torch.cat([p[2] for p in parts], dim=0).to(device)
+    return replace(batch, args=args, kwargs=kwargs, items=batch_items(args, kwargs)), whole_g

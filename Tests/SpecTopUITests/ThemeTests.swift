@@ -131,7 +131,7 @@ final class ThemeMutationTests: XCTestCase {
         var random = TestRandom(seed: 0x7E3E)
         let base = Array(ColorRole.allCases.map { "\($0.rawValue) = #10ab3f" }.joined(separator: "\n").utf8)
         let alphabet = Array("#=0123456789abcdefABCDEFxyz \n\t".utf8) + [0x1B, 0x07, 0xC2, 0x9B, 0xFF]
-        for _ in 0..<1000 {
+        for _ in 0..<500 {
             var bytes = base
             for _ in 0..<(1 + random.index(below: 6)) where !bytes.isEmpty {
                 let position = random.index(below: bytes.count)

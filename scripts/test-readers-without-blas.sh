@@ -13,8 +13,8 @@ mkdir -p "$root/Sources" "$root/Tests"
 for module in SpecTopRecord SpecTopUI SpecTopReaders CNcurses CTerminalRescue; do
   cp -R "Sources/$module" "$root/Sources/"
 done
-# The UI tests compare the built-in themes with themes/.
-rm -rf "$root/themes" && cp -R themes "$root/"
+# The UI tests compare the built-in themes with themes/; the contract's, its event kinds with docs/RECORD.md.
+rm -rf "$root/themes" "$root/docs" && cp -R themes "$root/" && mkdir -p "$root/docs" && cp docs/RECORD.md "$root/docs/"
 for tests in SpecTopRecordTests SpecTopReadersTests SpecTopUITests; do
   cp -R "Tests/$tests" "$root/Tests/"
 done

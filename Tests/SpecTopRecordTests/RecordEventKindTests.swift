@@ -38,3 +38,19 @@ final class RecordEventKindTests: XCTestCase {
         XCTAssertEqual(record.events.map(\.kind), [.other("lr_drop")])
     }
 }
+
+extension RecordEventKindTests {
+    /// The specification's table of event kinds and the typed kinds are the
+    /// same list: a kind added to, renamed in or dropped from either fails here.
+    func testTheSpecificationListsEveryKindAndNoOther() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/RECORD.md"), encoding: .utf8)
+        let section = try XCTUnwrap(text.range(of: "### Event kinds")).upperBound
+        let table = text[section...].split(separator: "\n").drop { !$0.hasPrefix("|") }.prefix { $0.hasPrefix("|") }
+        let documented = table.dropFirst(2).compactMap { row -> String? in
+            row.split(separator: "|").first.map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: " `")) }
+        }
+        XCTAssertEqual(Set(documented), Set(RecordEventKind.known.map(\.name)), "docs/RECORD.md's Event kinds table")
+        XCTAssertEqual(documented.count, RecordEventKind.known.count)
+    }
+}

@@ -32,6 +32,7 @@ unit:
 	@scripts/check-contraction-kernels.sh
 	$(SWIFT) build --build-tests
 	@python3 scripts/check-module-dependencies.py
+	@scripts/readme-screen.sh --check
 	$(SWIFT) test --skip-build --filter '^(SpecTopRecordTests|SpecTopReadersTests|SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.'
 
 ## readers: the record readers (contract, UI, replay/watch/claims/export/check) built and tested in a

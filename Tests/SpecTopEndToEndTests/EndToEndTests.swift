@@ -200,7 +200,7 @@ final class EndToEndTests: XCTestCase {
         let out = scratch.appendingPathComponent("keys.jsonl").path
         let recorded = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "60", "--out", out])
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
-        // The README's SSH advice sets TERM=xterm-256color, also inside tmux and PuTTY, whose keys differ from xterm's.
+        // docs/USAGE.md's SSH advice sets TERM=xterm-256color, also inside tmux and PuTTY, whose keys differ from xterm's.
         try start("replay \(out)", environment: "TERM=xterm-256color LANG=C.UTF-8")
         XCTAssertTrue(try waitFor { $0.contains("w32-frozen") }.contains("replay"))
         try keys("space")

@@ -1,7 +1,7 @@
 """The spectop JSON Lines record, writer side.
 
-The format is spectop's own (README "Recording, replay and claims"; the reader
-is Sources/SpecTopRecord/Record/RunRecord.swift): one JSON object per line,
+The format is spectop's own, specified in docs/RECORD.md (the reader is
+Sources/SpecTopRecord/Record/RunRecord.swift): one JSON object per line,
 ``type`` first, non-finite numbers as ``null``. Every line is written to the
 file descriptor as soon as it is made: a probe writes a few lines per
 measurement, so this costs nothing and is stronger than spectop's "at least

@@ -1,4 +1,4 @@
-"""spectop's MLP rebuilt in torch from a state dump (README "State dump";
+"""spectop's MLP rebuilt in torch from a state dump (docs/USAGE.md, "State dump";
 the same reading of the manifest as scripts/check_dump.py)."""
 
 import json

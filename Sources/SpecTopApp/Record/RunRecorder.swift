@@ -2,7 +2,7 @@ import SpecTopReaders
 import Foundation
 import SpectralCore
 
-/// Records a run as JSON Lines while it runs (README, "Record format").
+/// Records a run as JSON Lines while it runs (docs/RECORD.md).
 ///
 /// A background thread drains the engine's events every 100 ms and writes
 /// them; the stream is flushed at least once a second and after every

@@ -1,7 +1,7 @@
 import Foundation
 import SpecTopRecord
 
-/// The paper's claims, checked on a recorded run (README, "Claims").
+/// The paper's claims, checked on a recorded run (docs/USAGE.md, "Recording, replay and claims").
 /// A report, not a test: every claim gets a verdict, every condition it
 /// checks, and the numbers behind each, so a `fails` can be explained.
 package struct ClaimsReport: Sendable {

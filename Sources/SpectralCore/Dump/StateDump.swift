@@ -3,8 +3,8 @@ import Foundation
 /// Writes the state dump: for each model `DIR/<model-id>/manifest.json` with
 /// its layers as `.npy` files and the metrics spectop computed at that state;
 /// the probe set as `DIR/probe_x.npy` and `DIR/probe_y.npy`. The manifest is
-/// enough to rebuild the forward function outside spectop (README, "State
-/// dump"); `scripts/check_dump.py` does exactly that with NumPy.
+/// enough to rebuild the forward function outside spectop (docs/USAGE.md,
+/// "State dump"); `scripts/check_dump.py` does exactly that with NumPy.
 public enum StateDump {
     public struct Manifest: Codable, Equatable, Sendable {
         public struct Layer: Codable, Equatable, Sendable {

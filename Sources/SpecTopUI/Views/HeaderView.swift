@@ -71,7 +71,10 @@ public struct HeaderView: Sendable {
             Part(text: info.dataset, role: .text, priority: 4),
             Part(text: NumberFormat.duration(snapshot.elapsed), role: .text, priority: 1),
             Part(text: badge + snapshot.state.rawValue, role: stateRole, attributes: .bold, priority: 0),
-            Part(text: NumberFormat.rate(snapshot.stepsPerSecond) + " steps/s", role: .text, priority: 2),
+            // A rate only while steps are being taken and one is known: a paused,
+            // finished or replayed run (or one too young to measure) has none, not 0.
+            Part(text: snapshot.state == .running && snapshot.stepsPerSecond > 0 ? NumberFormat.rate(snapshot.stepsPerSecond) + " steps/s" : "",
+                 role: .text, priority: 2),
             Part(text: progress, role: .text, priority: 1),
             Part(text: snapshot.process.map { "\(NumberFormat.bytes($0.residentBytes)) \(Int($0.cpuPercent.rounded()))% CPU" } ?? "",
                  role: .muted, priority: 4),

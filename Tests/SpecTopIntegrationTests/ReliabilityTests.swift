@@ -324,7 +324,7 @@ final class ReliabilityTests: XCTestCase {
         try "{\"type\":\"run\",\"version\":true}\n".write(toFile: record, atomically: true, encoding: .utf8)
         let version = try run(["claims", record])
         XCTAssertEqual(version.status, 2, version.stdout)
-        XCTAssertTrue(version.stderr.contains("no version"), version.stderr)
+        XCTAssertTrue(version.stderr.contains("the run line's version is true, not a version number"), version.stderr)
         let noTerminal = try run(["run", "--preset", "tiny"])
         XCTAssertTrue(noTerminal.stderr.contains("stdin and stdout are not terminals"), noTerminal.stderr)
     }

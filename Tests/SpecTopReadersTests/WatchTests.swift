@@ -440,3 +440,90 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(combined.steps["c/w8-active"]?.map(\.step), [3])
     }
 }
+
+/// Replay and watch derive a model from a record with one reducer: replay is
+/// `LiveRun` fed the record up to the cursor.
+final class ReplayReducerTests: XCTestCase {
+    /// A two-model run with a refused spectrum, spectra, a pause, a live
+    /// freeze at step 1,500, a divergence at 2,000 and a quit at step
+    /// `steps` of a 10,000-step budget.
+    static func text(steps: Int = 3412) -> String {
+        var lines = [#"{"type":"run","version":1,"models":[{"id":"a","width":8,"depth":2,"params":100,"steps":10000,"trainable":"all","mode":"active"},{"id":"f","width":8,"depth":2,"params":100,"trainable_params":9,"steps":10000,"trainable":"readout","mode":"frozen"}]}"#]
+        lines.append(RecordLines.encode(.event(kind: .noSpectrum, model: "f", step: 0, wall: 0, detail: "m too large")))
+        for step in 0...steps {
+            for id in ["a", "f"] where !(id == "f" && step > 2000) {
+                let chiNet = id == "a" ? 100 + Double(step) * (step < 1500 ? 1 : 0.25) : 50
+                lines.append(RecordLines.encode(.metrics(model: id, MetricSample(step: step, loss: 1 / Double(step + 1), chiLoss: 1, chiNet: chiNet,
+                                                                                 chiPos: 0.5 / Double(step + 1), gradSq: 1, wall: Double(step) / 100))))
+            }
+            if step % 500 == 0 {
+                let spectrum = SpectrumSample(step: step, eigenvalues: [4, 1], weights: [0.5, 0.5], chiPosExact: 0.5, lambdaEff: 2.5,
+                                              rEff: 0.5 + Double(step) / 1e5, effectiveRank: 1.6,
+                                              histogram: SpectrumHistogram(eigenvalues: [4, 1], weights: [0.5, 0.5], lambdaEff: 2.5))
+                lines.append(RecordLines.encode(.spectrum(model: "a", spectrum)))
+            }
+            if step == 700 { lines.append(RecordLines.encode(.event(kind: .pause, model: nil, step: nil, wall: 7, detail: nil))) }
+            if step == 1500 { lines.append(RecordLines.encode(.event(kind: .freeze, model: "a", step: 1500, wall: 15, detail: nil))) }
+            if step == 2000 { lines.append(RecordLines.encode(.event(kind: .diverged, model: "f", step: 2000, wall: 20, detail: "loss is not finite"))) }
+        }
+        lines.append(RecordLines.end(reason: "quit", wall: Double(steps) / 100))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// What watch shows after reading the first `lines` body lines of `text`.
+    static func watched(_ text: String, lines count: Int = .max) throws -> [ModelSnapshot] {
+        let lines = text.split(separator: "\n")
+        var run = LiveRun(header: try RecordHeader.decode(Data(lines[0].utf8), file: "r.jsonl"))
+        for line in lines.dropFirst().prefix(count) { if let decoded = RecordLine.decode(Data(line.utf8)) { run.apply(decoded) } }
+        return run.modelSnapshots()
+    }
+
+    func testReplayAtTheEndIsWhatWatchShows() throws {
+        let text = Self.text()
+        let replay = ReplaySource(record: try RunRecord.parse(Data(text.utf8), file: "r.jsonl"))
+        replay.perform(.jumpToEnd)
+        let replayed = replay.snapshot().models
+        XCTAssertEqual(replayed, try Self.watched(text), "replay at its end and watch of the whole file derive the same models")
+        let active = try XCTUnwrap(replayed.first { $0.id == "a" })
+        XCTAssertEqual(active.stepBudget, 10000, "the budget is the header's, not the last step (a run quit at 3412 of 10000)")
+        XCTAssertTrue(active.featuresFrozen)
+        XCTAssertEqual(try XCTUnwrap(active.amplification), (100 + 3412 * 0.25) / (100 + 1500 * 0.25), accuracy: 1e-12,
+                       "after the freeze, relative to chi_net at the freeze step")
+        let frozen = try XCTUnwrap(replayed.first { $0.id == "f" })
+        XCTAssertEqual(frozen.status, .diverged)
+        XCTAssertEqual(frozen.spectrumUnavailable, "m too large")
+        XCTAssertEqual(frozen.trainableParameterCount, 9)
+    }
+
+    /// Mid-run, replay shows what watch showed when the file ended at that
+    /// step, and scrubbing back from the end (through a checkpoint) lands on
+    /// the same state as a fresh replay scrubbed forward.
+    func testEveryCursorMatchesWatchAndScrubbingBackIsConsistent() throws {
+        let text = Self.text()
+        let record = try RunRecord.parse(Data(text.utf8), file: "r.jsonl")
+        let body = text.split(separator: "\n").dropFirst()
+        for units in [5, 30, 53, 80] {  // a unit is 1 % of the run: 34.12 steps
+            let back = ReplaySource(record: record)
+            back.perform(.togglePause)
+            back.perform(.jumpToEnd)
+            _ = back.snapshot()
+            back.perform(.scrub(by: units - 100))
+            let fresh = ReplaySource(record: record)
+            fresh.perform(.togglePause)
+            fresh.perform(.jumpToStart)
+            fresh.perform(.scrub(by: units))
+            let at = fresh.position
+            XCTAssertEqual(back.position, at)
+            XCTAssertEqual(back.snapshot().models, fresh.snapshot().models, "scrubbed back to step \(at) as a fresh replay scrubbed to it")
+            // Watch, had the file ended with step `at`'s lines.
+            let cut = try XCTUnwrap(body.firstIndex { $0.contains("\"step\":\(at + 1),") }) - body.startIndex
+            let watched = try Self.watched(text, lines: cut)
+            let replayed = fresh.snapshot().models
+            XCTAssertEqual(replayed.map(\.latest), watched.map(\.latest), "at step \(at)")
+            XCTAssertEqual(replayed.map(\.amplification), watched.map(\.amplification), "at step \(at)")
+            XCTAssertEqual(replayed.map(\.minChiPos), watched.map(\.minChiPos), "at step \(at)")
+            XCTAssertEqual(replayed.map(\.spectrum), watched.map(\.spectrum), "at step \(at)")
+            XCTAssertEqual(replayed.map(\.status), watched.map(\.status), "at step \(at)")
+        }
+    }
+}

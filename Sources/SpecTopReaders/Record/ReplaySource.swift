@@ -4,6 +4,12 @@ import SpecTopUI
 
 /// Plays a recorded run back through the monitor: a cursor moves through the
 /// steps; every view sees the models as they were at that step.
+///
+/// The models are what `spectop watch` would have shown at that step: the
+/// record's lines, ordered by the step they became visible at, are fed up to
+/// the cursor into the same reducer watch uses (`LiveRun`), so the two can
+/// never derive a model differently. Moving forward feeds only the new
+/// lines; moving back starts again from the nearest checkpoint.
 package final class ReplaySource: MonitorSource, @unchecked Sendable {
     // @unchecked: all mutable state is guarded by `lock`.
     package let record: RunRecord
@@ -13,23 +19,107 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
     private var playing = true
     private var stepsPerSecond: Double
     private var lastTick = Date()
-    private var histories: [String: (history: MetricHistory, next: Int)] = [:]
-    /// The first stop of each model: its step and whether it diverged or failed.
-    private let stopped: [String: (step: Int, kind: RecordEventKind)]
-    /// Why a model gets no spectrum, when the run said so at its start.
-    private let spectrumUnavailable: [String: String]
+    /// Every body line as (step it becomes visible at, what it is), in the order it is fed.
+    private let timeline: [Item]
+    /// The reducer fed `timeline[..<fed]`.
+    private var reduced: LiveRun
+    private var fed = 0
+    /// Reducer states at every `checkpointSpacing` items, for scrubbing back.
+    private var checkpoints: [Int: LiveRun] = [:]
+    private let checkpointSpacing: Int
+
+    /// One line of the record, by index into `record`'s arrays.
+    private struct Item {
+        enum Kind: UInt8 { case step, spectrum, event, end }
+        var at: Int
+        var kind: Kind
+        var model: Int32
+        var index: Int32
+    }
 
     package init(record: RunRecord) {
         self.record = record
         lastStep = record.steps.values.compactMap { $0.last?.step }.max() ?? 0
-        // From the events once: the record does not change under a replay.
-        stopped = Dictionary(record.events.filter(\.kind.stopsTheModel).compactMap { e in e.model.map { ($0, (e.step ?? 0, e.kind)) } },
-                             uniquingKeysWith: { $0.0 <= $1.0 ? $0 : $1 })
-        spectrumUnavailable = Dictionary(record.events.filter { $0.kind == .noSpectrum }.compactMap { e in
-            e.model.flatMap { model in e.detail.map { (model, $0) } }
-        }, uniquingKeysWith: { first, _ in first })
+        timeline = ReplaySource.timeline(of: record, lastStep: lastStep)
+        // At most 32 checkpoints: a long record scrubs back in a thirty-second of a full read.
+        checkpointSpacing = max(4096, timeline.count / 32)
+        reduced = LiveRun(header: ReplaySource.header(of: record))
         // Play the whole run in about 30 seconds by default.
         stepsPerSecond = max(1, Double(lastStep) / 30)
+    }
+
+    /// The header the reducer starts from: the record's models.
+    private static func header(of record: RunRecord) -> RecordHeader {
+        var header = RecordHeader(version: record.version, name: record.name, models: record.models)
+        header.blas = record.blas
+        header.toolVersion = record.toolVersion
+        header.preset = record.preset
+        return header
+    }
+
+    /// Each model's step and spectrum lines and every event, ordered by the
+    /// step they happened at — at one step a model's measurement before its
+    /// spectrum, both before that step's events (a freeze at step s follows
+    /// the first measurement with frozen features), events in record order —
+    /// and the end line last, at the last step.
+    private static func timeline(of record: RunRecord, lastStep: Int) -> [Item] {
+        var items: [Item] = []
+        for (m, info) in record.models.enumerated() {
+            for (i, sample) in (record.steps[info.id] ?? []).enumerated() {
+                items.append(Item(at: sample.step, kind: .step, model: Int32(m), index: Int32(i)))
+            }
+            for (i, spectrum) in (record.spectra[info.id] ?? []).enumerated() {
+                items.append(Item(at: spectrum.step, kind: .spectrum, model: Int32(m), index: Int32(i)))
+            }
+        }
+        for (i, event) in record.events.enumerated() {
+            items.append(Item(at: event.at, kind: .event, model: -1, index: Int32(i)))
+        }
+        if record.endReason != nil { items.append(Item(at: lastStep, kind: .end, model: -1, index: 0)) }
+        // Stable: equal keys keep the order they were appended in (model, then record order).
+        return items.enumerated().sorted { a, b in
+            (a.element.at, a.element.kind.rawValue, a.offset) < (b.element.at, b.element.kind.rawValue, b.offset)
+        }.map(\.element)
+    }
+
+    private func line(_ item: Item) -> RecordLine {
+        switch item.kind {
+        case .step:
+            let id = record.models[Int(item.model)].id
+            return .step(model: id, record.steps[id]![Int(item.index)])
+        case .spectrum:
+            let id = record.models[Int(item.model)].id
+            return .spectrum(model: id, record.spectra[id]![Int(item.index)])
+        case .event: return .event(record.events[Int(item.index)])
+        case .end: return .end(reason: record.endReason, wall: record.endWall, detail: nil)
+        }
+    }
+
+    /// The reducer fed every line visible at step `at`.
+    private func reduce(upTo at: Int) -> LiveRun {
+        // The count of items visible at `at` (the timeline is sorted by step).
+        var low = 0, high = timeline.count
+        while low < high {
+            let middle = (low + high) / 2
+            if timeline[middle].at <= at { low = middle + 1 } else { high = middle }
+        }
+        let target = low
+        if target < fed {
+            let start = (target / checkpointSpacing) * checkpointSpacing
+            if start > 0, let saved = checkpoints[start] {
+                reduced = saved
+                fed = start
+            } else {
+                reduced = LiveRun(header: ReplaySource.header(of: record))
+                fed = 0
+            }
+        }
+        while fed < target {
+            reduced.apply(line(timeline[fed]))
+            fed += 1
+            if fed % checkpointSpacing == 0 && checkpoints[fed] == nil { checkpoints[fed] = reduced }
+        }
+        return reduced
     }
 
     /// The current replay position, in steps.
@@ -80,44 +170,11 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
         defer { lock.unlock() }
         advance()
         let at = Int(cursor)
-        var models: [ModelSnapshot] = []
-        var wall = 0.0
-        for info in record.models {
-            let samples = record.steps[info.id] ?? []
-            // Incremental history: append forward, rebuild when scrubbing back.
-            var cached = histories[info.id] ?? (MetricHistory(), 0)
-            if cached.next > 0 && cached.next <= samples.count && samples[cached.next - 1].step > at { cached = (MetricHistory(), 0) }
-            while cached.next < samples.count && samples[cached.next].step <= at {
-                cached.history.append(samples[cached.next])
-                cached.next += 1
-            }
-            histories[info.id] = cached
-            let visible = samples.prefix(cached.next)
-            let latest = visible.last
-            if let w = latest?.wall { wall = max(wall, w) }
-            let spectra = (record.spectra[info.id] ?? []).filter { $0.step <= at }
-            // After a live freeze χ_net counts the readout alone: amplification
-            // is relative to χ_net at the freeze, not to the all-layer χ_net(0).
-            let freezeStep = info.mode == .frozen ? nil : record.freezeStep(of: info.id).flatMap { $0 <= at ? $0 : nil }
-            let chiNets = visible.filter { $0.step >= (freezeStep ?? Int.min) }.map(\.chiNet).filter(\.isFinite)
-            var status = ModelStatus.training
-            if let (step, kind) = stopped[info.id], step <= at { status = kind == .failed ? .failed : .diverged }
-            else if let last = samples.last, last.step <= at { status = .finished }
-            models.append(ModelSnapshot(
-                id: info.id, width: info.width, depth: info.depth, mode: info.mode,
-                featuresFrozen: info.mode == .frozen || freezeStep != nil,
-                parameterCount: info.parameterCount, trainableParameterCount: info.trainableParameterCount ?? info.parameterCount,
-                step: latest?.step ?? 0, stepBudget: samples.last?.step ?? 0, status: status, trainLoss: latest?.loss,
-                latest: latest, history: cached.history, spectrum: spectra.last, layers: latest?.layerShares ?? [],
-                minChiPos: visible.compactMap(\.chiPos).filter(\.isFinite).min(),
-                maxREff: spectra.compactMap(\.rEff).max(),
-                amplification: chiNets.first.flatMap { first in first > 0 ? chiNets.last.map { $0 / first } : nil },
-                stepsPerSecond: 0))
-            models[models.count - 1].batchSize = info.batchSize
-            models[models.count - 1].spectrumUnavailable = spectrumUnavailable[info.id]
-        }
+        let run = reduce(upTo: at)
         let state: EngineState = at >= lastStep ? .finished : (playing ? .running : .paused)
-        var snapshot = EngineSnapshot(state: state, models: models, elapsed: wall, stepsPerSecond: 0)
+        // The panels show the rate each model was recorded at; the header's
+        // rate would read as the playback speed, which the footer gives.
+        var snapshot = EngineSnapshot(state: state, models: run.modelSnapshots(), elapsed: run.lastWall, stepsPerSecond: 0)
         snapshot.marks = Array(record.marks.filter { $0.step <= at }.suffix(RunMark.limit))
         return snapshot
     }

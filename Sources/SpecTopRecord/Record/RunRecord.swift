@@ -43,9 +43,13 @@ public struct RunRecord: Sendable {
         public var step: Int?
         public var wall: Double
         public var detail: String?
+        /// The step it happened at: its own, or for a run-wide event without
+        /// one the most advanced model's step when it was written (set by the reader).
+        public var at: Int
 
         public init(kind: RecordEventKind, model: String?, step: Int?, wall: Double, detail: String?) {
             self.kind = kind; self.model = model; self.step = step; self.wall = wall; self.detail = detail
+            at = step ?? 0
         }
     }
 
@@ -143,7 +147,8 @@ public struct RunRecord: Sendable {
             steps[model, default: []].append(sample)
             latestStep = max(latestStep, sample.step)
         case .spectrum(let model, let spectrum): spectra[model, default: []].append(spectrum)
-        case .event(let event):
+        case .event(var event):
+            event.at = event.step ?? latestStep
             events.append(event)
             if let mark = RunMark.from(kind: event.kind, model: event.model, step: event.step, wall: event.wall, currentStep: latestStep) {
                 marks.append(mark)

@@ -3,11 +3,13 @@
 spectop probe: character-level GPT-style transformers of three widths, each
 trained twice from the same initial weights, once with every layer training
 (active) and once with its body frozen (only the readout trains), on
-data/sonnets.txt. One record per model goes to DIR/<model>.jsonl, and
-DIR/all.jsonl combines them for `spectop claims`.
+data/sonnets.txt. One record per model goes to DIR/<model>.jsonl, which
+`spectop watch DIR` follows and `spectop claims DIR` reads as one experiment;
+DIR.jsonl, beside the directory (not in it, where watch and claims would show
+every model twice), combines them into one file to share.
 
     python examples/pytorch/train_char_gpt.py --out runs/char-gpt
-    spectop claims runs/char-gpt/all.jsonl
+    spectop claims runs/char-gpt
 
 Runs in about three minutes on one core (examples/pytorch/README.md
 reports what it shows).
@@ -109,11 +111,12 @@ def main(argv=None):
                       " ± %.2g" % last.chi_net_stderr if last.chi_net_estimate else "",
                       last.chi_pos or float("nan"), last.reach or float("nan"), last.amplification or float("nan"),
                       time.perf_counter() - started), flush=True)
-    merged = os.path.join(args.out, "all.jsonl")
+    # Beside the directory, not in it: watch and claims read every record in DIR.
+    merged = os.path.normpath(args.out) + ".jsonl"
     if os.path.exists(merged) and args.force:
         os.remove(merged)
     merge_records(records, merged)
-    print("records in %s; all models together: %s (spectop claims %s)" % (args.out, merged, merged))
+    print("records in %s (spectop claims %s); all models in one file: %s" % (args.out, args.out, merged))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,9 @@ final class ClaimsConditionsTests: XCTestCase {
         XCTAssertEqual(report.row(4)?.reason, "no frozen models")
         let text = ClaimsEvaluator.render(report, record: try Self.record(models))
         XCTAssertTrue(text.contains("needs two or more active sizes (all 3 active models have 4609 parameters)"), text)
+        // One model is no "all 1".
+        let single = ClaimsEvaluator.evaluate(try Self.record([Self.learner("w256-a1", params: 4_609, final: 0.2, reach: 0.02, rEff: 0.4)]))
+        XCTAssertEqual(single.row(2)?.reason, "needs two or more active sizes (the one active model has 4609 parameters)")
     }
 
     func testModelsOfOneSizeCountAsOneSizeByTheirMedian() throws {

@@ -116,7 +116,12 @@ package enum ClaimsEvaluator {
         guard groups.count < needed else { return nil }
         let count = groups.reduce(0) { $0 + $1.members.count }
         if count == 0 { return "no active models" }
-        let sizes = groups.count == 1 ? "all \(count) active models have \(groups[0].size) parameters" : "the active models have \(groups.count) sizes"
+        let sizes: String
+        if groups.count == 1 {
+            sizes = count == 1 ? "the one active model has \(groups[0].size) parameters" : "all \(count) active models have \(groups[0].size) parameters"
+        } else {
+            sizes = "the active models have \(groups.count) sizes"
+        }
         return "needs \(needed == 2 ? "two" : "three") or more active sizes (\(sizes))"
     }
 

@@ -35,6 +35,9 @@ let package = Package(
         .target(
             name: "SpectralCore",
             dependencies: ["SpecTopRecord", "CLinalg", "CArpack", "CContractions"],
+            // The UCI digits (1,797 records of 64 pixels and a label, scripts/make_digits_resource.py),
+            // compiled into the binary, so the digits preset needs no file beside it.
+            resources: [.embedInCode("Resources/digits.bin")],
             swiftSettings: strict
         ),
         // The monitor sees only the contract, never the engine.

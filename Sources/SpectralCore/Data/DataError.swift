@@ -125,7 +125,7 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
         case let .freshProbeFailed(dataset, detail):
             return "split: cannot use fresh probe samples for '\(dataset)': \(detail)"
         case let .corruptEmbeddedData(dataset, detail):
-            return "\(dataset): embedded data is corrupt (\(detail)); regenerate it with scripts/make_digits_source.py"
+            return "\(dataset): embedded data is corrupt (\(detail)); regenerate it with scripts/make_digits_resource.py"
         }
     }
 

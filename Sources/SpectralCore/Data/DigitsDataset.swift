@@ -8,8 +8,8 @@ import Foundation
 /// E. Alpaydin, C. Kaynak (1998), UCI Machine Learning Repository,
 /// https://doi.org/10.24432/C50P49, licensed CC BY 4.0. Each pixel counts
 /// the set bits of a 4×4 block of the original 32×32 bitmap, so it lies in
-/// 0…16. The bytes are embedded by `scripts/make_digits_source.py` (see
-/// docs/DATA.md).
+/// 0…16. The bytes are `Resources/digits.bin`, compiled into the binary
+/// (`scripts/make_digits_resource.py` makes the file; see docs/DATA.md).
 public enum DigitsDataset {
     /// The `Dataset.name` of the digits data.
     public static let name = "digits"
@@ -25,17 +25,14 @@ public enum DigitsDataset {
     /// - Parameter limit: keep only the first `limit` samples (at least 1);
     ///   nil keeps all 1,797.
     /// - Throws: `DataError.invalidParameter` for a limit below 1;
-    ///   `DataError.corruptEmbeddedData` only if the generated source file is damaged.
+    ///   `DataError.corruptEmbeddedData` only if Resources/digits.bin is damaged.
     public static func load(limit: Int? = nil) throws(DataError) -> Dataset {
         if let limit, limit < 1 {
             throw DataError.invalidParameter(owner: name, parameter: "limit", requirement: "at least 1", value: "\(limit)")
         }
         let recordSize = pixelCount + 1
-        guard let data = Data(base64Encoded: DigitsData.base64, options: .ignoreUnknownCharacters) else {
-            throw DataError.corruptEmbeddedData(dataset: name, detail: "base64 does not decode")
-        }
-        let bytes = [UInt8](data)
-        guard DigitsData.recordCount == sampleCount, bytes.count == sampleCount * recordSize else {
+        let bytes = PackageResources.digits_bin
+        guard bytes.count == sampleCount * recordSize else {
             throw DataError.corruptEmbeddedData(
                 dataset: name,
                 detail: "expected \(sampleCount) records of \(recordSize) bytes, found \(bytes.count) bytes")

@@ -48,8 +48,22 @@ from spectop_probe import Probe, ProbeError, ProbeWarning, merge_records
 
 SCHEMA_PATH = os.path.join(REPO, "docs", "record.schema.json")
 
-# docs/RECORD.md, "Event kinds": what spectop's engine and the probe write.
-KNOWN_EVENTS = {"pause", "resume", "speed", "freeze", "export", "diverged", "failed", "error", "spectrum", "finished"}
+
+def documented_event_kinds():
+    """The first column of docs/RECORD.md's "Event kinds" table: what the
+    engine and the probe may write (the Swift side holds RecordEventKind to
+    the same table, RecordEventKindTests)."""
+    text = open(os.path.join(REPO, "docs", "RECORD.md"), encoding="utf-8").read()
+    table = []
+    for line in text.split("### Event kinds", 1)[1].splitlines():
+        if line.startswith("|"):
+            table.append(line)
+        elif table:
+            break
+    return {row.split("|")[1].strip().strip("`") for row in table[2:]}
+
+
+KNOWN_EVENTS = documented_event_kinds()
 STEP_FIELDS = ["loss", "chi_loss", "chi_net", "chi_pos", "grad_sq"]
 
 

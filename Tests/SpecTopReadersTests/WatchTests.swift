@@ -486,6 +486,15 @@ final class ReplayReducerTests: XCTestCase {
         XCTAssertEqual(replayed, try Self.watched(text), "replay at its end and watch of the whole file derive the same models")
         let active = try XCTUnwrap(replayed.first { $0.id == "a" })
         XCTAssertEqual(active.stepBudget, 10000, "the budget is the header's, not the last step (a run quit at 3412 of 10000)")
+        XCTAssertEqual(active.status, .ended, "a run quit at 34 % is not finished")
+        let screen = FrameRenderer.render(replay.snapshot(), info: MonitorInfo(preset: "p", dataset: "", blasCore: ""),
+                                          state: MonitorState(mode: .replay), width: 120, height: 40).text
+        XCTAssertTrue(screen.contains("a feat.frozen stopped at 34%"), screen)
+        // The same run, had it reached its budget, is done.
+        let whole = Self.text(steps: 3412).replacingOccurrences(of: #""steps":10000"#, with: #""steps":3412"#)
+        let done = ReplaySource(record: try RunRecord.parse(Data(whole.utf8), file: "r.jsonl"))
+        done.perform(.jumpToEnd)
+        XCTAssertEqual(done.snapshot().models.first { $0.id == "a" }?.status, .finished)
         XCTAssertTrue(active.featuresFrozen)
         XCTAssertEqual(try XCTUnwrap(active.amplification), (100 + 3412 * 0.25) / (100 + 1500 * 0.25), accuracy: 1e-12,
                        "after the freeze, relative to chi_net at the freeze step")

@@ -161,7 +161,10 @@ public struct LiveRun: Sendable {
             let latest = track.latest
             var status = ModelStatus.training
             if let stop = track.stop { status = stop.status }
-            else if isFinished || (info.stepBudget > 0 && (latest?.step ?? 0) >= info.stepBudget) { status = .finished }
+            else if info.stepBudget > 0 && (latest?.step ?? 0) >= info.stepBudget { status = .finished }
+            // A run that ended before this model's budget (q at 17 %, a signal) is
+            // no finished model; one that says every budget was reached ("steps") is.
+            else if isFinished { status = info.stepBudget > 0 && endReason != "steps" ? .ended : .finished }
             else if stale { status = .stale }
             var rate = 0.0
             if status == .training, let latest, let anchor = track.rateAnchor, latest.wall > anchor.wall {

@@ -10,7 +10,10 @@ public enum ModelStatus: String, Sendable, Equatable {
     /// Read from a record that stopped growing before it ended (`spectop
     /// watch`): the writer may be stuck, killed or on a node that went away.
     case stale
+    /// Read from a record whose run ended (quit, a signal, the probe closed)
+    /// before this model reached its step budget: not done, stopped.
+    case ended
 
-    /// True for a model that stopped before its budget (diverged or failed).
-    public var stoppedEarly: Bool { self == .diverged || self == .failed }
+    /// True for a model that stopped before its budget (diverged, failed, or its run ended).
+    public var stoppedEarly: Bool { self == .diverged || self == .failed || self == .ended }
 }

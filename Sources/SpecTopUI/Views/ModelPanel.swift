@@ -61,6 +61,9 @@ public struct ModelPanel: Sendable {
         case .diverged: title.append(.init(" diverged", role: .warning, attributes: .bold))
         case .failed: title.append(.init(" failed", role: .warning, attributes: .bold))
         case .stale: title.append(.init(" stale", role: .warning))
+        case .ended:
+            let percent = model.stepBudget > 0 ? min(99, model.step * 100 / model.stepBudget) : 0
+            title.append(.init(" stopped at \(percent)%", role: .warning))
         case .training: break
         }
         let frame = BoxFrame(title: title, role: selected ? .selection : .muted, attributes: selected ? .bold : [])

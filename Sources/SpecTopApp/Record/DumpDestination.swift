@@ -43,11 +43,16 @@ enum DumpDestination {
         }
         // access() says yes to root everywhere, even in /proc: try for real,
         // with a directory that is removed at once.
-        var template = Array((ancestor.path == "/" ? "/" : ancestor.path + "/") .utf8CString.dropLast()) + Array(".spectop-check-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
+        guard let made = temporaryFolder(in: ancestor.path, prefix: ".spectop-check-") else {
             throw ConfigError("cannot write the state dump to \(directory): \(ancestor.path): \(String(cString: strerror(errno)))")
         }
         rmdir(made)
+    }
+
+    /// A new folder `folder/PREFIXxxxxxx` (mkdtemp); nil with errno set when it cannot be made.
+    private static func temporaryFolder(in folder: String, prefix: String) -> String? {
+        var template = Array((folder.hasSuffix("/") ? folder : folder + "/").utf8CString.dropLast()) + Array((prefix + "XXXXXX").utf8CString)
+        return mkdtemp(&template).map { String(cString: $0) }
     }
 
     /// Removes what an earlier state dump left in `directory` (its probe files
@@ -70,11 +75,10 @@ enum DumpDestination {
         do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
             return .failure(ConfigError("cannot write the state dump to \(root): \(error.localizedDescription)"))
         }
-        var template = Array((root.hasSuffix("/") ? root : root + "/").utf8CString.dropLast()) + Array((partialPrefix + "XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
+        guard let made = temporaryFolder(in: root, prefix: partialPrefix) else {
             return .failure(ConfigError("cannot write the state dump to \(root): \(String(cString: strerror(errno)))"))
         }
-        return .success(String(cString: made))
+        return .success(made)
     }
 
     /// Gives the complete export in `partial` its name, `root/step-000500`

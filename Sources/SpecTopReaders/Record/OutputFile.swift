@@ -52,16 +52,7 @@ package final class OutputFile {
 
     /// Appends `text`; throws a runtime failure (disk full, `ulimit -f`, a closed FIFO).
     package func write(_ text: String) throws {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw failure(errno)
-            }
-            offset += written
-        }
+        guard StandardStreams.write(text, to: descriptor) else { throw failure(errno) }
     }
 
     /// Makes the file whole under its name: synced, then renamed over the destination.

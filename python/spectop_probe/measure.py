@@ -24,12 +24,16 @@ writes only the copies.
   exists at once), or as a Hutchinson estimate ``E_v |J_body^T v|^2`` with
   Rademacher ``v`` in output space and its standard error;
 - the exact spectrum of ``Θ = J J^T`` from the per-sample Jacobian rows,
-  ``torch.linalg.eigh`` in float64.
+  ``torch.linalg.eigh`` in float64, up to ``exact_limit``; above it the
+  matrix-free spectrum of matrix_free.py (top-k by ARPACK, the density by
+  block Lanczos quadrature) from products ``Θv`` of the whole batch
+  (operator.py).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
@@ -81,13 +85,23 @@ def resolve_loss(loss) -> Tuple[str, Callable]:
 
 @dataclass
 class Spectrum:
-    """The exact eNTK spectrum and what METHOD.md derives from it."""
-    eigenvalues: List[float]          # descending, clamped at 0
+    """The eNTK spectrum and what METHOD.md derives from it: exact (every
+    eigenvalue), or matrix-free ("lanczos": the top k, the rest as an
+    estimated ``density`` histogram; docs/RECORD.md)."""
+    eigenvalues: List[float]          # descending, clamped at 0 (lanczos: the top k)
     weights: List[float]              # w_k = (v_k . g/|g|)^2; empty when undefined
     chi_pos_exact: Optional[float]
     lambda_eff: Optional[float]
-    r_eff: Optional[float]
-    effective_rank: float
+    r_eff: Optional[float]            # an estimate for lanczos
+    effective_rank: float             # an estimate for lanczos
+    method: str = "exact"             # "exact" | "lanczos"
+    method_reason: Optional[str] = None
+    mode_count: Optional[int] = None  # m (lanczos)
+    r_eff_uncertainty: Optional[float] = None
+    rest_weight: Optional[float] = None
+    density: Optional[Any] = None     # spectrum.Density (lanczos)
+    seconds: Optional[float] = None   # its own wall time (on rank 0)
+    products: Optional[int] = None    # Θv products (lanczos), for cost reports
 
 
 @dataclass
@@ -103,6 +117,7 @@ class RawMeasurement:
     outputs: int                      # m = n*C over all ranks
     spectrum: Optional[Spectrum] = None
     no_spectrum: Optional[str] = None  # why no spectrum was taken, when one was asked for
+    spectrum_error: Optional[str] = None  # why the spectrum asked for failed this time (training goes on)
     kernel_finite: bool = True
 
     @property
@@ -428,15 +443,23 @@ class PerSample:
 
 # ---------------------------------------------------------------- the measurement
 
+def _default_matrix_free():
+    from .spectrum import MatrixFreeSettings
+    return MatrixFreeSettings()
+
+
 @dataclass
 class Settings:
     trace: str = "auto"                 # "auto" | "exact" | "hutchinson"
     exact_max_outputs: int = 4096       # auto: exact while m = n*C is at most this
-    spectrum: bool = True               # take the exact spectrum where allowed
-    spectrum_max_outputs: int = 4096    # like spectop's m <= 4096
-    spectrum_bytes: int = 1 << 30       # the Jacobian J [m, P] must fit in this
-    chunk_bytes: int = 1 << 28          # per-sample gradients alive at once
+    spectrum: bool = True               # take spectra (matrix_free.choose_method says which)
+    spectrum_max_outputs: Optional[int] = None  # no spectrum at all above this m (None: no limit)
+    spectrum_bytes: int = 1 << 30       # the Jacobian J [m, P] (exact) or the Lanczos vectors (lanczos) fit in this
+    chunk_bytes: int = 1 << 28          # per-sample gradients (parameter-space vectors) alive at once
     seed: int = 0x5EC7
+    spectrum_method: str = "auto"       # "auto" | "exact" | "lanczos"
+    exact_limit: Optional[int] = None   # auto: exact up to this m (None: matrix_free.DEFAULT_EXACT_LIMIT)
+    matrix_free: Any = field(default_factory=_default_matrix_free)  # spectrum.MatrixFreeSettings
 
 
 class Reducer:
@@ -523,7 +546,7 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
                             estimate=(mode == "hutchinson"), chi_net_stderr=stderr,
                             readout_chi_net=readout_trace, vectors=used, outputs=m_total)
     if want_spectrum and result.non_finite() is None:
-        _take_spectrum(result, function, batch, g, m_total, settings, reducer)
+        _take_spectrum(result, function, batch, g, m_total, settings, reducer, F, pullback, generator)
     return result, g
 
 
@@ -679,46 +702,95 @@ def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str],
 
 
 def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor, m_total: int,
-                   settings: Settings, reducer: Reducer) -> None:
-    """Sets ``result.spectrum`` to the exact spectrum of Θ = J Jᵀ (float64
-    eigh), or ``result.no_spectrum`` to why none is taken, or
+                   settings: Settings, reducer: Reducer, F: torch.Tensor, pullback,
+                   generator: Optional[torch.Generator]) -> None:
+    """Sets ``result.spectrum`` (exact or matrix-free, as
+    matrix_free.choose_method says), or ``result.no_spectrum`` to why none is
+    taken, or ``result.spectrum_error`` to why this one failed, or
     ``result.kernel_finite`` to False when Θ is not finite (on every rank)."""
-    result.no_spectrum = _no_spectrum_reason(result, function, batch.theta, m_total, settings)
-    if result.no_spectrum is not None:
+    from .matrix_free import DEFAULT_EXACT_LIMIT, choose_method
+
+    P = sum(batch.theta[name].numel() for name in function.trainable)
+    itemsize = torch.finfo(function.dtype).bits // 8
+    exact_limit = DEFAULT_EXACT_LIMIT if settings.exact_limit is None else settings.exact_limit
+    choice = choose_method(m_total, P, itemsize, result.estimate, settings.spectrum_method, exact_limit,
+                           settings.spectrum_bytes, settings.spectrum_max_outputs, settings.matrix_free)
+    if choice.method is None:
+        result.no_spectrum = choice.reason
         return
+    if choice.method == "exact":
+        failed = _take_exact_spectrum(result, function, batch, g, settings, reducer)
+        if result.spectrum is not None:
+            result.spectrum.method_reason = choice.reason
+        if failed is None:
+            return
+        # The per-sample route cannot run this model: the matrix-free one can.
+        if settings.spectrum_method == "exact" or settings.matrix_free.top_k >= m_total:
+            result.spectrum_error = failed
+            return
+        choice.reason = "the per-sample route failed (%s)" % failed
+    _take_lanczos_spectrum(result, function, batch, g, settings, reducer, F, pullback, generator, choice.reason)
+
+
+def _take_exact_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor,
+                         settings: Settings, reducer: Reducer) -> Optional[str]:
+    """The exact spectrum of Θ = J Jᵀ (float64 eigh). Returns why the
+    per-sample route failed (on any rank), or None."""
     # Θ spans every rank's rows: the first rank gathers the probe
     # batch and g and computes it alone (each rank holds the whole
     # model: DDP replicas, FSDP2 gathered above).
+    started = time.perf_counter()
     whole, whole_g = _gather_to_first_rank(batch, g, reducer)
+    failed: Optional[str] = None
     if reducer.rank == 0:
-        jacobian = whole.per_sample(function, function.trainable, settings.chunk_bytes).jacobian().to(torch.float64)
-        kernel = jacobian @ jacobian.T
-        if torch.isfinite(kernel).all():
-            result.spectrum = spectrum_from_kernel(kernel, whole_g)
+        try:
+            jacobian = whole.per_sample(function, function.trainable, settings.chunk_bytes).jacobian().to(torch.float64)
+        except ProbeError as error:
+            failed = str(error)
         else:
-            result.kernel_finite = False  # spectop: "diverged", detail "the eNTK is not finite"
+            kernel = jacobian @ jacobian.T
+            if torch.isfinite(kernel).all():
+                result.spectrum = spectrum_from_kernel(kernel, whole_g)
+                result.spectrum.seconds = time.perf_counter() - started
+            else:
+                result.kernel_finite = False  # spectop: "diverged", detail "the eNTK is not finite"
     if reducer.world > 1:
-        # Every rank must learn of a divergence, or the others would wait on the next collective.
-        flag = reducer.sum(torch.tensor([0.0 if result.kernel_finite else 1.0], dtype=torch.float64,
-                                        device=g.device))
+        # Every rank must learn of a divergence, or the others would wait on
+        # the next collective, and of a failed route, which they then take the
+        # matrix-free way together.
+        flag = reducer.sum(torch.tensor([0.0 if result.kernel_finite else 1.0, 0.0 if failed is None else 1.0],
+                                        dtype=torch.float64, device=g.device))
         result.kernel_finite = float(flag[0]) == 0.0
+        if failed is None and float(flag[1]) != 0:
+            failed = "on rank 0"
+    return failed
 
 
-def _no_spectrum_reason(result: RawMeasurement, function: ModelFunction, theta: Dict[str, torch.Tensor],
-                        m_total: int, settings: Settings) -> Optional[str]:
-    """Why no exact spectrum is taken (None when it is): spectop takes none
-    beside a Hutchinson χ_net, nor above spectrum_max_outputs, and the
-    Jacobian J [m, P] must fit in spectrum_bytes."""
-    P = sum(theta[name].numel() for name in function.trainable)
-    itemsize = torch.finfo(function.dtype).bits // 8
-    if result.estimate:
-        return "χ_net is a Hutchinson estimate (m = %d outputs): no exact spectrum, as in spectop" % m_total
-    if m_total > settings.spectrum_max_outputs:
-        return "m = n*C = %d outputs is above spectrum_max_outputs = %d" % (m_total, settings.spectrum_max_outputs)
-    if m_total * P * itemsize > settings.spectrum_bytes:
-        return ("the Jacobian (m = %d outputs x P = %d parameters) needs %.2f GiB, above spectrum_bytes = %.2f GiB"
-                % (m_total, P, m_total * P * itemsize / 2 ** 30, settings.spectrum_bytes / 2 ** 30))
-    return None
+def _take_lanczos_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor,
+                           settings: Settings, reducer: Reducer, F: torch.Tensor, pullback,
+                           generator: Optional[torch.Generator], reason: str) -> None:
+    """The matrix-free spectrum (matrix_free.take_matrix_free), fresh
+    quadrature starts each time (drawn from the probe's generator, so
+    successive estimates are independent)."""
+    from dataclasses import replace as replaced
+    from .matrix_free import take_matrix_free
+
+    mixed = settings.matrix_free
+    if generator is not None:
+        draw = torch.randint(0, 2 ** 62, (1,), generator=generator, device=generator.device)
+        mixed = replaced(mixed, seed=int(mixed.seed) ^ int(draw[0]))
+    started = time.perf_counter()
+    spectrum, failure, finite = take_matrix_free(function, batch, F, pullback, g, result.chi_net, reducer, mixed,
+                                                 settings.chunk_bytes)
+    result.kernel_finite = finite
+    result.spectrum_error = failure
+    if spectrum is not None and finite and failure is None:
+        result.spectrum = Spectrum(
+            eigenvalues=spectrum.eigenvalues, weights=spectrum.weights, chi_pos_exact=spectrum.chi_pos,
+            lambda_eff=spectrum.lambda_eff, r_eff=spectrum.r_eff, effective_rank=spectrum.effective_rank,
+            method="lanczos", method_reason=reason, mode_count=spectrum.mode_count,
+            r_eff_uncertainty=spectrum.r_eff_uncertainty, rest_weight=spectrum.rest_weight,
+            density=spectrum.density, seconds=time.perf_counter() - started, products=spectrum.products)
 
 
 def _gather_to_first_rank(batch: _Batch, g: torch.Tensor, reducer: Reducer) -> Tuple[_Batch, torch.Tensor]:

@@ -19,6 +19,7 @@ from .errors import ProbeError, ProbeWarning
 from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, default_output, measure,
                       resolve_loss)
 from .record import RecordWriter
+from .spectrum import MatrixFreeSettings
 
 
 @dataclass
@@ -163,9 +164,16 @@ class Probe:
     - ``hutchinson_vectors``: a fixed number of vectors; otherwise ``budget``
       (fraction of the training wall time between measurements, default 0.05)
       chooses it, within ``[min_vectors, max_vectors]``;
-    - ``spectrum``: take the exact spectrum where ``m <= spectrum_max_outputs``
-      and the Jacobian fits in ``spectrum_bytes``; ``spectrum_every``
-      (measurements, default 1) thins them;
+    - ``spectrum``: take the eNTK spectrum; ``spectrum_every`` (measurements,
+      default 1) thins them. ``spectrum_method="auto"`` takes it exactly
+      (the per-sample Jacobian, ``eigh``) while ``m <= exact_limit``
+      (default: the crossover bench/probe_cost.py measured) and the Jacobian
+      fits in ``spectrum_bytes``, and matrix-free above, or beside a
+      Hutchinson χ_net (the top ``top_k`` eigenpairs by ARPACK, the rest as
+      an estimated histogram by block Lanczos quadrature, as spectop's
+      engine does; docs/METHOD.md "Past the exact limit"); ``"exact"`` or
+      ``"lanczos"`` force one. None above ``spectrum_max_outputs`` (default:
+      no limit). The record says which and why (``method_reason``);
     - ``output_fn``: maps the model's return value to the logits tensor;
     - ``readout``: ``"auto"``, a module name, or ``None`` (no closed form);
     - ``width``, ``depth``, ``data_name``: header fields;
@@ -185,11 +193,12 @@ class Probe:
                  trainable: Optional[Iterable] = None, *, mode: Optional[str] = None,
                  dtype: torch.dtype = torch.float32, trace: str = "auto", hutchinson_vectors: Optional[int] = None,
                  budget: float = 0.05, min_vectors: int = 4, max_vectors: int = 256, exact_max_outputs: int = 4096,
-                 spectrum: bool = True, spectrum_every: int = 1, spectrum_max_outputs: int = 4096,
+                 spectrum: bool = True, spectrum_every: int = 1, spectrum_max_outputs: Optional[int] = None,
                  spectrum_bytes: int = 1 << 30, chunk_bytes: int = 1 << 28,
                  output_fn: Callable = default_output, readout: Optional[str] = "auto",
                  width: int = 0, depth: int = 0, data_name: str = "probe", overwrite: bool = False,
-                 seed: int = 0x5EC7, process_group=None):
+                 seed: int = 0x5EC7, process_group=None, spectrum_method: str = "auto",
+                 exact_limit: Optional[int] = None, top_k: int = 32):
         if not isinstance(model, nn.Module):
             raise ProbeError("model must be a torch.nn.Module, not %s" % type(model).__name__)
         every = _whole_number(every, "every")
@@ -201,6 +210,15 @@ class Probe:
             raise ProbeError("dtype must be torch.float32 or torch.float64 (the measurement precision), not %s" % dtype)
         if trace not in ("auto", "exact", "hutchinson"):
             raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % (trace,))
+        if spectrum_method not in ("auto", "exact", "lanczos"):
+            raise ProbeError("spectrum_method=%r: use \"auto\", \"exact\" or \"lanczos\"" % (spectrum_method,))
+        top_k = _whole_number(top_k, "top_k")
+        if top_k < 1:
+            raise ProbeError("top_k must be at least 1 (the eigenpairs a matrix-free spectrum computes), not %d" % top_k)
+        if exact_limit is not None:
+            exact_limit = _whole_number(exact_limit, "exact_limit")
+        if spectrum_max_outputs is not None:
+            spectrum_max_outputs = _whole_number(spectrum_max_outputs, "spectrum_max_outputs")
         self.model = model
         self.module = _unwrap(model)
         self.loss_name, self.loss_fn = resolve_loss(loss)
@@ -230,7 +248,8 @@ class Probe:
         self.function = ModelFunction(self.module, self.trainable, dtype, output_fn, readout, device)
         self.settings = Settings(trace=trace, exact_max_outputs=exact_max_outputs, spectrum=spectrum,
                                  spectrum_max_outputs=spectrum_max_outputs, spectrum_bytes=spectrum_bytes,
-                                 chunk_bytes=chunk_bytes, seed=seed)
+                                 chunk_bytes=chunk_bytes, seed=seed, spectrum_method=spectrum_method,
+                                 exact_limit=exact_limit, matrix_free=MatrixFreeSettings(top_k=top_k))
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(int(seed) + self.rank)  # ranks draw different vectors
 
@@ -243,6 +262,7 @@ class Probe:
         self._reach: Optional[float] = None
         self._max_r_eff: Optional[float] = None
         self._no_spectrum_said = False
+        self._spectrum_errors = 0
         self._measurements = 0
         self._last_step_time: Optional[float] = None
         self._step_seconds: List[float] = []   # training wall time per step, between calls
@@ -471,7 +491,9 @@ class Probe:
             if raw.spectrum is not None and bad is None:
                 s = raw.spectrum
                 self.writer.spectrum(self.name, step, s.eigenvalues, s.weights, s.chi_pos_exact, s.lambda_eff,
-                                     s.r_eff, s.effective_rank)
+                                     s.r_eff, s.effective_rank, method=s.method, method_reason=s.method_reason,
+                                     mode_count=s.mode_count, r_eff_uncertainty=s.r_eff_uncertainty,
+                                     rest_weight=s.rest_weight, density=s.density)
             if raw.no_spectrum is not None and not self._no_spectrum_said:
                 # Event kind "spectrum", as spectop's engine writes it (docs/RECORD.md, "Event kinds").
                 self.writer.event("spectrum", model=self.name, step=step, detail=raw.no_spectrum)
@@ -479,10 +501,29 @@ class Probe:
             if bad is not None:
                 self.writer.event("diverged", model=self.name, step=step,
                                   detail="loss is not finite" if bad == "the loss" else "%s is not finite" % bad)
+        if raw.spectrum_error is not None and bad is None:
+            self._spectrum_failed(step, raw.spectrum_error)
         if bad is not None:
             # spectop stops a diverged model; the probe stops measuring, training goes on.
             self.diverged = bad
         return result
+
+    def _spectrum_failed(self, step: int, why: str) -> None:
+        """A spectrum that failed (ARPACK did not converge, a product the
+        model cannot take) costs that spectrum only: one ProbeWarning, and an
+        ``error`` event per failure up to five (then one saying so), as the
+        engine records a failed measurement."""
+        self._spectrum_errors += 1
+        if self._spectrum_errors == 1:
+            warnings.warn("spectop-probe: no spectrum at step %d: %s; training and the other measurements go on"
+                          % (step, why), ProbeWarning, stacklevel=4)
+        if self.writer is None or self._spectrum_errors > 6:
+            return
+        if self._spectrum_errors <= 5:
+            self.writer.event("error", model=self.name, step=step, detail="no spectrum: %s" % why)
+        else:
+            self.writer.event("error", model=self.name, step=step,
+                              detail="further spectrum failures of this model are not recorded")
 
     # ------------------------------------------------------------ closing
 

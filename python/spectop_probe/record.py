@@ -56,6 +56,27 @@ def _integral(value: Optional[float]):
     return value
 
 
+def _finite(value: float) -> float:
+    """A density array element: always a finite number (a null would be
+    dropped by readers and break the arrays' fit, docs/RECORD.md)."""
+    value = float(value)
+    return value if math.isfinite(value) else 0.0
+
+
+def _density(density) -> Dict[str, Any]:
+    fields: Dict[str, Any] = {
+        "log10_edges": [_finite(v) for v in density.log10_edges],
+        "counts": [int(c) for c in density.counts],
+        "counts_uncertainty": [_integral(_finite(v)) for v in density.counts_uncertainty],
+        "residual_weights": [_integral(_finite(v)) for v in density.residual_weights],
+        "near_zero_count": int(density.near_zero_count),
+        "near_zero_weight": _integral(_finite(density.near_zero_weight)),
+    }
+    if density.marker_bin is not None:
+        fields["marker_bin"] = int(density.marker_bin)
+    return fields
+
+
 def encode(fields: Dict[str, Any]) -> str:
     """One record line. Key order is kept (``type`` first) so lines stay
     readable with ``tail -f``; ``allow_nan=False`` guards the null rule."""
@@ -225,14 +246,28 @@ class RecordWriter:
         self.write(fields)
 
     def spectrum(self, model: str, step: int, eigenvalues, weights, chi_pos_exact, lambda_eff, r_eff,
-                 effective_rank) -> None:
-        self.write({
+                 effective_rank, method: str = "exact", method_reason: Optional[str] = None,
+                 mode_count: Optional[int] = None, r_eff_uncertainty=None, rest_weight=None, density=None) -> None:
+        """A spectrum line. ``method`` "lanczos" adds what a reader needs for
+        a spectrum of the top k only (docs/RECORD.md): ``mode_count``,
+        ``r_eff_uncertainty``, ``rest_weight`` and the ``density`` histogram
+        (a spectrum.Density), in the engine's key order."""
+        fields: Dict[str, Any] = {
             "type": "spectrum", "model": model, "step": int(step),
             "eigenvalues": [_integral(v) for v in eigenvalues],
             "weights": [_integral(v) for v in weights],
             "chi_pos_exact": _number(chi_pos_exact), "lambda_eff": _number(lambda_eff),
             "r_eff": _number(r_eff), "effective_rank": _number(effective_rank),
-        })
+            "method": method,
+        }
+        if method == "lanczos":
+            fields["mode_count"] = int(mode_count)
+            fields["r_eff_uncertainty"] = _number(r_eff_uncertainty)
+            fields["rest_weight"] = _number(rest_weight)
+            fields["density"] = _density(density)
+        if method_reason is not None:
+            fields["method_reason"] = method_reason
+        self.write(fields)
 
     def event(self, event: str, model: Optional[str] = None, step: Optional[int] = None,
               detail: Optional[str] = None) -> None:

@@ -4,8 +4,23 @@ example model on the path, and the spectop binary for the tests that run it."""
 import os
 import sys
 
-import pytest
-import torch
+# NumPy's and SciPy's OpenBLAS (ARPACK's BLAS) on one thread too, as torch:
+# on a shared two-core machine its spinning threads made small GEMMs 8x
+# slower. OpenBLAS reads the variable when it loads, so both load here; the
+# variable is then restored, so the spectop runs the tests start see the
+# environment they were given.
+_blas_threads = os.environ.get("OPENBLAS_NUM_THREADS")
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import numpy  # noqa: E402,F401
+import scipy.sparse.linalg  # noqa: E402,F401
+
+if _blas_threads is None:
+    del os.environ["OPENBLAS_NUM_THREADS"]
+else:
+    os.environ["OPENBLAS_NUM_THREADS"] = _blas_threads
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))

@@ -53,7 +53,8 @@ def test_header_steps_spectrum_end(tmp_path):
     assert [s["step"] for s in spectra] == [0, 2, 4]
     for s in spectra:
         assert list(s) == ["type", "model", "step", "eigenvalues", "weights", "chi_pos_exact", "lambda_eff",
-                           "r_eff", "effective_rank"]
+                           "r_eff", "effective_rank", "method", "method_reason"]
+        assert s["method"] == "exact" and "at most exact_limit" in s["method_reason"]
         assert len(s["eigenvalues"]) == 18 * 7 and s["eigenvalues"] == sorted(s["eigenvalues"], reverse=True)
         assert sum(s["weights"]) == pytest.approx(1, abs=1e-6)
     assert lines[-1]["type"] == "end" and lines[-1]["reason"] == "closed"
@@ -65,7 +66,7 @@ def test_estimate_fields_and_the_no_spectrum_event(tmp_path):
     x = torch.randint(0, 7, (3, 6))
     out = tmp_path / "r.jsonl"
     with Probe(model, x, x, loss="cross_entropy", every=1, out=str(out), name="m", exact_max_outputs=10,
-               hutchinson_vectors=6) as probe:
+               hutchinson_vectors=6, spectrum_max_outputs=100) as probe:
         probe.step(0)
         probe.step(1)
     lines = read(out)
@@ -75,8 +76,17 @@ def test_estimate_fields_and_the_no_spectrum_event(tmp_path):
         assert list(s)[-2:] == ["chi_net_estimate", "chi_net_stderr"]
     events = [l for l in lines if l["type"] == "event"]
     assert len(events) == 1 and events[0]["event"] == "spectrum" and events[0]["model"] == "m"
-    assert "Hutchinson" in events[0]["detail"]
+    assert "m = n*C = 126 outputs is above spectrum_max_outputs = 100" == events[0]["detail"]
     assert not [l for l in lines if l["type"] == "spectrum"]
+    # Without that cap, a Hutchinson χ_net gets a matrix-free spectrum (the
+    # exact one would need the per-sample Jacobian the estimate avoided).
+    again = tmp_path / "again.jsonl"
+    with Probe(model, x, x, loss="cross_entropy", every=1, out=str(again), name="m", exact_max_outputs=10,
+               hutchinson_vectors=6) as probe:
+        probe.step(0)
+    spectra = [l for l in read(again) if l["type"] == "spectrum"]
+    assert len(spectra) == 1 and spectra[0]["method"] == "lanczos" and "Hutchinson" in spectra[0]["method_reason"]
+    assert not [l for l in read(again) if l["type"] == "event"]
 
 
 def test_undefined_chi_pos_is_null(tmp_path):

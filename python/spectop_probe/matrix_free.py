@@ -1,0 +1,129 @@
+"""Which spectrum a measurement takes, and the matrix-free one.
+
+``choose_method`` decides from the sizes alone (so every rank decides the
+same): the exact spectrum (the per-sample Jacobian, ``eigh`` in float64)
+while ``m = n·C`` is at most ``exact_limit`` and the Jacobian fits in
+``spectrum_bytes``; the matrix-free one (docs/METHOD.md "Past the exact
+limit") above, or where χ_net is a Hutchinson estimate (the route for models
+whose per-sample gradients are too costly or impossible, so none are formed
+for the spectrum either); none where even that does not fit. The reason goes
+into the record (``method_reason``).
+
+``take_matrix_free`` runs it on the probe batch of every rank (the operator
+is collective under DDP and FSDP2; rank 0 computes the spectrum, the others
+answer its products).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+import torch
+
+from .entk import EntkOperator
+from .spectrum import MatrixFreeResult, MatrixFreeSettings, NonFiniteKernel, SpectrumFailure, matrix_free_spectrum
+
+# The m = n·C up to which the exact spectrum is cheaper than the matrix-free
+# one, measured with bench/probe_cost.py --spectra on two cores (CPU, float32,
+# the char-GPT example and a digits MLP; see docs/METHOD.md). Below it the
+# exact route also gives every eigenvalue, not an estimate.
+DEFAULT_EXACT_LIMIT = 2048
+
+
+@dataclass
+class Choice:
+    method: Optional[str]    # "exact", "lanczos", or None: no spectrum
+    reason: str              # why (the record's method_reason, or the "spectrum" event's detail)
+
+
+def _gib(n: float) -> str:
+    return "%.2f GiB" % (n / 2 ** 30)
+
+
+def choose_method(m: int, parameters: int, itemsize: int, estimate: bool, spectrum_method: str,
+                  exact_limit: int, spectrum_bytes: int, spectrum_max_outputs: Optional[int],
+                  matrix_free: MatrixFreeSettings) -> Choice:
+    """The spectrum route for m outputs and P = ``parameters`` trainable
+    parameters (measured in ``itemsize``-byte numbers), and why."""
+    if spectrum_max_outputs is not None and m > spectrum_max_outputs:
+        return Choice(None, "m = n*C = %d outputs is above spectrum_max_outputs = %d" % (m, spectrum_max_outputs))
+    jacobian = m * parameters * itemsize
+    jacobian_reason = ("the Jacobian (m = %d outputs x P = %d parameters) needs %s, above spectrum_bytes = %s"
+                       % (m, parameters, _gib(jacobian), _gib(spectrum_bytes)))
+    k = matrix_free.top_k
+    workspace = matrix_free.workspace_bytes(m)
+
+    def matrix_free_or_none(why: str) -> Choice:
+        if k >= m:
+            return Choice(None, "%s; and top_k = %d is not below m = %d for a matrix-free one" % (why, k, m))
+        if workspace > spectrum_bytes:
+            return Choice(None, "%s; and the matrix-free spectrum's vectors need %s, above spectrum_bytes = %s"
+                          % (why, _gib(workspace), _gib(spectrum_bytes)))
+        return Choice("lanczos", why)
+
+    if spectrum_method == "exact":
+        if jacobian > spectrum_bytes:
+            return Choice(None, jacobian_reason)
+        return Choice("exact", "spectrum_method = \"exact\" (m = %d outputs)" % m)
+    if spectrum_method == "lanczos":
+        return matrix_free_or_none("spectrum_method = \"lanczos\" (m = %d outputs)" % m)
+    if estimate:
+        return matrix_free_or_none("χ_net is a Hutchinson estimate (m = %d outputs): no exact spectrum, as in spectop"
+                                   % m)
+    if m > exact_limit:
+        return matrix_free_or_none("m = %d outputs is above exact_limit = %d, where the matrix-free spectrum is "
+                                   "the cheaper" % (m, exact_limit))
+    if jacobian > spectrum_bytes:
+        return matrix_free_or_none(jacobian_reason)
+    return Choice("exact", "m = %d outputs is at most exact_limit = %d" % (m, exact_limit))
+
+
+def repeated_eigenvalues(function, C: int) -> bool:
+    """A readout-only θ (the recognised nn.Linear readout and nothing else)
+    with C > 1 outputs has Θ = K ⊗ I_C, every eigenvalue C-fold: ARPACK can
+    miss copies, so r_eff is then never taken from the head (METHOD.md)."""
+    readout = set(function.readout_params)
+    return C > 1 and bool(readout) and set(function.trainable) <= readout
+
+
+def take_matrix_free(function, batch, F: torch.Tensor, pullback, g: torch.Tensor, trace: float, reducer,
+                     settings: MatrixFreeSettings, chunk_bytes: int) -> Tuple[Optional[MatrixFreeResult], Optional[str], bool]:
+    """(result on rank 0 else None, failure or None, finite) of the
+    matrix-free spectrum of the whole probe batch. A collective: every rank
+    calls it. Failures (ARPACK not converging, a product the model cannot
+    take) come back as text, never raised: the training goes on."""
+    forward = lambda p: function(p, batch.constants, batch.args, batch.kwargs)  # noqa: E731
+    failure: Optional[str] = None
+    finite = True
+    result = None
+    operator = EntkOperator(pullback, forward, batch.theta, function.trainable, F, reducer, chunk_bytes)
+    parts = reducer.gather_to_first(g.detach())
+    if reducer.rank != 0:
+        operator.serve()
+    else:
+        whole_g = torch.cat([p.to(F.device) for p in parts], dim=0).to(torch.float64).reshape(-1).cpu().numpy()
+        try:
+            result = matrix_free_spectrum(
+                operator.apply, operator.size, whole_g, trace=trace,
+                null_dimension=max(0, operator.size - operator.parameters),
+                repeated_eigenvalues=repeated_eigenvalues(function, F.shape[1]), settings=settings,
+                float64_products=F.dtype == torch.float64, device=F.device)
+        except NonFiniteKernel:
+            finite = False
+        except SpectrumFailure as error:
+            failure = str(error)
+        except Exception as error:  # the probe's own problem: said, never raised into training
+            failure = "%s: %s" % (type(error).__name__, str(error).strip().split("\n")[0])
+        finally:
+            operator.stop()
+    if reducer.world > 1:
+        # Every rank learns the outcome (a divergence stops measuring on all of them).
+        flags = reducer.sum(torch.tensor([0.0 if finite else 1.0, 0.0 if failure is None else 1.0],
+                                         dtype=torch.float64, device=F.device))
+        finite = float(flags[0]) == 0
+        if failure is None and float(flags[1]) != 0:
+            failure = "the matrix-free spectrum failed on rank 0"
+    return result, failure, finite

@@ -2,7 +2,9 @@
 same numbers as one process on the whole batch (float64, 1e-10): χ_loss and
 Tr Θ are per-rank sums, gᵀΘg the norm of the all-reduced gradient. Under DDP
 the probe triggers no gradient all-reduce of its own (a comm hook counts),
-only rank 0 writes, and the spectrum (over both ranks' rows) matches. FSDP2 (fully_shard) gives the same numbers as DDP.
+only rank 0 writes, and the spectrum (over both ranks' rows) matches, exact
+and matrix-free (whose products are collective). FSDP2 (fully_shard) gives
+the same numbers as DDP.
 Ranks that pass different step numbers get a ProbeError naming each rank's
 step, not a hang or an abort."""
 
@@ -159,6 +161,83 @@ def test_ranks_passing_different_steps_are_told(tmp_path):
         assert result["agreed"] and result["next"]
         assert result["error"] == ("probe.step was called with different steps on the ranks (rank 0: 4, rank 1: 5): "
                                    "every rank must call probe.step with the same step")
+
+
+def lanczos_batch():
+    """16 sequences of 4 tokens: m = 64 rows x 5 outputs = 320."""
+    generator = torch.Generator().manual_seed(5)
+    tokens = torch.randint(0, 5, (16, 5), generator=generator)
+    return tokens[:, :-1], tokens[:, 1:]
+
+
+def lanczos_probe(model, x, y, out=None):
+    """A matrix-free spectrum far from complete (8 block steps of 7 vectors
+    for 312 modes outside an 8-mode head), so that the density is estimated."""
+    from spectop_probe import Probe
+    probe = Probe(model, x, y, loss="cross_entropy", every=1, out=out, name="m", dtype=torch.float64,
+                  trace="exact", spectrum_method="lanczos", top_k=8)
+    probe.settings.matrix_free.steps = 8
+    return probe
+
+
+def lanczos_worker(rank, world, init_file, folder):
+    setup_paths()
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
+    try:
+        ddp = torch.nn.parallel.DistributedDataParallel(make_model(False))
+        calls = {"n": 0}
+
+        def counting_hook(state, bucket):
+            calls["n"] += 1
+            future = torch.futures.Future()
+            dist.all_reduce(bucket.buffer())
+            future.set_result(bucket.buffer())
+            return future
+
+        ddp.register_comm_hook(None, counting_hook)
+        x, y = lanczos_batch()
+        half = x.shape[0] // world
+        shard = slice(rank * half, (rank + 1) * half)
+        probe = lanczos_probe(ddp, x[shard], y[shard], out=os.path.join(folder, "lanczos%d.jsonl" % rank))
+        with probe:
+            result = probe.measure(0)
+        s = result.spectrum
+        summary = {"probe_calls": calls["n"], "spectrum": None}
+        if s is not None:
+            summary["spectrum"] = {"eigenvalues": s.eigenvalues, "weights": s.weights, "lambda_eff": s.lambda_eff,
+                                   "r_eff": s.r_eff, "r_eff_uncertainty": s.r_eff_uncertainty,
+                                   "counts": s.density.counts, "method": s.method, "products": s.products}
+        with open(os.path.join(folder, "lanczos%d.json" % rank), "w") as f:
+            json.dump(summary, f)
+        quiesce()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_matrix_free_spectrum_is_of_the_whole_probe_batch(tmp_path):
+    """Two ranks with half the rows each get the matrix-free spectrum of all
+    rows: the same head, weights, λ_eff, r_eff and density as one process on
+    the whole batch (the products differ by round-off only: Jᵀv all-reduced,
+    the same seeded starts on rank 0), computed and written by rank 0, and
+    no gradient all-reduce of DDP's. Without the all-reduce each rank would
+    take the spectrum of its own rows."""
+    mp.spawn(lanczos_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    results = [json.load(open(tmp_path / ("lanczos%d.json" % r))) for r in range(2)]
+    x, y = lanczos_batch()
+    reference = lanczos_probe(make_model(False), x, y).measure(0).spectrum
+    assert reference.method == "lanczos" and reference.r_eff_uncertainty > 0  # estimated, not complete
+    assert results[1]["spectrum"] is None and all(r["probe_calls"] == 0 for r in results)
+    got = results[0]["spectrum"]
+    assert got["method"] == "lanczos" and got["products"] == reference.products
+    expected = torch.tensor(reference.eigenvalues)
+    assert float((torch.tensor(got["eigenvalues"]) - expected).abs().max()) <= 1e-10 * float(expected[0])
+    assert got["weights"] == pytest.approx(reference.weights, abs=1e-10)
+    assert relative_error(got["lambda_eff"], reference.lambda_eff) <= 1e-10
+    assert got["r_eff"] == pytest.approx(reference.r_eff, abs=1e-9)
+    assert got["counts"] == reference.density.counts
+    assert not (tmp_path / "lanczos1.jsonl").exists()
+    lines = [json.loads(l) for l in open(tmp_path / "lanczos0.jsonl").read().splitlines()]
+    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "end"] and lines[2]["mode_count"] == 320
 
 
 def single_process(frozen):

@@ -55,7 +55,7 @@ e2e:
 
 # The probe's tests compare it with the release binary (SPECTOP_BIN); without
 # python3 they are skipped with a message and the Swift tiers stand alone.
-## python: the PyTorch probe's tests (installs torch, numpy and pytest into python/.venv)
+## python: the PyTorch probe's tests (installs torch, scipy, numpy and pytest into python/.venv)
 python: release
 	@if ! command -v python3 >/dev/null 2>&1; then \
 		echo "python3 not found: skipping the PyTorch probe's tests (python/)"; \

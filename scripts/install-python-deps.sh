@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the PyTorch probe's tests need (torch, numpy, pytest, and
-# jsonschema for the record contract tests) into python/.venv and prints that
+# Installs what the PyTorch probe needs (torch, and scipy: ARPACK for its
+# matrix-free spectra) and what its tests need (numpy, pytest, and jsonschema
+# for the record contract tests) into python/.venv and prints that
 # interpreter's path as the last line of stdout.
 #
 # torch comes from a local CPU wheel when the machine has one
@@ -33,6 +34,11 @@ if ! "$py" -c 'import torch, numpy, pytest' >/dev/null 2>&1; then
   fi
 fi
 "$py" -c 'import torch, numpy, pytest' >&2 || { echo "could not install torch, numpy and pytest for $py" >&2; exit 1; }
+if ! "$py" -c 'import scipy.sparse.linalg' >/dev/null 2>&1; then
+  echo "installing scipy (the probe's matrix-free spectra: ARPACK through scipy.sparse.linalg.eigsh)" >&2
+  "$py" -m pip install --quiet scipy >&2
+fi
+"$py" -c 'import scipy.sparse.linalg' >&2 || { echo "could not install scipy for $py" >&2; exit 1; }
 if ! "$py" -c 'import jsonschema' >/dev/null 2>&1; then
   echo "installing jsonschema (record contract tests, docs/record.schema.json)" >&2
   "$py" -m pip install --quiet jsonschema >&2 \

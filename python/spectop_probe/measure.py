@@ -525,8 +525,10 @@ class _Batch:
 
 def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Tensor, settings: Settings,
             vectors: int, generator: Optional[torch.Generator], reducer: Reducer,
-            want_spectrum: bool) -> Tuple[RawMeasurement, torch.Tensor]:
-    """One LNP measurement. Returns it and the local residual gradient g [n, C]."""
+            want_spectrum: bool, lanczos_allowed: bool = True) -> Tuple[RawMeasurement, torch.Tensor]:
+    """One LNP measurement. Returns it and the local residual gradient g [n, C].
+    ``lanczos_allowed`` False: a spectrum that would be matrix-free is left
+    for a later measurement (the probe spaces them by their cost)."""
     batch, n_local, C = _probe_batch(function, inputs)
     F, pullback, readout_input = _forward_with_readout_input(function, batch)
 
@@ -546,7 +548,8 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
                             estimate=(mode == "hutchinson"), chi_net_stderr=stderr,
                             readout_chi_net=readout_trace, vectors=used, outputs=m_total)
     if want_spectrum and result.non_finite() is None:
-        _take_spectrum(result, function, batch, g, m_total, settings, reducer, F, pullback, generator)
+        _take_spectrum(result, function, batch, g, m_total, settings, reducer, F, pullback, generator,
+                       lanczos_allowed)
     return result, g
 
 
@@ -703,7 +706,7 @@ def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str],
 
 def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor, m_total: int,
                    settings: Settings, reducer: Reducer, F: torch.Tensor, pullback,
-                   generator: Optional[torch.Generator]) -> None:
+                   generator: Optional[torch.Generator], lanczos_allowed: bool = True) -> None:
     """Sets ``result.spectrum`` (exact or matrix-free, as
     matrix_free.choose_method says), or ``result.no_spectrum`` to why none is
     taken, or ``result.spectrum_error`` to why this one failed, or
@@ -718,6 +721,8 @@ def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batc
     if choice.method is None:
         result.no_spectrum = choice.reason
         return
+    if choice.method == "lanczos" and not lanczos_allowed:
+        return  # a later measurement takes it
     if choice.method == "exact":
         failed = _take_exact_spectrum(result, function, batch, g, settings, reducer)
         if result.spectrum is not None:

@@ -173,7 +173,11 @@ class Probe:
       an estimated histogram by block Lanczos quadrature, as spectop's
       engine does; docs/METHOD.md "Past the exact limit"); ``"exact"`` or
       ``"lanczos"`` force one. None above ``spectrum_max_outputs`` (default:
-      no limit). The record says which and why (``method_reason``);
+      no limit). The record says which and why (``method_reason``).
+      Matrix-free spectra are spaced so that they take at most
+      ``spectrum_share`` (0.25, the engine's quarter) of the training wall
+      time seen by :meth:`step`; the first is always taken (``None``: no
+      spacing);
     - ``output_fn``: maps the model's return value to the logits tensor;
     - ``readout``: ``"auto"``, a module name, or ``None`` (no closed form);
     - ``width``, ``depth``, ``data_name``: header fields;
@@ -198,7 +202,7 @@ class Probe:
                  output_fn: Callable = default_output, readout: Optional[str] = "auto",
                  width: int = 0, depth: int = 0, data_name: str = "probe", overwrite: bool = False,
                  seed: int = 0x5EC7, process_group=None, spectrum_method: str = "auto",
-                 exact_limit: Optional[int] = None, top_k: int = 32):
+                 exact_limit: Optional[int] = None, top_k: int = 32, spectrum_share: Optional[float] = 0.25):
         if not isinstance(model, nn.Module):
             raise ProbeError("model must be a torch.nn.Module, not %s" % type(model).__name__)
         every = _whole_number(every, "every")
@@ -219,6 +223,10 @@ class Probe:
             exact_limit = _whole_number(exact_limit, "exact_limit")
         if spectrum_max_outputs is not None:
             spectrum_max_outputs = _whole_number(spectrum_max_outputs, "spectrum_max_outputs")
+        if spectrum_share is not None and not (isinstance(spectrum_share, (int, float)) and spectrum_share >= 0
+                                               and not isinstance(spectrum_share, bool)):
+            raise ProbeError("spectrum_share must be a number of 0 or more (a share of the training time) or None, "
+                             "not %r" % (spectrum_share,))
         self.model = model
         self.module = _unwrap(model)
         self.loss_name, self.loss_fn = resolve_loss(loss)
@@ -227,6 +235,10 @@ class Probe:
         self.budget, self.min_vectors, self.max_vectors = float(budget), int(min_vectors), int(max_vectors)
         self.fixed_vectors = hutchinson_vectors
         self.spectrum_every = max(1, int(spectrum_every))
+        self.spectrum_share = None if spectrum_share is None else float(spectrum_share)
+        self._training_seconds = 0.0   # all training wall time between step() calls
+        self._lanczos_seconds = 0.0    # the matrix-free spectra's own time
+        self._lanczos_taken = 0
         self.reducer = Reducer(process_group)
         self.rank = self.reducer.dist.get_rank(process_group) if self.reducer.world > 1 else 0
 
@@ -399,6 +411,7 @@ class Probe:
             now = time.perf_counter()
             if self._last_step_time is not None:
                 self._step_seconds.append(now - self._last_step_time)
+                self._training_seconds += now - self._last_step_time
                 del self._step_seconds[:-self.every]  # the latest interval is what the budget is for
             self._last_step_time = now
             if step % self.every:
@@ -433,6 +446,20 @@ class Probe:
         allowed = self.budget * median * self.every / max(self._vector_seconds, 1e-9)
         return int(min(self.max_vectors, max(self.min_vectors, allowed)))
 
+    def _lanczos_allowed(self) -> bool:
+        """A matrix-free spectrum costs seconds (thousands of products at large
+        m), so, as the engine spaces its spectra, one is taken only while the
+        matrix-free spectra so far stay within ``spectrum_share`` of the
+        training time; the first always. (Exact spectra keep spectrum_every.)
+        Ranks decide together: a spectrum is collective."""
+        allowed = (self.spectrum_share is None or self._lanczos_taken == 0
+                   or self._lanczos_seconds <= self.spectrum_share * self._training_seconds)
+        if self.reducer.world > 1:
+            votes = self.reducer.sum(torch.tensor([1.0 if allowed else 0.0], dtype=torch.float64,
+                                                  device=self.device))
+            allowed = float(votes[0]) == self.reducer.world
+        return allowed
+
     def measure(self, step: int) -> Measurement:
         """Measures now, whatever the step, and returns the result. The lines
         are written unless the record already has this step or a later one:
@@ -451,8 +478,11 @@ class Probe:
         want_spectrum = self.settings.spectrum and self._measurements % self.spectrum_every == 0
         with _Quiet(self.module):
             raw, _ = measure(self.function, self.loss_fn, self.inputs, self.targets, self.settings, vectors,
-                             self.generator, self.reducer, want_spectrum)
+                             self.generator, self.reducer, want_spectrum, lanczos_allowed=self._lanczos_allowed())
         seconds = time.perf_counter() - started
+        if raw.spectrum is not None and raw.spectrum.method == "lanczos":
+            self._lanczos_taken += 1
+            self._lanczos_seconds += raw.spectrum.seconds or 0.0
         if raw.estimate and raw.vectors:
             # Cost per vector, for the budget: the whole measurement over the vectors (an upper bound).
             self._vector_seconds = seconds / raw.vectors

@@ -321,3 +321,35 @@ def test_a_spectrum_that_fails_is_a_warning_and_an_event_not_an_exception(tmp_pa
     events = [l for l in lines if l["type"] == "event"]
     assert [e["event"] for e in events] == ["error"] * 3 and "ARPACK" in events[0]["detail"]
     assert [l["step"] for l in lines if l["type"] == "step"] == [0, 1, 2]
+
+
+def test_matrix_free_spectra_are_spaced_by_their_cost():
+    """The first matrix-free spectrum is always taken; later ones only while
+    the spectra so far stay within spectrum_share of the training time
+    (training "steps" of 50 ms here, spectra of a few ms at most: each
+    measurement may take one at share 0.25, none at share 0); exact spectra
+    are not spaced."""
+    import time as clock
+    model = masked_lm(seed=3, vocab=11, block=8, width=8, depth=1)
+    inputs, labels = lm_probe_batch()
+
+    def run(share, **options):
+        probe = Probe(model, inputs, labels, loss="cross_entropy", every=2, out=None, dtype=torch.float64,
+                      trace="hutchinson", hutchinson_vectors=2, top_k=8, spectrum_share=share, **options)
+        taken = []
+        for step in range(7):
+            if step:
+                clock.sleep(0.05)
+            result = probe.step(step)
+            if result is not None:
+                taken.append(result.spectrum is not None)
+        return taken
+
+    assert run(None) == [True] * 4
+    assert run(0.0) == [True, False, False, False]
+    assert run(1e9) == [True] * 4
+    from test_against_jacobian import tiny_lm
+    tokens = torch.randint(0, 5, (3, 5), generator=torch.Generator().manual_seed(0))
+    probe = Probe(tiny_lm(), tokens[:, :-1], tokens[:, 1:], loss="cross_entropy", every=1, out=None,
+                  dtype=torch.float64, spectrum_share=0.0)
+    assert all(probe.step(step).spectrum.method == "exact" for step in range(3))

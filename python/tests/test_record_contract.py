@@ -7,10 +7,11 @@
   increasing, spectra at measured steps, density arrays that fit together,
   the end line last.
 - The probe's corpus covers every feature it writes: an exact χ_net, a
-  Hutchinson estimate with its standard error, exact spectra, spectra
-  refused with a reason (the "spectrum" event), a divergence, a frozen
-  readout-only model, a perfectly fitted model (χ_pos undefined, no
-  weights), and a merged record. The engine's covers exact and matrix-free
+  Hutchinson estimate with its standard error, exact spectra, matrix-free
+  (lanczos) spectra with their density and method_reason, spectra refused
+  with a reason (the "spectrum" event), a divergence, a frozen readout-only
+  model, a perfectly fitted model (χ_pos undefined, no weights), and a
+  merged record. The engine's covers exact and matrix-free
   (lanczos) spectra, a Hutchinson trace, per-layer arrays and a live
   divergence.
 - Across languages: spectop's reader gets what the probe meant. `spectop
@@ -247,6 +248,13 @@ def probe_corpus(tmp_path_factory):
         train(model, probe, 4, parameters=model[2].parameters())
     corpus["frozen"] = (path, {"w8-frozen": probe.history})
 
+    # Matrix-free spectra (the top 4 of m = 12, asked for): mode_count, rest_weight, density, method_reason.
+    model = mlp(8)
+    path, probe = record("lanczos", "w8-lanczos", model, spectrum_method="lanczos", top_k=4, spectrum_share=None)
+    with probe:
+        train(model, probe, 2)
+    corpus["lanczos"] = (path, {"w8-lanczos": probe.history})
+
     # A divergence: the readout becomes infinite after step 2.
     model = mlp(5)
     path, probe = record("diverged", "w8-diverged", model)
@@ -271,7 +279,7 @@ def probe_corpus(tmp_path_factory):
     return corpus
 
 
-PROBE_RECORDS = ["exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "merged"]
+PROBE_RECORDS = ["exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "lanczos", "merged"]
 
 
 @pytest.mark.parametrize("name", PROBE_RECORDS)
@@ -288,6 +296,17 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
     assert [s["step"] for s in steps] == [0, 1, 2, 3, 4]
     assert not any("chi_net_estimate" in s or "chi_net_stderr" in s for s in steps)
     assert [s["step"] for s in exact if s["type"] == "spectrum"] == [0, 1, 2, 3, 4]
+    assert all(s["method"] == "exact" and "exact_limit" in s["method_reason"] for s in exact if s["type"] == "spectrum")
+
+    lanczos = [l for l in lines("lanczos") if l["type"] == "spectrum"]
+    assert [s["step"] for s in lanczos] == [0, 1, 2]
+    for s in lanczos:
+        assert s["method"] == "lanczos" and s["mode_count"] == 12 and len(s["eigenvalues"]) == 4
+        assert s["method_reason"] == 'spectrum_method = "lanczos" (m = 12 outputs)'
+        assert sum(s["weights"]) + s["rest_weight"] == pytest.approx(1, abs=1e-9)
+        d = s["density"]
+        assert sum(d["counts"]) + d["near_zero_count"] == 12  # a complete Krylov space: the exact counts
+        assert len(d["log10_edges"]) == len(d["counts"]) + 1 == len(d["residual_weights"]) + 1
 
     hutchinson = lines("hutchinson")
     assert hutchinson[0]["data"]["loss"] == "cross_entropy" and hutchinson[0]["data"]["outputs"] == 3
@@ -451,6 +470,19 @@ def test_spectop_export_gives_back_what_the_probe_measured(spectop_bin, probe_co
     # The lines' wall times too (the probe's history has none: compare with the record).
     walls = [l["wall"] for _, _, l in read_lines(path) if l["type"] == "step"]
     assert sorted(float(row["wall"]) for row in rows) == sorted(walls)
+
+
+def test_spectop_export_reads_the_probes_matrix_free_spectra(spectop_bin, probe_corpus, tmp_path):
+    """spectop's reader takes the probe's lanczos lines as it takes the
+    engine's: their r_eff, λ_eff, χ_pos and effective rank come back bit for bit."""
+    path, histories = probe_corpus["lanczos"]
+    rows = export_rows(spectop_bin, path, tmp_path)
+    history = histories["w8-lanczos"]
+    assert [int(row["step"]) for row in rows] == [m.step for m in history]
+    for row, measurement in zip(rows, history):
+        assert measurement.spectrum.method == "lanczos"
+        for key in ("chi_pos_exact", "lambda_eff", "r_eff", "effective_rank"):
+            assert csv_value(row[key]) == written(getattr(measurement.spectrum, key)), key
 
 
 def test_spectop_claims_reads_modes_sizes_and_the_divergence(spectop_bin, probe_corpus):

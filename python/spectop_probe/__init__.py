@@ -10,9 +10,11 @@ spectrum, docs/METHOD.md) for any PyTorch model, written as a spectop record.
 
 __version__ = "0.1.0"
 
+from .entk import entk_operator  # noqa: E402
 from .errors import ProbeError, ProbeWarning  # noqa: E402
 from .measure import Spectrum  # noqa: E402
 from .probe import Measurement, Probe  # noqa: E402
 from .record import merge_records  # noqa: E402
 
-__all__ = ["Probe", "Measurement", "Spectrum", "ProbeError", "ProbeWarning", "merge_records", "__version__"]
+__all__ = ["Probe", "Measurement", "Spectrum", "ProbeError", "ProbeWarning", "merge_records", "entk_operator",
+           "__version__"]

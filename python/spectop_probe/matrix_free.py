@@ -2,9 +2,10 @@
 
 ``choose_method`` decides from the sizes alone (so every rank decides the
 same): the exact spectrum (the per-sample Jacobian, ``eigh`` in float64)
-while ``m = n·C`` is at most ``exact_limit`` and the Jacobian fits in
-``spectrum_bytes``; the matrix-free one (docs/METHOD.md "Past the exact
-limit") above, or where χ_net is a Hutchinson estimate (the route for models
+while ``m = n·C`` is at most ``exact_limit``, forming ``JJᵀ`` costs at most
+``DEFAULT_EXACT_FLOPS`` and the Jacobian fits in ``spectrum_bytes``; the
+matrix-free one (docs/METHOD.md "Past the exact limit") above, or where χ_net
+is a Hutchinson estimate (the route for models
 whose per-sample gradients are too costly or impossible, so none are formed
 for the spectrum either); none where even that does not fit. The reason goes
 into the record (``method_reason``).
@@ -16,21 +17,26 @@ answer its products).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
-import numpy as np
 import torch
 
 from .entk import EntkOperator
 from .spectrum import MatrixFreeResult, MatrixFreeSettings, NonFiniteKernel, SpectrumFailure, matrix_free_spectrum
 
-# The m = n·C up to which the exact spectrum is cheaper than the matrix-free
-# one, measured with bench/probe_cost.py --spectra on two cores (CPU, float32,
-# the char-GPT example and a digits MLP; see docs/METHOD.md). Below it the
-# exact route also gives every eigenvalue, not an estimate.
+# Where the exact spectrum stops being the cheaper one, measured with
+# bench/probe_cost.py --spectra (docs/METHOD.md "The PyTorch probe's
+# spectra"). The exact route's cost is dominated by forming Θ = JJᵀ, 2·m²·P
+# flops, so the crossover falls with P: m ≈ 400 for the char-GPT example
+# (P = 110,658) and below 320 for a digits MLP of width 256 (P = 85,002),
+# both where 2·m²·P is about 2e10. By default the exact route is taken while
+# 2·m²·P is at most that, and m at most 2,048 (eigh's m³ and the Jacobian's
+# memory then take over; for small P the matrix-free route's cost is
+# products of about a millisecond each, and the exact one stays cheaper up
+# to there). An exact_limit given by the user replaces both.
 DEFAULT_EXACT_LIMIT = 2048
+DEFAULT_EXACT_FLOPS = 2e10
 
 
 @dataclass
@@ -44,10 +50,11 @@ def _gib(n: float) -> str:
 
 
 def choose_method(m: int, parameters: int, itemsize: int, estimate: bool, spectrum_method: str,
-                  exact_limit: int, spectrum_bytes: int, spectrum_max_outputs: Optional[int],
+                  exact_limit: Optional[int], spectrum_bytes: int, spectrum_max_outputs: Optional[int],
                   matrix_free: MatrixFreeSettings) -> Choice:
     """The spectrum route for m outputs and P = ``parameters`` trainable
-    parameters (measured in ``itemsize``-byte numbers), and why."""
+    parameters (measured in ``itemsize``-byte numbers), and why.
+    ``exact_limit`` None: the defaults above (m and flops)."""
     if spectrum_max_outputs is not None and m > spectrum_max_outputs:
         return Choice(None, "m = n*C = %d outputs is above spectrum_max_outputs = %d" % (m, spectrum_max_outputs))
     jacobian = m * parameters * itemsize
@@ -73,12 +80,21 @@ def choose_method(m: int, parameters: int, itemsize: int, estimate: bool, spectr
     if estimate:
         return matrix_free_or_none("χ_net is a Hutchinson estimate (m = %d outputs): no exact spectrum, as in spectop"
                                    % m)
-    if m > exact_limit:
+    limit = DEFAULT_EXACT_LIMIT if exact_limit is None else exact_limit
+    if m > limit:
         return matrix_free_or_none("m = %d outputs is above exact_limit = %d, where the matrix-free spectrum is "
-                                   "the cheaper" % (m, exact_limit))
+                                   "the cheaper" % (m, limit))
+    flops = 2.0 * m * m * parameters
+    if exact_limit is None and flops > DEFAULT_EXACT_FLOPS:
+        return matrix_free_or_none("forming JJᵀ exactly would cost %.1e flops (2·m²·P, m = %d outputs, P = %d "
+                                   "parameters), above %.0e, where the matrix-free spectrum is the cheaper"
+                                   % (flops, m, parameters, DEFAULT_EXACT_FLOPS))
     if jacobian > spectrum_bytes:
         return matrix_free_or_none(jacobian_reason)
-    return Choice("exact", "m = %d outputs is at most exact_limit = %d" % (m, exact_limit))
+    if exact_limit is None:
+        return Choice("exact", "m = %d outputs is at most exact_limit = %d and JJᵀ costs %.1e flops, at most %.0e"
+                      % (m, limit, flops, DEFAULT_EXACT_FLOPS))
+    return Choice("exact", "m = %d outputs is at most exact_limit = %d" % (m, limit))
 
 
 def repeated_eigenvalues(function, C: int) -> bool:

@@ -458,7 +458,7 @@ class Settings:
     chunk_bytes: int = 1 << 28          # per-sample gradients (parameter-space vectors) alive at once
     seed: int = 0x5EC7
     spectrum_method: str = "auto"       # "auto" | "exact" | "lanczos"
-    exact_limit: Optional[int] = None   # auto: exact up to this m (None: matrix_free.DEFAULT_EXACT_LIMIT)
+    exact_limit: Optional[int] = None   # auto: exact up to this m (None: matrix_free's measured defaults)
     matrix_free: Any = field(default_factory=_default_matrix_free)  # spectrum.MatrixFreeSettings
 
 
@@ -711,12 +711,11 @@ def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batc
     matrix_free.choose_method says), or ``result.no_spectrum`` to why none is
     taken, or ``result.spectrum_error`` to why this one failed, or
     ``result.kernel_finite`` to False when Θ is not finite (on every rank)."""
-    from .matrix_free import DEFAULT_EXACT_LIMIT, choose_method
+    from .matrix_free import choose_method
 
     P = sum(batch.theta[name].numel() for name in function.trainable)
     itemsize = torch.finfo(function.dtype).bits // 8
-    exact_limit = DEFAULT_EXACT_LIMIT if settings.exact_limit is None else settings.exact_limit
-    choice = choose_method(m_total, P, itemsize, result.estimate, settings.spectrum_method, exact_limit,
+    choice = choose_method(m_total, P, itemsize, result.estimate, settings.spectrum_method, settings.exact_limit,
                            settings.spectrum_bytes, settings.spectrum_max_outputs, settings.matrix_free)
     if choice.method is None:
         result.no_spectrum = choice.reason

@@ -166,9 +166,11 @@ class Probe:
       chooses it, within ``[min_vectors, max_vectors]``;
     - ``spectrum``: take the eNTK spectrum; ``spectrum_every`` (measurements,
       default 1) thins them. ``spectrum_method="auto"`` takes it exactly
-      (the per-sample Jacobian, ``eigh``) while ``m <= exact_limit``
-      (default: the crossover bench/probe_cost.py measured) and the Jacobian
-      fits in ``spectrum_bytes``, and matrix-free above, or beside a
+      (the per-sample Jacobian, ``eigh``) while that is the cheaper route
+      (default: m at most 2,048 and 2·m²·P at most 2e10 flops, the
+      crossover bench/probe_cost.py measured; ``exact_limit=`` replaces both
+      by a limit on m) and the Jacobian fits in ``spectrum_bytes``, and
+      matrix-free above, or beside a
       Hutchinson χ_net (the top ``top_k`` eigenpairs by ARPACK, the rest as
       an estimated histogram by block Lanczos quadrature, as spectop's
       engine does; docs/METHOD.md "Past the exact limit"); ``"exact"`` or

@@ -483,7 +483,10 @@ def top_eigenpairs(apply, m: int, k: int, tolerance: float, seed: int, max_resta
     engine's dsaupd/dseupd settings). For a symmetric operator each
     eigenvalue's error is at most its residual, ``tolerance`` relative.
     ``apply`` takes and returns float64 tensors [b, m] on ``device``."""
-    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
+    try:
+        from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
+    except ImportError:
+        raise SpectrumFailure("the matrix-free spectrum needs SciPy's ARPACK: pip install scipy") from None
 
     if not 1 <= k < m:
         raise SpectrumFailure("top-k of %d eigenpairs needs 1 <= k < m, and the kernel has m = %d rows" % (k, m))

@@ -44,3 +44,21 @@ def test_cuda_bfloat16_model():
     r = Probe(model, x.cuda(), x.cuda(), loss="cross_entropy", out=None, dtype=torch.float32).measure(0)
     assert r.diverged is None and r.chi_pos is not None
     assert all(p.dtype == torch.bfloat16 and torch.equal(p, q) for p, q in zip(model.parameters(), snapshot))
+
+
+def test_cuda_matrix_free_spectrum():
+    """The matrix-free route on the device (products, Krylov basis): the same
+    head, weights and λ_eff as on the CPU in float64, and in float32 within
+    its round-off. The quadrature's seeds come from each device's generator,
+    so the densities are independent estimates and are not compared."""
+    model, x = model_and_batch()
+    options = dict(loss="cross_entropy", out=None, trace="exact", spectrum_method="lanczos", top_k=8)
+    cpu = Probe(model, x, x, dtype=torch.float64, **options).measure(0).spectrum
+    model.cuda()
+    gpu = Probe(model, x.cuda(), x.cuda(), dtype=torch.float64, **options).measure(0).spectrum
+    single = Probe(model, x.cuda(), x.cuda(), dtype=torch.float32, **options).measure(0).spectrum
+    assert cpu.method == gpu.method == single.method == "lanczos"
+    for got, tolerance in ((gpu, 1e-9), (single, 1e-4)):
+        assert max(abs(a - b) / b for a, b in zip(got.eigenvalues, cpu.eigenvalues)) <= tolerance
+        assert relative_error(got.lambda_eff, cpu.lambda_eff) <= tolerance
+    assert sum(gpu.weights) == pytest.approx(sum(cpu.weights), abs=1e-9)

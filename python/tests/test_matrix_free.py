@@ -353,3 +353,31 @@ def test_matrix_free_spectra_are_spaced_by_their_cost():
     probe = Probe(tiny_lm(), tokens[:, :-1], tokens[:, 1:], loss="cross_entropy", every=1, out=None,
                   dtype=torch.float64, spectrum_share=0.0)
     assert all(probe.step(step).spectrum.method == "exact" for step in range(3))
+
+
+def test_arpacks_blas_runs_on_one_thread_and_is_restored():
+    """While ARPACK runs, the OpenBLAS libraries loaded (SciPy's, NumPy's) run
+    one thread each, so that their spinning threads do not compete with
+    torch's in the products; afterwards their counts are as they were."""
+    from spectop_probe.spectrum import _loaded_openblas
+    libraries = _loaded_openblas()
+    if not libraries:
+        pytest.skip("no OpenBLAS found in /proc/self/maps (not Linux, or another BLAS)")
+    for _, set_threads in libraries:
+        set_threads(2)
+    theta, g, _ = lm_kernel(0, items=3)
+    seen = []
+
+    def apply(block):
+        seen.append([int(get()) for get, _ in libraries])
+        return block @ theta
+
+    try:
+        matrix_free_spectrum(apply, 60, g.numpy(), 1.0, settings=MatrixFreeSettings(top_k=8))
+        after = [int(get()) for get, _ in libraries]
+    finally:
+        for _, set_threads in libraries:
+            set_threads(1)  # as conftest loaded them
+    arpack = [s for s in seen[:8]]  # ARPACK's products come first
+    assert arpack and all(counts == [1] * len(libraries) for counts in arpack)
+    assert after == [2] * len(libraries)

@@ -480,7 +480,8 @@ class Probe:
         want_spectrum = self.settings.spectrum and self._measurements % self.spectrum_every == 0
         with _Quiet(self.module):
             raw, _ = measure(self.function, self.loss_fn, self.inputs, self.targets, self.settings, vectors,
-                             self.generator, self.reducer, want_spectrum, lanczos_allowed=self._lanczos_allowed())
+                             self.generator, self.reducer, want_spectrum,
+                             lanczos_allowed=self._lanczos_allowed() if want_spectrum else False)
         seconds = time.perf_counter() - started
         if raw.spectrum is not None and raw.spectrum.method == "lanczos":
             self._lanczos_taken += 1

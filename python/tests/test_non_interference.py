@@ -1,6 +1,7 @@
 """The probe never disturbs training: 20 steps of a transformer with dropout
 (so the RNG stream matters) and AdamW, with and without a probe measuring
-every 5 steps (exact trace and spectrum on one run, Hutchinson on another),
+every 5 steps (exact trace and spectrum on one run, Hutchinson on another,
+a matrix-free spectrum at every measurement on a third),
 end with bit-identical parameters, gradients, optimizer state, RNG state and
 train/eval flags. A model that writes its input (an inplace ReLU first) or its
 buffers (a call counter, an EMA) in forward writes only the probe's copies."""
@@ -42,6 +43,8 @@ def train(probe_settings, tmp_path):
     if probe is not None:
         probe.close()
         assert len(probe.history) == 4
+        if probe_settings.get("spectrum_method") == "lanczos":
+            assert all(m.spectrum is not None and m.spectrum.method == "lanczos" for m in probe.history)
     return model, optimizer
 
 
@@ -52,7 +55,8 @@ def same(a, b):
 @pytest.mark.parametrize("settings", [
     {"trace": "exact", "dtype": torch.float64},
     {"trace": "hutchinson", "hutchinson_vectors": 4},
-], ids=["exact-float64", "hutchinson-float32"])
+    {"trace": "hutchinson", "hutchinson_vectors": 4, "spectrum_method": "lanczos", "spectrum_share": None},
+], ids=["exact-float64", "hutchinson-float32", "matrix-free-spectra"])
 def test_training_is_bit_identical(settings, tmp_path):
     reference_model, reference_optimizer = train(None, tmp_path)
     reference_rng = torch.get_rng_state()

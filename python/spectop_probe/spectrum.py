@@ -484,11 +484,14 @@ _OPENBLAS_THREAD_SYMBOLS = (("openblas_get_num_threads", "openblas_set_num_threa
 class one_blas_thread:
     """ARPACK's BLAS (SciPy's and NumPy's OpenBLAS) on one thread while it
     runs. Its calls are small (ncv vectors of m), and after each one
-    OpenBLAS's threads spin, competing with torch's threads in the product
-    that follows: on two cores with two torch threads a spectrum took 8-118 s
-    instead of 3.6 s. threadpoolctl does this where it is installed; without
-    it, on Linux, the OpenBLAS libraries the process has loaded are found in
-    /proc/self/maps and set directly. Elsewhere this does nothing."""
+    OpenBLAS's own threads keep spinning for a while, beside torch's threads
+    in the product that follows: more threads than cores. (On a shared
+    two-core machine, NumPy GEMMs of the Lanczos basis beside torch ran 8×
+    slower with OpenBLAS's two threads than with one; that is why the
+    quadrature's GEMMs are torch's.) threadpoolctl does this where it is
+    installed; without it, on Linux, the OpenBLAS libraries the process has
+    loaded are found in /proc/self/maps and set directly. Elsewhere this does
+    nothing."""
 
     def __enter__(self):
         self._restore = []

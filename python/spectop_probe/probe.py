@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import os
 import threading
@@ -16,6 +17,7 @@ from torch import nn
 
 from . import __version__
 from .errors import ProbeError, ProbeWarning
+from .loggers import Loggers
 from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, default_output, measure,
                       resolve_loss)
 from .record import RecordWriter
@@ -171,7 +173,15 @@ class Probe:
     - ``width``, ``depth``, ``data_name``: header fields;
     - ``overwrite``: replace an existing ``out`` (a regular file that no
       other probe or spectop run is writing);
-    - ``process_group``: the group to reduce over (default: the world).
+    - ``process_group``: the group to reduce over (default: the world);
+    - ``log_to``: the user's logger(s) that get each measurement too (a
+      Lightning logger, a ``SummaryWriter``, a wandb run, a callable taking
+      ``(metrics, step)``, or a list of them), named by ``log_names``
+      (``"spectop"``: ``spectop/chi_net``, ...; ``"perspic"``: the authors'
+      tool's keys) with ``log_prefix`` (docs in ``loggers.py``).
+
+    :meth:`log` writes the user's own scalars (validation loss, accuracy,
+    learning rate) into the record.
 
     A record write that fails (disk full, file too large) never stops
     training: the probe warns once (:class:`ProbeWarning`), stops recording,
@@ -189,7 +199,8 @@ class Probe:
                  spectrum_bytes: int = 1 << 30, chunk_bytes: int = 1 << 28,
                  output_fn: Callable = default_output, readout: Optional[str] = "auto",
                  width: int = 0, depth: int = 0, data_name: str = "probe", overwrite: bool = False,
-                 seed: int = 0x5EC7, process_group=None):
+                 seed: int = 0x5EC7, process_group=None,
+                 log_to=None, log_names: str = "spectop", log_prefix: Optional[str] = None):
         if not isinstance(model, nn.Module):
             raise ProbeError("model must be a torch.nn.Module, not %s" % type(model).__name__)
         every = _whole_number(every, "every")
@@ -201,6 +212,7 @@ class Probe:
             raise ProbeError("dtype must be torch.float32 or torch.float64 (the measurement precision), not %s" % dtype)
         if trace not in ("auto", "exact", "hutchinson"):
             raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % (trace,))
+        self.loggers = Loggers(log_to, log_names, log_prefix)  # checked before any work
         self.model = model
         self.module = _unwrap(model)
         self.loss_name, self.loss_fn = resolve_loss(loss)
@@ -252,6 +264,8 @@ class Probe:
         self._backwards_said = False
         self._last_recorded: Optional[int] = None   # the last step written to the record
         self._unrecorded_said = False
+        self._last_scalars_step: Optional[int] = None  # the last step probe.log wrote
+        self._scalars_said = False
         # One measurement at a time: the functional call swaps tensors into
         # the shared module, and the readout capture is shared state.
         self._lock = threading.Lock()
@@ -262,6 +276,7 @@ class Probe:
         if self.mode not in ("active", "frozen"):
             raise ProbeError("mode must be \"active\" or \"frozen\", not %r" % (self.mode,))
         C, n = self._output_shape(dtype)
+        self.rows = n  # the probe's rows over all ranks (data.probe)
         self.writer: Optional[RecordWriter] = None
         if out is not None and self.rank == 0:
             self.writer = RecordWriter(out, overwrite=overwrite)
@@ -479,10 +494,63 @@ class Probe:
             if bad is not None:
                 self.writer.event("diverged", model=self.name, step=step,
                                   detail="loss is not finite" if bad == "the loss" else "%s is not finite" % bad)
+        if self.loggers and self.rank == 0:
+            self.loggers.measurement(result, self.rows)  # never raises
         if bad is not None:
             # spectop stops a diverged model; the probe stops measuring, training goes on.
             self.diverged = bad
         return result
+
+    # ------------------------------------------------------------ the user's scalars
+
+    def log(self, step: int, values: Optional[Dict[str, Any]] = None, /, **scalars) -> None:
+        """Writes the user's own scalars at ``step`` into the record, one
+        ``scalars`` line (docs/RECORD.md): ``probe.log(step, val_loss=0.41,
+        accuracy=0.87)``, or a dict for names that are no Python identifiers,
+        ``probe.log(step, {"val/loss": 0.41})``. Any step (a measured one or
+        not); steps must not go back (several calls at one step are fine; a
+        call at an earlier step than the last is not recorded, with one
+        :class:`ProbeWarning`). Values are numbers (int, float, NumPy scalars,
+        one-element tensors); non-finite ones are recorded as null. Only rank
+        0 writes (log the reduced value there); other ranks and a probe with
+        ``out=None`` record nothing. The scalars are not sent to ``log_to``:
+        they came from the user's loop, which has them already."""
+        step = _step_number(step)
+        if values is not None and not isinstance(values, dict):
+            raise ProbeError("probe.log(step, values): values must be a dict of names to numbers, not %s"
+                             % type(values).__name__)
+        merged = dict(values or {})
+        merged.update(scalars)
+        if not merged:
+            raise ProbeError("probe.log(%d) has no scalars: pass them as keywords, probe.log(step, val_loss=0.4)" % step)
+        clean: Dict[str, float] = {}
+        for name, value in merged.items():
+            if not isinstance(name, str) or not name:
+                raise ProbeError("probe.log: scalar names must be non-empty strings, not %r" % (name,))
+            clean[name] = _scalar(name, value)
+        with self._lock:
+            if self.writer is None:
+                return
+            if self._closed:
+                if not self._scalars_said:
+                    self._scalars_said = True
+                    warnings.warn("spectop-probe: probe.log(%d) after close() is not recorded" % step, ProbeWarning,
+                                  stacklevel=2)
+                return
+            if self._last_scalars_step is not None and step < self._last_scalars_step:
+                if not self._scalars_said:
+                    self._scalars_said = True
+                    warnings.warn("spectop-probe: probe.log(%d) after probe.log(%d) is not recorded: the steps of a "
+                                  "record's scalars lines must not go back" % (step, self._last_scalars_step),
+                                  ProbeWarning, stacklevel=2)
+                return
+            self._last_scalars_step = step
+            self.writer.scalars(self.name, step, clean)
+
+    @property
+    def logger_error(self) -> Optional[str]:
+        """The first failure of a ``log_to`` logger (training went on), or None."""
+        return self.loggers.error
 
     # ------------------------------------------------------------ closing
 
@@ -503,6 +571,22 @@ class Probe:
     @property
     def latest(self) -> Optional[Measurement]:
         return self.history[-1] if self.history else None
+
+
+def _scalar(name: str, value) -> float:
+    """A user scalar as a float: an int, a float, a NumPy scalar or a
+    one-element tensor (``.item()``); a bool, a string or anything else is a
+    :class:`ProbeError` (a mistake at the call, not a number to guess)."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ProbeError("probe.log: %s is a tensor of %d elements, not one number" % (name, value.numel()))
+        value = value.detach().item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "size", 1) == 1:
+            value = value.item()  # a NumPy scalar or 0-d array
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ProbeError("probe.log: %s must be a number, not %s (%r)" % (name, type(value).__name__, value))
+    return float(value)
 
 
 class _Quiet:

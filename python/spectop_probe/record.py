@@ -234,6 +234,12 @@ class RecordWriter:
             "r_eff": _number(r_eff), "effective_rank": _number(effective_rank),
         })
 
+    def scalars(self, model: str, step: int, values: Dict[str, Optional[float]]) -> None:
+        """The user's own scalars at ``step`` (``probe.log``): a line of their
+        own, independent of the step lines (docs/RECORD.md, ``scalars``)."""
+        self.write({"type": "scalars", "model": model, "step": int(step), "wall": self.wall,
+                    "values": {str(name): _number(value) for name, value in values.items()}})
+
     def event(self, event: str, model: Optional[str] = None, step: Optional[int] = None,
               detail: Optional[str] = None) -> None:
         fields: Dict[str, Any] = {"type": "event", "event": event}
@@ -271,7 +277,7 @@ def merge_records(paths: List[str], out: str, overwrite: bool = False) -> None:
     """Combines records of one model each (what the example writes, one per
     model) into a single record, so that ``spectop claims`` (which reads one
     file) compares the models. The first header is kept, with every file's
-    ``models`` entries; step, spectrum and event lines are copied in order;
+    ``models`` entries; step, spectrum, event and scalars lines are copied in order;
     one ``end`` line closes it (the first file's reason). ``out`` is written
     as the probe writes ``out`` (never overwritten unless ``overwrite``,
     locked, a regular file only)."""

@@ -10,7 +10,8 @@
   Hutchinson estimate with its standard error, exact spectra, spectra
   refused with a reason (the "spectrum" event), a divergence, a frozen
   readout-only model, a perfectly fitted model (χ_pos undefined, no
-  weights), and a merged record. The engine's covers exact and matrix-free
+  weights), the user's own scalars (probe.log: at measured and other
+  steps, several at one step, a non-finite value), and a merged record. The engine's covers exact and matrix-free
   (lanczos) spectra, a Hutchinson trace, per-layer arrays and a live
   divergence.
 - Across languages: spectop's reader gets what the probe meant. `spectop
@@ -90,7 +91,7 @@ def file_problems(path):
     problems = []
     lines = read_lines(path)
     header_models = []
-    last_step, last_spectrum, measured = {}, {}, set()
+    last_step, last_spectrum, last_scalars, measured = {}, {}, {}, set()
     ended = False
     for number, raw, line in lines:
         where = "%s:%d: " % (os.path.basename(path), number)
@@ -115,7 +116,7 @@ def file_problems(path):
         if ended:
             problems.append(where + "a line after the end line")
         model, step = line.get("model"), line.get("step")
-        if kind in ("step", "spectrum", "event") and model is not None and model not in header_models:
+        if kind in ("step", "spectrum", "event", "scalars") and model is not None and model not in header_models:
             problems.append(where + "model %r is not in the header" % model)
         if kind == "step":
             if model in last_step and step <= last_step[model]:
@@ -143,6 +144,10 @@ def file_problems(path):
                     problems.append(where + "marker_bin past the bins")
                 if len(eigenvalues) > line["mode_count"]:
                     problems.append(where + "more eigenvalues than mode_count")
+        elif kind == "scalars":
+            if model in last_scalars and step < last_scalars[model]:
+                problems.append(where + "scalars step %s of %s after %s: scalars steps must not go back" % (step, model, last_scalars[model]))
+            last_scalars[model] = step
         elif kind == "event":
             if line.get("event") not in KNOWN_EVENTS:
                 problems.append(where + "event kind %r is not one docs/RECORD.md defines" % line.get("event"))
@@ -213,8 +218,8 @@ def probe_corpus(tmp_path_factory):
 
     def record(name, model_id, model, **options):
         path = str(folder / (name + ".jsonl"))
-        return path, Probe(model, options.pop("x", X), options.pop("y", Y), every=1, out=path, name=model_id,
-                           width=8, depth=1, **options)
+        return path, Probe(model, options.pop("x", X), options.pop("y", Y), every=options.pop("every", 1), out=path,
+                           name=model_id, width=8, depth=1, **options)
 
     # Exact χ_net and exact spectra, an active model trained for 4 steps.
     model = mlp(1)
@@ -264,6 +269,24 @@ def probe_corpus(tmp_path_factory):
         probe.step(0)
     corpus["fitted"] = (path, {"fitted": probe.history})
 
+    # The user's own scalars (probe.log), at measured steps and between them,
+    # two calls at one step, a dict for a name with a slash, a non-finite value.
+    model = mlp(8)
+    path, probe = record("scalars", "w8-scalars", model, every=2)
+    with probe:
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        probe.step(0)
+        probe.log(0, lr=0.1)
+        for step in range(1, 5):
+            optimizer.zero_grad()
+            (0.5 * (model(X) - Y).pow(2).sum(1).mean()).backward()
+            optimizer.step()
+            probe.step(step)
+            probe.log(step, {"val/loss": 1.0 / step}, accuracy=0.5 + step / 10)
+            if step == 3:
+                probe.log(step, lr=0.05, diverging=float("inf"))
+    corpus["scalars"] = (path, {"w8-scalars": probe.history})
+
     merged = str(folder / "merged.jsonl")
     names = ["exact", "hutchinson", "refused", "frozen", "diverged"]
     merge_records([corpus[name][0] for name in names], merged)
@@ -271,7 +294,7 @@ def probe_corpus(tmp_path_factory):
     return corpus
 
 
-PROBE_RECORDS = ["exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "merged"]
+PROBE_RECORDS = ["exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "scalars", "merged"]
 
 
 @pytest.mark.parametrize("name", PROBE_RECORDS)
@@ -316,6 +339,15 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
 
     fitted = [l for l in lines("fitted") if l["type"] in ("step", "spectrum")]
     assert fitted[0]["chi_pos"] is None and fitted[1]["weights"] == [] and len(fitted[1]["eigenvalues"]) == 6
+
+    scalars = [l for l in lines("scalars") if l["type"] == "scalars"]
+    assert [l["step"] for l in scalars] == [0, 1, 2, 3, 3, 4]
+    assert scalars[0]["values"] == {"lr": 0.1}
+    assert scalars[1]["values"] == {"val/loss": 1.0, "accuracy": 0.6}
+    assert scalars[4]["values"] == {"lr": 0.05, "diverging": None}
+    assert all(l["model"] == "w8-scalars" and l["wall"] >= 0 for l in scalars)
+    measured = [l["step"] for l in lines("scalars") if l["type"] == "step"]
+    assert measured == [0, 2, 4]  # scalars at steps 1 and 3 stand without a step line
 
     merged = lines("merged")
     assert [m["id"] for m in merged[0]["models"]] == ["w8-active", "w8-hutchinson", "w8-refused", "w8-frozen", "w8-diverged"]
@@ -451,6 +483,30 @@ def test_spectop_export_gives_back_what_the_probe_measured(spectop_bin, probe_co
     # The lines' wall times too (the probe's history has none: compare with the record).
     walls = [l["wall"] for _, _, l in read_lines(path) if l["type"] == "step"]
     assert sorted(float(row["wall"]) for row in rows) == sorted(walls)
+
+
+def test_spectop_exports_a_record_with_user_scalars(spectop_bin, probe_corpus, tmp_path):
+    """A record with scalars lines exports its measurements as one without
+    them; where this spectop exports the user's columns (`user:NAME`,
+    docs/RECORD.md), they hold the logged values, the later one at a step."""
+    path, histories = probe_corpus["scalars"]
+    rows = export_rows(spectop_bin, path, tmp_path)
+    history = {m.step: m for m in histories["w8-scalars"]}
+    measured = [row for row in rows if int(row["step"]) in history]
+    assert [int(row["step"]) for row in measured] == sorted(history)
+    for row in measured:
+        for key in STEP_FIELDS:
+            assert csv_value(row[key]) == written(getattr(history[int(row["step"])], key)), (row["step"], key)
+    user = [column for column in rows[0] if column.startswith("user:")] if rows else []
+    if user:
+        logged = {}
+        for _, _, line in read_lines(path):
+            if line["type"] == "scalars":
+                logged.setdefault(line["step"], {}).update(line["values"])
+        assert sorted(int(row["step"]) for row in rows) == sorted(set(history) | set(logged))
+        for row in rows:
+            for column in user:
+                assert csv_value(row[column]) == logged.get(int(row["step"]), {}).get(column[5:]), (row["step"], column)
 
 
 def test_spectop_claims_reads_modes_sizes_and_the_divergence(spectop_bin, probe_corpus):
@@ -617,12 +673,25 @@ BROKEN = {
     "an end line without a reason": first("end", lambda l: l.pop("reason")),
 }
 
+# Broken scalars lines, mutated from the "scalars" record.
+BROKEN_SCALARS = {
+    "a scalars line without model": first("scalars", lambda l: l.pop("model")),
+    "a scalars line without values": first("scalars", lambda l: l.pop("values")),
+    "empty values": first("scalars", lambda l: l.update(values={})),
+    "a value as a string": first("scalars", lambda l: l.update(values={"acc": "0.5"})),
+    "a value as a list": first("scalars", lambda l: l.update(values={"acc": [0.5]})),
+    "an empty name": first("scalars", lambda l: l.update(values={"": 0.5})),
+    "a scalars step as a string": first("scalars", lambda l: l.update(step=str(l["step"]))),
+    "a scalars line without wall": first("scalars", lambda l: l.pop("wall")),
+}
+
 ALLOWED = {
     "an unknown field": first("step", lambda l: l.update(chi_new=1.5)),
     "an unknown line type": first("step", lambda l: l.update(type="checkpoint")),
     "an unknown event kind": first("event", lambda l: l.update(event="some_new_kind")),
     "an unknown header field": first("run", lambda l: l.update(host="node7")),
     "chi_net_stderr null": first("step", lambda l: l.update(chi_net_stderr=None)),
+    "a user scalar named like a step field": first("step", lambda l: l.update(type="scalars", values={"loss": 1.0})),
 }
 
 
@@ -630,6 +699,34 @@ ALLOWED = {
 def test_a_broken_line_fails_the_schema(validator, probe_corpus, tmp_path, mutation):
     path = mutated(probe_corpus["merged"][0], tmp_path / "broken.jsonl", BROKEN[mutation])
     assert schema_problems(validator, path), "the schema accepts %s" % mutation
+
+
+@pytest.mark.parametrize("mutation", sorted(BROKEN_SCALARS))
+def test_a_broken_scalars_line_fails_the_schema(validator, probe_corpus, tmp_path, mutation):
+    path = mutated(probe_corpus["scalars"][0], tmp_path / "broken.jsonl", BROKEN_SCALARS[mutation])
+    assert schema_problems(validator, path), "the schema accepts %s" % mutation
+
+
+def test_the_file_rules_catch_scalars_that_go_back(probe_corpus, tmp_path):
+    lines = open(probe_corpus["scalars"][0], encoding="utf-8").read().splitlines()
+    at = [k for k, line in enumerate(lines) if '"type":"scalars"' in line]
+    back = lines[at[2]].replace('"step":2,', '"step":1,', 1)
+    assert '"step":1,' in back
+    repeated = tmp_path / "repeated.jsonl"
+    repeated.write_text("\n".join(lines[:at[2] + 1] + [lines[at[2]]] + lines[at[2] + 1:]) + "\n")
+    assert not file_problems(str(repeated))  # the same step twice is allowed
+    going_back = tmp_path / "going-back.jsonl"
+    going_back.write_text("\n".join(lines[:at[2] + 1] + [back] + lines[at[2] + 1:]) + "\n")
+    assert any("must not go back" in p for p in file_problems(str(going_back)))
+
+
+def test_merge_records_keeps_the_scalars(validator, probe_corpus, tmp_path):
+    out = str(tmp_path / "merged-scalars.jsonl")
+    merge_records([probe_corpus["exact"][0], probe_corpus["scalars"][0]], out)
+    assert_conforms(validator, out)
+    kept = [line for _, _, line in read_lines(out) if line["type"] == "scalars"]
+    source = [line for _, _, line in read_lines(probe_corpus["scalars"][0]) if line["type"] == "scalars"]
+    assert kept == source
 
 
 @pytest.mark.parametrize("mutation", sorted(ALLOWED))

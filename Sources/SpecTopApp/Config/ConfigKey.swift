@@ -215,6 +215,8 @@ extension ConfigKey {
         .integer("metrics", "probe", \.metrics.probe, "probe set size n", atLeast: 1),
         .choice("metrics", "probe_source", \.metrics.probeSource, "train | held_out | fresh (teacher only)"),
         .choice("metrics", "trace", \.metrics.trace, "exact | hutchinson (estimate of Tr Θ for large C)"),
+        .choice("metrics", "cross", \.metrics.cross,
+                "off | heldout (a fixed batch of probe size, taken out of training) | train (a fresh training batch each measurement): cross-batch χ_pos"),
         .integer("metrics", "hutchinson_samples", \.metrics.hutchinsonSamples, "Rademacher vectors per Hutchinson estimate", atLeast: 1),
         .integer("metrics", "exact_limit", \.metrics.exactLimit,
                  "largest n·C for the exact eNTK spectrum; above it top-k + Lanczos density (estimates)", atLeast: 0),

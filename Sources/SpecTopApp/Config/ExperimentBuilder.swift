@@ -54,12 +54,31 @@ package enum ExperimentBuilder {
             throw ConfigError(describe(error))
         }
         let probeSource = config.metrics.probeSource
-        let split: DataSplit
+        var split: DataSplit
         do {
             split = try DataSplit.make(from: dataset, probeSize: config.metrics.probe, probeSource: probeSource,
                                        generator: &splitGenerator, freshProbe: fresh)
         } catch {
             throw ConfigError(error.description)
+        }
+        var cross = CrossBatchSource.off
+        switch config.metrics.cross {
+        case .off: break
+        case .train: cross = .train
+        case .heldout:
+            // B: probe-sized, drawn once by its own generator (the split and the
+            // training sequence stay what they are without it), then no longer trained on.
+            let excluded = Set(probeSource == .train ? split.probeIndices : [])
+            let candidates = (0..<split.train.count).filter { !excluded.contains($0) }
+            let needed = config.metrics.probe + config.training.batch
+            guard candidates.count >= needed else {
+                throw ConfigError("[metrics] cross = \"heldout\" takes \(config.metrics.probe) samples out of training and needs \(needed) beyond the probe; the data has \(candidates.count)")
+            }
+            var generator = SeededGenerator(seed: config.seed).fork(0xC2055)
+            let chosen = DataSplit.randomSubset(of: candidates.count, size: config.metrics.probe, generator: &generator).map { candidates[$0] }
+            let isChosen = Set(chosen)
+            cross = .heldOut(split.train.subset(chosen))
+            split.train = split.train.subset((0..<split.train.count).filter { !isChosen.contains($0) })
         }
         var online: OnlineBatchSampler?
         if config.data.online {
@@ -77,13 +96,14 @@ package enum ExperimentBuilder {
         case .exact: trace = .exact
         case .hutchinson: trace = .hutchinson(samples: config.metrics.hutchinsonSamples)
         }
-        let engine = EngineConfiguration(
+        var engine = EngineConfiguration(
             models: plans, train: split.train, probe: split.probe, seed: config.seed, metricsEvery: config.metrics.every,
             spectrumEvery: config.metrics.spectrumEvery > 0 ? config.metrics.spectrumEvery : nil,
             spectrumInterval: config.metrics.spectrumInterval, maxKernelSize: config.metrics.exactLimit,
             matrixFree: MatrixFreeSettings(topK: config.metrics.topK), maxSpectrumSeconds: config.metrics.spectrumMaxSeconds,
             traceEstimator: trace, workers: workers,
             recordEvents: recordEvents, onlineSampler: online)
+        engine.crossBatch = cross
         do { try engine.validate() } catch { throw ConfigError(error.description) }
         return PreparedExperiment(config: config, engine: engine, dataName: dataset.name)
     }

@@ -90,6 +90,8 @@ package struct ExperimentConfig: Sendable, Equatable {
         package var probe = 256
         package var probeSource = ProbeSource.train
         package var trace = TraceKind.exact
+        /// The cross-batch measurement's batch B (`off`: none).
+        package var cross = CrossKind.off
         package var hutchinsonSamples = 8
         /// Exact spectrum up to this nC; above it the matrix-free estimate.
         package var exactLimit = EngineConfiguration.defaultExactLimit
@@ -103,6 +105,11 @@ package struct ExperimentConfig: Sendable, Equatable {
 /// Where an experiment's data comes from (`[data] kind`).
 package enum DataKind: String, Sendable, CaseIterable {
     case teacher, digits, idx, csv
+}
+
+/// Where the cross-batch measurement's batch B comes from (`[metrics] cross`).
+package enum CrossKind: String, Sendable, CaseIterable {
+    case off, heldout, train
 }
 
 /// How Tr Θ is computed (`[metrics] trace`).

@@ -46,7 +46,7 @@ public final class Engine: @unchecked Sendable {
         var runs: [ModelRun] = []
         for plan in configuration.models {
             runs.append(try ModelRun(plan: plan, train: configuration.train, probe: configuration.probe, seed: configuration.seed,
-                                     online: configuration.onlineSampler))
+                                     online: configuration.onlineSampler, cross: configuration.crossBatch))
         }
         self.runs = runs
         let spectrumPlans = configuration.models.map { SpectrumPlan.choose(for: $0, in: configuration) }
@@ -469,6 +469,8 @@ public final class Engine: @unchecked Sendable {
                                               gradSq: measurement.gradSq, wall: Date().timeIntervalSince(startTime),
                                               traceIsEstimate: measurement.traceIsEstimate,
                                               layerChiNet: measurement.layerTraces, layerGradSq: measurement.layerGradSq)
+                outcome.metric?.rows = run.probe.rowCount
+                outcome.metric?.cross = measurement.cross
                 outcome.divergence = measurement.nonFiniteQuantity.map { "\($0) is not finite at step \(step)" }
             } catch MeasurementError.interrupted {
                 outcome.abandoned = true

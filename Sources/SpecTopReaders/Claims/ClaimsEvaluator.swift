@@ -50,6 +50,17 @@ package struct ClaimsReport: Sendable {
     package var notes: [String]
     /// The active models' final-loss fit (the same numbers as the scaling view).
     package var lossFit: PowerLawFit?
+    /// Per size, how often the cross-batch χ_pos^{AB} was negative (interference), where recorded.
+    package var interference: [Interference] = []
+
+    /// One size's cross-batch measurements: how many, and the share below zero.
+    package struct Interference: Sendable, Equatable {
+        package var size: Int
+        package var models: [String]
+        package var measurements: Int
+        package var negative: Int
+        package var fraction: Double { measurements > 0 ? Double(negative) / Double(measurements) : 0 }
+    }
 
     package func verdict(_ number: Int) -> Verdict? { rows.first { $0.number == number }?.verdict }
     package func row(_ number: Int) -> Row? { rows.first { $0.number == number } }
@@ -75,6 +86,14 @@ package enum ClaimsEvaluator {
     }
 
     package static let minimumChiPosSamples = 6
+
+    /// `windows` on the cross-batch χ_pos^{AB}, where recorded.
+    package static func crossWindows(_ samples: [MetricSample]) -> (early: Double, late: Double)? {
+        let values = samples.compactMap { $0.cross?.chiPos }.filter { $0.isFinite }
+        guard values.count >= minimumChiPosSamples else { return nil }
+        let k = max(3, values.count / 20)
+        return (median(Array(values.prefix(k))), median(Array(values.suffix(k))))
+    }
 
     package static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
@@ -163,7 +182,41 @@ package enum ClaimsEvaluator {
         let rows = [claimOne(dynamics), claimTwo(throughout), claimThree(throughout), claimFour(frozen, twins: throughout),
                     claimFive(dynamics)]
         let (six, fit) = claimSix(throughout, frozen: frozen.filter { freezeSteps[$0.id] == nil })
-        return ClaimsReport(rows: rows + [six], notes: notes, lossFit: fit)
+        // Active models only: a frozen twin has the same size and another regime.
+        let interference = interference(dynamics)
+        if !interference.isEmpty {
+            notes.append("interference (cross-batch chi_pos < 0): " + interference.map { group in
+                "\(String(format: "%.0f", 100 * group.fraction))% of \(group.measurements) at \(group.size) params (\(group.models.joined(separator: ", ")))"
+            }.joined(separator: "; "))
+        }
+        if let note = normalisedNote(dynamics) { notes.append(note) }
+        return ClaimsReport(rows: rows + [six], notes: notes, lossFit: fit, interference: interference)
+    }
+
+    /// Per size, the cross-batch measurements and how many were negative, over every model that has them.
+    package static func interference(_ subjects: [Subject]) -> [ClaimsReport.Interference] {
+        var bySize: [Int: ClaimsReport.Interference] = [:]
+        for subject in subjects {
+            let values = subject.samples.compactMap { $0.cross?.chiPos }.filter(\.isFinite)
+            guard !values.isEmpty else { continue }
+            var group = bySize[subject.size] ?? .init(size: subject.size, models: [], measurements: 0, negative: 0)
+            if !group.models.contains(subject.id) { group.models.append(subject.id) }
+            group.measurements += values.count
+            group.negative += values.filter { $0 < 0 }.count
+            bySize[subject.size] = group
+        }
+        return bySize.values.sorted { $0.size < $1.size }
+    }
+
+    /// The active models' last normalised factors (n·χ_loss, χ_net/n), which
+    /// compare across probe sizes where the raw ones do not; nil when no step line says n.
+    static func normalisedNote(_ active: [Subject]) -> String? {
+        let parts = active.compactMap { m -> String? in
+            guard let last = m.samples.last(where: { $0.rows > 0 }), let loss = last.normalizedChiLoss, let net = last.normalizedChiNet else { return nil }
+            return "\(m.id) \(format(loss)), \(format(net)) (n = \(last.rows))"
+        }
+        guard !parts.isEmpty else { return nil }
+        return "last normalised factors n·chi_loss, chi_net/n: " + parts.joined(separator: "; ")
     }
 
     // 1. χ_pos falls for every active model.
@@ -183,6 +236,13 @@ package enum ClaimsEvaluator {
         let ratios = measured.map { ClaimsReport.Value(name: $0.0.id, value: $0.1.early > 0 ? $0.1.late / $0.1.early : nil) }
         conditions.append(.init(number: "1.2", description: "late/early median chi_pos below \(fallRatio)", values: ratios,
                                 pass: ratios.allSatisfy { ($0.value ?? .nan) < fallRatio }))
+        // The paper's mini-batch form, where the run recorded it: the same rule on χ_pos^{AB}.
+        let cross = active.compactMap { m in crossWindows(m.samples).map { (m, $0) } }
+        if !cross.isEmpty {
+            let crossRatios = cross.map { ClaimsReport.Value(name: $0.0.id, value: $0.1.early > 0 ? $0.1.late / $0.1.early : nil) }
+            conditions.append(.init(number: "1.3", description: "late/early median cross-batch chi_pos below \(fallRatio)", values: crossRatios,
+                                    pass: crossRatios.allSatisfy { ($0.value ?? .nan) < fallRatio }))
+        }
         return row(1, title, conditions)
     }
 
@@ -391,6 +451,17 @@ package enum ClaimsEvaluator {
         json.add("finished", record.endReason != nil)
         json.add("claims", raw: array(claims))
         json.add("notes", raw: array((report.notes + (record.endReason == nil ? [unfinishedNote] : [])).map(JSONLine.quote)))
+        if !report.interference.isEmpty {
+            json.add("interference", raw: array(report.interference.map { group in
+                var g = JSONLine()
+                g.add("size", group.size)
+                g.add("models", raw: array(group.models.map(JSONLine.quote)))
+                g.add("measurements", group.measurements)
+                g.add("negative", group.negative)
+                g.add("fraction", group.fraction)
+                return g.line
+            }))
+        }
         if let fit = report.lossFit {
             var f = JSONLine()
             f.add("exponent", fit.exponent)

@@ -64,6 +64,7 @@ public struct KeyTable: Sendable {
         KeyBinding([.character("v")], .cycleView, "cycle grid/compare/scaling", footer: "view"),
         KeyBinding([.character("m")], .cycleFocusedMetric, "focus next metric (for y)"),
         KeyBinding([.character("y")], .toggleYScale, "toggle log/linear y", footer: "log/lin"),
+        KeyBinding([.character("n")], .toggleNormalised, "raw/normalised chi factors"),
         KeyBinding([.character("s")], .cycleSmoothing, "line smoothing (EMA)", footer: "smooth"),
         KeyBinding([.character("f")], .toggleDisplayFreeze, "freeze/unfreeze display"),
         KeyBinding([.character("t")], .cycleTheme, "next colour theme", footer: "theme"),

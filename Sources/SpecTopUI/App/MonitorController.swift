@@ -193,10 +193,19 @@ public final class MonitorController {
         case .cycleView:
             state.view = state.view.next
         case .cycleFocusedMetric:
-            state.focusedMetric = state.focusedMetric.next
+            state.focusedMetric = state.focusedMetric.next(cross: snapshot.models.contains { $0.history.hasCross })
             localStatus = "y acts on \(state.focusedMetric.label(glyphs))"
         case .toggleYScale:
-            state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
+            if state.focusedMetric.isSigned {
+                localStatus = "\(state.focusedMetric.label(glyphs)) can be negative: its axis stays linear"
+            } else {
+                state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
+            }
+        case .toggleNormalised:
+            state.normalised.toggle()
+            localStatus = state.normalised
+                ? "normalised factors: chi_net/n and n*chi_loss (n the probe rows; their product and chi_pos do not change)"
+                : "raw factors: chi_net and chi_loss"
         case .toggleDisplayFreeze:
             state.displayFrozen.toggle()
             if !state.displayFrozen { snapshot = filtered(source.snapshot()) }

@@ -16,6 +16,8 @@ public struct MonitorState: Sendable, Equatable {
     public var yScales: [ChartMetric: AxisScale] = [.loss: .log, .chiNet: .log, .chiPos: .log]
     /// Live engine, replay or watch: picks the key table and the header badge.
     public var mode: MonitorMode = .live
+    /// Show the normalised factors χ_net/n and n·χ_loss instead of the raw ones (`n`).
+    public var normalised = false
     /// Watch: show only this run's models (`r` cycles through the runs); nil shows all.
     public var runFilter: String?
     /// Compare view: the value cursor as a fraction of the visible x range
@@ -49,6 +51,6 @@ public struct MonitorState: Sendable, Equatable {
 
     /// The y scale of `metric`.
     public func yScale(_ metric: ChartMetric) -> AxisScale {
-        yScales[metric] ?? .log
+        metric.isSigned ? .linear : yScales[metric] ?? .log
     }
 }

@@ -13,12 +13,13 @@ public struct HelpOverlay: Sendable {
         let keyWidth = bindings.map { $0.keyLabel.count }.max() ?? 0
         let summaryWidth = bindings.map { $0.summary.count }.max() ?? 0
         let entryWidth = keyWidth + 2 + summaryWidth
-        let columnCount = bindings.count + 3 <= area.height ? 1 : 2
+        // The frame takes two rows; the closing hint sits on its bottom edge.
+        let columnCount = bindings.count + 2 <= area.height ? 1 : 2
         let rowsPerColumn = (bindings.count + columnCount - 1) / columnCount
         var width = min(area.width, columnCount * entryWidth + (columnCount - 1) * 3 + 4)
         // Equal margins on both sides.
         if (area.width - width) % 2 == 1 { width = min(area.width, width + 1) }
-        let height = min(area.height, rowsPerColumn + 3)
+        let height = min(area.height, rowsPerColumn + 2)
         let box = Rect(x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width: width, height: height)
         buffer.fill(box, with: .blank)
         let title: String
@@ -43,9 +44,9 @@ public struct HelpOverlay: Sendable {
                 buffer.put(binding.summary, x: summaryX, y: y, role: .text, maxWidth: x + available - summaryX)
             }
         }
-        let hint = "? or Esc closes"
-        if inner.height > rowsPerColumn {
-            buffer.put(hint, x: inner.maxX - hint.count - 1, y: inner.maxY - 1, role: .muted, maxWidth: inner.width)
+        let hint = " ? or Esc closes "
+        if box.width >= hint.count + 4 {
+            buffer.put(hint, x: box.maxX - hint.count - 2, y: box.maxY - 1, role: .muted)
         }
     }
 }

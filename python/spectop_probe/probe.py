@@ -599,6 +599,11 @@ class Probe:
                 s = raw.spectrum
                 self.writer.spectrum(self.name, step, s.eigenvalues, s.weights, s.chi_pos_exact, s.lambda_eff,
                                      s.r_eff, s.effective_rank)
+            if raw.cross_error is not None and "failed-event" not in self._cross_said:
+                # Once, as the engine's "error" event: a measurement failed, training goes on.
+                self._cross_said.add("failed-event")
+                self.writer.event("error", model=self.name, step=step,
+                                  detail="the cross-batch quantities could not be measured: %s" % raw.cross_error)
             if raw.no_spectrum is not None and not self._no_spectrum_said:
                 # Event kind "spectrum", as spectop's engine writes it (docs/RECORD.md, "Event kinds").
                 self.writer.event("spectrum", model=self.name, step=step, detail=raw.no_spectrum)

@@ -395,5 +395,7 @@ def test_a_cross_batch_that_fails_is_said_once_and_the_step_is_recorded(tmp_path
     assert "got no cross_batch" in said[1]
     steps = [json.loads(l) for l in out.read_text().splitlines() if '"type":"step"' in l]
     assert [("cross_chi_pos" in s) for s in steps] == [False, False, True, False, False]
+    events = [json.loads(l) for l in out.read_text().splitlines() if '"type":"event"' in l]
+    assert [(e["event"], e["step"]) for e in events] == [("error", 0)] and "RuntimeError" in events[0]["detail"]
     assert [m.cross is not None for m in probe.history] == [False, False, True, False, False]
     assert all(s["chi_pos"] is not None for s in steps)

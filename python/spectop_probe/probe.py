@@ -195,7 +195,7 @@ class Probe:
     """
 
     def __init__(self, model: nn.Module, probe_inputs, probe_targets, loss: Union[str, Callable] = "mse",
-                 every: int = 100, out: Optional[str] = "run.jsonl", name: str = "model",
+                 every: Union[int, str, LogSchedule] = 100, out: Optional[str] = "run.jsonl", name: str = "model",
                  trainable: Optional[Iterable] = None, *, mode: Optional[str] = None,
                  dtype: torch.dtype = torch.float32, trace: str = "auto", hutchinson_vectors: Optional[int] = None,
                  budget: float = 0.05, min_vectors: int = 4, max_vectors: int = 256, exact_max_outputs: int = 4096,

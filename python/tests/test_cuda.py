@@ -44,3 +44,20 @@ def test_cuda_bfloat16_model():
     r = Probe(model, x.cuda(), x.cuda(), loss="cross_entropy", out=None, dtype=torch.float32).measure(0)
     assert r.diverged is None and r.chi_pos is not None
     assert all(p.dtype == torch.bfloat16 and torch.equal(p, q) for p, q in zip(model.parameters(), snapshot))
+
+
+def test_cuda_cross_batch_matches_cpu_in_float64():
+    """The cross-batch quantities (a held-out B and a B passed to step) on CUDA equal the CPU's."""
+    model, x = model_and_batch()
+    xb = torch.randint(0, 7, (2, 8), generator=torch.Generator().manual_seed(2))
+    options = dict(loss="cross_entropy", out=None, dtype=torch.float64, trace="exact", spectrum=False)
+    cpu = Probe(model, x, x, cross_inputs=xb, cross_targets=xb, **options).measure(0).cross
+    model.cuda()
+    held = Probe(model, x.cuda(), x.cuda(), cross_inputs=xb.cuda(), cross_targets=xb.cuda(), **options).measure(0)
+    train = Probe(model, x.cuda(), x.cuda(), cross="train", every=1, **options).step(0, cross_batch=(xb.cuda(), xb.cuda()))
+    for gpu in (held.cross, train.cross):
+        for key in ("loss", "grad_dot", "chi_loss", "chi_net", "chi_pos", "chi_loss_normalized", "chi_net_normalized"):
+            assert relative_error(getattr(gpu, key), getattr(cpu, key)) <= 1e-10, key
+        assert gpu.rows == cpu.rows == 16
+    with pytest.raises(Exception, match="cross_batch is on cpu"):
+        Probe(model, x.cuda(), x.cuda(), cross="train", every=1, **options).step(0, cross_batch=(xb, xb))

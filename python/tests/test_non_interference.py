@@ -1,6 +1,7 @@
 """The probe never disturbs training: 20 steps of a transformer with dropout
 (so the RNG stream matters) and AdamW, with and without a probe measuring
-every 5 steps (exact trace and spectrum on one run, Hutchinson on another),
+every 5 steps (exact trace and spectrum on one run, Hutchinson on another,
+and both again with the training batch as the cross batch B),
 end with bit-identical parameters, gradients, optimizer state, RNG state and
 train/eval flags. A model that writes its input (an inplace ReLU first) or its
 buffers (a call counter, an EMA) in forward writes only the probe's copies."""
@@ -37,8 +38,11 @@ def train(probe_settings, tmp_path):
         optimizer.step()
         if probe is not None:
             # Between backward and the next zero_grad: .grad must survive a measurement.
-            measured = probe.step(step)
+            # With cross="train" the batch just trained on is the cross batch B.
+            cross = (x, y) if probe.cross_source == "train" else None
+            measured = probe.step(step, cross_batch=cross)
             assert (measured is not None) == (step % 5 == 0)
+            assert measured is None or (measured.cross is not None) == (cross is not None)
     if probe is not None:
         probe.close()
         assert len(probe.history) == 4
@@ -52,7 +56,9 @@ def same(a, b):
 @pytest.mark.parametrize("settings", [
     {"trace": "exact", "dtype": torch.float64},
     {"trace": "hutchinson", "hutchinson_vectors": 4},
-], ids=["exact-float64", "hutchinson-float32"])
+    {"trace": "exact", "cross": "train"},
+    {"trace": "hutchinson", "hutchinson_vectors": 4, "cross": "train"},
+], ids=["exact-float64", "hutchinson-float32", "cross-exact", "cross-hutchinson"])
 def test_training_is_bit_identical(settings, tmp_path):
     reference_model, reference_optimizer = train(None, tmp_path)
     reference_rng = torch.get_rng_state()

@@ -11,7 +11,11 @@
   refused with a reason (the "spectrum" event), a divergence, a frozen
   readout-only model, a perfectly fitted model (χ_pos undefined, no
   weights), the user's own scalars (probe.log: at measured and other
-  steps, several at one step, a non-finite value), and a merged record. The engine's covers exact and matrix-free
+  steps, several at one step, a non-finite value), the normalised factors
+  on every step, a log schedule with its windows, cross-batch fields from
+  a held-out batch (interfering: a negative χ_pos^{AB}) and from training
+  batches (Hutchinson estimates, a batch that fails: the "error" event,
+  steps without B), and a merged record. The engine's covers exact and matrix-free
   (lanczos) spectra, a Hutchinson trace, per-layer arrays and a live
   divergence.
 - Across languages: spectop's reader gets what the probe meant. `spectop
@@ -45,7 +49,7 @@ import torch
 from torch import nn
 
 from conftest import REPO
-from spectop_probe import Probe, ProbeError, ProbeWarning, merge_records
+from spectop_probe import LogSchedule, Probe, ProbeError, ProbeWarning, merge_records
 
 SCHEMA_PATH = os.path.join(REPO, "docs", "record.schema.json")
 
@@ -66,6 +70,9 @@ def documented_event_kinds():
 
 KNOWN_EVENTS = documented_event_kinds()
 STEP_FIELDS = ["loss", "chi_loss", "chi_net", "chi_pos", "grad_sq"]
+NORMALISED_FIELDS = ["rows", "chi_loss_normalized", "chi_net_normalized"]
+CROSS_FIELDS = ["cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net", "cross_chi_pos", "cross_rows",
+                "cross_chi_loss_normalized", "cross_chi_net_normalized"]
 
 
 # ---------------------------------------------------------------- reading and checking
@@ -219,7 +226,7 @@ def probe_corpus(tmp_path_factory):
     def record(name, model_id, model, **options):
         path = str(folder / (name + ".jsonl"))
         return path, Probe(model, options.pop("x", X), options.pop("y", Y), every=options.pop("every", 1), out=path,
-                           name=model_id, width=8, depth=1, **options)
+                           name=model_id, width=options.pop("width", 8), depth=1, **options)
 
     # Exact χ_net and exact spectra, an active model trained for 4 steps.
     model = mlp(1)
@@ -286,15 +293,48 @@ def probe_corpus(tmp_path_factory):
             if step == 3:
                 probe.log(step, lr=0.05, diverging=float("inf"))
     corpus["scalars"] = (path, {"w8-scalars": probe.history})
+    # A log schedule and a held-out batch B that interferes at first (its
+    # targets reverse the probe residual: χ_pos^{AB} < 0). Another size
+    # (width 6) than the w8 models, so that claims' pairs stay as they were.
+    torch.manual_seed(8)
+    narrow = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2))
+    with torch.no_grad():
+        reversed_targets = 2 * narrow(X) - Y
+    path, probe = record("cross-heldout", "w6-cross-heldout", narrow, every=LogSchedule(points_per_decade=4, window=2),
+                         width=6, cross_inputs=X, cross_targets=reversed_targets)
+    with probe:
+        train(narrow, probe, 12)
+    corpus["cross-heldout"] = (path, {"w6-cross-heldout": probe.history})
+
+    # B from the training batches (cross="train"), Hutchinson traces on both
+    # sides, one batch the model cannot run (an "error" event, no cross
+    # fields at that step) and one step without a batch.
+    torch.manual_seed(9)
+    classifier = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 3))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    path, probe = record("cross-train", "w6-cross-train", classifier, y=labels, loss="cross_entropy", cross="train",
+                         width=6, trace="hutchinson", hutchinson_vectors=4)
+    optimizer = torch.optim.SGD(classifier.parameters(), lr=0.1)
+    batches = {step: (X[step % 3:step % 3 + 4], labels[step % 3:step % 3 + 4]) for step in range(6)}
+    batches[3] = (torch.randn(4, 5), labels[:4])  # five features: the model cannot run it
+    with probe, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ProbeWarning)
+        for step in range(6):
+            probe.step(step, cross_batch=batches[step] if step != 4 else None)
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(classifier(X), labels).backward()
+            optimizer.step()
+    corpus["cross-train"] = (path, {"w6-cross-train": probe.history})
 
     merged = str(folder / "merged.jsonl")
-    names = ["exact", "hutchinson", "refused", "frozen", "diverged"]
+    names = ["exact", "hutchinson", "refused", "frozen", "diverged", "cross-heldout", "cross-train"]
     merge_records([corpus[name][0] for name in names], merged)
     corpus["merged"] = (merged, {k: v for name in names for k, v in corpus[name][1].items()})
     return corpus
 
 
-PROBE_RECORDS = ["exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "scalars", "merged"]
+PROBE_RECORDS = ["exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "scalars", "cross-heldout",
+                 "cross-train", "merged"]
 
 
 @pytest.mark.parametrize("name", PROBE_RECORDS)
@@ -348,9 +388,40 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
     assert all(l["model"] == "w8-scalars" and l["wall"] >= 0 for l in scalars)
     measured = [l["step"] for l in lines("scalars") if l["type"] == "step"]
     assert measured == [0, 2, 4]  # scalars at steps 1 and 3 stand without a step line
+    # The normalised factors on every step line of every record: n·χ_loss and χ_net/n.
+    for name in ("exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "cross-heldout", "cross-train"):
+        for s in (l for l in lines(name) if l["type"] == "step"):
+            assert s["rows"] == 6, (name, s)
+            if s["chi_loss"] is not None:
+                assert s["chi_loss_normalized"] == 6 * s["chi_loss"] and s["chi_net_normalized"] == s["chi_net"] / 6
+            else:
+                assert s["chi_loss_normalized"] is None and s["chi_net_normalized"] is None
+        assert lines(name)[0]["models"][0]["schedule"]["kind"] == ("log" if name == "cross-heldout" else "every")
+
+    heldout = lines("cross-heldout")
+    assert heldout[0]["models"][0]["cross"] == "heldout"
+    assert heldout[0]["models"][0]["schedule"] == {"kind": "log", "points_per_decade": 4, "window": 2}
+    steps = [l for l in heldout if l["type"] == "step"]
+    assert [s["step"] for s in steps] == LogSchedule(points_per_decade=4, window=2).steps(12) == [0, 1, 2, 3, 4, 5, 6, 10, 11]
+    assert [s["window"] for s in steps] == [0, 1, 1, 3, 3, 5, 5, 10, 10]
+    assert all(all(key in s for key in CROSS_FIELDS) and s["cross_rows"] == 6 for s in steps)
+    assert steps[0]["cross_chi_pos"] < 0 and abs(steps[0]["cross_chi_pos"] + steps[0]["chi_pos"]) < 1e-6
+    assert all(-1 <= s["cross_chi_pos"] <= 1 for s in steps)
+    assert not any("cross_chi_net_estimate" in s for s in steps)
+
+    crossed = lines("cross-train")
+    assert crossed[0]["models"][0]["cross"] == "train"
+    steps = [l for l in crossed if l["type"] == "step"]
+    assert [("cross_chi_pos" in s) for s in steps] == [True, True, True, False, False, True]
+    assert [s["cross_rows"] for s in steps if "cross_rows" in s] == [4, 4, 4, 4]
+    assert all(s["cross_chi_net_estimate"] is True and s["cross_chi_net_stderr"] > 0 for s in steps if "cross_rows" in s)
+    events = [l for l in crossed if l["type"] == "event"]
+    assert [(e["event"], e.get("step")) for e in events] == [("spectrum", 0), ("error", 3)]
+    assert "cross-batch quantities could not be measured" in events[1]["detail"]
 
     merged = lines("merged")
-    assert [m["id"] for m in merged[0]["models"]] == ["w8-active", "w8-hutchinson", "w8-refused", "w8-frozen", "w8-diverged"]
+    assert [m["id"] for m in merged[0]["models"]] == ["w8-active", "w8-hutchinson", "w8-refused", "w8-frozen", "w8-diverged",
+                                                     "w6-cross-heldout", "w6-cross-train"]
     assert merged[-1]["type"] == "end" and [l["type"] for l in merged].count("end") == 1
     assert "no_spectrum" not in open(probe_corpus["merged"][0], encoding="utf-8").read()
 
@@ -671,6 +742,24 @@ BROKEN = {
     "an unknown spectrum method": first("spectrum", lambda l: l.update(method="arnoldi")),
     "a lanczos spectrum without its density": first("spectrum", lambda l: l.update(method="lanczos")),
     "an end line without a reason": first("end", lambda l: l.pop("reason")),
+    "rows written as a float": first("step", lambda l: l.update(rows=float(l["rows"]))),
+    "rows of zero": first("step", lambda l: l.update(rows=0)),
+    "normalised factors without rows": first("step", lambda l: l.pop("rows")),
+    "a negative chi_net_normalized": first("step", lambda l: l.update(chi_net_normalized=-1.0)),
+    "a window as a string": first("step", lambda l: l.update(window="5"), model="w6-cross-heldout"),
+    "a cross field without the others": first("step", lambda l: l.pop("cross_rows"), model="w6-cross-heldout"),
+    "cross fields without cross_chi_pos": first("step", lambda l: l.pop("cross_chi_pos"), model="w6-cross-heldout"),
+    "a cross_chi_pos as a string": first("step", lambda l: l.update(cross_chi_pos="-0.5"), model="w6-cross-heldout"),
+    "a negative cross_chi_net": first("step", lambda l: l.update(cross_chi_net=-2.0), model="w6-cross-heldout"),
+    "a negative cross_chi_loss": first("step", lambda l: l.update(cross_chi_loss=-2.0), model="w6-cross-heldout"),
+    "cross_rows written as a float": first("step", lambda l: l.update(cross_rows=4.0), model="w6-cross-train"),
+    "cross_chi_net_estimate as a number": first("step", lambda l: l.update(cross_chi_net_estimate=1), model="w6-cross-train"),
+    "an estimate flag without the cross fields": first("step", lambda l: l.update(cross_chi_net_estimate=True), model="w8-active"),
+    "a schedule without its kind": first("run", lambda l: l["models"][0]["schedule"].pop("kind")),
+    "an every schedule without every": first("run", lambda l: l["models"][0]["schedule"].pop("every")),
+    "a log schedule without its window": first("run", lambda l: l["models"][5]["schedule"].pop("window")),
+    "a schedule window of 0": first("run", lambda l: l["models"][5]["schedule"].update(window=0)),
+    "a cross source as a number": first("run", lambda l: l["models"][5].update(cross=1)),
 }
 
 # Broken scalars lines, mutated from the "scalars" record.
@@ -692,6 +781,11 @@ ALLOWED = {
     "an unknown header field": first("run", lambda l: l.update(host="node7")),
     "chi_net_stderr null": first("step", lambda l: l.update(chi_net_stderr=None)),
     "a user scalar named like a step field": first("step", lambda l: l.update(type="scalars", values={"loss": 1.0})),
+    "an undefined cross_chi_pos": first("step", lambda l: l.update(cross_chi_pos=None), model="w6-cross-heldout"),
+    "a negative cross_grad_dot": first("step", lambda l: l.update(cross_grad_dot=-3.5), model="w6-cross-heldout"),
+    "a step without the normalised factors": first("step", lambda l: [l.pop(k) for k in NORMALISED_FIELDS]),
+    "an unknown schedule kind": first("run", lambda l: l["models"][0].update(schedule={"kind": "cosine"})),
+    "an unknown cross source": first("run", lambda l: l["models"][5].update(cross="validation-set")),
 }
 
 

@@ -127,7 +127,8 @@ final class ConfigTests: XCTestCase {
 
     func testTheREADMEKeyTableIsTheKeyTable() throws {
         let readme = try String(contentsOf: SpectopProcess.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        XCTAssertTrue(readme.contains(ConfigKey.markdownTable()), "README's key table differs from ConfigKey.markdownTable(): regenerate it")
+        XCTAssertTrue(readme.contains(ConfigKey.markdownTable()),
+                      "README's key table differs from ConfigKey.markdownTable(); it should read:\n<<<TABLE\n\(ConfigKey.markdownTable())TABLE>>>")
     }
 
     func testModelPlansFollowWidthsParameterizationsScalesAndModes() throws {

@@ -196,7 +196,7 @@ final class CommandLineTests: XCTestCase {
         let stdout = try SpectopProcess.run(["export", record.path, "--csv", "-"])
         XCTAssertEqual(stdout.status, 0, stdout.stderr)
         XCTAssertEqual(stdout.stdout, expected)
-        XCTAssertTrue(stdout.stdout.hasPrefix("model,step,wall,loss,chi_loss,chi_net,chi_pos,grad_sq,chi_net_estimate,chi_net_stderr,lambda_eff,r_eff,chi_pos_exact,effective_rank,rows,chi_loss_normalized,chi_net_normalized,cross_grad_dot,cross_chi_loss,cross_chi_net,cross_chi_pos,cross_rows,cross_chi_loss_normalized,cross_chi_net_normalized\n\"w8,\"\"active\"\"\",0,"), stdout.stdout)
+        XCTAssertTrue(stdout.stdout.hasPrefix("model,step,wall,loss,chi_loss,chi_net,chi_pos,grad_sq,chi_net_estimate,chi_net_stderr,lambda_eff,r_eff,chi_pos_exact,effective_rank,rows,chi_loss_normalized,chi_net_normalized,cross_loss,cross_grad_dot,cross_chi_loss,cross_chi_net,cross_chi_pos,cross_rows,cross_chi_loss_normalized,cross_chi_net_normalized\n\"w8,\"\"active\"\"\",0,"), stdout.stdout)
         XCTAssertEqual(stdout.stdout.split(separator: "\n").count, 1 + 2 * 21)
 
         let written = try SpectopProcess.run(["export", record.path, "--csv", out.path])

@@ -43,11 +43,11 @@ final class CSVExportTests: XCTestCase {
         let rows = Self.parse(CSVExport.text(try record(ids: ["w8-active", "w8-frozen"]), wide: false))
         XCTAssertEqual(rows[0], ["model", "step", "wall", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "chi_net_estimate", "chi_net_stderr",
                                  "lambda_eff", "r_eff", "chi_pos_exact", "effective_rank",
-                                 "rows", "chi_loss_normalized", "chi_net_normalized", "cross_grad_dot", "cross_chi_loss", "cross_chi_net",
+                                 "rows", "chi_loss_normalized", "chi_net_normalized", "cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net",
                                  "cross_chi_pos", "cross_rows", "cross_chi_loss_normalized", "cross_chi_net_normalized"])
         XCTAssertEqual(rows.count, 1 + 6)
-        XCTAssertTrue(rows.allSatisfy { $0.count == 24 })
-        let noCross = Array(repeating: "", count: 10)
+        XCTAssertTrue(rows.allSatisfy { $0.count == 25 })
+        let noCross = Array(repeating: "", count: 11)
         XCTAssertEqual(rows[1], ["w8-active", "0", "0", "1", "0.5", "100", "", "3", "false", "", "", "", "", ""] + noCross, "chi_pos undefined at step 0: empty")
         XCTAssertEqual(rows[3], ["w8-active", "2", "1", "0.3333333333333333", "0.5", "100", "0.25", "3", "false", "", "1.5", "0.5", "0.25", "1.8"] + noCross)
         XCTAssertEqual(rows[4][0...1], ["w8-frozen", "0"])
@@ -56,9 +56,9 @@ final class CSVExportTests: XCTestCase {
 
     func testWideFormHasOneRowPerStepAndAColumnPerModelAndMetric() throws {
         let rows = Self.parse(CSVExport.text(try record(ids: ["a", "b"]), wide: true))
-        XCTAssertEqual(rows[0].count, 1 + 2 * 22)
+        XCTAssertEqual(rows[0].count, 1 + 2 * 23)
         XCTAssertEqual(rows[0][0...2], ["step", "a:wall", "a:loss"])
-        XCTAssertEqual(rows[0][23...24], ["b:wall", "b:loss"])
+        XCTAssertEqual(rows[0][24...25], ["b:wall", "b:loss"])
         XCTAssertEqual(rows.map { $0[0] }, ["step", "0", "1", "2"])
         XCTAssertEqual(rows[3][rows[0].firstIndex(of: "b:r_eff")!], "0.5")
         XCTAssertEqual(rows[1][rows[0].firstIndex(of: "b:loss")!], "0.5")
@@ -69,13 +69,13 @@ final class CSVExportTests: XCTestCase {
         let text = CSVExport.text(try record(ids: ids), wide: false)
         let rows = Self.parse(text)
         XCTAssertEqual(rows.count, 1 + 3 * ids.count)
-        XCTAssertTrue(rows.allSatisfy { $0.count == 24 }, "every row keeps its 24 fields")
+        XCTAssertTrue(rows.allSatisfy { $0.count == 25 }, "every row keeps its 25 fields")
         XCTAssertEqual(Set(rows.dropFirst().map { $0[0] }), Set(ids))
         XCTAssertTrue(text.contains("\"say \"\"hi\"\"\",0,"), text)
         XCTAssertTrue(text.contains("\nplain,0,"), "plain fields stay unquoted")
         let wide = Self.parse(CSVExport.text(try record(ids: ids), wide: true))
         XCTAssertTrue(wide[0].contains("w8,active:loss") && wide[0].contains("say \"hi\":loss"), "\(wide[0])")
-        XCTAssertTrue(wide.allSatisfy { $0.count == 1 + 22 * ids.count })
+        XCTAssertTrue(wide.allSatisfy { $0.count == 1 + 23 * ids.count })
     }
 
     func testASpectrumWithoutAStepLineGetsItsOwnRowInStepOrder() throws {
@@ -102,7 +102,7 @@ final class CSVExportTests: XCTestCase {
     func testTheCrossMeasurementAndTheNormalisedFactorsAreExported() throws {
         let text = """
         {"type":"run","version":1,"models":[{"id":"m"}]}
-        {"type":"step","model":"m","step":3,"loss":1,"chi_loss":0.5,"chi_net":100,"chi_pos":0.25,"grad_sq":12.5,"wall":1,"rows":4,"cross_grad_dot":-2,"cross_chi_loss":0.25,"cross_chi_net":80,"cross_chi_pos":-0.1,"cross_rows":16}
+        {"type":"step","model":"m","step":3,"loss":1,"chi_loss":0.5,"chi_net":100,"chi_pos":0.25,"grad_sq":12.5,"wall":1,"rows":4,"chi_loss_normalized":2,"chi_net_normalized":25,"cross_loss":1.5,"cross_grad_dot":-2,"cross_chi_loss":0.25,"cross_chi_net":80,"cross_chi_pos":-0.1,"cross_rows":16,"cross_chi_loss_normalized":2,"cross_chi_net_normalized":10}
 
         """
         let rows = Self.parse(CSVExport.text(try RunRecord.parse(Data(text.utf8), file: "c.jsonl"), wide: false))
@@ -112,6 +112,7 @@ final class CSVExportTests: XCTestCase {
         XCTAssertEqual(cells["chi_net_normalized"], "25")      // 100 / 4
         XCTAssertEqual(cells["cross_chi_pos"], "-0.1")
         XCTAssertEqual(cells["cross_grad_dot"], "-2")
+        XCTAssertEqual(cells["cross_loss"], "1.5")
         XCTAssertEqual(cells["cross_rows"], "16")
         XCTAssertEqual(cells["cross_chi_loss_normalized"], "2")  // √(4·16) · 0.25
         XCTAssertEqual(cells["cross_chi_net_normalized"], "10")  // 80 / √(4·16)

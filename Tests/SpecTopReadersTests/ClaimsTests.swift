@@ -35,7 +35,7 @@ final class ClaimsTests: XCTestCase {
                 sample.rows = m.rows
                 if let cross = m.cross {
                     let chiPos = cross(step)
-                    sample.cross = CrossBatchSample(gradDot: chiPos * loss * net, chiLoss: loss, chiNet: net, chiPos: chiPos, rows: 8)
+                    sample.cross = CrossBatchSample(loss: loss, gradDot: chiPos * loss * net, chiLoss: loss, chiNet: net, chiPos: chiPos, rows: 8)
                 }
                 lines.append(RecordLines.encode(.metrics(model: m.id, sample)))
             }

@@ -67,4 +67,23 @@ final class RecordReducerTests: XCTestCase {
         XCTAssertNil(record.steps["m\(LiveRun.modelLimit)"])
         XCTAssertTrue(record.warnings.contains { $0.contains("the 3 after the first 1024 are left out") }, "\(record.warnings)")
     }
+
+    /// A step line without `rows` takes n from the header's `data.probe`, so
+    /// its normalised factors exist (RECORD.md); one with `rows` keeps its own.
+    func testRowsFallBackToTheHeadersProbeSize() throws {
+        let text = """
+        {"type":"run","version":1,"data":{"probe":8},"models":[{"id":"m"}]}
+        {"type":"step","model":"m","step":0,"loss":1,"chi_loss":0.5,"chi_net":40,"chi_pos":0.1,"grad_sq":2,"wall":0}
+        {"type":"step","model":"m","step":1,"loss":1,"chi_loss":0.5,"chi_net":40,"chi_pos":0.1,"grad_sq":2,"wall":0,"rows":4,"chi_loss_normalized":2,"chi_net_normalized":10}
+
+        """
+        let record = try RunRecord.parse(Data(text.utf8), file: "r.jsonl")
+        let samples = try XCTUnwrap(record.steps["m"])
+        XCTAssertEqual(samples.map(\.rows), [8, 4])
+        XCTAssertEqual(samples[0].normalizedChiNet, 5)
+        XCTAssertEqual(samples[0].normalizedChiLoss, 4)
+        var live = LiveRun(header: try RecordHeader.decode(Data(text.split(separator: "\n")[0].utf8), file: "r.jsonl"))
+        for line in text.split(separator: "\n").dropFirst() { live.apply(RecordLine.decode(Data(line.utf8))!) }
+        XCTAssertEqual(live.modelSnapshots()[0].history.chiNetNormalized, [5, 10])
+    }
 }

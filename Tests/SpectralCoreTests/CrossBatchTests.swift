@@ -61,7 +61,7 @@ final class CrossBatchTests: XCTestCase {
         probeB.keepsParameterGradient = true
         let ma = probeA.measure(model), mb = probeB.measure(model)
         let dot = zip(probeA.parameterGradient, probeB.parameterGradient).reduce(0) { $0 + $1.0 * $1.1 }
-        return .combining(chiLossA: ma.chiLoss, chiNetA: ma.chiNet, chiLossB: mb.chiLoss, chiNetB: mb.chiNet, gradDot: dot, rows: b.count)
+        return .combining(chiLossA: ma.chiLoss, chiNetA: ma.chiNet, lossB: mb.loss, chiLossB: mb.chiLoss, chiNetB: mb.chiNet, gradDot: dot, rows: b.count)
     }
 
     func testCrossQuantitiesEqualExplicitJacobiansAndGradients() throws {

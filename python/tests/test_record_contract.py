@@ -455,6 +455,11 @@ def engine_corpus(spectop_bin, tmp_path_factory):
         "lanczos": (edited("lanczos", [("exact_limit = 1850 ", "exact_limit = 32 "), ("top_k = 32 ", "top_k = 8 ")]), 10),
         # A Hutchinson trace: estimated χ_net and a "spectrum" event per model.
         "hutchinson": (edited("hutchinson", [('trace = "exact" ', 'trace = "hutchinson" ')]), 10),
+        # A held-out batch B on a log schedule (4 centres a decade, windows of 2), cut at the 30-step budget.
+        "cross-log": (edited("cross-log", [('cross = "off"', 'cross = "heldout"'), ('schedule = "every"', 'schedule = "log"'),
+                                           ('points_per_decade = 10 ', 'points_per_decade = 4 '), ('window = 5 ', 'window = 2 ')]), 30),
+        # B from the training batches, with Hutchinson traces.
+        "cross-train": (edited("cross-train", [('cross = "off"', 'cross = "train"'), ('trace = "exact" ', 'trace = "hutchinson" ')]), 6),
     }
     corpus = {}
     for name, (source, steps) in runs.items():
@@ -466,7 +471,7 @@ def engine_corpus(spectop_bin, tmp_path_factory):
     return corpus
 
 
-ENGINE_RECORDS = ["tiny", "diverging", "reach", "lanczos", "hutchinson"]
+ENGINE_RECORDS = ["tiny", "diverging", "reach", "lanczos", "hutchinson", "cross-log", "cross-train"]
 
 
 @pytest.mark.parametrize("name", ENGINE_RECORDS)
@@ -498,6 +503,28 @@ def test_the_engine_corpus_covers_what_it_should(engine_corpus):
 
     hutchinson = lines("hutchinson")
     assert all(l.get("chi_net_estimate") is True for l in hutchinson if l["type"] == "step")
+
+    # The engine's log schedule is the probe's, step for step, plus the budget's last step (in no window).
+    crossed = lines("cross-log")
+    schedule = LogSchedule(points_per_decade=4, window=2)
+    n = crossed[0]["data"]["probe"]
+    for model in crossed[0]["models"]:
+        assert model["schedule"] == {"kind": "log", "points_per_decade": 4, "window": 2} and model["cross"] == "heldout"
+        steps = [l for l in crossed if l["type"] == "step" and l["model"] == model["id"]]
+        assert [s["step"] for s in steps] == schedule.steps(30) + [30]
+        assert [s.get("window") for s in steps] == [schedule.window_of(s["step"]) for s in steps]
+        for s in steps:
+            assert all(key in s for key in CROSS_FIELDS) and s["rows"] == n and s["cross_rows"] == n
+            assert s["chi_loss_normalized"] == pytest.approx(n * s["chi_loss"], rel=1e-15)
+            assert s["chi_net_normalized"] == pytest.approx(s["chi_net"] / n, rel=1e-15)
+            assert -1 <= s["cross_chi_pos"] <= 1
+            assert s["cross_chi_pos"] == pytest.approx(s["cross_grad_dot"] / (s["cross_chi_loss"] * s["cross_chi_net"]), rel=1e-12)
+    assert any(s["cross_chi_pos"] < 0 for s in crossed if s["type"] == "step"), "a held-out batch interferes at some step"
+
+    trained = lines("cross-train")
+    assert {m["cross"] for m in trained[0]["models"]} == {"train"}
+    steps = [l for l in trained if l["type"] == "step"]
+    assert steps and all(s["cross_chi_net_estimate"] is True and s["cross_rows"] == 32 for s in steps)
     events = [l for l in hutchinson if l["type"] == "event" and l["event"] == "spectrum"]
     assert len(events) == len(hutchinson[0]["models"]) and all("hutchinson" in e["detail"] for e in events)
 

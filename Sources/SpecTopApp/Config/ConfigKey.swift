@@ -208,6 +208,10 @@ extension ConfigKey {
         .integer("training", "steps", \.training.steps, "training steps per model", atLeast: 1),
         .integer("training", "warmup", \.training.warmup, "linear warm-up steps", atLeast: 0),
         .integer("metrics", "every", \.metrics.every, "kernel-free LNP every this many steps", atLeast: 1),
+        .choice("metrics", "schedule", \.metrics.schedule,
+                "every (every `every` steps) | log (log-spaced windows, dense early, as the paper's authors measure)"),
+        .integer("metrics", "points_per_decade", \.metrics.pointsPerDecade, "log schedule: window centres per factor of 10 in the step", atLeast: 1),
+        .integer("metrics", "window", \.metrics.window, "log schedule: consecutive steps measured from each centre", atLeast: 1),
         .integer("metrics", "spectrum_every", \.metrics.spectrumEvery, "exact eNTK spectrum every this many steps (0 = time-based)", atLeast: 0),
         .float("metrics", "spectrum_interval", \.metrics.spectrumInterval, "time-based: at most one spectrum per model per this many seconds") {
             $0 >= 0 && $0.isFinite ? nil : "must be 0 or more seconds"

@@ -104,6 +104,9 @@ package enum ExperimentBuilder {
             traceEstimator: trace, workers: workers,
             recordEvents: recordEvents, onlineSampler: online)
         engine.crossBatch = cross
+        if config.metrics.schedule == .log {
+            engine.logSchedule = .log(pointsPerDecade: config.metrics.pointsPerDecade, window: config.metrics.window)
+        }
         do { try engine.validate() } catch { throw ConfigError(error.description) }
         return PreparedExperiment(config: config, engine: engine, dataName: dataset.name)
     }

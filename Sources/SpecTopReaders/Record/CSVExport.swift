@@ -14,7 +14,7 @@ package enum CSVExport {
     package static let metrics = ["step", "wall", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "chi_net_estimate", "chi_net_stderr",
                           "lambda_eff", "r_eff", "chi_pos_exact", "effective_rank",
                           "rows", "chi_loss_normalized", "chi_net_normalized",
-                          "cross_grad_dot", "cross_chi_loss", "cross_chi_net", "cross_chi_pos", "cross_rows",
+                          "cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net", "cross_chi_pos", "cross_rows",
                           "cross_chi_loss_normalized", "cross_chi_net_normalized"]
     package static var columns: [String] { ["model"] + metrics }
 
@@ -41,8 +41,8 @@ package enum CSVExport {
 
         /// The cross-batch measurement, when the step line has one.
         private var crossCells: [String] {
-            guard let s = sample, let c = s.cross else { return Array(repeating: "", count: 7) }
-            return [number(c.gradDot), number(c.chiLoss), number(c.chiNet), number(c.chiPos), c.rows > 0 ? String(c.rows) : "",
+            guard let s = sample, let c = s.cross else { return Array(repeating: "", count: 8) }
+            return [number(c.loss), number(c.gradDot), number(c.chiLoss), number(c.chiNet), number(c.chiPos), c.rows > 0 ? String(c.rows) : "",
                     number(c.normalizedChiLoss(rowsA: s.rows)), number(c.normalizedChiNet(rowsA: s.rows))]
         }
     }

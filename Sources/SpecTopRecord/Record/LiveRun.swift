@@ -73,7 +73,9 @@ public struct LiveRun: Sendable {
     public mutating func apply(_ line: RecordLine) {
         lineCount += 1
         switch line {
-        case .step(let model, let sample):
+        case .step(let model, var sample):
+            // A writer that does not say n: the header's probe size (RECORD.md).
+            if sample.rows == 0, let n = header.data?.probe, n > 0 { sample.rows = n }
             update(model) { track in
                 track.history.append(sample)
                 if let anchor = track.rateAnchor, sample.wall - anchor.wall <= LiveRun.rateWindow {

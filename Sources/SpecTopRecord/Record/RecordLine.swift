@@ -33,9 +33,10 @@ public enum RecordLine: Sendable, Equatable {
             sample.rows = RecordLine.count(fields[.rows])
             sample.recordedNormalizedChiLoss = fields[.chiLossNormalized]
             sample.recordedNormalizedChiNet = fields[.chiNetNormalized]
+            sample.window = fields[.window].flatMap { $0 >= 0 && $0 < 1e15 && $0 == $0.rounded() ? Int($0) : nil }
             // A cross measurement needs its three values; its χ_pos may be null (undefined).
             if let dot = fields[.crossGradDot], let chiLoss = fields[.crossChiLoss], let chiNet = fields[.crossChiNet] {
-                var cross = CrossBatchSample(gradDot: dot, chiLoss: chiLoss, chiNet: chiNet,
+                var cross = CrossBatchSample(loss: fields[.crossLoss] ?? .nan, gradDot: dot, chiLoss: chiLoss, chiNet: chiNet,
                                              chiPos: fields[.crossChiPos], rows: RecordLine.count(fields[.crossRows]))
                 cross.recordedNormalizedChiLoss = fields[.crossChiLossNormalized]
                 cross.recordedNormalizedChiNet = fields[.crossChiNetNormalized]

@@ -36,7 +36,7 @@ struct RecordLineScanner {
         case loss, chiLoss, chiNet, chiPos, gradSq, wall, chiNetStandardError, chiPosExact, lambdaEff, rEff, effectiveRank
         case modeCount, rEffUncertainty, restWeight
         case rows, chiLossNormalized, chiNetNormalized
-        case crossGradDot, crossChiLoss, crossChiNet, crossChiPos, crossRows, crossChiLossNormalized, crossChiNetNormalized
+        case window, crossLoss, crossGradDot, crossChiLoss, crossChiNet, crossChiPos, crossRows, crossChiLossNormalized, crossChiNetNormalized
     }
 
     enum DensityNumber: String, CaseIterable {
@@ -86,6 +86,8 @@ struct RecordLineScanner {
             case "rows": self = .number(.rows)
             case "chi_loss_normalized": self = .number(.chiLossNormalized)
             case "chi_net_normalized": self = .number(.chiNetNormalized)
+            case "window": self = .number(.window)
+            case "cross_loss": self = .number(.crossLoss)
             case "cross_grad_dot": self = .number(.crossGradDot)
             case "cross_chi_loss": self = .number(.crossChiLoss)
             case "cross_chi_net": self = .number(.crossChiNet)

@@ -110,17 +110,29 @@ public enum RecordValidator {
                 fields.optional("chi_net_stderr", .measurement)
                 fields.optional("layer_chi_net", .measurements)
                 fields.optional("layer_grad_sq", .measurements)
-                for key in ["rows", "cross_rows"] { fields.optional(key, .count) }
-                for key in ["chi_loss_normalized", "chi_net_normalized", "cross_grad_dot", "cross_chi_loss", "cross_chi_net",
-                            "cross_chi_loss_normalized", "cross_chi_net_normalized"] {
+                for key in ["rows", "cross_rows"] {
+                    if let rows = fields.optional(key, .count).flatMap(RecordJSON.int), rows < 1 {
+                        fields.findings.append(Finding(line: lineNumber, message: "\"\(key)\" is 0, not a row count ≥ 1", isNote: false))
+                    }
+                }
+                fields.optional("window", .count)
+                fields.optional("cross_chi_net_estimate", .boolean)
+                for key in ["chi_loss_normalized", "chi_net_normalized", "cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net",
+                            "cross_chi_loss_normalized", "cross_chi_net_normalized", "cross_chi_net_stderr"] {
                     fields.optional(key, .measurement)
                 }
-                // Cauchy–Schwarz bounds χ_pos^{AB} by 1 (a little round-off aside).
-                if let crossChiPos = fields.optional("cross_chi_pos", .measurement) as? NSNumber, abs(crossChiPos.doubleValue) > 1 + 1e-9 {
+                // Cauchy–Schwarz bounds χ_pos^{AB} by 1 (a little round-off aside; an estimated χ_net^{AB} may pass it).
+                if let crossChiPos = fields.optional("cross_chi_pos", .measurement) as? NSNumber, abs(crossChiPos.doubleValue) > 1 + 1e-9,
+                   object["cross_chi_net_estimate"] == nil {
                     fields.findings.append(Finding(line: lineNumber, message: "\"cross_chi_pos\" is \(crossChiPos.doubleValue), outside [-1, 1]", isNote: false))
                 }
-                if object["cross_chi_pos"] != nil, object["cross_grad_dot"] == nil || object["cross_chi_loss"] == nil || object["cross_chi_net"] == nil {
-                    fields.findings.append(Finding(line: lineNumber, message: "\"cross_chi_pos\" without cross_grad_dot, cross_chi_loss and cross_chi_net (readers need all four)", isNote: false))
+                // Fields that only mean something together come together (RECORD.md).
+                for group in RecordValidator.fieldGroups {
+                    let present = group.filter { object[$0] != nil }
+                    if !present.isEmpty && present.count < group.count {
+                        let missing = group.filter { object[$0] == nil }
+                        fields.findings.append(Finding(line: lineNumber, message: "\(present.joined(separator: ", ")) without \(missing.joined(separator: ", ")) (these come together)", isNote: false))
+                    }
                 }
                 findings += fields.findings
                 if let model, let step { order(model, step, spectrum: false) }
@@ -230,6 +242,13 @@ public enum RecordValidator {
             }
         }
     }
+
+    /// Step-line fields that come all together or not at all.
+    static let fieldGroups = [
+        ["rows", "chi_loss_normalized", "chi_net_normalized"],
+        ["cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net", "cross_chi_pos", "cross_rows",
+         "cross_chi_loss_normalized", "cross_chi_net_normalized"],
+    ]
 
     /// The JSON types the specification uses.
     enum Kind {

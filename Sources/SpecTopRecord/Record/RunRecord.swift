@@ -33,6 +33,10 @@ public struct RunRecord: Sendable {
         public var activation: String?
         public var outputScale: Double?
         public var learningRate: Double?
+        /// The steps it is measured at, when the writer said.
+        public var schedule: MeasurementSchedule?
+        /// Where the cross-batch measurement's batch B comes from: "heldout" or "train" (nil: none).
+        public var cross: String?
 
         public init(id: String, width: Int, depth: Int, parameterCount: Int, trainableParameterCount: Int? = nil,
                     stepBudget: Int = 0, trainable: String, mode: TrainingMode) {
@@ -169,7 +173,9 @@ public struct RunRecord: Sendable {
     mutating func apply(_ line: RecordLine) {
         state.apply(line)
         switch line {
-        case .step(let model, let sample):
+        case .step(let model, var sample):
+            // A writer that does not say n: the header's probe size (RECORD.md).
+            if sample.rows == 0, let n = state.header.data?.probe, n > 0 { sample.rows = n }
             steps[model, default: []].append(sample)
             latestStep = max(latestStep, sample.step)
         case .spectrum(let model, let spectrum): spectra[model, default: []].append(spectrum)

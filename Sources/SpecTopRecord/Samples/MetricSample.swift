@@ -25,6 +25,8 @@ public struct MetricSample: Sendable, Equatable {
     /// n, the rows the probe loss averages over (samples; an LM's valid
     /// tokens); 0 when the writer did not say. Sets the normalised factors.
     public var rows: Int = 0
+    /// With a log schedule: the centre step of the window this step belongs to.
+    public var window: Int?
     /// The cross-batch measurement on the same parameters, when recorded.
     public var cross: CrossBatchSample?
     /// The normalised factors as the writer recorded them (nil: derived from `rows`).

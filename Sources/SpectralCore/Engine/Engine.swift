@@ -440,7 +440,8 @@ public final class Engine: @unchecked Sendable {
         var outcome = UnitOutcome(step: run.step, froze: freeze, finished: false, wall: started)
         let budget = run.plan.steps
         let step = run.step
-        if (step % configuration.metricsEvery == 0 || step == budget) && run.lastMeasuredStep != step {
+        let schedule = configuration.measurementSchedule
+        if (schedule.isDue(step) || step == budget) && run.lastMeasuredStep != step {
             let before = Date()
             do {
                 var result: (LNPMeasurement, SpectrumSample?)
@@ -470,6 +471,7 @@ public final class Engine: @unchecked Sendable {
                                               traceIsEstimate: measurement.traceIsEstimate,
                                               layerChiNet: measurement.layerTraces, layerGradSq: measurement.layerGradSq)
                 outcome.metric?.rows = run.probe.rowCount
+                outcome.metric?.window = schedule.window(of: step)
                 outcome.metric?.cross = measurement.cross
                 outcome.divergence = measurement.nonFiniteQuantity.map { "\($0) is not finite at step \(step)" }
             } catch MeasurementError.interrupted {

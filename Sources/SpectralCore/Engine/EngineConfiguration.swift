@@ -73,6 +73,11 @@ public struct EngineConfiguration: Sendable {
     /// The second batch B of the cross-batch measurement (METHOD.md,
     /// *Cross-batch spectral position*); `.off` measures the probe alone.
     public var crossBatch: CrossBatchSource = .off
+    /// Log-spaced measurement windows instead of every `metricsEvery` steps (nil).
+    public var logSchedule: MeasurementSchedule?
+
+    /// The steps measured (besides the last, which always is).
+    public var measurementSchedule: MeasurementSchedule { logSchedule ?? .every(metricsEvery) }
 
     public init(models: [ModelPlan], train: Dataset, probe: Dataset, seed: UInt64, metricsEvery: Int = 1,
                 spectrumEvery: Int? = nil, spectrumInterval: Double = 0.5, spectrumTimeFraction: Double = 0.25,

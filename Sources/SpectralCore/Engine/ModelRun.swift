@@ -98,7 +98,7 @@ public final class ModelRun: @unchecked Sendable {
         let ga = probe.parameterGradient, gb = crossProbe.parameterGradient
         var dot = 0.0
         for k in 0..<min(ga.count, gb.count) { dot += ga[k] * gb[k] }
-        return .combining(chiLossA: a.chiLoss, chiNetA: a.chiNet, chiLossB: b.chiLoss, chiNetB: b.chiNet,
+        return .combining(chiLossA: a.chiLoss, chiNetA: a.chiNet, lossB: b.loss, chiLossB: b.chiLoss, chiNetB: b.chiNet,
                           gradDot: dot, rows: crossProbe.rowCount)
     }
 

@@ -79,6 +79,20 @@ public final class ModelRun: @unchecked Sendable {
         return (measurement, result.1)
     }
 
+    /// The cross-batch measurement for a state dump: B as it stands (the
+    /// held-out batch, or the last training batch measured), with `a` just
+    /// measured on the probe. Nil when the run has no cross batch.
+    func crossMeasurementForDump(a: LNPMeasurement) throws -> CrossBatchSample? {
+        guard let crossProbe else { return nil }
+        // `a`'s parameter gradient is the probe's, kept by its measurement.
+        let b = crossProbe.measure(model, estimator: .exact)
+        let ga = probe.parameterGradient, gb = crossProbe.parameterGradient
+        var dot = 0.0
+        for k in 0..<min(ga.count, gb.count) { dot += ga[k] * gb[k] }
+        return .combining(chiLossA: a.chiLoss, chiNetA: a.chiNet, lossB: b.loss, chiLossB: b.chiLoss, chiNetB: b.chiNet,
+                          gradDot: dot, rows: crossProbe.rowCount)
+    }
+
     /// The cross-batch LNP: batch B measured at the same parameters as the
     /// probe A just was, and the dot product of their parameter gradients.
     /// Overwrites `model.gradients`, as every measurement does.

@@ -69,11 +69,17 @@ public struct LineChart: Sendable {
         let xCoordinates = series.map { s in LineChart.thin(s.xs, to: s.style == .markers ? Int.max : dotColumns).map { xScale.transform($0) ?? .nan } }
         let yCoordinates = series.map { s in LineChart.thin(s.ys, to: s.style == .markers ? Int.max : dotColumns).map { yScale.transform($0) ?? .nan } }
         guard let xr = xRange ?? LineChart.range(of: xCoordinates, scale: xScale),
-              let yr = LineChart.range(of: yCoordinates, scale: yScale) else {
+              var yr = LineChart.range(of: yCoordinates, scale: yScale) else {
             buffer.put("no data yet", x: plotArea.x + 1, y: plotArea.y + plotArea.height / 2, role: .muted, maxWidth: plotArea.width - 1)
             return
         }
 
+        if negativeRole != nil, yScale == .linear, yr.lowerBound < 0, yr.upperBound > 0 {
+            // Room below the zero line: at least a row and a half, so a slightly
+            // negative stretch is drawn below it, not on the chart's bottom edge.
+            let share = Swift.min(0.3, 1.5 / Double(Swift.max(1, plot.height)))
+            yr = Swift.min(yr.lowerBound, -share / (1 - share) * yr.upperBound)...yr.upperBound
+        }
         drawYLabels(into: &buffer, labels: yLabels, range: yr)
         if showXAxis { drawXLabels(into: &buffer, row: xAxisRow, plot: plotArea, range: xr) }
 

@@ -47,3 +47,25 @@ final class MeasurementScheduleTests: XCTestCase {
         XCTAssertNil(MeasurementSchedule(json: ["kind": "log", "points_per_decade": 0, "window": 5]))
     }
 }
+
+/// A log schedule's windows, drawn as their means with their spread.
+final class WindowMeansTests: XCTestCase {
+    func testEachWindowIsItsMeanWithItsExtremesAndLonePointsStandAlone() {
+        var history = MetricHistory()
+        let schedule = MeasurementSchedule.log(pointsPerDecade: 4, window: 2)
+        // Steps 0…6, 10, 11 (windows 0, 1, 1, 3, 3, 5, 5, 10, 10) and the budget's last step 12 (no window).
+        for (k, step) in (schedule.steps(upTo: 12) + [12]).enumerated() {
+            var sample = MetricSample(step: step, loss: Double(k), chiLoss: 1, chiNet: 1, chiPos: nil, gradSq: 1, wall: Double(step))
+            sample.window = schedule.window(of: step)
+            history.append(sample)
+        }
+        XCTAssertTrue(history.hasWindows)
+        let w = history.windowMeans(xs: history.steps.map(Double.init), ys: history.loss)
+        XCTAssertEqual(w.x, [0, 1, 3, 5, 10, 12])
+        XCTAssertEqual(w.mean, [0, 1.5, 3.5, 5.5, 7.5, 9])
+        XCTAssertEqual(w.low, [0, 1, 3, 5, 7, 9])
+        XCTAssertEqual(w.high, [0, 2, 4, 6, 8, 9])
+        // χ_pos undefined everywhere: every window is a gap, never a zero.
+        XCTAssertTrue(history.windowMeans(xs: history.steps.map(Double.init), ys: history.chiPos).mean.allSatisfy(\.isNaN))
+    }
+}

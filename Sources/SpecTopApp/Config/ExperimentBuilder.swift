@@ -70,9 +70,12 @@ package enum ExperimentBuilder {
             // training sequence stay what they are without it), then no longer trained on.
             let excluded = Set(probeSource == .train ? split.probeIndices : [])
             let candidates = (0..<split.train.count).filter { !excluded.contains($0) }
-            let needed = config.metrics.probe + config.training.batch
-            guard candidates.count >= needed else {
-                throw ConfigError("[metrics] cross = \"heldout\" takes \(config.metrics.probe) samples out of training and needs \(needed) beyond the probe; the data has \(candidates.count)")
+            let n = config.metrics.probe
+            guard candidates.count >= n else {
+                throw ConfigError("[metrics] cross = \"heldout\" holds out \(n) samples (the probe size) that are not in the probe; the data has \(candidates.count)")
+            }
+            guard split.train.count - n >= config.training.batch else {
+                throw ConfigError("[metrics] cross = \"heldout\" takes \(n) samples out of training, leaving \(split.train.count - n), fewer than a batch of \(config.training.batch)")
             }
             var generator = SeededGenerator(seed: config.seed).fork(0xC2055)
             let chosen = DataSplit.randomSubset(of: candidates.count, size: config.metrics.probe, generator: &generator).map { candidates[$0] }

@@ -37,4 +37,5 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case cycleRunFilter
     case showAllRuns
     case toggleNormalised
+    case toggleWindowMeans
 }

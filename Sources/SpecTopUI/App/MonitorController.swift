@@ -201,6 +201,13 @@ public final class MonitorController {
             } else {
                 state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
             }
+        case .toggleWindowMeans:
+            if snapshot.models.contains(where: { $0.history.hasWindows }) {
+                state.windowMeans.toggle()
+                localStatus = state.windowMeans ? "each log-schedule window as its mean, with its spread (faint)" : "every measured step"
+            } else {
+                localStatus = "no model here is measured on a log schedule ([metrics] schedule = \"log\", every=\"log\")"
+            }
         case .toggleNormalised:
             state.normalised.toggle()
             localStatus = state.normalised

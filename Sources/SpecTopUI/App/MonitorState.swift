@@ -18,6 +18,8 @@ public struct MonitorState: Sendable, Equatable {
     public var mode: MonitorMode = .live
     /// Show the normalised factors χ_net/n and n·χ_loss instead of the raw ones (`n`).
     public var normalised = false
+    /// Compare view: log-schedule windows as their means with the spread (`W`).
+    public var windowMeans = false
     /// Watch: show only this run's models (`r` cycles through the runs); nil shows all.
     public var runFilter: String?
     /// Compare view: the value cursor as a fraction of the visible x range

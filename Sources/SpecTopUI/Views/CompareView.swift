@@ -133,6 +133,14 @@ public struct CompareView: Sendable {
             let series = order.enumerated().flatMap { position, index -> [ChartSeries] in
                 let model = snapshot.models[index]
                 guard !state.hiddenModels.contains(model.id), let xs = xs(model) else { return [] }
+                if state.windowMeans && model.history.hasWindows {
+                    // Each window's mean, with its spread as two faint lines.
+                    let w = model.history.windowMeans(xs: xs, ys: ys(model, metric))
+                    return [ChartSeries(label: model.id + " (low)", xs: w.x, ys: w.low, role: .muted, glyph: glyphs.fitDot, style: .raw),
+                            ChartSeries(label: model.id + " (high)", xs: w.x, ys: w.high, role: .muted, glyph: glyphs.fitDot, style: .raw),
+                            ChartSeries(label: model.id, xs: w.x, ys: w.mean, role: .series(position), glyph: glyphs.seriesGlyph(position),
+                                        emphasised: index == selectedIndex)]
+                }
                 let ys = ys(model, metric)
                 let line = ChartSeries(label: model.id, xs: xs, ys: state.smoothing.apply(ys, scale: state.yScale(metric)),
                                        role: .series(position), glyph: glyphs.seriesGlyph(position), emphasised: index == selectedIndex)

@@ -26,10 +26,11 @@ build:
 release:
 	$(SWIFT) build -c release --product spectop
 
-# Unit-target classes that take seconds each (100 random-start trials, a
-# spectrum of 10k modes, every hostile number in every line shape): they run
-# with the integration tier, keeping `make unit` under 30 s.
-SLOW_UNIT_TESTS := ^(SpectralCoreTests\.MatrixFreeSpectrumTrialTests|SpecTopReadersTests\.RecordMutationTests)/
+# Unit-target tests that take seconds each (100 random-start trials, a
+# spectrum of 10k modes, every hostile number in every line shape, snapshots
+# read against four busy workers): they run with the integration tier,
+# keeping `make unit` under 30 s.
+SLOW_UNIT_TESTS := ^(SpectralCoreTests\.MatrixFreeSpectrumTrialTests/|SpecTopReadersTests\.RecordMutationTests/|SpectralCoreTests\.EngineTests/testSnapshotsNeverMixSteps$$)
 
 ## unit: the fast tier (no process spawns, no sleeps): numerics, engine, data, UI buffers, config, records;
 ## and every instruction-set copy of the eNTK operator's C kernels that this CPU runs

@@ -1,4 +1,5 @@
 import XCTest
+import SpecTopUI
 import TestSupport
 @testable import SpecTopApp
 @testable import SpecTopReaders
@@ -136,6 +137,11 @@ final class ConfigTests: XCTestCase {
         let readme = try String(contentsOf: SpectopProcess.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
         XCTAssertTrue(readme.contains(ConfigKey.markdownTable()),
                       "README's key table differs from ConfigKey.markdownTable(); it should read:\n<<<TABLE\n\(ConfigKey.markdownTable())TABLE>>>")
+    }
+
+    func testTheREADMEGlossaryIsTheMonitorsGlossary() throws {
+        let readme = try String(contentsOf: SpectopProcess.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(readme.contains(Glossary.markdown), "README's glossary differs from Glossary.markdown; it should read:\n\(Glossary.markdown)")
     }
 
     func testModelPlansFollowWidthsParameterizationsScalesAndModes() throws {

@@ -222,7 +222,15 @@ public final class MonitorController {
             state.themeIndex = (state.themeIndex + 1) % themes.count
             localStatus = "theme \(theme.name)"
         case .toggleHelp:
-            state.showHelp.toggle()
+            // Keys, then the glossary, then closed.
+            if !state.showHelp {
+                state.showHelp = true
+                state.helpPage = 0
+            } else if state.helpPage == 0 {
+                state.helpPage = 1
+            } else {
+                state.showHelp = false
+            }
         case .cursorBackward, .cursorForward:
             // One press moves about one chart column on a 120-column terminal; the first shows it at the latest point.
             let delta = action == .cursorForward ? 1.0 / 80 : -1.0 / 80

@@ -8,6 +8,8 @@ public struct MonitorState: Sendable, Equatable {
     /// The selected model's id; nil selects the first model shown.
     public var selectedModelID: String?
     public var showHelp = false
+    /// The help's page: 0 the keys, 1 the glossary (`?` again turns the page).
+    public var helpPage = 0
     /// The display shows a fixed snapshot while training goes on (`f`).
     public var displayFrozen = false
     /// The metric the `y` key rescales.

@@ -76,7 +76,12 @@ public enum FrameRenderer {
             SpectrumView(model: selected.map { snapshot.models[$0] }, state: state).render(into: &buffer, area: body, glyphs: glyphs)
         }
         if state.showHelp {
-            HelpOverlay(keyTable: keyTable).render(into: &buffer, area: body, glyphs: glyphs)
+            if state.helpPage == 1 {
+                // The whole screen: a dozen entries, some wrapped, fill 80x24.
+                HelpOverlay.renderGlossary(into: &buffer, area: Rect(x: 0, y: 0, width: buffer.width, height: buffer.height), glyphs: glyphs)
+            } else {
+                HelpOverlay(keyTable: keyTable).render(into: &buffer, area: body, glyphs: glyphs)
+            }
         }
     }
 }

@@ -225,7 +225,16 @@ final class CommandLineTests: XCTestCase {
         // Bad input: one line, status 2, nothing written.
         try assertUsageError(["export", record.path, "--csv", record.path, "--force"], contains: "which this export reads")
         XCTAssertEqual(try RunRecord.read(path: record.path).steps.count, 2, "the record survives")
-        try assertUsageError(["export", record.path], contains: "--csv")
+        try assertUsageError(["export", record.path], contains: "--csv OUT.csv (the metrics), --spectra SPECTRA.csv (the spectra), or both")
+        try assertUsageError(["export", record.path, "--csv", out.path, "--spectra", out.path, "--force"], contains: "name the same file")
+        try assertUsageError(["export", record.path, "--csv", "-", "--spectra", "-"], contains: "only one of --csv and --spectra")
+        // The spectra beside the metrics, each file whole; a second run needs --force for either.
+        let spectra = dir.appendingPathComponent("spectra.csv")
+        let both = try SpectopProcess.run(["export", record.path, "--csv", out.path, "--spectra", spectra.path, "--force"])
+        XCTAssertEqual(both.status, 0, both.stderr)
+        XCTAssertEqual(try String(contentsOf: spectra, encoding: .utf8), SpectraExport.text(try RunRecord.read(path: record.path)))
+        XCTAssertTrue(both.stderr.contains("spectra to \(spectra.path)"), both.stderr)
+        try assertUsageError(["export", record.path, "--spectra", spectra.path], contains: "or choose another --spectra")
         try assertUsageError(["export", out.path, "--csv", "-"], contains: "not a spectop record")
         try assertUsageError(["export", dir.appendingPathComponent("none.jsonl").path, "--csv", "-"], contains: "none.jsonl: no such file")
         try assertUsageError(["export", record.path, "--csv", "/nonexistent-dir/x.csv"], contains: "cannot write the CSV to /nonexistent-dir/x.csv")

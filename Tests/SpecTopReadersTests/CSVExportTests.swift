@@ -117,4 +117,46 @@ final class CSVExportTests: XCTestCase {
         XCTAssertEqual(cells["cross_chi_loss_normalized"], "2")  // √(4·16) · 0.25
         XCTAssertEqual(cells["cross_chi_net_normalized"], "10")  // 80 / √(4·16)
     }
+
+    /// `--spectra`: from the rows alone a notebook rebuilds every histogram
+    /// (edges, counts and their uncertainty, residual weights, the ≈0 bin,
+    /// λ_eff's bin) and the listed modes, exact and matrix-free alike.
+    func testTheSpectraCSVRebuildsEveryHistogramAndItsModes() throws {
+        let estimatedHistogram = SpectrumHistogram(log10Edges: [-2, -1, 0.5], counts: [70, 9], residualWeights: [0.25, 0.5],
+                                                   nearZeroCount: 1, nearZeroWeight: 0.125, markerBin: 1, countUncertainty: [4.5, 1.25])
+        let estimate = SpectrumSample(step: 7, eigenvalues: [1, 0.5], weights: [0.375, 0.125], chiPosExact: 0.25, lambdaEff: 0.5,
+                                      rEff: 0.0625, effectiveRank: 12.5, histogram: estimatedHistogram, method: .lanczos, modeCount: 80,
+                                      rEffUncertainty: 0.015625, restWeight: 0.5)
+        let exactHistogram = SpectrumHistogram(eigenvalues: [4, 1, 0.3, 1e-14], weights: [0.5, 0.25, 0.125, 0.125], lambdaEff: 2.2875)
+        let exact = SpectrumSample(step: 2, eigenvalues: [4, 1, 0.3, 1e-14], weights: [0.5, 0.25, 0.125, 0.125], chiPosExact: 0.43,
+                                   lambdaEff: 2.2875, rEff: 0.25, effectiveRank: 2.1, histogram: exactHistogram)
+        let lines = [#"{"type":"run","version":1,"models":[{"id":"=w8"},{"id":"b"}]}"#,
+                     RecordLines.encode(.spectrum(model: "=w8", exact)), RecordLines.encode(.spectrum(model: "=w8", estimate)),
+                     RecordLines.encode(.spectrum(model: "b", exact))]
+        let record = try RunRecord.parse(Data((lines.joined(separator: "\n") + "\n").utf8), file: "s.jsonl")
+        let rows = Self.parse(SpectraExport.text(record))
+        XCTAssertEqual(rows[0], SpectraExport.columns)
+        let table = rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(rows[0], $0)) }
+        XCTAssertEqual(Set(table.map { $0["model"]! }), ["'=w8", "b"], "a formula-like id is made inert")
+        for (model, spectrum) in [("'=w8", exact), ("'=w8", estimate), ("b", exact)] {
+            let mine = table.filter { $0["model"] == model && $0["step"] == String(spectrum.step) }
+            let bins = mine.filter { $0["kind"] == "bin" }
+            let h = spectrum.histogram
+            XCTAssertEqual(bins.map { Int($0["value"]!)! }, h.counts)
+            XCTAssertEqual(bins.map { Double($0["weight"]!)! }, h.residualWeights)
+            XCTAssertEqual(bins.map { Double($0["log10_low"]!)! } + [Double(bins.last!["log10_high"]!)!], h.log10Edges)
+            XCTAssertEqual(bins.firstIndex { $0["marker"] == "1" }, h.markerBin)
+            XCTAssertEqual(bins.compactMap { Double($0["uncertainty"]!) }, h.countUncertainty)
+            let nearZero = try XCTUnwrap(mine.first { $0["kind"] == "near_zero" })
+            XCTAssertEqual(Int(nearZero["value"]!), h.nearZeroCount)
+            XCTAssertEqual(Double(nearZero["weight"]!), h.nearZeroWeight)
+            let modes = mine.filter { $0["kind"] == "mode" }
+            XCTAssertEqual(modes.map { Double($0["value"]!)! }, spectrum.eigenvalues)
+            XCTAssertEqual(modes.map { Double($0["weight"]!)! }, spectrum.weights)
+            XCTAssertEqual(modes.map { Int($0["index"]!)! }, Array(1...spectrum.eigenvalues.count))
+            XCTAssertTrue(mine.allSatisfy { $0["method"] == spectrum.method.rawValue && $0["mode_count"] == String(spectrum.modeCount) })
+            XCTAssertTrue(mine.allSatisfy { Double($0["lambda_eff"]!) == spectrum.lambdaEff && Double($0["rest_weight"]!) == spectrum.restWeight })
+        }
+        XCTAssertEqual(SpectraExport.count(record), 3)
+    }
 }

@@ -234,6 +234,34 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
     }
 
+    /// The default preset (shortened to 300 steps: this tier runs the debug
+    /// binary), recorded and replayed to its end: the claims view's verdicts
+    /// are `spectop claims --json`'s on the same record.
+    func testTheClaimsViewOnTheDefaultPresetSaysWhatClaimsSays() throws {
+        let out = scratch.appendingPathComponent("reach.jsonl").path
+        let recorded = try SpectopProcess.run(["run", "--headless", "--steps", "300", "--out", out], timeout: 600)
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        let claims = try SpectopProcess.run(["claims", out, "--json"])
+        XCTAssertEqual(claims.status, 0, claims.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(claims.stdout.utf8)) as? [String: Any])
+        let verdicts = try XCTUnwrap(json["claims"] as? [[String: Any]]).map { ($0["number"] as? Int ?? 0, $0["verdict"] as? String ?? "") }
+        XCTAssertEqual(verdicts.count, 6)
+        try start("replay \(out)", environment: "TERM=screen LANG=C.UTF-8", width: 140, height: 45)
+        _ = try waitFor { $0.contains("replay") && $0.contains("w512") }
+        try keys("space")
+        try keys("End")
+        _ = try waitFor { $0.contains("params  step 300/300") }
+        try keys("v", "v", "v")
+        let view = try waitFor { $0.contains("the paper's claims on what is on screen") && $0.contains("6  final loss") }
+        for (number, verdict) in verdicts {
+            let mark = ["holds": "✓ holds", "fails": "✗ fails", "n/a": "n/a"][verdict] ?? verdict
+            XCTAssertTrue(view.components(separatedBy: "\n").contains { $0.contains(mark) && $0.contains("\(number)  ") },
+                          "claim \(number) \(verdict) as spectop claims says:\n\(view)")
+        }
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
     func testHomeAndEndWorkInEveryCommonEncodingRegardlessOfTERM() throws {
         let out = scratch.appendingPathComponent("keys.jsonl").path
         let recorded = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "60", "--out", out])

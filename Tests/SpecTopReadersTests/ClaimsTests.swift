@@ -146,6 +146,46 @@ final class ClaimsTests: XCTestCase {
         XCTAssertTrue(replay.snapshot().models.allSatisfy { $0.history.count == 1 }, "scrubbing back rebuilds the history")
     }
 
+    /// The claims view evaluates the same conditions on what the monitor
+    /// holds: at the end of a replay, every verdict and every number equals
+    /// `spectop claims` on the record; mid-run it is the run so far; a model
+    /// frozen live is split at its freeze as in the record.
+    func testTheClaimsViewSaysWhatClaimsSaysOnTheSameRun() throws {
+        for models in [healthyModels(), healthyModels().map { m -> Model in
+            var m = m; if m.width == 8 && !m.frozen { m.curve = { _ in (1, 100, 0.3) } }; return m
+        }] {
+            let record = try record(models, extraLines: [#"{"type":"event","event":"freeze","model":"w32-active","step":25,"wall":25}"#])
+            let replay = ReplaySource(record: record)
+            replay.perform(.togglePause)
+            replay.perform(.jumpToEnd)
+            let live = ClaimsView(snapshot: replay.snapshot(), state: MonitorState(mode: .replay)).report
+            let full = ClaimsEvaluator.evaluate(record)
+            XCTAssertEqual(live.rows.map(\.verdict), full.rows.map(\.verdict))
+            XCTAssertEqual(live.rows.map { $0.conditions.map(\.values) }, full.rows.map { $0.conditions.map(\.values) })
+            XCTAssertEqual(live.rows.map(\.reason), full.rows.map(\.reason))
+            XCTAssertTrue(full.notes.contains { $0.contains("w32-active was frozen at step 25") })
+            XCTAssertEqual(live.notes.filter { $0.contains("frozen at step") }, full.notes.filter { $0.contains("frozen at step") })
+
+            var buffer = CellBuffer(width: 120, height: 40)
+            ClaimsView(snapshot: replay.snapshot(), state: MonitorState(mode: .replay)).render(into: &buffer, area: Rect(x: 0, y: 0, width: 120, height: 40), glyphs: .unicode)
+            for row in full.rows {
+                let mark = row.verdict == .holds ? "✓ holds" : row.verdict == .fails ? "✗ fails" : "n/a"
+                XCTAssertTrue(buffer.lines.contains { $0.contains(mark) && $0.contains("\(row.number)  \(row.title)") }, "claim \(row.number):\n\(buffer.text)")
+            }
+            for condition in full.rows.flatMap(\.conditions) where !condition.pass {
+                XCTAssertTrue(buffer.text.contains(condition.number + " " + condition.description), "failing \(condition.number) shown:\n\(buffer.text)")
+            }
+        }
+        // Part way through, the view judges the run so far.
+        let record = try record(healthyModels())
+        let replay = ReplaySource(record: record)
+        replay.perform(.togglePause)
+        replay.perform(.jumpToStart)
+        replay.perform(.scrub(by: 3))
+        let early = ClaimsView(snapshot: replay.snapshot(), state: MonitorState(mode: .replay)).report
+        XCTAssertEqual(early.verdict(1), .notApplicable, "too few chi_pos samples after 3 steps")
+    }
+
     /// Where the run recorded the cross-batch form, claim 1 checks it too and
     /// the report says how often it was negative, per size, in text and JSON.
     func testTheCrossBatchFormIsCheckedAndInterferenceCounted() throws {

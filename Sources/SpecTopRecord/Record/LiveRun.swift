@@ -199,6 +199,7 @@ public struct LiveRun: Sendable {
                 stepsPerSecond: rate.isFinite ? rate : 0)
             snapshot.divergence = track.stop?.detail
             snapshot.spectrumUnavailable = track.spectrumUnavailable
+            snapshot.freezeStep = track.freezeStep
             snapshot.batchSize = info.batchSize
             snapshot.run = run
             return snapshot

@@ -139,7 +139,7 @@ public final class MonitorController {
             let row = event.y - body.y - 1
             guard body.width >= 100, event.x >= body.maxX - 40, order.indices.contains(row) else { return nil }
             return order[row]
-        case .scaling, .spectrum:
+        case .scaling, .spectrum, .claims:
             return nil
         }
     }

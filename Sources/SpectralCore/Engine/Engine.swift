@@ -509,6 +509,7 @@ public final class Engine: @unchecked Sendable {
             // The step is the first one trained and measured with frozen
             // features: readers split the model's samples there.
             appendEvent(.event(kind: "freeze", model: id, step: snapshot.step, wall: outcome.wall, detail: "features frozen"))
+            snapshot.freezeStep = snapshot.step
         }
         if let metric = outcome.metric {
             snapshot.latest = metric

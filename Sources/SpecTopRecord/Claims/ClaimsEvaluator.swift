@@ -1,5 +1,4 @@
 import Foundation
-import SpecTopRecord
 
 /// The paper's claims, checked on a recorded run (docs/USAGE.md, "Recording, replay and claims").
 /// A report, not a test: every claim gets a verdict, every condition it
@@ -14,6 +13,7 @@ package struct ClaimsReport: Sendable {
     package struct Value: Sendable, Equatable {
         package var name: String
         package var value: Double?
+        package init(name: String, value: Double?) { self.name = name; self.value = value }
     }
 
     /// One checked condition of a claim: a claim holds when all of its hold.
@@ -23,6 +23,9 @@ package struct ClaimsReport: Sendable {
         package var description: String
         package var values: [Value]
         package var pass: Bool
+        package init(number: String, description: String, values: [Value], pass: Bool) {
+            self.number = number; self.description = description; self.values = values; self.pass = pass
+        }
     }
 
     package struct Row: Sendable {
@@ -35,6 +38,10 @@ package struct ClaimsReport: Sendable {
         package var reason: String?
         /// What the verdict left out and why (too few steps, no twin, a live freeze).
         package var notes: [String] = []
+
+        package init(number: Int, title: String, verdict: Verdict, conditions: [Condition], reason: String? = nil, notes: [String] = []) {
+            self.number = number; self.title = title; self.verdict = verdict; self.conditions = conditions; self.reason = reason; self.notes = notes
+        }
 
         /// One line: the reason for n/a, else every condition with its numbers.
         package var details: String {
@@ -113,9 +120,60 @@ package enum ClaimsEvaluator {
     package struct Subject {
         package var info: RunRecord.ModelInfo
         package var samples: [MetricSample]
-        package var spectra: [SpectrumSample]
+        /// The finite r_eff of its spectra (claim 3).
+        package var rEffs: [Double]
         package var id: String { info.id }
         package var size: Int { info.parameterCount }
+    }
+
+    /// What the claims need of one model: its samples in step order, its
+    /// spectra's r_eff at their steps, where a live freeze split it, and
+    /// whether it stopped (diverged or failed).
+    package struct Model {
+        package var info: RunRecord.ModelInfo
+        package var samples: [MetricSample]
+        package var rEffs: [(step: Int, value: Double)]
+        package var freezeStep: Int?
+        package var stopped: Bool
+
+        package init(info: RunRecord.ModelInfo, samples: [MetricSample], rEffs: [(step: Int, value: Double)], freezeStep: Int?, stopped: Bool) {
+            self.info = info; self.samples = samples; self.rEffs = rEffs; self.freezeStep = freezeStep; self.stopped = stopped
+        }
+    }
+
+    /// The claims on a whole record (`spectop claims`).
+    package static func evaluate(_ record: RunRecord) -> ClaimsReport {
+        let models = record.models.map { m in
+            Model(info: m, samples: record.steps[m.id] ?? [],
+                  rEffs: (record.spectra[m.id] ?? []).compactMap { s in s.rEff.flatMap { $0.isFinite ? (s.step, $0) : nil } },
+                  freezeStep: record.freezeStep(of: m.id), stopped: record.divergedModels.contains(m.id))
+        }
+        return evaluate(models, notes: record.warnings)
+    }
+
+    /// The claims on what the monitor shows (the claims view): each model's
+    /// history, as many points as it keeps (all of a run up to 1,024
+    /// measurements, then every other one), and its largest r_eff so far.
+    package static func evaluate(_ snapshots: [ModelSnapshot]) -> ClaimsReport {
+        let models = snapshots.map { m -> Model in
+            let h = m.history
+            let samples = h.steps.indices.map { k in
+                var sample = MetricSample(step: h.steps[k], loss: h.loss[k], chiLoss: .nan, chiNet: h.chiNet[k],
+                                          chiPos: h.chiPos[k].isNaN ? nil : h.chiPos[k], gradSq: .nan, wall: h.wall[k])
+                if k < h.crossChiPos.count, !h.crossChiPos[k].isNaN {
+                    sample.cross = CrossBatchSample(loss: .nan, gradDot: .nan, chiLoss: .nan, chiNet: .nan, chiPos: h.crossChiPos[k])
+                }
+                return sample
+            }
+            var info = RunRecord.ModelInfo(id: m.id, width: m.width, depth: m.depth, parameterCount: m.parameterCount,
+                                           trainableParameterCount: m.trainableParameterCount, stepBudget: m.stepBudget,
+                                           trainable: m.mode == .frozen ? "readout" : "all", mode: m.mode)
+            info.batchSize = m.batchSize
+            return Model(info: info, samples: samples, rEffs: m.maxREff.map { [(m.step, $0)] } ?? [],
+                         freezeStep: m.mode == .active && m.featuresFrozen ? m.freezeStep : nil,
+                         stopped: m.status == .diverged || m.status == .failed)
+        }
+        return evaluate(models, notes: [])
     }
 
     /// The models of one size, for the size claims: one value per size (the
@@ -144,18 +202,19 @@ package enum ClaimsEvaluator {
         return "needs \(needed == 2 ? "two" : "three") or more active sizes (\(sizes))"
     }
 
-    package static func evaluate(_ record: RunRecord) -> ClaimsReport {
-        var notes = record.warnings
-        let diverged = record.divergedModels
+    package static func evaluate(_ models: [Model], notes warnings: [String]) -> ClaimsReport {
+        var notes = warnings
+        let diverged = Set(models.filter(\.stopped).map(\.info.id))
         for id in diverged.sorted() { notes.append("\(id) diverged and is left out of every claim") }
-        let usable = record.models.filter { !diverged.contains($0.id) && !(record.steps[$0.id] ?? []).isEmpty }
+        let byID = Dictionary(models.map { ($0.info.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let usable = models.map(\.info).filter { !diverged.contains($0.id) && !(byID[$0.id]?.samples.isEmpty ?? true) }
             .sorted { ($0.parameterCount, $0.id) < ($1.parameterCount, $1.id) }
         // A live freeze (`F`) turns an active model into a frozen one from the
         // event's step on: that step is the first trained and measured frozen.
-        let freezeSteps = Dictionary(uniqueKeysWithValues: usable.compactMap { m in record.freezeStep(of: m.id).map { (m.id, $0) } })
+        let freezeSteps = Dictionary(uniqueKeysWithValues: usable.compactMap { m in byID[m.id]?.freezeStep.map { (m.id, $0) } })
         func subject(_ m: RunRecord.ModelInfo, _ keep: (Int) -> Bool = { _ in true }) -> Subject {
-            Subject(info: m, samples: (record.steps[m.id] ?? []).filter { keep($0.step) },
-                    spectra: (record.spectra[m.id] ?? []).filter { keep($0.step) })
+            Subject(info: m, samples: (byID[m.id]?.samples ?? []).filter { keep($0.step) },
+                    rEffs: (byID[m.id]?.rEffs ?? []).filter { keep($0.step) }.map(\.value))
         }
         // Per-model dynamics (claims 1, 5): every active model, up to its freeze.
         var dynamics: [Subject] = []
@@ -212,7 +271,8 @@ package enum ClaimsEvaluator {
     /// compare across probe sizes where the raw ones do not; nil when no step line says n.
     static func normalisedNote(_ active: [Subject]) -> String? {
         let parts = active.compactMap { m -> String? in
-            guard let last = m.samples.last(where: { $0.rows > 0 }), let loss = last.normalizedChiLoss, let net = last.normalizedChiNet else { return nil }
+            guard let last = m.samples.last(where: { $0.rows > 0 }), let loss = last.normalizedChiLoss, let net = last.normalizedChiNet,
+                  loss.isFinite, net.isFinite else { return nil }
             return "\(m.id) \(format(loss)), \(format(net)) (n = \(last.rows))"
         }
         guard !parts.isEmpty else { return nil }
@@ -268,8 +328,8 @@ package enum ClaimsEvaluator {
         ]
         var notes: [String] = []
         // r_eff needs the exact spectrum: compared only when every model has one.
-        if active.allSatisfy({ m in m.spectra.contains { $0.rEff?.isFinite == true } }) {
-            let maxima = perSize(sizes) { $0.spectra.compactMap(\.rEff).filter(\.isFinite).max() }
+        if active.allSatisfy({ m in !m.rEffs.isEmpty }) {
+            let maxima = perSize(sizes) { $0.rEffs.max() }
             conditions.append(.init(number: "3.2", description: "max r_eff strictly increases with size", values: maxima,
                                     pass: strictlyIncreasing(maxima.map { $0.value ?? .nan })))
         } else {

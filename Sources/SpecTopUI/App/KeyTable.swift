@@ -62,7 +62,7 @@ public struct KeyTable: Sendable {
         KeyBinding([.backTab], .selectPrevious, "select previous model"),
         KeyBinding([.enter], .toggleSpectrum, "spectrum of selected model", footer: "spectrum"),
         KeyBinding([.escape], .back, "back (close help/spectrum)"),
-        KeyBinding([.character("v")], .cycleView, "cycle grid/compare/scaling/claims", footer: "view"),
+        KeyBinding([.character("v")], .cycleView, "grid/compare/scale/claims", footer: "view"),
         KeyBinding([.character("m")], .cycleFocusedMetric, "focus next metric (for y)"),
         KeyBinding([.character("y")], .toggleYScale, "toggle log/linear y", footer: "log/lin"),
         KeyBinding([.character("n")], .toggleNormalised, "raw/normalised chi factors"),

@@ -26,6 +26,12 @@ build:
 release:
 	$(SWIFT) build -c release --product spectop
 
+# Unit-target tests that take seconds each (100 random-start trials, a
+# spectrum of 10k modes, every hostile number in every line shape, snapshots
+# read against four busy workers): they run with the integration tier,
+# keeping `make unit` under 30 s.
+SLOW_UNIT_TESTS := ^(SpectralCoreTests\.MatrixFreeSpectrumTrialTests/|SpecTopReadersTests\.RecordMutationTests/|SpectralCoreTests\.EngineTests/testSnapshotsNeverMixSteps$$)
+
 ## unit: the fast tier (no process spawns, no sleeps): numerics, engine, data, UI buffers, config, records;
 ## and every instruction-set copy of the eNTK operator's C kernels that this CPU runs
 unit:
@@ -33,7 +39,7 @@ unit:
 	$(SWIFT) build --build-tests
 	@python3 scripts/check-module-dependencies.py
 	@scripts/readme-screen.sh --check
-	$(SWIFT) test --skip-build --filter '^(SpecTopRecordTests|SpecTopReadersTests|SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.'
+	$(SWIFT) test --skip-build --filter '^(SpecTopRecordTests|SpecTopReadersTests|SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.' --skip '$(SLOW_UNIT_TESTS)'
 
 ## readers: the record readers (contract, UI, replay/watch/claims/export/check) built and tested in a
 ## package of their own with no engine and no OpenBLAS, LAPACKE or ARPACK (.build-readers/)
@@ -47,6 +53,7 @@ integration: numpy
 	$(SWIFT) build --build-tests
 	$(SWIFT) build -c release --product spectop
 	$(SWIFT) test --skip-build --filter '^SpecTopIntegrationTests\.'
+	$(SWIFT) test --skip-build --filter '$(SLOW_UNIT_TESTS)'
 
 ## e2e: the monitor in tmux, driven with keys
 e2e:

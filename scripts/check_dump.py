@@ -247,6 +247,7 @@ def reference(model, kind, x, y, fd_check=0, rng=None, spectrum=True):
     r["chi_loss"] = float(g @ g)
     r["chi_net"] = float(sum(layer_trace.values()))  # Tr J J^T = sum of squares of J
     r["grad_sq"] = float(grad @ grad)
+    r["grad"] = grad  # J^T g = the parameter gradient, for the cross-batch dot product
     r["layer_traces"], r["layer_grad_sq"] = layer_trace, layer_grad
     denominator = r["chi_loss"] * r["chi_net"]
     defined = denominator > 0 and math.isfinite(denominator)
@@ -407,6 +408,28 @@ def compare_model(folder, manifest, x, y, args, rng):
             if np.any(eig < 0):
                 add("eigenvalues >= 0", float(eig.min()), 0.0, math.inf, tol, "negative eigenvalue not clamped")
             notes.append("sum(eigenvalues.npy) = %.9g, Tr Theta (reference) = %.9g" % (eig.sum(), ref["chi_net"]))
+    # The cross-batch quantities on batch B (cross_x, cross_y beside the weights): the same
+    # reference on B, at the same parameters, and the paper's definitions from the two.
+    if manifest.get("cross_x"):
+        xb = np.load(os.path.join(folder, manifest["cross_x"])).astype(np.float64)
+        yb = np.load(os.path.join(folder, manifest["cross_y"]))
+        ref_b = reference(model, kind, xb, yb, spectrum=False)
+        dot = float(ref["grad"] @ ref_b["grad"])
+        cross_chi_loss = math.sqrt(ref["chi_loss"] * ref_b["chi_loss"])
+        cross_chi_net = math.sqrt(ref["chi_net"] * ref_b["chi_net"])
+        denominator = cross_chi_loss * cross_chi_net
+        scalar("cross_loss", "cross_loss", ref_b["loss"])
+        scalar("cross_chi_loss", "cross_chi_loss", cross_chi_loss)
+        if not metrics.get("chi_net_is_estimate"):
+            scalar("cross_chi_net", "cross_chi_net", cross_chi_net)
+        # A dot product of two gradients can cancel: compared relative to the larger of |dot| and the bound.
+        got = metrics.get("cross_grad_dot")
+        scale = max(abs(dot), 1e-6 * math.sqrt(ref["grad_sq"] * ref_b["grad_sq"]))
+        if got is None:
+            add("cross_grad_dot", None, dot, math.inf, tol, "missing")
+        else:
+            add("cross_grad_dot", float(got), dot, abs(float(got) - dot) / scale, tol)
+        scalar("cross_chi_pos", "cross_chi_pos", dot / denominator if denominator > 0 else None)
     # Per-layer shares (not in the dump; shown for comparison with the monitor).
     layers = sorted(ref["layer_traces"])
     if ref["chi_net"] > 0:

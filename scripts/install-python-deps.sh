@@ -11,7 +11,8 @@
 # when nothing can be installed; `make python` then fails, not skips.
 # jsonschema (pure Python, from the registry with its dependencies) is not
 # required: without it test_record_contract.py skips its schema checks with
-# a message, and the script still succeeds.
+# a message, and the script still succeeds. The same holds for tensorboard
+# (python/tests/test_loggers.py, below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=python/.venv
@@ -43,5 +44,14 @@ if ! "$py" -c 'import jsonschema' >/dev/null 2>&1; then
   echo "installing jsonschema (record contract tests, docs/record.schema.json)" >&2
   "$py" -m pip install --quiet jsonschema >&2 \
     || echo "could not install jsonschema: the record schema checks in python/tests/test_record_contract.py will be skipped" >&2
+fi
+# tensorboard (for the probe's log_to test with a real SummaryWriter) is not
+# required either: without it that test is skipped with a message. Only what
+# torch.utils.tensorboard's writer needs is installed (--no-deps: no gRPC,
+# no web server).
+if ! "$py" -c 'import torch.utils.tensorboard' >/dev/null 2>&1; then
+  echo "installing tensorboard, protobuf and absl-py (the log_to test with a real SummaryWriter)" >&2
+  "$py" -m pip install --quiet --no-deps tensorboard protobuf absl-py >&2 \
+    || echo "could not install tensorboard: python/tests/test_loggers.py skips its SummaryWriter test" >&2
 fi
 echo "$py"

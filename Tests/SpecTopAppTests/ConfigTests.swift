@@ -1,4 +1,5 @@
 import XCTest
+import SpecTopUI
 import TestSupport
 @testable import SpecTopApp
 @testable import SpecTopReaders
@@ -110,6 +111,13 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(message { $0.models.modes = [] }, "[models] modes must name active, frozen or both")
         XCTAssertEqual(message { $0.models.widths = [8, 8] }, "[models] widths lists a width twice")
         XCTAssertEqual(message { $0.training.momentum = 1 }, "[training] momentum must be in [0, 1), got 1.0")
+        // A held-out batch B: probe-sized, outside the probe, leaving at least a batch to train on.
+        XCTAssertEqual(message { $0.metrics.cross = .heldout; $0.metrics.probe = 200 },
+                       "[metrics] cross = \"heldout\" holds out 200 samples (the probe size) that are not in the probe; the data has 100")
+        XCTAssertEqual(message { $0.metrics.cross = .heldout; $0.metrics.probe = 128; $0.training.batch = 256 },
+                       "[metrics] cross = \"heldout\" takes 128 samples out of training, leaving 172, fewer than a batch of 256")
+        XCTAssertEqual(message { $0.metrics.cross = .heldout; $0.metrics.probe = 150; $0.training.batch = 150 }, "no error",
+                       "B = the 150 rows outside the probe; training keeps the other 150, the probe")
         XCTAssertEqual(message { $0.metrics.hutchinsonSamples = 0 }, "[metrics] hutchinson_samples must be at least 1, got 0")
     }
 
@@ -127,7 +135,13 @@ final class ConfigTests: XCTestCase {
 
     func testTheREADMEKeyTableIsTheKeyTable() throws {
         let readme = try String(contentsOf: SpectopProcess.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        XCTAssertTrue(readme.contains(ConfigKey.markdownTable()), "README's key table differs from ConfigKey.markdownTable(): regenerate it")
+        XCTAssertTrue(readme.contains(ConfigKey.markdownTable()),
+                      "README's key table differs from ConfigKey.markdownTable(); it should read:\n<<<TABLE\n\(ConfigKey.markdownTable())TABLE>>>")
+    }
+
+    func testTheREADMEGlossaryIsTheMonitorsGlossary() throws {
+        let readme = try String(contentsOf: SpectopProcess.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(readme.contains(Glossary.markdown), "README's glossary differs from Glossary.markdown; it should read:\n\(Glossary.markdown)")
     }
 
     func testModelPlansFollowWidthsParameterizationsScalesAndModes() throws {

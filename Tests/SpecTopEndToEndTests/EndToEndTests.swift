@@ -196,6 +196,72 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
     }
 
+    /// A run with a held-out batch B, replayed: every panel has its cross χ_pos
+    /// row, the compare view a cross χ_pos chart with its zero line, and `n`
+    /// switches χ_net to the normalised χ_net/n.
+    func testTheCrossBatchLineAndItsZeroLineAsAUserSeesThem() throws {
+        let printed = try SpectopProcess.run(["run", "--preset", "tiny", "--print-config"])
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        let config = scratch.appendingPathComponent("cross.toml")
+        try printed.stdout.replacingOccurrences(of: "cross = \"off\"", with: "cross = \"heldout\"").write(to: config, atomically: true, encoding: .utf8)
+        let out = scratch.appendingPathComponent("cross.jsonl").path
+        let recorded = try SpectopProcess.run(["run", "--config", config.path, "--headless", "--steps", "120", "--out", out])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        try start("replay \(out)", environment: "TERM=screen LANG=C.UTF-8")
+        _ = try waitFor { $0.contains("w32-frozen") && $0.contains("replay") }
+        try keys("space")
+        try keys("End")
+        // The panels' own step, not the status line's (which a key updates first).
+        let grid = try waitFor { $0.contains("params  step 120/120") && $0.contains("cross χ_pos") }
+        XCTAssertTrue(grid.contains("cross χ_pos"), "a cross row in the panels:\n\(grid)")
+        try keys("v")
+        // The zero line: a row of ─ inside the cross chart, right of its y axis, above the chart's last row.
+        func zeroRows(_ screen: String) -> (rows: [String], chart: [String]) {
+            let lines = screen.components(separatedBy: "\n")
+            guard let title = lines.firstIndex(where: { $0.contains("cross χ_pos (probe vs batch B)") }) else { return ([], []) }
+            let chart = Array(lines[(title + 1)...].prefix { $0.contains("│") })
+            return (chart.filter { $0.filter { $0 == "─" }.count >= 20 }, chart)
+        }
+        let compare = try waitFor { !zeroRows($0).rows.isEmpty }
+        XCTAssertTrue(compare.contains("cross χ_pos (probe vs batch B) [lin]"), compare)
+        let (rows, chart) = zeroRows(compare)
+        XCTAssertEqual(rows.count, 1, "one zero line:\n\(compare)")
+        XCTAssertNotEqual(rows.first, chart.last, "the zero line is not the bottom edge: below it is the interference:\n\(compare)")
+        try keys("n")
+        let normalised = try waitFor { $0.contains("χ_net/n") }
+        XCTAssertTrue(normalised.contains("χ_net/n"), normalised)
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
+    /// The default preset (shortened to 300 steps: this tier runs the debug
+    /// binary), recorded and replayed to its end: the claims view's verdicts
+    /// are `spectop claims --json`'s on the same record.
+    func testTheClaimsViewOnTheDefaultPresetSaysWhatClaimsSays() throws {
+        let out = scratch.appendingPathComponent("reach.jsonl").path
+        let recorded = try SpectopProcess.run(["run", "--headless", "--steps", "300", "--out", out], timeout: 600)
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        let claims = try SpectopProcess.run(["claims", out, "--json"])
+        XCTAssertEqual(claims.status, 0, claims.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(claims.stdout.utf8)) as? [String: Any])
+        let verdicts = try XCTUnwrap(json["claims"] as? [[String: Any]]).map { ($0["number"] as? Int ?? 0, $0["verdict"] as? String ?? "") }
+        XCTAssertEqual(verdicts.count, 6)
+        try start("replay \(out)", environment: "TERM=screen LANG=C.UTF-8", width: 140, height: 45)
+        _ = try waitFor { $0.contains("replay") && $0.contains("w512") }
+        try keys("space")
+        try keys("End")
+        _ = try waitFor { $0.contains("params  step 300/300") }
+        try keys("v", "v", "v")
+        let view = try waitFor { $0.contains("the paper's claims on what is on screen") && $0.contains("6  final loss") }
+        for (number, verdict) in verdicts {
+            let mark = ["holds": "✓ holds", "fails": "✗ fails", "n/a": "n/a"][verdict] ?? verdict
+            XCTAssertTrue(view.components(separatedBy: "\n").contains { $0.contains(mark) && $0.contains("\(number)  ") },
+                          "claim \(number) \(verdict) as spectop claims says:\n\(view)")
+        }
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
     func testHomeAndEndWorkInEveryCommonEncodingRegardlessOfTERM() throws {
         let out = scratch.appendingPathComponent("keys.jsonl").path
         let recorded = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "60", "--out", out])

@@ -196,7 +196,7 @@ final class CommandLineTests: XCTestCase {
         let stdout = try SpectopProcess.run(["export", record.path, "--csv", "-"])
         XCTAssertEqual(stdout.status, 0, stdout.stderr)
         XCTAssertEqual(stdout.stdout, expected)
-        XCTAssertTrue(stdout.stdout.hasPrefix("model,step,wall,loss,chi_loss,chi_net,chi_pos,grad_sq,chi_net_estimate,chi_net_stderr,lambda_eff,r_eff,chi_pos_exact,effective_rank\n\"w8,\"\"active\"\"\",0,"), stdout.stdout)
+        XCTAssertTrue(stdout.stdout.hasPrefix("model,step,wall,loss,chi_loss,chi_net,chi_pos,grad_sq,chi_net_estimate,chi_net_stderr,lambda_eff,r_eff,chi_pos_exact,effective_rank,rows,chi_loss_normalized,chi_net_normalized,cross_loss,cross_grad_dot,cross_chi_loss,cross_chi_net,cross_chi_pos,cross_rows,cross_chi_loss_normalized,cross_chi_net_normalized\n\"w8,\"\"active\"\"\",0,"), stdout.stdout)
         XCTAssertEqual(stdout.stdout.split(separator: "\n").count, 1 + 2 * 21)
 
         let written = try SpectopProcess.run(["export", record.path, "--csv", out.path])
@@ -225,7 +225,16 @@ final class CommandLineTests: XCTestCase {
         // Bad input: one line, status 2, nothing written.
         try assertUsageError(["export", record.path, "--csv", record.path, "--force"], contains: "which this export reads")
         XCTAssertEqual(try RunRecord.read(path: record.path).steps.count, 2, "the record survives")
-        try assertUsageError(["export", record.path], contains: "--csv")
+        try assertUsageError(["export", record.path], contains: "--csv OUT.csv (the metrics), --spectra SPECTRA.csv (the spectra), or both")
+        try assertUsageError(["export", record.path, "--csv", out.path, "--spectra", out.path, "--force"], contains: "name the same file")
+        try assertUsageError(["export", record.path, "--csv", "-", "--spectra", "-"], contains: "only one of --csv and --spectra")
+        // The spectra beside the metrics, each file whole; a second run needs --force for either.
+        let spectra = dir.appendingPathComponent("spectra.csv")
+        let both = try SpectopProcess.run(["export", record.path, "--csv", out.path, "--spectra", spectra.path, "--force"])
+        XCTAssertEqual(both.status, 0, both.stderr)
+        XCTAssertEqual(try String(contentsOf: spectra, encoding: .utf8), SpectraExport.text(try RunRecord.read(path: record.path)))
+        XCTAssertTrue(both.stderr.contains("spectra to \(spectra.path)"), both.stderr)
+        try assertUsageError(["export", record.path, "--spectra", spectra.path], contains: "or choose another --spectra")
         try assertUsageError(["export", out.path, "--csv", "-"], contains: "not a spectop record")
         try assertUsageError(["export", dir.appendingPathComponent("none.jsonl").path, "--csv", "-"], contains: "none.jsonl: no such file")
         try assertUsageError(["export", record.path, "--csv", "/nonexistent-dir/x.csv"], contains: "cannot write the CSV to /nonexistent-dir/x.csv")

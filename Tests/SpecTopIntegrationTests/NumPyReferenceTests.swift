@@ -141,6 +141,35 @@ final class NumPyReferenceTests: XCTestCase {
         try assertReferenceAgrees(config, models: 2)
     }
 
+    /// The cross-batch quantities (held-out B, and a training batch B) from
+    /// the dump's batch B against NumPy's two explicit Jacobians and gradients.
+    func testCrossBatchQuantitiesMatchNumPy() throws {
+        for (cross, outputs) in [(CrossKind.heldout, 1), (.train, 3)] {
+            var config = teacher(outputs: outputs)
+            config.models.widths = [8]
+            config.metrics.cross = cross
+            let directory = try dump(config)
+            let manifest = try XCTUnwrap(JSONSerialization.jsonObject(
+                with: Data(contentsOf: directory.appendingPathComponent("w8-active/manifest.json"))) as? [String: Any])
+            XCTAssertEqual(manifest["cross_x"] as? String, "cross_x.npy", "\(cross)")
+            let metrics = try XCTUnwrap(manifest["metrics"] as? [String: Any])
+            XCTAssertNotNil(metrics["cross_chi_pos"] as? Double, "\(cross)")
+            let result = try check(directory)
+            XCTAssertEqual(result.status, 0, "\(cross): check_dump.py disagrees with spectop:\n\(result.text)")
+            XCTAssertTrue(result.text.contains("cross_chi_pos") && result.text.contains("cross_grad_dot"), result.text)
+
+            // A cross χ_pos off by 0.1 % is caught.
+            let url = directory.appendingPathComponent("w8-active/manifest.json")
+            var edited = manifest, editedMetrics = metrics
+            editedMetrics["cross_chi_pos"] = try XCTUnwrap(metrics["cross_chi_pos"] as? Double) * 1.001
+            edited["metrics"] = editedMetrics
+            try JSONSerialization.data(withJSONObject: edited).write(to: url)
+            let perturbed = try check(directory, extra: ["--quiet"])
+            XCTAssertEqual(perturbed.status, 1, perturbed.text)
+            XCTAssertTrue(perturbed.text.contains("cross_chi_pos"), perturbed.text)
+        }
+    }
+
     /// The check itself must be able to fail: a dump whose χ_pos is off by
     /// 0.1 % (or whose eigenvalue is) is rejected with exit status 1.
     func testCheckerRejectsAPerturbedDump() throws {

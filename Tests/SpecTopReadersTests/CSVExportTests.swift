@@ -42,20 +42,23 @@ final class CSVExportTests: XCTestCase {
     func testLongFormHasOneRowPerModelAndStepWithEveryMetric() throws {
         let rows = Self.parse(CSVExport.text(try record(ids: ["w8-active", "w8-frozen"]), wide: false))
         XCTAssertEqual(rows[0], ["model", "step", "wall", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "chi_net_estimate", "chi_net_stderr",
-                                 "lambda_eff", "r_eff", "chi_pos_exact", "effective_rank"])
+                                 "lambda_eff", "r_eff", "chi_pos_exact", "effective_rank",
+                                 "rows", "chi_loss_normalized", "chi_net_normalized", "cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net",
+                                 "cross_chi_pos", "cross_rows", "cross_chi_loss_normalized", "cross_chi_net_normalized"])
         XCTAssertEqual(rows.count, 1 + 6)
-        XCTAssertTrue(rows.allSatisfy { $0.count == 14 })
-        XCTAssertEqual(rows[1], ["w8-active", "0", "0", "1", "0.5", "100", "", "3", "false", "", "", "", "", ""], "chi_pos undefined at step 0: empty")
-        XCTAssertEqual(rows[3], ["w8-active", "2", "1", "0.3333333333333333", "0.5", "100", "0.25", "3", "false", "", "1.5", "0.5", "0.25", "1.8"])
+        XCTAssertTrue(rows.allSatisfy { $0.count == 25 })
+        let noCross = Array(repeating: "", count: 11)
+        XCTAssertEqual(rows[1], ["w8-active", "0", "0", "1", "0.5", "100", "", "3", "false", "", "", "", "", ""] + noCross, "chi_pos undefined at step 0: empty")
+        XCTAssertEqual(rows[3], ["w8-active", "2", "1", "0.3333333333333333", "0.5", "100", "0.25", "3", "false", "", "1.5", "0.5", "0.25", "1.8"] + noCross)
         XCTAssertEqual(rows[4][0...1], ["w8-frozen", "0"])
         XCTAssertEqual(rows[4][8...9], ["true", "4"], "an estimate says so, with its standard error")
     }
 
     func testWideFormHasOneRowPerStepAndAColumnPerModelAndMetric() throws {
         let rows = Self.parse(CSVExport.text(try record(ids: ["a", "b"]), wide: true))
-        XCTAssertEqual(rows[0].count, 1 + 2 * 12)
+        XCTAssertEqual(rows[0].count, 1 + 2 * 23)
         XCTAssertEqual(rows[0][0...2], ["step", "a:wall", "a:loss"])
-        XCTAssertEqual(rows[0][13...14], ["b:wall", "b:loss"])
+        XCTAssertEqual(rows[0][24...25], ["b:wall", "b:loss"])
         XCTAssertEqual(rows.map { $0[0] }, ["step", "0", "1", "2"])
         XCTAssertEqual(rows[3][rows[0].firstIndex(of: "b:r_eff")!], "0.5")
         XCTAssertEqual(rows[1][rows[0].firstIndex(of: "b:loss")!], "0.5")
@@ -66,13 +69,13 @@ final class CSVExportTests: XCTestCase {
         let text = CSVExport.text(try record(ids: ids), wide: false)
         let rows = Self.parse(text)
         XCTAssertEqual(rows.count, 1 + 3 * ids.count)
-        XCTAssertTrue(rows.allSatisfy { $0.count == 14 }, "every row keeps its 14 fields")
+        XCTAssertTrue(rows.allSatisfy { $0.count == 25 }, "every row keeps its 25 fields")
         XCTAssertEqual(Set(rows.dropFirst().map { $0[0] }), Set(ids))
         XCTAssertTrue(text.contains("\"say \"\"hi\"\"\",0,"), text)
         XCTAssertTrue(text.contains("\nplain,0,"), "plain fields stay unquoted")
         let wide = Self.parse(CSVExport.text(try record(ids: ids), wide: true))
         XCTAssertTrue(wide[0].contains("w8,active:loss") && wide[0].contains("say \"hi\":loss"), "\(wide[0])")
-        XCTAssertTrue(wide.allSatisfy { $0.count == 1 + 12 * ids.count })
+        XCTAssertTrue(wide.allSatisfy { $0.count == 1 + 23 * ids.count })
     }
 
     func testASpectrumWithoutAStepLineGetsItsOwnRowInStepOrder() throws {
@@ -92,5 +95,68 @@ final class CSVExportTests: XCTestCase {
         CSVExport.write(record, wide: false, chunkBytes: 64) { chunks.append($0) }
         XCTAssertGreaterThan(chunks.count, 3)
         XCTAssertEqual(chunks.joined(), CSVExport.text(record, wide: false))
+    }
+
+    /// A step line with rows and a cross measurement: n, the normalised
+    /// factors and the cross columns, raw and normalised with √(|A||B|).
+    func testTheCrossMeasurementAndTheNormalisedFactorsAreExported() throws {
+        let text = """
+        {"type":"run","version":1,"models":[{"id":"m"}]}
+        {"type":"step","model":"m","step":3,"loss":1,"chi_loss":0.5,"chi_net":100,"chi_pos":0.25,"grad_sq":12.5,"wall":1,"rows":4,"chi_loss_normalized":2,"chi_net_normalized":25,"cross_loss":1.5,"cross_grad_dot":-2,"cross_chi_loss":0.25,"cross_chi_net":80,"cross_chi_pos":-0.1,"cross_rows":16,"cross_chi_loss_normalized":2,"cross_chi_net_normalized":10}
+
+        """
+        let rows = Self.parse(CSVExport.text(try RunRecord.parse(Data(text.utf8), file: "c.jsonl"), wide: false))
+        let cells = Dictionary(uniqueKeysWithValues: zip(rows[0], rows[1]))
+        XCTAssertEqual(cells["rows"], "4")
+        XCTAssertEqual(cells["chi_loss_normalized"], "2")      // 4 · 0.5
+        XCTAssertEqual(cells["chi_net_normalized"], "25")      // 100 / 4
+        XCTAssertEqual(cells["cross_chi_pos"], "-0.1")
+        XCTAssertEqual(cells["cross_grad_dot"], "-2")
+        XCTAssertEqual(cells["cross_loss"], "1.5")
+        XCTAssertEqual(cells["cross_rows"], "16")
+        XCTAssertEqual(cells["cross_chi_loss_normalized"], "2")  // √(4·16) · 0.25
+        XCTAssertEqual(cells["cross_chi_net_normalized"], "10")  // 80 / √(4·16)
+    }
+
+    /// `--spectra`: from the rows alone a notebook rebuilds every histogram
+    /// (edges, counts and their uncertainty, residual weights, the ≈0 bin,
+    /// λ_eff's bin) and the listed modes, exact and matrix-free alike.
+    func testTheSpectraCSVRebuildsEveryHistogramAndItsModes() throws {
+        let estimatedHistogram = SpectrumHistogram(log10Edges: [-2, -1, 0.5], counts: [70, 9], residualWeights: [0.25, 0.5],
+                                                   nearZeroCount: 1, nearZeroWeight: 0.125, markerBin: 1, countUncertainty: [4.5, 1.25])
+        let estimate = SpectrumSample(step: 7, eigenvalues: [1, 0.5], weights: [0.375, 0.125], chiPosExact: 0.25, lambdaEff: 0.5,
+                                      rEff: 0.0625, effectiveRank: 12.5, histogram: estimatedHistogram, method: .lanczos, modeCount: 80,
+                                      rEffUncertainty: 0.015625, restWeight: 0.5)
+        let exactHistogram = SpectrumHistogram(eigenvalues: [4, 1, 0.3, 1e-14], weights: [0.5, 0.25, 0.125, 0.125], lambdaEff: 2.2875)
+        let exact = SpectrumSample(step: 2, eigenvalues: [4, 1, 0.3, 1e-14], weights: [0.5, 0.25, 0.125, 0.125], chiPosExact: 0.43,
+                                   lambdaEff: 2.2875, rEff: 0.25, effectiveRank: 2.1, histogram: exactHistogram)
+        let lines = [#"{"type":"run","version":1,"models":[{"id":"=w8"},{"id":"b"}]}"#,
+                     RecordLines.encode(.spectrum(model: "=w8", exact)), RecordLines.encode(.spectrum(model: "=w8", estimate)),
+                     RecordLines.encode(.spectrum(model: "b", exact))]
+        let record = try RunRecord.parse(Data((lines.joined(separator: "\n") + "\n").utf8), file: "s.jsonl")
+        let rows = Self.parse(SpectraExport.text(record))
+        XCTAssertEqual(rows[0], SpectraExport.columns)
+        let table = rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(rows[0], $0)) }
+        XCTAssertEqual(Set(table.map { $0["model"]! }), ["'=w8", "b"], "a formula-like id is made inert")
+        for (model, spectrum) in [("'=w8", exact), ("'=w8", estimate), ("b", exact)] {
+            let mine = table.filter { $0["model"] == model && $0["step"] == String(spectrum.step) }
+            let bins = mine.filter { $0["kind"] == "bin" }
+            let h = spectrum.histogram
+            XCTAssertEqual(bins.map { Int($0["value"]!)! }, h.counts)
+            XCTAssertEqual(bins.map { Double($0["weight"]!)! }, h.residualWeights)
+            XCTAssertEqual(bins.map { Double($0["log10_low"]!)! } + [Double(bins.last!["log10_high"]!)!], h.log10Edges)
+            XCTAssertEqual(bins.firstIndex { $0["marker"] == "1" }, h.markerBin)
+            XCTAssertEqual(bins.compactMap { Double($0["uncertainty"]!) }, h.countUncertainty)
+            let nearZero = try XCTUnwrap(mine.first { $0["kind"] == "near_zero" })
+            XCTAssertEqual(Int(nearZero["value"]!), h.nearZeroCount)
+            XCTAssertEqual(Double(nearZero["weight"]!), h.nearZeroWeight)
+            let modes = mine.filter { $0["kind"] == "mode" }
+            XCTAssertEqual(modes.map { Double($0["value"]!)! }, spectrum.eigenvalues)
+            XCTAssertEqual(modes.map { Double($0["weight"]!)! }, spectrum.weights)
+            XCTAssertEqual(modes.map { Int($0["index"]!)! }, Array(1...spectrum.eigenvalues.count))
+            XCTAssertTrue(mine.allSatisfy { $0["method"] == spectrum.method.rawValue && $0["mode_count"] == String(spectrum.modeCount) })
+            XCTAssertTrue(mine.allSatisfy { Double($0["lambda_eff"]!) == spectrum.lambdaEff && Double($0["rest_weight"]!) == spectrum.restWeight })
+        }
+        XCTAssertEqual(SpectraExport.count(record), 3)
     }
 }

@@ -16,6 +16,10 @@ final class ClaimsTests: XCTestCase {
         var curve: (Int) -> (Double, Double, Double?)
         var steps = 40
         var rEff: Double?
+        /// The cross-batch χ_pos^{AB} at each step (nil: not recorded).
+        var cross: ((Int) -> Double)? = nil
+        /// n, the probe rows (0: not recorded).
+        var rows = 0
     }
 
     private func record(_ models: [Model], extraLines: [String] = []) throws -> RunRecord {
@@ -27,7 +31,12 @@ final class ClaimsTests: XCTestCase {
         for m in models {
             for step in 0...m.steps {
                 let (loss, net, pos) = m.curve(step)
-                let sample = MetricSample(step: step, loss: loss, chiLoss: loss, chiNet: net, chiPos: pos, gradSq: loss * net * (pos ?? 0), wall: Double(step))
+                var sample = MetricSample(step: step, loss: loss, chiLoss: loss, chiNet: net, chiPos: pos, gradSq: loss * net * (pos ?? 0), wall: Double(step))
+                sample.rows = m.rows
+                if let cross = m.cross {
+                    let chiPos = cross(step)
+                    sample.cross = CrossBatchSample(loss: loss, gradDot: chiPos * loss * net, chiLoss: loss, chiNet: net, chiPos: chiPos, rows: 8)
+                }
                 lines.append(RecordLines.encode(.metrics(model: m.id, sample)))
             }
             if let r = m.rEff {
@@ -135,5 +144,81 @@ final class ClaimsTests: XCTestCase {
         XCTAssertTrue(end.models.allSatisfy { $0.step == 40 && $0.status == .finished })
         replay.perform(.scrub(by: -100))
         XCTAssertTrue(replay.snapshot().models.allSatisfy { $0.history.count == 1 }, "scrubbing back rebuilds the history")
+    }
+
+    /// The claims view evaluates the same conditions on what the monitor
+    /// holds: at the end of a replay, every verdict and every number equals
+    /// `spectop claims` on the record; mid-run it is the run so far; a model
+    /// frozen live is split at its freeze as in the record.
+    func testTheClaimsViewSaysWhatClaimsSaysOnTheSameRun() throws {
+        for models in [healthyModels(), healthyModels().map { m -> Model in
+            var m = m; if m.width == 8 && !m.frozen { m.curve = { _ in (1, 100, 0.3) } }; return m
+        }] {
+            let record = try record(models, extraLines: [#"{"type":"event","event":"freeze","model":"w32-active","step":25,"wall":25}"#])
+            let replay = ReplaySource(record: record)
+            replay.perform(.togglePause)
+            replay.perform(.jumpToEnd)
+            let live = ClaimsView(snapshot: replay.snapshot(), state: MonitorState(mode: .replay)).report
+            let full = ClaimsEvaluator.evaluate(record)
+            XCTAssertEqual(live.rows.map(\.verdict), full.rows.map(\.verdict))
+            XCTAssertEqual(live.rows.map { $0.conditions.map(\.values) }, full.rows.map { $0.conditions.map(\.values) })
+            XCTAssertEqual(live.rows.map(\.reason), full.rows.map(\.reason))
+            XCTAssertTrue(full.notes.contains { $0.contains("w32-active was frozen at step 25") })
+            XCTAssertEqual(live.notes.filter { $0.contains("frozen at step") }, full.notes.filter { $0.contains("frozen at step") })
+
+            var buffer = CellBuffer(width: 120, height: 40)
+            ClaimsView(snapshot: replay.snapshot(), state: MonitorState(mode: .replay)).render(into: &buffer, area: Rect(x: 0, y: 0, width: 120, height: 40), glyphs: .unicode)
+            for row in full.rows {
+                let mark = row.verdict == .holds ? "✓ holds" : row.verdict == .fails ? "✗ fails" : "n/a"
+                XCTAssertTrue(buffer.lines.contains { $0.contains(mark) && $0.contains("\(row.number)  \(row.title)") }, "claim \(row.number):\n\(buffer.text)")
+            }
+            for condition in full.rows.flatMap(\.conditions) where !condition.pass {
+                XCTAssertTrue(buffer.text.contains(condition.number + " " + condition.description), "failing \(condition.number) shown:\n\(buffer.text)")
+            }
+        }
+        // Part way through, the view judges the run so far.
+        let record = try record(healthyModels())
+        let replay = ReplaySource(record: record)
+        replay.perform(.togglePause)
+        replay.perform(.jumpToStart)
+        replay.perform(.scrub(by: 3))
+        let early = ClaimsView(snapshot: replay.snapshot(), state: MonitorState(mode: .replay)).report
+        XCTAssertEqual(early.verdict(1), .notApplicable, "too few chi_pos samples after 3 steps")
+    }
+
+    /// Where the run recorded the cross-batch form, claim 1 checks it too and
+    /// the report says how often it was negative, per size, in text and JSON.
+    func testTheCrossBatchFormIsCheckedAndInterferenceCounted() throws {
+        var models = healthyModels()
+        for k in models.indices where !models[k].frozen {
+            // Falls like the self form; at w8 every fourth measurement below zero.
+            let interferes = models[k].width == 8
+            models[k].cross = { step in interferes && step % 4 == 1 ? -0.05 : 0.4 * (1 - Double(step) / 40) + 0.01 }
+            models[k].rows = 64
+        }
+        let record = try record(models)
+        let report = ClaimsEvaluator.evaluate(record)
+        let cross = try XCTUnwrap(report.rows[0].condition("1.3"), report.rows[0].details)
+        XCTAssertTrue(cross.pass, report.rows[0].details)
+        XCTAssertEqual(cross.values.map(\.name), ["w8-active", "w32-active", "w128-active"])
+        XCTAssertEqual(report.interference.map(\.size), [100, 1_000, 10_000])
+        XCTAssertEqual(report.interference[0].measurements, 41)
+        XCTAssertEqual(report.interference[0].negative, 10)   // steps 1, 5, …, 37
+        XCTAssertEqual(report.interference[1].negative, 0)
+        let text = ClaimsEvaluator.render(report, record: record)
+        XCTAssertTrue(text.contains("interference (cross-batch chi_pos < 0): 24% of 41 at 100 params (w8-active)"), text)
+        XCTAssertTrue(text.contains("last normalised factors n·chi_loss, chi_net/n: w8-active"), text)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(ClaimsEvaluator.json(report, record: record).utf8)) as? [String: Any])
+        let groups = try XCTUnwrap(json["interference"] as? [[String: Any]])
+        XCTAssertEqual(groups.first?["negative"] as? Int, 10)
+        XCTAssertEqual(groups.first?["models"] as? [String], ["w8-active"])
+
+        // A cross form that does not fall fails claim 1, whatever the self form does.
+        for k in models.indices where !models[k].frozen { models[k].cross = { _ in 0.3 } }
+        let flat = ClaimsEvaluator.evaluate(try self.record(models))
+        XCTAssertEqual(flat.verdict(1), .fails, flat.rows[0].details)
+        XCTAssertEqual(flat.rows[0].condition("1.2")?.pass, true)
+        // Without a cross form there is no 1.3 and no interference.
+        XCTAssertNil(ClaimsEvaluator.evaluate(try self.record(healthyModels())).rows[0].condition("1.3"))
     }
 }

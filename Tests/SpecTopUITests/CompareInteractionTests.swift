@@ -116,6 +116,40 @@ final class CompareInteractionTests: XCTestCase {
         var seen = Set<Key>()
         for key in table.bindings.flatMap(\.keys) { XCTAssertTrue(seen.insert(key).inserted, "\(key.label) bound twice") }
     }
+
+    /// `W` draws a log schedule's windows as their means with the spread as two
+    /// faint lines; without windows it says why and changes nothing.
+    func testWindowMeansShowTheSpreadOnlyWhereThereAreWindows() {
+        let (plain, _) = compareController(models: 2)
+        plain.handle(.character("W"))
+        XCTAssertFalse(plain.state.windowMeans)
+        XCTAssertTrue(plain.status?.contains("log schedule") == true, plain.status ?? "no status")
+
+        // One model measured on windows of 3 steps, its loss wobbling inside each window.
+        var history = MetricHistory()
+        for step in 0..<60 {
+            var sample = MetricSample(step: step, loss: 1 / Double(1 + step / 3) + (step % 3 == 1 ? 0.2 : 0), chiLoss: 1, chiNet: 100,
+                                      chiPos: 0.1, gradSq: 1, wall: Double(step))
+            sample.window = step - step % 3
+            history.append(sample)
+        }
+        var model = makeModel(width: 16, mode: .active)
+        model.history = history
+        let source = RecordingSource(EngineSnapshot(state: .running, models: [model], elapsed: 1, stepsPerSecond: 1))
+        let monitor = MonitorController(source: source, info: testInfo, mode: .replay)
+        monitor.handle(.character("v"))
+        func faintDots() -> Int {
+            var buffer = CellBuffer(width: 120, height: 40, asciiOnly: true)
+            monitor.render(into: &buffer, glyphs: .ascii)
+            return buffer.lines.prefix(30).reduce(0) { $0 + $1.filter { $0 == "." }.count }
+        }
+        let before = faintDots()
+        monitor.handle(.character("W"))
+        XCTAssertTrue(monitor.state.windowMeans)
+        XCTAssertGreaterThan(faintDots(), before + 20, "the spread's faint lines are drawn")
+        monitor.handle(.character("W"))
+        XCTAssertEqual(faintDots(), before)
+    }
 }
 
 /// Clicks select, double clicks open the spectrum, the wheel moves the compare cursor.
@@ -176,4 +210,5 @@ final class RunMarkTests: XCTestCase {
         XCTAssertTrue(buffer.text.contains("F freeze  E export"), "the legend explains the letters")
         XCTAssertEqual(RunMark.Kind.allCases.map(\.letter), ["F", "E", "P", "R", "S", "!", "!"])
     }
+
 }

@@ -36,7 +36,7 @@ final class HelpOverlayTests: XCTestCase {
                                             .toggleSpectrum, .back, .cycleView, .cycleFocusedMetric, .toggleYScale, .toggleDisplayFreeze,
                                             .cycleTheme, .toggleHelp]
         // The compare view's own keys live in its table, in every mode.
-        let compareOnly: Set<MonitorAction> = [.cursorBackward, .cursorForward, .toggleSeriesHidden, .cycleXAxis, .cycleZoom]
+        let compareOnly: Set<MonitorAction> = [.cursorBackward, .cursorForward, .toggleSeriesHidden, .cycleXAxis, .cycleZoom, .toggleWindowMeans]
         for mode in [MonitorMode.live, .replay, .watch] {
             let compare = Set(KeyTable.forMode(mode, view: .compare).bindings.map(\.action))
             for action in compareOnly { XCTAssertTrue(compare.contains(action), "\(action) has no key in the compare view (\(mode))") }
@@ -81,6 +81,27 @@ final class HelpOverlayTests: XCTestCase {
         let footer = buffer.lines[39]
         for binding in KeyTable.live.bindings where binding.footer != nil {
             XCTAssertTrue(footer.contains(binding.footer ?? ""), footer)
+        }
+    }
+
+    /// `?` twice turns to the glossary: every quantity on screen with its
+    /// meaning, at 80x24 and in ASCII too; a third `?` closes it.
+    func testTheSecondPageIsTheGlossary() {
+        for (glyphs, unicode) in [(GlyphSet.unicode, true), (.ascii, false)] {
+            let monitor = MonitorController(source: RecordingSource(makeSnapshot(models: 4)), info: testInfo, mode: .live)
+            monitor.handle(.character("?"))
+            monitor.handle(.character("?"))
+            XCTAssertTrue(monitor.state.showHelp && monitor.state.helpPage == 1)
+            var buffer = CellBuffer(width: 80, height: 24, asciiOnly: !unicode)
+            monitor.render(into: &buffer, glyphs: glyphs)
+            for entry in Glossary.entries {
+                let term = unicode ? entry.term : entry.asciiTerm
+                XCTAssertTrue(buffer.lines.contains { $0.contains(String(glyphs.verticalLine) + " " + term + " ") }, "\(term) missing:\n\(buffer.text)")
+            }
+            XCTAssertTrue(buffer.text.contains("interference"), buffer.text)
+            if !unicode { XCTAssertFalse(buffer.text.unicodeScalars.contains { $0.value > 127 }, buffer.text) }
+            monitor.handle(.character("?"))
+            XCTAssertFalse(monitor.state.showHelp)
         }
     }
 }

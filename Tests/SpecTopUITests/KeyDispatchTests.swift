@@ -16,6 +16,8 @@ final class KeyDispatchTests: XCTestCase {
         monitor.handle(.character("v"))
         XCTAssertEqual(monitor.state.view, .scaling)
         monitor.handle(.character("v"))
+        XCTAssertEqual(monitor.state.view, .claims)
+        monitor.handle(.character("v"))
         XCTAssertEqual(monitor.state.view, .grid)
     }
 

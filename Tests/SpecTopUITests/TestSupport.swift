@@ -6,9 +6,20 @@ import XCTest
 /// The filler that tests prefill buffers with, so an undrawn cell shows.
 let filler: Unicode.Scalar = "~"
 
-/// A buffer prefilled with `filler`.
+/// The filler cell: `filler` in a role and attribute no view draws text
+/// with, so a drawn "~" (an estimate mark, "loss ~ params^k") is no false alarm.
+let fillerCell = Cell(filler, role: .background, attributes: [.underline])
+
+/// A buffer prefilled with `fillerCell`.
 func filledBuffer(width: Int, height: Int, asciiOnly: Bool = false) -> CellBuffer {
-    CellBuffer(width: width, height: height, filler: Cell(filler), asciiOnly: asciiOnly)
+    CellBuffer(width: width, height: height, filler: fillerCell, asciiOnly: asciiOnly)
+}
+
+/// The cells of `buffer` still holding the filler.
+func undrawnCells(_ buffer: CellBuffer) -> Int {
+    var count = 0
+    for y in 0..<buffer.height { for x in 0..<buffer.width where buffer[x, y] == fillerCell { count += 1 } }
+    return count
 }
 
 /// Compares the whole screen as text, printing both on failure.

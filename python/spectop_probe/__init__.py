@@ -15,6 +15,8 @@ from .errors import ProbeError, ProbeWarning  # noqa: E402
 from .measure import Spectrum  # noqa: E402
 from .probe import Measurement, Probe  # noqa: E402
 from .record import merge_records  # noqa: E402
+from .cross import Cross  # noqa: E402
+from .schedule import LogSchedule  # noqa: E402
 
-__all__ = ["Probe", "Measurement", "Spectrum", "ProbeError", "ProbeWarning", "merge_records", "entk_operator",
-           "__version__"]
+__all__ = ["Probe", "Measurement", "Spectrum", "Cross", "LogSchedule", "ProbeError", "ProbeWarning", "merge_records",
+           "entk_operator", "__version__"]

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vjp, vmap
 
+from .cross import Cross, Side, combine
 from .errors import ProbeError
 
 
@@ -119,6 +120,9 @@ class RawMeasurement:
     no_spectrum: Optional[str] = None  # why no spectrum was taken, when one was asked for
     spectrum_error: Optional[str] = None  # why the spectrum asked for failed this time (training goes on)
     kernel_finite: bool = True
+    rows: int = 0                     # n, the rows the loss averages over (all ranks)
+    cross: Optional[Cross] = None     # the cross-batch quantities, when a batch B was given
+    cross_error: Optional[str] = None  # why they are missing although B was given
 
     @property
     def chi_pos(self) -> Optional[float]:
@@ -525,10 +529,19 @@ class _Batch:
 
 def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Tensor, settings: Settings,
             vectors: int, generator: Optional[torch.Generator], reducer: Reducer,
-            want_spectrum: bool, lanczos_allowed: bool = True) -> Tuple[RawMeasurement, torch.Tensor]:
+            want_spectrum: bool, cross: Optional[Tuple[Any, torch.Tensor, str]] = None,
+            lanczos_allowed: bool = True) -> Tuple[RawMeasurement, torch.Tensor]:
     """One LNP measurement. Returns it and the local residual gradient g [n, C].
+
+    ``cross``: ((args, kwargs), targets, source) of a batch B: the
+    cross-batch quantities against the probe batch A at the same θ
+    (cross.py) are then measured too, with the same trace route rules and
+    vector count. A failure on B is kept in ``cross_error``; A's
+    measurement stands.
+
     ``lanczos_allowed`` False: a spectrum that would be matrix-free is left
-    for a later measurement (the probe spaces them by their cost)."""
+    for a later measurement (the probe spaces them by their cost). The
+    spectrum is always A's: batch B never enters it."""
     batch, n_local, C = _probe_batch(function, inputs)
     F, pullback, readout_input = _forward_with_readout_input(function, batch)
 
@@ -536,34 +549,55 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     counts = reducer.sum(torch.tensor([float(n_local)], dtype=torch.float64, device=F.device))
     share = n_local / float(counts[0])
     loss, chi_loss, g = _loss_and_output_gradient(loss_fn, F, targets, share, reducer)
-    grad_sq = _gradient_norm_squared(pullback, g, function.trainable, reducer)
+    gradient = None
+    if cross is None:
+        grad_sq = _gradient_norm_squared(pullback, g, function.trainable, reducer)
+    else:
+        gradient = _summed_gradient(pullback, g, function.trainable, reducer)  # kept for δL(A, B)
+        grad_sq = float(gradient.pow(2).sum())
 
     # Tr Θ: the readout's share in closed form, the body's exactly or estimated.
     readout_trace = _readout_trace(function, readout_input, n_local, C, F.device, reducer)
-    m_total = int(round(float(counts[0]))) * C
+    rows = int(round(float(counts[0])))
+    m_total = rows * C
     body_trace, mode, stderr, used = _body_trace(function, batch, F, pullback, m_total, settings, vectors,
                                                  generator, reducer)
 
     result = RawMeasurement(loss=loss, chi_loss=chi_loss, chi_net=readout_trace + body_trace, grad_sq=grad_sq,
                             estimate=(mode == "hutchinson"), chi_net_stderr=stderr,
-                            readout_chi_net=readout_trace, vectors=used, outputs=m_total)
+                            readout_chi_net=readout_trace, vectors=used, outputs=m_total, rows=rows)
+    if cross is not None:
+        a = Side(loss=loss, chi_loss=chi_loss, chi_net=result.chi_net, gradient=gradient, rows=rows,
+                 estimate=result.estimate, stderr=stderr, vectors=used)
+        cross_inputs, cross_targets, source = cross
+        try:
+            b = _side(function, loss_fn, cross_inputs, cross_targets, settings, vectors, generator, reducer,
+                      batch, C)
+            result.cross = combine(a, b, source)
+        except Exception as error:  # B's problem (its shape, its targets) never costs A's measurement
+            text = (str(error).strip().split("\n") or [""])[0]
+            result.cross_error = "%s: %s" % (type(error).__name__, text) if not isinstance(error, ProbeError) else text
+        del gradient, a
     if want_spectrum and result.non_finite() is None:
         _take_spectrum(result, function, batch, g, m_total, settings, reducer, F, pullback, generator,
                        lanczos_allowed)
     return result, g
 
 
-def _probe_batch(function: ModelFunction, inputs) -> Tuple[_Batch, int, int]:
+def _probe_batch(function: ModelFunction, inputs, params=None) -> Tuple[_Batch, int, int]:
     """θ, the constants and the cast inputs of this measurement, and (batch,
     n_local, C) from one no-grad forward: the layout must be known before the
     differentiated forward, and the readout can only be recognised (the first
-    time) by comparing its output with F."""
-    theta, constants = function.parameters()
+    time) by comparing its output with F. ``params``: (θ, constants) already
+    taken in this measurement (a cross batch B is measured at A's θ, and the
+    readout is not searched for again)."""
+    theta, constants = params if params is not None else function.parameters()
     args, kwargs = function.cast_inputs(inputs)
     items = batch_items(args, kwargs)
     with torch.no_grad():
         F_probe = function(theta, constants, args, kwargs)
-    if function.readout_name is None and function.readout_request is not None and not function.readout_params:
+    if (params is None and function.readout_name is None and function.readout_request is not None
+            and not function.readout_params):
         function.find_readout(theta, constants, args, kwargs, F_probe)
     n_local, C = F_probe.shape
     if n_local % items:
@@ -616,10 +650,34 @@ def _gradient_norm_squared(pullback, g: torch.Tensor, trainable: List[str], redu
     """‖∇L‖² = gᵀΘg = |Jᵀg|², by one vector-Jacobian product of the full
     batch (no Θ, no per-sample gradients)."""
     # gᵀΘg = |J^T g|² needs the gradient summed over ranks before the norm.
+    return float(_summed_gradient(pullback, g, trainable, reducer).pow(2).sum())
+
+
+def _summed_gradient(pullback, g: torch.Tensor, trainable: List[str], reducer: Reducer) -> torch.Tensor:
+    """∇_θL = Jᵀg over the trainable θ, flattened, float64, summed over ranks."""
     (grads,) = pullback(g)
     flat = torch.cat([grads[name].reshape(-1) for name in trainable])
-    flat = reducer.sum(flat.to(torch.float64))
-    return float(flat.pow(2).sum())
+    return reducer.sum(flat.to(torch.float64))
+
+
+def _side(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Tensor, settings: Settings,
+          vectors: int, generator: Optional[torch.Generator], reducer: Reducer, like: _Batch, C: int) -> Side:
+    """A cross batch B at the probe batch's θ (``like``): its loss, ‖∇_fL^B‖²,
+    ∇_θL^B and Tr Θ_BB, by the same steps as the probe batch's (the trace
+    route by B's own m, the same Hutchinson vector count)."""
+    batch, n_local, C_b = _probe_batch(function, inputs, params=(like.theta, like.constants))
+    if C_b != C:
+        raise ProbeError("the cross batch gives %d outputs per row, the probe batch %d" % (C_b, C))
+    F, pullback, readout_input = _forward_with_readout_input(function, batch)
+    counts = reducer.sum(torch.tensor([float(n_local)], dtype=torch.float64, device=F.device))
+    loss, chi_loss, g = _loss_and_output_gradient(loss_fn, F, targets, n_local / float(counts[0]), reducer)
+    gradient = _summed_gradient(pullback, g, function.trainable, reducer)
+    readout_trace = _readout_trace(function, readout_input, n_local, C, F.device, reducer)
+    rows = int(round(float(counts[0])))
+    body_trace, mode, stderr, used = _body_trace(function, batch, F, pullback, rows * C, settings, vectors,
+                                                 generator, reducer)
+    return Side(loss=loss, chi_loss=chi_loss, chi_net=readout_trace + body_trace, gradient=gradient, rows=rows,
+                estimate=(mode == "hutchinson"), stderr=stderr, vectors=used)
 
 
 def _readout_trace(function: ModelFunction, readout_input: torch.Tensor, n_local: int, C: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import os
 import threading
@@ -15,11 +16,14 @@ import torch
 from torch import nn
 
 from . import __version__
+from .cross import SOURCES, Cross, check_tensors, normalized, split_like, unpack_pair
 from .errors import ProbeError, ProbeWarning
+from .loggers import Loggers
 from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, default_output, measure,
                       resolve_loss)
 from .record import RecordWriter
 from .spectrum import MatrixFreeSettings
+from .schedule import EverySchedule, LogSchedule, resolve_schedule
 
 
 @dataclass
@@ -42,6 +46,11 @@ class Measurement:
     spectrum: Optional[Spectrum]
     seconds: float                        # wall time this measurement took
     diverged: Optional[str] = None        # what stopped being finite
+    rows: int = 0                         # n, the rows the probe loss averages over
+    chi_loss_normalized: Optional[float] = None   # n·χ_loss (METHOD.md, "Normalised factors")
+    chi_net_normalized: Optional[float] = None    # χ_net/n
+    window: Optional[int] = None          # the log schedule's window (its centre step) this step belongs to
+    cross: Optional[Cross] = None         # cross-batch quantities against batch B, when measured
 
 
 def _fsdp2_class():
@@ -185,7 +194,22 @@ class Probe:
     - ``width``, ``depth``, ``data_name``: header fields;
     - ``overwrite``: replace an existing ``out`` (a regular file that no
       other probe or spectop run is writing);
-    - ``process_group``: the group to reduce over (default: the world).
+    - ``process_group``: the group to reduce over (default: the world);
+    - ``log_to``: the user's logger(s) that get each measurement too (a
+      Lightning logger, a ``SummaryWriter``, a wandb run, a callable taking
+      ``(metrics, step)``, or a list of them), named by ``log_names``
+      (``"spectop"``: ``spectop/chi_net``, ...; ``"perspic"``: the authors'
+      tool's keys) with ``log_prefix`` (docs in ``loggers.py``).
+
+    :meth:`log` writes the user's own scalars (validation loss, accuracy,
+    learning rate) into the record.
+    - ``every``: a whole number of steps, ``"log"`` (log-spaced windows,
+      dense early: :class:`LogSchedule`) or a ``LogSchedule(...)``;
+    - ``cross_inputs``, ``cross_targets``: a held-out batch B, copied once,
+      for the cross-batch quantities (``cross_*`` fields); or
+      ``cross="train"`` and a batch passed to each measured step,
+      ``probe.step(step, cross_batch=(x, y))`` (docs/METHOD.md,
+      "Cross-batch spectral position"). Default: none.
 
     A record write that fails (disk full, file too large) never stops
     training: the probe warns once (:class:`ProbeWarning`), stops recording,
@@ -195,7 +219,7 @@ class Probe:
     """
 
     def __init__(self, model: nn.Module, probe_inputs, probe_targets, loss: Union[str, Callable] = "mse",
-                 every: int = 100, out: Optional[str] = "run.jsonl", name: str = "model",
+                 every: Union[int, str, LogSchedule] = 100, out: Optional[str] = "run.jsonl", name: str = "model",
                  trainable: Optional[Iterable] = None, *, mode: Optional[str] = None,
                  dtype: torch.dtype = torch.float32, trace: str = "auto", hutchinson_vectors: Optional[int] = None,
                  budget: float = 0.05, min_vectors: int = 4, max_vectors: int = 256, exact_max_outputs: int = 4096,
@@ -204,12 +228,26 @@ class Probe:
                  output_fn: Callable = default_output, readout: Optional[str] = "auto",
                  width: int = 0, depth: int = 0, data_name: str = "probe", overwrite: bool = False,
                  seed: int = 0x5EC7, process_group=None, spectrum_method: str = "auto",
-                 exact_limit: Optional[int] = None, top_k: int = 32, spectrum_share: Optional[float] = 0.25):
+                 exact_limit: Optional[int] = None, top_k: int = 32, spectrum_share: Optional[float] = 0.25,
+                 log_to=None, log_names: str = "spectop", log_prefix: Optional[str] = None,
+                 cross_inputs=None, cross_targets=None, cross: Optional[str] = None):
         if not isinstance(model, nn.Module):
             raise ProbeError("model must be a torch.nn.Module, not %s" % type(model).__name__)
-        every = _whole_number(every, "every")
-        if every < 1:
-            raise ProbeError("every must be at least 1, not %r" % (every,))
+        self.schedule = resolve_schedule(every)
+        every = self.schedule.every if isinstance(self.schedule, EverySchedule) else self.schedule
+        if (cross_inputs is None) != (cross_targets is None):
+            raise ProbeError("cross_inputs and cross_targets go together (the held-out batch B and its targets): "
+                             "pass both or neither")
+        if cross is None and cross_inputs is not None:
+            cross = "heldout"
+        if cross is not None and cross not in SOURCES:
+            raise ProbeError("cross=%r: use \"heldout\" (with cross_inputs and cross_targets) or \"train\" (a batch "
+                             "passed to each measured step, probe.step(step, cross_batch=(x, y)))" % (cross,))
+        if cross == "heldout" and cross_inputs is None:
+            raise ProbeError("cross=\"heldout\" needs the held-out batch: pass cross_inputs and cross_targets")
+        if cross == "train" and cross_inputs is not None:
+            raise ProbeError("cross=\"train\" takes its batch B from probe.step(step, cross_batch=(x, y)), so "
+                             "cross_inputs and cross_targets must not be given too")
         if out is not None and not isinstance(out, (str, os.PathLike)):
             raise ProbeError("out must be a file path (str or os.PathLike) or None, not %s" % type(out).__name__)
         if dtype not in (torch.float32, torch.float64):
@@ -229,10 +267,12 @@ class Probe:
                                                and not isinstance(spectrum_share, bool)):
             raise ProbeError("spectrum_share must be a number of 0 or more (a share of the training time) or None, "
                              "not %r" % (spectrum_share,))
+        self.loggers = Loggers(log_to, log_names, log_prefix)  # checked before any work
         self.model = model
         self.module = _unwrap(model)
         self.loss_name, self.loss_fn = resolve_loss(loss)
-        self.every = int(every)
+        self.every = every   # an int, or the LogSchedule
+        self.cross_source: Optional[str] = cross
         self.name = str(name)
         self.budget, self.min_vectors, self.max_vectors = float(budget), int(min_vectors), int(max_vectors)
         self.fixed_vectors = hutchinson_vectors
@@ -286,6 +326,9 @@ class Probe:
         self._backwards_said = False
         self._last_recorded: Optional[int] = None   # the last step written to the record
         self._unrecorded_said = False
+        self._last_scalars_step: Optional[int] = None  # the last step probe.log wrote
+        self._scalars_said = False
+        self._cross_said: set = set()   # cross-batch problems already warned about (once each)
         # One measurement at a time: the functional call swaps tensors into
         # the shared module, and the readout capture is shared state.
         self._lock = threading.Lock()
@@ -296,14 +339,30 @@ class Probe:
         if self.mode not in ("active", "frozen"):
             raise ProbeError("mode must be \"active\" or \"frozen\", not %r" % (self.mode,))
         C, n = self._output_shape(dtype)
+        self.rows = n  # the probe's rows over all ranks (data.probe)
+        self.outputs = C
+        # The held-out batch B: the probe's own copy, checked now with one forward and the loss.
+        self.cross_inputs = None
+        self.cross_targets: Optional[torch.Tensor] = None
+        if cross_inputs is not None:
+            args, kwargs = split_like(cross_inputs, self.inputs, "cross_inputs")
+            check_tensors(args, kwargs, cross_targets, device, "the held-out batch (cross_inputs, cross_targets)")
+            self.cross_inputs = (tuple(a.detach().clone() for a in args),
+                                 {k: v.detach().clone() for k, v in kwargs.items()})
+            self.cross_targets = cross_targets.detach().clone()
+            self._check_cross_batch(self.cross_inputs, self.cross_targets, dtype)
+        entry = {"id": self.name, "width": int(width), "depth": int(depth),
+                 "params": self.parameter_count, "trainable_params": self.trainable_count,
+                 "trainable": "readout" if frozen else "all", "mode": self.mode,
+                 "schedule": self.schedule.describe()}
+        if self.cross_source is not None:
+            entry["cross"] = self.cross_source
         self.writer: Optional[RecordWriter] = None
         if out is not None and self.rank == 0:
             self.writer = RecordWriter(out, overwrite=overwrite)
             self.writer.header(
                 tool="spectop-probe %s" % __version__,
-                models=[{"id": self.name, "width": int(width), "depth": int(depth),
-                         "params": self.parameter_count, "trainable_params": self.trainable_count,
-                         "trainable": "readout" if frozen else "all", "mode": self.mode}],
+                models=[entry],
                 data={"name": data_name, "probe": n, "outputs": C, "loss": self.loss_name})
 
     # ------------------------------------------------------------ setup
@@ -383,25 +442,76 @@ class Probe:
         counts = self.reducer.sum(torch.tensor([float(F.shape[0])], dtype=torch.float64, device=F.device))
         return int(F.shape[1]), int(round(float(counts[0])))
 
+    def _check_cross_batch(self, inputs, targets, dtype) -> None:
+        """The held-out batch runs through the model and the loss as the probe
+        batch does, with as many outputs per row: checked once, before any
+        training step, so a mistake in it is a ProbeError here and not a
+        silent gap in the record."""
+        with _Quiet(self.module):
+            theta, constants = self.function.parameters()
+            args, kwargs = self.function.cast_inputs(inputs)
+            try:
+                with torch.no_grad():
+                    F = self.function(theta, constants, args, kwargs)
+                with torch.enable_grad():
+                    value = self.loss_fn(F.detach().requires_grad_(True), targets)
+            except ProbeError as error:
+                raise ProbeError("the held-out batch (cross_inputs, cross_targets): %s" % error) from error
+            except Exception as error:
+                text = str(error).strip().split("\n")[0]
+                raise ProbeError("the model or the loss fails on the held-out batch (cross_inputs, cross_targets): "
+                                 "%s: %s" % (type(error).__name__, text)) from error
+        if F.shape[1] != self.outputs:
+            raise ProbeError("the held-out batch gives %d outputs per row, the probe batch %d: cross_inputs must be "
+                             "inputs of the same model" % (F.shape[1], self.outputs))
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            raise ProbeError("the loss must return one number (a tensor with one element)")
+
+    def _cross_batch(self, cross_batch):
+        """(inputs as (args, kwargs), targets) of a batch passed to step(), checked."""
+        if self.cross_source != "train":
+            raise ProbeError("probe.step(..., cross_batch=...) needs Probe(..., cross=\"train\")%s"
+                             % (" (this probe's batch B is its held-out batch, cross_inputs)"
+                                if self.cross_source == "heldout" else ""))
+        inputs, targets = unpack_pair(cross_batch, "cross_batch")
+        args, kwargs = split_like(inputs, self.inputs, "cross_batch's inputs")
+        check_tensors(args, kwargs, targets, self.device, "cross_batch")
+        return (args, kwargs), targets
+
+    def _warn_cross_once(self, key: str, message: str) -> None:
+        if key not in self._cross_said:
+            self._cross_said.add(key)
+            warnings.warn("spectop-probe: " + message, ProbeWarning, stacklevel=4)
+
     # ------------------------------------------------------------ the loop
 
     def due(self, step: int) -> bool:
-        return _whole_number(step, "the step") % self.every == 0
+        return self.schedule.due(_step_number(step))
 
-    def step(self, step: int) -> Optional[Measurement]:
-        """Measures at every ``every``-th step (and returns the measurement);
-        otherwise only notes the time, for the Hutchinson budget.
+    def step(self, step: int, cross_batch=None) -> Optional[Measurement]:
+        """Measures at the steps ``every`` names (every N-th, or the log
+        schedule's) and returns the measurement; otherwise only notes the
+        time, for the Hutchinson budget.
 
         Step numbers must increase: a step already seen (a framework calling
-        once per micro-batch) is ignored, an earlier one is ignored with one
-        :class:`ProbeWarning`, and a step that is not an int, or is
-        negative, is a :class:`ProbeError`. Under DDP every rank must pass the same step
-        (checked with one small all-gather per call). Thread-safe."""
+        once per micro-batch) is ignored, so a step is measured at most once;
+        an earlier one is ignored with one :class:`ProbeWarning`, and a step
+        that is not an int, or is negative, is a :class:`ProbeError`. Under
+        DDP every rank must pass the same step (checked with one small
+        all-gather per call). Thread-safe.
+
+        ``cross_batch=(inputs, targets)`` (with ``Probe(..., cross="train")``):
+        the batch B of the cross-batch quantities at this step, e.g. the next
+        training batch; used only when the step is measured, never kept. It
+        must be shaped like the probe batch (checked on every call); a
+        failure while measuring on it is one :class:`ProbeWarning` and a step
+        line without the cross fields."""
         step = _step_number(step)
+        cross = self._cross_batch(cross_batch) if cross_batch is not None else None
         with self._lock:
             if self._closed or self.diverged is not None:
                 return None
-            self._check_ranks_agree(step)
+            self._check_ranks_agree(step, cross is not None)
             if self._last_step is not None and step <= self._last_step:
                 if step < self._last_step and not self._backwards_said:
                     self._backwards_said = True
@@ -414,18 +524,20 @@ class Probe:
             if self._last_step_time is not None:
                 self._step_seconds.append(now - self._last_step_time)
                 self._training_seconds += now - self._last_step_time
-                del self._step_seconds[:-self.every]  # the latest interval is what the budget is for
+                # The latest intervals are what the budget is for.
+                del self._step_seconds[:-(self.every if isinstance(self.every, int) else 64)]
             self._last_step_time = now
-            if step % self.every:
+            if not self.schedule.due(step):
                 return None
-            result = self._measure(step)
+            result = self._measure(step, cross)
             self._last_step_time = time.perf_counter()  # the probe's own time is not training time
             return result
 
-    def _check_ranks_agree(self, step: int) -> None:
+    def _check_ranks_agree(self, step: int, has_cross: bool = False) -> None:
         """Ranks that disagree on the step would disagree on whether to
         measure, and one would wait forever in a collective the other never
-        enters (or the backend aborts both): say so instead."""
+        enters (or the backend aborts both): say so instead. The same for a
+        cross batch passed on some ranks only."""
         if self.reducer.world == 1:
             return
         steps = self.reducer.gather_all(step, self.device)
@@ -433,19 +545,25 @@ class Probe:
             raise ProbeError("probe.step was called with different steps on the ranks (%s): every rank must call "
                              "probe.step with the same step" % ", ".join("rank %d: %d" % (rank, value)
                                                                          for rank, value in enumerate(steps)))
+        if self.cross_source == "train":
+            given = self.reducer.gather_all(int(has_cross), self.device)
+            if len(set(given)) > 1:
+                raise ProbeError("probe.step(%d) got a cross_batch on ranks %s but not on ranks %s: pass one on "
+                                 "every rank or on none" % (step, [r for r, v in enumerate(given) if v],
+                                                             [r for r, v in enumerate(given) if not v]))
 
     @property
     def record_error(self) -> Optional[str]:
         """Why the record stopped being written (a failed write), or None."""
         return self.writer.error if self.writer is not None else None
 
-    def _vectors(self) -> int:
+    def _vectors(self, step: int) -> int:
         if self.fixed_vectors is not None:
             return max(2, int(self.fixed_vectors))
         if not self._step_seconds or self._vector_seconds is None:
             return max(2, self.min_vectors)
         median = sorted(self._step_seconds)[len(self._step_seconds) // 2]
-        allowed = self.budget * median * self.every / max(self._vector_seconds, 1e-9)
+        allowed = self.budget * median * self.schedule.gap(step) / max(self._vector_seconds, 1e-9)
         return int(min(self.max_vectors, max(self.min_vectors, allowed)))
 
     def _lanczos_allowed(self) -> bool:
@@ -453,7 +571,9 @@ class Probe:
         m), so, as the engine spaces its spectra, one is taken only while the
         matrix-free spectra so far stay within ``spectrum_share`` of the
         training time; the first always. (Exact spectra keep spectrum_every.)
-        Ranks decide together: a spectrum is collective."""
+        The share is of wall time, not of steps, so it spaces them the same
+        under ``every=N`` and a log schedule (whose early windows measure
+        every step). Ranks decide together: a spectrum is collective."""
         allowed = (self.spectrum_share is None or self._lanczos_taken == 0
                    or self._lanczos_seconds <= self.spectrum_share * self._training_seconds)
         if self.reducer.world > 1:
@@ -462,33 +582,51 @@ class Probe:
             allowed = float(votes[0]) == self.reducer.world
         return allowed
 
-    def measure(self, step: int) -> Measurement:
+    def measure(self, step: int, cross_batch=None) -> Measurement:
         """Measures now, whatever the step, and returns the result. The lines
         are written unless the record already has this step or a later one:
         a record's steps increase (docs/RECORD.md), so such a measurement is
-        returned but not recorded, with one :class:`ProbeWarning`."""
+        returned but not recorded, with one :class:`ProbeWarning`.
+        ``cross_batch`` as for :meth:`step`."""
         step = _step_number(step)
+        cross = self._cross_batch(cross_batch) if cross_batch is not None else None
         with self._lock:
-            return self._measure(step)
+            return self._measure(step, cross)
 
-    def _measure(self, step: int) -> Measurement:
+    def _measure(self, step: int, cross=None) -> Measurement:
         if self._closed:
             raise ProbeError("the probe is closed")
         self._last_step = step if self._last_step is None else max(self._last_step, step)
         started = time.perf_counter()
-        vectors = self._vectors()
+        vectors = self._vectors(step)
         want_spectrum = self.settings.spectrum and self._measurements % self.spectrum_every == 0
+        batch_b = None
+        if self.cross_source == "heldout":
+            batch_b = (self.cross_inputs, self.cross_targets, "heldout")
+        elif cross is not None:
+            batch_b = (cross[0], cross[1], "train")
+        elif self.cross_source == "train":
+            self._warn_cross_once("missing", "Probe(cross=\"train\") but probe.step(%d) got no cross_batch: the "
+                                  "cross-batch quantities are left out of the steps measured without one" % step)
         with _Quiet(self.module):
             raw, _ = measure(self.function, self.loss_fn, self.inputs, self.targets, self.settings, vectors,
-                             self.generator, self.reducer, want_spectrum,
+                             self.generator, self.reducer, want_spectrum, cross=batch_b,
                              lanczos_allowed=self._lanczos_allowed() if want_spectrum else False)
         seconds = time.perf_counter() - started
         if raw.spectrum is not None and raw.spectrum.method == "lanczos":
             self._lanczos_taken += 1
             self._lanczos_seconds += raw.spectrum.seconds or 0.0
-        if raw.estimate and raw.vectors:
-            # Cost per vector, for the budget: the whole measurement over the vectors (an upper bound).
-            self._vector_seconds = seconds / raw.vectors
+        if raw.cross_error is not None:
+            self._warn_cross_once("failed", "the cross-batch quantities could not be measured at step %d (%s); the "
+                                  "step is recorded without them, training goes on" % (step, raw.cross_error))
+        used = raw.vectors if raw.estimate else (raw.cross.vectors if raw.cross is not None else 0)
+        if used:
+            # Cost per vector, for the budget: the whole measurement (both
+            # batches' traces, when crossed) over the vectors of one (an upper
+            # bound), less the spectrum's own time: a matrix-free spectrum
+            # takes seconds and is spaced by spectrum_share on its own.
+            spectrum_seconds = (raw.spectrum.seconds or 0.0) if raw.spectrum is not None else 0.0
+            self._vector_seconds = max(seconds - spectrum_seconds, 0.0) / used
         self._measurements += 1
         return self._record(step, raw, seconds)
 
@@ -509,7 +647,10 @@ class Probe:
             readout_chi_net=raw.readout_chi_net, hutchinson_vectors=raw.vectors,
             lambda_eff=chi_pos * raw.chi_net if chi_pos is not None else None,
             amplification=(raw.chi_net / self._first_chi_net if self._first_chi_net and bad is None else None),
-            reach=self._reach, max_r_eff=self._max_r_eff, spectrum=raw.spectrum, seconds=seconds, diverged=bad)
+            reach=self._reach, max_r_eff=self._max_r_eff, spectrum=raw.spectrum, seconds=seconds, diverged=bad,
+            rows=raw.rows, window=self.schedule.window_of(step), cross=raw.cross)
+        result.chi_loss_normalized, result.chi_net_normalized = normalized(raw.chi_loss, raw.chi_net, raw.rows,
+                                                                           raw.rows)
         self.history.append(result)
         if self.writer is not None and self._last_recorded is not None and step <= self._last_recorded:
             if not self._unrecorded_said:
@@ -519,14 +660,25 @@ class Probe:
                               % (step, self._last_recorded), ProbeWarning, stacklevel=4)
         elif self.writer is not None:
             self._last_recorded = step
+            extra = {"rows": raw.rows, "chi_loss_normalized": result.chi_loss_normalized,
+                     "chi_net_normalized": result.chi_net_normalized}
+            if result.window is not None:
+                extra["window"] = result.window
+            if raw.cross is not None:
+                extra.update(raw.cross.fields())
             self.writer.step(self.name, step, raw.loss, raw.chi_loss, raw.chi_net, chi_pos, raw.grad_sq,
-                             raw.estimate, raw.chi_net_stderr)
+                             raw.estimate, raw.chi_net_stderr, extra=extra)
             if raw.spectrum is not None and bad is None:
                 s = raw.spectrum
                 self.writer.spectrum(self.name, step, s.eigenvalues, s.weights, s.chi_pos_exact, s.lambda_eff,
                                      s.r_eff, s.effective_rank, method=s.method, method_reason=s.method_reason,
                                      mode_count=s.mode_count, r_eff_uncertainty=s.r_eff_uncertainty,
                                      rest_weight=s.rest_weight, density=s.density)
+            if raw.cross_error is not None and "failed-event" not in self._cross_said:
+                # Once, as the engine's "error" event: a measurement failed, training goes on.
+                self._cross_said.add("failed-event")
+                self.writer.event("error", model=self.name, step=step,
+                                  detail="the cross-batch quantities could not be measured: %s" % raw.cross_error)
             if raw.no_spectrum is not None and not self._no_spectrum_said:
                 # Event kind "spectrum", as spectop's engine writes it (docs/RECORD.md, "Event kinds").
                 self.writer.event("spectrum", model=self.name, step=step, detail=raw.no_spectrum)
@@ -536,6 +688,8 @@ class Probe:
                                   detail="loss is not finite" if bad == "the loss" else "%s is not finite" % bad)
         if raw.spectrum_error is not None and bad is None:
             self._spectrum_failed(step, raw.spectrum_error)
+        if self.loggers and self.rank == 0:
+            self.loggers.measurement(result, self.rows)  # never raises
         if bad is not None:
             # spectop stops a diverged model; the probe stops measuring, training goes on.
             self.diverged = bad
@@ -557,6 +711,56 @@ class Probe:
         else:
             self.writer.event("error", model=self.name, step=step,
                               detail="further spectrum failures of this model are not recorded")
+    # ------------------------------------------------------------ the user's scalars
+
+    def log(self, step: int, values: Optional[Dict[str, Any]] = None, /, **scalars) -> None:
+        """Writes the user's own scalars at ``step`` into the record, one
+        ``scalars`` line (docs/RECORD.md): ``probe.log(step, val_loss=0.41,
+        accuracy=0.87)``, or a dict for names that are no Python identifiers,
+        ``probe.log(step, {"val/loss": 0.41})``. Any step (a measured one or
+        not); steps must not go back (several calls at one step are fine; a
+        call at an earlier step than the last is not recorded, with one
+        :class:`ProbeWarning`). Values are numbers (int, float, NumPy scalars,
+        one-element tensors); non-finite ones are recorded as null. Only rank
+        0 writes (log the reduced value there); other ranks and a probe with
+        ``out=None`` record nothing. The scalars are not sent to ``log_to``:
+        they came from the user's loop, which has them already."""
+        step = _step_number(step)
+        if values is not None and not isinstance(values, dict):
+            raise ProbeError("probe.log(step, values): values must be a dict of names to numbers, not %s"
+                             % type(values).__name__)
+        merged = dict(values or {})
+        merged.update(scalars)
+        if not merged:
+            raise ProbeError("probe.log(%d) has no scalars: pass them as keywords, probe.log(step, val_loss=0.4)" % step)
+        clean: Dict[str, float] = {}
+        for name, value in merged.items():
+            if not isinstance(name, str) or not name:
+                raise ProbeError("probe.log: scalar names must be non-empty strings, not %r" % (name,))
+            clean[name] = _scalar(name, value)
+        with self._lock:
+            if self.writer is None:
+                return
+            if self._closed:
+                if not self._scalars_said:
+                    self._scalars_said = True
+                    warnings.warn("spectop-probe: probe.log(%d) after close() is not recorded" % step, ProbeWarning,
+                                  stacklevel=2)
+                return
+            if self._last_scalars_step is not None and step < self._last_scalars_step:
+                if not self._scalars_said:
+                    self._scalars_said = True
+                    warnings.warn("spectop-probe: probe.log(%d) after probe.log(%d) is not recorded: the steps of a "
+                                  "record's scalars lines must not go back" % (step, self._last_scalars_step),
+                                  ProbeWarning, stacklevel=2)
+                return
+            self._last_scalars_step = step
+            self.writer.scalars(self.name, step, clean)
+
+    @property
+    def logger_error(self) -> Optional[str]:
+        """The first failure of a ``log_to`` logger (training went on), or None."""
+        return self.loggers.error
 
     # ------------------------------------------------------------ closing
 
@@ -577,6 +781,22 @@ class Probe:
     @property
     def latest(self) -> Optional[Measurement]:
         return self.history[-1] if self.history else None
+
+
+def _scalar(name: str, value) -> float:
+    """A user scalar as a float: an int, a float, a NumPy scalar or a
+    one-element tensor (``.item()``); a bool, a string or anything else is a
+    :class:`ProbeError` (a mistake at the call, not a number to guess)."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ProbeError("probe.log: %s is a tensor of %d elements, not one number" % (name, value.numel()))
+        value = value.detach().item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "size", 1) == 1:
+            value = value.item()  # a NumPy scalar or 0-d array
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ProbeError("probe.log: %s must be a number, not %s (%r)" % (name, type(value).__name__, value))
+    return float(value)
 
 
 class _Quiet:

@@ -234,7 +234,10 @@ class RecordWriter:
         self.write(fields)
 
     def step(self, model: str, step: int, loss, chi_loss, chi_net, chi_pos, grad_sq,
-             estimate: bool, stderr: Optional[float]) -> None:
+             estimate: bool, stderr: Optional[float], extra: Optional[Dict[str, Any]] = None) -> None:
+        """``extra``: further step-line fields (docs/RECORD.md), in order:
+        integers and booleans as they are, other numbers through the null
+        rule."""
         fields: Dict[str, Any] = {
             "type": "step", "model": model, "step": int(step),
             "loss": _number(loss), "chi_loss": _number(chi_loss), "chi_net": _number(chi_net),
@@ -243,6 +246,8 @@ class RecordWriter:
         if estimate:
             fields["chi_net_estimate"] = True
             fields["chi_net_stderr"] = _number(stderr)
+        for key, value in (extra or {}).items():
+            fields[key] = value if isinstance(value, (bool, int)) else _number(value)
         self.write(fields)
 
     def spectrum(self, model: str, step: int, eigenvalues, weights, chi_pos_exact, lambda_eff, r_eff,
@@ -268,6 +273,12 @@ class RecordWriter:
         if method_reason is not None:
             fields["method_reason"] = method_reason
         self.write(fields)
+
+    def scalars(self, model: str, step: int, values: Dict[str, Optional[float]]) -> None:
+        """The user's own scalars at ``step`` (``probe.log``): a line of their
+        own, independent of the step lines (docs/RECORD.md, ``scalars``)."""
+        self.write({"type": "scalars", "model": model, "step": int(step), "wall": self.wall,
+                    "values": {str(name): _number(value) for name, value in values.items()}})
 
     def event(self, event: str, model: Optional[str] = None, step: Optional[int] = None,
               detail: Optional[str] = None) -> None:
@@ -306,7 +317,7 @@ def merge_records(paths: List[str], out: str, overwrite: bool = False) -> None:
     """Combines records of one model each (what the example writes, one per
     model) into a single record, so that ``spectop claims`` (which reads one
     file) compares the models. The first header is kept, with every file's
-    ``models`` entries; step, spectrum and event lines are copied in order;
+    ``models`` entries; step, spectrum, event and scalars lines are copied in order;
     one ``end`` line closes it (the first file's reason). ``out`` is written
     as the probe writes ``out`` (never overwritten unless ``overwrite``,
     locked, a regular file only)."""

@@ -62,3 +62,20 @@ def test_cuda_matrix_free_spectrum():
         assert max(abs(a - b) / b for a, b in zip(got.eigenvalues, cpu.eigenvalues)) <= tolerance
         assert relative_error(got.lambda_eff, cpu.lambda_eff) <= tolerance
     assert sum(gpu.weights) == pytest.approx(sum(cpu.weights), abs=1e-9)
+
+
+def test_cuda_cross_batch_matches_cpu_in_float64():
+    """The cross-batch quantities (a held-out B and a B passed to step) on CUDA equal the CPU's."""
+    model, x = model_and_batch()
+    xb = torch.randint(0, 7, (2, 8), generator=torch.Generator().manual_seed(2))
+    options = dict(loss="cross_entropy", out=None, dtype=torch.float64, trace="exact", spectrum=False)
+    cpu = Probe(model, x, x, cross_inputs=xb, cross_targets=xb, **options).measure(0).cross
+    model.cuda()
+    held = Probe(model, x.cuda(), x.cuda(), cross_inputs=xb.cuda(), cross_targets=xb.cuda(), **options).measure(0)
+    train = Probe(model, x.cuda(), x.cuda(), cross="train", every=1, **options).step(0, cross_batch=(xb.cuda(), xb.cuda()))
+    for gpu in (held.cross, train.cross):
+        for key in ("loss", "grad_dot", "chi_loss", "chi_net", "chi_pos", "chi_loss_normalized", "chi_net_normalized"):
+            assert relative_error(getattr(gpu, key), getattr(cpu, key)) <= 1e-10, key
+        assert gpu.rows == cpu.rows == 16
+    with pytest.raises(Exception, match="cross_batch is on cpu"):
+        Probe(model, x.cuda(), x.cuda(), cross="train", every=1, **options).step(0, cross_batch=(xb, xb))

@@ -298,3 +298,68 @@ def test_fsdp2_matches_one_process(frozen, tmp_path):
                 rank, key, result[key], getattr(reference, key), error)
         assert result["sharded_grads"]
     check_spectrum(results, reference)
+
+
+CROSS_KEYS = ("loss", "grad_dot", "chi_loss", "chi_net", "chi_pos", "rows", "chi_loss_normalized",
+              "chi_net_normalized")
+
+
+def make_cross_batch():
+    generator = torch.Generator().manual_seed(11)
+    tokens = torch.randint(0, 5, (6, 5), generator=generator)
+    return tokens[:, :-1], tokens[:, 1:]
+
+
+def ddp_cross_worker(rank, world, init_file, folder):
+    setup_paths()
+    from spectop_probe import Probe, ProbeError
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=60))
+    try:
+        ddp = torch.nn.parallel.DistributedDataParallel(make_model(False))
+        x, y = make_batch()
+        xb, yb = make_cross_batch()
+        half, half_b = x.shape[0] // world, xb.shape[0] // world
+        shard, shard_b = slice(rank * half, (rank + 1) * half), slice(rank * half_b, (rank + 1) * half_b)
+        held = Probe(ddp, x[shard], y[shard], loss="cross_entropy", out=None, dtype=torch.float64, trace="exact",
+                     spectrum=False, cross_inputs=xb[shard_b], cross_targets=yb[shard_b]).measure(0)
+        probe = Probe(ddp, x[shard], y[shard], loss="cross_entropy", every=1, out=None, dtype=torch.float64,
+                      trace="exact", spectrum=False, cross="train")
+        train = probe.step(0, cross_batch=(xb[shard_b], yb[shard_b]))
+        try:  # a batch B on rank 0 only: both ranks are told, neither hangs
+            probe.step(1, cross_batch=(xb[shard_b], yb[shard_b]) if rank == 0 else None)
+            error = None
+        except ProbeError as caught:
+            error = str(caught)
+        again = probe.step(2, cross_batch=(xb[shard_b], yb[shard_b]))
+        result = {"held": {k: getattr(held.cross, k) for k in CROSS_KEYS},
+                  "train": {k: getattr(train.cross, k) for k in CROSS_KEYS},
+                  "error": error, "again": again is not None and again.cross is not None}
+        with open(os.path.join(folder, "cross%d.json" % rank), "w") as f:
+            json.dump(result, f)
+        quiesce()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_cross_batch_matches_one_process(tmp_path):
+    """Each rank holds half of A and half of B: δL is the dot product of the
+    two all-reduced gradients, the traces and |∇_fL|² per-rank sums, the rows
+    counted over both ranks."""
+    mp.spawn(ddp_cross_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    from spectop_probe import Probe
+    x, y = make_batch()
+    xb, yb = make_cross_batch()
+    reference = Probe(make_model(False), x, y, loss="cross_entropy", out=None, dtype=torch.float64, trace="exact",
+                      spectrum=False, cross_inputs=xb, cross_targets=yb).measure(0).cross
+    assert reference.rows == 24
+    for rank in range(2):
+        result = json.load(open(tmp_path / ("cross%d.json" % rank)))
+        for source in ("held", "train"):
+            for key in CROSS_KEYS:
+                error = relative_error(result[source][key], getattr(reference, key))
+                assert error <= 1e-10, "rank %d %s %s: %r vs one process %r" % (
+                    rank, source, key, result[source][key], getattr(reference, key))
+        assert result["error"] == ("probe.step(1) got a cross_batch on ranks [0] but not on ranks [1]: pass one "
+                                   "on every rank or on none")
+        assert result["again"]

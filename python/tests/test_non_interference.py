@@ -1,7 +1,9 @@
 """The probe never disturbs training: 20 steps of a transformer with dropout
 (so the RNG stream matters) and AdamW, with and without a probe measuring
-every 5 steps (exact trace and spectrum on one run, Hutchinson on another,
-a matrix-free spectrum at every measurement on a third),
+every 5 steps or on log windows (exact trace and spectrum on one run, Hutchinson on another,
+a matrix-free spectrum at every measurement on a third, both traces again
+with the training batch as the cross batch B, and a matrix-free spectrum
+with a cross batch on a log schedule),
 end with bit-identical parameters, gradients, optimizer state, RNG state and
 train/eval flags. A model that writes its input (an inplace ReLU first) or its
 buffers (a call counter, an EMA) in forward writes only the probe's copies."""
@@ -13,7 +15,7 @@ import torch
 from torch import nn
 
 from char_gpt import CharGPT
-from spectop_probe import Probe, ProbeError
+from spectop_probe import LogSchedule, Probe, ProbeError
 
 VOCAB, BLOCK = 6, 8
 
@@ -27,7 +29,9 @@ def train(probe_settings, tmp_path):
     probe_x, probe_y = data[:4, :-1], data[:4, 1:]
     probe = None
     if probe_settings is not None:
-        probe = Probe(model, probe_x, probe_y, loss="cross_entropy", every=5, out=str(tmp_path / "r.jsonl"),
+        probe_settings = dict(probe_settings)
+        every = probe_settings.pop("every", 5)
+        probe = Probe(model, probe_x, probe_y, loss="cross_entropy", every=every, out=str(tmp_path / "r.jsonl"),
                       name="m", **probe_settings)
     for step in range(1, 21):
         rows = torch.randint(0, 64, (8,))  # the global RNG: shifted if the probe drew from it
@@ -38,11 +42,14 @@ def train(probe_settings, tmp_path):
         optimizer.step()
         if probe is not None:
             # Between backward and the next zero_grad: .grad must survive a measurement.
-            measured = probe.step(step)
-            assert (measured is not None) == (step % 5 == 0)
+            # With cross="train" the batch just trained on is the cross batch B.
+            cross = (x, y) if probe.cross_source == "train" else None
+            measured = probe.step(step, cross_batch=cross)
+            assert (measured is not None) == probe.due(step)
+            assert measured is None or (measured.cross is not None) == (cross is not None)
     if probe is not None:
         probe.close()
-        assert len(probe.history) == 4
+        assert len(probe.history) == sum(probe.due(step) for step in range(1, 21))
         if probe_settings.get("spectrum_method") == "lanczos":
             assert all(m.spectrum is not None and m.spectrum.method == "lanczos" for m in probe.history)
     return model, optimizer
@@ -56,7 +63,12 @@ def same(a, b):
     {"trace": "exact", "dtype": torch.float64},
     {"trace": "hutchinson", "hutchinson_vectors": 4},
     {"trace": "hutchinson", "hutchinson_vectors": 4, "spectrum_method": "lanczos", "spectrum_share": None},
-], ids=["exact-float64", "hutchinson-float32", "matrix-free-spectra"])
+    {"trace": "exact", "cross": "train"},
+    {"trace": "hutchinson", "hutchinson_vectors": 4, "cross": "train"},
+    {"trace": "hutchinson", "hutchinson_vectors": 4, "cross": "train", "spectrum_method": "lanczos",
+     "spectrum_share": None, "every": LogSchedule(points_per_decade=3, window=2)},  # steps 1-5, 10, 11
+], ids=["exact-float64", "hutchinson-float32", "matrix-free-spectra", "cross-exact", "cross-hutchinson",
+        "cross-matrix-free-log"])
 def test_training_is_bit_identical(settings, tmp_path):
     reference_model, reference_optimizer = train(None, tmp_path)
     reference_rng = torch.get_rng_state()

@@ -41,12 +41,17 @@ def test_header_steps_spectrum_end(tmp_path):
     assert header["data"] == {"name": "chars", "probe": 18, "outputs": 7, "loss": "cross_entropy"}
     total = sum(p.numel() for p in model.parameters())
     assert header["models"] == [{"id": "w16-frozen", "width": 16, "depth": 1, "params": total,
-                                 "trainable_params": 16 * 7 + 7, "trainable": "readout", "mode": "frozen"}]
+                                 "trainable_params": 16 * 7 + 7, "trainable": "readout", "mode": "frozen",
+                                 "schedule": {"kind": "every", "every": 2}}]
     steps = [l for l in lines if l["type"] == "step"]
     assert [s["step"] for s in steps] == [0, 2, 4]
     for s in steps:
-        assert list(s) == ["type", "model", "step", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "wall"]
+        assert list(s) == ["type", "model", "step", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "wall",
+                           "rows", "chi_loss_normalized", "chi_net_normalized"]
         assert s["chi_pos"] == pytest.approx(s["grad_sq"] / (s["chi_loss"] * s["chi_net"]), rel=1e-12)
+        # The batch-size normalised factors: n·χ_loss and χ_net/n, n = 3 sequences × 6 tokens.
+        assert s["rows"] == 18
+        assert s["chi_loss_normalized"] == 18 * s["chi_loss"] and s["chi_net_normalized"] == s["chi_net"] / 18
     # Readout only: χ_net is closed-form, the same at every step.
     assert len({s["chi_net"] for s in steps}) == 1
     spectra = [l for l in lines if l["type"] == "spectrum"]
@@ -73,7 +78,8 @@ def test_estimate_fields_and_the_no_spectrum_event(tmp_path):
     steps = [l for l in lines if l["type"] == "step"]
     for s in steps:
         assert s["chi_net_estimate"] is True and s["chi_net_stderr"] > 0
-        assert list(s)[-2:] == ["chi_net_estimate", "chi_net_stderr"]
+        assert list(s)[9:] == ["chi_net_estimate", "chi_net_stderr", "rows", "chi_loss_normalized",
+                               "chi_net_normalized"]
     events = [l for l in lines if l["type"] == "event"]
     assert len(events) == 1 and events[0]["event"] == "spectrum" and events[0]["model"] == "m"
     assert "m = n*C = 126 outputs is above spectrum_max_outputs = 100" == events[0]["detail"]

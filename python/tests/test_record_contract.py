@@ -10,8 +10,14 @@
   Hutchinson estimate with its standard error, exact spectra, matrix-free
   (lanczos) spectra with their density and method_reason, spectra refused
   with a reason (the "spectrum" event), a divergence, a frozen readout-only
-  model, a perfectly fitted model (χ_pos undefined, no weights), and a
-  merged record. The engine's covers exact and matrix-free
+  model, a perfectly fitted model (χ_pos undefined, no weights), the user's
+  own scalars (probe.log: at measured and other steps, several at one step,
+  a non-finite value), the normalised factors on every step, a log schedule
+  with its windows, cross-batch fields from a held-out batch (interfering: a
+  negative χ_pos^{AB}) and from training batches (Hutchinson estimates, a
+  batch that fails: the "error" event, steps without B), matrix-free spectra
+  beside Hutchinson cross-batch fields on a log schedule, and a merged
+  record. The engine's covers exact and matrix-free
   (lanczos) spectra, a Hutchinson trace, per-layer arrays and a live
   divergence.
 - Across languages: spectop's reader gets what the probe meant. `spectop
@@ -45,7 +51,7 @@ import torch
 from torch import nn
 
 from conftest import REPO
-from spectop_probe import Probe, ProbeError, ProbeWarning, merge_records
+from spectop_probe import LogSchedule, Probe, ProbeError, ProbeWarning, merge_records
 
 SCHEMA_PATH = os.path.join(REPO, "docs", "record.schema.json")
 
@@ -66,6 +72,9 @@ def documented_event_kinds():
 
 KNOWN_EVENTS = documented_event_kinds()
 STEP_FIELDS = ["loss", "chi_loss", "chi_net", "chi_pos", "grad_sq"]
+NORMALISED_FIELDS = ["rows", "chi_loss_normalized", "chi_net_normalized"]
+CROSS_FIELDS = ["cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net", "cross_chi_pos", "cross_rows",
+                "cross_chi_loss_normalized", "cross_chi_net_normalized"]
 
 
 # ---------------------------------------------------------------- reading and checking
@@ -91,7 +100,7 @@ def file_problems(path):
     problems = []
     lines = read_lines(path)
     header_models = []
-    last_step, last_spectrum, measured = {}, {}, set()
+    last_step, last_spectrum, last_scalars, measured = {}, {}, {}, set()
     ended = False
     for number, raw, line in lines:
         where = "%s:%d: " % (os.path.basename(path), number)
@@ -116,7 +125,7 @@ def file_problems(path):
         if ended:
             problems.append(where + "a line after the end line")
         model, step = line.get("model"), line.get("step")
-        if kind in ("step", "spectrum", "event") and model is not None and model not in header_models:
+        if kind in ("step", "spectrum", "event", "scalars") and model is not None and model not in header_models:
             problems.append(where + "model %r is not in the header" % model)
         if kind == "step":
             if model in last_step and step <= last_step[model]:
@@ -144,6 +153,10 @@ def file_problems(path):
                     problems.append(where + "marker_bin past the bins")
                 if len(eigenvalues) > line["mode_count"]:
                     problems.append(where + "more eigenvalues than mode_count")
+        elif kind == "scalars":
+            if model in last_scalars and step < last_scalars[model]:
+                problems.append(where + "scalars step %s of %s after %s: scalars steps must not go back" % (step, model, last_scalars[model]))
+            last_scalars[model] = step
         elif kind == "event":
             if line.get("event") not in KNOWN_EVENTS:
                 problems.append(where + "event kind %r is not one docs/RECORD.md defines" % line.get("event"))
@@ -214,8 +227,8 @@ def probe_corpus(tmp_path_factory):
 
     def record(name, model_id, model, **options):
         path = str(folder / (name + ".jsonl"))
-        return path, Probe(model, options.pop("x", X), options.pop("y", Y), every=1, out=path, name=model_id,
-                           width=8, depth=1, **options)
+        return path, Probe(model, options.pop("x", X), options.pop("y", Y), every=options.pop("every", 1), out=path,
+                           name=model_id, width=options.pop("width", 8), depth=1, **options)
 
     # Exact χ_net and exact spectra, an active model trained for 4 steps.
     model = mlp(1)
@@ -272,14 +285,79 @@ def probe_corpus(tmp_path_factory):
         probe.step(0)
     corpus["fitted"] = (path, {"fitted": probe.history})
 
+    # The user's own scalars (probe.log), at measured steps and between them,
+    # two calls at one step, a dict for a name with a slash, a non-finite value.
+    model = mlp(8)
+    path, probe = record("scalars", "w8-scalars", model, every=2)
+    with probe:
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        probe.step(0)
+        probe.log(0, lr=0.1)
+        for step in range(1, 5):
+            optimizer.zero_grad()
+            (0.5 * (model(X) - Y).pow(2).sum(1).mean()).backward()
+            optimizer.step()
+            probe.step(step)
+            probe.log(step, {"val/loss": 1.0 / step}, accuracy=0.5 + step / 10)
+            if step == 3:
+                probe.log(step, lr=0.05, diverging=float("inf"))
+    corpus["scalars"] = (path, {"w8-scalars": probe.history})
+    # A log schedule and a held-out batch B that interferes at first (its
+    # targets reverse the probe residual: χ_pos^{AB} < 0). Another size
+    # (width 6) than the w8 models, so that claims' pairs stay as they were.
+    torch.manual_seed(8)
+    narrow = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2))
+    with torch.no_grad():
+        reversed_targets = 2 * narrow(X) - Y
+    path, probe = record("cross-heldout", "w6-cross-heldout", narrow, every=LogSchedule(points_per_decade=4, window=2),
+                         width=6, cross_inputs=X, cross_targets=reversed_targets)
+    with probe:
+        train(narrow, probe, 12)
+    corpus["cross-heldout"] = (path, {"w6-cross-heldout": probe.history})
+
+    # B from the training batches (cross="train"), Hutchinson traces on both
+    # sides, one batch the model cannot run (an "error" event, no cross
+    # fields at that step) and one step without a batch.
+    torch.manual_seed(9)
+    classifier = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 3))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    path, probe = record("cross-train", "w6-cross-train", classifier, y=labels, loss="cross_entropy", cross="train",
+                         width=6, trace="hutchinson", hutchinson_vectors=4)
+    optimizer = torch.optim.SGD(classifier.parameters(), lr=0.1)
+    batches = {step: (X[step % 3:step % 3 + 4], labels[step % 3:step % 3 + 4]) for step in range(6)}
+    batches[3] = (torch.randn(4, 5), labels[:4])  # five features: the model cannot run it
+    with probe, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ProbeWarning)
+        for step in range(6):
+            probe.step(step, cross_batch=batches[step] if step != 4 else None)
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(classifier(X), labels).backward()
+            optimizer.step()
+    corpus["cross-train"] = (path, {"w6-cross-train": probe.history})
+
+    # Both features at once: a Hutchinson χ_net (so the spectra are
+    # matrix-free by the automatic rule, the top 4 of m = 18) with a held-out
+    # batch B (Hutchinson on its side too) on a log schedule.
+    torch.manual_seed(10)
+    classifier = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 3))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    path, probe = record("cross-lanczos", "w6-cross-lanczos", classifier, y=labels, loss="cross_entropy", width=6,
+                         trace="hutchinson", hutchinson_vectors=4, top_k=4, spectrum_share=None,
+                         every=LogSchedule(points_per_decade=2, window=1),
+                         cross_inputs=X.flip(0), cross_targets=labels.flip(0))
+    with probe:
+        train(classifier, probe, 4, loss=lambda: nn.functional.cross_entropy(classifier(X), labels))
+    corpus["cross-lanczos"] = (path, {"w6-cross-lanczos": probe.history})
+
     merged = str(folder / "merged.jsonl")
-    names = ["exact", "hutchinson", "refused", "frozen", "diverged"]
+    names = ["exact", "hutchinson", "refused", "frozen", "diverged", "cross-heldout", "cross-train"]
     merge_records([corpus[name][0] for name in names], merged)
     corpus["merged"] = (merged, {k: v for name in names for k, v in corpus[name][1].items()})
     return corpus
 
 
-PROBE_RECORDS = ["exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "lanczos", "merged"]
+PROBE_RECORDS = ["exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "lanczos", "scalars",
+                 "cross-heldout", "cross-train", "cross-lanczos", "merged"]
 
 
 @pytest.mark.parametrize("name", PROBE_RECORDS)
@@ -336,8 +414,64 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
     fitted = [l for l in lines("fitted") if l["type"] in ("step", "spectrum")]
     assert fitted[0]["chi_pos"] is None and fitted[1]["weights"] == [] and len(fitted[1]["eigenvalues"]) == 6
 
+    scalars = [l for l in lines("scalars") if l["type"] == "scalars"]
+    assert [l["step"] for l in scalars] == [0, 1, 2, 3, 3, 4]
+    assert scalars[0]["values"] == {"lr": 0.1}
+    assert scalars[1]["values"] == {"val/loss": 1.0, "accuracy": 0.6}
+    assert scalars[4]["values"] == {"lr": 0.05, "diverging": None}
+    assert all(l["model"] == "w8-scalars" and l["wall"] >= 0 for l in scalars)
+    measured = [l["step"] for l in lines("scalars") if l["type"] == "step"]
+    assert measured == [0, 2, 4]  # scalars at steps 1 and 3 stand without a step line
+    # The normalised factors on every step line of every record: n·χ_loss and χ_net/n.
+    for name in ("exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "lanczos", "cross-heldout",
+                 "cross-train", "cross-lanczos"):
+        for s in (l for l in lines(name) if l["type"] == "step"):
+            assert s["rows"] == 6, (name, s)
+            if s["chi_loss"] is not None:
+                assert s["chi_loss_normalized"] == 6 * s["chi_loss"] and s["chi_net_normalized"] == s["chi_net"] / 6
+            else:
+                assert s["chi_loss_normalized"] is None and s["chi_net_normalized"] is None
+        assert lines(name)[0]["models"][0]["schedule"]["kind"] == ("log" if name in ("cross-heldout", "cross-lanczos")
+                                                                   else "every")
+
+    heldout = lines("cross-heldout")
+    assert heldout[0]["models"][0]["cross"] == "heldout"
+    assert heldout[0]["models"][0]["schedule"] == {"kind": "log", "points_per_decade": 4, "window": 2}
+    steps = [l for l in heldout if l["type"] == "step"]
+    assert [s["step"] for s in steps] == LogSchedule(points_per_decade=4, window=2).steps(12) == [0, 1, 2, 3, 4, 5, 6, 10, 11]
+    assert [s["window"] for s in steps] == [0, 1, 1, 3, 3, 5, 5, 10, 10]
+    assert all(all(key in s for key in CROSS_FIELDS) and s["cross_rows"] == 6 for s in steps)
+    assert steps[0]["cross_chi_pos"] < 0 and abs(steps[0]["cross_chi_pos"] + steps[0]["chi_pos"]) < 1e-6
+    assert all(-1 <= s["cross_chi_pos"] <= 1 for s in steps)
+    assert not any("cross_chi_net_estimate" in s for s in steps)
+
+    crossed = lines("cross-train")
+    assert crossed[0]["models"][0]["cross"] == "train"
+    steps = [l for l in crossed if l["type"] == "step"]
+    assert [("cross_chi_pos" in s) for s in steps] == [True, True, True, False, False, True]
+    assert [s["cross_rows"] for s in steps if "cross_rows" in s] == [4, 4, 4, 4]
+    assert all(s["cross_chi_net_estimate"] is True and s["cross_chi_net_stderr"] > 0 for s in steps if "cross_rows" in s)
+    events = [l for l in crossed if l["type"] == "event"]
+    assert [(e["event"], e.get("step")) for e in events] == [("spectrum", 0), ("error", 3)]
+    assert "cross-batch quantities could not be measured" in events[1]["detail"]
+
+    both = lines("cross-lanczos")
+    assert both[0]["models"][0]["cross"] == "heldout"
+    steps = [l for l in both if l["type"] == "step"]
+    assert [s["step"] for s in steps] == LogSchedule(points_per_decade=2, window=1).steps(4) == [0, 1, 3]
+    assert [s["window"] for s in steps] == [0, 1, 3]
+    assert all(all(key in s for key in CROSS_FIELDS) and s["cross_chi_net_estimate"] is True for s in steps)
+    assert all(s["chi_net_estimate"] is True for s in steps)
+    spectra = [l for l in both if l["type"] == "spectrum"]
+    assert [s["step"] for s in spectra] == [0, 1, 3]
+    for s in spectra:
+        assert s["method"] == "lanczos" and s["mode_count"] == 18 and len(s["eigenvalues"]) == 4
+        assert "Hutchinson estimate" in s["method_reason"]
+    assert not [l for l in both if l["type"] == "event"]
+
     merged = lines("merged")
-    assert [m["id"] for m in merged[0]["models"]] == ["w8-active", "w8-hutchinson", "w8-refused", "w8-frozen", "w8-diverged"]
+    assert [m["id"] for m in merged[0]["models"]] == ["w8-active", "w8-hutchinson", "w8-refused", "w8-frozen", "w8-diverged",
+                                                     "w6-cross-heldout", "w6-cross-train"]
     assert merged[-1]["type"] == "end" and [l["type"] for l in merged].count("end") == 1
     assert "no_spectrum" not in open(probe_corpus["merged"][0], encoding="utf-8").read()
 
@@ -371,6 +505,11 @@ def engine_corpus(spectop_bin, tmp_path_factory):
         "lanczos": (edited("lanczos", [("exact_limit = 1850 ", "exact_limit = 32 "), ("top_k = 32 ", "top_k = 8 ")]), 10),
         # A Hutchinson trace: estimated χ_net and a "spectrum" event per model.
         "hutchinson": (edited("hutchinson", [('trace = "exact" ', 'trace = "hutchinson" ')]), 10),
+        # A held-out batch B on a log schedule (4 centres a decade, windows of 2), cut at the 30-step budget.
+        "cross-log": (edited("cross-log", [('cross = "off"', 'cross = "heldout"'), ('schedule = "every"', 'schedule = "log"'),
+                                           ('points_per_decade = 10 ', 'points_per_decade = 4 '), ('window = 5 ', 'window = 2 ')]), 30),
+        # B from the training batches, with Hutchinson traces.
+        "cross-train": (edited("cross-train", [('cross = "off"', 'cross = "train"'), ('trace = "exact" ', 'trace = "hutchinson" ')]), 6),
     }
     corpus = {}
     for name, (source, steps) in runs.items():
@@ -382,7 +521,7 @@ def engine_corpus(spectop_bin, tmp_path_factory):
     return corpus
 
 
-ENGINE_RECORDS = ["tiny", "diverging", "reach", "lanczos", "hutchinson"]
+ENGINE_RECORDS = ["tiny", "diverging", "reach", "lanczos", "hutchinson", "cross-log", "cross-train"]
 
 
 @pytest.mark.parametrize("name", ENGINE_RECORDS)
@@ -414,6 +553,28 @@ def test_the_engine_corpus_covers_what_it_should(engine_corpus):
 
     hutchinson = lines("hutchinson")
     assert all(l.get("chi_net_estimate") is True for l in hutchinson if l["type"] == "step")
+
+    # The engine's log schedule is the probe's, step for step, plus the budget's last step (in no window).
+    crossed = lines("cross-log")
+    schedule = LogSchedule(points_per_decade=4, window=2)
+    n = crossed[0]["data"]["probe"]
+    for model in crossed[0]["models"]:
+        assert model["schedule"] == {"kind": "log", "points_per_decade": 4, "window": 2} and model["cross"] == "heldout"
+        steps = [l for l in crossed if l["type"] == "step" and l["model"] == model["id"]]
+        assert [s["step"] for s in steps] == schedule.steps(30) + [30]
+        assert [s.get("window") for s in steps] == [schedule.window_of(s["step"]) for s in steps]
+        for s in steps:
+            assert all(key in s for key in CROSS_FIELDS) and s["rows"] == n and s["cross_rows"] == n
+            assert s["chi_loss_normalized"] == pytest.approx(n * s["chi_loss"], rel=1e-15)
+            assert s["chi_net_normalized"] == pytest.approx(s["chi_net"] / n, rel=1e-15)
+            assert -1 <= s["cross_chi_pos"] <= 1
+            assert s["cross_chi_pos"] == pytest.approx(s["cross_grad_dot"] / (s["cross_chi_loss"] * s["cross_chi_net"]), rel=1e-12)
+    assert any(s["cross_chi_pos"] < 0 for s in crossed if s["type"] == "step"), "a held-out batch interferes at some step"
+
+    trained = lines("cross-train")
+    assert {m["cross"] for m in trained[0]["models"]} == {"train"}
+    steps = [l for l in trained if l["type"] == "step"]
+    assert steps and all(s["cross_chi_net_estimate"] is True and s["cross_rows"] == 32 for s in steps)
     events = [l for l in hutchinson if l["type"] == "event" and l["event"] == "spectrum"]
     assert len(events) == len(hutchinson[0]["models"]) and all("hutchinson" in e["detail"] for e in events)
 
@@ -472,17 +633,47 @@ def test_spectop_export_gives_back_what_the_probe_measured(spectop_bin, probe_co
     assert sorted(float(row["wall"]) for row in rows) == sorted(walls)
 
 
-def test_spectop_export_reads_the_probes_matrix_free_spectra(spectop_bin, probe_corpus, tmp_path):
+@pytest.mark.parametrize("name, model_id", [("lanczos", "w8-lanczos"), ("cross-lanczos", "w6-cross-lanczos")])
+def test_spectop_export_reads_the_probes_matrix_free_spectra(spectop_bin, probe_corpus, tmp_path, name, model_id):
     """spectop's reader takes the probe's lanczos lines as it takes the
-    engine's: their r_eff, λ_eff, χ_pos and effective rank come back bit for bit."""
-    path, histories = probe_corpus["lanczos"]
+    engine's: their r_eff, λ_eff, χ_pos and effective rank come back bit for
+    bit, and beside them, on a crossed log-scheduled record, the cross
+    fields of the same steps."""
+    path, histories = probe_corpus[name]
     rows = export_rows(spectop_bin, path, tmp_path)
-    history = histories["w8-lanczos"]
+    history = histories[model_id]
     assert [int(row["step"]) for row in rows] == [m.step for m in history]
     for row, measurement in zip(rows, history):
         assert measurement.spectrum.method == "lanczos"
         for key in ("chi_pos_exact", "lambda_eff", "r_eff", "effective_rank"):
             assert csv_value(row[key]) == written(getattr(measurement.spectrum, key)), key
+        if measurement.cross is not None:
+            for key in ("chi_pos", "chi_net", "grad_dot"):
+                assert csv_value(row["cross_" + key]) == written(getattr(measurement.cross, key)), key
+
+
+def test_spectop_exports_a_record_with_user_scalars(spectop_bin, probe_corpus, tmp_path):
+    """A record with scalars lines exports its measurements as one without
+    them; where this spectop exports the user's columns (`user:NAME`,
+    docs/RECORD.md), they hold the logged values, the later one at a step."""
+    path, histories = probe_corpus["scalars"]
+    rows = export_rows(spectop_bin, path, tmp_path)
+    history = {m.step: m for m in histories["w8-scalars"]}
+    measured = [row for row in rows if int(row["step"]) in history]
+    assert [int(row["step"]) for row in measured] == sorted(history)
+    for row in measured:
+        for key in STEP_FIELDS:
+            assert csv_value(row[key]) == written(getattr(history[int(row["step"])], key)), (row["step"], key)
+    user = [column for column in rows[0] if column.startswith("user:")] if rows else []
+    if user:
+        logged = {}
+        for _, _, line in read_lines(path):
+            if line["type"] == "scalars":
+                logged.setdefault(line["step"], {}).update(line["values"])
+        assert sorted(int(row["step"]) for row in rows) == sorted(set(history) | set(logged))
+        for row in rows:
+            for column in user:
+                assert csv_value(row[column]) == logged.get(int(row["step"]), {}).get(column[5:]), (row["step"], column)
 
 
 def test_spectop_claims_reads_modes_sizes_and_the_divergence(spectop_bin, probe_corpus):
@@ -647,6 +838,36 @@ BROKEN = {
     "an unknown spectrum method": first("spectrum", lambda l: l.update(method="arnoldi")),
     "a lanczos spectrum without its density": first("spectrum", lambda l: l.update(method="lanczos")),
     "an end line without a reason": first("end", lambda l: l.pop("reason")),
+    "rows written as a float": first("step", lambda l: l.update(rows=float(l["rows"]))),
+    "rows of zero": first("step", lambda l: l.update(rows=0)),
+    "normalised factors without rows": first("step", lambda l: l.pop("rows")),
+    "a negative chi_net_normalized": first("step", lambda l: l.update(chi_net_normalized=-1.0)),
+    "a window as a string": first("step", lambda l: l.update(window="5"), model="w6-cross-heldout"),
+    "a cross field without the others": first("step", lambda l: l.pop("cross_rows"), model="w6-cross-heldout"),
+    "cross fields without cross_chi_pos": first("step", lambda l: l.pop("cross_chi_pos"), model="w6-cross-heldout"),
+    "a cross_chi_pos as a string": first("step", lambda l: l.update(cross_chi_pos="-0.5"), model="w6-cross-heldout"),
+    "a negative cross_chi_net": first("step", lambda l: l.update(cross_chi_net=-2.0), model="w6-cross-heldout"),
+    "a negative cross_chi_loss": first("step", lambda l: l.update(cross_chi_loss=-2.0), model="w6-cross-heldout"),
+    "cross_rows written as a float": first("step", lambda l: l.update(cross_rows=4.0), model="w6-cross-train"),
+    "cross_chi_net_estimate as a number": first("step", lambda l: l.update(cross_chi_net_estimate=1), model="w6-cross-train"),
+    "an estimate flag without the cross fields": first("step", lambda l: l.update(cross_chi_net_estimate=True), model="w8-active"),
+    "a schedule without its kind": first("run", lambda l: l["models"][0]["schedule"].pop("kind")),
+    "an every schedule without every": first("run", lambda l: l["models"][0]["schedule"].pop("every")),
+    "a log schedule without its window": first("run", lambda l: l["models"][5]["schedule"].pop("window")),
+    "a schedule window of 0": first("run", lambda l: l["models"][5]["schedule"].update(window=0)),
+    "a cross source as a number": first("run", lambda l: l["models"][5].update(cross=1)),
+}
+
+# Broken scalars lines, mutated from the "scalars" record.
+BROKEN_SCALARS = {
+    "a scalars line without model": first("scalars", lambda l: l.pop("model")),
+    "a scalars line without values": first("scalars", lambda l: l.pop("values")),
+    "empty values": first("scalars", lambda l: l.update(values={})),
+    "a value as a string": first("scalars", lambda l: l.update(values={"acc": "0.5"})),
+    "a value as a list": first("scalars", lambda l: l.update(values={"acc": [0.5]})),
+    "an empty name": first("scalars", lambda l: l.update(values={"": 0.5})),
+    "a scalars step as a string": first("scalars", lambda l: l.update(step=str(l["step"]))),
+    "a scalars line without wall": first("scalars", lambda l: l.pop("wall")),
 }
 
 ALLOWED = {
@@ -655,6 +876,12 @@ ALLOWED = {
     "an unknown event kind": first("event", lambda l: l.update(event="some_new_kind")),
     "an unknown header field": first("run", lambda l: l.update(host="node7")),
     "chi_net_stderr null": first("step", lambda l: l.update(chi_net_stderr=None)),
+    "a user scalar named like a step field": first("step", lambda l: l.update(type="scalars", values={"loss": 1.0})),
+    "an undefined cross_chi_pos": first("step", lambda l: l.update(cross_chi_pos=None), model="w6-cross-heldout"),
+    "a negative cross_grad_dot": first("step", lambda l: l.update(cross_grad_dot=-3.5), model="w6-cross-heldout"),
+    "a step without the normalised factors": first("step", lambda l: [l.pop(k) for k in NORMALISED_FIELDS]),
+    "an unknown schedule kind": first("run", lambda l: l["models"][0].update(schedule={"kind": "cosine"})),
+    "an unknown cross source": first("run", lambda l: l["models"][5].update(cross="validation-set")),
 }
 
 
@@ -662,6 +889,34 @@ ALLOWED = {
 def test_a_broken_line_fails_the_schema(validator, probe_corpus, tmp_path, mutation):
     path = mutated(probe_corpus["merged"][0], tmp_path / "broken.jsonl", BROKEN[mutation])
     assert schema_problems(validator, path), "the schema accepts %s" % mutation
+
+
+@pytest.mark.parametrize("mutation", sorted(BROKEN_SCALARS))
+def test_a_broken_scalars_line_fails_the_schema(validator, probe_corpus, tmp_path, mutation):
+    path = mutated(probe_corpus["scalars"][0], tmp_path / "broken.jsonl", BROKEN_SCALARS[mutation])
+    assert schema_problems(validator, path), "the schema accepts %s" % mutation
+
+
+def test_the_file_rules_catch_scalars_that_go_back(probe_corpus, tmp_path):
+    lines = open(probe_corpus["scalars"][0], encoding="utf-8").read().splitlines()
+    at = [k for k, line in enumerate(lines) if '"type":"scalars"' in line]
+    back = lines[at[2]].replace('"step":2,', '"step":1,', 1)
+    assert '"step":1,' in back
+    repeated = tmp_path / "repeated.jsonl"
+    repeated.write_text("\n".join(lines[:at[2] + 1] + [lines[at[2]]] + lines[at[2] + 1:]) + "\n")
+    assert not file_problems(str(repeated))  # the same step twice is allowed
+    going_back = tmp_path / "going-back.jsonl"
+    going_back.write_text("\n".join(lines[:at[2] + 1] + [back] + lines[at[2] + 1:]) + "\n")
+    assert any("must not go back" in p for p in file_problems(str(going_back)))
+
+
+def test_merge_records_keeps_the_scalars(validator, probe_corpus, tmp_path):
+    out = str(tmp_path / "merged-scalars.jsonl")
+    merge_records([probe_corpus["exact"][0], probe_corpus["scalars"][0]], out)
+    assert_conforms(validator, out)
+    kept = [line for _, _, line in read_lines(out) if line["type"] == "scalars"]
+    source = [line for _, _, line in read_lines(probe_corpus["scalars"][0]) if line["type"] == "scalars"]
+    assert kept == source
 
 
 @pytest.mark.parametrize("mutation", sorted(ALLOWED))

@@ -82,6 +82,12 @@ final class TrainingSession: @unchecked Sendable {
             info.activation = plan.architecture.activation.rawValue
             info.outputScale = plan.architecture.outputScale
             info.learningRate = plan.optimizer.learningRate
+            info.schedule = engineConfig.measurementSchedule
+            switch engineConfig.crossBatch {
+            case .off: break
+            case .heldOut: info.cross = "heldout"
+            case .train: info.cross = "train"
+            }
             return info
         }
         header.blas = BLASRuntime.coreName

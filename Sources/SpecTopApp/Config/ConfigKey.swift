@@ -208,6 +208,10 @@ extension ConfigKey {
         .integer("training", "steps", \.training.steps, "training steps per model", atLeast: 1),
         .integer("training", "warmup", \.training.warmup, "linear warm-up steps", atLeast: 0),
         .integer("metrics", "every", \.metrics.every, "kernel-free LNP every this many steps", atLeast: 1),
+        .choice("metrics", "schedule", \.metrics.schedule,
+                "every (every `every` steps) | log (log-spaced windows, dense early, as the paper's authors measure)"),
+        .integer("metrics", "points_per_decade", \.metrics.pointsPerDecade, "log schedule: window centres per factor of 10 in the step", atLeast: 1),
+        .integer("metrics", "window", \.metrics.window, "log schedule: consecutive steps measured from each centre", atLeast: 1),
         .integer("metrics", "spectrum_every", \.metrics.spectrumEvery, "exact eNTK spectrum every this many steps (0 = time-based)", atLeast: 0),
         .float("metrics", "spectrum_interval", \.metrics.spectrumInterval, "time-based: at most one spectrum per model per this many seconds") {
             $0 >= 0 && $0.isFinite ? nil : "must be 0 or more seconds"
@@ -215,6 +219,8 @@ extension ConfigKey {
         .integer("metrics", "probe", \.metrics.probe, "probe set size n", atLeast: 1),
         .choice("metrics", "probe_source", \.metrics.probeSource, "train | held_out | fresh (teacher only)"),
         .choice("metrics", "trace", \.metrics.trace, "exact | hutchinson (estimate of Tr Θ for large C)"),
+        .choice("metrics", "cross", \.metrics.cross,
+                "off | heldout (a fixed batch of probe size, taken out of training) | train (a fresh training batch each measurement): cross-batch χ_pos"),
         .integer("metrics", "hutchinson_samples", \.metrics.hutchinsonSamples, "Rademacher vectors per Hutchinson estimate", atLeast: 1),
         .integer("metrics", "exact_limit", \.metrics.exactLimit,
                  "largest n·C for the exact eNTK spectrum; above it top-k + Lanczos density (estimates)", atLeast: 0),

@@ -54,12 +54,34 @@ package enum ExperimentBuilder {
             throw ConfigError(describe(error))
         }
         let probeSource = config.metrics.probeSource
-        let split: DataSplit
+        var split: DataSplit
         do {
             split = try DataSplit.make(from: dataset, probeSize: config.metrics.probe, probeSource: probeSource,
                                        generator: &splitGenerator, freshProbe: fresh)
         } catch {
             throw ConfigError(error.description)
+        }
+        var cross = CrossBatchSource.off
+        switch config.metrics.cross {
+        case .off: break
+        case .train: cross = .train
+        case .heldout:
+            // B: probe-sized, drawn once by its own generator (the split and the
+            // training sequence stay what they are without it), then no longer trained on.
+            let excluded = Set(probeSource == .train ? split.probeIndices : [])
+            let candidates = (0..<split.train.count).filter { !excluded.contains($0) }
+            let n = config.metrics.probe
+            guard candidates.count >= n else {
+                throw ConfigError("[metrics] cross = \"heldout\" holds out \(n) samples (the probe size) that are not in the probe; the data has \(candidates.count)")
+            }
+            guard split.train.count - n >= config.training.batch else {
+                throw ConfigError("[metrics] cross = \"heldout\" takes \(n) samples out of training, leaving \(split.train.count - n), fewer than a batch of \(config.training.batch)")
+            }
+            var generator = SeededGenerator(seed: config.seed).fork(0xC2055)
+            let chosen = DataSplit.randomSubset(of: candidates.count, size: config.metrics.probe, generator: &generator).map { candidates[$0] }
+            let isChosen = Set(chosen)
+            cross = .heldOut(split.train.subset(chosen))
+            split.train = split.train.subset((0..<split.train.count).filter { !isChosen.contains($0) })
         }
         var online: OnlineBatchSampler?
         if config.data.online {
@@ -77,13 +99,17 @@ package enum ExperimentBuilder {
         case .exact: trace = .exact
         case .hutchinson: trace = .hutchinson(samples: config.metrics.hutchinsonSamples)
         }
-        let engine = EngineConfiguration(
+        var engine = EngineConfiguration(
             models: plans, train: split.train, probe: split.probe, seed: config.seed, metricsEvery: config.metrics.every,
             spectrumEvery: config.metrics.spectrumEvery > 0 ? config.metrics.spectrumEvery : nil,
             spectrumInterval: config.metrics.spectrumInterval, maxKernelSize: config.metrics.exactLimit,
             matrixFree: MatrixFreeSettings(topK: config.metrics.topK), maxSpectrumSeconds: config.metrics.spectrumMaxSeconds,
             traceEstimator: trace, workers: workers,
             recordEvents: recordEvents, onlineSampler: online)
+        engine.crossBatch = cross
+        if config.metrics.schedule == .log {
+            engine.logSchedule = .log(pointsPerDecade: config.metrics.pointsPerDecade, window: config.metrics.window)
+        }
         do { try engine.validate() } catch { throw ConfigError(error.description) }
         return PreparedExperiment(config: config, engine: engine, dataName: dataset.name)
     }

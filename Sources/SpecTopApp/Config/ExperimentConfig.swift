@@ -90,6 +90,12 @@ package struct ExperimentConfig: Sendable, Equatable {
         package var probe = 256
         package var probeSource = ProbeSource.train
         package var trace = TraceKind.exact
+        /// `every`: every `every` steps; `log`: log-spaced windows.
+        package var schedule = ScheduleKind.every
+        package var pointsPerDecade = 10
+        package var window = 5
+        /// The cross-batch measurement's batch B (`off`: none).
+        package var cross = CrossKind.off
         package var hutchinsonSamples = 8
         /// Exact spectrum up to this nC; above it the matrix-free estimate.
         package var exactLimit = EngineConfiguration.defaultExactLimit
@@ -103,6 +109,16 @@ package struct ExperimentConfig: Sendable, Equatable {
 /// Where an experiment's data comes from (`[data] kind`).
 package enum DataKind: String, Sendable, CaseIterable {
     case teacher, digits, idx, csv
+}
+
+/// When models are measured (`[metrics] schedule`).
+package enum ScheduleKind: String, Sendable, CaseIterable {
+    case every, log
+}
+
+/// Where the cross-batch measurement's batch B comes from (`[metrics] cross`).
+package enum CrossKind: String, Sendable, CaseIterable {
+    case off, heldout, train
 }
 
 /// How Tr Θ is computed (`[metrics] trace`).

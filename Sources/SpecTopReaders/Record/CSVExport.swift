@@ -12,7 +12,10 @@ import SpecTopRecord
 package enum CSVExport {
     /// The metrics, in column order (after `model` in the long form).
     package static let metrics = ["step", "wall", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "chi_net_estimate", "chi_net_stderr",
-                          "lambda_eff", "r_eff", "chi_pos_exact", "effective_rank"]
+                          "lambda_eff", "r_eff", "chi_pos_exact", "effective_rank",
+                          "rows", "chi_loss_normalized", "chi_net_normalized",
+                          "cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net", "cross_chi_pos", "cross_rows",
+                          "cross_chi_loss_normalized", "cross_chi_net_normalized"]
     package static var columns: [String] { ["model"] + metrics }
 
     /// One model's step: its metric line, its spectrum, or both.
@@ -27,6 +30,20 @@ package enum CSVExport {
             return [String(step), number(s?.wall), number(s?.loss), number(s?.chiLoss), number(s?.chiNet), number(s?.chiPos ?? nil),
                     number(s?.gradSq), s.map { $0.traceIsEstimate ? "true" : "false" } ?? "", number(s?.chiNetStandardError ?? nil),
                     number(p?.lambdaEff ?? nil), number(p?.rEff ?? nil), number(p?.chiPosExact ?? nil), number(p?.effectiveRank)]
+                + normalisedCells + crossCells
+        }
+
+        /// n and the normalised factors (METHOD.md, *Normalised factors*); empty when n is unknown.
+        private var normalisedCells: [String] {
+            guard let s = sample, s.rows > 0 else { return ["", "", ""] }
+            return [String(s.rows), number(s.normalizedChiLoss), number(s.normalizedChiNet)]
+        }
+
+        /// The cross-batch measurement, when the step line has one.
+        private var crossCells: [String] {
+            guard let s = sample, let c = s.cross else { return Array(repeating: "", count: 8) }
+            return [number(c.loss), number(c.gradDot), number(c.chiLoss), number(c.chiNet), number(c.chiPos), c.rows > 0 ? String(c.rows) : "",
+                    number(c.normalizedChiLoss(rowsA: s.rows)), number(c.normalizedChiNet(rowsA: s.rows))]
         }
     }
 

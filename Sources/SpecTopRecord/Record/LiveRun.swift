@@ -42,6 +42,9 @@ public struct LiveRun: Sendable {
         var maxREff: Double?
         var stop: (status: ModelStatus, step: Int, detail: String?)?
         var featuresFrozen = false
+        /// The step of the first live freeze (`F`): the first step trained and
+        /// measured with frozen features; a freeze event without a step counts from 0.
+        var freezeStep: Int?
         /// The "spectrum" event's detail: why the model gets no spectrum.
         var spectrumUnavailable: String?
     }
@@ -70,7 +73,9 @@ public struct LiveRun: Sendable {
     public mutating func apply(_ line: RecordLine) {
         lineCount += 1
         switch line {
-        case .step(let model, let sample):
+        case .step(let model, var sample):
+            // A writer that does not say n: the header's probe size (RECORD.md).
+            if sample.rows == 0, let n = header.data?.probe, n > 0 { sample.rows = n }
             update(model) { track in
                 track.history.append(sample)
                 if let anchor = track.rateAnchor, sample.wall - anchor.wall <= LiveRun.rateWindow {
@@ -107,12 +112,13 @@ public struct LiveRun: Sendable {
                 update(model) { track in track.spectrumUnavailable = event.detail }
             case .freeze:
                 update(model) { track in
+                    let step = event.step ?? 0
+                    track.freezeStep = Swift.min(track.freezeStep ?? step, step)
                     guard !track.featuresFrozen else { return }
                     track.featuresFrozen = true
                     // From the freeze on χ_net counts the readout alone, so
                     // amplification restarts from χ_net at the freeze step
                     // (the first sample at or after it), as in the engine.
-                    let step = event.step ?? 0
                     track.firstChiNet = track.latest.flatMap { $0.step >= step && $0.chiNet.isFinite ? $0.chiNet : nil }
                 }
             default:
@@ -126,6 +132,16 @@ public struct LiveRun: Sendable {
             break
         }
     }
+
+    /// The models as the header and the lines describe them, in `modelIDs` order
+    /// (a model only the lines name is active, `trainable` "all", size unknown).
+    public var models: [RunRecord.ModelInfo] { modelIDs.compactMap { tracks[$0]?.info } }
+
+    /// The step of a model's first live freeze (`F`), nil when it was never frozen live.
+    public func freezeStep(of model: String) -> Int? { tracks[model]?.freezeStep }
+
+    /// Models a `diverged` or `failed` event stopped before their budget.
+    public var stoppedModelIDs: Set<String> { Set(tracks.compactMap { $0.value.stop == nil ? nil : $0.key }) }
 
     private mutating func update(_ model: String, _ body: (inout Track) -> Void) {
         if tracks[model] == nil {
@@ -183,6 +199,7 @@ public struct LiveRun: Sendable {
                 stepsPerSecond: rate.isFinite ? rate : 0)
             snapshot.divergence = track.stop?.detail
             snapshot.spectrumUnavailable = track.spectrumUnavailable
+            snapshot.freezeStep = track.freezeStep
             snapshot.batchSize = info.batchSize
             snapshot.run = run
             return snapshot

@@ -92,6 +92,8 @@ public struct RecordHeader: Sendable, Equatable {
         if let lr = model.learningRate { m.add("lr", lr) }
         m.add("steps", model.stepBudget)
         m.add("batch", model.batchSize)
+        if let schedule = model.schedule { m.add("schedule", raw: schedule.json) }
+        if let cross = model.cross { m.add("cross", cross) }
         return m.line
     }
 
@@ -149,6 +151,8 @@ public struct RecordHeader: Sendable, Equatable {
             model.activation = entry["activation"] as? String
             model.outputScale = RecordJSON.double(entry["output_scale"])
             model.learningRate = RecordJSON.double(entry["lr"])
+            model.schedule = (entry["schedule"] as? [String: Any]).flatMap(MeasurementSchedule.init(json:))
+            model.cross = (entry["cross"] as? String).flatMap { ["heldout", "train"].contains($0) ? $0 : nil }
             result.models.append(model)
         }
         return result

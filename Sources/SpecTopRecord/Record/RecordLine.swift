@@ -24,12 +24,25 @@ public enum RecordLine: Sendable, Equatable {
         switch fields.type {
         case "step":
             guard let model = fields.model, let step else { self = .ignored; return }
-            self = .step(model: model, MetricSample(
+            var sample = MetricSample(
                 step: step, loss: fields[.loss] ?? .nan, chiLoss: fields[.chiLoss] ?? .nan,
                 chiNet: fields[.chiNet] ?? .nan, chiPos: fields[.chiPos],
                 gradSq: fields[.gradSq] ?? .nan, wall: fields[.wall] ?? 0,
                 traceIsEstimate: fields.chiNetEstimate ?? false, chiNetStandardError: fields[.chiNetStandardError],
-                layerChiNet: fields[.layerChiNet] ?? [], layerGradSq: fields[.layerGradSq] ?? []))
+                layerChiNet: fields[.layerChiNet] ?? [], layerGradSq: fields[.layerGradSq] ?? [])
+            sample.rows = RecordLine.count(fields[.rows])
+            sample.recordedNormalizedChiLoss = fields[.chiLossNormalized]
+            sample.recordedNormalizedChiNet = fields[.chiNetNormalized]
+            sample.window = fields[.window].flatMap { $0 >= 0 && $0 < 1e15 && $0 == $0.rounded() ? Int($0) : nil }
+            // A cross measurement needs its three values; its χ_pos may be null (undefined).
+            if let dot = fields[.crossGradDot], let chiLoss = fields[.crossChiLoss], let chiNet = fields[.crossChiNet] {
+                var cross = CrossBatchSample(loss: fields[.crossLoss] ?? .nan, gradDot: dot, chiLoss: chiLoss, chiNet: chiNet,
+                                             chiPos: fields[.crossChiPos], rows: RecordLine.count(fields[.crossRows]))
+                cross.recordedNormalizedChiLoss = fields[.crossChiLossNormalized]
+                cross.recordedNormalizedChiNet = fields[.crossChiNetNormalized]
+                sample.cross = cross
+            }
+            self = .step(model: model, sample)
         case "spectrum":
             guard let model = fields.model, let step else { self = .ignored; return }
             let eigenvalues = fields[.eigenvalues] ?? [], weights = fields[.weights] ?? []
@@ -56,6 +69,12 @@ public enum RecordLine: Sendable, Equatable {
 }
 
 extension RecordLine {
+    /// A count field as an Int: 0 (unknown) unless a whole number in 1 ..< 10^15.
+    static func count(_ value: Double?) -> Int {
+        guard let value, value >= 1, value < 1e15, value == value.rounded() else { return 0 }
+        return Int(value)
+    }
+
     /// A matrix-free spectrum's histogram as written (`RecordLines`), nil when
     /// its arrays do not fit together: its top-k eigenvalues cannot rebuild it.
     static func estimatedHistogram(_ density: (numbers: [RecordLineScanner.DensityNumber: Double],

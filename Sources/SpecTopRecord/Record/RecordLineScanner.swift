@@ -35,6 +35,8 @@ struct RecordLineScanner {
     enum NumberField: Int, CaseIterable {
         case loss, chiLoss, chiNet, chiPos, gradSq, wall, chiNetStandardError, chiPosExact, lambdaEff, rEff, effectiveRank
         case modeCount, rEffUncertainty, restWeight
+        case rows, chiLossNormalized, chiNetNormalized
+        case window, crossLoss, crossGradDot, crossChiLoss, crossChiNet, crossChiPos, crossRows, crossChiLossNormalized, crossChiNetNormalized
     }
 
     enum DensityNumber: String, CaseIterable {
@@ -81,6 +83,18 @@ struct RecordLineScanner {
             case "mode_count": self = .number(.modeCount)
             case "r_eff_uncertainty": self = .number(.rEffUncertainty)
             case "rest_weight": self = .number(.restWeight)
+            case "rows": self = .number(.rows)
+            case "chi_loss_normalized": self = .number(.chiLossNormalized)
+            case "chi_net_normalized": self = .number(.chiNetNormalized)
+            case "window": self = .number(.window)
+            case "cross_loss": self = .number(.crossLoss)
+            case "cross_grad_dot": self = .number(.crossGradDot)
+            case "cross_chi_loss": self = .number(.crossChiLoss)
+            case "cross_chi_net": self = .number(.crossChiNet)
+            case "cross_chi_pos": self = .number(.crossChiPos)
+            case "cross_rows": self = .number(.crossRows)
+            case "cross_chi_loss_normalized": self = .number(.crossChiLossNormalized)
+            case "cross_chi_net_normalized": self = .number(.crossChiNetNormalized)
             default: self = .other
             }
         }

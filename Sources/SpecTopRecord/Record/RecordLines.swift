@@ -19,6 +19,24 @@ public enum RecordLines {
             if let error = sample.chiNetStandardError { json.add("chi_net_stderr", error) }
             json.add("layer_chi_net", numbers: sample.layerChiNet)
             json.add("layer_grad_sq", numbers: sample.layerGradSq)
+            if sample.rows > 0 {
+                json.add("rows", sample.rows)
+                json.add("chi_loss_normalized", sample.normalizedChiLoss)
+                json.add("chi_net_normalized", sample.normalizedChiNet)
+            }
+            if let window = sample.window { json.add("window", window) }
+            if let cross = sample.cross {
+                // All eight together (RECORD.md): B's size is always known to the writer.
+                json.add("cross_loss", cross.loss)
+                json.add("cross_grad_dot", cross.gradDot)
+                json.add("cross_chi_loss", cross.chiLoss)
+                json.add("cross_chi_net", cross.chiNet)
+                json.add("cross_chi_pos", cross.chiPos)
+                json.add("cross_rows", cross.rows)
+                json.add("cross_chi_loss_normalized", cross.normalizedChiLoss(rowsA: sample.rows))
+                json.add("cross_chi_net_normalized", cross.normalizedChiNet(rowsA: sample.rows))
+                if sample.traceIsEstimate { json.add("cross_chi_net_estimate", true) }
+            }
         case .spectrum(let model, let spectrum):
             json.add("type", "spectrum")
             json.add("model", model)

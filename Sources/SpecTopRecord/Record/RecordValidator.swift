@@ -50,6 +50,7 @@ public enum RecordValidator {
         var unlisted: Set<String> = []
         var lastStep: [String: Int] = [:]
         var lastSpectrum: [String: Int] = [:]
+        var lastScalars: [String: Int] = [:]
         var ended = false
 
         mutating func problem(_ message: String) { findings.append(Finding(line: lineNumber, message: message, isNote: false)) }
@@ -109,6 +110,30 @@ public enum RecordValidator {
                 fields.optional("chi_net_stderr", .measurement)
                 fields.optional("layer_chi_net", .measurements)
                 fields.optional("layer_grad_sq", .measurements)
+                for key in ["rows", "cross_rows"] {
+                    if let rows = fields.optional(key, .count).flatMap(RecordJSON.int), rows < 1 {
+                        fields.findings.append(Finding(line: lineNumber, message: "\"\(key)\" is 0, not a row count ≥ 1", isNote: false))
+                    }
+                }
+                fields.optional("window", .count)
+                fields.optional("cross_chi_net_estimate", .boolean)
+                for key in ["chi_loss_normalized", "chi_net_normalized", "cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net",
+                            "cross_chi_loss_normalized", "cross_chi_net_normalized", "cross_chi_net_stderr"] {
+                    fields.optional(key, .measurement)
+                }
+                // Cauchy–Schwarz bounds χ_pos^{AB} by 1 (a little round-off aside; an estimated χ_net^{AB} may pass it).
+                if let crossChiPos = fields.optional("cross_chi_pos", .measurement) as? NSNumber, abs(crossChiPos.doubleValue) > 1 + 1e-9,
+                   object["cross_chi_net_estimate"] == nil {
+                    fields.findings.append(Finding(line: lineNumber, message: "\"cross_chi_pos\" is \(crossChiPos.doubleValue), outside [-1, 1]", isNote: false))
+                }
+                // Fields that only mean something together come together (RECORD.md).
+                for group in RecordValidator.fieldGroups {
+                    let present = group.filter { object[$0] != nil }
+                    if !present.isEmpty && present.count < group.count {
+                        let missing = group.filter { object[$0] == nil }
+                        fields.findings.append(Finding(line: lineNumber, message: "\(present.joined(separator: ", ")) without \(missing.joined(separator: ", ")) (these come together)", isNote: false))
+                    }
+                }
                 findings += fields.findings
                 if let model, let step { order(model, step, spectrum: false) }
                 if let model { listed(model) }
@@ -150,6 +175,27 @@ public enum RecordValidator {
                 fields.optional("detail", .string)
                 findings += fields.findings
                 ended = true
+            case "scalars":
+                let model = fields.require("model", .string) as? String
+                let step = fields.require("step", .count).flatMap(RecordJSON.int)
+                fields.require("wall", .number)
+                if let values = fields.require("values", .object) as? [String: Any] {
+                    if values.isEmpty { fields.findings.append(Finding(line: lineNumber, message: "\"values\" is empty (a scalars line has at least one)", isNote: false)) }
+                    for name in values.keys.sorted() {
+                        if name.isEmpty { fields.findings.append(Finding(line: lineNumber, message: "\"values\" has an empty name", isNote: false)) }
+                        if let value = values[name], !Kind.measurement.accepts(value) {
+                            fields.findings.append(Finding(line: lineNumber, message: "\"values.\(name)\" is \(RecordJSON.describe(value)), not a number or null", isNote: false))
+                        }
+                    }
+                }
+                findings += fields.findings
+                if let model, let step {
+                    if let previous = lastScalars[model], step < previous {
+                        problem("scalars line of \(model) at step \(step) after step \(previous): its steps must not go back")
+                    }
+                    lastScalars[model] = max(step, lastScalars[model] ?? step)
+                }
+                if let model { listed(model) }
             case "run":
                 problem("a second run line (a record has one, first)")
             default:
@@ -196,6 +242,13 @@ public enum RecordValidator {
             }
         }
     }
+
+    /// Step-line fields that come all together or not at all.
+    static let fieldGroups = [
+        ["rows", "chi_loss_normalized", "chi_net_normalized"],
+        ["cross_loss", "cross_grad_dot", "cross_chi_loss", "cross_chi_net", "cross_chi_pos", "cross_rows",
+         "cross_chi_loss_normalized", "cross_chi_net_normalized"],
+    ]
 
     /// The JSON types the specification uses.
     enum Kind {

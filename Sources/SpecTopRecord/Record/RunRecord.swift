@@ -1,6 +1,11 @@
 import Foundation
 
-/// A recorded run read back from JSON Lines, for `replay` and `claims`.
+/// A recorded run read back from JSON Lines, for `replay`, `claims` and
+/// `export`: every sample, spectrum and event, where `LiveRun` keeps a bounded
+/// summary. What the lines say about each model — which models there are,
+/// which stopped, when one was frozen — comes from the same reducer watch and
+/// replay use (`LiveRun`), fed every line in file order; this type only keeps
+/// the full histories beside it.
 ///
 /// Tolerates a last line cut off by a killed process (it is dropped and a
 /// warning says so) and a file still being written. Refuses files whose
@@ -28,6 +33,10 @@ public struct RunRecord: Sendable {
         public var activation: String?
         public var outputScale: Double?
         public var learningRate: Double?
+        /// The steps it is measured at, when the writer said.
+        public var schedule: MeasurementSchedule?
+        /// Where the cross-batch measurement's batch B comes from: "heldout" or "train" (nil: none).
+        public var cross: String?
 
         public init(id: String, width: Int, depth: Int, parameterCount: Int, trainableParameterCount: Int? = nil,
                     stepBudget: Int = 0, trainable: String, mode: TrainingMode) {
@@ -70,6 +79,13 @@ public struct RunRecord: Sendable {
     public var events: [Event] = []
     /// The events charts mark (freeze, export, pause, resume, speed, divergence), with steps.
     public var marks: [RunMark] = []
+    /// Models a `diverged` or `failed` event stopped (left out of every claim).
+    public private(set) var divergedModels: Set<String> = []
+    /// Each live-frozen model's freeze step (`freezeStep(of:)`).
+    private var freezeSteps: [String: Int] = [:]
+    /// The reducer every line goes through; `models`, `divergedModels` and the
+    /// freeze steps are read from it when the file is parsed.
+    private var state: LiveRun
     /// The largest step read so far: where a run-wide event without a step happened.
     private var latestStep = 0
     public var endReason: String?
@@ -118,11 +134,23 @@ public struct RunRecord: Sendable {
             }
             record.apply(line)
         }
-        // Models that appear only in step lines (a header written by hand).
-        for id in record.steps.keys.sorted() where !record.models.contains(where: { $0.id == id }) {
-            record.models.append(ModelInfo(id: id, width: 0, depth: 0, parameterCount: 0, trainable: "all", mode: .active))
-        }
+        record.adoptState()
         return record
+    }
+
+    /// Takes the model state from the reducer: the models (a hand-written
+    /// header's models that only the lines name included), the stopped ones and
+    /// the freeze steps.
+    private mutating func adoptState() {
+        models = state.models
+        divergedModels = state.stoppedModelIDs
+        freezeSteps = Dictionary(uniqueKeysWithValues: models.compactMap { m in state.freezeStep(of: m.id).map { (m.id, $0) } })
+        if state.droppedModelCount > 0 {
+            let kept = Set(models.map(\.id))
+            steps = steps.filter { kept.contains($0.key) }
+            spectra = spectra.filter { kept.contains($0.key) }
+            warnings.append("\(file): names more than \(LiveRun.modelLimit) models; the \(state.droppedModelCount) after the first \(LiveRun.modelLimit) are left out")
+        }
     }
 
     init(file: String, header: RecordHeader) {
@@ -135,6 +163,7 @@ public struct RunRecord: Sendable {
         toolVersion = header.toolVersion
         dataName = header.dataName
         models = header.models
+        state = LiveRun(header: header, historyCapacity: 2)
         if !header.duplicateModelIDs.isEmpty {
             let ids = header.duplicateModelIDs
             warnings.append("\(file):1: the header lists \(ids.count == 1 ? "model" : "models") \(ids.prefix(5).joined(separator: ", "))\(ids.count > 5 ? ", …" : "") more than once; each is read once, as its first entry says")
@@ -142,8 +171,11 @@ public struct RunRecord: Sendable {
     }
 
     mutating func apply(_ line: RecordLine) {
+        state.apply(line)
         switch line {
-        case .step(let model, let sample):
+        case .step(let model, var sample):
+            // A writer that does not say n: the header's probe size (RECORD.md).
+            if sample.rows == 0, let n = state.header.data?.probe, n > 0 { sample.rows = n }
             steps[model, default: []].append(sample)
             latestStep = max(latestStep, sample.step)
         case .spectrum(let model, let spectrum): spectra[model, default: []].append(spectrum)
@@ -176,6 +208,8 @@ public struct RunRecord: Sendable {
             for (id, spectra) in record.spectra { result.spectra[renamed(id)] = spectra }
             result.events += record.events.map { var e = $0; e.model = e.model.map(renamed); return e }
             result.marks += record.marks.map { var m = $0; m.model = m.model.map(renamed); return m }
+            result.divergedModels.formUnion(record.divergedModels.map(renamed))
+            for (id, step) in record.freezeSteps { result.freezeSteps[renamed(id)] = step }
             result.warnings += record.warnings
         }
         let reasons = Set(records.map { $0.endReason ?? "running" })
@@ -189,14 +223,7 @@ public struct RunRecord: Sendable {
     /// The step of a model's live freeze (`F`): the first step it trained and
     /// was measured with frozen features. Nil when it was never frozen live;
     /// a freeze event without a step counts from step 0.
-    public func freezeStep(of model: String) -> Int? {
-        events.filter { $0.kind == .freeze && $0.model == model }.map { $0.step ?? 0 }.min()
-    }
-
-    /// Models the run marked diverged or failed (stopped before their budget).
-    public var divergedModels: Set<String> {
-        Set(events.filter(\.kind.stopsTheModel).compactMap(\.model))
-    }
+    public func freezeStep(of model: String) -> Int? { freezeSteps[model] }
 
     /// Longer lines are no spectop record line (a spectrum of 4,096 modes is
     /// about 200 KB); refusing them bounds what one line can cost to parse.

@@ -22,6 +22,16 @@ public struct MetricSample: Sendable, Equatable {
     public var layerChiNet: [Double]
     /// gᵀΘ_l g per layer. Sums to `gradSq`.
     public var layerGradSq: [Double]
+    /// n, the rows the probe loss averages over (samples; an LM's valid
+    /// tokens); 0 when the writer did not say. Sets the normalised factors.
+    public var rows: Int = 0
+    /// With a log schedule: the centre step of the window this step belongs to.
+    public var window: Int?
+    /// The cross-batch measurement on the same parameters, when recorded.
+    public var cross: CrossBatchSample?
+    /// The normalised factors as the writer recorded them (nil: derived from `rows`).
+    public var recordedNormalizedChiLoss: Double?
+    public var recordedNormalizedChiNet: Double?
 
     public init(step: Int, loss: Double, chiLoss: Double, chiNet: Double, chiPos: Double?, gradSq: Double, wall: Double,
                 traceIsEstimate: Bool = false, chiNetStandardError: Double? = nil, layerChiNet: [Double] = [], layerGradSq: [Double] = []) {
@@ -29,6 +39,16 @@ public struct MetricSample: Sendable, Equatable {
         self.chiPos = chiPos; self.gradSq = gradSq; self.wall = wall; self.traceIsEstimate = traceIsEstimate
         self.chiNetStandardError = chiNetStandardError
         self.layerChiNet = layerChiNet; self.layerGradSq = layerGradSq
+    }
+
+    /// χ̃_loss = n·χ_loss (METHOD.md, *Normalised factors*); nil when n is unknown.
+    public var normalizedChiLoss: Double? {
+        recordedNormalizedChiLoss ?? (rows > 0 ? chiLoss * Double(rows) : nil)
+    }
+
+    /// χ̃_net = χ_net/n; nil when n is unknown.
+    public var normalizedChiNet: Double? {
+        recordedNormalizedChiNet ?? (rows > 0 ? chiNet / Double(rows) : nil)
     }
 
     /// Each layer's share of χ_net and of the gradient, from the per-layer parts.

@@ -39,6 +39,8 @@ public struct ModelSnapshot: Sendable, Equatable {
     /// sizes before training: over the time a spectrum may take, top_k not
     /// below m, spectra off): shown where its histogram would be, instead of
     /// "no spectrum yet". The record carries it as the model's "spectrum" event.
+    /// The step of a live freeze (`F`): the first trained and measured with frozen features.
+    public var freezeStep: Int?
     public var spectrumUnavailable: String?
 
     /// Seconds until the step budget at the current rate; nil when unknown or not training.

@@ -35,6 +35,7 @@ public struct KeyTable: Sendable {
             KeyBinding([.character("h")], .toggleSeriesHidden, "hide/show the selected model"),
             KeyBinding([.character("x")], .cycleXAxis, "x axis: step/wall/FLOPs", footer: "x axis"),
             KeyBinding([.character("z")], .cycleZoom, "zoom: latest 1/2, 1/4, 1/10"),
+            KeyBinding([.character("W")], .toggleWindowMeans, "log-schedule windows: means"),
         ]
         if mode != .replay {
             extra[0].keys.insert(.left, at: 0)
@@ -61,9 +62,10 @@ public struct KeyTable: Sendable {
         KeyBinding([.backTab], .selectPrevious, "select previous model"),
         KeyBinding([.enter], .toggleSpectrum, "spectrum of selected model", footer: "spectrum"),
         KeyBinding([.escape], .back, "back (close help/spectrum)"),
-        KeyBinding([.character("v")], .cycleView, "cycle grid/compare/scaling", footer: "view"),
+        KeyBinding([.character("v")], .cycleView, "grid/compare/scale/claims", footer: "view"),
         KeyBinding([.character("m")], .cycleFocusedMetric, "focus next metric (for y)"),
         KeyBinding([.character("y")], .toggleYScale, "toggle log/linear y", footer: "log/lin"),
+        KeyBinding([.character("n")], .toggleNormalised, "raw/normalised chi factors"),
         KeyBinding([.character("s")], .cycleSmoothing, "line smoothing (EMA)", footer: "smooth"),
         KeyBinding([.character("f")], .toggleDisplayFreeze, "freeze/unfreeze display"),
         KeyBinding([.character("t")], .cycleTheme, "next colour theme", footer: "theme"),

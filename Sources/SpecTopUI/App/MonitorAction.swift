@@ -36,4 +36,6 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case cycleZoom
     case cycleRunFilter
     case showAllRuns
+    case toggleNormalised
+    case toggleWindowMeans
 }

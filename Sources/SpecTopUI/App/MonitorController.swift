@@ -139,7 +139,7 @@ public final class MonitorController {
             let row = event.y - body.y - 1
             guard body.width >= 100, event.x >= body.maxX - 40, order.indices.contains(row) else { return nil }
             return order[row]
-        case .scaling, .spectrum:
+        case .scaling, .spectrum, .claims:
             return nil
         }
     }
@@ -193,10 +193,26 @@ public final class MonitorController {
         case .cycleView:
             state.view = state.view.next
         case .cycleFocusedMetric:
-            state.focusedMetric = state.focusedMetric.next
+            state.focusedMetric = state.focusedMetric.next(cross: snapshot.models.contains { $0.history.hasCross })
             localStatus = "y acts on \(state.focusedMetric.label(glyphs))"
         case .toggleYScale:
-            state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
+            if state.focusedMetric.isSigned {
+                localStatus = "\(state.focusedMetric.label(glyphs)) can be negative: its axis stays linear"
+            } else {
+                state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
+            }
+        case .toggleWindowMeans:
+            if snapshot.models.contains(where: { $0.history.hasWindows }) {
+                state.windowMeans.toggle()
+                localStatus = state.windowMeans ? "each log-schedule window as its mean, with its spread (faint)" : "every measured step"
+            } else {
+                localStatus = "no model here is measured on a log schedule ([metrics] schedule = \"log\", every=\"log\")"
+            }
+        case .toggleNormalised:
+            state.normalised.toggle()
+            localStatus = state.normalised
+                ? "normalised factors: chi_net/n and n*chi_loss (n the probe rows; their product and chi_pos do not change)"
+                : "raw factors: chi_net and chi_loss"
         case .toggleDisplayFreeze:
             state.displayFrozen.toggle()
             if !state.displayFrozen { snapshot = filtered(source.snapshot()) }
@@ -206,7 +222,15 @@ public final class MonitorController {
             state.themeIndex = (state.themeIndex + 1) % themes.count
             localStatus = "theme \(theme.name)"
         case .toggleHelp:
-            state.showHelp.toggle()
+            // Keys, then the glossary, then closed.
+            if !state.showHelp {
+                state.showHelp = true
+                state.helpPage = 0
+            } else if state.helpPage == 0 {
+                state.helpPage = 1
+            } else {
+                state.showHelp = false
+            }
         case .cursorBackward, .cursorForward:
             // One press moves about one chart column on a 120-column terminal; the first shows it at the latest point.
             let delta = action == .cursorForward ? 1.0 / 80 : -1.0 / 80

@@ -8,6 +8,8 @@ public struct MonitorState: Sendable, Equatable {
     /// The selected model's id; nil selects the first model shown.
     public var selectedModelID: String?
     public var showHelp = false
+    /// The help's page: 0 the keys, 1 the glossary (`?` again turns the page).
+    public var helpPage = 0
     /// The display shows a fixed snapshot while training goes on (`f`).
     public var displayFrozen = false
     /// The metric the `y` key rescales.
@@ -16,6 +18,10 @@ public struct MonitorState: Sendable, Equatable {
     public var yScales: [ChartMetric: AxisScale] = [.loss: .log, .chiNet: .log, .chiPos: .log]
     /// Live engine, replay or watch: picks the key table and the header badge.
     public var mode: MonitorMode = .live
+    /// Show the normalised factors χ_net/n and n·χ_loss instead of the raw ones (`n`).
+    public var normalised = false
+    /// Compare view: log-schedule windows as their means with the spread (`W`).
+    public var windowMeans = false
     /// Watch: show only this run's models (`r` cycles through the runs); nil shows all.
     public var runFilter: String?
     /// Compare view: the value cursor as a fraction of the visible x range
@@ -49,6 +55,6 @@ public struct MonitorState: Sendable, Equatable {
 
     /// The y scale of `metric`.
     public func yScale(_ metric: ChartMetric) -> AxisScale {
-        yScales[metric] ?? .log
+        metric.isSigned ? .linear : yScales[metric] ?? .log
     }
 }

@@ -8,13 +8,16 @@ public enum ViewKind: String, Sendable, CaseIterable {
     case scaling
     /// One model's eigenvalue spectrum (Enter).
     case spectrum
+    /// The paper's claims on what is on screen.
+    case claims
 
     /// The next view of the `v` cycle; the spectrum view leaves to the grid.
     public var next: ViewKind {
         switch self {
         case .grid: return .compare
         case .compare: return .scaling
-        case .scaling, .spectrum: return .grid
+        case .scaling: return .claims
+        case .claims, .spectrum: return .grid
         }
     }
 }

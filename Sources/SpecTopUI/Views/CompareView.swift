@@ -38,8 +38,9 @@ public struct CompareView: Sendable {
     func ys(_ model: ModelSnapshot, _ metric: ChartMetric) -> [Double] {
         switch metric {
         case .loss: return model.history.loss
-        case .chiNet: return model.history.chiNet
+        case .chiNet: return state.normalised ? model.history.chiNetNormalized : model.history.chiNet
         case .chiPos: return model.history.chiPos
+        case .crossChiPos: return model.history.crossChiPos
         }
     }
 
@@ -123,14 +124,23 @@ public struct CompareView: Sendable {
             }
         }
 
-        let heights = CompareView.split(charts.height, into: 3)
+        let metrics = ChartMetric.shown(cross: snapshot.models.contains { $0.history.hasCross })
+        let heights = CompareView.split(charts.height, into: metrics.count)
         var y = charts.y
-        for (chartIndex, metric) in ChartMetric.allCases.enumerated() {
+        for (chartIndex, metric) in metrics.enumerated() {
             let rect = Rect(x: charts.x, y: y, width: charts.width, height: heights[chartIndex])
             y += heights[chartIndex]
             let series = order.enumerated().flatMap { position, index -> [ChartSeries] in
                 let model = snapshot.models[index]
                 guard !state.hiddenModels.contains(model.id), let xs = xs(model) else { return [] }
+                if state.windowMeans && model.history.hasWindows {
+                    // Each window's mean, with its spread as two faint lines.
+                    let w = model.history.windowMeans(xs: xs, ys: ys(model, metric))
+                    return [ChartSeries(label: model.id + " (low)", xs: w.x, ys: w.low, role: .muted, glyph: glyphs.fitDot, style: .raw),
+                            ChartSeries(label: model.id + " (high)", xs: w.x, ys: w.high, role: .muted, glyph: glyphs.fitDot, style: .raw),
+                            ChartSeries(label: model.id, xs: w.x, ys: w.mean, role: .series(position), glyph: glyphs.seriesGlyph(position),
+                                        emphasised: index == selectedIndex)]
+                }
                 let ys = ys(model, metric)
                 let line = ChartSeries(label: model.id, xs: xs, ys: state.smoothing.apply(ys, scale: state.yScale(metric)),
                                        role: .series(position), glyph: glyphs.seriesGlyph(position), emphasised: index == selectedIndex)
@@ -141,9 +151,11 @@ public struct CompareView: Sendable {
             // Without colour every braille line looks alike: one glyph per series (as in the legend) instead.
             var chartGlyphs = glyphs
             if state.monochrome { chartGlyphs.braille = false }
-            let chart = LineChart(title: metric.label(glyphs), series: series, xScale: .linear, yScale: state.yScale(metric),
-                                  xRange: range, focused: metric == state.focusedMetric,
-                                  showXAxis: chartIndex == 2, titleRole: metric.role, cursor: cursor)
+            var chart = LineChart(title: CompareView.title(metric, normalised: state.normalised, glyphs: glyphs), series: series, xScale: .linear,
+                                  yScale: state.yScale(metric), xRange: range, focused: metric == state.focusedMetric,
+                                  showXAxis: chartIndex == metrics.count - 1, titleRole: metric.role, cursor: cursor)
+            // Interference: below zero a step on the probe raises the other batch's loss.
+            if metric.isSigned { chart.negativeRole = .warning }
             chart.render(into: &buffer, area: rect, glyphs: chartGlyphs)
         }
         if charts.height >= 3 {
@@ -186,6 +198,15 @@ public struct CompareView: Sendable {
         buffer.put(entry.glyph, x: x + 1, y: y, role: entry.role, attributes: .bold)
         buffer.put(entry.label, x: x + 3, y: y, role: entry.selected ? .selection : .text,
                    attributes: entry.selected ? .bold : [], maxWidth: max(0, maxX - x - 3))
+    }
+
+    /// A chart's title: χ_net says when it is the normalised χ_net/n.
+    static func title(_ metric: ChartMetric, normalised: Bool, glyphs: GlyphSet) -> String {
+        switch metric {
+        case .chiNet where normalised: return glyphs.chiNet + "/n"
+        case .crossChiPos: return metric.label(glyphs) + " (probe vs batch B)"
+        default: return metric.label(glyphs)
+        }
     }
 
     /// `total` rows split into `parts` nearly equal heights.

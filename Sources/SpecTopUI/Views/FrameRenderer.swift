@@ -16,6 +16,7 @@ public enum FrameRenderer {
         case .compare: bodies = [CompareView.minimumSize]
         case .scaling: bodies = [ScalingView.minimumSize]
         case .spectrum: bodies = [SpectrumView.minimumSize]
+        case .claims: bodies = [ClaimsView.minimumSize]
         }
         var sizes: [(width: Int, height: Int)] = []
         for body in bodies {
@@ -34,6 +35,7 @@ public enum FrameRenderer {
         case .compare: body = CompareView.minimumSize
         case .scaling: body = ScalingView.minimumSize
         case .spectrum: body = SpectrumView.minimumSize
+        case .claims: body = ClaimsView.minimumSize
         }
         return (max(absoluteMinimum.width, body.width), max(absoluteMinimum.height, body.height + 2))
     }
@@ -72,11 +74,18 @@ public enum FrameRenderer {
             CompareView(snapshot: snapshot, state: state, selectedIndex: selected).render(into: &buffer, area: body, glyphs: glyphs)
         case .scaling:
             ScalingView(snapshot: snapshot, state: state).render(into: &buffer, area: body, glyphs: glyphs)
+        case .claims:
+            ClaimsView(snapshot: snapshot, state: state).render(into: &buffer, area: body, glyphs: glyphs)
         case .spectrum:
             SpectrumView(model: selected.map { snapshot.models[$0] }, state: state).render(into: &buffer, area: body, glyphs: glyphs)
         }
         if state.showHelp {
-            HelpOverlay(keyTable: keyTable).render(into: &buffer, area: body, glyphs: glyphs)
+            if state.helpPage == 1 {
+                // The whole screen: a dozen entries, some wrapped, fill 80x24.
+                HelpOverlay.renderGlossary(into: &buffer, area: Rect(x: 0, y: 0, width: buffer.width, height: buffer.height), glyphs: glyphs)
+            } else {
+                HelpOverlay(keyTable: keyTable).render(into: &buffer, area: body, glyphs: glyphs)
+            }
         }
     }
 }

@@ -13,12 +13,13 @@ public struct HelpOverlay: Sendable {
         let keyWidth = bindings.map { $0.keyLabel.count }.max() ?? 0
         let summaryWidth = bindings.map { $0.summary.count }.max() ?? 0
         let entryWidth = keyWidth + 2 + summaryWidth
-        let columnCount = bindings.count + 3 <= area.height ? 1 : 2
+        // The frame takes two rows; the closing hint sits on its bottom edge.
+        let columnCount = bindings.count + 2 <= area.height ? 1 : 2
         let rowsPerColumn = (bindings.count + columnCount - 1) / columnCount
         var width = min(area.width, columnCount * entryWidth + (columnCount - 1) * 3 + 4)
         // Equal margins on both sides.
         if (area.width - width) % 2 == 1 { width = min(area.width, width + 1) }
-        let height = min(area.height, rowsPerColumn + 3)
+        let height = min(area.height, rowsPerColumn + 2)
         let box = Rect(x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width: width, height: height)
         buffer.fill(box, with: .blank)
         let title: String
@@ -43,9 +44,35 @@ public struct HelpOverlay: Sendable {
                 buffer.put(binding.summary, x: summaryX, y: y, role: .text, maxWidth: x + available - summaryX)
             }
         }
-        let hint = "? or Esc closes"
-        if inner.height > rowsPerColumn {
-            buffer.put(hint, x: inner.maxX - hint.count - 1, y: inner.maxY - 1, role: .muted, maxWidth: inner.width)
+        let hint = " ? glossary, Esc closes "
+        if box.width >= hint.count + 4 {
+            buffer.put(hint, x: box.maxX - hint.count - 2, y: box.maxY - 1, role: .muted)
         }
+    }
+
+    /// The second page: one line per quantity on screen (`Glossary`), the
+    /// meaning wrapped when the terminal is narrow.
+    public static func renderGlossary(into buffer: inout CellBuffer, area: Rect, glyphs: GlyphSet) {
+        let entries = Glossary.entries.map { Glossary.text($0, unicode: glyphs.isUnicode) }
+        let termWidth = entries.map { $0.term.unicodeScalars.count }.max() ?? 0
+        let width = min(area.width, max(40, min(110, termWidth + 4 + (entries.map { $0.meaning.unicodeScalars.count }.max() ?? 0) + 2)))
+        let meaningWidth = max(10, width - termWidth - 6)
+        var rows: [(String, String)] = []
+        for entry in entries {
+            let lines = WrappedText.rows(entry.meaning, width: meaningWidth, maxRows: 4, ellipsis: glyphs.ellipsis)
+            for (k, line) in lines.enumerated() { rows.append((k == 0 ? entry.term : "", line)) }
+        }
+        let height = min(area.height, rows.count + 2)
+        let box = Rect(x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width: width, height: height)
+        buffer.fill(box, with: .blank)
+        BoxFrame(title: [.init(" what the numbers mean ", role: .text, attributes: .bold)], role: .selection, attributes: .bold)
+            .render(into: &buffer, area: box, glyphs: glyphs)
+        let inner = box.inset(by: 1)
+        for (index, row) in rows.enumerated() where index < inner.height {
+            buffer.put(row.0, x: inner.x + 1, y: inner.y + index, role: .selection, attributes: .bold, maxWidth: termWidth)
+            buffer.put(row.1, x: inner.x + termWidth + 3, y: inner.y + index, role: .text, maxWidth: max(0, inner.maxX - inner.x - termWidth - 3))
+        }
+        let hint = " ? or Esc closes "
+        if box.width >= hint.count + 4 { buffer.put(hint, x: box.maxX - hint.count - 2, y: box.maxY - 1, role: .muted) }
     }
 }

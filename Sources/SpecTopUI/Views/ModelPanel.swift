@@ -29,19 +29,23 @@ public struct ModelPanel: Sendable {
         var histogramRows: Int
     }
 
-    static func plan(innerWidth: Int, innerHeight: Int) -> Plan {
+    /// How the inner area is shared among `metrics` sparklines (3, or 4 with
+    /// the cross-batch χ_pos), the info and reach rows and the histogram.
+    static func plan(innerWidth: Int, innerHeight: Int, metrics: Int = 3) -> Plan {
         let h = innerHeight
-        guard h >= 8 else {
-            return Plan(infoRow: h >= 5, reachRow: h >= 4, reachSplit: false, stacked: false, sparklineRows: 1, histogramRows: 0)
+        // Stacked: info, each metric's label row and sparkline, reach.
+        let base = 2 + 2 * metrics
+        guard h >= base else {
+            return Plan(infoRow: h >= metrics + 2, reachRow: h >= metrics + 1, reachSplit: false, stacked: false, sparklineRows: 1, histogramRows: 0)
         }
-        let left = h - 8
-        var extra = left / 3
+        let left = h - base
+        var extra = left / metrics
         var histogram = 0
         if left >= 4 && innerWidth >= 12 {
             extra = min(3, (left - 4) / 5)
-            histogram = left - 3 * extra
+            histogram = left - metrics * extra
         }
-        let spare = left - 3 * extra - histogram
+        let spare = left - metrics * extra - histogram
         return Plan(infoRow: true, reachRow: true, reachSplit: spare >= 1 && innerWidth < 26, stacked: true,
                     sparklineRows: 1 + extra, histogramRows: histogram)
     }
@@ -75,14 +79,15 @@ public struct ModelPanel: Sendable {
             renderStopped(into: &buffer, inner: inner)
             return
         }
-        let plan = ModelPanel.plan(innerWidth: inner.width, innerHeight: inner.height)
+        let metrics = ChartMetric.shown(cross: model.history.hasCross)
+        let plan = ModelPanel.plan(innerWidth: inner.width, innerHeight: inner.height, metrics: metrics.count)
         var rest = inner
         if plan.infoRow {
             let (row, remaining) = rest.splitTop(1)
             rest = remaining
             renderInfo(into: &buffer, row: row)
         }
-        for metric in ChartMetric.allCases {
+        for metric in metrics {
             let rows = plan.stacked ? 1 + plan.sparklineRows : 1
             let (block, remaining) = rest.splitTop(rows)
             rest = remaining
@@ -135,18 +140,23 @@ public struct ModelPanel: Sendable {
     private func values(_ metric: ChartMetric) -> ([Double], Double?) {
         switch metric {
         case .loss: return (model.history.loss, model.latest?.loss)
-        case .chiNet: return (model.history.chiNet, model.latest?.chiNet)
+        case .chiNet:
+            return state.normalised ? (model.history.chiNetNormalized, model.latest?.normalizedChiNet)
+                                    : (model.history.chiNet, model.latest?.chiNet)
         case .chiPos: return (model.history.chiPos, model.latest?.chiPos)
+        case .crossChiPos: return (model.history.crossChiPos, model.latest?.cross?.chiPos ?? nil)
         }
     }
 
     private func renderMetric(_ metric: ChartMetric, into buffer: inout CellBuffer, area: Rect, stacked: Bool, glyphs: GlyphSet) {
         guard !area.isEmpty else { return }
         let (series, current) = values(metric)
-        let label = metric.label(glyphs)
-        let value = metric == .chiNet ? NumberFormat.chiNet(model.latest) : NumberFormat.scientific(current)
+        let label = metric == .chiNet && state.normalised ? metric.label(glyphs) + "/n" : metric.label(glyphs)
+        let value = metric == .chiNet && !state.normalised ? NumberFormat.chiNet(model.latest) : NumberFormat.scientific(current)
         let labelAttributes: CellAttributes = metric == state.focusedMetric ? [.bold, .underline] : [.bold]
-        let sparkline = Sparkline(values: state.smoothing.apply(series, scale: state.yScale(metric)), scale: state.yScale(metric), role: metric.role)
+        var sparkline = Sparkline(values: state.smoothing.apply(series, scale: state.yScale(metric)), scale: state.yScale(metric), role: metric.role)
+        // Interference (χ_pos^{AB} < 0) stands out.
+        if metric.isSigned { sparkline.negativeRole = .warning }
         if stacked {
             let (top, spark) = area.splitTop(1)
             buffer.put(label, x: top.x, y: top.y, role: metric.role, attributes: labelAttributes, maxWidth: top.width)

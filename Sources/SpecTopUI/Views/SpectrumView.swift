@@ -57,11 +57,21 @@ public struct SpectrumView: Sendable {
         let stats = statsArea.isEmpty ? Rect(x: 0, y: 0, width: 0, height: 0) : statsArea
         renderStats(into: &buffer, area: stats, model: model, glyphs: glyphs)
 
-        let historyChart = LineChart(
-            title: glyphs.chiPos + " history", series: [
-                ChartSeries(label: model.id, xs: model.history.steps.map(Double.init), ys: model.history.chiPos,
-                            role: .chiPos, glyph: glyphs.seriesGlyph(0)),
-            ], xScale: .linear, yScale: state.yScale(.chiPos), focused: state.focusedMetric == .chiPos, titleRole: .chiPos)
+        var series = [ChartSeries(label: model.id, xs: model.history.steps.map(Double.init), ys: model.history.chiPos,
+                                  role: .chiPos, glyph: glyphs.seriesGlyph(0))]
+        var title = glyphs.chiPos + " history"
+        var scale = state.yScale(.chiPos)
+        if model.history.hasCross {
+            // Self vs cross in one line: both on one linear axis, since the cross form can be negative.
+            series.append(ChartSeries(label: model.id + " cross", xs: model.history.steps.map(Double.init), ys: model.history.crossChiPos,
+                                      role: .series(1), glyph: glyphs.seriesGlyph(1)))
+            title = glyphs.chiPos + ": probe with itself (" + String(glyphs.seriesGlyph(0)) + "); cross: a step on the probe vs the loss on batch B ("
+                + String(glyphs.seriesGlyph(1)) + ", below 0 = interference)"
+            scale = .linear
+        }
+        var historyChart = LineChart(title: title, series: series, xScale: .linear, yScale: scale,
+                                     focused: state.focusedMetric == .chiPos || state.focusedMetric == .crossChiPos, titleRole: .chiPos)
+        if model.history.hasCross { historyChart.negativeRole = .warning }
         historyChart.render(into: &buffer, area: Rect(x: history.x + 1, y: history.y, width: history.width - 2, height: history.height), glyphs: glyphs)
 
         renderLayers(into: &buffer, area: Rect(x: layers.x + 1, y: layers.y, width: layers.width - 2, height: layers.height), model: model, glyphs: glyphs)
@@ -87,6 +97,17 @@ public struct SpectrumView: Sendable {
             (glyphs.chiPos + " kernel-free", (model.latest?.traceIsEstimate == true ? "~" : "") + NumberFormat.scientific(model.latest?.chiPos)),
             (glyphs.lambdaEff, NumberFormat.scientific(spectrum?.lambdaEff)),
             (glyphs.chiNet, NumberFormat.chiNet(model.latest)),
+        ]
+        var extra: [(String, String)] = []
+        if let latest = model.latest, latest.rows > 0 {
+            // The normalised factors (n the probe rows): comparable across probe sizes.
+            extra.append((glyphs.chiNet + "/n", NumberFormat.scientific(latest.normalizedChiNet)))
+            extra.append(("n" + glyphs.times + glyphs.chiLoss, NumberFormat.scientific(latest.normalizedChiLoss)))
+        }
+        if let cross = model.latest?.cross {
+            extra.append(("cross " + glyphs.chiPos, NumberFormat.scientific(cross.chiPos)))
+        }
+        let more: [(String, String)] = [
             (glyphs.approxZero + " bin", spectrum.map { approx + "\($0.histogram.nearZeroCount)" } ?? NumberFormat.missing),
             ("reach (min " + glyphs.chiPos + ")", NumberFormat.scientific(model.minChiPos)),
             ("max r_eff", NumberFormat.fixed(model.maxREff, decimals: 3)),
@@ -96,7 +117,7 @@ public struct SpectrumView: Sendable {
             ("progress", model.stepBudget > 0 ? "\(model.step)/\(model.stepBudget)" : "\(model.step)"),
             ("ETA", model.secondsToGo.map(NumberFormat.duration) ?? NumberFormat.missing),
         ]
-        for (index, row) in rows.enumerated() where index < area.height {
+        for (index, row) in (rows + extra + more).enumerated() where index < area.height {
             let y = area.y + index
             buffer.put(row.0, x: area.x, y: y, role: .muted, maxWidth: area.width)
             let valueX = area.maxX - 1 - row.1.count

@@ -13,6 +13,9 @@ public struct LineChart: Sendable {
     public var titleRole: ColorRole
     /// An x coordinate to mark with a vertical line (the compare view's value cursor).
     public var cursor: Double?
+    /// On a linear axis that spans zero, the zero line is drawn and what lies
+    /// below it takes this role (nil: no zero line).
+    public var negativeRole: ColorRole?
 
     /// Columns reserved for y labels such as `-3.2e-12`.
     static let yLabelWidth = 8
@@ -66,11 +69,17 @@ public struct LineChart: Sendable {
         let xCoordinates = series.map { s in LineChart.thin(s.xs, to: s.style == .markers ? Int.max : dotColumns).map { xScale.transform($0) ?? .nan } }
         let yCoordinates = series.map { s in LineChart.thin(s.ys, to: s.style == .markers ? Int.max : dotColumns).map { yScale.transform($0) ?? .nan } }
         guard let xr = xRange ?? LineChart.range(of: xCoordinates, scale: xScale),
-              let yr = LineChart.range(of: yCoordinates, scale: yScale) else {
+              var yr = LineChart.range(of: yCoordinates, scale: yScale) else {
             buffer.put("no data yet", x: plotArea.x + 1, y: plotArea.y + plotArea.height / 2, role: .muted, maxWidth: plotArea.width - 1)
             return
         }
 
+        if negativeRole != nil, yScale == .linear, yr.lowerBound < 0, yr.upperBound > 0 {
+            // Room below the zero line: at least a row and a half, so a slightly
+            // negative stretch is drawn below it, not on the chart's bottom edge.
+            let share = Swift.min(0.3, 1.5 / Double(Swift.max(1, plot.height)))
+            yr = Swift.min(yr.lowerBound, -share / (1 - share) * yr.upperBound)...yr.upperBound
+        }
         drawYLabels(into: &buffer, labels: yLabels, range: yr)
         if showXAxis { drawXLabels(into: &buffer, row: xAxisRow, plot: plotArea, range: xr) }
 
@@ -107,6 +116,17 @@ public struct LineChart: Sendable {
             }
         }
         canvas.render(into: &buffer, area: plotArea)
+        if let negativeRole, yScale == .linear, yr.lowerBound < 0, yr.upperBound > 0, let zero = dot(xr.lowerBound, 0) {
+            let zeroRow = plotArea.y + min(plotArea.height - 1, max(0, zero.1 / (glyphs.braille ? 4 : 1)))
+            for column in plotArea.x..<plotArea.maxX {
+                if buffer[column, zeroRow].character == " " { buffer.put(glyphs.horizontalLine, x: column, y: zeroRow, role: .muted) }
+                for row in (zeroRow + 1)..<plotArea.maxY where buffer[column, row].character != " " {
+                    var cell = buffer[column, row]
+                    cell.role = negativeRole
+                    buffer[column, row] = cell
+                }
+            }
+        }
         if let cursor, let tx = xScale.transform(cursor), let p = dot(tx, yr.upperBound) {
             let column = plotArea.x + min(plotArea.width - 1, max(0, p.0 / (glyphs.braille ? 2 : 1)))
             for row in plotArea.y..<plotArea.maxY where buffer[column, row].character == " " {

@@ -7,6 +7,8 @@ public struct Sparkline: Sendable {
     public var values: [Double]
     public var scale: AxisScale
     public var role: ColorRole
+    /// Columns whose value is below zero take this role (nil: `role`).
+    public var negativeRole: ColorRole?
 
     public init(values: [Double], scale: AxisScale = .log, role: ColorRole = .text) {
         self.values = values
@@ -19,12 +21,14 @@ public struct Sparkline: Sendable {
         guard !area.isEmpty else { return }
         buffer.fill(area, with: Cell(" ", role: role))
         let heights = Sparkline.levels(values, scale: scale, columns: area.width, rows: area.height)
+        let negative = negativeRole.map { _ in Sparkline.resample(values, scale: scale, columns: area.width).map { $0 < 0 } } ?? []
         for (column, level) in heights.enumerated() {
             guard let level else { continue }
+            let columnRole = column < negative.count && negative[column] ? negativeRole ?? role : role
             for row in 0..<area.height {
                 let fill = min(8, max(0, level - 8 * row))
                 guard let glyph = glyphs.vertical(fill) else { break }
-                buffer.put(glyph, x: area.x + column, y: area.maxY - 1 - row, role: role)
+                buffer.put(glyph, x: area.x + column, y: area.maxY - 1 - row, role: columnRole)
             }
         }
     }

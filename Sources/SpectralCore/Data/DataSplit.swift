@@ -146,7 +146,7 @@ public struct DataSplit: Sendable {
 
     /// `size` distinct indices in 0..<count, drawn by a partial Fisher–Yates
     /// shuffle and returned ascending.
-    static func randomSubset(of count: Int, size: Int, generator: inout SeededGenerator) -> [Int] {
+    public static func randomSubset(of count: Int, size: Int, generator: inout SeededGenerator) -> [Int] {
         var indices = Array(0..<count)
         for i in 0..<size {
             let j = i + generator.index(below: count - i)

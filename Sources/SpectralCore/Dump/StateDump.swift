@@ -42,8 +42,16 @@ public enum StateDump {
             /// m, the kernel's size, and r_eff's ~95% half-width (matrix-free only).
             public var modeCount: Int? = nil
             public var rEffUncertainty: Double? = nil
+            /// The cross-batch measurement on batch B (`cross_x`, `cross_y`), when the run has one.
+            public var crossLoss: Double? = nil
+            public var crossGradDot: Double? = nil
+            public var crossChiLoss: Double? = nil
+            public var crossChiNet: Double? = nil
+            public var crossChiPos: Double? = nil
             enum CodingKeys: String, CodingKey {
                 case loss, eigenvalues
+                case crossLoss = "cross_loss", crossGradDot = "cross_grad_dot", crossChiLoss = "cross_chi_loss"
+                case crossChiNet = "cross_chi_net", crossChiPos = "cross_chi_pos"
                 case spectrumMethod = "spectrum_method", modeCount = "mode_count", rEffUncertainty = "r_eff_uncertainty"
                 case chiLoss = "chi_loss", chiNet = "chi_net", chiPos = "chi_pos", chiPosExact = "chi_pos_exact"
                 case lambdaEff = "lambda_eff", rEff = "r_eff", gradSq = "grad_sq", effectiveRank = "effective_rank"
@@ -61,6 +69,9 @@ public enum StateDump {
         public var outputDim: Int
         public var probeX = "../probe_x.npy"
         public var probeY = "../probe_y.npy"
+        /// Batch B of the cross-batch measurement, in the model's folder (nil: none).
+        public var crossX: String? = nil
+        public var crossY: String? = nil
         public var layers: [Layer]
         public var metrics: Metrics
         /// True for a model that diverged: its weights are written as they
@@ -69,6 +80,7 @@ public enum StateDump {
         enum CodingKeys: String, CodingKey {
             case format, version, model, step, loss, trainable, layers, metrics, diverged
             case inputDim = "input_dim", outputDim = "output_dim", probeX = "probe_x", probeY = "probe_y"
+            case crossX = "cross_x", crossY = "cross_y"
         }
     }
 
@@ -102,11 +114,7 @@ public enum StateDump {
         do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw Failure.write(path: directory.path, reason: (error as NSError).localizedDescription)
         }
-        try put(NPYFile.encode(probe.inputs.storage, shape: [probe.count, probe.inputDim]), directory.appendingPathComponent("probe_x.npy"))
-        switch probe.targets {
-        case .values(let y): try put(NPYFile.encode(y.storage, shape: [y.rows, y.cols]), directory.appendingPathComponent("probe_y.npy"))
-        case .labels(let labels, _): try put(NPYFile.encode(labels.map(Int64.init), shape: [labels.count]), directory.appendingPathComponent("probe_y.npy"))
-        }
+        try writeBatch(probe, x: directory.appendingPathComponent("probe_x.npy"), y: directory.appendingPathComponent("probe_y.npy"))
         var report = Report()
         for run in runs {
             if diverged.contains(run.plan.id) { report.diverged.append(run.plan.id) }
@@ -123,6 +131,15 @@ public enum StateDump {
     private static func put(_ data: Data, _ url: URL) throws {
         do { try data.write(to: url, options: .atomic) } catch {
             throw Failure.write(path: url.path, reason: (error as NSError).localizedDescription)
+        }
+    }
+
+    /// A batch as `x` [n, d] and `y` ([n, C] values or [n] labels).
+    private static func writeBatch(_ batch: Dataset, x: URL, y: URL) throws {
+        try put(NPYFile.encode(batch.inputs.storage, shape: [batch.count, batch.inputDim]), x)
+        switch batch.targets {
+        case .values(let values): try put(NPYFile.encode(values.storage, shape: [values.rows, values.cols]), y)
+        case .labels(let labels, _): try put(NPYFile.encode(labels.map(Int64.init), shape: [labels.count]), y)
         }
     }
 
@@ -166,10 +183,22 @@ public enum StateDump {
             metrics.modeCount = spectrum.modeCount
             metrics.rEffUncertainty = finite(spectrum.rEffUncertainty)
         }
-        let manifest = Manifest(model: run.plan.id, step: run.step, loss: probe.lossKind.rawValue,
+        var crossFiles: (String, String)?
+        if !diverged, let measurement, let cross = try run.crossMeasurementForDump(a: measurement), let batch = run.crossProbe?.probe {
+            try writeBatch(batch, x: folder.appendingPathComponent("cross_x.npy"), y: folder.appendingPathComponent("cross_y.npy"))
+            crossFiles = ("cross_x.npy", "cross_y.npy")
+            metrics.crossLoss = finite(cross.loss)
+            metrics.crossGradDot = finite(cross.gradDot)
+            metrics.crossChiLoss = finite(cross.chiLoss)
+            metrics.crossChiNet = finite(cross.chiNet)
+            metrics.crossChiPos = finite(cross.chiPos)
+        }
+        var manifest = Manifest(model: run.plan.id, step: run.step, loss: probe.lossKind.rawValue,
                                 trainable: model.featuresFrozen ? "readout" : "all",
                                 inputDim: model.architecture.inputDim, outputDim: model.outputDim,
                                 layers: layers, metrics: metrics, diverged: diverged ? true : nil)
+        manifest.crossX = crossFiles?.0
+        manifest.crossY = crossFiles?.1
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json: Data

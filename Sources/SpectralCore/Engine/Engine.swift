@@ -46,7 +46,7 @@ public final class Engine: @unchecked Sendable {
         var runs: [ModelRun] = []
         for plan in configuration.models {
             runs.append(try ModelRun(plan: plan, train: configuration.train, probe: configuration.probe, seed: configuration.seed,
-                                     online: configuration.onlineSampler))
+                                     online: configuration.onlineSampler, cross: configuration.crossBatch))
         }
         self.runs = runs
         let spectrumPlans = configuration.models.map { SpectrumPlan.choose(for: $0, in: configuration) }
@@ -440,7 +440,8 @@ public final class Engine: @unchecked Sendable {
         var outcome = UnitOutcome(step: run.step, froze: freeze, finished: false, wall: started)
         let budget = run.plan.steps
         let step = run.step
-        if (step % configuration.metricsEvery == 0 || step == budget) && run.lastMeasuredStep != step {
+        let schedule = configuration.measurementSchedule
+        if (schedule.isDue(step) || step == budget) && run.lastMeasuredStep != step {
             let before = Date()
             do {
                 var result: (LNPMeasurement, SpectrumSample?)
@@ -469,6 +470,9 @@ public final class Engine: @unchecked Sendable {
                                               gradSq: measurement.gradSq, wall: Date().timeIntervalSince(startTime),
                                               traceIsEstimate: measurement.traceIsEstimate,
                                               layerChiNet: measurement.layerTraces, layerGradSq: measurement.layerGradSq)
+                outcome.metric?.rows = run.probe.rowCount
+                outcome.metric?.window = schedule.window(of: step)
+                outcome.metric?.cross = measurement.cross
                 outcome.divergence = measurement.nonFiniteQuantity.map { "\($0) is not finite at step \(step)" }
             } catch MeasurementError.interrupted {
                 outcome.abandoned = true
@@ -505,6 +509,7 @@ public final class Engine: @unchecked Sendable {
             // The step is the first one trained and measured with frozen
             // features: readers split the model's samples there.
             appendEvent(.event(kind: "freeze", model: id, step: snapshot.step, wall: outcome.wall, detail: "features frozen"))
+            snapshot.freezeStep = snapshot.step
         }
         if let metric = outcome.metric {
             snapshot.latest = metric

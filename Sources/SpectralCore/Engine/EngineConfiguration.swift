@@ -70,6 +70,14 @@ public struct EngineConfiguration: Sendable {
     /// Online training: every batch is drawn fresh from this sampler
     /// (teacher data); `train` then only fixes the standardisation.
     public var onlineSampler: OnlineBatchSampler?
+    /// The second batch B of the cross-batch measurement (METHOD.md,
+    /// *Cross-batch spectral position*); `.off` measures the probe alone.
+    public var crossBatch: CrossBatchSource = .off
+    /// Log-spaced measurement windows instead of every `metricsEvery` steps (nil).
+    public var logSchedule: MeasurementSchedule?
+
+    /// The steps measured (besides the last, which always is).
+    public var measurementSchedule: MeasurementSchedule { logSchedule ?? .every(metricsEvery) }
 
     public init(models: [ModelPlan], train: Dataset, probe: Dataset, seed: UInt64, metricsEvery: Int = 1,
                 spectrumEvery: Int? = nil, spectrumInterval: Double = 0.5, spectrumTimeFraction: Double = 0.25,
@@ -106,8 +114,24 @@ public struct EngineConfiguration: Sendable {
             guard matrixFree.topK >= 1 else { throw .invalid("top_k must be at least 1, got \(matrixFree.topK)") }
             guard matrixFree.starts >= 2, matrixFree.steps >= 1 else { throw .invalid("the quadrature needs at least 2 starts and 1 step") }
         }
+        if case .heldOut(let batch) = crossBatch {
+            guard batch.count >= 1, batch.inputDim == probe.inputDim, batch.outputDim == probe.outputDim else {
+                throw .invalid("the held-out cross batch must have rows shaped like the probe's")
+            }
+        }
         if case .hutchinson(let samples) = traceEstimator, samples < 1 {
             throw .invalid("Hutchinson samples must be at least 1, got \(samples)")
         }
     }
+}
+
+/// Where the cross-batch measurement's batch B comes from.
+public enum CrossBatchSource: Sendable {
+    case off
+    /// A fixed batch no model trains on, drawn once like the probe.
+    case heldOut(Dataset)
+    /// A training batch of the model's batch size, drawn afresh at every
+    /// measurement by the measurement's own generator: distributed as the next
+    /// step's batch, and the training sequence stays what it is without it.
+    case train
 }

@@ -8,6 +8,10 @@ public final class ModelRun: @unchecked Sendable {
     public let plan: ModelPlan
     public let trainer: ModelTrainer<Float>
     public let probe: LNPProbe<Float>
+    /// Batch B's probe for the cross-batch measurement (nil: off).
+    public let crossProbe: LNPProbe<Float>?
+    private let crossSource: CrossBatchSource
+    private var crossGenerator: SeededGenerator
     private var factors: KernelFactors?
     /// Θv for the matrix-free path, made at its first use and kept (its
     /// scratch is sized once, like the exact path's workspace).
@@ -25,7 +29,8 @@ public final class ModelRun: @unchecked Sendable {
     var minChiPos: Double?
     var maxREff: Double?
 
-    init(plan: ModelPlan, train: Dataset, probe: Dataset, seed: UInt64, online: OnlineBatchSampler? = nil) throws(ConfigurationError) {
+    init(plan: ModelPlan, train: Dataset, probe: Dataset, seed: UInt64, online: OnlineBatchSampler? = nil,
+         cross: CrossBatchSource = .off) throws(ConfigurationError) {
         self.plan = plan
         let root = SeededGenerator(seed: seed)
         var initGenerator = root.fork(0x1000 + plan.initStream)
@@ -34,7 +39,19 @@ public final class ModelRun: @unchecked Sendable {
         trainer = try ModelTrainer(model: model, optimizer: plan.optimizer, train: train, batchSize: plan.batchSize,
                                    generator: root.fork(0x2000 + plan.initStream), online: online)
         self.probe = try LNPProbe(model: model, probe: probe)
+        crossSource = cross
+        crossGenerator = root.fork(0x3000 + plan.initStream)
+        self.online = online
+        switch cross {
+        case .off: crossProbe = nil
+        case .heldOut(let batch): crossProbe = try LNPProbe(model: model, probe: batch)
+        case .train: crossProbe = try LNPProbe(model: model, probe: train.subset(Array(0..<min(plan.batchSize, train.count))))
+        }
+        self.probe.keepsParameterGradient = crossProbe != nil
+        crossProbe?.keepsParameterGradient = true
     }
+
+    private let online: OnlineBatchSampler?
 
     public var model: MLP<Float> { trainer.model }
     public var step: Int { trainer.step }
@@ -54,8 +71,49 @@ public final class ModelRun: @unchecked Sendable {
         } else {
             result = try measureExactly(workspace: workspace ?? makeWorkspace(), interrupted: interrupted)
         }
-        record(result.0, result.1)
-        return result
+        var measurement = result.0
+        if crossProbe != nil, measurement.nonFiniteQuantity == nil {
+            measurement.cross = try measureCross(estimator: estimator, a: measurement)
+        }
+        record(measurement, result.1)
+        return (measurement, result.1)
+    }
+
+    /// The cross-batch measurement for a state dump: B as it stands (the
+    /// held-out batch, or the last training batch measured), with `a` just
+    /// measured on the probe. Nil when the run has no cross batch.
+    func crossMeasurementForDump(a: LNPMeasurement) throws -> CrossBatchSample? {
+        guard let crossProbe else { return nil }
+        // `a`'s parameter gradient is the probe's, kept by its measurement.
+        let b = crossProbe.measure(model, estimator: .exact)
+        let ga = probe.parameterGradient, gb = crossProbe.parameterGradient
+        var dot = 0.0
+        for k in 0..<min(ga.count, gb.count) { dot += ga[k] * gb[k] }
+        return .combining(chiLossA: a.chiLoss, chiNetA: a.chiNet, lossB: b.loss, chiLossB: b.chiLoss, chiNetB: b.chiNet,
+                          gradDot: dot, rows: crossProbe.rowCount)
+    }
+
+    /// The cross-batch LNP: batch B measured at the same parameters as the
+    /// probe A just was, and the dot product of their parameter gradients.
+    /// Overwrites `model.gradients`, as every measurement does.
+    private func measureCross(estimator: TraceEstimator, a: LNPMeasurement) throws -> CrossBatchSample? {
+        guard let crossProbe else { return nil }
+        if case .train = crossSource {
+            let rows = crossProbe.rowCount
+            let batch: Dataset
+            if let online {
+                do { batch = try online(rows, &crossGenerator) } catch { throw ConfigurationError.invalid("the cross batch could not be drawn: \(error)") }
+            } else {
+                batch = trainer.train.subset(DataSplit.randomSubset(of: trainer.train.count, size: rows, generator: &crossGenerator))
+            }
+            try crossProbe.load(batch)
+        }
+        let b = crossProbe.measure(model, estimator: estimator)
+        let ga = probe.parameterGradient, gb = crossProbe.parameterGradient
+        var dot = 0.0
+        for k in 0..<min(ga.count, gb.count) { dot += ga[k] * gb[k] }
+        return .combining(chiLossA: a.chiLoss, chiNetA: a.chiNet, lossB: b.loss, chiLossB: b.chiLoss, chiNetB: b.chiNet,
+                          gradDot: dot, rows: crossProbe.rowCount)
     }
 
     /// Marks the current step as measured without a measurement (after a

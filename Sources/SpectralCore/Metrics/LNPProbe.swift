@@ -21,6 +21,9 @@ public struct LNPMeasurement: Sendable, Equatable {
     /// gᵀΘ_l g per layer.
     public var layerGradSq: [Double]
     public var traceIsEstimate: Bool
+    /// The cross-batch measurement on the same parameters (`ModelRun` adds it
+    /// when the experiment asks for one).
+    public var cross: CrossBatchSample?
 
     /// gᵀΘg / (‖g‖² Tr Θ); nil when ‖g‖ = 0, Tr Θ = 0 or anything is not finite.
     public var chiPos: Double? {
@@ -56,7 +59,7 @@ public struct LNPMeasurement: Sendable, Equatable {
 /// `KernelFactors` the caller allocates once.
 public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
     // @unchecked: owned by one worker together with its model.
-    public let probe: Dataset
+    public private(set) var probe: Dataset
     public let rowCount: Int
     public let outputDim: Int
     private let workspace: MLPWorkspace<Scalar>
@@ -64,6 +67,10 @@ public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
     /// g = ∂L/∂F from the last measurement, [n, C], Double.
     public private(set) var residualGradient: [Double]
     private var generator: SeededGenerator
+    /// ∇_θL over the trainable parameters from the last measurement, kept only
+    /// when `keepsParameterGradient` (the cross-batch dot product needs it).
+    public private(set) var parameterGradient: [Double] = []
+    public var keepsParameterGradient = false
 
     public init(model: MLP<Scalar>, probe: Dataset, seed: UInt64 = 0x5EC7) throws(ConfigurationError) {
         guard probe.count > 0 else { throw .invalid("the probe set is empty") }
@@ -78,6 +85,17 @@ public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
         targets.load(probe.targets, count: probe.count)
         residualGradient = Array(repeating: 0, count: probe.count * model.outputDim)
         generator = SeededGenerator(seed: seed)
+    }
+
+    /// Replaces the rows measured with `batch` of the same size and shape (the
+    /// cross-batch probe's next training batch).
+    public func load(_ batch: Dataset) throws(ConfigurationError) {
+        guard batch.count == rowCount, batch.inputDim == probe.inputDim, batch.outputDim == outputDim,
+              batch.lossKind == probe.lossKind else {
+            throw .invalid("a cross batch must have \(rowCount) rows shaped like the probe's")
+        }
+        probe = batch
+        targets.load(batch.targets, count: rowCount)
     }
 
     /// Runs the probe forward and returns its outputs f: [n, C] (for tests
@@ -121,6 +139,11 @@ public final class LNPProbe<Scalar: BLASScalar>: @unchecked Sendable {
         // gᵀΘg = ‖∇_θ L‖², split by layer: one ordinary backward pass.
         model.backward(rows: n, workspace: workspace)
         for l in first..<layerCount { layerGradSq[l] = sumOfSquares(model, layer: l) }
+        if keepsParameterGradient {
+            let start = model.layers[first].weightOffset, end = model.layers[layerCount - 1].end
+            let g = model.gradients.baseAddress!
+            parameterGradient = (start..<end).map { Double(g[$0]) }
+        }
 
         switch estimator {
         case .exact:

@@ -1,5 +1,4 @@
 import Foundation
-import SpecTopRecord
 
 /// The paper's claims, checked on a recorded run (docs/USAGE.md, "Recording, replay and claims").
 /// A report, not a test: every claim gets a verdict, every condition it
@@ -14,6 +13,7 @@ package struct ClaimsReport: Sendable {
     package struct Value: Sendable, Equatable {
         package var name: String
         package var value: Double?
+        package init(name: String, value: Double?) { self.name = name; self.value = value }
     }
 
     /// One checked condition of a claim: a claim holds when all of its hold.
@@ -23,6 +23,9 @@ package struct ClaimsReport: Sendable {
         package var description: String
         package var values: [Value]
         package var pass: Bool
+        package init(number: String, description: String, values: [Value], pass: Bool) {
+            self.number = number; self.description = description; self.values = values; self.pass = pass
+        }
     }
 
     package struct Row: Sendable {
@@ -35,6 +38,10 @@ package struct ClaimsReport: Sendable {
         package var reason: String?
         /// What the verdict left out and why (too few steps, no twin, a live freeze).
         package var notes: [String] = []
+
+        package init(number: Int, title: String, verdict: Verdict, conditions: [Condition], reason: String? = nil, notes: [String] = []) {
+            self.number = number; self.title = title; self.verdict = verdict; self.conditions = conditions; self.reason = reason; self.notes = notes
+        }
 
         /// One line: the reason for n/a, else every condition with its numbers.
         package var details: String {
@@ -50,6 +57,17 @@ package struct ClaimsReport: Sendable {
     package var notes: [String]
     /// The active models' final-loss fit (the same numbers as the scaling view).
     package var lossFit: PowerLawFit?
+    /// Per size, how often the cross-batch χ_pos^{AB} was negative (interference), where recorded.
+    package var interference: [Interference] = []
+
+    /// One size's cross-batch measurements: how many, and the share below zero.
+    package struct Interference: Sendable, Equatable {
+        package var size: Int
+        package var models: [String]
+        package var measurements: Int
+        package var negative: Int
+        package var fraction: Double { measurements > 0 ? Double(negative) / Double(measurements) : 0 }
+    }
 
     package func verdict(_ number: Int) -> Verdict? { rows.first { $0.number == number }?.verdict }
     package func row(_ number: Int) -> Row? { rows.first { $0.number == number } }
@@ -76,6 +94,14 @@ package enum ClaimsEvaluator {
 
     package static let minimumChiPosSamples = 6
 
+    /// `windows` on the cross-batch χ_pos^{AB}, where recorded.
+    package static func crossWindows(_ samples: [MetricSample]) -> (early: Double, late: Double)? {
+        let values = samples.compactMap { $0.cross?.chiPos }.filter { $0.isFinite }
+        guard values.count >= minimumChiPosSamples else { return nil }
+        let k = max(3, values.count / 20)
+        return (median(Array(values.prefix(k))), median(Array(values.suffix(k))))
+    }
+
     package static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         let mid = sorted.count / 2
@@ -94,9 +120,60 @@ package enum ClaimsEvaluator {
     package struct Subject {
         package var info: RunRecord.ModelInfo
         package var samples: [MetricSample]
-        package var spectra: [SpectrumSample]
+        /// The finite r_eff of its spectra (claim 3).
+        package var rEffs: [Double]
         package var id: String { info.id }
         package var size: Int { info.parameterCount }
+    }
+
+    /// What the claims need of one model: its samples in step order, its
+    /// spectra's r_eff at their steps, where a live freeze split it, and
+    /// whether it stopped (diverged or failed).
+    package struct Model {
+        package var info: RunRecord.ModelInfo
+        package var samples: [MetricSample]
+        package var rEffs: [(step: Int, value: Double)]
+        package var freezeStep: Int?
+        package var stopped: Bool
+
+        package init(info: RunRecord.ModelInfo, samples: [MetricSample], rEffs: [(step: Int, value: Double)], freezeStep: Int?, stopped: Bool) {
+            self.info = info; self.samples = samples; self.rEffs = rEffs; self.freezeStep = freezeStep; self.stopped = stopped
+        }
+    }
+
+    /// The claims on a whole record (`spectop claims`).
+    package static func evaluate(_ record: RunRecord) -> ClaimsReport {
+        let models = record.models.map { m in
+            Model(info: m, samples: record.steps[m.id] ?? [],
+                  rEffs: (record.spectra[m.id] ?? []).compactMap { s in s.rEff.flatMap { $0.isFinite ? (s.step, $0) : nil } },
+                  freezeStep: record.freezeStep(of: m.id), stopped: record.divergedModels.contains(m.id))
+        }
+        return evaluate(models, notes: record.warnings)
+    }
+
+    /// The claims on what the monitor shows (the claims view): each model's
+    /// history, as many points as it keeps (all of a run up to 1,024
+    /// measurements, then every other one), and its largest r_eff so far.
+    package static func evaluate(_ snapshots: [ModelSnapshot]) -> ClaimsReport {
+        let models = snapshots.map { m -> Model in
+            let h = m.history
+            let samples = h.steps.indices.map { k in
+                var sample = MetricSample(step: h.steps[k], loss: h.loss[k], chiLoss: .nan, chiNet: h.chiNet[k],
+                                          chiPos: h.chiPos[k].isNaN ? nil : h.chiPos[k], gradSq: .nan, wall: h.wall[k])
+                if k < h.crossChiPos.count, !h.crossChiPos[k].isNaN {
+                    sample.cross = CrossBatchSample(loss: .nan, gradDot: .nan, chiLoss: .nan, chiNet: .nan, chiPos: h.crossChiPos[k])
+                }
+                return sample
+            }
+            var info = RunRecord.ModelInfo(id: m.id, width: m.width, depth: m.depth, parameterCount: m.parameterCount,
+                                           trainableParameterCount: m.trainableParameterCount, stepBudget: m.stepBudget,
+                                           trainable: m.mode == .frozen ? "readout" : "all", mode: m.mode)
+            info.batchSize = m.batchSize
+            return Model(info: info, samples: samples, rEffs: m.maxREff.map { [(m.step, $0)] } ?? [],
+                         freezeStep: m.mode == .active && m.featuresFrozen ? m.freezeStep : nil,
+                         stopped: m.status == .diverged || m.status == .failed)
+        }
+        return evaluate(models, notes: [])
     }
 
     /// The models of one size, for the size claims: one value per size (the
@@ -125,18 +202,19 @@ package enum ClaimsEvaluator {
         return "needs \(needed == 2 ? "two" : "three") or more active sizes (\(sizes))"
     }
 
-    package static func evaluate(_ record: RunRecord) -> ClaimsReport {
-        var notes = record.warnings
-        let diverged = record.divergedModels
+    package static func evaluate(_ models: [Model], notes warnings: [String]) -> ClaimsReport {
+        var notes = warnings
+        let diverged = Set(models.filter(\.stopped).map(\.info.id))
         for id in diverged.sorted() { notes.append("\(id) diverged and is left out of every claim") }
-        let usable = record.models.filter { !diverged.contains($0.id) && !(record.steps[$0.id] ?? []).isEmpty }
+        let byID = Dictionary(models.map { ($0.info.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let usable = models.map(\.info).filter { !diverged.contains($0.id) && !(byID[$0.id]?.samples.isEmpty ?? true) }
             .sorted { ($0.parameterCount, $0.id) < ($1.parameterCount, $1.id) }
         // A live freeze (`F`) turns an active model into a frozen one from the
         // event's step on: that step is the first trained and measured frozen.
-        let freezeSteps = Dictionary(uniqueKeysWithValues: usable.compactMap { m in record.freezeStep(of: m.id).map { (m.id, $0) } })
+        let freezeSteps = Dictionary(uniqueKeysWithValues: usable.compactMap { m in byID[m.id]?.freezeStep.map { (m.id, $0) } })
         func subject(_ m: RunRecord.ModelInfo, _ keep: (Int) -> Bool = { _ in true }) -> Subject {
-            Subject(info: m, samples: (record.steps[m.id] ?? []).filter { keep($0.step) },
-                    spectra: (record.spectra[m.id] ?? []).filter { keep($0.step) })
+            Subject(info: m, samples: (byID[m.id]?.samples ?? []).filter { keep($0.step) },
+                    rEffs: (byID[m.id]?.rEffs ?? []).filter { keep($0.step) }.map(\.value))
         }
         // Per-model dynamics (claims 1, 5): every active model, up to its freeze.
         var dynamics: [Subject] = []
@@ -163,7 +241,42 @@ package enum ClaimsEvaluator {
         let rows = [claimOne(dynamics), claimTwo(throughout), claimThree(throughout), claimFour(frozen, twins: throughout),
                     claimFive(dynamics)]
         let (six, fit) = claimSix(throughout, frozen: frozen.filter { freezeSteps[$0.id] == nil })
-        return ClaimsReport(rows: rows + [six], notes: notes, lossFit: fit)
+        // Active models only: a frozen twin has the same size and another regime.
+        let interference = interference(dynamics)
+        if !interference.isEmpty {
+            notes.append("interference (cross-batch chi_pos < 0): " + interference.map { group in
+                "\(String(format: "%.0f", 100 * group.fraction))% of \(group.measurements) at \(group.size) params (\(group.models.joined(separator: ", ")))"
+            }.joined(separator: "; "))
+        }
+        if let note = normalisedNote(dynamics) { notes.append(note) }
+        return ClaimsReport(rows: rows + [six], notes: notes, lossFit: fit, interference: interference)
+    }
+
+    /// Per size, the cross-batch measurements and how many were negative, over every model that has them.
+    package static func interference(_ subjects: [Subject]) -> [ClaimsReport.Interference] {
+        var bySize: [Int: ClaimsReport.Interference] = [:]
+        for subject in subjects {
+            let values = subject.samples.compactMap { $0.cross?.chiPos }.filter(\.isFinite)
+            guard !values.isEmpty else { continue }
+            var group = bySize[subject.size] ?? .init(size: subject.size, models: [], measurements: 0, negative: 0)
+            if !group.models.contains(subject.id) { group.models.append(subject.id) }
+            group.measurements += values.count
+            group.negative += values.filter { $0 < 0 }.count
+            bySize[subject.size] = group
+        }
+        return bySize.values.sorted { $0.size < $1.size }
+    }
+
+    /// The active models' last normalised factors (n·χ_loss, χ_net/n), which
+    /// compare across probe sizes where the raw ones do not; nil when no step line says n.
+    static func normalisedNote(_ active: [Subject]) -> String? {
+        let parts = active.compactMap { m -> String? in
+            guard let last = m.samples.last(where: { $0.rows > 0 }), let loss = last.normalizedChiLoss, let net = last.normalizedChiNet,
+                  loss.isFinite, net.isFinite else { return nil }
+            return "\(m.id) \(format(loss)), \(format(net)) (n = \(last.rows))"
+        }
+        guard !parts.isEmpty else { return nil }
+        return "last normalised factors n·chi_loss, chi_net/n: " + parts.joined(separator: "; ")
     }
 
     // 1. χ_pos falls for every active model.
@@ -183,6 +296,13 @@ package enum ClaimsEvaluator {
         let ratios = measured.map { ClaimsReport.Value(name: $0.0.id, value: $0.1.early > 0 ? $0.1.late / $0.1.early : nil) }
         conditions.append(.init(number: "1.2", description: "late/early median chi_pos below \(fallRatio)", values: ratios,
                                 pass: ratios.allSatisfy { ($0.value ?? .nan) < fallRatio }))
+        // The paper's mini-batch form, where the run recorded it: the same rule on χ_pos^{AB}.
+        let cross = active.compactMap { m in crossWindows(m.samples).map { (m, $0) } }
+        if !cross.isEmpty {
+            let crossRatios = cross.map { ClaimsReport.Value(name: $0.0.id, value: $0.1.early > 0 ? $0.1.late / $0.1.early : nil) }
+            conditions.append(.init(number: "1.3", description: "late/early median cross-batch chi_pos below \(fallRatio)", values: crossRatios,
+                                    pass: crossRatios.allSatisfy { ($0.value ?? .nan) < fallRatio }))
+        }
         return row(1, title, conditions)
     }
 
@@ -208,8 +328,8 @@ package enum ClaimsEvaluator {
         ]
         var notes: [String] = []
         // r_eff needs the exact spectrum: compared only when every model has one.
-        if active.allSatisfy({ m in m.spectra.contains { $0.rEff?.isFinite == true } }) {
-            let maxima = perSize(sizes) { $0.spectra.compactMap(\.rEff).filter(\.isFinite).max() }
+        if active.allSatisfy({ m in !m.rEffs.isEmpty }) {
+            let maxima = perSize(sizes) { $0.rEffs.max() }
             conditions.append(.init(number: "3.2", description: "max r_eff strictly increases with size", values: maxima,
                                     pass: strictlyIncreasing(maxima.map { $0.value ?? .nan })))
         } else {
@@ -391,6 +511,17 @@ package enum ClaimsEvaluator {
         json.add("finished", record.endReason != nil)
         json.add("claims", raw: array(claims))
         json.add("notes", raw: array((report.notes + (record.endReason == nil ? [unfinishedNote] : [])).map(JSONLine.quote)))
+        if !report.interference.isEmpty {
+            json.add("interference", raw: array(report.interference.map { group in
+                var g = JSONLine()
+                g.add("size", group.size)
+                g.add("models", raw: array(group.models.map(JSONLine.quote)))
+                g.add("measurements", group.measurements)
+                g.add("negative", group.negative)
+                g.add("fraction", group.fraction)
+                return g.line
+            }))
+        }
         if let fit = report.lossFit {
             var f = JSONLine()
             f.add("exponent", fit.exponent)

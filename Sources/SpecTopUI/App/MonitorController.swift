@@ -237,6 +237,9 @@ public final class MonitorController {
             } else {
                 state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
             }
+        case .toggleXLog:
+            state.xLog.toggle()
+            post(state.xLog ? "log x axis (step 0 and other x ≤ 0 are not drawn)" : "linear x axis")
         case .toggleWindowMeans:
             if snapshot.models.contains(where: { $0.history.hasWindows }) {
                 state.windowMeans.toggle()

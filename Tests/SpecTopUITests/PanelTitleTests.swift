@@ -31,3 +31,30 @@ final class PanelTitleTests: XCTestCase {
         XCTAssertEqual(BoxFrame.middleEllipsis("abcdefghij", width: 0, ellipsis: "…"), "")
     }
 }
+
+/// The scaling view counts sizes, not models, and fits no power law across
+/// data sets (a watched sweep of two experiments).
+final class ScalingHonestyTests: XCTestCase {
+    private func render(_ models: [ModelSnapshot]) -> String {
+        let snapshot = EngineSnapshot(state: .running, models: models, elapsed: 1, stepsPerSecond: 1)
+        var buffer = CellBuffer(width: 140, height: 40)
+        ScalingView(snapshot: snapshot, state: MonitorState()).render(into: &buffer, area: Rect(x: 0, y: 0, width: 140, height: 40), glyphs: .unicode)
+        return buffer.text
+    }
+
+    func testSeedsOfOneSizeAreOneSizeAndDataSetsAreNotMixed() {
+        // Three sizes, two seeds each (ids differ, sizes repeat).
+        var models: [ModelSnapshot] = []
+        for width in [16, 32, 64] {
+            for seed in 1...2 { models.append(makeModel(width: width, mode: .active, id: "w\(width)-s\(seed)")) }
+        }
+        let text = render(models)
+        XCTAssertTrue(text.contains("(3 sizes, 6 models)"), text)
+        XCTAssertFalse(text.contains("6 sizes"), text)
+
+        for k in models.indices { models[k].dataSet = k < 3 ? "teacher/mse" : "digits/cross_entropy" }
+        let mixed = render(models)
+        XCTAssertTrue(mixed.contains("no fit across 2 data sets: digits/"), mixed)
+        XCTAssertFalse(mixed.contains("N^"), "no exponent is fitted:\n\(mixed)")
+    }
+}

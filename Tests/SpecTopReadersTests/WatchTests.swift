@@ -248,6 +248,10 @@ final class WatchTests: XCTestCase {
         let source = WatchSource(targets: [.directory(directory)])
         source.refresh(now: 0)
         XCTAssertTrue(source.statusMessage()?.contains("no records in") == true)
+        // Empty, it is waiting, never "finished".
+        XCTAssertEqual(source.snapshot().state, .running)
+        let header = FrameRenderer.render(source.snapshot(), info: MonitorInfo(preset: "watch", dataset: "", blasCore: ""), state: MonitorState(mode: .watch), width: 120, height: 30)
+        XCTAssertTrue(header.lines[0].contains("no records yet: waiting") && !header.lines[0].contains("finished"), header.lines[0])
         try write(Self.header() + Self.stepLine("w8-active", 1), to: path("a.jsonl"))
         try write("ignored: not a record name", to: path("notes.txt"))
         source.refresh(now: 1)

@@ -1,3 +1,4 @@
+import Foundation
 @testable import SpecTopUI
 import SpecTopRecord
 import XCTest
@@ -115,6 +116,30 @@ final class CompareInteractionTests: XCTestCase {
         XCTAssertEqual(KeyTable.forMode(.live, view: .grid).action(for: .left), .selectPreviousSize)
         var seen = Set<Key>()
         for key in table.bindings.flatMap(\.keys) { XCTAssertTrue(seen.insert(key).inserted, "\(key.label) bound twice") }
+    }
+
+    /// `X` puts the x axis on a log scale (Fig. 1 of the paper): the range runs
+    /// over the positive steps in log10, the labels and the cursor stay in steps.
+    func testXPutsTheXAxisOnALogScale() {
+        let (monitor, _) = compareController(models: 2)
+        monitor.handle(.character("X"))
+        XCTAssertTrue(monitor.state.xLog)
+        // makeSnapshot: steps 0, 10, …, 590; step 0 has no logarithm.
+        let view = CompareView(snapshot: monitor.snapshot, state: monitor.state, selectedIndex: 0)
+        let range = view.visibleRange()
+        XCTAssertEqual(range.lowerBound, 1, accuracy: 1e-12)
+        XCTAssertEqual(range.upperBound, Foundation.log10(590), accuracy: 1e-12)
+        var state = monitor.state
+        state.cursor = 0.5
+        let cursor = try? XCTUnwrap(CompareView(snapshot: monitor.snapshot, state: state, selectedIndex: 0).cursorX(in: range))
+        XCTAssertEqual(cursor ?? 0, (10 * 590.0).squareRoot(), accuracy: 1e-9, "half way on a log axis is the geometric mean")
+        var buffer = CellBuffer(width: 140, height: 40)
+        monitor.render(into: &buffer, glyphs: .unicode)
+        assertScreenContains(buffer, "(x axis: log)")
+        XCTAssertTrue(buffer.lines.contains { $0.contains("10") && $0.contains("590") }, buffer.text)
+        monitor.handle(.character("X"))
+        XCTAssertFalse(monitor.state.xLog)
+        XCTAssertEqual(CompareView(snapshot: monitor.snapshot, state: monitor.state, selectedIndex: 0).visibleRange().lowerBound, 0)
     }
 
     /// `W` draws a log schedule's windows as their means with the spread as two

@@ -1,3 +1,4 @@
+import Foundation
 import SpecTopUI
 import SpecTopRecord
 import XCTest
@@ -23,15 +24,21 @@ final class KeyDispatchTests: XCTestCase {
 
     func testMessagesNameMetricsAsTheScreenDoes() {
         let (monitor, _) = controller()
+        var now = Date(timeIntervalSince1970: 0)
+        monitor.clock = { now }
         var buffer = CellBuffer(width: 120, height: 40)
         monitor.render(into: &buffer, glyphs: .unicode)
         monitor.handle(.character("m"))
         XCTAssertEqual(monitor.status, "y acts on χ_net")
         monitor.handle(.character("m"))
+        now += 2
         XCTAssertEqual(monitor.status, "y acts on χ_pos")
         monitor.render(into: &buffer, glyphs: .ascii)
         monitor.handle(.character("m"))
         monitor.handle(.character("m"))
+        now += 2
+        XCTAssertEqual(monitor.status, "y acts on loss", "queued: each message in turn")
+        now += 2
         XCTAssertEqual(monitor.status, "y acts on chi_net", "no enum names (chiNet), and ASCII on an ASCII terminal")
     }
 
@@ -185,17 +192,53 @@ final class KeyDispatchTests: XCTestCase {
         XCTAssertTrue(source.commands.isEmpty)
     }
 
-    func testStatusComesFromTheSourceFirst() {
-        final class Talking: MonitorSource {
+    /// Messages queue: each key's confirmation and, live, each new message of
+    /// the source is on screen for at least two seconds, in order, whatever
+    /// follows; the last stays ten seconds. In replay the position line stands
+    /// behind them, never above them.
+    func testEveryMessageIsSeenForTwoSecondsInEveryMode() {
+        final class Talking: MonitorSource, @unchecked Sendable {
+            // @unchecked: the test's one thread sets and reads it.
+            var message: String?
             func snapshot() -> EngineSnapshot { makeSnapshot(models: 2) }
             func perform(_ command: MonitorCommand) {}
-            func statusMessage() -> String? { "export written to out/x" }
+            func statusMessage() -> String? { message }
         }
-        let monitor = MonitorController(source: Talking(), info: testInfo)
+        let source = Talking()
+        let monitor = MonitorController(source: source, info: testInfo)
+        var now = Date(timeIntervalSince1970: 0)
+        monitor.clock = { now }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-queue-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        monitor.screenDirectory = directory.path
+        monitor.handle(.character("e"))
         monitor.handle(.character("t"))
-        XCTAssertEqual(monitor.status, "export written to out/x")
+        monitor.handle(.character("w"))
+        source.message = "state dump written to out/x"  // the engine's answer to e, a moment later
+        var seen: [String] = []
+        for _ in 0..<24 {
+            if let status = monitor.status, seen.last != status { seen.append(status) }
+            now += 0.5
+        }
+        XCTAssertEqual(seen.count, 4, "\(seen)")
+        XCTAssertEqual(seen[0], "export requested")
+        XCTAssertEqual(seen[1], "theme light")
+        XCTAssertTrue(seen[2].hasPrefix("screen saved to") || seen[2].hasPrefix("cannot save the screen"), seen[2])
+        XCTAssertEqual(seen[3], "state dump written to out/x", "the source's message comes once it arrived, and then stands")
         var buffer = CellBuffer(width: 120, height: 40)
         monitor.render(into: &buffer, glyphs: .unicode)
-        assertScreenContains(buffer, "export written to out/x")
+        assertScreenContains(buffer, "state dump written to out/x")
+
+        // Replay: the position line stands behind the confirmations.
+        let (replay, _) = controller(replay: true)
+        replay.clock = { now }
+        let position = replay.status
+        replay.handle(.character("t"))
+        XCTAssertEqual(replay.status, "theme light")
+        now += 1.9
+        XCTAssertEqual(replay.status, "theme light", "seen for two seconds")
+        now += 10
+        XCTAssertEqual(replay.status, position)
     }
 }

@@ -199,7 +199,8 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
         }
         if junk > 0 { problems.insert("\(junk) junk line\(junk == 1 ? "" : "s") skipped", at: 0) }
         let live = runs.contains { $0.state == .live || $0.state == .waiting }
-        let state: EngineState = live ? .running : (runs.allSatisfy { $0.state == .finished } ? .finished : .stopped)
+        // An empty directory is still waiting for its records, not finished.
+        let state: EngineState = live || runs.isEmpty ? .running : (runs.allSatisfy { $0.state == .finished } ? .finished : .stopped)
         var snapshot = EngineSnapshot(state: state, models: models, elapsed: elapsed,
                                       stepsPerSecond: models.reduce(0) { $0 + $1.stepsPerSecond },
                                       runs: runs)

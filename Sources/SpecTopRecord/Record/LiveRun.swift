@@ -200,6 +200,9 @@ public struct LiveRun: Sendable {
             snapshot.divergence = track.stop?.detail
             snapshot.spectrumUnavailable = track.spectrumUnavailable
             snapshot.freezeStep = track.freezeStep
+            if let data = header.data, data.name != nil || data.loss != nil {
+                snapshot.dataSet = [data.name, data.loss].compactMap { $0 }.joined(separator: "/")
+            }
             snapshot.batchSize = info.batchSize
             snapshot.run = run
             return snapshot

@@ -39,6 +39,9 @@ public struct ModelSnapshot: Sendable, Equatable {
     /// sizes before training: over the time a spectrum may take, top_k not
     /// below m, spectra off): shown where its histogram would be, instead of
     /// "no spectrum yet". The record carries it as the model's "spectrum" event.
+    /// The data set and loss it was measured on (`teacher/mse`), where the record says: models of
+    /// different data sets share no power law.
+    public var dataSet: String?
     /// The step of a live freeze (`F`): the first trained and measured with frozen features.
     public var freezeStep: Int?
     public var spectrumUnavailable: String?

@@ -38,4 +38,5 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case showAllRuns
     case toggleNormalised
     case toggleWindowMeans
+    case toggleXLog
 }

@@ -16,8 +16,21 @@ public final class MonitorController {
     public let themes: [Theme]
     /// Set once the loop should end, with the reason.
     public private(set) var exitReason: MonitorExitReason?
-    /// A message from the last key (e.g. the new theme's name); cleared by the next key.
-    public private(set) var localStatus: String?
+    /// Messages for the footer, oldest first: each key's confirmation (the new
+    /// theme's name, where the screen was saved) and, live, each new message of
+    /// the source (a dump written). Each is shown for at least
+    /// `messageSeconds` before the next replaces it, so none goes unseen.
+    private var messages: [(text: String, shownSince: Date?)] = []
+    /// The source's last message (live), standing in the footer once the queue is empty.
+    private var lastSourceMessage: String?
+    /// The clock the queue runs on (tests set it).
+    public var clock: () -> Date = Date.init
+    public static let messageSeconds = 2.0
+    /// How long the last message stays when nothing follows it.
+    public static let lastMessageSeconds = 10.0
+
+    /// The newest confirmation a key produced (for tests), nil when none is queued.
+    public var localStatus: String? { messages.last?.text }
     /// The size of the last frame, which `w` saves again (re-rendered, so no frame is copied per frame).
     private var lastSize = (width: 120, height: 40)
     /// Where `w` writes the screen (the working directory).
@@ -40,8 +53,33 @@ public final class MonitorController {
     /// The theme in use.
     public var theme: Theme { themes[state.themeIndex % themes.count] }
 
-    /// The message for the footer: the source's, else the last key's, else the info's.
-    public var status: String? { source.statusMessage() ?? localStatus ?? info.status }
+    /// Queues a confirmation for the footer.
+    private func post(_ text: String) {
+        // The same text twice in a row (a key pressed again) is one message, shown afresh.
+        if messages.last?.text == text { messages.removeLast() }
+        messages.append((text, nil))
+    }
+
+    /// The message for the footer now: the queue's head once it is due (each
+    /// shown at least `messageSeconds`, the last up to `lastMessageSeconds`),
+    /// else what stands — replay's position, watch's notices, a live source's
+    /// last message — else the info's.
+    public var status: String? {
+        let now = clock()
+        if state.mode == .live, let message = source.statusMessage(), message != lastSourceMessage {
+            lastSourceMessage = message
+            post(message)
+        }
+        while let head = messages.first, let since = head.shownSince,
+              now.timeIntervalSince(since) >= (messages.count > 1 ? MonitorController.messageSeconds : MonitorController.lastMessageSeconds) {
+            messages.removeFirst()
+        }
+        if !messages.isEmpty {
+            if messages[0].shownSince == nil { messages[0].shownSince = now }
+            return messages[0].text
+        }
+        return (state.mode == .live ? lastSourceMessage : source.statusMessage()) ?? info.status
+    }
 
     /// Tells the views whether the terminal shows colour (the monitor loop calls it after each theme change).
     public func setMonochrome(_ monochrome: Bool) {
@@ -70,7 +108,7 @@ public final class MonitorController {
     private func cycleRunFilter() {
         let names = source.snapshot().runs.map(\.name)
         guard !names.isEmpty else {
-            localStatus = "only one run is shown"
+            post("only one run is shown")
             return
         }
         if let current = state.runFilter, let index = names.firstIndex(of: current), index + 1 < names.count {
@@ -80,7 +118,7 @@ public final class MonitorController {
         } else {
             state.runFilter = nil
         }
-        localStatus = state.runFilter.map { "showing run \($0) only (r: next, a: all)" } ?? "showing all runs"
+        post(state.runFilter.map { "showing run \($0) only (r: next, a: all)" } ?? "showing all runs")
         snapshot = filtered(source.snapshot())
     }
 
@@ -92,12 +130,11 @@ public final class MonitorController {
         guard let action = keyTable.action(for: key) else {
             // A key of the live monitor pressed in replay or watch: say why nothing happens.
             if keyTable.mode != .live, let binding = KeyTable.live.bindings.first(where: { $0.keys.contains(key) }) {
-                localStatus = "\(key.label) (\(binding.summary)) works in a live run only"
+                post("\(key.label) (\(binding.summary)) works in a live run only")
                 return true
             }
             return false
         }
-        localStatus = nil
         perform(action)
         return true
     }
@@ -107,7 +144,6 @@ public final class MonitorController {
     /// wheel moves the compare view's value cursor. False when it does nothing.
     @discardableResult
     public func handle(_ event: MouseEvent) -> Bool {
-        localStatus = nil
         switch event.kind {
         case .wheelUp, .wheelDown:
             guard state.view == .compare else { return false }
@@ -161,7 +197,7 @@ public final class MonitorController {
         case .slower: source.perform(.slower)
         case .export:
             source.perform(.export)
-            localStatus = "export requested"
+            post("export requested")
         case .scrubBackward: source.perform(.scrub(by: -1))
         case .scrubForward: source.perform(.scrub(by: 1))
         case .scrubBackwardFar: source.perform(.scrub(by: -10))
@@ -194,25 +230,28 @@ public final class MonitorController {
             state.view = state.view.next
         case .cycleFocusedMetric:
             state.focusedMetric = state.focusedMetric.next(cross: snapshot.models.contains { $0.history.hasCross })
-            localStatus = "y acts on \(state.focusedMetric.label(glyphs))"
+            post("y acts on \(state.focusedMetric.label(glyphs))")
         case .toggleYScale:
             if state.focusedMetric.isSigned {
-                localStatus = "\(state.focusedMetric.label(glyphs)) can be negative: its axis stays linear"
+                post("\(state.focusedMetric.label(glyphs)) can be negative: its axis stays linear")
             } else {
                 state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
             }
+        case .toggleXLog:
+            state.xLog.toggle()
+            post(state.xLog ? "log x axis (step 0 and other x ≤ 0 are not drawn)" : "linear x axis")
         case .toggleWindowMeans:
             if snapshot.models.contains(where: { $0.history.hasWindows }) {
                 state.windowMeans.toggle()
-                localStatus = state.windowMeans ? "each log-schedule window as its mean, with its spread (faint)" : "every measured step"
+                post(state.windowMeans ? "each log-schedule window as its mean, with its spread (faint)" : "every measured step")
             } else {
-                localStatus = "no model here is measured on a log schedule ([metrics] schedule = \"log\", every=\"log\")"
+                post("no model here is measured on a log schedule ([metrics] schedule = \"log\", every=\"log\")")
             }
         case .toggleNormalised:
             state.normalised.toggle()
-            localStatus = state.normalised
+            post(state.normalised
                 ? "normalised factors: chi_net/n and n*chi_loss (n the probe rows; their product and chi_pos do not change)"
-                : "raw factors: chi_net and chi_loss"
+                : "raw factors: chi_net and chi_loss")
         case .toggleDisplayFreeze:
             state.displayFrozen.toggle()
             if !state.displayFrozen { snapshot = filtered(source.snapshot()) }
@@ -220,7 +259,7 @@ public final class MonitorController {
             freezeSelectedFeatures()
         case .cycleTheme:
             state.themeIndex = (state.themeIndex + 1) % themes.count
-            localStatus = "theme \(theme.name)"
+            post("theme \(theme.name)")
         case .toggleHelp:
             // Keys, then the glossary, then closed.
             if !state.showHelp {
@@ -240,32 +279,32 @@ public final class MonitorController {
             let id = snapshot.models[index].id
             if state.hiddenModels.remove(id) == nil {
                 state.hiddenModels.insert(id)
-                localStatus = "\(id) hidden (h shows it again)"
+                post("\(id) hidden (h shows it again)")
             } else {
-                localStatus = "\(id) shown"
+                post("\(id) shown")
             }
         case .cycleXAxis:
             state.xAxis = state.xAxis.next
-            localStatus = "x axis: " + (state.xAxis == .compute ? "compute, FLOPs = 6 x trainable parameters x samples seen" : state.xAxis.label)
+            post("x axis: " + (state.xAxis == .compute ? "compute, FLOPs = 6 x trainable parameters x samples seen" : state.xAxis.label))
         case .cycleZoom:
             state.zoom = state.zoom.next
-            localStatus = "showing the " + state.zoom.label
+            post("showing the " + state.zoom.label)
         case .saveScreen:
             var buffer = CellBuffer(width: lastSize.width, height: lastSize.height, asciiOnly: !glyphs.isUnicode)
             FrameRenderer.render(snapshot, info: info, state: state, glyphs: glyphs, status: status, into: &buffer)
             do {
-                localStatus = "screen saved to \(try ScreenExport.save(buffer, theme: theme, in: screenDirectory)) (and .svg)"
+                post("screen saved to \(try ScreenExport.save(buffer, theme: theme, in: screenDirectory)) (and .svg)")
             } catch {
-                localStatus = "cannot save the screen in \(screenDirectory): \(error.localizedDescription)"
+                post("cannot save the screen in \(screenDirectory): \(error.localizedDescription)")
             }
         case .cycleSmoothing:
             state.smoothing = state.smoothing.next
-            localStatus = state.smoothing == .off ? "smoothing off" : "smoothing \(state.smoothing.label) (the values shown stay raw)"
+            post(state.smoothing == .off ? "smoothing off" : "smoothing \(state.smoothing.label) (the values shown stay raw)")
         case .cycleRunFilter:
             cycleRunFilter()
         case .showAllRuns:
             state.runFilter = nil
-            localStatus = "showing all runs"
+            post("showing all runs")
             snapshot = filtered(source.snapshot())
         }
     }
@@ -305,19 +344,19 @@ public final class MonitorController {
 
     private func freezeSelectedFeatures() {
         guard let index = selectedIndex else {
-            localStatus = "no model to freeze yet"
+            post("no model to freeze yet")
             return
         }
         let model = snapshot.models[index]
         if model.status != .training {
-            localStatus = "\(model.id) has \(model.status == .finished ? "finished" : "stopped (\(model.status.rawValue))"): nothing to freeze"
+            post("\(model.id) has \(model.status == .finished ? "finished" : "stopped (\(model.status.rawValue))"): nothing to freeze")
         } else if model.mode != .active {
-            localStatus = "\(model.id) is a frozen run already"
+            post("\(model.id) is a frozen run already")
         } else if model.featuresFrozen {
-            localStatus = "\(model.id): features already frozen"
+            post("\(model.id): features already frozen")
         } else {
             source.perform(.freezeFeatures(modelID: model.id))
-            localStatus = "freezing the features of \(model.id)"
+            post("freezing the features of \(model.id)")
         }
     }
 

@@ -20,6 +20,8 @@ public struct MonitorState: Sendable, Equatable {
     public var mode: MonitorMode = .live
     /// Show the normalised factors χ_net/n and n·χ_loss instead of the raw ones (`n`).
     public var normalised = false
+    /// Compare view: a log x axis (`X`).
+    public var xLog = false
     /// Compare view: log-schedule windows as their means with the spread (`W`).
     public var windowMeans = false
     /// Watch: show only this run's models (`r` cycles through the runs); nil shows all.

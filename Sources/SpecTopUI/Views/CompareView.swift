@@ -44,18 +44,23 @@ public struct CompareView: Sendable {
         }
     }
 
-    /// The x range shown: the whole run on this axis, or its latest part (`z`).
+    /// The x axis's scale: linear, or log (`X`; the paper's Fig. 1 is log–log).
+    var xScale: AxisScale { state.xLog ? .log : .linear }
+
+    /// The x range shown, in plotted coordinates (log10 of x on a log axis):
+    /// the whole run on this axis, or its latest part (`z`). On a log axis
+    /// only positive x can be drawn (step 0 is left out).
     func visibleRange() -> ClosedRange<Double> {
         let shown = snapshot.models.filter { !state.hiddenModels.contains($0.id) }
-        let all = shown.compactMap(xs).flatMap { $0 }.filter(\.isFinite)
-        let low = state.xAxis == .wall ? (all.min() ?? 0) : 0
+        let all = shown.compactMap(xs).flatMap { $0 }.compactMap { xScale.transform($0) }.filter(\.isFinite)
+        let low = state.xAxis == .wall || state.xLog ? (all.min() ?? 0) : 0
         let high = max(low + 1e-9, all.max() ?? 1)
         return AxisFraction.value(at: 1 - 1 / Double(state.zoom.rawValue), low: low, high: high)...high
     }
 
-    /// Where the value cursor stands, in x coordinates; nil when it is off.
+    /// Where the value cursor stands, as an x value; nil when it is off.
     func cursorX(in range: ClosedRange<Double>) -> Double? {
-        state.cursor.map { AxisFraction.value(at: $0, low: range.lowerBound, high: range.upperBound) }
+        state.cursor.map { xScale.value(at: AxisFraction.value(at: $0, low: range.lowerBound, high: range.upperBound)) }
     }
 
     /// The value of `metric` a model had at `x`: its last point at or before it.
@@ -151,7 +156,9 @@ public struct CompareView: Sendable {
             // Without colour every braille line looks alike: one glyph per series (as in the legend) instead.
             var chartGlyphs = glyphs
             if state.monochrome { chartGlyphs.braille = false }
-            var chart = LineChart(title: CompareView.title(metric, normalised: state.normalised, glyphs: glyphs), series: series, xScale: .linear,
+            // The x axis's scale, said once, on the top chart (the label column is too narrow).
+            let title = CompareView.title(metric, normalised: state.normalised, glyphs: glyphs) + (state.xLog && chartIndex == 0 ? " (x axis: log)" : "")
+            var chart = LineChart(title: title, series: series, xScale: xScale,
                                   yScale: state.yScale(metric), xRange: range, focused: metric == state.focusedMetric,
                                   showXAxis: chartIndex == metrics.count - 1, titleRole: metric.role, cursor: cursor)
             // Interference: below zero a step on the probe raises the other batch's loss.
@@ -183,7 +190,7 @@ public struct CompareView: Sendable {
     private func drawMarks(into buffer: inout CellBuffer, row: Int, plotX: Int, plotWidth: Int, range: ClosedRange<Double>) {
         guard plotWidth > 1, range.upperBound > range.lowerBound else { return }
         for mark in snapshot.marks {
-            guard let x = markX(mark), range.contains(x),
+            guard let raw = markX(mark), let x = xScale.transform(raw), range.contains(x),
                   let offset = AxisFraction.cell(AxisFraction.of(x, low: range.lowerBound, high: range.upperBound), cells: plotWidth)
             else { continue }
             let column = plotX + offset

@@ -42,7 +42,9 @@ public struct HeaderView: Sendable {
 
     /// Watch: how many runs are live, stale, finished… or, filtered to one, that run.
     private var runsPart: Part? {
-        guard !snapshot.runs.isEmpty else { return nil }
+        guard !snapshot.runs.isEmpty else {
+            return state.mode == .watch ? Part(text: "no records yet: waiting", role: .warning, attributes: .bold, priority: 0) : nil
+        }
         if let name = state.runFilter, let run = snapshot.runs.first(where: { $0.name == name }) {
             let detail = run.state == .finished ? run.detail.map { " (\($0))" } ?? "" : ""
             return Part(text: "run \(name): \(run.state.rawValue)\(detail)", role: .selection, attributes: .bold, priority: 0)

@@ -56,7 +56,7 @@ public struct ModelPanel: Sendable {
         let modeRole: ColorRole = model.mode == .active ? .active : .frozen
         var title: [BoxFrame.TitlePart] = []
         if selected { title.append(.init(String(glyphs.pointer) + " ", role: .selection, attributes: .bold)) }
-        title.append(.init(model.id, role: modeRole, attributes: .bold))
+        title.append(.init(model.id, role: modeRole, attributes: .bold, shrinks: true))
         if model.mode == .active && model.featuresFrozen {
             title.append(.init(" feat.frozen", role: .frozen))
         }

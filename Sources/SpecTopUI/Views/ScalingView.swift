@@ -59,12 +59,19 @@ public struct ScalingView: Sendable {
         ]
         for (mode, role, glyph) in modes {
             let points = ScalingView.points(snapshot.models, mode: mode, value: value)
-            if let fit = PowerLawFit(x: points.x, y: points.y), let low = points.x.min(), let high = points.x.max() {
+            let dataSets = Set(snapshot.models.filter { $0.mode == mode }.compactMap(\.dataSet)).sorted()
+            let sizes = Set(points.x).count
+            if dataSets.count > 1 {
+                // One power law across data sets or losses would mean nothing: say so instead of fitting.
+                fitLines.append(("\(String(glyph)) \(mode.rawValue): no fit across \(dataSets.count) data sets: \(dataSets.joined(separator: ", "))", role))
+            } else if let fit = PowerLawFit(x: points.x, y: points.y), let low = points.x.min(), let high = points.x.max() {
                 let xs = ScalingView.logSpaced(from: low, to: high, count: 24)
                 series.append(ChartSeries(label: "\(mode.rawValue) fit", xs: xs, ys: xs.map(fit.predict), role: role, glyph: glyphs.fitDot, style: .fit))
                 let exponent = NumberFormat.fixed(fit.exponent, decimals: 3)
                 let r2 = NumberFormat.fixed(fit.rSquared, decimals: 3)
-                fitLines.append(("\(String(glyph)) \(mode.rawValue): \(symbol) \(glyphs.proportional) N^\(exponent)  \(glyphs.rSquared) \(r2)  (\(fit.pointCount) sizes)", role))
+                // Sizes, not points: several seeds or runs of one size are one size.
+                let counted = fit.pointCount == sizes ? "\(sizes) sizes" : "\(sizes) sizes, \(fit.pointCount) models"
+                fitLines.append(("\(String(glyph)) \(mode.rawValue): \(symbol) \(glyphs.proportional) N^\(exponent)  \(glyphs.rSquared) \(r2)  (\(counted))", role))
             } else {
                 fitLines.append(("\(String(glyph)) \(mode.rawValue): fit needs two sizes with data", role))
             }

@@ -36,7 +36,7 @@ final class HelpOverlayTests: XCTestCase {
                                             .toggleSpectrum, .back, .cycleView, .cycleFocusedMetric, .toggleYScale, .toggleDisplayFreeze,
                                             .cycleTheme, .toggleHelp]
         // The compare view's own keys live in its table, in every mode.
-        let compareOnly: Set<MonitorAction> = [.cursorBackward, .cursorForward, .toggleSeriesHidden, .cycleXAxis, .cycleZoom, .toggleWindowMeans, .toggleXLog]
+        let compareOnly: Set<MonitorAction> = [.cursorBackward, .cursorForward, .toggleSeriesHidden, .cycleXAxis, .cycleZoom, .toggleWindowMeans, .toggleXLog, .cycleUserScalar]
         for mode in [MonitorMode.live, .replay, .watch] {
             let compare = Set(KeyTable.forMode(mode, view: .compare).bindings.map(\.action))
             for action in compareOnly { XCTAssertTrue(compare.contains(action), "\(action) has no key in the compare view (\(mode))") }

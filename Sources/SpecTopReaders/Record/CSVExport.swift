@@ -23,6 +23,13 @@ package enum CSVExport {
         package var step: Int
         package var sample: MetricSample?
         package var spectrum: SpectrumSample?
+        /// The user's scalars at this step (`probe.log`), the later value of a name logged twice.
+        package var scalars: [String: Double] = [:]
+
+        /// The cells of `metrics` (step included), then one per user scalar name.
+        package func cells(userNames: [String]) -> [String] {
+            cells + userNames.map { number(scalars[$0]) }
+        }
 
         /// The cells of `metrics` (step included) for this row.
         package var cells: [String] {
@@ -53,25 +60,43 @@ package enum CSVExport {
         let samples = record.steps[model] ?? []
         var spectra: [Int: SpectrumSample] = [:]
         for spectrum in record.spectra[model] ?? [] { spectra[spectrum.step] = spectrum }
+        var scalars: [Int: [String: Double]] = [:]
+        for line in record.scalars[model] ?? [] {
+            for value in line.values { scalars[line.step, default: [:]][value.name] = value.value }
+        }
         var rows = samples.map { Row(step: $0.step, sample: $0, spectrum: nil) }
         var used = Set<Int>()
         for index in rows.indices where !used.contains(rows[index].step) {
-            // A repeated step (a writer restarted) gets the spectrum once, on its first line.
+            // A repeated step (a writer restarted) gets the spectrum and scalars once, on its first line.
             rows[index].spectrum = spectra[rows[index].step]
+            rows[index].scalars = scalars[rows[index].step] ?? [:]
             used.insert(rows[index].step)
         }
-        let orphans = spectra.keys.filter { !used.contains($0) }.sorted().map { Row(step: $0, sample: nil, spectrum: spectra[$0]) }
+        // Steps with a spectrum or user scalars but no step line get rows of their own.
+        let orphans = Set(spectra.keys).union(scalars.keys).subtracting(used).sorted()
+            .map { Row(step: $0, sample: nil, spectrum: spectra[$0], scalars: scalars[$0] ?? [:]) }
         guard !orphans.isEmpty else { return rows }
         // Stable merge by step keeps the record's order among equal steps.
         return (rows.enumerated().map { ($0.element, $0.offset) } + orphans.enumerated().map { ($0.element, rows.count + $0.offset) })
             .sorted { ($0.0.step, $0.1) < ($1.0.step, $1.1) }.map(\.0)
     }
 
+    /// The user scalar names of every model, in order of first appearance (models in export order).
+    package static func userNames(_ record: RunRecord) -> [String] {
+        var names: [String] = [], seen = Set<String>()
+        for id in modelIDs(record) {
+            for line in record.scalars[id] ?? [] {
+                for value in line.values where seen.insert(value.name).inserted { names.append(value.name) }
+            }
+        }
+        return names
+    }
+
     /// Every model, in header order (then models only the step lines name).
     package static func modelIDs(_ record: RunRecord) -> [String] {
         var ids = record.models.map(\.id)
         let known = Set(ids)
-        ids += Set(record.spectra.keys).subtracting(known).sorted()
+        ids += Set(record.spectra.keys).union(record.scalars.keys).subtracting(known).sorted()
         return ids
     }
 
@@ -87,8 +112,9 @@ package enum CSVExport {
             }
         }
         let models = modelIDs(record)
+        let users = userNames(record)
         if wide {
-            let perModel = metrics.dropFirst()  // the step is the row's key
+            let perModel = Array(metrics.dropFirst()) + users.map { "user:" + $0 }  // the step is the row's key
             try line(["step"] + models.flatMap { id in perModel.map { inert("\(id):\($0)") } })
             // Each model's rows by step; the first row of a step wins (a repeated step is rare).
             var byStep: [[Int: [String]]] = []
@@ -96,7 +122,7 @@ package enum CSVExport {
             for id in models {
                 var table: [Int: [String]] = [:]
                 for row in rows(record, model: id) where table[row.step] == nil {
-                    table[row.step] = Array(row.cells.dropFirst())
+                    table[row.step] = Array(row.cells(userNames: users).dropFirst())
                     steps.insert(row.step)
                 }
                 byStep.append(table)
@@ -106,9 +132,9 @@ package enum CSVExport {
                 try line([String(step)] + byStep.flatMap { $0[step] ?? empty })
             }
         } else {
-            try line(columns)
+            try line(columns + users.map { inert("user:" + $0) })
             for id in models {
-                for row in rows(record, model: id) { try line([inert(id)] + row.cells) }
+                for row in rows(record, model: id) { try line([inert(id)] + row.cells(userNames: users)) }
             }
         }
         if !buffer.isEmpty { try emit(buffer) }

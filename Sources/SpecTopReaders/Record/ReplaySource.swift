@@ -30,7 +30,7 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
 
     /// One line of the record, by index into `record`'s arrays.
     private struct Item {
-        enum Kind: UInt8 { case step, spectrum, event, end }
+        enum Kind: UInt8 { case step, spectrum, scalars, event, end }
         var at: Int
         var kind: Kind
         var model: Int32
@@ -54,6 +54,7 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
         header.blas = record.blas
         header.toolVersion = record.toolVersion
         header.preset = record.preset
+        header.data = record.header.data
         return header
     }
 
@@ -70,6 +71,9 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
             }
             for (i, spectrum) in (record.spectra[info.id] ?? []).enumerated() {
                 items.append(Item(at: spectrum.step, kind: .spectrum, model: Int32(m), index: Int32(i)))
+            }
+            for (i, scalars) in (record.scalars[info.id] ?? []).enumerated() {
+                items.append(Item(at: scalars.step, kind: .scalars, model: Int32(m), index: Int32(i)))
             }
         }
         for (i, event) in record.events.enumerated() {
@@ -90,6 +94,9 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
         case .spectrum:
             let id = record.models[Int(item.model)].id
             return .spectrum(model: id, record.spectra[id]![Int(item.index)])
+        case .scalars:
+            let id = record.models[Int(item.model)].id
+            return .scalars(model: id, record.scalars[id]![Int(item.index)])
         case .event: return .event(record.events[Int(item.index)])
         case .end: return .end(reason: record.endReason, wall: record.endWall, detail: nil)
         }

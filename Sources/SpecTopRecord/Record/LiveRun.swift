@@ -45,6 +45,10 @@ public struct LiveRun: Sendable {
         /// The step of the first live freeze (`F`): the first step trained and
         /// measured with frozen features; a freeze event without a step counts from 0.
         var freezeStep: Int?
+        /// The user's own scalars by name, in order of first appearance (at most `scalarNameLimit`).
+        var userScalars: [UserScalarSeries] = []
+        /// Names past the limit, counted once each.
+        var droppedScalarNames: Set<String> = []
         /// The "spectrum" event's detail: why the model gets no spectrum.
         var spectrumUnavailable: String?
     }
@@ -128,10 +132,33 @@ public struct LiveRun: Sendable {
             endReason = reason ?? "end"
             endDetail = detail
             if let wall, wall.isFinite { lastWall = Swift.max(lastWall, wall) }
+        case .scalars(let model, let sample):
+            if sample.wall.isFinite { lastWall = Swift.max(lastWall, sample.wall) }
+            let capacity = historyCapacity
+            update(model) { track in
+                for value in sample.values {
+                    if let index = track.userScalars.firstIndex(where: { $0.name == value.name }) {
+                        track.userScalars[index].append(step: sample.step, value: value.value, wall: sample.wall)
+                    } else if track.userScalars.count < LiveRun.scalarNameLimit {
+                        var series = UserScalarSeries(name: value.name, capacity: capacity)
+                        series.append(step: sample.step, value: value.value, wall: sample.wall)
+                        track.userScalars.append(series)
+                    } else if track.droppedScalarNames.count < LiveRun.scalarNameLimit {
+                        track.droppedScalarNames.insert(value.name)
+                    }
+                }
+            }
         case .ignored:
             break
         }
     }
+
+    /// The most user scalar names one model keeps (a writer naming a new one
+    /// every line would otherwise grow memory without bound).
+    public static let scalarNameLimit = 64
+
+    /// User scalar names past `scalarNameLimit`, over every model.
+    public var droppedScalarNameCount: Int { tracks.values.reduce(0) { $0 + $1.droppedScalarNames.count } }
 
     /// The models as the header and the lines describe them, in `modelIDs` order
     /// (a model only the lines name is active, `trainable` "all", size unknown).
@@ -200,6 +227,7 @@ public struct LiveRun: Sendable {
             snapshot.divergence = track.stop?.detail
             snapshot.spectrumUnavailable = track.spectrumUnavailable
             snapshot.freezeStep = track.freezeStep
+            snapshot.userScalars = track.userScalars
             if let data = header.data, data.name != nil || data.loss != nil {
                 snapshot.dataSet = [data.name, data.loss].compactMap { $0 }.joined(separator: "/")
             }

@@ -8,6 +8,8 @@ public enum RecordLine: Sendable, Equatable {
     case spectrum(model: String, SpectrumSample)
     case event(RunRecord.Event)
     case end(reason: String?, wall: Double?, detail: String?)
+    /// The user's own numbers (`probe.log`).
+    case scalars(model: String, ScalarsSample)
     /// A line type this reader does not know (from a newer minor version), or a
     /// known type without the fields it needs: skipped, never an error.
     case ignored
@@ -62,6 +64,12 @@ public enum RecordLine: Sendable, Equatable {
                                           wall: fields[.wall] ?? 0, detail: fields.detail))
         case "end":
             self = .end(reason: fields.reason, wall: fields[.wall], detail: fields.detail)
+        case "scalars":
+            guard let model = fields.model, let step, let values = fields.values else { self = .ignored; return }
+            // An empty name is no name (the specification asks for non-empty ones).
+            let kept = values.filter { !$0.0.isEmpty }.map { ScalarsSample.Value(name: $0.0, value: $0.1) }
+            guard !kept.isEmpty else { self = .ignored; return }
+            self = .scalars(model: model, ScalarsSample(step: step, wall: fields[.wall] ?? 0, values: kept))
         default:
             self = .ignored
         }

@@ -25,6 +25,8 @@ struct RecordLineScanner {
         var reason: String?
         /// `exact` or `lanczos` (spectrum lines; absent before matrix-free spectra).
         var method: String?
+        /// A `scalars` line's `values`: names in order, a null or non-number as NaN.
+        var values: [(String, Double)]?
         /// A matrix-free spectrum's histogram (`density`): its numbers and arrays.
         var density: (numbers: [DensityNumber: Double], arrays: [DensityArray: [Double]])?
 
@@ -52,7 +54,7 @@ struct RecordLineScanner {
     }
 
     private enum Key {
-        case type, model, step, number(NumberField), array(ArrayField), chiNetEstimate, event, detail, reason, method, density, other
+        case type, model, step, number(NumberField), array(ArrayField), chiNetEstimate, event, detail, reason, method, density, values, other
 
         init(_ name: String) {
             switch name {
@@ -80,6 +82,7 @@ struct RecordLineScanner {
             case "reason": self = .reason
             case "method": self = .method
             case "density": self = .density
+            case "values": self = .values
             case "mode_count": self = .number(.modeCount)
             case "r_eff_uncertainty": self = .number(.rEffUncertainty)
             case "rest_weight": self = .number(.restWeight)
@@ -158,6 +161,10 @@ struct RecordLineScanner {
         case (.detail, UInt8(ascii: "\"")?): fields.detail = string(); return fields.detail != nil
         case (.reason, UInt8(ascii: "\"")?): fields.reason = string(); return fields.reason != nil
         case (.method, UInt8(ascii: "\"")?): fields.method = string(); return fields.method != nil
+        case (.values, UInt8(ascii: "{")?):
+            guard let values = valuesObject() else { return false }
+            fields.values = values
+            return true
         case (.density, UInt8(ascii: "{")?):
             guard let density = densityObject() else { return false }
             fields.density = density
@@ -183,6 +190,27 @@ struct RecordLineScanner {
             // Unknown key, `null`, or a value of another type: skipped, and the field stays absent.
             return skipValue(depth: 0)
         }
+    }
+
+    /// The `values` object of a scalars line: every name with a number, null
+    /// or another value (the last two as NaN, a gap). Nil on a syntax error.
+    private mutating func valuesObject() -> [(String, Double)]? {
+        var values: [(String, Double)] = []
+        index += 1  // "{"
+        if consume(UInt8(ascii: "}")) { return values }
+        repeat {
+            skipWhitespace()
+            guard let name = string(), consume(UInt8(ascii: ":")) else { return nil }
+            skipWhitespace()
+            if let byte = current, RecordLineScanner.startsNumber(byte) {
+                guard let value = number() else { return nil }
+                values.append((name, value.isFinite ? value : .nan))
+            } else {
+                guard skipValue(depth: 1) else { return nil }
+                values.append((name, .nan))
+            }
+        } while consume(UInt8(ascii: ","))
+        return consume(UInt8(ascii: "}")) ? values : nil
     }
 
     /// The `density` object of a matrix-free spectrum line: known numbers and

@@ -76,6 +76,8 @@ public struct RunRecord: Sendable {
     public var models: [ModelInfo] = []
     public var steps: [String: [MetricSample]] = [:]
     public var spectra: [String: [SpectrumSample]] = [:]
+    /// The user's own numbers (`scalars` lines) per model, in record order.
+    public var scalars: [String: [ScalarsSample]] = [:]
     public var events: [Event] = []
     /// The events charts mark (freeze, export, pause, resume, speed, divergence), with steps.
     public var marks: [RunMark] = []
@@ -83,6 +85,8 @@ public struct RunRecord: Sendable {
     public private(set) var divergedModels: Set<String> = []
     /// Each live-frozen model's freeze step (`freezeStep(of:)`).
     private var freezeSteps: [String: Int] = [:]
+    /// The run line as read (an empty one for records combined with `combined`).
+    public var header: RecordHeader { state.header }
     /// The reducer every line goes through; `models`, `divergedModels` and the
     /// freeze steps are read from it when the file is parsed.
     private var state: LiveRun
@@ -149,6 +153,7 @@ public struct RunRecord: Sendable {
             let kept = Set(models.map(\.id))
             steps = steps.filter { kept.contains($0.key) }
             spectra = spectra.filter { kept.contains($0.key) }
+            scalars = scalars.filter { kept.contains($0.key) }
             warnings.append("\(file): names more than \(LiveRun.modelLimit) models; the \(state.droppedModelCount) after the first \(LiveRun.modelLimit) are left out")
         }
     }
@@ -188,6 +193,7 @@ public struct RunRecord: Sendable {
         case .end(let reason, let wall, _):
             endReason = reason
             endWall = wall
+        case .scalars(let model, let sample): scalars[model, default: []].append(sample)
         case .ignored: break  // unknown line types from newer minor versions are skipped
         }
     }
@@ -206,6 +212,7 @@ public struct RunRecord: Sendable {
             result.models += record.models.map { var m = $0; m.id = renamed(m.id); return m }
             for (id, samples) in record.steps { result.steps[renamed(id)] = samples }
             for (id, spectra) in record.spectra { result.spectra[renamed(id)] = spectra }
+            for (id, scalars) in record.scalars { result.scalars[renamed(id)] = scalars }
             result.events += record.events.map { var e = $0; e.model = e.model.map(renamed); return e }
             result.marks += record.marks.map { var m = $0; m.model = m.model.map(renamed); return m }
             result.divergedModels.formUnion(record.divergedModels.map(renamed))

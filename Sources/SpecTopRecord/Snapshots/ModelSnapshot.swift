@@ -42,6 +42,8 @@ public struct ModelSnapshot: Sendable, Equatable {
     /// The data set and loss it was measured on (`teacher/mse`), where the record says: models of
     /// different data sets share no power law.
     public var dataSet: String?
+    /// The user's own scalars (`probe.log`), in order of first appearance.
+    public var userScalars: [UserScalarSeries] = []
     /// The step of a live freeze (`F`): the first trained and measured with frozen features.
     public var freezeStep: Int?
     public var spectrumUnavailable: String?

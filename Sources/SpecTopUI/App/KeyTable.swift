@@ -36,6 +36,7 @@ public struct KeyTable: Sendable {
             KeyBinding([.character("x")], .cycleXAxis, "x axis: step/wall/FLOPs", footer: "x axis"),
             KeyBinding([.character("z")], .cycleZoom, "zoom: latest 1/2, 1/4, 1/10"),
             KeyBinding([.character("X")], .toggleXLog, "log/linear x axis"),
+            KeyBinding([.character("u")], .cycleUserScalar, "chart your own scalars"),
             KeyBinding([.character("W")], .toggleWindowMeans, "log-schedule windows: means"),
         ]
         if mode != .replay {

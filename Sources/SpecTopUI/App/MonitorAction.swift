@@ -39,4 +39,5 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case toggleNormalised
     case toggleWindowMeans
     case toggleXLog
+    case cycleUserScalar
 }

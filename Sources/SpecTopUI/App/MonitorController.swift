@@ -237,6 +237,18 @@ public final class MonitorController {
             } else {
                 state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
             }
+        case .cycleUserScalar:
+            // Names in order of first appearance over the models, then none.
+            var names: [String] = []
+            for model in snapshot.models { for series in model.userScalars where !names.contains(series.name) { names.append(series.name) } }
+            guard !names.isEmpty else {
+                state.userScalar = nil
+                post("no scalars of your own in this run (probe.log(step, name=value) records them)")
+                break
+            }
+            let next = state.userScalar.flatMap { names.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+            state.userScalar = next < names.count ? names[next] : nil
+            post(state.userScalar.map { "charting your scalar \($0) (\(next + 1) of \(names.count))" } ?? "your scalars hidden")
         case .toggleXLog:
             state.xLog.toggle()
             post(state.xLog ? "log x axis (step 0 and other x ≤ 0 are not drawn)" : "linear x axis")

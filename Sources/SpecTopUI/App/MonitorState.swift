@@ -20,6 +20,8 @@ public struct MonitorState: Sendable, Equatable {
     public var mode: MonitorMode = .live
     /// Show the normalised factors χ_net/n and n·χ_loss instead of the raw ones (`n`).
     public var normalised = false
+    /// Compare view: the user scalar charted under the metrics (`u`), nil: none.
+    public var userScalar: String?
     /// Compare view: a log x axis (`X`).
     public var xLog = false
     /// Compare view: log-schedule windows as their means with the spread (`W`).

@@ -35,6 +35,18 @@ public struct CompareView: Sendable {
         }
     }
 
+    /// A user scalar's x coordinates on the chosen axis (its own steps).
+    func userXs(_ model: ModelSnapshot, _ series: UserScalarSeries) -> [Double]? {
+        switch state.xAxis {
+        case .step: return series.steps.map(Double.init)
+        case .wall: return series.wall
+        case .compute:
+            guard model.batchSize > 0 else { return nil }
+            let perStep = 6 * Double(model.trainableParameterCount) * Double(model.batchSize)
+            return series.steps.map { Double($0) * perStep }
+        }
+    }
+
     func ys(_ model: ModelSnapshot, _ metric: ChartMetric) -> [Double] {
         switch metric {
         case .loss: return model.history.loss
@@ -130,7 +142,10 @@ public struct CompareView: Sendable {
         }
 
         let metrics = ChartMetric.shown(cross: snapshot.models.contains { $0.history.hasCross })
-        let heights = CompareView.split(charts.height, into: metrics.count)
+        // A user scalar (`u`) gets a chart of its own under the metrics.
+        let userName = state.userScalar.flatMap { name in snapshot.models.contains { $0.userScalars.contains { $0.name == name } } ? name : nil }
+        let chartCount = metrics.count + (userName == nil ? 0 : 1)
+        let heights = CompareView.split(charts.height, into: chartCount)
         var y = charts.y
         for (chartIndex, metric) in metrics.enumerated() {
             let rect = Rect(x: charts.x, y: y, width: charts.width, height: heights[chartIndex])
@@ -160,10 +175,27 @@ public struct CompareView: Sendable {
             let title = CompareView.title(metric, normalised: state.normalised, glyphs: glyphs) + (state.xLog && chartIndex == 0 ? " (x axis: log)" : "")
             var chart = LineChart(title: title, series: series, xScale: xScale,
                                   yScale: state.yScale(metric), xRange: range, focused: metric == state.focusedMetric,
-                                  showXAxis: chartIndex == metrics.count - 1, titleRole: metric.role, cursor: cursor)
+                                  showXAxis: chartIndex == chartCount - 1, titleRole: metric.role, cursor: cursor)
             // Interference: below zero a step on the probe raises the other batch's loss.
             if metric.isSigned { chart.negativeRole = .warning }
             chart.render(into: &buffer, area: rect, glyphs: chartGlyphs)
+        }
+        if let userName {
+            let rect = Rect(x: charts.x, y: y, width: charts.width, height: heights[chartCount - 1])
+            let series = order.enumerated().compactMap { position, index -> ChartSeries? in
+                let model = snapshot.models[index]
+                guard !state.hiddenModels.contains(model.id), let user = model.userScalars.first(where: { $0.name == userName }),
+                      let xs = userXs(model, user) else { return nil }
+                return ChartSeries(label: model.id, xs: xs, ys: user.values, role: .series(position), glyph: glyphs.seriesGlyph(position),
+                                   emphasised: index == selectedIndex)
+            }
+            // Log where every value is positive (losses, learning rates), else linear (a score that can be negative).
+            let values = series.flatMap(\.ys).filter(\.isFinite)
+            let scale: AxisScale = !values.isEmpty && values.allSatisfy { $0 > 0 } ? .log : .linear
+            var chartGlyphs = glyphs
+            if state.monochrome { chartGlyphs.braille = false }
+            LineChart(title: "user: " + userName, series: series, xScale: xScale, yScale: scale, xRange: range, showXAxis: true,
+                      titleRole: .text, cursor: cursor).render(into: &buffer, area: rect, glyphs: chartGlyphs)
         }
         if charts.height >= 3 {
             let label = state.xAxis.label

@@ -107,6 +107,12 @@ public struct SpectrumView: Sendable {
         if let cross = model.latest?.cross {
             extra.append(("cross " + glyphs.chiPos, NumberFormat.scientific(cross.chiPos)))
         }
+        // The user's own numbers (probe.log): each name's latest value, with its step when it is not the model's.
+        for series in model.userScalars {
+            guard let latest = series.latest else { continue }
+            let at = latest.step == model.step ? "" : " @\(latest.step)"
+            extra.append((series.name, NumberFormat.scientific(latest.value.isNaN ? nil : latest.value) + at))
+        }
         let more: [(String, String)] = [
             (glyphs.approxZero + " bin", spectrum.map { approx + "\($0.histogram.nearZeroCount)" } ?? NumberFormat.missing),
             ("reach (min " + glyphs.chiPos + ")", NumberFormat.scientific(model.minChiPos)),

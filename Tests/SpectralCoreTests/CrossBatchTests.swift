@@ -8,17 +8,7 @@ import SpecTopRecord
 /// quantities when B = A, interference, and the normalised factors.
 final class CrossBatchTests: XCTestCase {
     private func batch(rows: Int, inputDim: Int, outputs: Int, kind: LossKind, seed: UInt64) -> Dataset {
-        var rng = SeededGenerator(seed: seed)
-        var x = Matrix<Float>(rows: rows, cols: inputDim)
-        for k in x.storage.indices { x.storage[k] = Float(rng.gaussian()) }
-        switch kind {
-        case .mse:
-            var y = Matrix<Float>(rows: rows, cols: outputs)
-            for k in y.storage.indices { y.storage[k] = Float(rng.gaussian()) }
-            return Dataset(name: "batch", inputs: x, targets: .values(y))
-        case .crossEntropy:
-            return Dataset(name: "batch", inputs: x, targets: .labels((0..<rows).map { _ in rng.index(below: outputs) }, classes: outputs))
-        }
+        randomBatch(rows: rows, inputDim: inputDim, outputs: outputs, kind: kind, seed: seed)
     }
 
     /// J: one row ∂f_{ic}/∂θ (trainable θ) per output, each from its own

@@ -5,17 +5,7 @@ import TestSupport
 /// The exact eNTK and the kernel-free LNP against independent computations.
 final class EmpiricalNTKTests: XCTestCase {
     private func probe(rows: Int, inputDim: Int, outputs: Int, kind: LossKind, seed: UInt64 = 3) -> Dataset {
-        var rng = SeededGenerator(seed: seed)
-        var x = Matrix<Float>(rows: rows, cols: inputDim)
-        for k in x.storage.indices { x.storage[k] = Float(rng.gaussian()) }
-        switch kind {
-        case .mse:
-            var y = Matrix<Float>(rows: rows, cols: outputs)
-            for k in y.storage.indices { y.storage[k] = Float(rng.gaussian()) }
-            return Dataset(name: "probe", inputs: x, targets: .values(y))
-        case .crossEntropy:
-            return Dataset(name: "probe", inputs: x, targets: .labels((0..<rows).map { _ in rng.index(below: outputs) }, classes: outputs))
-        }
+        randomBatch(rows: rows, inputDim: inputDim, outputs: outputs, kind: kind, seed: seed, name: "probe")
     }
 
     /// J·Jᵀ with J from central finite differences of the network outputs.

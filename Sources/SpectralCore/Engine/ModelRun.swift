@@ -85,12 +85,17 @@ public final class ModelRun: @unchecked Sendable {
     func crossMeasurementForDump(a: LNPMeasurement) throws -> CrossBatchSample? {
         guard let crossProbe else { return nil }
         // `a`'s parameter gradient is the probe's, kept by its measurement.
-        let b = crossProbe.measure(model, estimator: .exact)
-        let ga = probe.parameterGradient, gb = crossProbe.parameterGradient
+        return combined(a, crossProbe.measure(model, estimator: .exact), rows: crossProbe.rowCount)
+    }
+
+    /// The cross quantities from A's and B's measurements just taken (their
+    /// parameter gradients kept by the two probes).
+    private func combined(_ a: LNPMeasurement, _ b: LNPMeasurement, rows: Int) -> CrossBatchSample {
+        let ga = probe.parameterGradient, gb = crossProbe?.parameterGradient ?? []
         var dot = 0.0
         for k in 0..<min(ga.count, gb.count) { dot += ga[k] * gb[k] }
         return .combining(chiLossA: a.chiLoss, chiNetA: a.chiNet, lossB: b.loss, chiLossB: b.chiLoss, chiNetB: b.chiNet,
-                          gradDot: dot, rows: crossProbe.rowCount)
+                          gradDot: dot, rows: rows)
     }
 
     /// The cross-batch LNP: batch B measured at the same parameters as the
@@ -108,12 +113,7 @@ public final class ModelRun: @unchecked Sendable {
             }
             try crossProbe.load(batch)
         }
-        let b = crossProbe.measure(model, estimator: estimator)
-        let ga = probe.parameterGradient, gb = crossProbe.parameterGradient
-        var dot = 0.0
-        for k in 0..<min(ga.count, gb.count) { dot += ga[k] * gb[k] }
-        return .combining(chiLossA: a.chiLoss, chiNetA: a.chiNet, lossB: b.loss, chiLossB: b.chiLoss, chiNetB: b.chiNet,
-                          gradDot: dot, rows: crossProbe.rowCount)
+        return combined(a, crossProbe.measure(model, estimator: estimator), rows: crossProbe.rowCount)
     }
 
     /// Marks the current step as measured without a measurement (after a

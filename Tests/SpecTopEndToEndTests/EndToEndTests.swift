@@ -39,10 +39,15 @@ final class EndToEndTests: XCTestCase {
         return String(decoding: (try? Data(contentsOf: output)) ?? Data(), as: UTF8.self)
     }
 
+    /// The data directory every monitor started here records into by
+    /// default (never the real ~/.local/share).
+    private var dataHome: URL { scratch.appendingPathComponent("data") }
+
     /// Starts spectop in a detached tmux session; after it exits the shell
-    /// prints its status and the terminal modes, then waits.
+    /// prints its status and the terminal modes, then waits. XDG_DATA_HOME is
+    /// the scratch `dataHome` unless `environment` sets it after.
     private func start(_ arguments: String, environment: String = "", width: Int = 120, height: Int = 40) throws {
-        let command = "\(environment) '\(SpectopProcess.binary.path)' \(arguments); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -E '^-?(echo|icanon)$' | tr '\\n' ' '; echo; sleep 60"
+        let command = "XDG_DATA_HOME='\(dataHome.path)' \(environment) '\(SpectopProcess.binary.path)' \(arguments); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -E '^-?(echo|icanon)$' | tr '\\n' ' '; echo; sleep 60"
         try tmux(["new-session", "-d", "-s", session, "-x", "\(width)", "-y", "\(height)", "bash", "-c", command])
     }
 

@@ -121,6 +121,40 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(try RunRecord.read(path: out).endReason, "quit")
     }
 
+    /// No run is lost: without --out the monitor records into the data
+    /// directory (XDG_DATA_HOME, here the scratch one), and on `q` says where,
+    /// with the one command that checks its claims.
+    func testTheMonitorRecordsByDefaultAndSaysWhereOnQuit() throws {
+        try start("run --preset tiny --steps 1000000", environment: "TERM=xterm-256color LANG=C.UTF-8 HOME='\(scratch.path)'", width: 200)
+        _ = try waitFor { $0.contains("w32-frozen") && self.steps(in: $0).allSatisfy { $0 > 5 } }
+        let runs = dataHome.appendingPathComponent("spectop/runs").path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []
+        XCTAssertEqual(names.count, 1, "one record, made when the run started: \(names)")
+        let name = try XCTUnwrap(names.first)
+        XCTAssertTrue(RunsDirectory.isRecordName(name) && name.hasSuffix("-tiny.jsonl"), name)
+        XCTAssertTrue(RecordDestination.isLocked(runs + "/" + name), "being written while the monitor runs")
+        try keys("q")
+        let after = try waitFor { $0.contains("EXIT=") }
+        XCTAssertTrue(after.contains("EXIT=0"), after)
+        let shown = "~/data/spectop/runs/\(name)"
+        XCTAssertTrue(after.contains("recorded to \(shown); check its claims: spectop claims \(shown)"), after)
+        XCTAssertFalse(after.contains("spectop │"), "said after the terminal was restored:\n\(after)")
+        let record = try RunRecord.read(path: runs + "/" + name)
+        XCTAssertEqual(record.endReason, "quit")
+        XCTAssertEqual(record.preset, "tiny")
+        XCTAssertGreaterThan(record.steps["w8-active"]?.last?.step ?? 0, 5)
+    }
+
+    func testNoRecordLeavesNoRecordAndSaysNothingOnQuit() throws {
+        try start("run --preset tiny --steps 1000000 --no-record", environment: "TERM=xterm-256color LANG=C.UTF-8", width: 200)
+        _ = try waitFor { $0.contains("w32-frozen") && self.steps(in: $0).allSatisfy { $0 > 5 } }
+        try keys("q")
+        let after = try waitFor { $0.contains("EXIT=") }
+        XCTAssertTrue(after.contains("EXIT=0"), after)
+        XCTAssertFalse(after.contains("recorded to"), after)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dataHome.path), "nothing in the data directory, not even the folder")
+    }
+
     func testPlainLocaleShowsOnlyASCII() throws {
         try start("run --preset tiny --steps 1000000", environment: "LANG=C LC_ALL=C TERM=xterm")
         let text = try waitFor { $0.contains("w32-frozen") && $0.contains("chi_pos") }

@@ -48,11 +48,12 @@ public final class BackgroundSpectop {
     /// XDG_DATA_HOME of the process (see `SpectopProcess.run`), removed with this object.
     public let dataHome = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-data-\(UUID().uuidString)")
 
-    public init(_ arguments: [String], in directory: URL, executable: URL? = nil) throws {
+    /// `environment` overrides the inherited variables, XDG_DATA_HOME included.
+    public init(_ arguments: [String], in directory: URL, executable: URL? = nil, environment: [String: String] = [:]) throws {
         process.executableURL = executable ?? SpectopProcess.fastestBinary
         process.arguments = arguments
         process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(["XDG_DATA_HOME": dataHome.path]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(["XDG_DATA_HOME": dataHome.path]) { $1 }.merging(environment) { $1 }
         errURL = directory.appendingPathComponent("background-stderr-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errURL)

@@ -9,9 +9,9 @@ package struct PruneLimits: Sendable, Equatable {
 
     package init(keep: Int?, maxBytes: Int64?) { self.keep = keep; self.maxBytes = maxBytes }
 
-    /// 200 records and 1 GiB: a year of a few runs a day, and a few hundred
-    /// of the default preset's records (about 2 MiB each) — small next to
-    /// what the runs cost, never a surprise on a small home partition.
+    /// 200 records and 1 GiB: the default preset's record is about 5 MiB, so
+    /// the two limits agree for it; months of a few runs a day, and never a
+    /// surprise on a small home partition.
     package static let defaults = PruneLimits(keep: 200, maxBytes: 1 << 30)
 
     package static let keepVariable = "SPECTOP_RUNS_KEEP"

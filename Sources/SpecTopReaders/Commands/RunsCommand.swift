@@ -14,7 +14,7 @@ package struct RunsCommand: ParsableCommand {
             A run without --out is recorded in $XDG_DATA_HOME/spectop/runs (by default ~/.local/share/spectop/runs). \
             Each new run prunes that directory to the newest \(PruneLimits.defaults.keep ?? 0) records and at most \
             \(ByteCount.text(PruneLimits.defaults.maxBytes ?? 0)); set \(PruneLimits.keepVariable) (a count) and \
-            \(PruneLimits.sizeVariable) (e.g. 500M, 5G) to change that, either to 'unlimited' to lift it. A record being \
+            \(PruneLimits.sizeVariable) (e.g. 500M, 5G) to change that ('unlimited' lifts a limit). A record being \
             written is never removed, nor is the newest, nor a file not named as spectop names its records.
             """)
 

@@ -83,11 +83,16 @@ package struct RecordSummary: Sendable, Equatable {
         }
         summary.size = Int64(info.st_size)
         summary.modified = Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
-        // The lock a writer holds (exclusive): a shared one is refused while it does.
-        if flock(descriptor, LOCK_SH | LOCK_NB) != 0 {
-            summary.isLocked = errno == EWOULDBLOCK
-        } else {
-            flock(descriptor, LOCK_UN)
+        // The lock a writer holds (exclusive): a shared one is refused while it
+        // does. Not probed on an empty file: an `--out` writer that has just
+        // created it and is about to lock it would find this probe's lock and
+        // refuse to start.
+        if info.st_size > 0 {
+            if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {
+                flock(descriptor, LOCK_UN)
+            } else {
+                summary.isLocked = errno == EWOULDBLOCK
+            }
         }
         summary.state = summary.isLocked ? .running : .cutOff
         let size = Int(info.st_size)

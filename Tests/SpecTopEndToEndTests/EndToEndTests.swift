@@ -113,7 +113,8 @@ final class EndToEndTests: XCTestCase {
         try keys("?")
 
         try keys("q")
-        let after = try waitFor { $0.contains("EXIT=") }
+        // The terminal modes are the line after EXIT=: wait for it too, as the other tests do.
+        let after = try waitFor { $0.contains("EXIT=") && $0.contains("icanon") }
         XCTAssertTrue(after.contains("EXIT=0"), after)
         XCTAssertTrue(after.contains(" echo") || after.hasPrefix("echo") || after.contains("\necho"), "echo restored:\n\(after)")
         XCTAssertTrue(after.contains("icanon") && !after.contains("-icanon") && !after.contains("-echo "), "terminal modes restored:\n\(after)")

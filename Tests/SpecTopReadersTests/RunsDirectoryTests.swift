@@ -267,6 +267,26 @@ final class RunsDirectoryTests: XCTestCase {
         XCTAssertEqual(RunsPruning.plan(records, limits: PruneLimits(keep: nil, maxBytes: 25)).remove.map(\.path), ["/r/r5", "/r/r4", "/r/r3", "/r/r2"])
     }
 
+    func testRunsStartedInTheSameSecondAreOrderedByTheirSuffix() {
+        // Start times are to the second: the collision suffix says which came later.
+        let second = Date(timeIntervalSince1970: 1_796_616_753)
+        let names = ["2026-12-07T04-12-33Z-tiny-10.jsonl", "2026-12-07T04-12-33Z-tiny.jsonl", "2026-12-07T04-12-33Z-tiny-2.jsonl",
+                     "2026-12-07T04-12-33Z-tiny-3.jsonl"]
+        let newestFirst = names.map { candidate($0, daysAgo: 0) }.map { RunsPruning.Candidate(path: $0.path, size: 1, date: second, live: false) }
+            .sorted { RunsPruning.isNewer($0.date, $0.path, than: $1.date, $1.path) }.map { PathName.base(of: $0.path) }
+        XCTAssertEqual(newestFirst, ["2026-12-07T04-12-33Z-tiny-10.jsonl", "2026-12-07T04-12-33Z-tiny-3.jsonl",
+                                     "2026-12-07T04-12-33Z-tiny-2.jsonl", "2026-12-07T04-12-33Z-tiny.jsonl"])
+        // A preset whose name ends in a number: its own collisions still count.
+        XCTAssertTrue(RunsPruning.isNewer(second, "/r/2026-12-07T04-12-33Z-exp-2-2.jsonl", than: second, "/r/2026-12-07T04-12-33Z-exp-2.jsonl"))
+        XCTAssertFalse(RunsPruning.isNewer(second, "/r/2026-12-07T04-12-33Z-exp-2.jsonl", than: second, "/r/2026-12-07T04-12-33Z-exp-2-2.jsonl"))
+        // Keeping one keeps the later of two runs of the same second, whichever is live.
+        let plan = RunsPruning.plan([RunsPruning.Candidate(path: "/r/2026-12-07T04-12-33Z-tiny.jsonl", size: 1, date: second, live: true),
+                                     RunsPruning.Candidate(path: "/r/2026-12-07T04-12-33Z-tiny-2.jsonl", size: 1, date: second, live: false)],
+                                    limits: PruneLimits(keep: 1, maxBytes: nil))
+        XCTAssertEqual(plan.remove, [])
+        XCTAssertEqual(plan.liveBeyondLimits.map(\.path), ["/r/2026-12-07T04-12-33Z-tiny.jsonl"])
+    }
+
     func testThePlanLeavesNoHolesAndAlwaysKeepsTheNewest() {
         // A big record in the middle: once it does not fit, nothing older is
         // kept, not even the small ones that would (what is kept is the newest stretch).

@@ -130,7 +130,36 @@ package enum RunsPruning {
     }
 
     package static func newerFirst(_ a: RecordSummary, _ b: RecordSummary) -> Bool {
-        a.date != b.date ? a.date > b.date : a.path > b.path
+        isNewer(a.date, a.path, than: b.date, b.path)
+    }
+
+    /// The order of "newest": by start time, which records give to the
+    /// second; within one second by name, where the suffix `RunsDirectory`
+    /// adds on a collision says which started later (`x.jsonl`, then
+    /// `x-2.jsonl`, `x-3.jsonl`, … `x-10.jsonl`), so two runs started in the
+    /// same second are never taken one for the other.
+    package static func isNewer(_ date: Date, _ path: String, than otherDate: Date, _ otherPath: String) -> Bool {
+        if date != otherDate { return date > otherDate }
+        let stem = String(PathName.base(of: path).dropLast(".jsonl".count))
+        let other = String(PathName.base(of: otherPath).dropLast(".jsonl".count))
+        if let suffix = collisionSuffix(stem, after: other) { return suffix > 1 }
+        if let suffix = collisionSuffix(other, after: stem) { return suffix <= 1 }
+        if let (base, number) = splitSuffix(stem), let (otherBase, otherNumber) = splitSuffix(other), base == otherBase, number != otherNumber {
+            return number > otherNumber
+        }
+        return path > otherPath
+    }
+
+    /// N when `stem` is `base-N`.
+    private static func collisionSuffix(_ stem: String, after base: String) -> Int? {
+        guard stem.hasPrefix(base + "-") else { return nil }
+        return Int(stem.dropFirst(base.count + 1))
+    }
+
+    /// `("x", 3)` for `x-3`; nil without a numeric suffix.
+    private static func splitSuffix(_ stem: String) -> (String, Int)? {
+        guard let dash = stem.lastIndex(of: "-"), let number = Int(stem[stem.index(after: dash)...]) else { return nil }
+        return (String(stem[..<dash]), number)
     }
 
     /// How long an empty, unlocked record is taken for one whose writer is
@@ -162,7 +191,7 @@ package enum RunsPruning {
     }
 
     package static func plan(_ candidates: [Candidate], limits: PruneLimits) -> Plan {
-        let newestFirst = candidates.sorted { $0.date != $1.date ? $0.date > $1.date : $0.path > $1.path }
+        let newestFirst = candidates.sorted { isNewer($0.date, $0.path, than: $1.date, $1.path) }
         var count = 0
         var bytes: Int64 = 0
         var cut = false

@@ -13,7 +13,7 @@ thread count, CPU, float32) in PyTorch and times the same operations:
 
 Prints a table (shape, spectop ms, PyTorch ms, ratio = PyTorch / spectop, so
 > 1 means spectop is faster). Then checks spectop's eigenvalues: it runs
-`spectop run --preset tiny --headless --dump DIR`, rebuilds every dumped
+`spectop run --preset tiny --headless --no-record --dump DIR`, rebuilds every dumped
 model in float64 from its manifest, forms the eNTK with torch.func and
 compares eigenvalues (max |diff| / lambda_1 <= 1e-4, and relative error for
 the eigenvalues >= 1e-3 lambda_1).
@@ -258,7 +258,8 @@ def check_eigenvalues(spectop, tolerance, steps):
     """Returns (rows, ok)."""
     directory = tempfile.mkdtemp(prefix="spectop-peer-")
     try:
-        cmd = [spectop, "run", "--preset", "tiny", "--headless", "--steps", str(steps), "--dump", directory]
+        # --no-record: only the dump is needed, and a bench must not fill or prune the user's runs directory.
+        cmd = [spectop, "run", "--preset", "tiny", "--headless", "--no-record", "--steps", str(steps), "--dump", directory]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()}")

@@ -69,6 +69,16 @@ enum ExitLatency {
         let loadingConfig = directory.appendingPathComponent("loading.toml").path
         try "[data]\nsamples = 1000000\ninput_dim = 64\n[models]\nwidths = [8]\n".write(toFile: loadingConfig, atomically: true, encoding: .utf8)
 
+        // Runs record by default now, so they are timed recording, as a user's
+        // are — into this scratch directory, never the user's runs directory
+        // (which each run would also prune).
+        let environment = ["XDG_DATA_HOME": directory.appendingPathComponent("data").path]
+        func monitor(_ binary: String, _ arguments: [String], after delay: Double, stop: Stop, pauseFirst: Bool = false) throws -> Double {
+            try ExitLatency.monitor(binary, arguments, after: delay, stop: stop, pauseFirst: pauseFirst, environment: environment)
+        }
+        func headless(_ binary: String, _ arguments: [String], after delay: Double) throws -> Double {
+            try ExitLatency.headless(binary, arguments, after: delay, environment: environment)
+        }
         var samples = Samples()
         for index in 0..<repeats {
             let delay = 1.0 + Double(index)
@@ -90,8 +100,8 @@ enum ExitLatency {
     }
 
     private static func monitor(_ binary: String, _ arguments: [String], after delay: Double, stop: Stop,
-                                pauseFirst: Bool = false) throws -> Double {
-        let terminal = try PseudoTerminalProcess(binary: binary, arguments: arguments)
+                                pauseFirst: Bool = false, environment: [String: String]) throws -> Double {
+        let terminal = try PseudoTerminalProcess(binary: binary, arguments: arguments, environment: environment)
         terminal.run(for: delay)
         if pauseFirst {
             terminal.type(" ")
@@ -109,10 +119,11 @@ enum ExitLatency {
         return Date().timeIntervalSince(start)
     }
 
-    private static func headless(_ binary: String, _ arguments: [String], after delay: Double) throws -> Double {
+    private static func headless(_ binary: String, _ arguments: [String], after delay: Double, environment: [String: String]) throws -> Double {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

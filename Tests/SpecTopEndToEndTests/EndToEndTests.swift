@@ -39,10 +39,15 @@ final class EndToEndTests: XCTestCase {
         return String(decoding: (try? Data(contentsOf: output)) ?? Data(), as: UTF8.self)
     }
 
+    /// The data directory every monitor started here records into by
+    /// default (never the real ~/.local/share).
+    private var dataHome: URL { scratch.appendingPathComponent("data") }
+
     /// Starts spectop in a detached tmux session; after it exits the shell
-    /// prints its status and the terminal modes, then waits.
+    /// prints its status and the terminal modes, then waits. XDG_DATA_HOME is
+    /// the scratch `dataHome` unless `environment` sets it after.
     private func start(_ arguments: String, environment: String = "", width: Int = 120, height: Int = 40) throws {
-        let command = "\(environment) '\(SpectopProcess.binary.path)' \(arguments); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -E '^-?(echo|icanon)$' | tr '\\n' ' '; echo; sleep 60"
+        let command = "XDG_DATA_HOME='\(dataHome.path)' \(environment) '\(SpectopProcess.binary.path)' \(arguments); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -E '^-?(echo|icanon)$' | tr '\\n' ' '; echo; sleep 60"
         try tmux(["new-session", "-d", "-s", session, "-x", "\(width)", "-y", "\(height)", "bash", "-c", command])
     }
 
@@ -108,12 +113,47 @@ final class EndToEndTests: XCTestCase {
         try keys("?")
 
         try keys("q")
-        let after = try waitFor { $0.contains("EXIT=") }
+        // The terminal modes are the line after EXIT=: wait for it too, as the other tests do.
+        let after = try waitFor { $0.contains("EXIT=") && $0.contains("icanon") }
         XCTAssertTrue(after.contains("EXIT=0"), after)
         XCTAssertTrue(after.contains(" echo") || after.hasPrefix("echo") || after.contains("\necho"), "echo restored:\n\(after)")
         XCTAssertTrue(after.contains("icanon") && !after.contains("-icanon") && !after.contains("-echo "), "terminal modes restored:\n\(after)")
         XCTAssertFalse(after.contains("spectop │"), "the alternate screen was left:\n\(after)")
         XCTAssertEqual(try RunRecord.read(path: out).endReason, "quit")
+    }
+
+    /// No run is lost: without --out the monitor records into the data
+    /// directory (XDG_DATA_HOME, here the scratch one), and on `q` says where,
+    /// with the one command that checks its claims.
+    func testTheMonitorRecordsByDefaultAndSaysWhereOnQuit() throws {
+        try start("run --preset tiny --steps 1000000", environment: "TERM=xterm-256color LANG=C.UTF-8 HOME='\(scratch.path)'", width: 200)
+        _ = try waitFor { $0.contains("w32-frozen") && self.steps(in: $0).allSatisfy { $0 > 5 } }
+        let runs = dataHome.appendingPathComponent("spectop/runs").path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []
+        XCTAssertEqual(names.count, 1, "one record, made when the run started: \(names)")
+        let name = try XCTUnwrap(names.first)
+        XCTAssertTrue(RunsDirectory.isRecordName(name) && name.hasSuffix("-tiny.jsonl"), name)
+        XCTAssertTrue(RecordDestination.isLocked(runs + "/" + name), "being written while the monitor runs")
+        try keys("q")
+        let after = try waitFor { $0.contains("EXIT=") }
+        XCTAssertTrue(after.contains("EXIT=0"), after)
+        let shown = "~/data/spectop/runs/\(name)"
+        XCTAssertTrue(after.contains("recorded to \(shown); check its claims: spectop claims \(shown)"), after)
+        XCTAssertFalse(after.contains("spectop │"), "said after the terminal was restored:\n\(after)")
+        let record = try RunRecord.read(path: runs + "/" + name)
+        XCTAssertEqual(record.endReason, "quit")
+        XCTAssertEqual(record.preset, "tiny")
+        XCTAssertGreaterThan(record.steps["w8-active"]?.last?.step ?? 0, 5)
+    }
+
+    func testNoRecordLeavesNoRecordAndSaysNothingOnQuit() throws {
+        try start("run --preset tiny --steps 1000000 --no-record", environment: "TERM=xterm-256color LANG=C.UTF-8", width: 200)
+        _ = try waitFor { $0.contains("w32-frozen") && self.steps(in: $0).allSatisfy { $0 > 5 } }
+        try keys("q")
+        let after = try waitFor { $0.contains("EXIT=") }
+        XCTAssertTrue(after.contains("EXIT=0"), after)
+        XCTAssertFalse(after.contains("recorded to"), after)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dataHome.path), "nothing in the data directory, not even the folder")
     }
 
     func testPlainLocaleShowsOnlyASCII() throws {

@@ -10,7 +10,10 @@ public enum ShellProcess {
     }
 
     /// Runs `script` with `/bin/sh -c` in `directory`; stdout and stderr of
-    /// the shell go to one file, which is returned.
+    /// the shell go to one file, which is returned. XDG_DATA_HOME points into
+    /// a scratch directory outside `directory` (removed afterwards), so a run
+    /// without --out records there and never into ~/.local/share; a script
+    /// that sets it itself wins.
     public static func run(_ script: String, in directory: URL, executable: URL? = nil, timeout: Double = 120,
                            file: StaticString = #filePath, line: UInt = #line) throws -> Result {
         let process = Process()
@@ -19,6 +22,9 @@ public enum ShellProcess {
         process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
         environment["SPECTOP"] = (executable ?? SpectopProcess.fastestBinary).path
+        let dataHome = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-data-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dataHome) }
+        environment["XDG_DATA_HOME"] = dataHome.path
         process.environment = environment
         let outURL = directory.appendingPathComponent("shell-output-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
@@ -39,11 +45,15 @@ public enum ShellProcess {
 public final class BackgroundSpectop {
     public let process = Process()
     private let errURL: URL
+    /// XDG_DATA_HOME of the process (see `SpectopProcess.run`), removed with this object.
+    public let dataHome = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-data-\(UUID().uuidString)")
 
-    public init(_ arguments: [String], in directory: URL, executable: URL? = nil) throws {
+    /// `environment` overrides the inherited variables, XDG_DATA_HOME included.
+    public init(_ arguments: [String], in directory: URL, executable: URL? = nil, environment: [String: String] = [:]) throws {
         process.executableURL = executable ?? SpectopProcess.fastestBinary
         process.arguments = arguments
         process.currentDirectoryURL = directory
+        process.environment = ProcessInfo.processInfo.environment.merging(["XDG_DATA_HOME": dataHome.path]) { $1 }.merging(environment) { $1 }
         errURL = directory.appendingPathComponent("background-stderr-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errURL)
@@ -51,6 +61,8 @@ public final class BackgroundSpectop {
         process.standardInput = FileHandle.nullDevice
         try process.run()
     }
+
+    deinit { try? FileManager.default.removeItem(at: dataHome) }
 
     public var stderr: String { String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self) }
 

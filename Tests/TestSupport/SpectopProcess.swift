@@ -38,19 +38,23 @@ public enum SpectopProcess {
     }
 
     /// Runs spectop with `arguments`; `environment` entries override the
-    /// inherited ones (a nil value removes the variable).
+    /// inherited ones (a nil value removes the variable). Unless `environment`
+    /// names XDG_DATA_HOME, it points into a scratch directory removed
+    /// afterwards: a run without --out records there by default, and a test
+    /// must never write into (or prune) the real ~/.local/share.
     public static func run(_ arguments: [String], environment: [String: String?] = [:], timeout: Double = 120,
                            executable: URL? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
         let process = Process()
         process.executableURL = executable ?? binary
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
         // Output goes to files, so a chatty process can never block on a full pipe.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
+        var env = ProcessInfo.processInfo.environment
+        env["XDG_DATA_HOME"] = scratch.appendingPathComponent("data").path
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
         let outURL = scratch.appendingPathComponent("out"), errURL = scratch.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)

@@ -14,7 +14,8 @@ package struct RunCommand: ParsableCommand {
     @Option(help: "Experiment file (TOML; see examples/).") var config: String?
     @Option(help: "Seed for data, initialisation and batches, 0 to 2^63-1 (overrides the file).") var seed: UInt64?
     @Option(help: "Training steps per model (overrides the file).") var steps: Int?
-    @Option(help: "Record the run as JSON Lines to this file while it runs (a new file unless --force).") var out: String?
+    @Option(help: "Record the run as JSON Lines to this file while it runs (a new file unless --force); without it the run is recorded in $XDG_DATA_HOME/spectop/runs (see spectop runs).") var out: String?
+    @Flag(help: "Do not record this run (without --out a run is recorded in $XDG_DATA_HOME/spectop/runs, by default ~/.local/share/spectop/runs).") package var noRecord = false
     @Option(help: "Write the state dump (weights, probe set, metrics) here at the end and on the export key.") var dump: String?
     @Flag(help: "Overwrite an existing --out record and reuse a --dump directory that holds files.") package var force = false
     @Flag(help: "Train without the terminal UI; progress goes to stderr.") package var headless = false
@@ -24,6 +25,7 @@ package struct RunCommand: ParsableCommand {
 
     package func validate() throws {
         if preset != nil && config != nil { throw ValidationError("give --preset or --config, not both") }
+        if noRecord && out != nil { throw ValidationError("give --out or --no-record, not both") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if let seed, seed > UInt64(Int64.max) {
@@ -80,8 +82,11 @@ package struct RunCommand: ParsableCommand {
         if let out {
             destination = try RecordDestination.check(out, overwrite: force, protected: protected)
         }
+        // Without --out the run is recorded in the runs directory; a problem
+        // there is a warning now, and the run goes on unrecorded.
+        let defaultRecord = out == nil && !noRecord ? DefaultRecord.plan() : nil
         let workers = threads ?? 0
-        let recordEvents = out != nil
+        let recordEvents = out != nil || defaultRecord != nil
         let force = self.force
         // The machine's DGEMM rate, for the matrix-free time check (SpectrumPlan) and the estimate below.
         let gflops = CostEstimate.measureGFLOPS()
@@ -93,6 +98,13 @@ package struct RunCommand: ParsableCommand {
         }
         if let destination {
             session.startRecording(to: try RunRecorder(destination))
+        } else if let defaultRecord {
+            let started = Date()
+            if let recorder = defaultRecord.open(preset: experiment.name, started: started) {
+                if let failure = session.startDefaultRecording(to: recorder, started: started) { DefaultRecord.warn(failure) }
+            } else {
+                session.engine.discardEvents()
+            }
         }
         // Before training: say what will be slow, and which setting changes it.
         let cost = CostEstimate.of(session.prepared.engine, gflops: gflops)
@@ -107,6 +119,10 @@ package struct RunCommand: ParsableCommand {
         }
         let failures = session.finish(outcome)
         for message in failures { StandardStreams.printError(message) }
+        // A default record that failed mid-run is named by its failure above.
+        if defaultRecord != nil, let recorder = session.recorder, recorder.failure == nil {
+            StandardStreams.writeError(DefaultRecord.exitLine(path: recorder.path) + "\n")
+        }
         if let signal = outcome.signal { ProcessExit.now(SignalFlag.exitStatus(signal)) }
         if outcome.reason == "error" { ProcessExit.now(ExitStatus.runtimeFailure) }
         if session.everyModelDiverged {

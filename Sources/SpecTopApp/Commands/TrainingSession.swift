@@ -54,14 +54,32 @@ final class TrainingSession: @unchecked Sendable {
     }
 
     /// Starts recording to `recorder`: the header now, events as they come.
-    func startRecording(to recorder: RunRecorder) {
+    /// `started` is the header's start time (the default record's name has the same).
+    func startRecording(to recorder: RunRecorder, started: Date = Date()) {
         self.recorder = recorder
-        recorder.writeHeader(headerLine())
+        recorder.writeHeader(headerLine(started: started))
         recorder.attach(to: engine)
     }
 
+    /// Starts the default record (no `--out`), which never costs the run:
+    /// when even its header cannot be written (a full disk, a file-size
+    /// limit), the file is removed, the engine stops queueing events and the
+    /// write error is returned for a warning; the run goes on unrecorded. A
+    /// failure after the header is the same as `--out`'s.
+    func startDefaultRecording(to recorder: RunRecorder, started: Date) -> String? {
+        recorder.writeHeader(headerLine(started: started))
+        if let failure = recorder.failure {
+            recorder.discard()
+            engine.discardEvents()
+            return failure
+        }
+        self.recorder = recorder
+        recorder.attach(to: engine)
+        return nil
+    }
+
     /// The record's first line: everything needed to interpret the rest.
-    func headerLine() -> String {
+    func headerLine(started: Date = Date()) -> String {
         let config = prepared.config
         let engineConfig = prepared.engine
         var header = RecordHeader(version: RunRecord.supportedVersion)
@@ -92,7 +110,7 @@ final class TrainingSession: @unchecked Sendable {
         }
         header.blas = BLASRuntime.coreName
         header.workers = engine.workers
-        header.started = ISO8601DateFormatter().string(from: Date())
+        header.started = ISO8601DateFormatter().string(from: started)
         return header.encode()
     }
 

@@ -28,12 +28,25 @@ final class RunRecorder: @unchecked Sendable {
     private var stopRequested = false
     private weak var engine: Engine?
     private let done = DispatchSemaphore(value: 0)
+    /// Signalled by `finish`, so the drain thread stops at once instead of
+    /// after its current 100 ms pause (every quit of a recorded run waits for it).
+    private let wake = DispatchSemaphore(value: 0)
+    /// The run created this file itself (the default record): `discard` may remove it.
+    private let createdByThisRun: Bool
 
     /// Opens a destination checked with `RecordDestination.check` (see there
     /// for what is created, truncated or refused).
     init(_ destination: RecordDestination) throws {
         path = destination.path
         file = try destination.open()
+        createdByThisRun = false
+    }
+
+    /// Writes a default record `RunsDirectory.createRecord` has just created and locked.
+    init(_ record: RunsDirectory.NewRecord) {
+        path = record.path
+        file = record.file
+        createdByThisRun = true
     }
 
     /// Records to `path` as `--out PATH --force` would (tests, devices).
@@ -67,7 +80,7 @@ final class RunRecorder: @unchecked Sendable {
                 lock.unlock()
                 drain()
                 if stop { break }
-                Thread.sleep(forTimeInterval: 0.1)
+                _ = wake.wait(timeout: .now() + 0.1)
             }
             done.signal()
         }
@@ -99,6 +112,7 @@ final class RunRecorder: @unchecked Sendable {
             lock.lock()
             stopRequested = true
             lock.unlock()
+            wake.signal()
             done.wait()
             thread = nil
         }
@@ -111,6 +125,23 @@ final class RunRecorder: @unchecked Sendable {
             closed = true
         }
         lock.unlock()
+    }
+
+    /// Closes and removes a record this run created whose header could not
+    /// be written (a full disk at the start): an empty file records nothing.
+    /// Only before `attach`; a file the user named (`--out`) is never removed.
+    func discard() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return }
+        var opened = stat(), named = stat()
+        // Removed while still locked, and only if the path still names it.
+        if createdByThisRun, fstat(fileno(file), &opened) == 0, lstat(path, &named) == 0,
+           (opened.st_mode & S_IFMT) == S_IFREG, opened.st_dev == named.st_dev, opened.st_ino == named.st_ino {
+            unlink(path)
+        }
+        fclose(file)
+        closed = true
     }
 
     private func write(lines: [String], flush: Bool) {

@@ -34,6 +34,8 @@ public final class Engine: @unchecked Sendable {
     private var liveWorkers = 0
     private var stepsPerSecondLimit: Double?
     private var events: [EngineEvent] = []
+    /// Set by `discardEvents`: no recorder will drain `events`.
+    private var discardingEvents = false
     private var startTime = Date()
     private let workerCount: Int
     /// Per model: exact, matrix-free or no spectrum (fixed by the sizes).
@@ -289,6 +291,16 @@ public final class Engine: @unchecked Sendable {
         return snapshot
     }
 
+    /// Stops queueing events for a recorder, and drops those queued: the
+    /// record a run was prepared for could not be opened after all (the
+    /// default record, which never stops a run), and nothing would drain them.
+    public func discardEvents() {
+        lock.lock()
+        discardingEvents = true
+        events.removeAll()
+        lock.unlock()
+    }
+
     /// Metrics, spectra and events since the last call, oldest first.
     public func drainEvents() -> [EngineEvent] {
         lock.lock()
@@ -308,7 +320,7 @@ public final class Engine: @unchecked Sendable {
             marks.append(mark)
             if marks.count > RunMark.limit { marks.removeFirst(marks.count - RunMark.limit) }
         }
-        if configuration.recordEvents { events.append(event) }
+        if configuration.recordEvents && !discardingEvents { events.append(event) }
     }
 
     /// The least-advanced idle model allowed to run now, if any.

@@ -302,6 +302,27 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
     }
 
+    /// A sweep directory replays as one experiment under one cursor, models
+    /// named RUN/MODEL, as watch shows it.
+    func testReplayOfASweepDirectory() throws {
+        let sweep = scratch.appendingPathComponent("sweep")
+        try FileManager.default.createDirectory(at: sweep, withIntermediateDirectories: true)
+        for (name, seed) in [("lr-a", 1), ("lr-b", 2), ("lr-c", 3)] {
+            let recorded = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "40", "--seed", "\(seed)",
+                                                   "--out", sweep.appendingPathComponent(name + ".jsonl").path])
+            XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        }
+        try start("replay \(sweep.path)", environment: "TERM=screen LANG=C.UTF-8", width: 160, height: 50)
+        let first = try waitFor { $0.contains("replay 3 records") }
+        XCTAssertTrue(first.contains("replay 3 records"), first)
+        try keys("space")
+        try keys("End")
+        let end = try waitFor { $0.contains("params  step 40/40") }
+        for run in ["lr-a/", "lr-b/", "lr-c/"] { XCTAssertTrue(end.contains(run), "\(run) shown:\n\(end)") }
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
     func testHomeAndEndWorkInEveryCommonEncodingRegardlessOfTERM() throws {
         let out = scratch.appendingPathComponent("keys.jsonl").path
         let recorded = try SpectopProcess.run(["run", "--preset", "tiny", "--headless", "--steps", "60", "--out", out])

@@ -160,7 +160,8 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
     package func statusMessage() -> String? {
         lock.lock()
         defer { lock.unlock() }
-        return "replay \(record.file): step \(Int(cursor))/\(lastStep) \(playing ? "playing" : "paused") at \(JSONLine.number(stepsPerSecond.rounded())) steps/s"
+        let name = record.runCount > 1 ? "\(record.runCount) records" : record.file
+        return "replay \(name): step \(Int(cursor))/\(lastStep) \(playing ? "playing" : "paused") at \(JSONLine.number(stepsPerSecond.rounded())) steps/s"
     }
 
     private func advance() {

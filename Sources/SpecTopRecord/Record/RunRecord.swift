@@ -219,10 +219,17 @@ public struct RunRecord: Sendable {
             for (id, step) in record.freezeSteps { result.freezeSteps[renamed(id)] = step }
             result.warnings += record.warnings
         }
+        result.runCount = records.count
+        let blas = Set(records.compactMap(\.blas)), tools = Set(records.compactMap(\.toolVersion))
+        if blas.count == 1, records.allSatisfy({ $0.blas != nil }) { result.blas = blas.first }
+        if tools.count == 1 { result.toolVersion = tools.first }
         let reasons = Set(records.map { $0.endReason ?? "running" })
         result.endReason = reasons.count == 1 ? reasons.first : reasons.sorted().joined(separator: "/")
         return result
     }
+
+    /// How many records this one was combined from (1 for a file read as it is).
+    public private(set) var runCount = 1
 
     /// The name a run goes by when several are shown: the header's name, else the file's stem.
     public var runName: String { name ?? RunNames.stem(of: file) }

@@ -88,4 +88,19 @@ final class UserScalarsTests: XCTestCase {
         XCTAssertEqual(live.modelSnapshots()[0].userScalars.count, LiveRun.scalarNameLimit)
         XCTAssertEqual(live.droppedScalarNameCount, 6)
     }
+
+    /// Watch says how many names a record's models went past the limit with.
+    func testWatchSaysHowManyNamesItLeftOut() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-scalars-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var text = #"{"type":"run","version":1,"models":[{"id":"m"}]}"# + "\n"
+        for k in 0..<(LiveRun.scalarNameLimit + 5) { text += #"{"type":"scalars","model":"m","step":\#(k),"wall":0,"values":{"n\#(k)":1}}"# + "\n" }
+        let file = directory.appendingPathComponent("r.jsonl").path
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let source = WatchSource(targets: [.file(file)])
+        source.refresh(now: 0)
+        source.refresh(now: 20)
+        XCTAssertTrue(source.statusMessage()?.contains("5 scalar names not shown (at most 64 per model)") == true, source.statusMessage() ?? "none")
+    }
 }

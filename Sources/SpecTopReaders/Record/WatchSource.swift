@@ -165,6 +165,7 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
         var elapsed = 0.0
         var junk = 0
         var dropped = 0
+        var droppedScalars = 0
         var marks: [RunMark] = []
         var problems: [String] = []
         for (follower, name) in zip(followers, names) {
@@ -183,6 +184,7 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
             case .reading:
                 guard let run = follower.run else { continue }
                 dropped += run.droppedModelCount
+                droppedScalars += run.droppedScalarNameCount
                 let state: RunSummary.State = run.isFinished ? .finished : (quiet >= options.stale ? .stale : .live)
                 runs.append(RunSummary(name: name, state: state, detail: run.endReason))
                 models += run.modelSnapshots(run: name, prefixingIDs: prefixed, stale: state == .stale)
@@ -193,6 +195,9 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
         for case .directory(let directory) in targets where !directoriesWithRecords.contains(directory) {
             problems.append("no records in \(directory) yet (waiting for *.jsonl)")
             if reportedEmptyDirectories.insert(directory).inserted { note("no records in \(directory) yet; waiting for *.jsonl files", now: now) }
+        }
+        if droppedScalars > 0 {
+            problems.insert("\(droppedScalars) scalar name\(droppedScalars == 1 ? "" : "s") not shown (at most \(LiveRun.scalarNameLimit) per model)", at: 0)
         }
         if dropped > 0 {
             problems.insert("more than \(LiveRun.modelLimit) models in one record: \(dropped)\(dropped >= LiveRun.modelLimit ? "+" : "") not shown", at: 0)

@@ -46,6 +46,7 @@ static inline int spectop_key_npage(void) { return KEY_NPAGE; }
 static inline int spectop_key_ppage(void) { return KEY_PPAGE; }
 static inline int spectop_key_enter(void) { return KEY_ENTER; }
 static inline int spectop_key_btab(void) { return KEY_BTAB; }
+static inline int spectop_key_backspace(void) { return KEY_BACKSPACE; }
 
 // Mouse: KEY_MOUSE, the event, and the button masks (macros Swift cannot import).
 static inline int spectop_key_mouse(void) { return KEY_MOUSE; }

@@ -241,4 +241,44 @@ final class KeyDispatchTests: XCTestCase {
         now += 10
         XCTAssertEqual(replay.status, position)
     }
+
+    /// `/` filters the models by name as the user types: text a name contains,
+    /// or a glob; Enter applies, Backspace edits, Esc keeps the old filter,
+    /// Enter on nothing shows every model again.
+    func testSlashFiltersModelsByName() {
+        let (monitor, _) = controller(models: 8)
+        XCTAssertEqual(monitor.snapshot.models.count, 8)
+        monitor.handle(.character("/"))
+        for c in "w32" { monitor.handle(.character(c)) }
+        XCTAssertTrue(monitor.status?.contains("show models matching: w32_") == true, monitor.status ?? "")
+        XCTAssertEqual(monitor.snapshot.models.count, 8, "nothing changes until Enter")
+        monitor.handle(.enter)
+        XCTAssertEqual(monitor.snapshot.models.map(\.id), ["w32 active", "w32 frozen"])
+        XCTAssertTrue(monitor.status?.contains("showing 2 models matching w32") == true, monitor.status ?? "")
+        monitor.refresh()
+        XCTAssertEqual(monitor.snapshot.models.count, 2, "the filter holds for new snapshots")
+
+        monitor.handle(.character("/"))
+        for _ in 0..<3 { monitor.handle(.backspace) }
+        for c in "W*ACTIVE" { monitor.handle(.character(c)) }
+        monitor.handle(.enter)
+        XCTAssertEqual(monitor.snapshot.models.map(\.id), ["w16 active", "w32 active", "w64 active", "w128 active"], "a glob, case-insensitive")
+
+        monitor.handle(.character("/"))
+        monitor.handle(.character("x"))
+        monitor.handle(.escape)
+        XCTAssertEqual(monitor.snapshot.models.count, 4, "Esc keeps the filter as it was")
+        XCTAssertEqual(monitor.state.modelFilter, "W*ACTIVE")
+
+        monitor.handle(.character("/"))
+        for _ in 0..<8 { monitor.handle(.backspace) }
+        monitor.handle(.enter)
+        XCTAssertNil(monitor.state.modelFilter)
+        XCTAssertEqual(monitor.snapshot.models.count, 8)
+
+        XCTAssertTrue(MonitorController.matches("sweep/lr-3e-4/w16", filter: "*lr-3e-4*"))
+        XCTAssertTrue(MonitorController.matches("w16-active", filter: "w1?-*"))
+        XCTAssertFalse(MonitorController.matches("w16-active", filter: "w1?-frozen"))
+        XCTAssertFalse(MonitorController.matches("w16", filter: "w16-active"))
+    }
 }

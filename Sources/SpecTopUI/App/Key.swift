@@ -16,6 +16,7 @@ public enum Key: Sendable, Hashable {
     case pageDown
     /// Ctrl-C when the terminal passes it as a key rather than SIGINT.
     case controlC
+    case backspace
 
     /// The name shown in the help overlay and footer (ASCII, so it reads
     /// under any locale).
@@ -36,6 +37,7 @@ public enum Key: Sendable, Hashable {
         case .pageUp: return "PgUp"
         case .pageDown: return "PgDn"
         case .controlC: return "Ctrl-C"
+        case .backspace: return "Backspace"
         }
     }
 }

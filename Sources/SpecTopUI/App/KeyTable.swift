@@ -72,6 +72,7 @@ public struct KeyTable: Sendable {
         KeyBinding([.character("f")], .toggleDisplayFreeze, "freeze/unfreeze display"),
         KeyBinding([.character("t")], .cycleTheme, "next colour theme", footer: "theme"),
         KeyBinding([.character("w")], .saveScreen, "save screen (txt, svg)"),
+        KeyBinding([.character("/")], .editModelFilter, "filter models by name"),
         KeyBinding([.character("?")], .toggleHelp, "this help", footer: "help"),
     ]
 
@@ -110,9 +111,9 @@ public struct KeyTable: Sendable {
     /// Watching records other processes write: nothing to control, only to look at.
     public static let watch = KeyTable(bindings: [
         KeyBinding([.character("q"), .controlC], .quit, "quit (the writers go on)", footer: "quit"),
-        KeyBinding([.character("r")], .cycleRunFilter, "show one run at a time, then all", footer: "run"),
+        KeyBinding([.character("r")], .cycleRunFilter, "each run in turn, then all", footer: "run"),
         KeyBinding([.character("a")], .showAllRuns, "show all runs"),
-        KeyBinding([.left], .selectPreviousSize, "select previous size or run"),
+        KeyBinding([.left], .selectPreviousSize, "select prev. size or run"),
         KeyBinding([.right], .selectNextSize, "select next size or run"),
         KeyBinding([.up], .selectUp, "select model above"),
         KeyBinding([.down], .selectDown, "select model below"),

@@ -40,4 +40,5 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case toggleWindowMeans
     case toggleXLog
     case cycleUserScalar
+    case editModelFilter
 }

@@ -65,6 +65,7 @@ public final class MonitorController {
     /// else what stands — replay's position, watch's notices, a live source's
     /// last message — else the info's.
     public var status: String? {
+        if let typed = state.editingFilter { return "show models matching: \(typed)_   (Enter applies, empty shows all; Esc cancels; * and ? match any text and one character)" }
         let now = clock()
         if state.mode == .live, let message = source.statusMessage(), message != lastSourceMessage {
             lastSourceMessage = message
@@ -92,8 +93,48 @@ public final class MonitorController {
         snapshot = filtered(source.snapshot())
     }
 
-    /// The snapshot with only the models of the run filter (watch), and the filter dropped when its run is gone.
+    /// A key while the filter is typed: text, Backspace, Enter applies (empty:
+    /// every model), Esc leaves the filter as it was.
+    private func editFilter(_ typed: String, _ key: Key) {
+        switch key {
+        case .character(let c): state.editingFilter = typed + String(c)
+        case .backspace: state.editingFilter = String(typed.dropLast())
+        case .enter:
+            state.editingFilter = nil
+            state.modelFilter = typed.isEmpty ? nil : typed
+            snapshot = filtered(source.snapshot())
+            let shown = snapshot.models.count
+            post(state.modelFilter.map { "showing \(shown) model\(shown == 1 ? "" : "s") matching \($0) (/ then Enter on nothing shows all)" } ?? "showing every model")
+        case .escape, .controlC: state.editingFilter = nil
+        default: break
+        }
+    }
+
+    /// Whether `name` matches the model filter: a glob (`*`, `?`) matched
+    /// against the whole name, else text the name contains; case-insensitive.
+    public static func matches(_ name: String, filter: String) -> Bool {
+        let name = Array(name.lowercased()), pattern = Array(filter.lowercased())
+        guard pattern.contains("*") || pattern.contains("?") else { return name.count >= pattern.count && String(name).contains(String(pattern)) }
+        // Glob by dynamic programming: matched[i][j] — pattern[..<i] matches name[..<j].
+        var matched = Array(repeating: Array(repeating: false, count: name.count + 1), count: pattern.count + 1)
+        matched[0][0] = true
+        for i in 1...pattern.count {
+            if pattern[i - 1] == "*" { matched[i][0] = matched[i - 1][0] }
+            for j in Swift.stride(from: 1, through: name.count, by: 1) {
+                switch pattern[i - 1] {
+                case "*": matched[i][j] = matched[i - 1][j] || matched[i][j - 1]
+                case "?": matched[i][j] = matched[i - 1][j - 1]
+                default: matched[i][j] = matched[i - 1][j - 1] && pattern[i - 1] == name[j - 1]
+                }
+            }
+        }
+        return matched[pattern.count][name.count]
+    }
+
+    /// The snapshot with only the models of the run filter (watch) and the name filter (`/`).
     private func filtered(_ full: EngineSnapshot) -> EngineSnapshot {
+        var full = full
+        if let filter = state.modelFilter { full.models = full.models.filter { MonitorController.matches($0.id, filter: filter) } }
         guard let run = state.runFilter else { return full }
         guard full.runs.contains(where: { $0.name == run }) else {
             state.runFilter = nil
@@ -127,6 +168,10 @@ public final class MonitorController {
     /// is not bound there but gets a message saying so.
     @discardableResult
     public func handle(_ key: Key) -> Bool {
+        if let typed = state.editingFilter {
+            editFilter(typed, key)
+            return true
+        }
         guard let action = keyTable.action(for: key) else {
             // A key of the live monitor pressed in replay or watch: say why nothing happens.
             if keyTable.mode != .live, let binding = KeyTable.live.bindings.first(where: { $0.keys.contains(key) }) {
@@ -237,6 +282,8 @@ public final class MonitorController {
             } else {
                 state.yScales[state.focusedMetric] = state.yScale(state.focusedMetric).toggled
             }
+        case .editModelFilter:
+            state.editingFilter = state.modelFilter ?? ""
         case .cycleUserScalar:
             // Names in order of first appearance over the models, then none.
             var names: [String] = []

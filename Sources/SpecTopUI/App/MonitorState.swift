@@ -20,6 +20,11 @@ public struct MonitorState: Sendable, Equatable {
     public var mode: MonitorMode = .live
     /// Show the normalised factors χ_net/n and n·χ_loss instead of the raw ones (`n`).
     public var normalised = false
+    /// Show only the models whose name matches (`/`): a glob with `*` and `?`,
+    /// or text a name contains; case-insensitive. Nil: every model.
+    public var modelFilter: String?
+    /// The filter being typed after `/` (nil when not typing).
+    public var editingFilter: String?
     /// Compare view: the user scalar charted under the metrics (`u`), nil: none.
     public var userScalar: String?
     /// Compare view: a log x axis (`X`).

@@ -138,6 +138,7 @@ final class TerminalScreen {
         case 9: return .key(.tab)
         case 27: return .key(.escape)
         case 3: return .key(.controlC)
+        case 8, 127: return .key(.backspace)
         default:
             guard let scalar = Unicode.Scalar(UInt32(character)), character >= 32 else { return nil }
             return .key(.character(Character(scalar)))
@@ -157,6 +158,7 @@ final class TerminalScreen {
         case spectop_key_npage(): return .key(.pageDown)
         case spectop_key_enter(): return .key(.enter)
         case spectop_key_btab(): return .key(.backTab)
+        case spectop_key_backspace(): return .key(.backspace)
         case spectop_key_mouse():
             var x: Int32 = 0, y: Int32 = 0
             switch spectop_read_mouse(&x, &y) {

@@ -31,6 +31,22 @@ def setup_paths():
     torch.set_num_threads(1)
 
 
+
+def count_allreduces(ddp):
+    """Counts DDP's gradient all-reduces (a comm hook doing what the default
+    does): the probe must trigger none. Returns the counter, {"n": count}."""
+    calls = {"n": 0}
+
+    def counting_hook(state, bucket):
+        calls["n"] += 1
+        future = torch.futures.Future()
+        dist.all_reduce(bucket.buffer())
+        future.set_result(bucket.buffer())
+        return future
+
+    ddp.register_comm_hook(None, counting_hook)
+    return calls
+
 def make_model(frozen):
     from test_against_jacobian import tiny_lm
     return tiny_lm(frozen=frozen)
@@ -58,16 +74,7 @@ def ddp_worker(rank, world, init_file, folder, frozen):
     try:
         model = make_model(frozen)
         ddp = torch.nn.parallel.DistributedDataParallel(model)
-        calls = {"n": 0}
-
-        def counting_hook(state, bucket):
-            calls["n"] += 1
-            future = torch.futures.Future()
-            dist.all_reduce(bucket.buffer())
-            future.set_result(bucket.buffer())
-            return future
-
-        ddp.register_comm_hook(None, counting_hook)
+        calls = count_allreduces(ddp)
         x, y = make_batch()
         half = x.shape[0] // world
         shard = slice(rank * half, (rank + 1) * half)
@@ -185,16 +192,7 @@ def lanczos_worker(rank, world, init_file, folder):
     dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
     try:
         ddp = torch.nn.parallel.DistributedDataParallel(make_model(False))
-        calls = {"n": 0}
-
-        def counting_hook(state, bucket):
-            calls["n"] += 1
-            future = torch.futures.Future()
-            dist.all_reduce(bucket.buffer())
-            future.set_result(bucket.buffer())
-            return future
-
-        ddp.register_comm_hook(None, counting_hook)
+        calls = count_allreduces(ddp)
         x, y = lanczos_batch()
         half = x.shape[0] // world
         shard = slice(rank * half, (rank + 1) * half)

@@ -86,7 +86,12 @@ package enum ClaimsEvaluator {
     /// last 5 % of the metric samples (at least 3), so one noisy step does not
     /// decide the verdict.
     package static func windows(_ samples: [MetricSample]) -> (early: Double, late: Double)? {
-        let values = samples.compactMap(\.chiPos).filter { $0.isFinite }
+        windows(of: samples.compactMap(\.chiPos))
+    }
+
+    /// The early and late medians of `values` (finite ones, at least `minimumChiPosSamples`).
+    static func windows(of values: [Double]) -> (early: Double, late: Double)? {
+        let values = values.filter { $0.isFinite }
         guard values.count >= minimumChiPosSamples else { return nil }
         let k = max(3, values.count / 20)
         return (median(Array(values.prefix(k))), median(Array(values.suffix(k))))
@@ -96,10 +101,7 @@ package enum ClaimsEvaluator {
 
     /// `windows` on the cross-batch χ_pos^{AB}, where recorded.
     package static func crossWindows(_ samples: [MetricSample]) -> (early: Double, late: Double)? {
-        let values = samples.compactMap { $0.cross?.chiPos }.filter { $0.isFinite }
-        guard values.count >= minimumChiPosSamples else { return nil }
-        let k = max(3, values.count / 20)
-        return (median(Array(values.prefix(k))), median(Array(values.suffix(k))))
+        windows(of: samples.compactMap { $0.cross?.chiPos ?? nil })
     }
 
     package static func median(_ values: [Double]) -> Double {

@@ -25,26 +25,26 @@ public struct CompareView: Sendable {
     /// A model's x coordinates on the chosen axis; nil when the axis needs
     /// what the model does not say (compute without a batch size).
     func xs(_ model: ModelSnapshot) -> [Double]? {
-        switch state.xAxis {
-        case .step: return model.history.steps.map(Double.init)
-        case .wall: return model.history.wall.count == model.history.count ? model.history.wall : nil
-        case .compute:
-            guard model.batchSize > 0 else { return nil }
-            let perStep = 6 * Double(model.trainableParameterCount) * Double(model.batchSize)
-            return model.history.steps.map { Double($0) * perStep }
-        }
+        xs(steps: model.history.steps, wall: model.history.wall.count == model.history.count ? model.history.wall : nil, of: model)
     }
 
     /// A user scalar's x coordinates on the chosen axis (its own steps).
     func userXs(_ model: ModelSnapshot, _ series: UserScalarSeries) -> [Double]? {
+        xs(steps: series.steps, wall: series.wall, of: model)
+    }
+
+    private func xs(steps: [Int], wall: [Double]?, of model: ModelSnapshot) -> [Double]? {
         switch state.xAxis {
-        case .step: return series.steps.map(Double.init)
-        case .wall: return series.wall
-        case .compute:
-            guard model.batchSize > 0 else { return nil }
-            let perStep = 6 * Double(model.trainableParameterCount) * Double(model.batchSize)
-            return series.steps.map { Double($0) * perStep }
+        case .step: return steps.map(Double.init)
+        case .wall: return wall
+        case .compute: return CompareView.flopsPerStep(model).map { perStep in steps.map { Double($0) * perStep } }
         }
+    }
+
+    /// Training compute per step, 6·N·B (N trainable parameters, B samples a
+    /// step); nil when the record does not give the batch size.
+    static func flopsPerStep(_ model: ModelSnapshot) -> Double? {
+        model.batchSize > 0 ? 6 * Double(model.trainableParameterCount) * Double(model.batchSize) : nil
     }
 
     func ys(_ model: ModelSnapshot, _ metric: ChartMetric) -> [Double] {
@@ -211,8 +211,8 @@ public struct CompareView: Sendable {
         case .step: return Double(mark.step)
         case .wall: return mark.wall
         case .compute:
-            guard let model = snapshot.models.first(where: { $0.id == mark.model }), model.batchSize > 0 else { return nil }
-            return Double(mark.step) * 6 * Double(model.trainableParameterCount) * Double(model.batchSize)
+            guard let model = snapshot.models.first(where: { $0.id == mark.model }), let perStep = CompareView.flopsPerStep(model) else { return nil }
+            return Double(mark.step) * perStep
         }
     }
 

@@ -544,7 +544,8 @@ final class EndToEndTests: XCTestCase {
             try FileManager.default.copyItem(atPath: source, toPath: sweep.appendingPathComponent(String(format: "run%02d.jsonl", index)).path)
         }
         try start("watch \(sweep.path)", environment: "ulimit -n 12; TERM=xterm-256color LANG=C.UTF-8", width: 160, height: 48)
-        let shown = try waitFor { $0.contains("20 runs") }
+        // The header counts the runs before every model is back-filled: wait for the paged grid too.
+        let shown = try waitFor { $0.contains("20 runs") && $0.contains("page 1/") }
         XCTAssertTrue(shown.contains("20 runs"), shown)
         XCTAssertFalse(shown.contains("cannot start the terminal"), shown)
         XCTAssertTrue(shown.contains("page 1/"), "80 models page in 160x48:\n\(shown)")

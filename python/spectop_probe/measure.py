@@ -123,6 +123,7 @@ class RawMeasurement:
     rows: int = 0                     # n, the rows the loss averages over (all ranks)
     cross: Optional[Cross] = None     # the cross-batch quantities, when a batch B was given
     cross_error: Optional[str] = None  # why they are missing although B was given
+    stage_seconds: Dict[str, float] = field(default_factory=dict)  # "fixed", "trace", "cross": for budget.py
 
     @property
     def chi_pos(self) -> Optional[float]:
@@ -530,7 +531,8 @@ class _Batch:
 def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Tensor, settings: Settings,
             vectors: int, generator: Optional[torch.Generator], reducer: Reducer,
             want_spectrum: bool, cross: Optional[Tuple[Any, torch.Tensor, str]] = None,
-            lanczos_allowed: bool = True) -> Tuple[RawMeasurement, torch.Tensor]:
+            lanczos_allowed: bool = True, clock: Callable[[], float] = time.perf_counter
+            ) -> Tuple[RawMeasurement, torch.Tensor]:
     """One LNP measurement. Returns it and the local residual gradient g [n, C].
 
     ``cross``: ((args, kwargs), targets, source) of a batch B: the
@@ -541,7 +543,9 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
 
     ``lanczos_allowed`` False: a spectrum that would be matrix-free is left
     for a later measurement (the probe spaces them by their cost). The
-    spectrum is always A's: batch B never enters it."""
+    spectrum is always A's: batch B never enters it. ``clock`` times the
+    stages (``stage_seconds``, for the probe's budget)."""
+    started = clock()
     batch, n_local, C = _probe_batch(function, inputs)
     F, pullback, readout_input = _forward_with_readout_input(function, batch)
 
@@ -560,12 +564,15 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     readout_trace = _readout_trace(function, readout_input, n_local, C, F.device, reducer)
     rows = int(round(float(counts[0])))
     m_total = rows * C
+    fixed_done = clock()
     body_trace, mode, stderr, used = _body_trace(function, batch, F, pullback, m_total, settings, vectors,
                                                  generator, reducer)
+    trace_done = clock()
 
     result = RawMeasurement(loss=loss, chi_loss=chi_loss, chi_net=readout_trace + body_trace, grad_sq=grad_sq,
                             estimate=(mode == "hutchinson"), chi_net_stderr=stderr,
-                            readout_chi_net=readout_trace, vectors=used, outputs=m_total, rows=rows)
+                            readout_chi_net=readout_trace, vectors=used, outputs=m_total, rows=rows,
+                            stage_seconds={"fixed": fixed_done - started, "trace": trace_done - fixed_done})
     if cross is not None:
         a = Side(loss=loss, chi_loss=chi_loss, chi_net=result.chi_net, gradient=gradient, rows=rows,
                  estimate=result.estimate, stderr=stderr, vectors=used)
@@ -578,9 +585,13 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
             text = (str(error).strip().split("\n") or [""])[0]
             result.cross_error = "%s: %s" % (type(error).__name__, text) if not isinstance(error, ProbeError) else text
         del gradient, a
+        result.stage_seconds["cross"] = clock() - trace_done
     if want_spectrum and result.non_finite() is None:
+        spectrum_started = clock()
         _take_spectrum(result, function, batch, g, m_total, settings, reducer, F, pullback, generator,
                        lanczos_allowed)
+        if result.spectrum is not None:
+            result.stage_seconds["spectrum"] = clock() - spectrum_started
     return result, g
 
 

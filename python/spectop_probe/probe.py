@@ -9,7 +9,7 @@ import os
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import torch
@@ -18,9 +18,10 @@ from torch import nn
 from . import __version__
 from .cross import SOURCES, Cross, check_tensors, normalized, split_like, unpack_pair
 from .errors import ProbeError, ProbeWarning
+from .budget import DEFAULT_BUDGET, Budget, Layout, next_gap
 from .loggers import Loggers
-from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, default_output, measure,
-                      resolve_loss)
+from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items, default_output,
+                      measure, resolve_loss)
 from .record import RecordWriter
 from .spectrum import MatrixFreeSettings
 from .schedule import EverySchedule, LogSchedule, resolve_schedule
@@ -222,7 +223,7 @@ class Probe:
                  every: Union[int, str, LogSchedule] = 100, out: Optional[str] = "run.jsonl", name: str = "model",
                  trainable: Optional[Iterable] = None, *, mode: Optional[str] = None,
                  dtype: torch.dtype = torch.float32, trace: str = "auto", hutchinson_vectors: Optional[int] = None,
-                 budget: float = 0.05, min_vectors: int = 4, max_vectors: int = 256, exact_max_outputs: int = 4096,
+                 budget: Optional[float] = DEFAULT_BUDGET, min_vectors: int = 4, max_vectors: int = 256, exact_max_outputs: int = 4096,
                  spectrum: bool = True, spectrum_every: int = 1, spectrum_max_outputs: Optional[int] = None,
                  spectrum_bytes: int = 1 << 30, chunk_bytes: int = 1 << 28,
                  output_fn: Callable = default_output, readout: Optional[str] = "auto",
@@ -267,6 +268,18 @@ class Probe:
                                                and not isinstance(spectrum_share, bool)):
             raise ProbeError("spectrum_share must be a number of 0 or more (a share of the training time) or None, "
                              "not %r" % (spectrum_share,))
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                   or not (0 < budget < math.inf)):
+            raise ProbeError("budget must be a share of the training wall time above 0 (0.05 is 5%%) or None (no "
+                             "budget: every scheduled step measured, whatever it costs), not %r" % (budget,))
+        for what, value in (("min_vectors", min_vectors), ("max_vectors", max_vectors)):
+            if _whole_number(value, what) < 2:
+                raise ProbeError("%s must be at least 2 (a standard error needs two vectors), not %d" % (what, value))
+        if max_vectors < min_vectors:
+            raise ProbeError("max_vectors (%d) must not be below min_vectors (%d)" % (max_vectors, min_vectors))
+        if hutchinson_vectors is not None and _whole_number(hutchinson_vectors, "hutchinson_vectors") < 2:
+            raise ProbeError("hutchinson_vectors must be at least 2 (a standard error needs two vectors), not %d"
+                             % hutchinson_vectors)
         self.loggers = Loggers(log_to, log_names, log_prefix)  # checked before any work
         self.model = model
         self.module = _unwrap(model)
@@ -274,7 +287,10 @@ class Probe:
         self.every = every   # an int, or the LogSchedule
         self.cross_source: Optional[str] = cross
         self.name = str(name)
-        self.budget, self.min_vectors, self.max_vectors = float(budget), int(min_vectors), int(max_vectors)
+        self.budget = None if budget is None else float(budget)
+        self.min_vectors, self.max_vectors = int(min_vectors), int(max_vectors)
+        # The probe's clock: the budget's training and probe times (tests put a fake clock here).
+        self._clock: Callable[[], float] = time.perf_counter
         self.fixed_vectors = hutchinson_vectors
         self.spectrum_every = max(1, int(spectrum_every))
         self.spectrum_share = None if spectrum_share is None else float(spectrum_share)
@@ -322,6 +338,8 @@ class Probe:
         self._step_seconds: List[float] = []   # training wall time per step, between calls
         self._vector_seconds: Optional[float] = None
         self._closed = False
+        self._budget_skips = 0   # scheduled measurements the budget left out
+        self._spectrum_possible = True   # until a measurement says no spectrum can be taken at all
         self._last_step: Optional[int] = None
         self._backwards_said = False
         self._last_recorded: Optional[int] = None   # the last step written to the record
@@ -341,6 +359,16 @@ class Probe:
         C, n = self._output_shape(dtype)
         self.rows = n  # the probe's rows over all ranks (data.probe)
         self.outputs = C
+        self._budget: Optional[Budget] = None
+        if self.budget is not None:
+            items = max(1, batch_items(*self.inputs))
+            per_item = max(1, int(math.ceil(n / max(1, self.reducer.world) / items)) * C)
+            self._layout = Layout(m=n * C, per_item=per_item, parameters=self.trainable_count,
+                                  sides=2 if cross is not None else 1)
+            self._budget = Budget(self.budget, self.min_vectors, self.max_vectors, hutchinson_vectors, trace,
+                                  exact_max_outputs, self._reduce_max)
+            self._calibration_pass()  # untimed: torch.func's one-off set-up (see _calibrate)
+            self._calibrate()
         # The held-out batch B: the probe's own copy, checked now with one forward and the loss.
         self.cross_inputs = None
         self.cross_targets: Optional[torch.Tensor] = None
@@ -520,18 +548,94 @@ class Probe:
                                   stacklevel=2)
                 return None
             self._last_step = step
-            now = time.perf_counter()
+            now = self._clock()
             if self._last_step_time is not None:
                 self._step_seconds.append(now - self._last_step_time)
                 self._training_seconds += now - self._last_step_time
                 # The latest intervals are what the budget is for.
                 del self._step_seconds[:-(self.every if isinstance(self.every, int) else 64)]
+                if self._budget is not None:
+                    self._budget.costs.training_step(now - self._last_step_time)
             self._last_step_time = now
             if not self.schedule.due(step):
                 return None
-            result = self._measure(step, cross)
-            self._last_step_time = time.perf_counter()  # the probe's own time is not training time
+            plan = self._plan(step)
+            if plan is not None and not plan.measure:
+                self._skipped(step, plan.reason)
+                result = None
+            else:
+                result = self._measure(step, cross, plan)
+            self._last_step_time = self._clock()  # the probe's own time is not training time
             return result
+
+    # ------------------------------------------------------------ the budget
+
+    def _reduce_max(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Elementwise maximum over the ranks (budget.py plans from it, so
+        that every rank takes the same route and vector count)."""
+        if self.reducer.world == 1:
+            return tensor
+        tensor = tensor.to(self.device).clone()
+        self.reducer.dist.all_reduce(tensor, op=self.reducer.dist.ReduceOp.MAX, group=self.reducer.group)
+        return tensor.cpu()
+
+    def _calibration_pass(self):
+        """(forward seconds, VJP seconds) of one forward and one
+        vector-Jacobian product of the probe batch (vmapped over one vector,
+        as the Hutchinson route runs them); zeros if it failed (the
+        measurement will say why)."""
+        try:
+            with _Quiet(self.module):
+                theta, constants = self.function.parameters()
+                args, kwargs = self.function.cast_inputs(self.inputs)
+                with torch.enable_grad():
+                    started = self._clock()
+                    F, pullback = torch.func.vjp(lambda p: self.function(p, constants, args, kwargs), theta)
+                    forward_done = self._clock()
+                    torch.func.vmap(pullback)(torch.ones((1,) + tuple(F.shape), dtype=F.dtype, device=F.device))
+                    return forward_done - started, self._clock() - forward_done
+        except Exception:
+            return 0.0, 0.0
+
+    def _calibrate(self) -> None:
+        """At construction no cost is known yet: time one calibration pass
+        (what a training step on the probe batch costs, and a Hutchinson
+        vector at most), from which the first measurement is planned. It is
+        set-up, like the header's forward, before the training the budget is
+        a share of. The same pass runs once untimed before it: the first use
+        of torch.func's transforms in a process costs a second or two of
+        one-off set-up, which would make every estimate far too large."""
+        forward, backward = self._calibration_pass()
+        costs = self._budget.costs
+        costs.calibration_forward, costs.calibration_backward = max(forward, 0.0), max(backward, 0.0)
+        costs.calibration = costs.calibration_forward + costs.calibration_backward
+
+    def _plan(self, step: int):
+        """The budget's plan for a scheduled measurement at ``step`` (None
+        without a budget)."""
+        if self._budget is None:
+            return None
+        from .matrix_free import choose_method
+        settings = self.settings
+        wants = settings.spectrum and self._measurements % self.spectrum_every == 0 and self.diverged is None
+        itemsize = torch.finfo(self.function.dtype).bits // 8
+        m = self._layout.m
+
+        def route(estimate: bool) -> Optional[str]:
+            return choose_method(m, self._layout.parameters, itemsize, estimate, settings.spectrum_method,
+                                 settings.exact_limit, settings.spectrum_bytes, settings.spectrum_max_outputs,
+                                 settings.matrix_free).method
+
+        products = settings.matrix_free.quadrature_products(m) + 6 * settings.matrix_free.top_k
+        return self._budget.plan(next_gap(self.schedule, step), self._layout, wants, route, products,
+                                 spectra_on=settings.spectrum and self._spectrum_possible)
+
+    def _skipped(self, step: int, why: str) -> None:
+        """A scheduled measurement the budget leaves out: a ``budget`` event
+        says why (docs/RECORD.md), the step gets no line."""
+        self._budget_skips += 1
+        if self.writer is not None:
+            self.writer.event("budget", model=self.name, step=step, detail=why)
 
     def _check_ranks_agree(self, step: int, has_cross: bool = False) -> None:
         """Ranks that disagree on the step would disagree on whether to
@@ -593,13 +697,24 @@ class Probe:
         with self._lock:
             return self._measure(step, cross)
 
-    def _measure(self, step: int, cross=None) -> Measurement:
+    def _measure(self, step: int, cross=None, plan=None) -> Measurement:
+        """One measurement; ``plan`` (budget.Plan) sets its trace route,
+        vector count and whether the spectrum is taken now; None: the
+        settings alone (no budget, or an explicit ``measure``)."""
         if self._closed:
             raise ProbeError("the probe is closed")
         self._last_step = step if self._last_step is None else max(self._last_step, step)
-        started = time.perf_counter()
-        vectors = self._vectors(step)
+        started = self._clock()
+        settings = self.settings
         want_spectrum = self.settings.spectrum and self._measurements % self.spectrum_every == 0
+        if plan is not None:
+            vectors = plan.vectors
+            settings = replace(settings, trace=plan.trace)
+            want_spectrum = want_spectrum and plan.spectrum
+            lanczos_allowed = True    # the budget spaced it
+        else:
+            vectors = self._vectors(step)
+            lanczos_allowed = self._lanczos_allowed() if want_spectrum and self._budget is None else True
         batch_b = None
         if self.cross_source == "heldout":
             batch_b = (self.cross_inputs, self.cross_targets, "heldout")
@@ -609,10 +724,10 @@ class Probe:
             self._warn_cross_once("missing", "Probe(cross=\"train\") but probe.step(%d) got no cross_batch: the "
                                   "cross-batch quantities are left out of the steps measured without one" % step)
         with _Quiet(self.module):
-            raw, _ = measure(self.function, self.loss_fn, self.inputs, self.targets, self.settings, vectors,
+            raw, _ = measure(self.function, self.loss_fn, self.inputs, self.targets, settings, vectors,
                              self.generator, self.reducer, want_spectrum, cross=batch_b,
-                             lanczos_allowed=self._lanczos_allowed() if want_spectrum else False)
-        seconds = time.perf_counter() - started
+                             lanczos_allowed=lanczos_allowed, clock=self._clock)
+        seconds = self._clock() - started
         if raw.spectrum is not None and raw.spectrum.method == "lanczos":
             self._lanczos_taken += 1
             self._lanczos_seconds += raw.spectrum.seconds or 0.0
@@ -628,9 +743,25 @@ class Probe:
             spectrum_seconds = (raw.spectrum.seconds or 0.0) if raw.spectrum is not None else 0.0
             self._vector_seconds = max(seconds - spectrum_seconds, 0.0) / used
         self._measurements += 1
-        return self._record(step, raw, seconds)
+        if self._budget is not None:
+            self._budget.measured += 1
+        result = self._record(step, raw, seconds, plan.reason if plan is not None else None)
+        if self._budget is not None:
+            costs = self._budget.costs
+            s = raw.spectrum
+            costs.observe(raw.stage_seconds, raw.vectors, exact=not raw.estimate and raw.vectors == 0,
+                          sides=self._layout.sides, spectrum_method=s.method if s is not None else None,
+                          spectrum_seconds=raw.stage_seconds.get("spectrum"),
+                          products=s.products if s is not None else None)
+            costs.probe_seconds += self._clock() - started   # the recording and the loggers too
+            costs.spectrum_seconds += raw.stage_seconds.get("spectrum", 0.0)
+            if raw.no_spectrum is not None and not raw.estimate:
+                # No route at all, even with an exact χ_net (the sizes): no saving for spectra.
+                self._spectrum_possible = False
+        return result
 
-    def _record(self, step: int, raw: RawMeasurement, seconds: float) -> Measurement:
+    def _record(self, step: int, raw: RawMeasurement, seconds: float,
+                budget_reason: Optional[str] = None) -> Measurement:
         chi_pos = raw.chi_pos
         bad = raw.non_finite()
         if bad is None:
@@ -664,6 +795,8 @@ class Probe:
                      "chi_net_normalized": result.chi_net_normalized}
             if result.window is not None:
                 extra["window"] = result.window
+            if budget_reason is not None:
+                extra["budget_reason"] = budget_reason
             if raw.cross is not None:
                 extra.update(raw.cross.fields())
             self.writer.step(self.name, step, raw.loss, raw.chi_loss, raw.chi_net, chi_pos, raw.grad_sq,

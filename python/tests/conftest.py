@@ -49,3 +49,27 @@ def spectop_bin():
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "budgeted: the test runs with Probe's default budget (5%) in force")
+
+
+@pytest.fixture(autouse=True)
+def _no_budget_by_default(request):
+    """Most tests call ``probe.step`` back to back, with no training between:
+    the default 5% budget would rightly leave nearly every such measurement
+    out (a ``budget`` event each). Tests of what a measurement holds run
+    without a budget (``Probe``'s default becomes ``budget=None`` for them);
+    test_budget.py and tests marked ``budgeted`` test the default itself."""
+    if request.node.get_closest_marker("budgeted") or request.node.fspath.basename == "test_budget.py":
+        yield
+        return
+    from spectop_probe.probe import Probe
+    defaults = Probe.__init__.__kwdefaults__
+    saved = defaults["budget"]
+    defaults["budget"] = None
+    try:
+        yield
+    finally:
+        defaults["budget"] = saved

@@ -24,11 +24,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS = ("loss", "chi_loss", "chi_net", "grad_sq", "chi_pos")
 
 
-def setup_paths():
+def setup_paths(budget=None):
+    """A spawned rank's set-up. ``budget``: Probe's default budget there (the
+    conftest fixture that makes it None does not reach spawned processes)."""
     for path in (os.path.join(REPO, "python"), os.path.join(REPO, "examples", "pytorch"), HERE):
         if path not in sys.path:
             sys.path.insert(0, path)
     torch.set_num_threads(1)
+    from spectop_probe.probe import Probe
+    Probe.__init__.__kwdefaults__["budget"] = budget
 
 
 

@@ -1,0 +1,280 @@
+"""The probe's cost model and budget: what each measurement may do.
+
+One cost model, measured on the job itself, decides at every scheduled
+measurement (docs/METHOD.md, "The probe's budget"):
+
+- whether to measure at all (fallback: none, a ``budget`` event says why);
+- the trace route: exact (per-sample gradients) or Hutchinson with K vectors;
+- whether a spectrum fits now (fallback: a later one).
+
+The rule is one inequality on the run's wall clock. With ``T`` the training
+wall time the probe has seen (the intervals between ``Probe.step`` calls,
+less the probe's own time), ``S`` the probe's time so far (every calibration
+and measurement), ``b`` the budget (0.05) and ``T_next`` the training
+predicted until the next scheduled measurement (its gap times the median
+training step), a measurement of predicted cost ``c`` is taken only if
+
+    S + c <= b · (T + T_next).
+
+So after every measurement the probe's share of the training wall time since
+the first one (the first included: its interval is the one after it) is at
+most ``b``, as long as the predictions hold; every prediction is an upper
+estimate (the costs are the latest measured ones, and the first measurement,
+which has none, is planned from one timed forward and backward pass of the
+probe batch, taken as the price of a training step and of a Hutchinson
+vector, and ``q`` of them for the exact trace — ``q`` outputs per input item).
+
+The trace takes at most ``1 − spectrum_reserve`` of this interval's share
+while spectra are wanted, so that the unspent part accumulates for them: a
+spectrum is taken when the time saved covers it, later otherwise.
+
+Under DDP the ranks plan from the same numbers: each rank's timings are
+reduced to their maximum (the training time to its minimum) before the
+plan, so every rank takes the same route with the same vector count and the
+collectives of the measurement match (a rank that timed itself faster would
+otherwise run fewer vectors and wait forever for the others' all-reduce).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Deque, Dict, Optional
+
+import torch
+
+DEFAULT_BUDGET = 0.05
+# The share of an interval's budget kept back for spectra while they are
+# wanted: the trace takes the rest, and a spectrum is taken when the savings
+# cover it (a matrix-free spectrum costs hundreds of products, many
+# intervals' worth at a 5% budget).
+SPECTRUM_RESERVE = 0.5
+# A product Θv is one JVP and one VJP of the batch, and the matrix-free
+# spectrum's bookkeeping around it: three VJPs' worth until one is measured.
+PRODUCT_PER_VECTOR = 3.0
+# Flop rate assumed for forming JJᵀ and eigh before an exact spectrum was
+# timed: low, so that the first estimate errs on the costly side.
+ASSUMED_FLOPS = 2e9
+# Training-step intervals kept for the median.
+RECENT_STEPS = 64
+
+
+@dataclass
+class Plan:
+    """What one measurement does. ``reason`` is the record's ``budget_reason``
+    (the step line; the ``budget`` event's detail when ``measure`` is False):
+    None when the budget changed nothing the settings would have done."""
+    measure: bool
+    trace: str                 # "exact" | "hutchinson"
+    vectors: int               # Hutchinson vectors (0 with the exact trace)
+    spectrum: bool             # take the spectrum now (when one is wanted at this measurement)
+    predicted_seconds: float
+    reason: Optional[str] = None
+
+
+@dataclass
+class Layout:
+    """The sizes the costs scale with (fixed for a probe)."""
+    m: int                     # n·C over every rank
+    per_item: int              # q: output entries per input item (the exact trace's VJPs per chunk, at most)
+    parameters: int            # P, trainable
+    sides: int = 1             # 2 with a cross batch B (its own forward, loss, trace)
+
+
+class CostModel:
+    """The latest measured cost of each part of a measurement, and the
+    training step's median. Seconds are wall time on the probe's clock."""
+
+    def __init__(self):
+        self.steps: Deque[float] = deque(maxlen=RECENT_STEPS)
+        self.training_seconds = 0.0        # T
+        self.probe_seconds = 0.0           # S
+        self.spectrum_seconds = 0.0        # the part of S the spectra took
+        self.calibration: Optional[float] = None   # one forward + VJP of the probe batch
+        self.calibration_forward = 0.0             # its forward
+        self.calibration_backward = 0.0            # its VJP of one vector
+        self.fixed: Optional[float] = None          # forward, loss, ∇L, readout share (per side)
+        self.vector: Optional[float] = None         # one Hutchinson vector (per side)
+        self.exact_trace: Optional[float] = None    # the exact trace (per side)
+        self.exact_spectrum: Optional[float] = None
+        self.product: Optional[float] = None        # one Θv of the matrix-free spectrum
+
+    def training_step(self, seconds: float) -> None:
+        self.steps.append(max(0.0, seconds))
+        self.training_seconds += max(0.0, seconds)
+
+    def step_median(self) -> Optional[float]:
+        if not self.steps:
+            return None
+        ordered = sorted(self.steps)
+        return ordered[len(ordered) // 2]
+
+    def observe(self, stages: Dict[str, float], vectors: int, exact: bool, sides: int,
+                spectrum_method: Optional[str], spectrum_seconds: Optional[float],
+                products: Optional[int]) -> None:
+        """Updates the costs from one measurement's stage times
+        (``measure.RawMeasurement.stage_seconds``)."""
+        if "fixed" in stages:
+            self.fixed = stages["fixed"]
+        trace = stages.get("trace")
+        if trace is not None:
+            if exact:
+                self.exact_trace = trace
+            elif vectors:
+                self.vector = trace / vectors
+        if "cross" in stages and sides > 1 and self.fixed is not None:
+            # B's forward and trace by the same route: its cost per side is
+            # already in fixed and trace; nothing more to learn from it.
+            pass
+        if spectrum_seconds is not None and spectrum_method == "exact":
+            self.exact_spectrum = spectrum_seconds
+        elif spectrum_seconds is not None and spectrum_method == "lanczos" and products:
+            self.product = spectrum_seconds / products
+
+
+class Budget:
+    """Plans each measurement within ``budget`` of the training wall time.
+
+    ``reduce_max``: a callable taking a float64 tensor and returning its
+    elementwise maximum over the ranks (the identity with one process)."""
+
+    def __init__(self, budget: float, min_vectors: int, max_vectors: int, fixed_vectors: Optional[int],
+                 trace: str, exact_max_outputs: int, reduce_max: Callable[[torch.Tensor], torch.Tensor]):
+        self.budget = float(budget)
+        self.min_vectors = max(2, int(min_vectors))
+        self.max_vectors = max(self.min_vectors, int(max_vectors))
+        self.fixed_vectors = None if fixed_vectors is None else max(2, int(fixed_vectors))
+        self.trace = trace
+        self.exact_max_outputs = exact_max_outputs
+        self.reduce_max = reduce_max
+        self.costs = CostModel()
+        self.measured = 0   # measurements taken (Probe counts them in)
+
+    # -- the numbers every rank plans from
+
+    def _agreed(self) -> Dict[str, Optional[float]]:
+        """The costs as every rank sees them: the largest over the ranks
+        (the smallest training time), None where no rank measured it."""
+        c = self.costs
+        names = ("step", "calibration", "calibration_forward", "calibration_backward", "fixed", "vector", "exact_trace", "exact_spectrum", "product", "probe",
+                 "measuring", "minus_training")
+        values = [c.step_median(), c.calibration, c.calibration_forward, c.calibration_backward, c.fixed, c.vector, c.exact_trace, c.exact_spectrum, c.product,
+                  c.probe_seconds, c.probe_seconds - c.spectrum_seconds, -c.training_seconds]
+        known = len(names) - 3
+        tensor = torch.tensor([-1.0 if v is None else float(v) for v in values[:known]] + values[known:],
+                              dtype=torch.float64)
+        tensor = self.reduce_max(tensor)
+        agreed = {}
+        for k, name in enumerate(names):
+            value = float(tensor[k])
+            agreed[name] = None if (k < known and value < 0) else value
+        agreed["training"] = -agreed.pop("minus_training")
+        return agreed
+
+    # -- the plan
+
+    def plan(self, gap_after: int, layout: Layout, wants_spectrum: bool,
+             spectrum_route: Callable[[bool], Optional[str]], lanczos_products: int, spectra_on: bool = True) -> Plan:
+        """The plan for a measurement followed by ``gap_after`` training
+        steps before the next scheduled one. ``spectra_on``: the probe takes
+        spectra at all (some measurements save for them); ``wants_spectrum``:
+        this one would take one. ``spectrum_route(estimate)``:
+        the spectrum method the sizes choose ("exact", "lanczos", None) for
+        an exact (False) or estimated (True) χ_net."""
+        a = self._agreed()
+        unit = a["calibration"] if a["calibration"] is not None else 0.0
+        step = a["step"] if a["step"] is not None else unit  # no training seen yet: one fwd+bwd of the probe batch
+        interval = gap_after * step
+        credit = self.budget * (a["training"] + interval)
+        available = credit - a["probe"]
+        share = self.budget * interval
+        sides = layout.sides
+        forward, backward = a["calibration_forward"] or 0.0, a["calibration_backward"] or 0.0
+        fixed = sides * (a["fixed"] if a["fixed"] is not None else 3 * forward + backward)
+        vector = sides * (a["vector"] if a["vector"] is not None else max(backward, 1e-3 * unit))
+        exact = sides * (a["exact_trace"] if a["exact_trace"] is not None else layout.per_item * unit)
+
+        exact_allowed = self.trace == "exact" or (self.trace == "auto" and layout.m <= self.exact_max_outputs)
+        # Not before the first measurement: the scalars come first.
+        reserve = SPECTRUM_RESERVE if spectra_on and self.measured else 0.0
+        # While spectra are on, the trace's vectors take at most 1 − reserve
+        # of this interval's share, so that the rest accumulates for spectra;
+        # the scalars come first: a measurement is left out only when even
+        # its cheapest route does not fit everything left.
+        available_now = available
+        trace_cap = min(available_now, (1.0 - reserve) * share) - fixed
+
+        reasons = []
+        if self.trace == "exact" or (exact_allowed and exact <= trace_cap):
+            route, vectors = "exact", 0
+            cost = fixed + exact
+        else:
+            route = "hutchinson"
+            if self.fixed_vectors is not None:
+                vectors = self.fixed_vectors
+            else:
+                fit = int(math.floor(trace_cap / vector)) if vector > 0 else self.max_vectors
+                vectors = min(self.max_vectors, max(self.min_vectors, fit))
+                if fixed + vectors * vector > available_now and vector > 0:
+                    # Fewer than min_vectors, down to the 2 a standard error needs, rather than none.
+                    fewer = int(math.floor((available_now - fixed) / vector))
+                    fewer = max(2, fewer)
+                    if fewer < vectors:
+                        vectors = fewer
+                        reasons.append("only %d Hutchinson vectors (min_vectors = %d) fit the budget now"
+                                       % (vectors, self.min_vectors))
+            cost = fixed + vectors * vector
+            if exact_allowed:
+                reasons.insert(0, "Hutchinson with %d vectors in place of the exact trace: it would take ~%s, the "
+                                  "budget allows ~%s now" % (vectors, _seconds(exact), _seconds(max(trace_cap, 0.0))))
+        if cost > available_now:
+            why = ("no measurement: its cheapest route (%s) would take ~%s, and the budget (%g of the training "
+                   "time%s) has ~%s left until the next scheduled step"
+                   % ("the exact trace" if route == "exact" else "Hutchinson with %d vectors" % vectors,
+                      _seconds(cost), self.budget, ", less the share saved for spectra" if reserve else "",
+                      _seconds(max(available_now, 0.0))))
+            return Plan(False, route, vectors, False, cost, why)
+
+        take_spectrum = False
+        if wants_spectrum:
+            method = spectrum_route(route == "hutchinson")
+            if method is not None:
+                if method == "exact":
+                    spectrum_cost = (a["exact_spectrum"] if a["exact_spectrum"] is not None
+                                     else exact / sides + (2.0 * layout.m ** 2 * layout.parameters
+                                                           + 10.0 * layout.m ** 3) / ASSUMED_FLOPS)
+                else:
+                    per_product = (a["product"] if a["product"] is not None
+                                   else PRODUCT_PER_VECTOR * vector / sides)
+                    spectrum_cost = lanczos_products * per_product
+                if cost + spectrum_cost <= available:
+                    take_spectrum = True
+                    cost += spectrum_cost
+                else:
+                    reasons.append("spectrum (%s) left for a later measurement: it would take ~%s, the budget has "
+                                   "~%s left" % (method, _seconds(spectrum_cost), _seconds(max(available - cost, 0.0))))
+            else:
+                take_spectrum = True  # no route at all: the measurement says why (its "spectrum" event)
+        return Plan(True, route, vectors, take_spectrum, cost, "; ".join(reasons) or None)
+
+
+def _seconds(value: float) -> str:
+    if value >= 1:
+        return "%.1f s" % value
+    return "%.0f ms" % (value * 1e3) if value >= 1e-3 else "%.2f ms" % (value * 1e3)
+
+
+def next_gap(schedule, step: int) -> int:
+    """Training steps from ``step`` to the next step the schedule measures
+    (the interval the measurement at ``step`` is a share of)."""
+    every = getattr(schedule, "every", None)
+    if isinstance(every, int):
+        return every
+    window = schedule.window
+    for c in schedule.centres():
+        if c > step:
+            return c - step
+        if step + 1 < c + window:
+            return 1
+    raise AssertionError("unreachable: the centres never end")

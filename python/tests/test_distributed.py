@@ -165,6 +165,57 @@ def step_mismatch_worker(rank, world, init_file, folder):
         dist.destroy_process_group()
 
 
+def budget_worker(rank, world, init_file, folder):
+    """Each rank on its own fake clock (test_budget's deterministic-cost
+    model): rank 1's training steps and compute cost three times rank 0's,
+    so each rank alone would choose its own Hutchinson vector count and
+    its own measurements to leave out."""
+    setup_paths(budget=0.05)
+    from spectop_probe import Probe
+    from test_budget import Costed, FakeClock, batch
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=60))
+    try:
+        clock = FakeClock()
+        scale = 1.0 + 2.0 * rank
+        model = Costed(clock, forward=scale, backward=scale).double()
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        x, y = batch()
+        half = x.shape[0] // world
+        shard = slice(rank * half, (rank + 1) * half)
+        probe = Probe(ddp, x[shard], y[shard], loss="cross_entropy", every=10, out=None, dtype=torch.float64,
+                      trace="hutchinson", spectrum=False, chunk_bytes=1, max_vectors=32)
+        probe._clock = clock
+        probe._calibrate()
+        taken = []
+        for step in range(600):
+            if step:
+                clock.now += 10.0 * scale + 7.0 * (step % 3)   # uneven steps, unlike the other rank's
+            result = probe.step(step)
+            if result is not None:
+                taken.append([step, result.hutchinson_vectors, result.chi_net])
+        with open(os.path.join(folder, "budget%d.json" % rank), "w") as f:
+            json.dump(taken, f)
+        quiesce()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_ranks_agree_on_the_budgets_choices(tmp_path):
+    """The budget plans from every rank's timings reduced to their maximum:
+    both ranks measure the same steps with the same vector count (otherwise
+    the Hutchinson all-reduce of different lengths fails or waits forever),
+    and the values agree. The vector counts vary over the run (the budget
+    chose them), and stay at least 2."""
+    mp.spawn(budget_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    ranks = [json.load(open(tmp_path / ("budget%d.json" % rank))) for rank in range(2)]
+    assert ranks[0] and len(ranks[0]) > 5
+    assert [(s, k) for s, k, _ in ranks[0]] == [(s, k) for s, k, _ in ranks[1]]
+    assert all(a[2] == b[2] for a, b in zip(*ranks))
+    assert all(k >= 2 for _, k, _ in ranks[0])
+    assert len(ranks[0]) < 60   # some steps were left out: the budget was binding
+
+
 def test_ranks_passing_different_steps_are_told(tmp_path):
     mp.spawn(step_mismatch_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     for rank in range(2):

@@ -124,6 +124,8 @@ class RawMeasurement:
     cross: Optional[Cross] = None     # the cross-batch quantities, when a batch B was given
     cross_error: Optional[str] = None  # why they are missing although B was given
     stage_seconds: Dict[str, float] = field(default_factory=dict)  # "fixed", "trace", "cross": for budget.py
+    name_chi_net: Dict[str, float] = field(default_factory=dict)   # Tr Θ per trainable parameter (sums to chi_net)
+    name_grad_sq: Dict[str, float] = field(default_factory=dict)   # |∇_p L|² per trainable parameter (sums to grad_sq)
 
     @property
     def chi_pos(self) -> Optional[float]:
@@ -352,10 +354,6 @@ def batch_items(args, kwargs) -> int:
     return sizes.pop()
 
 
-def _squared_norm(tensors) -> torch.Tensor:
-    return sum(t.pow(2).sum() for t in tensors)
-
-
 def _one_hot_rows(start: int, stop: int, width: int, like: torch.Tensor) -> torch.Tensor:
     rows = torch.zeros(stop - start, width, dtype=like.dtype, device=like.device)
     rows[torch.arange(stop - start, device=like.device), torch.arange(start, stop, device=like.device)] = 1
@@ -403,8 +401,8 @@ class PerSample:
 
             def one(e):
                 (grads,) = pullback(e)
-                if reduce:
-                    return _squared_norm(grads[name] for name in names)
+                if reduce:  # one squared norm per parameter: the per-layer split costs nothing more
+                    return torch.stack([grads[name].pow(2).sum() for name in names])
                 return torch.cat([grads[name].reshape(-1) for name in names])
 
             return vmap(one)(basis)
@@ -424,13 +422,14 @@ class PerSample:
                              % error) from error
 
     def squared_norm_sum(self) -> torch.Tensor:
-        """Σ over items and outputs of |∂F_j/∂θ_names|² (the exact trace)."""
-        total = torch.zeros((), dtype=self.function.dtype, device=self.theta[self.names[0]].device)
+        """Σ over items and outputs of |∂F_j/∂θ_name|², one per name in
+        ``names`` (the exact trace is their sum)."""
+        total = torch.zeros(len(self.names), dtype=self.function.dtype, device=self.theta[self.names[0]].device)
         for start in range(0, self.items, self.items_per_chunk):
             stop = min(self.items, start + self.items_per_chunk)
             for j0 in range(0, self.per_item, self.outputs_per_chunk):
                 j1 = min(self.per_item, j0 + self.outputs_per_chunk)
-                total = total + self._rows(start, stop, j0, j1, reduce=True).sum()
+                total = total + self._rows(start, stop, j0, j1, reduce=True).sum(dim=(0, 1))
         return total
 
     def jacobian(self) -> torch.Tensor:
@@ -553,26 +552,27 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     counts = reducer.sum(torch.tensor([float(n_local)], dtype=torch.float64, device=F.device))
     share = n_local / float(counts[0])
     loss, chi_loss, g = _loss_and_output_gradient(loss_fn, F, targets, share, reducer)
-    gradient = None
-    if cross is None:
-        grad_sq = _gradient_norm_squared(pullback, g, function.trainable, reducer)
-    else:
-        gradient = _summed_gradient(pullback, g, function.trainable, reducer)  # kept for δL(A, B)
-        grad_sq = float(gradient.pow(2).sum())
+    # ∇_θL summed over ranks: its squared norm, per parameter too (the per-layer split), and δL(A, B).
+    gradient = _summed_gradient(pullback, g, function.trainable, reducer)
+    grad_sq = float(gradient.pow(2).sum())
+    name_grad_sq = _per_name(gradient.pow(2), function.trainable, batch.theta)
 
     # Tr Θ: the readout's share in closed form, the body's exactly or estimated.
-    readout_trace = _readout_trace(function, readout_input, n_local, C, F.device, reducer)
+    readout_names: Dict[str, float] = {}
+    readout_trace = _readout_trace(function, readout_input, n_local, C, F.device, reducer, readout_names)
     rows = int(round(float(counts[0])))
     m_total = rows * C
     fixed_done = clock()
+    body_names: Dict[str, float] = {}
     body_trace, mode, stderr, used = _body_trace(function, batch, F, pullback, m_total, settings, vectors,
-                                                 generator, reducer)
+                                                 generator, reducer, body_names)
     trace_done = clock()
 
     result = RawMeasurement(loss=loss, chi_loss=chi_loss, chi_net=readout_trace + body_trace, grad_sq=grad_sq,
                             estimate=(mode == "hutchinson"), chi_net_stderr=stderr,
                             readout_chi_net=readout_trace, vectors=used, outputs=m_total, rows=rows,
-                            stage_seconds={"fixed": fixed_done - started, "trace": trace_done - fixed_done})
+                            stage_seconds={"fixed": fixed_done - started, "trace": trace_done - fixed_done},
+                            name_chi_net={**readout_names, **body_names}, name_grad_sq=name_grad_sq)
     if cross is not None:
         a = Side(loss=loss, chi_loss=chi_loss, chi_net=result.chi_net, gradient=gradient, rows=rows,
                  estimate=result.estimate, stderr=stderr, vectors=used)
@@ -657,13 +657,6 @@ def _loss_and_output_gradient(loss_fn: Callable, F: torch.Tensor, targets: torch
     return loss, chi_loss, g
 
 
-def _gradient_norm_squared(pullback, g: torch.Tensor, trainable: List[str], reducer: Reducer) -> float:
-    """‖∇L‖² = gᵀΘg = |Jᵀg|², by one vector-Jacobian product of the full
-    batch (no Θ, no per-sample gradients)."""
-    # gᵀΘg = |J^T g|² needs the gradient summed over ranks before the norm.
-    return float(_summed_gradient(pullback, g, trainable, reducer).pow(2).sum())
-
-
 def _summed_gradient(pullback, g: torch.Tensor, trainable: List[str], reducer: Reducer) -> torch.Tensor:
     """∇_θL = Jᵀg over the trainable θ, flattened, float64, summed over ranks."""
     (grads,) = pullback(g)
@@ -692,31 +685,39 @@ def _side(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Ten
 
 
 def _readout_trace(function: ModelFunction, readout_input: torch.Tensor, n_local: int, C: int,
-                   device: torch.device, reducer: Reducer) -> float:
+                   device: torch.device, reducer: Reducer, per_name: Optional[Dict[str, float]] = None) -> float:
     """The recognised readout's share of Tr Θ in closed form, summed over
     ranks: dF[r,c]/dW = e_c a_rᵀ gives C Σ_r |a_r|² for the weight and
     dF[r,c]/db = e_c gives C·n for the bias (each when trainable); 0 without
     a recognised readout. It costs nothing beyond the captured activations,
     where the per-sample route would pay for the largest layer."""
-    readout_trace = torch.zeros((), dtype=torch.float64, device=device)
+    shares = torch.zeros(2, dtype=torch.float64, device=device)   # weight, bias
     names = set(function.readout_params)
+    prefix = (function.readout_name + "." if function.readout_name else "") if names else ""
     if names:
         a = readout_input.reshape(n_local, -1).to(torch.float64)
-        prefix = function.readout_name + "." if function.readout_name else ""
         if prefix + "weight" in names:
-            readout_trace = readout_trace + C * a.pow(2).sum()
+            shares[0] = C * a.pow(2).sum()
         if prefix + "bias" in names:
-            readout_trace = readout_trace + C * n_local
-    return float(reducer.sum(readout_trace.reshape(1))[0])
+            shares[1] = C * n_local
+    shares = reducer.sum(shares)
+    if per_name is not None:
+        for k, suffix in enumerate(("weight", "bias")):
+            if prefix + suffix in names:
+                per_name[prefix + suffix] = float(shares[k])
+    return float(shares.sum())
 
 
 def _body_trace(function: ModelFunction, batch: _Batch, F: torch.Tensor, pullback, m_total: int,
                 settings: Settings, vectors: int, generator: Optional[torch.Generator],
-                reducer: Reducer) -> Tuple[float, str, Optional[float], int]:
+                reducer: Reducer, per_name: Optional[Dict[str, float]] = None
+                ) -> Tuple[float, str, Optional[float], int]:
     """(trace, mode, stderr, vectors used): the share of Tr Θ of the trainable
     parameters outside the closed-form readout ("the body"), by the route
     ``settings.trace`` names ("auto": exact while m = n*C is at most
-    ``exact_max_outputs``). Without a body the trace is exact (0)."""
+    ``exact_max_outputs``). Without a body the trace is exact (0).
+    ``per_name`` gets the trace's split over the body's parameters (an
+    estimate when the trace is; the same vectors, so it sums to it)."""
     names = set(function.readout_params)
     body = [name for name in function.trainable if name not in names]
     mode = settings.trace
@@ -725,39 +726,56 @@ def _body_trace(function: ModelFunction, batch: _Batch, F: torch.Tensor, pullbac
     if not body:
         return 0.0, "exact", None, 0
     if mode == "exact":
-        return _trace_exact(function, batch, body, settings.chunk_bytes, reducer), mode, None, 0
+        split = _trace_exact(function, batch, body, settings.chunk_bytes, reducer)
+        _store(per_name, body, split)
+        return float(split.sum()), mode, None, 0
     if mode == "hutchinson":
         used = max(2, int(vectors))
-        body_trace, stderr = _trace_hutchinson(pullback, batch.theta, body, F, used, function.dtype,
-                                               settings.chunk_bytes, generator, reducer)
+        body_trace, stderr, split = _trace_hutchinson(pullback, batch.theta, body, F, used, function.dtype,
+                                                      settings.chunk_bytes, generator, reducer)
+        _store(per_name, body, split)
         return body_trace, mode, stderr, used
     raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % settings.trace)
 
 
 def _trace_exact(function: ModelFunction, batch: _Batch, body: List[str], chunk_bytes: int,
-                 reducer: Reducer) -> float:
-    """The body's Tr Θ exactly: the sum of squared per-sample, per-output
-    gradients (in chunks, so no m x P tensor exists), summed over ranks
-    (each rank's rows are its own diagonal block)."""
+                 reducer: Reducer) -> torch.Tensor:
+    """The body's Tr Θ exactly, one part per body parameter (float64): the
+    sum of squared per-sample, per-output gradients (in chunks, so no m x P
+    tensor exists), summed over ranks (each rank's rows are its own
+    diagonal block)."""
     per_sample = batch.per_sample(function, body, chunk_bytes)
-    return float(reducer.sum(per_sample.squared_norm_sum().to(torch.float64).reshape(1))[0])
+    return reducer.sum(per_sample.squared_norm_sum().to(torch.float64))
+
+
+def _store(per_name: Optional[Dict[str, float]], names: List[str], values: torch.Tensor) -> None:
+    if per_name is not None:
+        per_name.update(zip(names, values.tolist()))
+
+
+def _per_name(squares: torch.Tensor, names: List[str], theta: Dict[str, torch.Tensor]) -> Dict[str, float]:
+    """The flat ``squares`` (in ``names`` order, as ``_summed_gradient``
+    lays them out) summed per parameter."""
+    sums = torch.split(squares, [theta[name].numel() for name in names])
+    return {name: float(part.sum()) for name, part in zip(names, sums)}
 
 
 def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str], F: torch.Tensor, used: int,
                       dtype: torch.dtype, chunk_bytes: int, generator: Optional[torch.Generator],
-                      reducer: Reducer) -> Tuple[float, float]:
-    """(estimate, standard error) of the body's Tr Θ = E_v |J_bodyᵀ v|² over
+                      reducer: Reducer) -> Tuple[float, float, torch.Tensor]:
+    """(estimate, standard error, the estimate's split over the body's
+    parameters) of the body's Tr Θ = E_v |J_bodyᵀ v|² over
     ``used`` Rademacher vectors v in output space, for when m is too large for
     per-sample gradients: one backward per vector through the shared pullback,
     vmapped in chunks that keep ``chunk_bytes`` of body gradients alive. The
     signs come from the probe's seeded generator, one draw per chunk."""
-    z = torch.empty(used, dtype=torch.float64, device=F.device)
+    z = torch.empty(used, len(body), dtype=torch.float64, device=F.device)
     body_size = sum(theta[name].numel() for name in body)
     itemsize = torch.finfo(dtype).bits // 8
     per_chunk = max(1, min(used, chunk_bytes // max(1, body_size * itemsize)))
     def body_norm(v):
         (grads,) = pullback(v)  # one backward per vector, then the body's part of it
-        return _squared_norm(grads[name] for name in body)
+        return torch.stack([grads[name].pow(2).sum() for name in body])
 
     batched = vmap(body_norm)
     for start in range(0, used, per_chunk):
@@ -768,9 +786,11 @@ def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str],
         z[start:stop] = batched(v).to(torch.float64)
     # Each rank estimates its own diagonal block; the sums are unbiased for Tr Θ.
     z = reducer.sum(z)
+    split = z.mean(dim=0)
+    z = z.sum(dim=1)
     body_trace = float(z.mean())
     stderr = float(z.std(unbiased=True) / math.sqrt(used))
-    return body_trace, stderr
+    return body_trace, stderr, split
 
 
 def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor, m_total: int,

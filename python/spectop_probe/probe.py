@@ -323,6 +323,17 @@ class Probe:
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(int(seed) + self.rank)  # ranks draw different vectors
 
+        # The layers of the per-layer split (layer_chi_net, layer_grad_sq): the
+        # modules that own parameters, in the model's order (a tied
+        # parameter belongs to its first owner), frozen ones included (0).
+        self.layers: List[str] = []
+        self._layer_of: Dict[str, int] = {}
+        for pname, _ in self.module.named_parameters():
+            owner = pname.rsplit(".", 1)[0] if "." in pname else ""
+            if not self.layers or self.layers[-1] != owner:
+                if owner not in self.layers:
+                    self.layers.append(owner)
+            self._layer_of[pname] = self.layers.index(owner)
         params_all = {id(p): p for p in self.module.parameters()}
         self.parameter_count = sum(p.numel() for p in params_all.values())
         self.trainable_count = sum(p.numel() for n, p in self.module.named_parameters() if n in set(self.trainable))
@@ -382,7 +393,7 @@ class Probe:
         entry = {"id": self.name, "width": int(width), "depth": int(depth),
                  "params": self.parameter_count, "trainable_params": self.trainable_count,
                  "trainable": "readout" if frozen else "all", "mode": self.mode,
-                 "schedule": self.schedule.describe()}
+                 "schedule": self.schedule.describe(), "layers": [name or "(root)" for name in self.layers]}
         if self.cross_source is not None:
             entry["cross"] = self.cross_source
         self.writer: Optional[RecordWriter] = None
@@ -791,8 +802,11 @@ class Probe:
                               % (step, self._last_recorded), ProbeWarning, stacklevel=4)
         elif self.writer is not None:
             self._last_recorded = step
-            extra = {"rows": raw.rows, "chi_loss_normalized": result.chi_loss_normalized,
-                     "chi_net_normalized": result.chi_net_normalized}
+            extra = {}
+            if raw.name_chi_net and raw.name_grad_sq:
+                extra["layer_chi_net"], extra["layer_grad_sq"] = self._layer_split(raw)
+            extra.update({"rows": raw.rows, "chi_loss_normalized": result.chi_loss_normalized,
+                          "chi_net_normalized": result.chi_net_normalized})
             if result.window is not None:
                 extra["window"] = result.window
             if budget_reason is not None:
@@ -827,6 +841,18 @@ class Probe:
             # spectop stops a diverged model; the probe stops measuring, training goes on.
             self.diverged = bad
         return result
+
+    def _layer_split(self, raw: RawMeasurement):
+        """(layer_chi_net, layer_grad_sq): the per-parameter parts summed per
+        layer (docs/RECORD.md); frozen layers 0. Each sums to chi_net and
+        grad_sq (a Hutchinson χ_net's split is of the same vectors)."""
+        chi_net = [0.0] * len(self.layers)
+        grad_sq = [0.0] * len(self.layers)
+        for name, value in raw.name_chi_net.items():
+            chi_net[self._layer_of[name]] += value
+        for name, value in raw.name_grad_sq.items():
+            grad_sq[self._layer_of[name]] += value
+        return chi_net, grad_sq
 
     def _spectrum_failed(self, step: int, why: str) -> None:
         """A spectrum that failed (ARPACK did not converge, a product the

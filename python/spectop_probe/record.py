@@ -236,8 +236,8 @@ class RecordWriter:
     def step(self, model: str, step: int, loss, chi_loss, chi_net, chi_pos, grad_sq,
              estimate: bool, stderr: Optional[float], extra: Optional[Dict[str, Any]] = None) -> None:
         """``extra``: further step-line fields (docs/RECORD.md), in order:
-        integers, booleans and strings as they are, other numbers through
-        the null rule."""
+        integers, booleans and strings as they are, other numbers (and the
+        elements of lists) through the null rule."""
         fields: Dict[str, Any] = {
             "type": "step", "model": model, "step": int(step),
             "loss": _number(loss), "chi_loss": _number(chi_loss), "chi_net": _number(chi_net),
@@ -247,7 +247,10 @@ class RecordWriter:
             fields["chi_net_estimate"] = True
             fields["chi_net_stderr"] = _number(stderr)
         for key, value in (extra or {}).items():
-            fields[key] = value if isinstance(value, (bool, int, str)) else _number(value)
+            if isinstance(value, (list, tuple)):
+                fields[key] = [_number(v) for v in value]
+            else:
+                fields[key] = value if isinstance(value, (bool, int, str)) else _number(value)
         self.write(fields)
 
     def spectrum(self, model: str, step: int, eigenvalues, weights, chi_pos_exact, lambda_eff, r_eff,

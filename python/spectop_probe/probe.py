@@ -231,7 +231,8 @@ class Probe:
                  seed: int = 0x5EC7, process_group=None, spectrum_method: str = "auto",
                  exact_limit: Optional[int] = None, top_k: int = 32, spectrum_share: Optional[float] = 0.25,
                  log_to=None, log_names: str = "spectop", log_prefix: Optional[str] = None,
-                 cross_inputs=None, cross_targets=None, cross: Optional[str] = None):
+                 cross_inputs=None, cross_targets=None, cross: Optional[str] = None, resume: bool = False,
+                 batch: Optional[int] = None):
         if not isinstance(model, nn.Module):
             raise ProbeError("model must be a torch.nn.Module, not %s" % type(model).__name__)
         self.schedule = resolve_schedule(every)
@@ -280,6 +281,15 @@ class Probe:
         if hutchinson_vectors is not None and _whole_number(hutchinson_vectors, "hutchinson_vectors") < 2:
             raise ProbeError("hutchinson_vectors must be at least 2 (a standard error needs two vectors), not %d"
                              % hutchinson_vectors)
+        if not isinstance(resume, bool):
+            raise ProbeError("resume must be True or False, not %r" % (resume,))
+        if resume and overwrite:
+            raise ProbeError("resume=True appends to an existing record and overwrite=True replaces it: pass one")
+        if batch is not None:
+            batch = _whole_number(batch, "batch")
+            if batch < 1:
+                raise ProbeError("batch must be at least 1 (the samples, or tokens, one training step takes), not %d"
+                                 % batch)
         self.loggers = Loggers(log_to, log_names, log_prefix)  # checked before any work
         self.model = model
         self.module = _unwrap(model)
@@ -396,15 +406,89 @@ class Probe:
                  "schedule": self.schedule.describe(), "layers": [name or "(root)" for name in self.layers]}
         if self.cross_source is not None:
             entry["cross"] = self.cross_source
+        if batch is not None:
+            entry["batch"] = batch
+        entry["param_signature"] = self._signature()
+        data = {"name": data_name, "probe": n, "outputs": C, "loss": self.loss_name}
         self.writer: Optional[RecordWriter] = None
+        self._resume_after: Optional[int] = None   # resume: the record's last step of this model
         if out is not None and self.rank == 0:
-            self.writer = RecordWriter(out, overwrite=overwrite)
-            self.writer.header(
-                tool="spectop-probe %s" % __version__,
-                models=[entry],
-                data={"name": data_name, "probe": n, "outputs": C, "loss": self.loss_name})
+            check = (lambda lines: self._check_resumable(lines, entry, data, out)) if resume else None
+            self.writer = RecordWriter(out, overwrite=overwrite, resume=check)
+            if self.writer.existing:
+                self._continue(self.writer.existing, out)
+            else:
+                self.writer.header(tool="spectop-probe %s" % __version__, models=[entry], data=data)
+        if resume and self.reducer.world > 1:
+            # Every rank skips the steps already recorded (rank 0 read them), or they would disagree on measuring.
+            last = self.reducer.gather_all(-1 if self._resume_after is None else self._resume_after, self.device)
+            self._resume_after = None if max(last) < 0 else max(last)
 
     # ------------------------------------------------------------ setup
+
+    def _signature(self) -> str:
+        """A fingerprint of the model's parameter names and shapes (the
+        header's ``param_signature``): resume=True refuses a record of
+        another model."""
+        import hashlib
+        text = ";".join("%s:%s" % (name, "x".join(str(d) for d in p.shape))
+                        for name, p in self.module.named_parameters())
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def _check_resumable(self, lines, entry, data, out) -> None:
+        """resume=True: the existing record must be this run's: a model with
+        this name, the same parameters (count, trainable count, names and
+        shapes) and the same probe batch shape and loss. Raises ProbeError
+        saying what differs (nothing in the file is changed then)."""
+        header = lines[0]
+        label = "resume=True: out=%r" % (os.fspath(out),)
+        models = header.get("models") if isinstance(header.get("models"), list) else []
+        found = [m for m in models if isinstance(m, dict) and m.get("id") == entry["id"]]
+        if not found:
+            names = ", ".join(repr(m.get("id")) for m in models if isinstance(m, dict)) or "none"
+            raise ProbeError("%s has no model named %r (its models: %s): pass the name it was recorded under, or "
+                             "another out" % (label, entry["id"], names))
+        recorded = found[0]
+        differences = []
+        for key in ("params", "trainable_params", "param_signature", "trainable"):
+            if key in recorded and recorded[key] != entry[key]:
+                differences.append("%s %r there, %r here" % (key, recorded[key], entry[key]))
+        recorded_data = header.get("data") if isinstance(header.get("data"), dict) else {}
+        for key in ("probe", "outputs", "loss"):
+            if key in recorded_data and recorded_data[key] != data[key]:
+                differences.append("data.%s %r there, %r here" % (key, recorded_data[key], data[key]))
+        if differences:
+            raise ProbeError("%s holds a record of a different model or probe batch (%s): resume a record only "
+                             "with the run that wrote it; pass another out, or overwrite=True"
+                             % (label, "; ".join(differences)))
+
+    def _continue(self, lines, out) -> None:
+        """resume=True on an existing record: what the run so far adds
+        (the last step, χ_net's first value, the reach) comes from it, and a
+        ``resume`` event marks where the restarted job takes over."""
+        steps = [line for line in lines if line.get("type") == "step" and line.get("model") == self.name
+                 and isinstance(line.get("step"), int)]
+        if steps:
+            self._resume_after = max(line["step"] for line in steps)
+            self._last_recorded = self._resume_after
+            for line in steps:
+                chi_net, chi_pos = line.get("chi_net"), line.get("chi_pos")
+                if self._first_chi_net is None and isinstance(chi_net, (int, float)) and chi_net > 0:
+                    self._first_chi_net = float(chi_net)
+                if isinstance(chi_pos, (int, float)):
+                    self._reach = chi_pos if self._reach is None else min(self._reach, chi_pos)
+        for line in lines:
+            if line.get("type") == "spectrum" and line.get("model") == self.name and isinstance(line.get("r_eff"),
+                                                                                             (int, float)):
+                self._max_r_eff = line["r_eff"] if self._max_r_eff is None else max(self._max_r_eff, line["r_eff"])
+        scalars = [line["step"] for line in lines if line.get("type") == "scalars" and line.get("model") == self.name
+                   and isinstance(line.get("step"), int)]
+        if scalars:
+            self._last_scalars_step = max(scalars)
+        self.writer.event("resume", model=self.name, step=self._resume_after,
+                          detail="the probe resumed this record after a restart%s" % (
+                              "; steps up to %d were recorded before" % self._resume_after
+                              if self._resume_after is not None else ""))
 
     def _trainable_names(self, trainable) -> List[str]:
         named = list(self.module.named_parameters())
@@ -570,6 +654,8 @@ class Probe:
             self._last_step_time = now
             if not self.schedule.due(step):
                 return None
+            if self._resume_after is not None and step <= self._resume_after:
+                return None   # resume=True: this step is in the record already
             plan = self._plan(step)
             if plan is not None and not plan.measure:
                 self._skipped(step, plan.reason)

@@ -95,12 +95,13 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def open_record(path: str, overwrite: bool, label: str) -> int:
+def open_record(path: str, overwrite: bool, label: str, resume: bool = False) -> int:
     """A file descriptor for writing the record at ``path``: a new file
     (created exclusively) or, with ``overwrite``, an existing regular file,
     locked with ``flock(LOCK_EX | LOCK_NB)`` (the lock spectop takes for
     ``--out``) and only then emptied. ``label`` names the file in messages
-    (``out='run.jsonl'``)."""
+    (``out='run.jsonl'``). ``resume``: an existing file is opened for
+    reading and writing and kept as it is (the caller appends to it)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -111,11 +112,11 @@ def open_record(path: str, overwrite: bool, label: str) -> int:
         if not stat.S_ISREG(info.st_mode):
             # Never opened: opening a FIFO for writing waits for a reader, forever.
             raise ProbeError("cannot write %s: it is %s, not a regular file" % (label, _kind(info.st_mode)))
-        if not overwrite:
-            raise ProbeError("%s already exists: spectop-probe does not overwrite a record; choose another path or "
-                             "pass overwrite=True" % label)
+        if not overwrite and not resume:
+            raise ProbeError("%s already exists: spectop-probe does not overwrite a record; choose another path, "
+                             "pass overwrite=True, or resume=True to append to it (the same run, restarted)" % label)
     # No O_TRUNC: an existing file is emptied only once this process holds its lock.
-    flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags = (os.O_RDWR if resume else os.O_WRONLY) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     if info is None:
         flags |= os.O_CREAT | os.O_EXCL
     try:
@@ -139,7 +140,7 @@ def open_record(path: str, overwrite: bool, label: str) -> int:
                                  "choose another path" % label) from None
             except OSError as error:
                 raise ProbeError("cannot lock %s: %s" % (label, error.strerror or error)) from None
-        if info is not None:
+        if info is not None and not resume:
             try:
                 os.ftruncate(descriptor, 0)
             except OSError as error:
@@ -164,12 +165,26 @@ class RecordWriter:
     happened, one :class:`ProbeWarning` is given, and nothing more is written.
     """
 
-    def __init__(self, path, overwrite: bool = False):
+    def __init__(self, path, overwrite: bool = False, resume=None):
+        """``resume``: None, or a callable given the existing record's lines
+        (parsed, the run line first) that raises ProbeError when they are not
+        this run's; the file is then kept and appended to (its ``end`` line
+        and a cut-off last line taken away once the check passed), and
+        :attr:`existing` holds those lines. A missing or empty file is
+        created as without it."""
         self.path = os.fspath(path)
         self._lock = threading.Lock()
         self._start = time.monotonic()
-        self._descriptor = open_record(self.path, overwrite, "the record out=%r" % (self.path,))
+        label = "the record out=%r" % (self.path,)
+        self._descriptor = open_record(self.path, overwrite, label, resume=resume is not None)
         self._complete_bytes = 0   # the file's size up to its last complete line
+        self.existing: List[Dict[str, Any]] = []
+        if resume is not None:
+            try:
+                self._take_over(resume, label)
+            except BaseException:
+                os.close(self._descriptor)
+                raise
         self._closed = False
         self.error: Optional[str] = None
         # A weak reference, so that registering for exit does not keep an
@@ -177,6 +192,49 @@ class RecordWriter:
         reference = weakref.ref(self)
         self._exit_hook = lambda: _close_at_exit(reference)
         atexit.register(self._exit_hook)
+
+    def _take_over(self, check, label: str) -> None:
+        """Reads the existing record, has ``check`` judge it, and only then
+        cuts it back to its last complete line before any ``end`` line, so
+        the lines appended continue it. Nothing is changed if the check
+        fails. The wall clock continues from the record's last ``wall``."""
+        chunks = []
+        while True:
+            chunk = os.read(self._descriptor, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        keep = data.rfind(b"\n") + 1   # a cut-off last line (a killed job) is dropped
+        lines: List[Dict[str, Any]] = []
+        offsets: List[int] = []
+        position = 0
+        for raw in data[:keep].split(b"\n")[:-1]:
+            offsets.append(position)
+            position += len(raw) + 1
+            try:
+                fields = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                raise ProbeError("cannot resume %s: line %d is not JSON, so it is not a spectop record"
+                                 % (label, len(offsets))) from None
+            if not isinstance(fields, dict):
+                raise ProbeError("cannot resume %s: line %d is not a JSON object" % (label, len(offsets)))
+            lines.append(fields)
+        if not lines:
+            return   # empty: a new record
+        if lines[0].get("type") != "run":
+            raise ProbeError("cannot resume %s: its first line is not a spectop run line" % label)
+        check(lines)
+        if lines[-1].get("type") == "end":
+            keep = offsets[-1]
+            lines.pop()
+        os.ftruncate(self._descriptor, keep)
+        os.lseek(self._descriptor, keep, os.SEEK_SET)
+        self._complete_bytes = keep
+        self.existing = lines
+        walls = [line["wall"] for line in lines if isinstance(line.get("wall"), (int, float))]
+        if walls:
+            self._start -= max(walls)
 
     @property
     def wall(self) -> float:

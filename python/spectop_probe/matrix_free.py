@@ -49,6 +49,15 @@ def _gib(n: float) -> str:
     return "%.2f GiB" % (n / 2 ** 30)
 
 
+def exact_bytes(m: int, parameters: int, itemsize: int) -> int:
+    """What the exact spectrum holds at its peak, as measured (python/tests/
+    test_memory.py): the Jacobian [m, P] in the measurement dtype (filled in
+    place, chunk by chunk) and four float64 m x m matrices (Θ, its
+    symmetrised copy, the eigenvectors, eigh's workspace). The per-sample
+    chunk and the float64 column block beside them are chunk_bytes at most."""
+    return m * parameters * itemsize + 4 * 8 * m * m
+
+
 def choose_method(m: int, parameters: int, itemsize: int, estimate: bool, spectrum_method: str,
                   exact_limit: Optional[int], spectrum_bytes: int, spectrum_max_outputs: Optional[int],
                   matrix_free: MatrixFreeSettings) -> Choice:
@@ -57,9 +66,9 @@ def choose_method(m: int, parameters: int, itemsize: int, estimate: bool, spectr
     ``exact_limit`` None: the defaults above (m and flops)."""
     if spectrum_max_outputs is not None and m > spectrum_max_outputs:
         return Choice(None, "m = n*C = %d outputs is above spectrum_max_outputs = %d" % (m, spectrum_max_outputs))
-    jacobian = m * parameters * itemsize
-    jacobian_reason = ("the Jacobian (m = %d outputs x P = %d parameters) needs %s, above spectrum_bytes = %s"
-                       % (m, parameters, _gib(jacobian), _gib(spectrum_bytes)))
+    jacobian = exact_bytes(m, parameters, itemsize)
+    jacobian_reason = ("the Jacobian (m = %d outputs x P = %d parameters) and the kernel need %s, above "
+                       "spectrum_bytes = %s" % (m, parameters, _gib(jacobian), _gib(spectrum_bytes)))
     k = matrix_free.top_k
     workspace = matrix_free.workspace_bytes(m)
 

@@ -433,16 +433,31 @@ class PerSample:
         return total
 
     def jacobian(self) -> torch.Tensor:
-        """J [m, size], rows in spectop's order (item-major, then output)."""
-        blocks = []
+        """J [m, size], rows in spectop's order (item-major, then output),
+        in the measurement dtype. Allocated once and filled chunk by chunk:
+        at most one chunk exists beside it (joining the chunks with
+        ``torch.cat`` held two copies of J at once)."""
+        J = torch.empty(self.items, self.per_item, self.size, dtype=self.function.dtype,
+                        device=self.theta[self.names[0]].device)
         for start in range(0, self.items, self.items_per_chunk):
             stop = min(self.items, start + self.items_per_chunk)
-            parts = []
             for j0 in range(0, self.per_item, self.outputs_per_chunk):
                 j1 = min(self.per_item, j0 + self.outputs_per_chunk)
-                parts.append(self._rows(start, stop, j0, j1, reduce=False))
-            blocks.append(torch.cat(parts, dim=1).reshape(-1, self.size))
-        return torch.cat(blocks, dim=0)
+                J[start:stop, j0:j1] = self._rows(start, stop, j0, j1, reduce=False)
+        return J.reshape(-1, self.size)
+
+
+def gram_float64(J: torch.Tensor, chunk_bytes: int) -> torch.Tensor:
+    """Θ = J Jᵀ accumulated in float64 over column blocks of J, each cast
+    on its own (``chunk_bytes`` of float64 at most), so no float64 copy of
+    the whole Jacobian is made."""
+    m, size = J.shape
+    kernel = torch.zeros(m, m, dtype=torch.float64, device=J.device)
+    width = max(1, min(size, chunk_bytes // max(1, 8 * m)))
+    for c0 in range(0, size, width):
+        block = J[:, c0:c0 + width].to(torch.float64)
+        kernel.addmm_(block, block.T)
+    return kernel
 
 
 # ---------------------------------------------------------------- the measurement
@@ -837,11 +852,12 @@ def _take_exact_spectrum(result: RawMeasurement, function: ModelFunction, batch:
     failed: Optional[str] = None
     if reducer.rank == 0:
         try:
-            jacobian = whole.per_sample(function, function.trainable, settings.chunk_bytes).jacobian().to(torch.float64)
+            jacobian = whole.per_sample(function, function.trainable, settings.chunk_bytes).jacobian()
         except ProbeError as error:
             failed = str(error)
         else:
-            kernel = jacobian @ jacobian.T
+            kernel = gram_float64(jacobian, settings.chunk_bytes)
+            del jacobian
             if torch.isfinite(kernel).all():
                 result.spectrum = spectrum_from_kernel(kernel, whole_g)
                 result.spectrum.seconds = time.perf_counter() - started

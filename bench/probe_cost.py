@@ -1,9 +1,24 @@
 #!/usr/bin/env python3
 """The spectop probe's cost as a fraction of training time.
 
-    python bench/probe_cost.py [--threads 2] [--width 128] [--every 100] [--repeats 5]
+    python bench/probe_cost.py [--threads 2] [--quick]
 
-On the example's character-level transformer (examples/pytorch/char_gpt.py,
+In one run, side by side: (1) the overhead share at the probe's defaults
+(budget 5%, every=100, spectra on) while training three models for real —
+the char-GPT example (examples/pytorch), a GPT-2-shaped model (2 layers,
+width 128, vocabulary 5000, batch 8x64; Hugging Face's GPT2LMHeadModel when
+transformers is installed, else the example's transformer at that shape)
+and a resnet18-shaped CNN (BasicBlocks [2, 2, 2, 2], widths 64-512,
+BatchNorm; 10 classes on 16x16 images) — as the time spent inside
+probe.step over the training time outside it, with the measurements the
+budget took, left out and the spectra; (2) one matrix-free spectrum (top-32
++ density) of the char-GPT width-64 probe, 8 sequences of 32 tokens (m =
+16,896); (3) the spectrum cost curve against m below. Medians throughout.
+``--quick`` trains fewer steps and stops the curve earlier.
+
+    python bench/probe_cost.py --settings [--threads 2] [--width 128] [--every 100] [--repeats 5]
+
+The older per-setting table: on the example's character-level transformer (examples/pytorch/char_gpt.py,
 trained as examples/pytorch/train_char_gpt.py does), times the median
 training step (forward, backward, AdamW), then the median measurement for
 each estimator setting, and reports
@@ -120,6 +135,8 @@ def spectra(args):
         print("%7s %12s %12s %9s %10s %10s" % ("m", "exact ms", "free ms", "products", "exact MiB", "free MiB"),
               flush=True)
         exact_on, crossover = True, None
+        if args.quick:
+            sizes = sizes[:-2]
         for size in sizes:
             row = {}
             for method in ("exact", "lanczos"):
@@ -146,6 +163,155 @@ def spectra(args):
         print("crossover (matrix-free first faster): %s" % ("m = %d" % crossover if crossover else "not within these sizes"))
 
 
+# ---------------------------------------------------------------- the overhead at the defaults
+
+
+class BasicBlock(torch.nn.Module):
+    """resnet18's block: two 3x3 convolutions with BatchNorm, a shortcut."""
+
+    def __init__(self, inputs, outputs, stride):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(outputs)
+        self.conv2 = torch.nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(outputs)
+        self.shortcut = torch.nn.Sequential()
+        if stride != 1 or inputs != outputs:
+            self.shortcut = torch.nn.Sequential(torch.nn.Conv2d(inputs, outputs, 1, stride, bias=False),
+                                                torch.nn.BatchNorm2d(outputs))
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+def resnet18_shaped(classes=10):
+    """torchvision's resnet18 layout (11.2M parameters) with a CIFAR stem."""
+    layers = [torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False), torch.nn.BatchNorm2d(64), torch.nn.ReLU()]
+    width = 64
+    for outputs, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [BasicBlock(width, outputs, stride), BasicBlock(outputs, outputs, 1)]
+        width = outputs
+    layers += [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(512, classes)]
+    return torch.nn.Sequential(*layers)
+
+
+def overhead_case(name):
+    """(description, model, train_step(), probe inputs, probe targets)."""
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    if name == "char-gpt":
+        data, vocab = load_text(os.path.join(HERE, "..", "examples", "pytorch", "data", "sonnets.txt"))
+        V, block = len(vocab), 32
+        model = CharGPT(V, block, width=64, depth=2, heads=4)
+        def batch(size):
+            return windows(data, torch.randint(0, len(data) - block - 1, (size,), generator=generator), block)
+        px, py = batch(8)
+        description = "char-GPT example (width 64, depth 2, batch 32x32, probe 8x32)"
+        forward = lambda x: model(x)  # noqa: E731
+        train_batch = lambda: batch(32)  # noqa: E731
+    elif name == "gpt2":
+        V, block = 5000, 64
+        try:
+            from transformers import GPT2Config, GPT2LMHeadModel
+            model = GPT2LMHeadModel(GPT2Config(vocab_size=V, n_positions=block, n_embd=128, n_layer=2, n_head=4))
+            forward = lambda x: model(input_ids=x).logits  # noqa: E731
+            kind = "Hugging Face GPT2LMHeadModel"
+        except ImportError:
+            model = CharGPT(V, block, width=128, depth=2, heads=4)
+            forward = lambda x: model(x)  # noqa: E731
+            kind = "plain-torch transformer (transformers absent)"
+        def batch(size):
+            tokens = torch.randint(0, V, (size, block + 1), generator=generator)
+            return tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
+        px, py = batch(2)
+        description = "GPT-2-shaped, %s (2 layers, width 128, vocab 5000, batch 8x64, probe 2x64)" % kind
+        train_batch = lambda: batch(8)  # noqa: E731
+    else:
+        model = resnet18_shaped()
+        V = 10
+        def batch(size):
+            return (torch.randn(size, 3, 16, 16, generator=generator),
+                    torch.randint(0, 10, (size,), generator=generator))
+        px, py = batch(32)
+        description = "resnet18-shaped CNN (BatchNorm, 10 classes, 16x16 images, batch 32, probe 32)"
+        forward = lambda x: model(x)  # noqa: E731
+        train_batch = lambda: batch(32)  # noqa: E731
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def train_step():
+        x, y = train_batch()
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(forward(x).reshape(-1, V), y.reshape(-1)).backward()
+        optimizer.step()
+
+    return description, model, train_step, px, py
+
+
+def overhead(args):
+    """Trains each model with a Probe at its defaults and reports the probe's
+    share: the time inside probe.step over the training time outside it,
+    first measurement included."""
+    steps = args.overhead_steps or (201 if args.quick else 601)
+    print("overhead at the probe's defaults (budget 0.05, every=100, spectra on), %d training steps, %d thread(s); "
+          "share = time inside probe.step / training time outside it" % (steps, args.threads), flush=True)
+    print("%-18s %10s %12s %8s %8s %8s %10s %9s" % ("model", "params", "step ms", "taken", "skipped", "spectra",
+                                                   "probe s", "share"))
+    for name in ("char-gpt", "gpt2", "resnet18"):
+        description, model, train_step, px, py = overhead_case(name)
+        model.train()
+        for _ in range(3):
+            train_step()
+        probe = Probe(model, px, py, loss="cross_entropy", out=None)
+        training, probing, step_times = 0.0, 0.0, []
+        taken = spectra = 0
+        for step in range(steps):
+            if step:
+                started = time.perf_counter()
+                train_step()
+                step_times.append(time.perf_counter() - started)
+                training += step_times[-1]
+            started = time.perf_counter()
+            result = probe.step(step)
+            probing += time.perf_counter() - started
+            if result is not None:
+                taken += 1
+                spectra += result.spectrum is not None
+        scheduled = len(probe.schedule.steps(steps - 1))
+        print("%-18s %10d %12.1f %8d %8d %8d %10.2f %8.2f%%" % (
+            name, sum(p.numel() for p in model.parameters()), 1e3 * statistics.median(step_times), taken,
+            scheduled - taken, spectra, probing, 100 * probing / training), flush=True)
+        print("  %s" % description)
+        if probe.history:
+            last = probe.history[-1]
+            print("  last measurement: step %d, %s, %.0f ms" % (
+                last.step, "Hutchinson %d vectors" % last.hutchinson_vectors if last.chi_net_estimate else "exact trace",
+                1e3 * last.seconds))
+
+
+def chargpt_matrix_free(args):
+    """One matrix-free spectrum (top-32 + density) of the char-GPT width-64
+    probe of 8 sequences of 32 tokens (m = 16,896): the measurement with it
+    less the one without, median over rounds."""
+    rounds = 2 if args.quick else 3
+    model, x, y, m = spectrum_case("char-gpt", (8, 32), "lanczos", args.threads)
+    common = dict(loss="cross_entropy", out=None, trace="hutchinson", hutchinson_vectors=2, budget=None)
+    without = Probe(model, x, y, spectrum=False, **common)
+    with_it = Probe(model, x, y, spectrum_method="lanczos", spectrum_share=None, **common)
+    without.measure(0)
+    with_it.measure(0)
+    base, total, products = [], [], None
+    for k in range(rounds):
+        base.append(without.measure(k + 1).seconds)
+        result = with_it.measure(k + 1)
+        total.append(result.seconds)
+        products = result.spectrum.products if result.spectrum is not None else None
+    seconds = max(0.0, statistics.median(total) - statistics.median(base))
+    print("
+matrix-free spectrum of the char-GPT w64 probe (m = %d, top-32 + density, %d thread(s)): %.2f s "
+          "(median of %d), %s products" % (m, args.threads, seconds, rounds, products), flush=True)
+
+
 def main():
     if "--one" in sys.argv:
         at = sys.argv.index("--one")
@@ -156,7 +322,11 @@ def main():
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--spectra", action="store_true", help="the spectrum cost curve against m instead")
+    parser.add_argument("--spectra", action="store_true", help="the spectrum cost curve against m only")
+    parser.add_argument("--overhead", action="store_true", help="the overhead at the defaults only")
+    parser.add_argument("--settings", action="store_true", help="the older per-setting table on the char-GPT")
+    parser.add_argument("--quick", action="store_true", help="fewer training steps, a shorter curve")
+    parser.add_argument("--overhead-steps", type=int, default=None, help="training steps per model (601; quick 201)")
     parser.add_argument("--exact-seconds", type=float, default=60, help="--spectra: stop the exact path past this")
     parser.add_argument("--rounds", type=int, default=2, help="--spectra: measurements timed per size")
     parser.add_argument("--width", type=int, default=128)
@@ -170,6 +340,15 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.spectra:
+        spectra(args)
+        return
+    if args.overhead:
+        overhead(args)
+        return
+    if not args.settings:
+        overhead(args)
+        chargpt_matrix_free(args)
+        print()
         spectra(args)
         return
 
@@ -207,7 +386,6 @@ def main():
         ("hutchinson, 4 vectors", dict(trace="hutchinson", hutchinson_vectors=4), px, py, model),
         ("hutchinson, 16 vectors", dict(trace="hutchinson", hutchinson_vectors=16), px, py, model),
         ("hutchinson, 64 vectors", dict(trace="hutchinson", hutchinson_vectors=64), px, py, model),
-        ("hutchinson, 5% budget", dict(trace="hutchinson"), px, py, model),
         ("exact, 1-sequence probe", dict(trace="exact", spectrum=False), px[:1], py[:1], model),
     ]
     frozen = CharGPT(V, args.block, width=args.width, depth=args.depth, heads=max(1, args.width // 16))
@@ -219,10 +397,6 @@ def main():
     rows = []
     for label, options, x, y, net in settings:
         probe = Probe(net, x, y, loss="cross_entropy", every=args.every, out=None, **options)
-        if "hutchinson_vectors" not in options and options.get("trace") == "hutchinson":
-            # Let the budget see the training step time and one measurement's cost.
-            probe._step_seconds = [step] * args.every
-            probe.measure(0)
         probe.measure(0)  # warm-up (readout detection, allocator)
         seconds, vectors = [], 0
         for k in range(args.repeats):

@@ -160,7 +160,7 @@ def test_the_first_measurement_is_planned_from_a_calibration_and_kept_within_the
     search, forward, backward, vectors) is within 5% of the training until
     the next scheduled step."""
     clock = FakeClock()
-    probe = make_probe(clock, every=100)
+    probe = make_probe(clock, every=100, budget=0.05)
     calls = train(probe, clock, 101, 2 * ROWS)   # a training step costs a forward and backward of 8 rows
     first = calls[0]
     assert first[2] is not None and first[2].step == 0
@@ -236,6 +236,14 @@ def test_next_gap_is_the_distance_to_the_next_scheduled_step(schedule):
     steps = schedule.steps(5000)
     for a, b in zip(steps, steps[1:]):
         assert next_gap(schedule, a) == b - a, a
+
+
+def test_the_default_budget_is_five_percent():
+    """The session makes None the default for the other tests (conftest);
+    the package's own default is 5%."""
+    import conftest
+    from spectop_probe.budget import DEFAULT_BUDGET
+    assert conftest.ORIGINAL_BUDGET == DEFAULT_BUDGET == 0.05
 
 
 @pytest.mark.parametrize("budget", [0, -0.1, float("nan"), float("inf"), "5%", True])

@@ -349,6 +349,25 @@ def probe_corpus(tmp_path_factory):
         train(classifier, probe, 4, loss=lambda: nn.functional.cross_entropy(classifier(X), labels))
     corpus["cross-lanczos"] = (path, {"w6-cross-lanczos": probe.history})
 
+    # The budget (test_budget's deterministic-cost model on a fake clock):
+    # budget events for the measurements it left out, budget_reason on the
+    # step lines, the per-layer split and the header's layers; then the job
+    # "restarts" and resumes the record (a resume event), with batch=.
+    from test_budget import FakeClock, make_probe, train as train_on_clock
+    path = str(folder / "budget.jsonl")
+    clock = FakeClock()
+    probe = make_probe(clock, out=path, every=10, budget=0.05, name="budgeted", top_k=4)
+    train_on_clock(probe, clock, 200, 40.0)
+    probe.close()
+    clock = FakeClock()
+    probe = make_probe(clock, out=path, every=10, budget=0.05, name="budgeted", top_k=4, resume=True, batch=8)
+    steps = list(range(150, 300))
+    for step in steps:
+        clock.now += 40.0
+        probe.step(step)
+    probe.close()
+    corpus["budget"] = (path, {"budgeted": probe.history})
+
     merged = str(folder / "merged.jsonl")
     names = ["exact", "hutchinson", "refused", "frozen", "diverged", "cross-heldout", "cross-train"]
     merge_records([corpus[name][0] for name in names], merged)
@@ -357,7 +376,7 @@ def probe_corpus(tmp_path_factory):
 
 
 PROBE_RECORDS = ["exact", "hutchinson", "refused", "frozen", "diverged", "fitted", "lanczos", "scalars",
-                 "cross-heldout", "cross-train", "cross-lanczos", "merged"]
+                 "cross-heldout", "cross-train", "cross-lanczos", "budget", "merged"]
 
 
 @pytest.mark.parametrize("name", PROBE_RECORDS)
@@ -378,6 +397,14 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
 
     lanczos = [l for l in lines("lanczos") if l["type"] == "spectrum"]
     assert [s["step"] for s in lanczos] == [0, 1, 2]
+
+    budget = lines("budget")
+    events = [l["event"] for l in budget if l["type"] == "event"]
+    assert "budget" in events and events.count("resume") == 1
+    assert any("budget_reason" in l for l in budget if l["type"] == "step")
+    assert all(len(l["layer_chi_net"]) == len(budget[0]["models"][0]["layers"]) for l in budget if l["type"] == "step")
+    budget_steps = [l["step"] for l in budget if l["type"] == "step"]
+    assert budget_steps == sorted(set(budget_steps)) and budget_steps[-1] > 200
     for s in lanczos:
         assert s["method"] == "lanczos" and s["mode_count"] == 12 and len(s["eigenvalues"]) == 4
         assert s["method_reason"] == 'spectrum_method = "lanczos" (m = 12 outputs)'

@@ -9,7 +9,7 @@ the char-GPT example (examples/pytorch), a GPT-2-shaped model (2 layers,
 width 128, vocabulary 5000, batch 8x64; Hugging Face's GPT2LMHeadModel when
 transformers is installed, else the example's transformer at that shape)
 and a resnet18-shaped CNN (BasicBlocks [2, 2, 2, 2], widths 64-512,
-BatchNorm; 10 classes on 16x16 images) — as the time spent inside
+BatchNorm; 10 classes on 8x8 images, to keep the run short) — as the time spent inside
 probe.step over the training time outside it, with the measurements the
 budget took, left out and the spectra; (2) one matrix-free spectrum (top-32
 + density) of the char-GPT width-64 probe, 8 sequences of 32 tokens (m =
@@ -231,10 +231,10 @@ def overhead_case(name):
         model = resnet18_shaped()
         V = 10
         def batch(size):
-            return (torch.randn(size, 3, 16, 16, generator=generator),
+            return (torch.randn(size, 3, 8, 8, generator=generator),
                     torch.randint(0, 10, (size,), generator=generator))
         px, py = batch(32)
-        description = "resnet18-shaped CNN (BatchNorm, 10 classes, 16x16 images, batch 32, probe 32)"
+        description = "resnet18-shaped CNN (BatchNorm, 10 classes, 8x8 images, batch 32, probe 32)"
         forward = lambda x: model(x)  # noqa: E731
         train_batch = lambda: batch(32)  # noqa: E731
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -252,7 +252,8 @@ def overhead(args):
     """Trains each model with a Probe at its defaults and reports the probe's
     share: the time inside probe.step over the training time outside it,
     first measurement included."""
-    steps = args.overhead_steps or (201 if args.quick else 601)
+    # Whole intervals of every=100 (steps 0..N-1): the last window ends before a scheduled step.
+    steps = args.overhead_steps or (200 if args.quick else 500)
     print("overhead at the probe's defaults (budget 0.05, every=100, spectra on), %d training steps, %d thread(s); "
           "share = time inside probe.step / training time outside it" % (steps, args.threads), flush=True)
     print("%-18s %10s %12s %8s %8s %8s %10s %9s" % ("model", "params", "step ms", "taken", "skipped", "spectra",
@@ -307,8 +308,7 @@ def chargpt_matrix_free(args):
         total.append(result.seconds)
         products = result.spectrum.products if result.spectrum is not None else None
     seconds = max(0.0, statistics.median(total) - statistics.median(base))
-    print("
-matrix-free spectrum of the char-GPT w64 probe (m = %d, top-32 + density, %d thread(s)): %.2f s "
+    print("\nmatrix-free spectrum of the char-GPT w64 probe (m = %d, top-32 + density, %d thread(s)): %.2f s "
           "(median of %d), %s products" % (m, args.threads, seconds, rounds, products), flush=True)
 
 
@@ -326,7 +326,7 @@ def main():
     parser.add_argument("--overhead", action="store_true", help="the overhead at the defaults only")
     parser.add_argument("--settings", action="store_true", help="the older per-setting table on the char-GPT")
     parser.add_argument("--quick", action="store_true", help="fewer training steps, a shorter curve")
-    parser.add_argument("--overhead-steps", type=int, default=None, help="training steps per model (601; quick 201)")
+    parser.add_argument("--overhead-steps", type=int, default=None, help="training steps per model (500; quick 200)")
     parser.add_argument("--exact-seconds", type=float, default=60, help="--spectra: stop the exact path past this")
     parser.add_argument("--rounds", type=int, default=2, help="--spectra: measurements timed per size")
     parser.add_argument("--width", type=int, default=128)

@@ -171,9 +171,16 @@ class Probe:
     - ``dtype``: measure in ``torch.float32`` (default) or ``torch.float64``;
     - ``trace``: ``"auto"`` (exact while ``m = n·C <= exact_max_outputs``),
       ``"exact"`` or ``"hutchinson"``;
-    - ``hutchinson_vectors``: a fixed number of vectors; otherwise ``budget``
-      (fraction of the training wall time between measurements, default 0.05)
-      chooses it, within ``[min_vectors, max_vectors]``;
+    - ``budget``: the share of the training wall time all probe work may
+      take (0.05), the first measurement included (budget.py, docs/METHOD.md
+      "The probe's budget"): at each scheduled step it chooses the trace
+      route and vector count, whether the spectrum fits now (else later) and
+      whether to measure at all (else a ``budget`` event says why); what it
+      changed is the step line's ``budget_reason``. ``None``: no cap, every
+      scheduled step measured as the settings say;
+    - ``hutchinson_vectors``: a fixed number of vectors; otherwise the
+      budget chooses it, within ``[min_vectors, max_vectors]`` (down to 2
+      rather than no measurement);
     - ``spectrum``: take the eNTK spectrum; ``spectrum_every`` (measurements,
       default 1) thins them. ``spectrum_method="auto"`` takes it exactly
       (the per-sample Jacobian, ``eigh``) while that is the cheaper route
@@ -186,10 +193,10 @@ class Probe:
       engine does; docs/METHOD.md "Past the exact limit"); ``"exact"`` or
       ``"lanczos"`` force one. None above ``spectrum_max_outputs`` (default:
       no limit). The record says which and why (``method_reason``).
-      Matrix-free spectra are spaced so that they take at most
-      ``spectrum_share`` (0.25, the engine's quarter) of the training wall
-      time seen by :meth:`step`; the first is always taken (``None``: no
-      spacing);
+      With ``budget=None``, matrix-free spectra are spaced so that they take
+      at most ``spectrum_share`` (0.25, the engine's quarter) of the
+      training wall time seen by :meth:`step`; the first is always taken
+      (``None``: no spacing); under a budget the budget spaces them;
     - ``output_fn``: maps the model's return value to the logits tensor;
     - ``readout``: ``"auto"``, a module name, or ``None`` (no closed form);
     - ``width``, ``depth``, ``data_name``: header fields;
@@ -201,6 +208,12 @@ class Probe:
       ``(metrics, step)``, or a list of them), named by ``log_names``
       (``"spectop"``: ``spectop/chi_net``, ...; ``"perspic"``: the authors'
       tool's keys) with ``log_prefix`` (docs in ``loggers.py``).
+
+    - ``resume``: append to the existing record ``out`` of the same run
+      after a restart (the same model name, parameters and probe batch, or
+      a :class:`ProbeError`); its steps are not measured again;
+    - ``batch``: samples (or tokens) per training step, the header's
+      ``models[].batch`` (the compare view's compute axis).
 
     :meth:`log` writes the user's own scalars (validation loss, accuracy,
     learning rate) into the record.

@@ -656,6 +656,11 @@ class Probe:
                                   stacklevel=2)
                 return None
             self._last_step = step
+            due = self.schedule.due(step)
+            if due and self._budget is not None and self.device.type == "cuda":
+                # CUDA runs the training asynchronously: wait for it before a
+                # measurement, so that its time counts as training, not probe.
+                torch.cuda.synchronize(self.device)
             now = self._clock()
             if self._last_step_time is not None:
                 self._step_seconds.append(now - self._last_step_time)
@@ -665,7 +670,7 @@ class Probe:
                 if self._budget is not None:
                     self._budget.costs.training_step(now - self._last_step_time)
             self._last_step_time = now
-            if not self.schedule.due(step):
+            if not due:
                 return None
             if self._resume_after is not None and step <= self._resume_after:
                 return None   # resume=True: this step is in the record already

@@ -79,3 +79,40 @@ def test_cuda_cross_batch_matches_cpu_in_float64():
         assert gpu.rows == cpu.rows == 16
     with pytest.raises(Exception, match="cross_batch is on cpu"):
         Probe(model, x.cuda(), x.cuda(), cross="train", every=1, **options).step(0, cross_batch=(xb, xb))
+
+
+def test_cuda_budget_keeps_the_share_and_measures_peak_memory(tmp_path):
+    """On CUDA: the budget's realised share on test_budget's fake clock
+    (the deterministic-cost model on the device), and the exact spectrum's
+    peak device memory (torch.cuda.max_memory_allocated) within what its
+    spectrum_bytes check counts (the Jacobian and the kernel)."""
+    from spectop_probe.matrix_free import exact_bytes
+    from test_budget import FakeClock, realised_shares, train, batch, Costed
+    clock = FakeClock()
+    x, y = batch()
+    model = Costed(clock).double().cuda()
+    probe = Probe(model, x.cuda(), y.cuda(), loss="cross_entropy", out=None, dtype=torch.float64, every=10,
+                  budget=0.05, chunk_bytes=1)
+    probe._clock = clock
+    probe._calibrate()
+    calls = train(probe, clock, 600, 40.0)
+    assert any(result is not None for _, _, result in calls)
+    assert max(share for _, share in realised_shares(probe, calls, 40.0, 600)) <= 0.05 * (1 + 1e-9)
+
+    torch.manual_seed(0)
+    n, d, w, C = 256, 32, 240, 2
+    net = torch.nn.Sequential(torch.nn.Linear(d, w), torch.nn.Tanh(), torch.nn.Linear(w, w), torch.nn.Tanh(),
+                              torch.nn.Linear(w, C)).cuda()
+    xs, ys = torch.randn(n, d).cuda(), torch.randint(0, C, (n,)).cuda()
+    chunk = 8 << 20
+    probe = Probe(net, xs, ys, loss="cross_entropy", out=None, trace="hutchinson", hutchinson_vectors=2,
+                  spectrum_method="exact", budget=None, chunk_bytes=chunk)
+    probe.measure(0)
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    result = probe.measure(1)
+    assert result.spectrum is not None and result.spectrum.method == "exact"
+    P = sum(p.numel() for p in net.parameters())
+    peak = torch.cuda.max_memory_allocated() - base
+    assert peak <= (exact_bytes(n * C, P, 4) + 2 * chunk) * 1.05, (peak, exact_bytes(n * C, P, 4))

@@ -18,15 +18,20 @@ training step), a measurement of predicted cost ``c`` is taken only if
 
 So after every measurement the probe's share of the training wall time since
 the first one (the first included: its interval is the one after it) is at
-most ``b``, as long as the predictions hold; every prediction is an upper
-estimate (the costs are the latest measured ones, and the first measurement,
-which has none, is planned from one timed forward and backward pass of the
-probe batch, taken as the price of a training step and of a Hutchinson
-vector, and ``q`` of them for the exact trace — ``q`` outputs per input item).
+most ``b``, as long as the predictions hold. The costs are the latest
+measured ones; the first measurement, which has none, is planned from one
+forward and one backward pass of the probe batch timed at construction: a
+training step taken to cost both, the fixed part three forwards and a
+backward, a Hutchinson vector a backward, the exact trace ``q`` forwards and
+backwards (``q`` outputs per input item). These are upper estimates for a
+job whose training step costs at least a forward and backward of the probe
+batch.
 
-The trace takes at most ``1 − spectrum_reserve`` of this interval's share
-while spectra are wanted, so that the unspent part accumulates for them: a
-spectrum is taken when the time saved covers it, later otherwise.
+After the first measurement, while spectra are on, the trace's vectors take
+at most ``1 − SPECTRUM_RESERVE`` of their interval's share, so that the rest
+accumulates for spectra: a spectrum is taken when the time saved covers it,
+later otherwise. A measurement is left out only when even its cheapest
+route does not fit all that is left (the scalars come first).
 
 Under DDP the ranks plan from the same numbers: each rank's timings are
 reduced to their maximum (the training time to its minimum) before the
@@ -202,8 +207,7 @@ class Budget:
         # of this interval's share, so that the rest accumulates for spectra;
         # the scalars come first: a measurement is left out only when even
         # its cheapest route does not fit everything left.
-        available_now = available
-        trace_cap = min(available_now, (1.0 - reserve) * share) - fixed
+        trace_cap = min(available, (1.0 - reserve) * share) - fixed
 
         reasons = []
         if self.trace == "exact" or (exact_allowed and exact <= trace_cap):
@@ -216,9 +220,9 @@ class Budget:
             else:
                 fit = int(math.floor(trace_cap / vector)) if vector > 0 else self.max_vectors
                 vectors = min(self.max_vectors, max(self.min_vectors, fit))
-                if fixed + vectors * vector > available_now and vector > 0:
+                if fixed + vectors * vector > available and vector > 0:
                     # Fewer than min_vectors, down to the 2 a standard error needs, rather than none.
-                    fewer = int(math.floor((available_now - fixed) / vector))
+                    fewer = int(math.floor((available - fixed) / vector))
                     fewer = max(2, fewer)
                     if fewer < vectors:
                         vectors = fewer
@@ -228,12 +232,11 @@ class Budget:
             if exact_allowed:
                 reasons.insert(0, "Hutchinson with %d vectors in place of the exact trace: it would take ~%s, the "
                                   "budget allows ~%s now" % (vectors, _seconds(exact), _seconds(max(trace_cap, 0.0))))
-        if cost > available_now:
+        if cost > available:
             why = ("no measurement: its cheapest route (%s) would take ~%s, and the budget (%g of the training "
-                   "time%s) has ~%s left until the next scheduled step"
+                   "time) has ~%s left until the next scheduled step"
                    % ("the exact trace" if route == "exact" else "Hutchinson with %d vectors" % vectors,
-                      _seconds(cost), self.budget, ", less the share saved for spectra" if reserve else "",
-                      _seconds(max(available_now, 0.0))))
+                      _seconds(cost), self.budget, _seconds(max(available, 0.0))))
             return Plan(False, route, vectors, False, cost, why)
 
         take_spectrum = False

@@ -58,10 +58,21 @@ def main(argv=None):
     parser.add_argument("--probe", type=int, default=8, help="probe sequences (n = probe * block rows)")
     parser.add_argument("--vectors", type=int, default=None,
                         help="Hutchinson vectors per measurement (default: the probe's 5%% budget chooses)")
+    parser.add_argument("--budget", default="none",
+                        help="the probe's budget, a share of the training time (0.05), or none (the default here: "
+                             "this demo measures every scheduled step and takes every spectrum, for spectop watch; "
+                             "a real job keeps the probe's default 5%%)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="overwrite existing records")
     args = parser.parse_args(argv)
+    if args.budget.lower() == "none":
+        budget = None
+    else:
+        try:
+            budget = float(args.budget)
+        except ValueError:
+            parser.error("--budget: a share of the training time (0.05) or none, not %r" % args.budget)
 
     torch.set_num_threads(args.threads)
     data, vocab = load_text(os.path.join(HERE, "data", "sonnets.txt"))
@@ -90,7 +101,8 @@ def main(argv=None):
             batches = torch.Generator().manual_seed(args.seed + 7)
             with Probe(model, probe_x, probe_y, loss="cross_entropy", every=args.every, out=path, name=name,
                        width=width, depth=args.depth, data_name="sonnets (char, V=%d)" % V,
-                       hutchinson_vectors=args.vectors, overwrite=args.force) as probe:
+                       hutchinson_vectors=args.vectors, overwrite=args.force, budget=budget,
+                       batch=args.batch * args.block) as probe:
                 probe.step(0)
                 for step in range(1, args.steps + 1):
                     x, y = windows(train, torch.randint(0, split - args.block - 1, (args.batch,), generator=batches),

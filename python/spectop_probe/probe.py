@@ -369,8 +369,6 @@ class Probe:
         self._spectrum_errors = 0
         self._measurements = 0
         self._last_step_time: Optional[float] = None
-        self._step_seconds: List[float] = []   # training wall time per step, between calls
-        self._vector_seconds: Optional[float] = None
         self._closed = False
         self._budget_skips = 0   # scheduled measurements the budget left out
         self._spectrum_possible = True   # until a measurement says no spectrum can be taken at all
@@ -663,10 +661,7 @@ class Probe:
                 torch.cuda.synchronize(self.device)
             now = self._clock()
             if self._last_step_time is not None:
-                self._step_seconds.append(now - self._last_step_time)
                 self._training_seconds += now - self._last_step_time
-                # The latest intervals are what the budget is for.
-                del self._step_seconds[:-(self.every if isinstance(self.every, int) else 64)]
                 if self._budget is not None:
                     self._budget.costs.training_step(now - self._last_step_time)
             self._last_step_time = now
@@ -777,13 +772,11 @@ class Probe:
         return self.writer.error if self.writer is not None else None
 
     def _vectors(self, step: int) -> int:
+        """The vector count of a measurement the budget does not plan (no
+        budget, or an explicit ``measure``): the fixed count, else min_vectors."""
         if self.fixed_vectors is not None:
             return max(2, int(self.fixed_vectors))
-        if not self._step_seconds or self._vector_seconds is None:
-            return max(2, self.min_vectors)
-        median = sorted(self._step_seconds)[len(self._step_seconds) // 2]
-        allowed = self.budget * median * self.schedule.gap(step) / max(self._vector_seconds, 1e-9)
-        return int(min(self.max_vectors, max(self.min_vectors, allowed)))
+        return max(2, self.min_vectors)
 
     def _lanczos_allowed(self) -> bool:
         """A matrix-free spectrum costs seconds (thousands of products at large
@@ -849,14 +842,6 @@ class Probe:
         if raw.cross_error is not None:
             self._warn_cross_once("failed", "the cross-batch quantities could not be measured at step %d (%s); the "
                                   "step is recorded without them, training goes on" % (step, raw.cross_error))
-        used = raw.vectors if raw.estimate else (raw.cross.vectors if raw.cross is not None else 0)
-        if used:
-            # Cost per vector, for the budget: the whole measurement (both
-            # batches' traces, when crossed) over the vectors of one (an upper
-            # bound), less the spectrum's own time: a matrix-free spectrum
-            # takes seconds and is spaced by spectrum_share on its own.
-            spectrum_seconds = (raw.spectrum.seconds or 0.0) if raw.spectrum is not None else 0.0
-            self._vector_seconds = max(seconds - spectrum_seconds, 0.0) / used
         self._measurements += 1
         if self._budget is not None:
             self._budget.measured += 1

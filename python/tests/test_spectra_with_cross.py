@@ -72,15 +72,19 @@ def test_a_cross_batch_never_enters_the_spectrum(tmp_path):
 
 def test_hutchinson_on_both_batches_with_a_matrix_free_spectrum():
     """χ_pos of the spectrum is λ_eff over A's (estimated) χ_net, never B's;
-    the budget's cost per vector leaves the spectrum's seconds out."""
+    the budget's cost per vector is the trace's own time (of A, B's counted
+    apart), the spectrum's seconds left out."""
     (a, ya), (b, yb) = lm_batch(2), lm_batch(5)
     probe = Probe(model(), a, ya, loss="cross_entropy", out=None, dtype=torch.float64, trace="hutchinson",
-                  hutchinson_vectors=3, top_k=8, spectrum_share=None, cross="train", every=1)
+                  hutchinson_vectors=3, top_k=8, spectrum_share=None, cross="train", every=1, budget=1e6)
     m = probe.step(0, cross_batch=(b, yb))
     assert m.chi_net_estimate and m.cross is not None and m.cross.estimate
     assert m.spectrum.method == "lanczos" and "Hutchinson" in m.spectrum.method_reason
     assert m.spectrum.chi_pos_exact == pytest.approx(m.spectrum.lambda_eff / m.chi_net, rel=1e-12)
-    assert probe._vector_seconds * m.hutchinson_vectors == pytest.approx(m.seconds - m.spectrum.seconds, rel=1e-9)
+    costs = probe._budget.costs
+    assert costs.product is not None and costs.vector is not None
+    assert costs.vector * m.hutchinson_vectors < m.seconds - m.spectrum.seconds
+    assert costs.product == pytest.approx(m.spectrum.seconds / m.spectrum.products, rel=0.05)
 
 
 def test_a_log_schedule_spaces_matrix_free_spectra_by_time_not_measurements():

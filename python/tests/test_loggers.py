@@ -299,7 +299,7 @@ import spectop_probe.callbacks, spectop_probe.loggers
 calls = []
 model = nn.Linear(3, 2)
 with Probe(model, torch.randn(4, 3), torch.randn(4, 2), every=1, out=%r, log_to=[lambda m, s: calls.append(s)],
-           log_names="perspic") as probe:
+           log_names="perspic", budget=None) as probe:
     probe.step(0)
     probe.log(0, val_loss=0.5)
     probe.step(1)

@@ -8,6 +8,7 @@ every line to docs/record.schema.json."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -40,14 +41,25 @@ def test_header_steps_spectrum_end(tmp_path):
     assert header["tool"].startswith("spectop-probe ")
     assert header["data"] == {"name": "chars", "probe": 18, "outputs": 7, "loss": "cross_entropy"}
     total = sum(p.numel() for p in model.parameters())
-    assert header["models"] == [{"id": "w16-frozen", "width": 16, "depth": 1, "params": total,
-                                 "trainable_params": 16 * 7 + 7, "trainable": "readout", "mode": "frozen",
-                                 "schedule": {"kind": "every", "every": 2}}]
+    entry = dict(header["models"][0])
+    layers, signature = entry.pop("layers"), entry.pop("param_signature")
+    assert [entry] == [{"id": "w16-frozen", "width": 16, "depth": 1, "params": total,
+                        "trainable_params": 16 * 7 + 7, "trainable": "readout", "mode": "frozen",
+                        "schedule": {"kind": "every", "every": 2}}]
+    owners = []
+    for name, _ in model.named_parameters():
+        owner = name.rsplit(".", 1)[0] if "." in name else "(root)"
+        if owner not in owners:
+            owners.append(owner)
+    assert layers == owners and layers[-1] == "lm_head"
+    assert re.fullmatch(r"[0-9a-f]{16}", signature)
     steps = [l for l in lines if l["type"] == "step"]
     assert [s["step"] for s in steps] == [0, 2, 4]
     for s in steps:
         assert list(s) == ["type", "model", "step", "loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "wall",
-                           "rows", "chi_loss_normalized", "chi_net_normalized"]
+                           "layer_chi_net", "layer_grad_sq", "rows", "chi_loss_normalized", "chi_net_normalized"]
+        assert sum(s["layer_chi_net"]) == pytest.approx(s["chi_net"], rel=1e-12)
+        assert all(v == 0 for v in s["layer_grad_sq"][:-1])   # frozen body: the readout's gradient only
         assert s["chi_pos"] == pytest.approx(s["grad_sq"] / (s["chi_loss"] * s["chi_net"]), rel=1e-12)
         # The batch-size normalised factors: n·χ_loss and χ_net/n, n = 3 sequences × 6 tokens.
         assert s["rows"] == 18
@@ -78,8 +90,8 @@ def test_estimate_fields_and_the_no_spectrum_event(tmp_path):
     steps = [l for l in lines if l["type"] == "step"]
     for s in steps:
         assert s["chi_net_estimate"] is True and s["chi_net_stderr"] > 0
-        assert list(s)[9:] == ["chi_net_estimate", "chi_net_stderr", "rows", "chi_loss_normalized",
-                               "chi_net_normalized"]
+        assert list(s)[9:] == ["chi_net_estimate", "chi_net_stderr", "layer_chi_net", "layer_grad_sq", "rows",
+                               "chi_loss_normalized", "chi_net_normalized"]
     events = [l for l in lines if l["type"] == "event"]
     assert len(events) == 1 and events[0]["event"] == "spectrum" and events[0]["model"] == "m"
     assert "m = n*C = 126 outputs is above spectrum_max_outputs = 100" == events[0]["detail"]
@@ -116,7 +128,8 @@ def test_end_line_at_interpreter_exit(tmp_path):
         import sys, torch
         sys.path.insert(0, %r)
         from spectop_probe import Probe
-        probe = Probe(torch.nn.Linear(2, 1), torch.randn(3, 2), torch.randn(3, 1), every=1, out=%r, name="m")
+        probe = Probe(torch.nn.Linear(2, 1), torch.randn(3, 2), torch.randn(3, 1), every=1, out=%r, name="m",
+                      budget=None)
         probe.step(0)
         # no close(): the interpreter's exit ends the record
     """ % (REPO + "/python", str(out)))
@@ -156,7 +169,7 @@ def test_a_full_file_system_stops_the_record_not_the_training(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            probe = Probe(model, x[:4], y[:4], every=1, out=%r, name="m")
+            probe = Probe(model, x[:4], y[:4], every=1, out=%r, name="m", budget=None)
             for step in range(1, 21):
                 optimizer.zero_grad()
                 nn.functional.mse_loss(model(x), y).backward()

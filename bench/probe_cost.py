@@ -26,9 +26,10 @@ each estimator setting, and reports
     fraction = median measurement / (every x median training step),
 
 the share of wall time the probe adds at `every` (goal: <= 5% at 100). The
-settings: Hutchinson with 4, 16 and 64 vectors, the default budget (which
-picks the vector count itself), the exact trace on a small probe (one
-sequence, no spectrum), and a frozen body (closed-form readout only).
+settings: Hutchinson with 4, 16 and 64 vectors, the exact trace on a small
+probe (one sequence, no spectrum), and a frozen body (closed-form readout
+only). (The budget's own choice is what the default run's overhead table
+measures.)
 
     python bench/probe_cost.py --spectra [--threads 2] [--exact-seconds 60]
 

@@ -119,7 +119,9 @@ class CostModel:
                 spectrum_method: Optional[str], spectrum_seconds: Optional[float],
                 products: Optional[int]) -> None:
         """Updates the costs from one measurement's stage times
-        (``measure.RawMeasurement.stage_seconds``)."""
+        (``measure.RawMeasurement.stage_seconds``). They are of the probe
+        batch A; a cross batch B costs as much again (the plan multiplies by
+        ``sides``)."""
         if "fixed" in stages:
             self.fixed = stages["fixed"]
         trace = stages.get("trace")
@@ -128,10 +130,6 @@ class CostModel:
                 self.exact_trace = trace
             elif vectors:
                 self.vector = trace / vectors
-        if "cross" in stages and sides > 1 and self.fixed is not None:
-            # B's forward and trace by the same route: its cost per side is
-            # already in fixed and trace; nothing more to learn from it.
-            pass
         if spectrum_seconds is not None and spectrum_method == "exact":
             self.exact_spectrum = spectrum_seconds
         elif spectrum_seconds is not None and spectrum_method == "lanczos" and products:

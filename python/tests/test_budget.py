@@ -12,7 +12,6 @@ work: measurement and recording) against the training's advance.
 """
 
 import json
-import math
 import subprocess
 
 import pytest

@@ -667,7 +667,8 @@ class Probe:
             if raw.cross is not None:
                 extra.update(raw.cross.fields())
             self.writer.step(self.name, step, raw.loss, raw.chi_loss, raw.chi_net, chi_pos, raw.grad_sq,
-                             raw.estimate, raw.chi_net_stderr, extra=extra)
+                             raw.estimate, raw.chi_net_stderr, extra=extra,
+                             vectors=raw.vectors if raw.estimate else None)
             if raw.spectrum is not None and bad is None:
                 s = raw.spectrum
                 self.writer.spectrum(self.name, step, s.eigenvalues, s.weights, s.chi_pos_exact, s.lambda_eff,

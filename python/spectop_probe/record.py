@@ -234,8 +234,11 @@ class RecordWriter:
         self.write(fields)
 
     def step(self, model: str, step: int, loss, chi_loss, chi_net, chi_pos, grad_sq,
-             estimate: bool, stderr: Optional[float], extra: Optional[Dict[str, Any]] = None) -> None:
-        """``extra``: further step-line fields (docs/RECORD.md), in order:
+             estimate: bool, stderr: Optional[float], extra: Optional[Dict[str, Any]] = None,
+             vectors: Optional[int] = None) -> None:
+        """``vectors``: the Hutchinson vectors an estimated χ_net used
+        (``chi_net_vectors``). ``extra``: further step-line fields
+        (docs/RECORD.md), in order:
         integers and booleans as they are, other numbers through the null
         rule."""
         fields: Dict[str, Any] = {
@@ -246,6 +249,8 @@ class RecordWriter:
         if estimate:
             fields["chi_net_estimate"] = True
             fields["chi_net_stderr"] = _number(stderr)
+            if vectors is not None:
+                fields["chi_net_vectors"] = int(vectors)
         for key, value in (extra or {}).items():
             fields[key] = value if isinstance(value, (bool, int)) else _number(value)
         self.write(fields)

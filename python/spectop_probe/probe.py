@@ -481,7 +481,11 @@ class Probe:
             except Exception as error:
                 text = str(error).strip().split("\n")[0]
                 hint = ""
-                if any(word in text for word in ("dtype", "scalar type", "BFloat16", "Half")):
+                if self.batchnorm == "batch" and "more than 1 value per channel" in text:
+                    hint = ("; with batchnorm=\"batch\" a BatchNorm layer normalises with the probe batch's own "
+                            "statistics, which one value per channel does not have: give the probe batch more "
+                            "items, or pass batchnorm=\"eval\"")
+                elif any(word in text for word in ("dtype", "scalar type", "BFloat16", "Half")):
                     hint = ("; a forward that casts its activations (.to(torch.bfloat16), .half(), autocast) cannot "
                             "be measured in one precision: remove the cast while probing")
                 raise ProbeError("the model's forward fails on the probe batch with its parameters and floating "

@@ -583,6 +583,7 @@ class _Batch:
     items: int
     per_item: int
     rows: Optional[torch.Tensor] = None   # the output rows the loss counts (None: all)
+    whole_batch: bool = False             # the exact routes take whole-batch products (every rank agrees)
 
     def per_sample(self, function: ModelFunction, names: List[str], chunk_bytes: int) -> PerSample:
         return PerSample(function, self.theta, self.constants, names, self.args, self.kwargs,
@@ -609,6 +610,7 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     and their labels)."""
     rows, targets = _rows_and_values(targets)
     batch, n_local, C = _probe_batch(function, inputs, rows=rows)
+    batch.whole_batch = _agree_whole_batch(function, batch, reducer)
     F, pullback, readout_input = _forward_with_readout_input(function, batch)
 
     # The global loss is the mean over all ranks' rows: L = Σ_r n_r L_r / N.
@@ -756,6 +758,7 @@ def _side(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Ten
     route by B's own m, the same Hutchinson vector count)."""
     rows, targets = _rows_and_values(targets)
     batch, n_local, C_b = _probe_batch(function, inputs, params=(like.theta, like.constants), rows=rows)
+    batch.whole_batch = _agree_whole_batch(function, batch, reducer)
     if C_b != C:
         raise ProbeError("the cross batch gives %d outputs per row, the probe batch %d" % (C_b, C))
     F, pullback, readout_input = _forward_with_readout_input(function, batch)
@@ -800,7 +803,13 @@ def _body_trace(function: ModelFunction, batch: _Batch, F: torch.Tensor, pullbac
     body = [name for name in function.trainable if name not in names]
     mode = settings.trace
     if mode == "auto":
-        mode = "exact" if m_total <= settings.exact_max_outputs else "hutchinson"
+        # The whole-batch route costs a backward of the whole batch per
+        # output entry, `items` times the per-sample route's: the same cost
+        # ceiling allows `items` times fewer outputs.
+        limit = settings.exact_max_outputs
+        if batch.whole_batch:
+            limit = limit // max(1, batch.items)
+        mode = "exact" if m_total <= limit else "hutchinson"
     if not body:
         return 0.0, "exact", None, 0
     if mode == "exact":
@@ -830,6 +839,22 @@ def _whole_batch_only(function: ModelFunction, batch: _Batch) -> bool:
             or batch.per_item == 0)
 
 
+def _agree_whole_batch(function: ModelFunction, batch: _Batch, reducer: Reducer) -> bool:
+    """:func:`_whole_batch_only` for every rank at once: one rank's rows
+    (its own -100 labels) must not send it down another route than the
+    others, whose collectives would then not match. One small all-reduce
+    under several processes."""
+    local = _whole_batch_only(function, batch)
+    if reducer.world == 1:
+        return local
+    votes = reducer.sum(torch.tensor([1.0 if local else 0.0], dtype=torch.float64, device=batch_device(batch)))
+    return float(votes[0]) > 0
+
+
+def batch_device(batch: _Batch) -> torch.device:
+    return next(iter(batch.theta.values())).device
+
+
 def _exact_rows(function: ModelFunction, batch: _Batch, names: List[str], chunk_bytes: int, F: torch.Tensor,
                 pullback, use: Callable):
     """``use`` applied to J's rows (of ``names``) by the per-sample route,
@@ -839,7 +864,7 @@ def _exact_rows(function: ModelFunction, batch: _Batch, names: List[str], chunk_
     at once. ``pullback`` None (a batch gathered from several ranks, which
     no pullback here is of): a failure is raised, not remembered (the other
     ranks did not see it)."""
-    if not _whole_batch_only(function, batch):
+    if not batch.whole_batch:
         try:
             return use(batch.per_sample(function, names, chunk_bytes))
         except PerSampleFailure as error:
@@ -955,14 +980,14 @@ def _take_exact_spectrum(result: RawMeasurement, function: ModelFunction, batch:
     started = time.perf_counter()
     failed: Optional[str] = None
     jacobian = None
-    if _whole_batch_only(function, batch) and reducer.world > 1:
+    if batch.whole_batch and reducer.world > 1:
         local = WholeBatch(pullback, batch.theta, function.trainable, F, settings.chunk_bytes).jacobian()
         parts = reducer.gather_to_first((local, g.detach()))
         whole, whole_g = batch, g
         if parts is not None and reducer.rank == 0:
             jacobian = torch.cat([p[0].to(g.device) for p in parts]).to(torch.float64)
             whole_g = torch.cat([p[1].to(g.device) for p in parts])
-    elif _whole_batch_only(function, batch):
+    elif batch.whole_batch:
         whole, whole_g = batch, g
     else:
         whole, whole_g = _gather_to_first_rank(batch, g, reducer)

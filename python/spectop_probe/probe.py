@@ -190,6 +190,15 @@ class Probe:
       ``spectrum_share`` (0.25, the engine's quarter) of the training wall
       time seen by :meth:`step`; the first is always taken (``None``: no
       spacing);
+    - ``loss``: ``"mse"``, ``"cross_entropy"`` (rows labelled −100 leave
+      ``n`` and the measurement), ``"causal_lm"`` (Hugging Face's shifted
+      next-token loss: ``model(**batch, labels=labels).loss``) or a callable;
+    - ``batchnorm``: ``"batch"`` (default: BatchNorm layers on the probe
+      batch's own statistics, as training differentiates them; running
+      statistics untouched) or ``"eval"`` (their running statistics);
+    - ``probe_inputs``: a tensor, a tuple, or a dict of keyword inputs;
+      values that are not tensors (``use_cache=False``) reach the model
+      unchanged;
     - ``output_fn``: maps the model's return value to the logits tensor;
     - ``readout``: ``"auto"``, a module name, or ``None`` (no closed form);
     - ``width``, ``depth``, ``data_name``: header fields;
@@ -375,8 +384,7 @@ class Probe:
         if cross_inputs is not None:
             args, kwargs = split_like(cross_inputs, self.inputs, "cross_inputs")
             check_tensors(args, kwargs, cross_targets, device, "the held-out batch (cross_inputs, cross_targets)")
-            self.cross_inputs = (tuple(a.detach().clone() for a in args),
-                                 {k: v.detach().clone() for k, v in kwargs.items()})
+            self.cross_inputs = (tuple(_own(a) for a in args), {k: _own(v) for k, v in kwargs.items()})
             self.cross_targets = cross_targets.detach().clone()
             self._check_cross_batch(self.cross_inputs, self.cross_targets, dtype)
         entry = {"id": self.name, "width": int(width), "depth": int(depth),

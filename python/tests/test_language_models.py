@@ -239,6 +239,8 @@ def test_hugging_face_callback_measures_the_trained_model(tmp_path):
     """Two optimizer steps of transformers.Trainer with the callback: the
     probe measures steps 0 and 2, and the last measurement equals the
     explicit Jacobian of the trained model."""
+    pytest.importorskip("accelerate", reason="transformers.Trainer needs accelerate (scripts/install-python-deps.sh "
+                                             "installs it with --no-deps)")
     from transformers import Trainer, TrainingArguments
     from spectop_probe.callbacks import huggingface_callback
 
@@ -261,3 +263,38 @@ def test_hugging_face_callback_measures_the_trained_model(tmp_path):
     assert_matches(probe.history[0], first)   # and the first one is the initial model's
     steps = [json.loads(line) for line in out.read_text().splitlines() if '"type":"step"' in line]
     assert [s["step"] for s in steps] == [0, 2] and all(s["rows"] == 9 for s in steps)
+
+
+def test_cross_batch_of_a_masked_lm_counts_its_valid_rows():
+    """A held-out batch B shaped like a tokenizer's (mask, -100 on padding,
+    use_cache=False): its loss and ‖J^B‖_F are those of its counted rows,
+    against B's own explicit Jacobian; δL(A, B) against both."""
+    model = masked_lm(vocab=VOCAB, block=BLOCK)
+    inputs, labels = lm_batch()
+    held_inputs, held_labels = lm_batch(seed=9, lengths=(3, 6, 5))
+    probe = Probe(model, inputs, labels, loss="causal_lm", out=None, dtype=torch.float64, trace="exact",
+                  spectrum=False, cross_inputs=held_inputs, cross_targets=held_labels)
+    result = probe.measure(0)
+    a = explicit(model, inputs, labels, causal=True)
+    b = explicit(model, held_inputs, held_labels, causal=True)
+    cross = result.cross
+    assert cross.rows == b["rows"] == 2 + 5 + 4
+    assert relative(cross.loss, b["loss"]) <= 1e-12
+    assert relative(cross.chi_net, (a["chi_net"] * b["chi_net"]) ** 0.5) <= 1e-10
+    # δL(A, B) = g_Aᵀ J_A J_Bᵀ g_B from the two explicit Jacobians and residuals.
+    g_a, g_b = _residual(model, inputs, labels), _residual(model, held_inputs, held_labels)
+    dot = float((a["J"].T @ g_a) @ (b["J"].T @ g_b))
+    assert relative(cross.grad_dot, dot) <= 1e-10
+
+
+def _residual(model, inputs, labels):
+    """(softmax − onehot)/n over the counted rows, flattened: the explicit g."""
+    from reference_jacobian import logits_of, valid_rows
+    rows, targets = valid_rows(labels, causal=True)
+    model.eval()
+    with torch.no_grad():
+        F = logits_of(model(**inputs))
+    F = F.reshape(-1, F.shape[-1]).index_select(0, rows)
+    g = torch.softmax(F, 1)
+    g[torch.arange(rows.numel()), targets] -= 1
+    return (g / rows.numel()).reshape(-1)

@@ -76,11 +76,15 @@ def row_targets(loss_name: str, targets: torch.Tensor, what: str = "probe_target
 def looks_unshifted(model, inputs, targets: torch.Tensor) -> bool:
     """True when a causal language model (a Hugging Face ``...ForCausalLM``
     or ``...LMHeadModel``, or a config saying ``is_decoder``) gets labels
-    equal to its ``input_ids`` under an unshifted loss: the logits at t
-    would be scored against the token they read, not the next one."""
+    equal to its ``input_ids`` (wherever they are not −100) under an
+    unshifted loss: the logits at t would be scored against the token they
+    read, not the next one."""
     args, kwargs = inputs
     ids = kwargs.get("input_ids", args[0] if args else None)
-    if not isinstance(ids, torch.Tensor) or ids.shape != targets.shape or not torch.equal(ids, targets):
+    if not isinstance(ids, torch.Tensor) or ids.shape != targets.shape or ids.dtype.is_floating_point:
+        return False
+    counted = targets != IGNORE_INDEX
+    if not bool(counted.any()) or not torch.equal(ids[counted], targets[counted]):
         return False
     name = type(model).__name__
     config = getattr(model, "config", None)

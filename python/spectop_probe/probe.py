@@ -18,7 +18,7 @@ from torch import nn
 from . import __version__
 from .cross import SOURCES, Cross, check_tensors, normalized, split_like, unpack_pair
 from .errors import ProbeError, ProbeWarning
-from .labels import IGNORE_INDEX, RowTargets, looks_unshifted, row_targets
+from .labels import RowTargets, looks_unshifted, row_targets
 from .loggers import Loggers
 from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, default_output, measure,
                       resolve_loss)

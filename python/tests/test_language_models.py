@@ -202,6 +202,9 @@ def test_unshifted_labels_on_a_causal_lm_are_said_once():
     inputs, labels = lm_batch(lengths=(6, 6, 6))
     with pytest.warns(ProbeWarning, match="causal_lm"):
         Probe(model, inputs, inputs["input_ids"], loss="cross_entropy", out=None, spectrum=False)
+    _, padded = lm_batch()   # -100 on padding, the tokens elsewhere: still unshifted
+    with pytest.warns(ProbeWarning, match="causal_lm"):
+        Probe(model, lm_batch()[0], padded, loss="cross_entropy", out=None, spectrum=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ProbeWarning)  # the right loss for labels = input_ids: nothing to say
         Probe(model, inputs, inputs["input_ids"], loss="causal_lm", out=None, spectrum=False).measure(0)

@@ -54,4 +54,19 @@ if ! "$py" -c 'import torch.utils.tensorboard' >/dev/null 2>&1; then
   "$py" -m pip install --quiet --no-deps tensorboard protobuf absl-py >&2 \
     || echo "could not install tensorboard: python/tests/test_loggers.py skips its SummaryWriter test" >&2
 fi
+# transformers (GPT-2 and Llama from small configs in test_language_models.py,
+# and the Hugging Face callback's Trainer test) is not required either:
+# without it those tests are skipped with a message. It does not depend on
+# torch, so it cannot replace the CPU torch; accelerate, which Trainer needs,
+# does, so it comes --no-deps with psutil, its one missing dependency.
+if ! "$py" -c 'import transformers' >/dev/null 2>&1; then
+  echo "installing transformers (the Hugging Face model tests)" >&2
+  "$py" -m pip install --quiet transformers >&2 \
+    || echo "could not install transformers: python/tests/test_language_models.py skips its Hugging Face tests" >&2
+fi
+if "$py" -c 'import transformers' >/dev/null 2>&1 && ! "$py" -c 'import accelerate' >/dev/null 2>&1; then
+  echo "installing accelerate (transformers.Trainer) without its dependencies, and psutil" >&2
+  "$py" -m pip install --quiet --no-deps accelerate >&2 && "$py" -m pip install --quiet psutil >&2 \
+    || echo "could not install accelerate: the Trainer test is skipped" >&2
+fi
 echo "$py"

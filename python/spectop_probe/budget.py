@@ -85,6 +85,8 @@ class Layout:
     per_item: int              # q: output entries per input item (the exact trace's VJPs per chunk, at most)
     parameters: int            # P, trainable
     sides: int = 1             # 2 with a cross batch B (its own forward, loss, trace)
+    items: int = 1             # input items in the probe batch (per rank)
+    whole_batch: bool = False  # the exact routes take whole-batch products (measure.WholeBatch): m backwards
 
 
 class CostModel:
@@ -196,9 +198,15 @@ class Budget:
         forward, backward = a["calibration_forward"] or 0.0, a["calibration_backward"] or 0.0
         fixed = sides * (a["fixed"] if a["fixed"] is not None else 3 * forward + backward)
         vector = sides * (a["vector"] if a["vector"] is not None else max(backward, 1e-3 * unit))
-        exact = sides * (a["exact_trace"] if a["exact_trace"] is not None else layout.per_item * unit)
+        # The exact trace's backwards: one per output entry of an item per
+        # sample, or one of the whole batch per output entry (WholeBatch).
+        backwards = layout.m if layout.whole_batch else layout.per_item
+        exact = sides * (a["exact_trace"] if a["exact_trace"] is not None else backwards * unit)
 
-        exact_allowed = self.trace == "exact" or (self.trace == "auto" and layout.m <= self.exact_max_outputs)
+        # measure._body_trace's "auto" rule: the whole-batch route, `items`
+        # times dearer per output, is allowed `items` times fewer outputs.
+        limit = self.exact_max_outputs // max(1, layout.items) if layout.whole_batch else self.exact_max_outputs
+        exact_allowed = self.trace == "exact" or (self.trace == "auto" and layout.m <= limit)
         # Not before the first measurement: the scalars come first.
         reserve = SPECTRUM_RESERVE if spectra_on and self.measured else 0.0
         # While spectra are on, the trace's vectors take at most 1 − reserve

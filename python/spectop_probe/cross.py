@@ -156,13 +156,16 @@ def split_like(inputs, reference, what: str):
 
 
 def check_tensors(args, kwargs, targets, device, what: str) -> None:
-    for tensor in list(args) + list(kwargs.values()) + [targets]:
-        if not isinstance(tensor, torch.Tensor):
-            raise ProbeError("%s must hold tensors, not %s" % (what, type(tensor).__name__))
+    # Inputs that are not tensors (use_cache=False) reach the model as given,
+    # as the probe batch's do; the targets must be a tensor.
+    inputs = [x for x in list(args) + list(kwargs.values()) if isinstance(x, torch.Tensor)]
+    if not inputs or not isinstance(targets, torch.Tensor):
+        raise ProbeError("%s must hold tensors, not %s" % (what, type(targets if inputs else (args or kwargs)).__name__))
+    for tensor in inputs + [targets]:
         if tensor.device != device:
             raise ProbeError("%s is on %s but the model's parameters are on %s: move it to %s"
                              % (what, tensor.device, device, device))
-    sizes = {x.shape[0] for x in list(args) + list(kwargs.values()) if x.dim() > 0}
+    sizes = {x.shape[0] for x in inputs if x.dim() > 0}
     if len(sizes) != 1 or 0 in sizes:
         raise ProbeError("%s: every input tensor must share dimension 0 (the batch) and it must not be empty; "
                          "got sizes %s" % (what, sorted(sizes)))

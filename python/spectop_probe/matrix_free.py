@@ -120,7 +120,7 @@ def take_matrix_free(function, batch, F: torch.Tensor, pullback, g: torch.Tensor
     matrix-free spectrum of the whole probe batch. A collective: every rank
     calls it. Failures (ARPACK not converging, a product the model cannot
     take) come back as text, never raised: the training goes on."""
-    forward = lambda p: function(p, batch.constants, batch.args, batch.kwargs)  # noqa: E731
+    forward = lambda p: function(p, batch.constants, batch.args, batch.kwargs, rows=batch.rows)  # noqa: E731
     failure: Optional[str] = None
     finite = True
     result = None

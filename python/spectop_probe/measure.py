@@ -69,7 +69,9 @@ def cross_entropy_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Te
     return nn.functional.cross_entropy(outputs, labels.long(), reduction="mean")
 
 
-LOSSES: Dict[str, Callable] = {"mse": mse_loss, "cross_entropy": cross_entropy_loss}
+# "causal_lm" is cross-entropy on the shifted labels: labels.py shifts them
+# and drops the ignored rows before the loss sees them.
+LOSSES: Dict[str, Callable] = {"mse": mse_loss, "cross_entropy": cross_entropy_loss, "causal_lm": cross_entropy_loss}
 
 
 def resolve_loss(loss) -> Tuple[str, Callable]:
@@ -78,8 +80,9 @@ def resolve_loss(loss) -> Tuple[str, Callable]:
         return "custom", loss
     if isinstance(loss, str) and loss in LOSSES:
         return loss, LOSSES[loss]
-    raise ProbeError("unknown loss %r: use \"mse\", \"cross_entropy\" or a callable loss(outputs[n, C], targets) "
-                     "that averages over the n rows" % (loss,))
+    raise ProbeError("unknown loss %r: use \"mse\", \"cross_entropy\", \"causal_lm\" (Hugging Face's shifted "
+                     "next-token loss) or a callable loss(outputs[n, C], targets) that averages over the n rows"
+                     % (loss,))
 
 
 # ---------------------------------------------------------------- results
@@ -215,6 +218,12 @@ class ModelFunction:
         self.readout_params: List[str] = []      # its trainable parameter names (closed form)
         self._capture: Optional[list] = None
         self._hook_handles: list = []
+        # Items that interact (BatchNorm on the batch's statistics): a
+        # per-sample Jacobian would be of another function.
+        self.items_interact = False
+        # Why the per-sample route cannot run this model (vmap failed once):
+        # the exact routes then take whole-batch products from the start.
+        self.per_sample_failure: Optional[str] = None
 
     # -- parameters
 
@@ -243,7 +252,7 @@ class ModelFunction:
         args, kwargs = inputs
         return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
 
-    def __call__(self, theta, constants, args, kwargs) -> torch.Tensor:
+    def __call__(self, theta, constants, args, kwargs, rows: Optional[torch.Tensor] = None) -> torch.Tensor:
         # Fresh copies of the inputs and buffers for every forward: what the
         # model writes in place (an inplace ReLU on its input, a counter or an
         # EMA buffer) lands on them, never on the user's tensors (``.to`` and
@@ -270,7 +279,10 @@ class ModelFunction:
             raise ProbeError("the model's outputs are %s although its parameters and floating inputs were cast to %s "
                              "(the measurement precision): its forward casts (.to(), .half(), autocast), so it cannot "
                              "be measured in one precision; remove the cast while probing" % (F.dtype, self.dtype))
-        return F.reshape(-1, F.shape[-1])
+        F = F.reshape(-1, F.shape[-1])
+        # Only the rows the loss counts (labels.py: ignored labels, the
+        # causal shift's last position) are outputs of the measurement.
+        return F if rows is None else F.index_select(0, rows)
 
     # -- the readout layer
 
@@ -360,6 +372,61 @@ def _one_hot_rows(start: int, stop: int, width: int, like: torch.Tensor) -> torc
     return rows
 
 
+class PerSampleFailure(ProbeError):
+    """torch.func.vmap could not split this model per sample."""
+
+
+class WholeBatch:
+    """The same rows of J as :class:`PerSample` (squared norms or the rows
+    themselves), from the whole batch's own pullback: one backward per
+    output entry, with a one-hot cotangent, vmapped in chunks of
+    ``chunk_bytes``. Nothing runs per sample, so it holds for models
+    ``vmap`` cannot split (masks with data-dependent control flow), whose
+    items interact (BatchNorm on batch statistics), and for outputs whose
+    rows are a selection (ignored labels). It costs a backward of the whole
+    batch per output entry, ``items`` times the per-sample route's."""
+
+    def __init__(self, pullback, theta: Dict[str, torch.Tensor], names: List[str], F: torch.Tensor,
+                 chunk_bytes: int):
+        self.pullback, self.names = pullback, list(names)
+        self.shape, self.m = tuple(F.shape), F.numel()
+        self.like = F
+        self.size = sum(theta[name].numel() for name in self.names)
+        itemsize = torch.finfo(F.dtype).bits // 8
+        # Each row in flight: its one-hot cotangent, the outputs' cotangent
+        # the backward makes from it, and every trainable gradient.
+        parameters = sum(value.numel() for value in theta.values())
+        per_row = (2 * self.m + parameters) * itemsize
+        self.per_chunk = max(1, min(self.m, int(chunk_bytes) // max(1, per_row)))
+
+    def _rows(self, j0: int, j1: int, reduce: bool) -> torch.Tensor:
+        basis = _one_hot_rows(j0, j1, self.m, self.like).reshape((j1 - j0,) + self.shape)
+
+        def one(e):
+            (grads,) = self.pullback(e)
+            if reduce:  # one squared norm per parameter, as PerSample's (the per-layer split)
+                return torch.stack([grads[name].pow(2).sum() for name in self.names])
+            return torch.cat([grads[name].reshape(-1) for name in self.names])
+
+        return vmap(one)(basis) if j1 - j0 > 1 else one(basis[0])[None]
+
+    def squared_norm_sum(self) -> torch.Tensor:
+        """Σ over the rows of |∂F_j/∂θ_name|², one per name in ``names``."""
+        total = torch.zeros(len(self.names), dtype=self.like.dtype, device=self.like.device)
+        for j0 in range(0, self.m, self.per_chunk):
+            total = total + self._rows(j0, min(self.m, j0 + self.per_chunk), reduce=True).sum(dim=0)
+        return total
+
+    def jacobian(self) -> torch.Tensor:
+        """J [m, size], allocated once and filled chunk by chunk (as
+        PerSample's), in the measurement dtype."""
+        J = torch.empty(self.m, self.size, dtype=self.like.dtype, device=self.like.device)
+        for j0 in range(0, self.m, self.per_chunk):
+            j1 = min(self.m, j0 + self.per_chunk)
+            J[j0:j1] = self._rows(j0, j1, reduce=False)
+        return J
+
+
 class PerSample:
     """Per-sample, per-output gradients of a set of parameters, in chunks.
 
@@ -417,7 +484,7 @@ class PerSample:
             if isinstance(error, ProbeError):
                 raise
             # Data-dependent control flow, .item(), in-place ops on inputs: vmap cannot batch them.
-            raise ProbeError("the per-sample route (torch.func.vmap over the probe items) failed on this model: %s. "
+            raise PerSampleFailure("the per-sample route (torch.func.vmap over the probe items) failed on this model: %s. "
                              "Pass trace=\"hutchinson\" and spectrum=False, which need no per-sample gradients"
                              % error) from error
 
@@ -536,6 +603,8 @@ class _Batch:
     kwargs: Dict[str, Any]
     items: int
     per_item: int
+    rows: Optional[torch.Tensor] = None   # the output rows the loss counts (None: all)
+    whole_batch: bool = False             # the exact routes take whole-batch products (every rank agrees)
 
     def per_sample(self, function: ModelFunction, names: List[str], chunk_bytes: int) -> PerSample:
         return PerSample(function, self.theta, self.constants, names, self.args, self.kwargs,
@@ -558,9 +627,14 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     ``lanczos_allowed`` False: a spectrum that would be matrix-free is left
     for a later measurement (the probe spaces them by their cost). The
     spectrum is always A's: batch B never enters it. ``clock`` times the
-    stages (``stage_seconds``, for the probe's budget)."""
+    stages (``stage_seconds``, for the probe's budget).
+
+    ``targets``: a tensor, or a labels.RowTargets (the rows the loss counts
+    and their labels)."""
     started = clock()
-    batch, n_local, C = _probe_batch(function, inputs)
+    rows, targets = _rows_and_values(targets)
+    batch, n_local, C = _probe_batch(function, inputs, rows=rows)
+    batch.whole_batch = _agree_whole_batch(function, batch, reducer)
     F, pullback, readout_input = _forward_with_readout_input(function, batch)
 
     # The global loss is the mean over all ranks' rows: L = Σ_r n_r L_r / N.
@@ -610,7 +684,15 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     return result, g
 
 
-def _probe_batch(function: ModelFunction, inputs, params=None) -> Tuple[_Batch, int, int]:
+def _rows_and_values(targets) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
+    from .labels import RowTargets
+    if isinstance(targets, RowTargets):
+        return targets.rows, targets.values
+    return None, targets
+
+
+def _probe_batch(function: ModelFunction, inputs, params=None,
+                 rows: Optional[torch.Tensor] = None) -> Tuple[_Batch, int, int]:
     """θ, the constants and the cast inputs of this measurement, and (batch,
     n_local, C) from one no-grad forward: the layout must be known before the
     differentiated forward, and the readout can only be recognised (the first
@@ -625,10 +707,20 @@ def _probe_batch(function: ModelFunction, inputs, params=None) -> Tuple[_Batch, 
     if (params is None and function.readout_name is None and function.readout_request is not None
             and not function.readout_params):
         function.find_readout(theta, constants, args, kwargs, F_probe)
-    n_local, C = F_probe.shape
-    if n_local % items:
-        raise ProbeError("the model gives %d output rows for %d input items: not a whole number per item" % (n_local, items))
-    return _Batch(theta, constants, args, kwargs, items, (n_local // items) * C), n_local, C
+    total, C = F_probe.shape
+    if rows is not None:
+        if rows.numel() and int(rows.max()) >= total:
+            raise ProbeError("the labels name %d rows but the model gives %d output rows"
+                             % (int(rows.max()) + 1, total))
+        n_local = int(rows.numel())
+    else:
+        n_local = total
+    # The per-item layout serves the per-sample route only, which needs
+    # every item to give as many rows; a selection of rows goes whole-batch.
+    per_item = (total // items) * C if total % items == 0 else 0
+    if per_item == 0 and rows is None and not function.items_interact:
+        raise ProbeError("the model gives %d output rows for %d input items: not a whole number per item" % (total, items))
+    return _Batch(theta, constants, args, kwargs, items, per_item, rows), n_local, C
 
 
 def _forward_with_readout_input(function: ModelFunction, batch: _Batch):
@@ -640,9 +732,14 @@ def _forward_with_readout_input(function: ModelFunction, batch: _Batch):
     function.attach_capture()
     try:
         def forward(p):
-            F = function(p, batch.constants, batch.args, batch.kwargs)
+            F = function(p, batch.constants, batch.args, batch.kwargs, rows=batch.rows)
             a = function.take_capture()
-            return F, (a.detach() if a is not None else torch.zeros(0, dtype=F.dtype, device=F.device))
+            if a is None:
+                return F, torch.zeros(0, dtype=F.dtype, device=F.device)
+            a = a.detach()
+            if batch.rows is not None:  # the readout's inputs of the counted rows
+                a = a.reshape(-1, a.shape[-1]).index_select(0, batch.rows)
+            return F, a
         F, pullback, readout_input = vjp(forward, batch.theta, has_aux=True)
     finally:
         function.detach_capture()
@@ -684,7 +781,9 @@ def _side(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Ten
     """A cross batch B at the probe batch's θ (``like``): its loss, ‖∇_fL^B‖²,
     ∇_θL^B and Tr Θ_BB, by the same steps as the probe batch's (the trace
     route by B's own m, the same Hutchinson vector count)."""
-    batch, n_local, C_b = _probe_batch(function, inputs, params=(like.theta, like.constants))
+    rows, targets = _rows_and_values(targets)
+    batch, n_local, C_b = _probe_batch(function, inputs, params=(like.theta, like.constants), rows=rows)
+    batch.whole_batch = _agree_whole_batch(function, batch, reducer)
     if C_b != C:
         raise ProbeError("the cross batch gives %d outputs per row, the probe batch %d" % (C_b, C))
     F, pullback, readout_input = _forward_with_readout_input(function, batch)
@@ -737,11 +836,17 @@ def _body_trace(function: ModelFunction, batch: _Batch, F: torch.Tensor, pullbac
     body = [name for name in function.trainable if name not in names]
     mode = settings.trace
     if mode == "auto":
-        mode = "exact" if m_total <= settings.exact_max_outputs else "hutchinson"
+        # The whole-batch route costs a backward of the whole batch per
+        # output entry, `items` times the per-sample route's: the same cost
+        # ceiling allows `items` times fewer outputs.
+        limit = settings.exact_max_outputs
+        if batch.whole_batch:
+            limit = limit // max(1, batch.items)
+        mode = "exact" if m_total <= limit else "hutchinson"
     if not body:
         return 0.0, "exact", None, 0
     if mode == "exact":
-        split = _trace_exact(function, batch, body, settings.chunk_bytes, reducer)
+        split = _trace_exact(function, batch, body, settings.chunk_bytes, reducer, F, pullback)
         _store(per_name, body, split)
         return float(split.sum()), mode, None, 0
     if mode == "hutchinson":
@@ -754,13 +859,14 @@ def _body_trace(function: ModelFunction, batch: _Batch, F: torch.Tensor, pullbac
 
 
 def _trace_exact(function: ModelFunction, batch: _Batch, body: List[str], chunk_bytes: int,
-                 reducer: Reducer) -> torch.Tensor:
+                 reducer: Reducer, F: torch.Tensor, pullback) -> torch.Tensor:
     """The body's Tr Θ exactly, one part per body parameter (float64): the
-    sum of squared per-sample, per-output gradients (in chunks, so no m x P
-    tensor exists), summed over ranks (each rank's rows are its own
-    diagonal block)."""
-    per_sample = batch.per_sample(function, body, chunk_bytes)
-    return reducer.sum(per_sample.squared_norm_sum().to(torch.float64))
+    sum of squared per-output gradients (in chunks, so no m x P tensor
+    exists), summed over ranks (each rank's rows are its own diagonal
+    block); per sample where that route holds, else from the whole batch's
+    pullback (:func:`_exact_rows`)."""
+    split = _exact_rows(function, batch, body, chunk_bytes, F, pullback, lambda rows: rows.squared_norm_sum())
+    return reducer.sum(split.to(torch.float64))
 
 
 def _store(per_name: Optional[Dict[str, float]], names: List[str], values: torch.Tensor) -> None:
@@ -775,6 +881,74 @@ def _per_name(squares: torch.Tensor, names: List[str], theta: Dict[str, torch.Te
     return {name: float(part.sum()) for name, part in zip(names, sums)}
 
 
+def _whole_batch_only(function: ModelFunction, batch: _Batch) -> bool:
+    """True where the per-sample route does not hold: a selection of rows,
+    items that interact, or a model it already failed on."""
+    return (batch.rows is not None or function.items_interact or function.per_sample_failure is not None
+            or batch.per_item == 0)
+
+
+def _agree_whole_batch(function: ModelFunction, batch: _Batch, reducer: Reducer) -> bool:
+    """:func:`_whole_batch_only` for every rank at once: one rank's rows
+    (its own -100 labels) must not send it down another route than the
+    others, whose collectives would then not match. One small all-reduce
+    under several processes."""
+    local = _whole_batch_only(function, batch)
+    if reducer.world == 1:
+        return local
+    votes = reducer.sum(torch.tensor([1.0 if local else 0.0], dtype=torch.float64, device=batch_device(batch)))
+    return float(votes[0]) > 0
+
+
+def batch_device(batch: _Batch) -> torch.device:
+    return next(iter(batch.theta.values())).device
+
+
+def _exact_rows(function: ModelFunction, batch: _Batch, names: List[str], chunk_bytes: int, F: torch.Tensor,
+                pullback, use: Callable):
+    """``use`` applied to J's rows (of ``names``) by the per-sample route,
+    or, where that does not hold or fails (vmap cannot split the model), by
+    the whole-batch route (:class:`WholeBatch`) with the measurement's own
+    pullback. A failure is remembered, so later measurements go whole-batch
+    at once. ``pullback`` None (a batch gathered from several ranks, which
+    no pullback here is of): a failure is raised, not remembered (the other
+    ranks did not see it)."""
+    if not batch.whole_batch:
+        try:
+            return use(batch.per_sample(function, names, chunk_bytes))
+        except PerSampleFailure as error:
+            if pullback is None:
+                raise
+            function.per_sample_failure = str(error)
+    return use(WholeBatch(pullback, batch.theta, names, F, chunk_bytes))
+
+
+ONE_SIGMA = 0.8413447460685429  # Φ(1): a ±1σ interval of a normal variable holds 68.27 %
+
+
+def student_factor(vectors: int) -> float:
+    """How far, in units of the sample standard error s/√K, the two-sided
+    68.27 % interval of a mean of K draws reaches when the spread is itself
+    estimated from those K draws: Student's t quantile with K − 1 degrees of
+    freedom at Φ(1) (1.837 at K = 2, 1.197 at K = 4, 1.035 at K = 16, → 1).
+    Stated as the standard error, ±1 of it covers the exact value as often as
+    ±1σ would: at K = 4 the plain s/√K covered it 60 % of the time, not 68 %."""
+    from scipy.stats import t as student
+    return float(student.ppf(ONE_SIGMA, max(1, int(vectors) - 1)))
+
+
+def hutchinson_chunk(parameters: int, outputs: int, itemsize: int, chunk_bytes: int, vectors: int) -> int:
+    """How many Hutchinson vectors go through one batched backward so that
+    the working set stays within ``chunk_bytes``: each vector holds its
+    signs (one byte per output), the output-space vector and the cotangent
+    of the outputs the backward makes from it (``outputs`` numbers each, the
+    logits' size: 50,257 per token for GPT-2), and the gradient of every
+    trainable parameter (the pullback makes all of them, not only the
+    body's). At least one vector."""
+    per_vector = outputs * (1 + 2 * itemsize) + parameters * itemsize
+    return max(1, min(int(vectors), int(chunk_bytes) // max(1, per_vector)))
+
+
 def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str], F: torch.Tensor, used: int,
                       dtype: torch.dtype, chunk_bytes: int, generator: Optional[torch.Generator],
                       reducer: Reducer) -> Tuple[float, float, torch.Tensor]:
@@ -782,12 +956,15 @@ def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str],
     parameters) of the body's Tr Θ = E_v |J_bodyᵀ v|² over
     ``used`` Rademacher vectors v in output space, for when m is too large for
     per-sample gradients: one backward per vector through the shared pullback,
-    vmapped in chunks that keep ``chunk_bytes`` of body gradients alive. The
-    signs come from the probe's seeded generator, one draw per chunk."""
+    vmapped in chunks sized by :func:`hutchinson_chunk` (the vectors, the
+    outputs' cotangents and the parameter gradients of a chunk stay within
+    ``chunk_bytes``). The signs come from the probe's seeded generator, one
+    draw per chunk. The standard error is Student-t scaled
+    (:func:`student_factor`), so that ±1 of it is a 68 % interval at every K."""
     z = torch.empty(used, len(body), dtype=torch.float64, device=F.device)
-    body_size = sum(theta[name].numel() for name in body)
+    parameters = sum(value.numel() for value in theta.values())
     itemsize = torch.finfo(dtype).bits // 8
-    per_chunk = max(1, min(used, chunk_bytes // max(1, body_size * itemsize)))
+    per_chunk = hutchinson_chunk(parameters, F.numel(), itemsize, chunk_bytes, used)
     def body_norm(v):
         (grads,) = pullback(v)  # one backward per vector, then the body's part of it
         return torch.stack([grads[name].pow(2).sum() for name in body])
@@ -795,16 +972,19 @@ def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str],
     batched = vmap(body_norm)
     for start in range(0, used, per_chunk):
         stop = min(used, start + per_chunk)
-        signs = torch.randint(0, 2, (stop - start,) + tuple(F.shape), generator=generator,
+        # int8 signs: the same draws as int64 ones, an eighth of the memory.
+        signs = torch.randint(0, 2, (stop - start,) + tuple(F.shape), generator=generator, dtype=torch.int8,
                               device=generator.device if generator is not None else F.device)
-        v = (signs.to(device=F.device, dtype=F.dtype) * 2 - 1)
-        z[start:stop] = batched(v).to(torch.float64)
+        v = signs.to(device=F.device, dtype=F.dtype).mul_(2).sub_(1)
+        del signs
+        z[start:stop] = (batched(v) if stop - start > 1 else body_norm(v[0])[None]).to(torch.float64)
+        del v
     # Each rank estimates its own diagonal block; the sums are unbiased for Tr Θ.
     z = reducer.sum(z)
     split = z.mean(dim=0)
     z = z.sum(dim=1)
     body_trace = float(z.mean())
-    stderr = float(z.std(unbiased=True) / math.sqrt(used))
+    stderr = float(z.std(unbiased=True) / math.sqrt(used)) * student_factor(used)
     return body_trace, stderr, split
 
 
@@ -827,7 +1007,7 @@ def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batc
     if choice.method == "lanczos" and not lanczos_allowed:
         return  # a later measurement takes it
     if choice.method == "exact":
-        failed = _take_exact_spectrum(result, function, batch, g, settings, reducer)
+        failed = _take_exact_spectrum(result, function, batch, g, settings, reducer, F, pullback)
         if result.spectrum is not None:
             result.spectrum.method_reason = choice.reason
         if failed is None:
@@ -841,18 +1021,34 @@ def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batc
 
 
 def _take_exact_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor,
-                         settings: Settings, reducer: Reducer) -> Optional[str]:
+                         settings: Settings, reducer: Reducer, F: torch.Tensor, pullback) -> Optional[str]:
     """The exact spectrum of Θ = J Jᵀ (float64 eigh). Returns why the
     per-sample route failed (on any rank), or None."""
     # Θ spans every rank's rows: the first rank gathers the probe
     # batch and g and computes it alone (each rank holds the whole
-    # model: DDP replicas, FSDP2 gathered above).
+    # model: DDP replicas, FSDP2 gathered above). Where only the whole-batch
+    # route holds, each rank takes its own rows of J (its batch statistics,
+    # its selected rows) and the first rank gathers those.
     started = time.perf_counter()
-    whole, whole_g = _gather_to_first_rank(batch, g, reducer)
     failed: Optional[str] = None
+    jacobian = None
+    if batch.whole_batch and reducer.world > 1:
+        local = WholeBatch(pullback, batch.theta, function.trainable, F, settings.chunk_bytes).jacobian()
+        parts = reducer.gather_to_first((local, g.detach()))
+        whole, whole_g = batch, g
+        if parts is not None and reducer.rank == 0:
+            jacobian = torch.cat([p[0].to(g.device) for p in parts])
+            whole_g = torch.cat([p[1].to(g.device) for p in parts])
+    elif batch.whole_batch:
+        whole, whole_g = batch, g
+    else:
+        whole, whole_g = _gather_to_first_rank(batch, g, reducer)
     if reducer.rank == 0:
         try:
-            jacobian = whole.per_sample(function, function.trainable, settings.chunk_bytes).jacobian()
+            if jacobian is None:
+                jacobian = _exact_rows(function, whole, function.trainable, settings.chunk_bytes, F,
+                                       pullback if reducer.world == 1 else None,
+                                       lambda rows: rows.jacobian())
         except ProbeError as error:
             failed = str(error)
         else:

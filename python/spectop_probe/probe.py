@@ -19,6 +19,7 @@ from . import __version__
 from .cross import SOURCES, Cross, check_tensors, normalized, split_like, unpack_pair
 from .errors import ProbeError, ProbeWarning
 from .budget import DEFAULT_BUDGET, Budget, Layout, next_gap
+from .labels import RowTargets, looks_unshifted, row_targets
 from .loggers import Loggers
 from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items, default_output,
                       measure, resolve_loss)
@@ -197,6 +198,15 @@ class Probe:
       at most ``spectrum_share`` (0.25, the engine's quarter) of the
       training wall time seen by :meth:`step`; the first is always taken
       (``None``: no spacing); under a budget the budget spaces them;
+    - ``loss``: ``"mse"``, ``"cross_entropy"`` (rows labelled −100 leave
+      ``n`` and the measurement), ``"causal_lm"`` (Hugging Face's shifted
+      next-token loss: ``model(**batch, labels=labels).loss``) or a callable;
+    - ``batchnorm``: ``"batch"`` (default: BatchNorm layers on the probe
+      batch's own statistics, as training differentiates them; running
+      statistics untouched) or ``"eval"`` (their running statistics);
+    - ``probe_inputs``: a tensor, a tuple, or a dict of keyword inputs;
+      values that are not tensors (``use_cache=False``) reach the model
+      unchanged;
     - ``output_fn``: maps the model's return value to the logits tensor;
     - ``readout``: ``"auto"``, a module name, or ``None`` (no closed form);
     - ``width``, ``depth``, ``data_name``: header fields;
@@ -245,7 +255,7 @@ class Probe:
                  exact_limit: Optional[int] = None, top_k: int = 32, spectrum_share: Optional[float] = 0.25,
                  log_to=None, log_names: str = "spectop", log_prefix: Optional[str] = None,
                  cross_inputs=None, cross_targets=None, cross: Optional[str] = None, resume: bool = False,
-                 batch: Optional[int] = None):
+                 batch: Optional[int] = None, batchnorm: str = "batch"):
         if not isinstance(model, nn.Module):
             raise ProbeError("model must be a torch.nn.Module, not %s" % type(model).__name__)
         self.schedule = resolve_schedule(every)
@@ -269,6 +279,10 @@ class Probe:
             raise ProbeError("dtype must be torch.float32 or torch.float64 (the measurement precision), not %s" % dtype)
         if trace not in ("auto", "exact", "hutchinson"):
             raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % (trace,))
+        if batchnorm not in ("batch", "eval"):
+            raise ProbeError("batchnorm=%r: use \"batch\" (BatchNorm layers normalise with the probe batch's own "
+                             "statistics, as in training; running statistics untouched) or \"eval\" (with their "
+                             "running statistics, as at inference)" % (batchnorm,))
         if spectrum_method not in ("auto", "exact", "lanczos"):
             raise ProbeError("spectrum_method=%r: use \"auto\", \"exact\" or \"lanczos\"" % (spectrum_method,))
         top_k = _whole_number(top_k, "top_k")
@@ -326,19 +340,42 @@ class Probe:
         self.trainable = self._trainable_names(trainable)
         device = self._device()
         self.inputs = _split(probe_inputs)
-        for tensor in list(self.inputs[0]) + list(self.inputs[1].values()) + [probe_targets]:
-            if not isinstance(tensor, torch.Tensor):
-                raise ProbeError("probe_inputs and probe_targets must be tensors, not %s" % type(tensor).__name__)
+        if not isinstance(probe_targets, torch.Tensor):
+            raise ProbeError("probe_targets must be a tensor, not %s" % type(probe_targets).__name__)
+        tensors = [t for t in list(self.inputs[0]) + list(self.inputs[1].values()) if isinstance(t, torch.Tensor)]
+        if not tensors:
+            raise ProbeError("probe_inputs holds no tensor: the probe batch must be tensors (other values, such as "
+                             "use_cache=False, are passed to the model unchanged)")
+        for tensor in tensors + [probe_targets]:
             if tensor.device != device:
                 raise ProbeError("the probe batch is on %s but the model's parameters are on %s: move "
                                  "probe_inputs and probe_targets to %s" % (tensor.device, device, device))
         # The probe batch is the probe's own copy: fixed even if the user later
         # changes those tensors, and never written by the probe's forwards.
-        self.inputs = (tuple(a.detach().clone() for a in self.inputs[0]),
-                       {k: v.detach().clone() for k, v in self.inputs[1].items()})
-        self.targets = probe_targets.detach().clone()
+        # Other values (use_cache=False, a string) go to the model as given.
+        self.inputs = (tuple(_own(a) for a in self.inputs[0]), {k: _own(v) for k, v in self.inputs[1].items()})
+        self.targets_given = probe_targets.detach().clone()
+        # The rows the loss counts (labels.py): -100 labels and the causal
+        # shift's last positions leave n.
+        self.targets = row_targets(self.loss_name, self.targets_given)
+        if self.loss_name == "cross_entropy" and looks_unshifted(self.module, self.inputs, self.targets_given):
+            warnings.warn("spectop-probe: probe_targets equal the input_ids of a causal language model (%s) and "
+                          "loss=\"cross_entropy\" scores the logits at each position against the token they read; "
+                          "pass loss=\"causal_lm\" for the next-token loss the model trains on (model(**batch, "
+                          "labels=...).loss shifts them), or shift the labels yourself"
+                          % type(self.module).__name__, ProbeWarning, stacklevel=2)
         self.device = device
         self.function = ModelFunction(self.module, self.trainable, dtype, output_fn, readout, device)
+        self.batchnorm = batchnorm
+        # On the batch's statistics the items of the probe batch interact:
+        # the exact routes then take whole-batch products, not per-sample ones.
+        self.function.items_interact = batchnorm == "batch" and bool(_batch_norms(self.module))
+        if (self.function.items_interact and self.reducer.world > 1
+                and any(isinstance(m, nn.SyncBatchNorm) for m in self.module.modules())):
+            # Its forward would all-reduce the statistics: a collective inside
+            # every probe forward, which the ranks do not all run.
+            raise ProbeError("batchnorm=\"batch\" with SyncBatchNorm under several processes is not supported: pass "
+                             "batchnorm=\"eval\"")
         self.settings = Settings(trace=trace, exact_max_outputs=exact_max_outputs, spectrum=spectrum,
                                  spectrum_max_outputs=spectrum_max_outputs, spectrum_bytes=spectrum_bytes,
                                  chunk_bytes=chunk_bytes, seed=seed, spectrum_method=spectrum_method,
@@ -396,7 +433,7 @@ class Probe:
             items = max(1, batch_items(*self.inputs))
             per_item = max(1, int(math.ceil(n / max(1, self.reducer.world) / items)) * C)
             self._layout = Layout(m=n * C, per_item=per_item, parameters=self.trainable_count,
-                                  sides=2 if cross is not None else 1)
+                                  sides=2 if cross is not None else 1, items=items)
             self._budget = Budget(self.budget, self.min_vectors, self.max_vectors, hutchinson_vectors, trace,
                                   exact_max_outputs, self._reduce_max)
             self._calibration_pass()  # untimed: torch.func's one-off set-up (see _calibrate)
@@ -407,8 +444,7 @@ class Probe:
         if cross_inputs is not None:
             args, kwargs = split_like(cross_inputs, self.inputs, "cross_inputs")
             check_tensors(args, kwargs, cross_targets, device, "the held-out batch (cross_inputs, cross_targets)")
-            self.cross_inputs = (tuple(a.detach().clone() for a in args),
-                                 {k: v.detach().clone() for k, v in kwargs.items()})
+            self.cross_inputs = (tuple(_own(a) for a in args), {k: _own(v) for k, v in kwargs.items()})
             self.cross_targets = cross_targets.detach().clone()
             self._check_cross_batch(self.cross_inputs, self.cross_targets, dtype)
         entry = {"id": self.name, "width": int(width), "depth": int(depth),
@@ -509,6 +545,7 @@ class Probe:
             owners = [m for m in self.module.modules() if any(True for _ in m.parameters(recurse=False))]
             last = {id(p) for p in owners[-1].parameters(recurse=False)} if owners else set()
             names = [n for n, p in named if id(p) in last]
+            self._warn_tied_readout(owners[-1] if owners else None, last)
         elif isinstance(trainable, str):
             trainable = [trainable]
         if trainable is None:
@@ -535,6 +572,25 @@ class Probe:
             raise ProbeError("the model has no trainable parameters (every requires_grad is False): nothing to measure")
         return names
 
+    def _warn_tied_readout(self, readout: Optional[nn.Module], chosen: set) -> None:
+        """trainable="readout" on a model whose last layer shares its weight
+        with another module (GPT-2's lm_head and its token embedding): θ is
+        then that shared matrix in both roles, not a readout layer alone, and
+        the closed-form readout share does not apply. Said, naming both."""
+        if readout is None:
+            return
+        holders: Dict[int, List[str]] = {}
+        for name, p in self.module.named_parameters(remove_duplicate=False):
+            if id(p) in chosen:
+                holders.setdefault(id(p), []).append(name)
+        tied = [names for names in holders.values() if len(names) > 1]
+        if tied:
+            warnings.warn("spectop-probe: trainable=\"readout\" takes the last layer's parameters, but %s: θ is that "
+                          "one matrix in every role (the input embedding's too), not a readout layer alone, and its "
+                          "share of χ_net is not closed-form; name the parameters to measure with trainable=[...], "
+                          "or untie them (tie_word_embeddings=False) to measure a readout alone"
+                          % "; ".join(" is tied to ".join(names) for names in tied), ProbeWarning, stacklevel=4)
+
     def _device(self) -> torch.device:
         devices = {p.device for p in self.module.parameters()}
         if len(devices) != 1:
@@ -556,7 +612,7 @@ class Probe:
     def _output_shape(self, dtype):
         """(C, n) for the header, from one forward pass (eval mode, no grad),
         which is also the check that the model runs as the probe runs it."""
-        with _Quiet(self.module):
+        with _Quiet(self.module, self.batchnorm):
             theta, constants = self.function.parameters()
             args, kwargs = self.function.cast_inputs(self.inputs)
             try:
@@ -567,13 +623,23 @@ class Probe:
             except Exception as error:
                 text = str(error).strip().split("\n")[0]
                 hint = ""
-                if any(word in text for word in ("dtype", "scalar type", "BFloat16", "Half")):
+                if self.batchnorm == "batch" and "more than 1 value per channel" in text:
+                    hint = ("; with batchnorm=\"batch\" a BatchNorm layer normalises with the probe batch's own "
+                            "statistics, which one value per channel does not have: give the probe batch more "
+                            "items, or pass batchnorm=\"eval\"")
+                elif any(word in text for word in ("dtype", "scalar type", "BFloat16", "Half")):
                     hint = ("; a forward that casts its activations (.to(torch.bfloat16), .half(), autocast) cannot "
                             "be measured in one precision: remove the cast while probing")
                 raise ProbeError("the model's forward fails on the probe batch with its parameters and floating "
                                  "inputs in %s (the measurement precision): %s: %s%s"
                                  % (str(dtype).replace("torch.", ""), type(error).__name__, text, hint)) from error
-        counts = self.reducer.sum(torch.tensor([float(F.shape[0])], dtype=torch.float64, device=F.device))
+        local_rows = F.shape[0]
+        if isinstance(self.targets, RowTargets):
+            if self.targets.total != F.shape[0]:
+                raise ProbeError("%s: probe_targets hold %d labels for %d output rows of the model"
+                                 % (self.loss_name, self.targets.total, F.shape[0]))
+            local_rows = self.targets.count   # the rows the loss counts
+        counts = self.reducer.sum(torch.tensor([float(local_rows)], dtype=torch.float64, device=F.device))
         return int(F.shape[1]), int(round(float(counts[0])))
 
     def _check_cross_batch(self, inputs, targets, dtype) -> None:
@@ -581,14 +647,20 @@ class Probe:
         batch does, with as many outputs per row: checked once, before any
         training step, so a mistake in it is a ProbeError here and not a
         silent gap in the record."""
-        with _Quiet(self.module):
+        with _Quiet(self.module, self.batchnorm):
             theta, constants = self.function.parameters()
             args, kwargs = self.function.cast_inputs(inputs)
             try:
+                prepared = row_targets(self.loss_name, targets, "cross_targets")
+                rows, values = (prepared.rows, prepared.values) if isinstance(prepared, RowTargets) else (None, targets)
                 with torch.no_grad():
                     F = self.function(theta, constants, args, kwargs)
+                if isinstance(prepared, RowTargets) and prepared.total != F.shape[0]:
+                    raise ProbeError("%d labels for %d output rows" % (prepared.total, F.shape[0]))
+                if rows is not None:
+                    F = F.index_select(0, rows)
                 with torch.enable_grad():
-                    value = self.loss_fn(F.detach().requires_grad_(True), targets)
+                    value = self.loss_fn(F.detach().requires_grad_(True), values)
             except ProbeError as error:
                 raise ProbeError("the held-out batch (cross_inputs, cross_targets): %s" % error) from error
             except Exception as error:
@@ -737,8 +809,20 @@ class Probe:
                                  settings.matrix_free).method
 
         products = settings.matrix_free.quadrature_products(m) + 6 * settings.matrix_free.top_k
-        return self._budget.plan(next_gap(self.schedule, step), self._layout, wants, route, products,
+        layout = replace(self._layout, whole_batch=self._whole_batch_route())
+        return self._budget.plan(next_gap(self.schedule, step), layout, wants, route, products,
                                  spectra_on=settings.spectrum and self._spectrum_possible)
+
+    def _whole_batch_route(self) -> bool:
+        """Whether the exact routes go whole-batch (measure._whole_batch_only:
+        counted rows, items that interact, a per-sample failure), agreed by
+        every rank as the measurement agrees it, so the ranks plan alike."""
+        local = (getattr(self.targets, "rows", None) is not None or self.function.items_interact
+                 or self.function.per_sample_failure is not None)
+        if self.reducer.world == 1:
+            return local
+        flag = torch.tensor([1.0 if local else 0.0], dtype=torch.float64, device=self.device)
+        return float(self._reduce_max(flag)[0]) > 0
 
     def _skipped(self, step: int, why: str) -> None:
         """A scheduled measurement the budget leaves out: a ``budget`` event
@@ -825,13 +909,13 @@ class Probe:
             lanczos_allowed = self._lanczos_allowed() if want_spectrum and self._budget is None else True
         batch_b = None
         if self.cross_source == "heldout":
-            batch_b = (self.cross_inputs, self.cross_targets, "heldout")
+            batch_b = (self.cross_inputs, row_targets(self.loss_name, self.cross_targets, "cross_targets"), "heldout")
         elif cross is not None:
-            batch_b = (cross[0], cross[1], "train")
+            batch_b = (cross[0], row_targets(self.loss_name, cross[1], "cross_batch's targets"), "train")
         elif self.cross_source == "train":
             self._warn_cross_once("missing", "Probe(cross=\"train\") but probe.step(%d) got no cross_batch: the "
                                   "cross-batch quantities are left out of the steps measured without one" % step)
-        with _Quiet(self.module):
+        with _Quiet(self.module, self.batchnorm):
             raw, _ = measure(self.function, self.loss_fn, self.inputs, self.targets, settings, vectors,
                              self.generator, self.reducer, want_spectrum, cross=batch_b,
                              lanczos_allowed=lanczos_allowed, clock=self._clock)
@@ -903,7 +987,8 @@ class Probe:
             if raw.cross is not None:
                 extra.update(raw.cross.fields())
             self.writer.step(self.name, step, raw.loss, raw.chi_loss, raw.chi_net, chi_pos, raw.grad_sq,
-                             raw.estimate, raw.chi_net_stderr, extra=extra)
+                             raw.estimate, raw.chi_net_stderr, extra=extra,
+                             vectors=raw.vectors if raw.estimate else None)
             if raw.spectrum is not None and bad is None:
                 s = raw.spectrum
                 self.writer.spectrum(self.name, step, s.eigenvalues, s.weights, s.chi_pos_exact, s.lambda_eff,
@@ -1047,8 +1132,21 @@ def _scalar(name: str, value) -> float:
     return float(value)
 
 
+def _batch_norms(module: nn.Module) -> List[nn.Module]:
+    """The BatchNorm layers (1d, 2d, 3d, SyncBatchNorm, lazy) of a module."""
+    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def _own(value):
+    """The probe's own copy of a probe input: tensors cloned, anything else
+    (use_cache=False, a string, None) as given."""
+    return value.detach().clone() if isinstance(value, torch.Tensor) else value
+
+
 class _Quiet:
-    """Eval mode and untouched RNG streams for the duration of a measurement.
+    """Eval mode (BatchNorm layers on the batch's statistics with
+    ``batchnorm="batch"``) and untouched RNG streams for the duration of a
+    measurement.
 
     Every module's own ``training`` flag is restored (not ``model.train()``,
     which would flip submodules the user had put in eval mode). The CPU and
@@ -1057,14 +1155,21 @@ class _Quiet:
     stream; the Hutchinson vectors come from the probe's own generator.
     """
 
-    def __init__(self, module: nn.Module):
+    def __init__(self, module: nn.Module, batchnorm: str = "eval"):
         self.module = module
+        self.batchnorm = batchnorm
         self.hooks = fsdp_hooks_off(module)
 
     def __enter__(self):
         self.hooks.__enter__()
         self.modes = [(m, m.training) for m in self.module.modules()]
         self.module.eval()
+        if self.batchnorm == "batch":
+            # BatchNorm on the batch's own statistics, as in training; its
+            # running statistics are updated only on the private buffer
+            # copies every forward gets (ModelFunction), never the model's.
+            for norm in _batch_norms(self.module):
+                norm.training = True
         self.cpu_rng = torch.get_rng_state()
         self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
         return self

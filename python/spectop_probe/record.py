@@ -292,10 +292,13 @@ class RecordWriter:
         self.write(fields)
 
     def step(self, model: str, step: int, loss, chi_loss, chi_net, chi_pos, grad_sq,
-             estimate: bool, stderr: Optional[float], extra: Optional[Dict[str, Any]] = None) -> None:
-        """``extra``: further step-line fields (docs/RECORD.md), in order:
-        integers, booleans and strings as they are, other numbers (and the
-        elements of lists) through the null rule."""
+             estimate: bool, stderr: Optional[float], extra: Optional[Dict[str, Any]] = None,
+             vectors: Optional[int] = None) -> None:
+        """``vectors``: the Hutchinson vectors an estimated χ_net used
+        (``chi_net_vectors``). ``extra``: further step-line fields
+        (docs/RECORD.md), in order: integers, booleans and strings as they
+        are, other numbers (and the elements of lists) through the null
+        rule."""
         fields: Dict[str, Any] = {
             "type": "step", "model": model, "step": int(step),
             "loss": _number(loss), "chi_loss": _number(chi_loss), "chi_net": _number(chi_net),
@@ -304,6 +307,8 @@ class RecordWriter:
         if estimate:
             fields["chi_net_estimate"] = True
             fields["chi_net_stderr"] = _number(stderr)
+            if vectors is not None:
+                fields["chi_net_vectors"] = int(vectors)
         for key, value in (extra or {}).items():
             if isinstance(value, (list, tuple)):
                 fields[key] = [_number(v) for v in value]

@@ -122,10 +122,14 @@ def test_model_parallel_is_refused():
         Probe(Split(), X, Y, out=None)
 
 
-def test_model_that_vmap_cannot_batch_is_named():
+def test_model_that_vmap_cannot_batch_is_measured_whole_batch():
     """A forward with data-dependent Python control flow cannot run per
-    sample under vmap: the error says so and what to use instead, and the
-    Hutchinson route (no vmap over items) still measures it."""
+    sample under vmap (and its branch depends on the whole batch, so per
+    sample would be another function anyway): the exact routes take
+    whole-batch products instead, say why in ``per_sample_failure``, and
+    give the explicit Jacobian's numbers; the Hutchinson route measures it
+    too."""
+    from torch.func import functional_call, jacrev
 
     class Branchy(nn.Module):
         def __init__(self):
@@ -140,8 +144,16 @@ def test_model_that_vmap_cannot_batch_is_named():
             return self.head(h)
 
     torch.manual_seed(0)
-    with pytest.raises(ProbeError, match="per-sample route.*trace=\"hutchinson\""):
-        Probe(Branchy(), X, Y, out=None, trace="exact").measure(0)
+    model = Branchy().double()
+    probe = Probe(model, X.double(), Y.double(), out=None, trace="exact", dtype=torch.float64)
+    r = probe.measure(0)
+    assert "per-sample route" in probe.function.per_sample_failure
+    theta = {n: p.detach() for n, p in model.named_parameters()}
+    jac = jacrev(lambda t: functional_call(model, t, (X.double(),)).reshape(-1))(theta)
+    J = torch.cat([j.reshape(X.shape[0] * 2, -1) for j in jac.values()], dim=1)
+    assert r.chi_net == pytest.approx(float(J.pow(2).sum()), rel=1e-12)
+    assert r.spectrum is not None and r.spectrum.eigenvalues[0] == pytest.approx(
+        float(torch.linalg.eigvalsh(J @ J.T)[-1]), rel=1e-10)
     r = Probe(Branchy(), X, Y, out=None, trace="hutchinson", spectrum=False, hutchinson_vectors=4).measure(0)
     assert r.chi_net_estimate and r.chi_pos is not None
 

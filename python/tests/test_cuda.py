@@ -116,3 +116,32 @@ def test_cuda_budget_keeps_the_share_and_measures_peak_memory(tmp_path):
     P = sum(p.numel() for p in net.parameters())
     peak = torch.cuda.max_memory_allocated() - base
     assert peak <= (exact_bytes(n * C, P, 4) + 2 * chunk) * 1.05, (peak, exact_bytes(n * C, P, 4))
+
+
+def test_cuda_masked_lm_and_batchnorm_match_cpu_in_float64():
+    """The whole-batch exact routes on the device: a masked LM with -100 on
+    padding (causal_lm, a non-tensor keyword) and a BatchNorm CNN on batch
+    statistics give the CPU's numbers, and the CNN's running statistics stay
+    as they were."""
+    from masked_lm import masked_lm, padded_batch
+    from resnet_shaped import images, resnet_shaped
+
+    def to(inputs, device):
+        return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in inputs.items()}
+
+    inputs = padded_batch(seed=1, items=3, block=6, vocab=7, lengths=(6, 4, 2))
+    labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
+    x, y = images()
+    for model, batch, targets, loss in ((masked_lm(), inputs, labels, "causal_lm"),
+                                        (resnet_shaped(), x, y, "cross_entropy")):
+        options = dict(loss=loss, out=None, dtype=torch.float64, trace="exact")
+        cpu = Probe(model, batch, targets, **options).measure(0)
+        model.cuda()
+        buffers = [b.detach().clone() for b in model.buffers()]
+        on_device = to(batch, "cuda") if isinstance(batch, dict) else batch.cuda()
+        gpu = Probe(model, on_device, targets.cuda(), **options).measure(0)
+        for key in ("loss", "chi_loss", "grad_sq", "chi_net"):
+            assert relative_error(getattr(gpu, key), getattr(cpu, key)) <= 1e-9, key
+        assert gpu.rows == cpu.rows
+        assert relative_error(gpu.spectrum.eigenvalues[0], cpu.spectrum.eigenvalues[0]) <= 1e-9
+        assert all(torch.equal(a, b) for a, b in zip(buffers, model.buffers()))

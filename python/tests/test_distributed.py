@@ -1,5 +1,6 @@
 """Two gloo processes on CPU, each holding half of the probe batch, give the
-same numbers as one process on the whole batch (float64, 1e-10): χ_loss and
+same numbers as one process on the whole batch (float64, 1e-10), also for a
+masked LM whose ranks count different rows (-100 on padding): χ_loss and
 Tr Θ are per-rank sums, gᵀΘg the norm of the all-reduced gradient. Under DDP
 the probe triggers no gradient all-reduce of its own (a comm hook counts),
 only rank 0 writes, and the spectrum (over both ranks' rows) matches, exact
@@ -416,3 +417,57 @@ def test_ddp_cross_batch_matches_one_process(tmp_path):
         assert result["error"] == ("probe.step(1) got a cross_batch on ranks [0] but not on ranks [1]: pass one "
                                    "on every rank or on none")
         assert result["again"]
+
+
+def masked_lm_batch():
+    """Four sequences with an attention mask and -100 on padding; rank 0's
+    half has no padding (all rows counted, so alone it could go per sample),
+    rank 1's has: the ranks must still agree on the whole-batch route."""
+    from masked_lm import padded_batch
+    inputs = padded_batch(seed=6, items=4, block=6, vocab=7, lengths=(6, 6, 4, 2))
+    return inputs, inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
+
+
+def masked_lm_worker(rank, world, init_file, folder):
+    setup_paths()
+    from masked_lm import masked_lm
+    from spectop_probe import Probe
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=120))
+    try:
+        ddp = torch.nn.parallel.DistributedDataParallel(masked_lm(seed=2))
+        inputs, labels = masked_lm_batch()
+        shard = slice(2 * rank, 2 * rank + 2)
+        mine = {k: (v[shard] if isinstance(v, torch.Tensor) else v) for k, v in inputs.items()}
+        probe = Probe(ddp, mine, labels[shard], loss="cross_entropy", out=None, dtype=torch.float64,
+                      trace="exact", spectrum_method="exact")
+        result = probe.measure(0)
+        summary = {k: getattr(result, k) for k in KEYS}
+        summary["rows"] = result.rows
+        summary["eigenvalues"] = result.spectrum.eigenvalues if result.spectrum is not None else None
+        with open(os.path.join(folder, "masked%d.json" % rank), "w") as f:
+            json.dump(summary, f)
+        quiesce()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_masked_lm_with_ignored_rows_matches_one_process(tmp_path):
+    """Rows counted per rank (-100 on rank 1's padding only), whole-batch
+    exact trace and the exact spectrum from each rank's Jacobian rows
+    gathered on rank 0: the same numbers as one process on all four
+    sequences, to 1e-10."""
+    from masked_lm import masked_lm
+    from spectop_probe import Probe
+    mp.spawn(masked_lm_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    results = [json.load(open(tmp_path / ("masked%d.json" % r))) for r in range(2)]
+    inputs, labels = masked_lm_batch()
+    reference = Probe(masked_lm(seed=2), inputs, labels, loss="cross_entropy", out=None, dtype=torch.float64,
+                      trace="exact", spectrum_method="exact").measure(0)
+    for result in results:
+        assert result["rows"] == reference.rows == 6 + 6 + 4 + 2
+        for key in KEYS:
+            assert relative_error(result[key], getattr(reference, key)) <= 1e-10, key
+    assert results[1]["eigenvalues"] is None
+    expected = torch.tensor(reference.spectrum.eigenvalues)
+    assert float((torch.tensor(results[0]["eigenvalues"]) - expected).abs().max()) <= 1e-10 * float(expected[0])

@@ -282,23 +282,25 @@ def test_a_masked_lm_gets_a_lanczos_spectrum_equal_to_its_explicit_jacobian(tmp_
     assert line["r_eff_uncertainty"] == pytest.approx(s.r_eff_uncertainty, rel=1e-15)
 
 
-def test_the_per_sample_route_failing_falls_back_to_lanczos():
-    """An exact χ_net is not possible for the masked LM (per-sample vmap), but
-    a forced exact trace is not needed for the spectrum: with the trace from
-    Hutchinson and spectrum_method "auto" below the exact limit, the spectrum
-    is matrix-free; with "exact" asked and the per-sample route failing, the
-    measurement goes on without it and says why."""
+def test_the_per_sample_route_failing_takes_the_exact_spectrum_whole_batch():
+    """The per-sample route cannot split the masked LM (vmap fails on its
+    data-dependent mask); with spectrum_method "exact" the Jacobian's rows
+    then come from whole-batch products instead, and the spectrum is exact:
+    every eigenvalue of the explicit float64 kernel, without a warning."""
     model = masked_lm(seed=3, vocab=11, block=8, width=8, depth=1)
     inputs, labels = lm_probe_batch()
+    theta, g, P = kernel_of(model, inputs, labels)
+    exact = Exact(theta, g)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         probe = Probe(model, inputs, labels, loss="cross_entropy", out=None, dtype=torch.float64,
                       trace="hutchinson", hutchinson_vectors=4, spectrum_method="exact")
-        first = probe.measure(0)
-        second = probe.measure(1)
-    assert first.spectrum is None and second.spectrum is None and math.isfinite(first.chi_net)
-    said = [str(w.message) for w in caught if issubclass(w.category, ProbeWarning)]
-    assert len(said) == 1 and "per-sample route" in said[0], said
+        result = probe.measure(0)
+    assert not [w for w in caught if issubclass(w.category, ProbeWarning)]
+    s = result.spectrum
+    assert s is not None and s.method == "exact" and len(s.eigenvalues) == theta.shape[0]
+    assert np.max(np.abs(np.array(s.eigenvalues) - exact.values)) <= 1e-10 * exact.values[0]
+    assert s.lambda_eff == pytest.approx(exact.lambda_eff, rel=1e-10)
 
 
 def test_a_spectrum_that_fails_is_a_warning_and_an_event_not_an_exception(tmp_path):

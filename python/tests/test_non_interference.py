@@ -168,8 +168,69 @@ def test_buffers_written_in_forward_are_the_probes_own_copies():
         expected = 0.5 * (copy.deepcopy(model).eval()(x) - y).pow(2).sum() / x.shape[0]
     assert result.loss == pytest.approx(float(expected), rel=1e-6)
     assert result.chi_pos is not None and 0 < result.chi_pos <= 1
-    # The exact route cannot batch the EMA's in-place update per sample
-    # (torch.func.vmap): it says so, and still writes nothing of the user's.
-    with pytest.raises(ProbeError, match="per-sample route.*trace=\"hutchinson\""):
-        Probe(model, x, y, out=None, trace="exact").measure(1)
+    # The per-sample route cannot batch the EMA's in-place update
+    # (torch.func.vmap): the exact trace takes whole-batch products instead,
+    # equals the explicit Jacobian of the same forward (on copies of the
+    # buffers), and still writes nothing of the user's.
+    from torch.func import functional_call, jacrev
+    exact_probe = Probe(model, x, y, out=None, trace="exact", spectrum=False)
+    exact = exact_probe.measure(1)
+    assert "per-sample route" in exact_probe.function.per_sample_failure
     assert unchanged(saved, model, x, y)
+    theta = {n: p.detach() for n, p in model.named_parameters()}
+    buffers = {n: b.detach() for n, b in model.named_buffers()}
+    jac = jacrev(lambda t: functional_call(copy.deepcopy(model).eval(), {**t, **{n: b.clone() for n, b in
+                                                                                 buffers.items()}}, (x,)).reshape(-1))(theta)
+    assert exact.chi_net == pytest.approx(sum(float(j.pow(2).sum()) for j in jac.values()), rel=1e-5)
+
+
+def train_resnet_shaped(probe_settings, tmp_path):
+    """Six SGD-with-momentum steps of the resnet18-shaped BatchNorm CNN in
+    train mode (running statistics updated by training only), one of its
+    BatchNorm layers put in eval mode by the user."""
+    from resnet_shaped import images, resnet_shaped
+    model = resnet_shaped(dtype=torch.float32).train()
+    model.layer2[1].bn2.eval()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    data, labels = images(seed=7, count=32, dtype=torch.float32)
+    probe = None
+    if probe_settings is not None:
+        probe = Probe(model, data[:4], labels[:4], loss="cross_entropy", every=2, out=str(tmp_path / "bn.jsonl"),
+                      name="cnn", **probe_settings)
+    for step in range(1, 7):
+        rows = torch.randint(0, 32, (8,))
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(data[rows]), labels[rows]).backward()
+        optimizer.step()
+        if probe is not None:
+            assert (probe.step(step) is not None) == (step % 2 == 0)
+    if probe is not None:
+        probe.close()
+    return model, optimizer
+
+
+@pytest.mark.parametrize("settings", [
+    {"batchnorm": "batch", "trace": "exact"},
+    {"batchnorm": "batch", "trace": "hutchinson", "hutchinson_vectors": 4, "spectrum_method": "lanczos",
+     "spectrum_share": None, "top_k": 4},
+    {"batchnorm": "eval", "trace": "exact"},
+], ids=["batch-exact", "batch-matrix-free", "eval-exact"])
+def test_batchnorm_training_is_bit_identical(settings, tmp_path):
+    """Running means, variances and num_batches_tracked too: the probe's
+    forwards on batch statistics update only their private copies."""
+    reference_model, reference_optimizer = train_resnet_shaped(None, tmp_path)   # seeds the RNG itself
+    reference_rng = torch.get_rng_state()
+    model, optimizer = train_resnet_shaped(settings, tmp_path)
+    assert same(torch.get_rng_state(), reference_rng)
+    for (name, p), (_, q) in zip(model.named_parameters(), reference_model.named_parameters()):
+        assert same(p.data, q.data), name
+        assert p.grad is not None and same(p.grad, q.grad), name
+    buffers = dict(reference_model.named_buffers())
+    assert any(name.endswith("running_var") for name in buffers)
+    for name, b in model.named_buffers():
+        assert same(b, buffers[name]), name
+    for key, values in reference_optimizer.state_dict()["state"].items():
+        for field, value in values.items():
+            assert same(optimizer.state_dict()["state"][key][field], value), (key, field)
+    assert [m.training for m in model.modules()] == [m.training for m in reference_model.modules()]
+    assert model.training and not model.layer2[1].bn2.training

@@ -124,15 +124,21 @@ def test_products_equal_the_explicit_jacobian(name):
 
 def test_the_masked_lm_is_one_the_per_sample_route_cannot_take():
     """The premise of the masked-LM cases: per-sample vmap fails on its
-    data-dependent mask, so only the whole-batch operator measures it."""
-    from spectop_probe import Probe, ProbeError
+    data-dependent mask. The exact trace then takes whole-batch products
+    (one backward per output entry through the measurement's pullback),
+    says why in ``per_sample_failure``, and equals the explicit Jacobian."""
+    from spectop_probe import Probe
+    from reference_jacobian import explicit, relative as scalar_relative
     model = masked_lm()
     inputs = padded_batch()
-    del inputs["use_cache"]
     labels = torch.zeros(3, 6, dtype=torch.long)
-    with pytest.raises(ProbeError, match="per-sample route"):
-        Probe(model, inputs, labels, loss="cross_entropy", out=None, dtype=torch.float64, trace="exact",
-              spectrum=False).measure(0)
+    probe = Probe(model, inputs, labels, loss="cross_entropy", out=None, dtype=torch.float64, trace="exact",
+                  spectrum=False)
+    result = probe.measure(0)
+    assert "per-sample route" in probe.function.per_sample_failure
+    ref = explicit(model, inputs, labels)
+    assert scalar_relative(result.chi_net, ref["chi_net"]) < 1e-12
+    assert scalar_relative(result.grad_sq, ref["grad_sq"]) < 1e-10
 
 
 @pytest.mark.parametrize("route", ROUTES)

@@ -90,8 +90,9 @@ def test_estimate_fields_and_the_no_spectrum_event(tmp_path):
     steps = [l for l in lines if l["type"] == "step"]
     for s in steps:
         assert s["chi_net_estimate"] is True and s["chi_net_stderr"] > 0
-        assert list(s)[9:] == ["chi_net_estimate", "chi_net_stderr", "layer_chi_net", "layer_grad_sq", "rows",
-                               "chi_loss_normalized", "chi_net_normalized"]
+        assert list(s)[9:] == ["chi_net_estimate", "chi_net_stderr", "chi_net_vectors", "layer_chi_net",
+                               "layer_grad_sq", "rows", "chi_loss_normalized", "chi_net_normalized"]
+        assert s["chi_net_vectors"] == 6
     events = [l for l in lines if l["type"] == "event"]
     assert len(events) == 1 and events[0]["event"] == "spectrum" and events[0]["model"] == "m"
     assert "m = n*C = 126 outputs is above spectrum_max_outputs = 100" == events[0]["detail"]

@@ -417,6 +417,7 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
     assert hutchinson[0]["data"]["loss"] == "cross_entropy" and hutchinson[0]["data"]["outputs"] == 3
     estimates = [l for l in hutchinson if l["type"] == "step"]
     assert estimates and all(s["chi_net_estimate"] is True and s["chi_net_stderr"] > 0 for s in estimates)
+    assert all(s["chi_net_vectors"] == 4 for s in estimates)
     assert not [l for l in hutchinson if l["type"] == "spectrum"]
 
     # The refused spectrum's reason is the event kind the engine writes and every reader reads: "spectrum".
@@ -878,6 +879,8 @@ BROKEN = {
     "cross_rows written as a float": first("step", lambda l: l.update(cross_rows=4.0), model="w6-cross-train"),
     "cross_chi_net_estimate as a number": first("step", lambda l: l.update(cross_chi_net_estimate=1), model="w6-cross-train"),
     "an estimate flag without the cross fields": first("step", lambda l: l.update(cross_chi_net_estimate=True), model="w8-active"),
+    "a vector count without an estimate": first("step", lambda l: l.update(chi_net_vectors=4), model="w8-active"),
+    "an estimate of one vector": first("step", lambda l: l.update(chi_net_vectors=1), model="w8-hutchinson"),
     "a schedule without its kind": first("run", lambda l: l["models"][0]["schedule"].pop("kind")),
     "an every schedule without every": first("run", lambda l: l["models"][0]["schedule"].pop("every")),
     "a log schedule without its window": first("run", lambda l: l["models"][5]["schedule"].pop("window")),

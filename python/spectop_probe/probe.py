@@ -674,6 +674,9 @@ class Probe:
                                      s.r_eff, s.effective_rank, method=s.method, method_reason=s.method_reason,
                                      mode_count=s.mode_count, r_eff_uncertainty=s.r_eff_uncertainty,
                                      rest_weight=s.rest_weight, density=s.density)
+            # The process line spectop watch shows: the mean of the latest training-step intervals.
+            recent = self._step_seconds
+            self.writer.usage(step_seconds=sum(recent) / len(recent) if recent else None, device=self._device())
             if raw.cross_error is not None and "failed-event" not in self._cross_said:
                 # Once, as the engine's "error" event: a measurement failed, training goes on.
                 self._cross_said.add("failed-event")

@@ -194,6 +194,7 @@ public struct RunRecord: Sendable {
             endReason = reason
             endWall = wall
         case .scalars(let model, let sample): scalars[model, default: []].append(sample)
+        case .usage: break  // what the writer's process cost: watch shows it while the run is live; a whole record has no use for it
         case .ignored: break  // unknown line types from newer minor versions are skipped
         }
     }

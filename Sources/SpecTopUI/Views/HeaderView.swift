@@ -58,6 +58,32 @@ public struct HeaderView: Sendable {
                     role: snapshot.runs.contains { $0.state == .stale || $0.state == .refused } ? .warning : .text, priority: 1)
     }
 
+    /// A process line as btop and nvitop show one: memory, CPU, step time,
+    /// GPU memory and utilisation, each where known.
+    static func usage(_ usage: ProcessUsage) -> String {
+        var parts: [String] = []
+        if usage.residentBytes > 0 { parts.append(NumberFormat.bytes(usage.residentBytes)) }
+        if usage.cpuPercent.isFinite { parts.append("\(Int(usage.cpuPercent.rounded()))% CPU") }
+        if let seconds = usage.stepSeconds { parts.append(NumberFormat.seconds(seconds) + "/step") }
+        if let bytes = usage.gpuMemoryBytes {
+            parts.append("GPU " + NumberFormat.bytes(bytes) + (usage.gpuUtilization.map { " \(Int($0.rounded()))%" } ?? ""))
+        } else if let percent = usage.gpuUtilization {
+            parts.append("GPU \(Int(percent.rounded()))%")
+        }
+        return parts.joined(separator: " ")
+    }
+
+    /// Watch: the process of the run shown alone (`r`) or of the selected
+    /// model's run, from its latest `usage` line, while the run is live.
+    private var watchedUsagePart: Part? {
+        guard state.mode == .watch else { return nil }
+        let name = state.runFilter ?? ModelOrder(snapshot.models).resolve(state.selectedModelID, in: snapshot.models).flatMap { snapshot.models[$0].run }
+        guard let name, let usage = snapshot.runs.first(where: { $0.name == name })?.usage else { return nil }
+        let text = HeaderView.usage(usage)
+        guard !text.isEmpty else { return nil }
+        return Part(text: (snapshot.runs.count > 1 ? name + ": " : "") + text, role: .muted, priority: 2)
+    }
+
     public func render(into buffer: inout CellBuffer, row: Rect, glyphs: GlyphSet) {
         guard !row.isEmpty else { return }
         buffer.fill(row, with: Cell(" ", role: .text))
@@ -78,8 +104,7 @@ public struct HeaderView: Sendable {
             Part(text: snapshot.state == .running && snapshot.stepsPerSecond > 0 ? NumberFormat.rate(snapshot.stepsPerSecond) + " steps/s" : "",
                  role: .text, priority: 2),
             Part(text: progress, role: .text, priority: 1),
-            Part(text: snapshot.process.map { "\(NumberFormat.bytes($0.residentBytes)) \(Int($0.cpuPercent.rounded()))% CPU" } ?? "",
-                 role: .muted, priority: 4),
+            Part(text: snapshot.process.map(HeaderView.usage) ?? "", role: .muted, priority: 4),
             Part(text: info.blasCore, role: .muted, priority: 5),
         ]
         if let warning = info.warning {
@@ -87,6 +112,16 @@ public struct HeaderView: Sendable {
         }
         if state.smoothing != .off {
             parts.insert(Part(text: "smooth " + state.smoothing.label, role: .muted, priority: 2), at: 1)
+        }
+        // What `/` and `H` leave out, so a grid of fewer models never looks like the whole sweep.
+        if !state.hiddenPatterns.isEmpty {
+            parts.insert(Part(text: "hiding " + state.hiddenPatterns.joined(separator: ", "), role: .warning, priority: 1), at: 1)
+        }
+        if let filter = state.modelFilter {
+            parts.insert(Part(text: "only /" + filter, role: .selection, attributes: .bold, priority: 1), at: 1)
+        }
+        if let usage = watchedUsagePart {
+            parts.append(usage)
         }
         if let runs = runsPart {
             parts.insert(runs, at: 1)

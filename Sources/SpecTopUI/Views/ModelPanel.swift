@@ -12,6 +12,9 @@ public struct ModelPanel: Sendable {
     public var model: ModelSnapshot
     public var selected: Bool
     public var state: MonitorState
+    /// Several records on screen: the colour of this model's run, in which
+    /// the title's `RUN/` prefix is drawn, so a run's panels read as one group.
+    public var runRole: ColorRole?
 
     public init(model: ModelSnapshot, selected: Bool, state: MonitorState) {
         self.model = model; self.selected = selected; self.state = state
@@ -56,7 +59,12 @@ public struct ModelPanel: Sendable {
         let modeRole: ColorRole = model.mode == .active ? .active : .frozen
         var title: [BoxFrame.TitlePart] = []
         if selected { title.append(.init(String(glyphs.pointer) + " ", role: .selection, attributes: .bold)) }
-        title.append(.init(model.id, role: modeRole, attributes: .bold, shrinks: true))
+        if let runRole, let run = model.run, model.id.hasPrefix(run + "/") {
+            title.append(.init(run, role: runRole, shrinks: true))
+            title.append(.init(String(model.id.dropFirst(run.count)), role: modeRole, attributes: .bold, shrinks: true))
+        } else {
+            title.append(.init(model.id, role: modeRole, attributes: .bold, shrinks: true))
+        }
         if model.mode == .active && model.featuresFrozen {
             title.append(.init(" feat.frozen", role: .frozen))
         }

@@ -26,6 +26,37 @@ public struct BoxFrame: Sendable {
         return String(String.UnicodeScalarView(scalars.prefix(head) + mark + scalars.suffix(tail)))
     }
 
+    /// `parts` (one name in several colours) in at most `width` columns, as
+    /// `middleEllipsis` shortens their joined text: each kept scalar keeps
+    /// its part's colour, the ellipsis takes the colour of the part it cuts.
+    static func shortened(_ parts: [TitlePart], width: Int, ellipsis: String) -> [TitlePart] {
+        let joined = parts.map(\.text).joined()
+        let short = Array(middleEllipsis(joined, width: width, ellipsis: ellipsis).unicodeScalars)
+        let full = Array(joined.unicodeScalars)
+        guard short.count < full.count else { return parts }
+        // The part each scalar of the joined text comes from.
+        let owner = parts.enumerated().flatMap { index, part in Array(repeating: index, count: part.text.unicodeScalars.count) }
+        let mark = ellipsis.unicodeScalars.count
+        let kept = width - mark
+        guard width > mark, kept >= 0 else {
+            // Too narrow for the ellipsis: the start, in its first part's colour.
+            return [TitlePart(String(String.UnicodeScalarView(short)), role: parts[0].role, attributes: parts[0].attributes, shrinks: true)]
+        }
+        let head = kept / 2, tail = kept - head
+        var sources = Array(owner.prefix(head))
+        sources += Array(repeating: owner[head], count: mark)
+        sources += Array(owner.suffix(tail))
+        var result: [TitlePart] = []
+        for (scalar, source) in zip(short, sources) {
+            if let lastPart = result.last, lastPart.role == parts[source].role, lastPart.attributes == parts[source].attributes {
+                result[result.count - 1].text.unicodeScalars.append(scalar)
+            } else {
+                result.append(TitlePart(String(scalar), role: parts[source].role, attributes: parts[source].attributes, shrinks: true))
+            }
+        }
+        return result
+    }
+
     public var title: [TitlePart]
     public var role: ColorRole
     public var attributes: CellAttributes
@@ -58,12 +89,16 @@ public struct BoxFrame: Sendable {
         let limit = right
         var parts = title
         let total = parts.reduce(0) { $0 + $1.text.unicodeScalars.count }
-        if total > limit - x, let index = parts.firstIndex(where: \.shrinks) {
+        if total > limit - x, let first = parts.firstIndex(where: \.shrinks) {
+            // The name may be several adjacent parts in their own colours (a
+            // sweep's RUN prefix and its MODEL): shortened as one text, so the
+            // ellipsis falls in its middle whichever part that is.
+            let last = parts[first...].firstIndex { !$0.shrinks }.map { $0 - 1 } ?? parts.count - 1
+            let name = parts[first...last].reduce(0) { $0 + $1.text.unicodeScalars.count }
             // Room for the name: what the other parts leave, but at least a few
             // columns, taken from the parts after it (which are then dropped).
-            let others = total - parts[index].text.unicodeScalars.count
-            let room = max(min(parts[index].text.unicodeScalars.count, 6), limit - x - others)
-            parts[index].text = BoxFrame.middleEllipsis(parts[index].text, width: room, ellipsis: glyphs.ellipsis)
+            let room = max(min(name, 6), limit - x - (total - name))
+            parts.replaceSubrange(first...last, with: BoxFrame.shortened(Array(parts[first...last]), width: room, ellipsis: glyphs.ellipsis))
         }
         for (index, part) in parts.enumerated() {
             let text = part.text

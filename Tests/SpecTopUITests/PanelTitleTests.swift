@@ -68,6 +68,40 @@ final class PanelTitleTests: XCTestCase {
         XCTAssertEqual(parts.map(\.role), [.series1, .active])
     }
 
+    /// Twelve records of one sweep at 80x24 (issue 33, defect 3): the names
+    /// share a long date-and-setting prefix and the model; the titles keep
+    /// what differs (the setting and seed), so no two panels read alike.
+    func testASweepsTitlesKeepWhatTellsTheRunsApartAt80x24() {
+        var models: [ModelSnapshot] = []
+        for seed in 1...12 {
+            let run = String(format: "sweep-2026-12-07-learning-rate-%d-seed-%02d", seed % 3, seed)
+            var model = makeModel(width: 8, mode: .active, status: .finished, id: run + "/w8-active")
+            model.run = run
+            models.append(model)
+        }
+        XCTAssertEqual(BoxFrame.sharedAffixes(models.map(\.id)).prefix, "sweep-2026-12-07-learning-rate-".count)
+        XCTAssertEqual(BoxFrame.sharedAffixes(models.map(\.id)).suffix, "/w8-active".count)
+        let snapshot = EngineSnapshot(state: .finished, models: models, elapsed: 1, stepsPerSecond: 0)
+        var buffer = CellBuffer(width: 80, height: 22)
+        let area = Rect(x: 0, y: 0, width: 80, height: 22)
+        GridView(snapshot: snapshot, state: MonitorState(mode: .watch), selectedIndex: 0).render(into: &buffer, area: area, glyphs: .unicode)
+        let layout = GridLayout.display(models: models, area: area, selected: 0)!
+        XCTAssertEqual(layout.slots.count, 12, "every panel fits")
+        var titles: [String] = []
+        for slot in layout.slots {
+            let row = Array(buffer.lines[slot.rect.y].unicodeScalars)[slot.rect.x..<slot.rect.maxX]
+            let title = String(String.UnicodeScalarView(row))
+            let run = models[slot.modelIndex].run!
+            XCTAssertTrue(title.contains(String(run.suffix(9)).replacingOccurrences(of: "seed-", with: "")) || title.contains(String(run.suffix(9))),
+                          "the setting and seed of \(run) are in \(title)")
+            titles.append(title.replacingOccurrences(of: "▶ ", with: ""))
+        }
+        XCTAssertEqual(Set(titles).count, 12, "no two titles alike:\n\(titles.joined(separator: "\n"))")
+        // Two names that share nothing keep the middle ellipsis alone.
+        XCTAssertEqual(BoxFrame.sharedAffixes(["alpha", "beta"]).prefix, 0)
+        XCTAssertEqual(BoxFrame.sharedAffixes(["only-one"]).prefix, 0)
+    }
+
     func testMiddleEllipsis() {
         XCTAssertEqual(BoxFrame.middleEllipsis("short", width: 10, ellipsis: "…"), "short")
         XCTAssertEqual(BoxFrame.middleEllipsis("abcdefghij", width: 7, ellipsis: "…"), "abc…hij")

@@ -15,6 +15,9 @@ public struct ModelPanel: Sendable {
     /// Several records on screen: the colour of this model's run, in which
     /// the title's `RUN/` prefix is drawn, so a run's panels read as one group.
     public var runRole: ColorRole?
+    /// What every model name on screen shares at its start and end
+    /// (`BoxFrame.sharedAffixes`): a short title leaves it out first.
+    public var nameAffixes: (prefix: Int, suffix: Int) = (0, 0)
 
     public init(model: ModelSnapshot, selected: Bool, state: MonitorState) {
         self.model = model; self.selected = selected; self.state = state
@@ -78,7 +81,8 @@ public struct ModelPanel: Sendable {
             title.append(.init(" stopped at \(percent)%", role: .warning))
         case .training: break
         }
-        let frame = BoxFrame(title: title, role: selected ? .selection : .muted, attributes: selected ? .bold : [])
+        var frame = BoxFrame(title: title, role: selected ? .selection : .muted, attributes: selected ? .bold : [])
+        frame.nameAffixes = nameAffixes
         frame.render(into: &buffer, area: area, glyphs: glyphs)
 
         let inner = area.inset(by: 1)

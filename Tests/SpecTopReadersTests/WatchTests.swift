@@ -529,7 +529,13 @@ final class ReplayReducerTests: XCTestCase {
         XCTAssertEqual(active.status, .ended, "a run quit at 34 % is not finished")
         let screen = FrameRenderer.render(replay.snapshot(), info: MonitorInfo(preset: "p", dataset: "", blasCore: ""),
                                           state: MonitorState(mode: .replay), width: 120, height: 40).text
-        XCTAssertTrue(screen.contains("a feat.frozen stopped at 34%"), screen)
+        XCTAssertTrue(screen.contains("a feat.frozen quit at 34%"), "how the run ended and how far it got:\n\(screen)")
+        XCTAssertFalse(screen.contains("done"), screen)
+        // The curves up to the quit stay on screen (only a diverged model's are replaced by why).
+        let panelRows = screen.split(separator: "\n").prefix { !$0.contains("┌f") }
+        XCTAssertTrue(panelRows.contains { $0.contains("loss") } && panelRows.contains { $0.contains("step 3412/10000") }, screen)
+        XCTAssertEqual(replay.statusMessage()?.hasPrefix("replay r.jsonl: step 3412 of 3412 recorded (quit at 34% of 10000), paused"), true,
+                       replay.statusMessage() ?? "")
         // The same run, had it reached its budget, is done.
         let whole = Self.text(steps: 3412).replacingOccurrences(of: #""steps":10000"#, with: #""steps":3412"#)
         let done = ReplaySource(record: try RunRecord.parse(Data(whole.utf8), file: "r.jsonl"))

@@ -240,6 +240,7 @@ public struct LiveRun: Sendable {
             }
             snapshot.batchSize = info.batchSize
             snapshot.run = run
+            if status == .ended { snapshot.endReason = endReason }
             return snapshot
         }
     }

@@ -77,8 +77,9 @@ public struct ModelPanel: Sendable {
         case .failed: title.append(.init(" failed", role: .warning, attributes: .bold))
         case .stale: title.append(.init(" stale", role: .warning))
         case .ended:
+            // How the run ended and how far it got: `quit at 17%`, never `done`.
             let percent = model.stepBudget > 0 ? min(99, model.step * 100 / model.stepBudget) : 0
-            title.append(.init(" stopped at \(percent)%", role: .warning))
+            title.append(.init(" \(model.endReason.map(TerminalSafeTitle.word) ?? "stopped") at \(percent)%", role: .warning))
         case .training: break
         }
         var frame = BoxFrame(title: title, role: selected ? .selection : .muted, attributes: selected ? .bold : [])
@@ -87,7 +88,10 @@ public struct ModelPanel: Sendable {
 
         let inner = area.inset(by: 1)
         guard !inner.isEmpty else { return }
-        if model.status.stoppedEarly {
+        // A diverged or failed model's numbers stop making sense: say so in
+        // their place. One whose run ended (quit) keeps its curves: they are
+        // whole up to where it stopped, and the title says it stopped.
+        if model.status == .diverged || model.status == .failed {
             renderStopped(into: &buffer, inner: inner)
             return
         }
@@ -226,5 +230,15 @@ public struct ModelPanel: Sendable {
             let offset = text.distance(from: text.startIndex, to: range.lowerBound)
             buffer.put(amplification, x: row.x + offset, y: row.y, role: .chiNet, maxWidth: row.width - offset)
         }
+    }
+}
+
+/// A record's end reason as one word for a title: a writer may put any text
+/// there (the format leaves `reason` open), so anything but a short plain
+/// word reads `stopped`.
+enum TerminalSafeTitle {
+    static func word(_ reason: String) -> String {
+        let plain = !reason.isEmpty && reason.count <= 12 && reason.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0 == "-" || $0 == "_" }
+        return plain ? reason : "stopped"
     }
 }

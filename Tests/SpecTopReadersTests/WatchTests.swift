@@ -236,7 +236,7 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(snapshot.state, .stopped)
         var buffer = CellBuffer(width: 120, height: 40)
         FrameRenderer.render(snapshot, info: MonitorInfo(preset: "p", dataset: "", blasCore: ""), state: MonitorState(mode: .watch), into: &buffer)
-        XCTAssertTrue(buffer.line(0).contains("2 runs: 1 stale, 1 finished"), buffer.line(0))
+        XCTAssertTrue(buffer.line(0).contains("2 runs: 1 stale, 1 finished (steps)"), "with how the finished one ended: \(buffer.line(0))")
         XCTAssertTrue((0..<40).contains { buffer.line($0).contains("quiet/w8-active stale") })
         // It grows again: live.
         try append(Self.stepLine("w8-active", 11), to: path("quiet.jsonl"))

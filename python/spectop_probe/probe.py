@@ -61,6 +61,17 @@ def _fsdp2_class():
         return None
 
 
+def _describe_device(device: torch.device) -> str:
+    """The record header's ``device``: ``cpu``, or ``cuda:0 NVIDIA H100 80GB HBM3``."""
+    if device.type == "cuda":
+        try:
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            return "cuda:%d %s" % (index, torch.cuda.get_device_name(index))
+        except Exception:  # noqa: BLE001 - a name for the header is never worth an error
+            return str(device)
+    return str(device)
+
+
 def _unwrap(model: nn.Module) -> nn.Module:
     """The module to call functionally. DDP and DataParallel are unwrapped
     (their forward would all-reduce or scatter). FSDP2 is measured on
@@ -363,7 +374,8 @@ class Probe:
             self.writer.header(
                 tool="spectop-probe %s" % __version__,
                 models=[entry],
-                data={"name": data_name, "probe": n, "outputs": C, "loss": self.loss_name})
+                data={"name": data_name, "probe": n, "outputs": C, "loss": self.loss_name},
+                extra={"torch": torch.__version__, "device": _describe_device(self._device())})
 
     # ------------------------------------------------------------ setup
 

@@ -370,6 +370,8 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
         return [line for _, _, line in read_lines(probe_corpus[name][0])]
 
     exact = lines("exact")
+    # What wrote it, for replay's header: the probe, its PyTorch and device (issue 33, defect 7).
+    assert exact[0]["tool"].startswith("spectop-probe ") and exact[0]["torch"] == torch.__version__ and exact[0]["device"] == "cpu"
     steps = [l for l in exact if l["type"] == "step"]
     assert [s["step"] for s in steps] == [0, 1, 2, 3, 4]
     assert not any("chi_net_estimate" in s or "chi_net_stderr" in s for s in steps)

@@ -50,8 +50,12 @@ public struct HeaderView: Sendable {
             return Part(text: "run \(name): \(run.state.rawValue)\(detail)", role: .selection, attributes: .bold, priority: 0)
         }
         let counts = RunSummary.State.allCases.compactMap { state -> String? in
-            let n = snapshot.runs.filter { $0.state == state }.count
-            return n > 0 ? "\(n) \(state.rawValue)" : nil
+            let runs = snapshot.runs.filter { $0.state == state }
+            guard !runs.isEmpty else { return nil }
+            // How they ended, so a sweep quit at 17 % never reads as complete: `3 finished (quit, steps)`.
+            var reasons: [String] = []
+            if state == .finished { for run in runs { if let reason = run.detail, !reasons.contains(reason) { reasons.append(reason) } } }
+            return "\(runs.count) \(state.rawValue)" + (reasons.isEmpty ? "" : " (\(reasons.joined(separator: ", ")))")
         }
         let total = snapshot.runs.count
         return Part(text: "\(total) run\(total == 1 ? "" : "s"): " + counts.joined(separator: ", "),

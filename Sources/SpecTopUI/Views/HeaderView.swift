@@ -101,7 +101,8 @@ public struct HeaderView: Sendable {
             Part(text: info.toolName, role: .text, attributes: .bold, priority: 0),
             Part(text: info.preset, role: .text, priority: 3),
             Part(text: info.dataset, role: .text, priority: 4),
-            Part(text: NumberFormat.duration(snapshot.elapsed), role: .text, priority: 1),
+            // Training time: the clock stands while the run is paused.
+            Part(text: NumberFormat.duration(max(0, snapshot.elapsed - snapshot.pausedSeconds)), role: .text, priority: 1),
             Part(text: badge + snapshot.state.rawValue, role: stateRole, attributes: .bold, priority: 0),
             // A rate only while steps are being taken and one is known: a paused,
             // finished or replayed run (or one too young to measure) has none, not 0.

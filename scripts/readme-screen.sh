@@ -113,7 +113,7 @@ wait_for() {
 # The shell stays after spectop exits, so a failure can be read in the pane.
 tmux_ -f /dev/null new-session -d -s "$session" -x "$columns" -y "$rows" -c "$work" \
   "env TERM=xterm-256color LANG=C.UTF-8 $quoted_bin replay screen.jsonl; echo \"[spectop replay exited with status \$?]\"; sleep 60"
-wait_for "replay screen\\.jsonl: step [0-9]+/$steps"
+wait_for "replay screen\\.jsonl: step [0-9]+ of $steps recorded"
 tmux_ send-keys -t "$session" Space
 tmux_ send-keys -t "$session" End
 wait_for "replay screen\\.jsonl: step $steps of $steps recorded, paused"

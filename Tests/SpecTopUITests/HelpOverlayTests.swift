@@ -22,6 +22,8 @@ final class HelpOverlayTests: XCTestCase {
                     }
                     XCTAssertTrue(entry, "\(binding.keyLabel) → \"\(binding.summary)\" missing, \(context)\n\(buffer.text)")
                 }
+                // The mouse, too (issue 33, defect 9: `?` omitted it).
+                XCTAssertTrue(buffer.lines.contains { $0.contains(HelpOverlay.mouse) }, "the mouse line, \(mode) at \(width)x\(height)\n\(buffer.text)")
             }
         }
     }

@@ -55,7 +55,7 @@ public struct HelpOverlay: Sendable {
     }
 
     /// What the mouse does (`--no-mouse` leaves it to the terminal).
-    public static let mouse = "mouse: click selects, double-click opens the spectrum, wheel moves the cursor"
+    public static let mouse = "mouse: click selects a model, double-click its spectrum, wheel the cursor"
 
     /// The second page: one line per quantity on screen (`Glossary`), the
     /// meaning wrapped when the terminal is narrow.

@@ -3,7 +3,7 @@
 #
 # Records a 200-step run of the `tiny` preset (seed 1), opens `spectop replay` on it in tmux at
 # 100x30 (TERM=xterm-256color, LANG=C.UTF-8), presses space (pause) and End (the last step), waits
-# until the footer says `step 200/200 paused`, and writes the pane to docs/screen.txt. Then it
+# until the footer says `step 200 of 200 recorded, paused`, and writes the pane to docs/screen.txt. Then it
 # rewrites the block between `<!-- screen:begin -->` and `<!-- screen:end -->` in README.md from
 # docs/screen.txt, so one run regenerates both.
 #
@@ -113,10 +113,10 @@ wait_for() {
 # The shell stays after spectop exits, so a failure can be read in the pane.
 tmux_ -f /dev/null new-session -d -s "$session" -x "$columns" -y "$rows" -c "$work" \
   "env TERM=xterm-256color LANG=C.UTF-8 $quoted_bin replay screen.jsonl; echo \"[spectop replay exited with status \$?]\"; sleep 60"
-wait_for "replay screen\\.jsonl: step [0-9]+/$steps"
+wait_for "replay screen\\.jsonl: step [0-9]+ of $steps recorded"
 tmux_ send-keys -t "$session" Space
 tmux_ send-keys -t "$session" End
-wait_for "replay screen\\.jsonl: step $steps/$steps paused"
+wait_for "replay screen\\.jsonl: step $steps of $steps recorded, paused"
 
 # The footer can be drawn before the last data reaches every panel (new data is drawn at most 4
 # times a second): keep the first capture that two later ones, half a second apart, agree with.

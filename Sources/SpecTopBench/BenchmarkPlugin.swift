@@ -7,6 +7,12 @@ import SpecTopReaders
 /// The suite always reports `expectedKeys`; one with no plugin registered is
 /// null with a note, so consumers of the JSON can rely on the keys.
 struct BenchmarkPlugin: Sendable {
+    /// Thrown by `measure` for a figure this run leaves out on purpose (`--quick`):
+    /// null with `not measured: REASON`, never a failure.
+    struct Skipped: Error, CustomStringConvertible {
+        var description: String
+    }
+
     /// Milliseconds to render one frame of the monitor with 8 models on a
     /// 200×60 terminal (median).
     static let uiRenderKey = "ui_render_ms_8_models_200x60"

@@ -101,6 +101,9 @@ struct BenchmarkSuite: Sendable {
                     figures[key] = .some(nil)
                     notes[key] = "the measurement returned \(value)"
                 }
+            } catch let skipped as BenchmarkPlugin.Skipped {
+                figures[key] = .some(nil)
+                notes[key] = "not measured: \(skipped)"
             } catch {
                 figures[key] = .some(nil)
                 notes[key] = "the measurement failed: \(error)"

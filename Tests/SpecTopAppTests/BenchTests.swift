@@ -22,6 +22,10 @@ final class BenchTests: XCTestCase {
             BenchmarkPlugin(key: BenchmarkPlugin.uiRenderKey, label: "render", unit: "ms") { _ in 1.5 },
             BenchmarkPlugin(key: BenchmarkPlugin.uiBytesKey, label: "bytes", unit: "B/s") { _ in throw Broken() },
             BenchmarkPlugin(key: "ui_extra_ms", label: "extra", unit: "ms") { _ in .nan },
+            // A figure --quick leaves out on purpose (issue 33, defect 9): skipped, not failed.
+            BenchmarkPlugin(key: "exit_s_skipped", label: "skipped", unit: "s") { _ in
+                throw BenchmarkPlugin.Skipped(description: "measured by the full suite only (not with --quick)")
+            },
         ]
         let before = BLASRuntime.threadCount
         let json = try jsonObject(try BenchmarkSuite(options: options, plugins: plugins).run().json())
@@ -32,6 +36,9 @@ final class BenchTests: XCTestCase {
         XCTAssertTrue(notes[BenchmarkPlugin.uiBytesKey]?.contains("no terminal") == true)
         XCTAssertTrue(json["ui_extra_ms"] is NSNull, "NaN must become null, not invalid JSON")
         XCTAssertNotNil(notes["ui_extra_ms"])
+        XCTAssertTrue(json["exit_s_skipped"] is NSNull)
+        XCTAssertEqual(notes["exit_s_skipped"], "not measured: measured by the full suite only (not with --quick)")
+        XCTAssertEqual(notes[BenchmarkPlugin.uiBytesKey], "the measurement failed: no terminal", "a real failure still says so")
         XCTAssertTrue(json["peak_rss_mib_default_preset"] is NSNull)
         XCTAssertEqual(json["peak_rss_method"] as? String, "skipped")
     }

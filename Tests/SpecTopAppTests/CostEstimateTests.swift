@@ -32,6 +32,22 @@ final class CostEstimateTests: XCTestCase {
         XCTAssertNil(try estimate("tiny").warning)
     }
 
+    /// Issue 33, defect 5: a built-in preset never warns about itself. The
+    /// digits preset's spectra are most of its time but about 40 s in all; ten
+    /// times the steps make that a remedy worth naming.
+    func testNoPresetWarnsAboutItselfButALongSpectraHeavyRunDoes() throws {
+        for preset in Presets.names {
+            let cost = try estimate(preset)
+            XCTAssertNil(cost.warning, "\(preset): \(cost.warning ?? "")")
+        }
+        let digits = try estimate("digits")
+        XCTAssertGreaterThan(digits.spectrumShare, 0.5, "its spectra are most of its time")
+        XCTAssertLessThan(digits.spectrumSeconds, CostEstimate.warningSeconds)
+        let long = try estimate("digits") { $0.training.steps = 5000 }
+        XCTAssertGreaterThanOrEqual(long.spectrumSeconds, CostEstimate.warningSeconds)
+        XCTAssertTrue(long.warning?.contains("raise spectrum_every") == true, long.warning ?? "no warning")
+    }
+
     func testTheSpectrumCostGrowsAsTheCubeOfTheOutputs() throws {
         // dsyevd dominates large spectra: doubling m (probe size) multiplies the time by about 8.
         // (m = 2,560 is above the default exact limit: raised so both are exact.)

@@ -388,6 +388,10 @@ final class EndToEndTests: XCTestCase {
         try start("watch --poll 0.2 \(out) \(later)", environment: "LANG=C.UTF-8", width: 200, height: 50)
         let first = try waitFor { $0.contains("watched/w32-frozen") && $0.contains("1 live") }
         XCTAssertTrue(first.contains("2 runs: 1 waiting, 1 live"), first)
+        // The writer's process line, from its record's usage lines (the first about 0.5 s after its start).
+        let usage = try waitFor { $0.contains("% CPU") }
+        let top = usage.split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertNotNil(top.range(of: #"watched: \d+(\.\d)?[MG] \d+% CPU"#, options: .regularExpression), top)
         let before = steps(in: first).max() ?? 0
         let advanced = try waitFor { [self] in (steps(in: $0).max() ?? 0) > before + 50 }
         XCTAssertGreaterThan(steps(in: advanced).max() ?? 0, before, "the step counters advance as the writer writes:\n\(advanced)")
@@ -594,5 +598,202 @@ final class EndToEndTests: XCTestCase {
             }
             try tmux(["kill-session", "-t", session])
         }
+    }
+    // MARK: Sweeps, messages, end reasons, probe records (issue 33)
+
+    /// A one-model experiment, so twelve records fit one 80x24 grid.
+    private func oneModelConfig() throws -> String {
+        let path = scratch.appendingPathComponent("one.toml").path
+        try """
+        name = "one"
+        seed = 1
+        [data]
+        kind = "teacher"
+        samples = 512
+        input_dim = 8
+        [models]
+        widths = [8]
+        depth = 2
+        activation = "tanh"
+        modes = ["active"]
+        [training]
+        optimizer = "sgd"
+        lr = 0.1
+        batch = 32
+        steps = 30
+        [metrics]
+        every = 1
+        probe = 64
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private func panelCount(_ screen: String) -> Int { screen.filter { $0 == "┌" }.count }
+
+    /// Twelve records of a sweep with long names, as a researcher opens them:
+    /// at 80x24 every title keeps what tells the runs apart (setting and seed);
+    /// `/` shows the matching ones, `H` hides them instead, `a` brings every
+    /// model back; the directory replays as one experiment.
+    func testATwelveRecordSweepIsFilteredHiddenShownAndReplayed() throws {
+        let sweep = scratch.appendingPathComponent("sweep")
+        try FileManager.default.createDirectory(at: sweep, withIntermediateDirectories: true)
+        func name(_ seed: Int) -> String { String(format: "sweep-2026-12-07-learning-rate-%d-seed-%02d", seed % 3, seed) }
+        let first = sweep.appendingPathComponent(name(1) + ".jsonl").path
+        let recorded = try SpectopProcess.run(["run", "--config", try oneModelConfig(), "--headless", "--out", first])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        for seed in 2...12 { try FileManager.default.copyItem(atPath: first, toPath: sweep.appendingPathComponent(name(seed) + ".jsonl").path) }
+
+        try start("watch \(sweep.path)", environment: "TERM=xterm-256color LANG=C.UTF-8", width: 80, height: 24)
+        let grid = try waitFor { $0.contains("12 runs: 12 finished") && self.panelCount($0) == 12 }
+        XCTAssertEqual(panelCount(grid), 12, grid)
+        for seed in 1...12 {
+            let tail = String(format: "%d-seed-%02d", seed % 3, seed)
+            XCTAssertTrue(grid.contains(tail), "\(tail) tells run \(seed) apart at 80x24:\n\(grid)")
+        }
+        XCTAssertTrue(grid.contains("12 finished (steps)"), grid)
+
+        try keys("/")
+        try keys("-l", "rate-2")
+        try keys("Enter")
+        let only = try waitFor { $0.contains("only /rate-2") && self.panelCount($0) == 4 }
+        XCTAssertEqual(panelCount(only), 4, "seeds 2, 5, 8, 11:\n\(only)")
+        XCTAssertTrue(only.contains("showing 4 models matching rate-2"), only)
+
+        try keys("H")
+        let hidden = try waitFor { $0.contains("hiding rate-2") && self.panelCount($0) == 8 }
+        XCTAssertEqual(panelCount(hidden), 8, hidden)
+        XCTAssertFalse(hidden.contains("only /"), hidden)
+        XCTAssertTrue(try waitFor { $0.contains("hid 4 models matching rate-2, 8 shown") }.contains("hid 4 models"), "the message is seen")
+
+        try keys("a")
+        let all = try waitFor { self.panelCount($0) == 12 && !$0.contains("hiding") }
+        XCTAssertEqual(panelCount(all), 12, all)
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+        try tmux(["kill-session", "-t", session])
+
+        try start("replay \(sweep.path)", environment: "TERM=screen LANG=C.UTF-8", width: 160, height: 50)
+        _ = try waitFor { $0.contains("replay 12 records") }
+        try keys("space")
+        try keys("End")
+        let end = try waitFor { $0.contains("step 30 of 30 recorded") && self.panelCount($0) == 12 }
+        XCTAssertTrue(end.contains("replay 12 records: step 30 of 30 recorded"), end)
+        XCTAssertEqual(panelCount(end), 12, end)
+        for seed in 1...12 { XCTAssertTrue(end.contains(String(format: "seed-%02d", seed)), "seed \(seed) in the replay:\n\(end)") }
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
+    /// `e`, `t`, `w` pressed together: every confirmation is seen in turn
+    /// (each at least two seconds), and the dump's own message too.
+    func testTheFooterShowsEveryMessageOfExportThemeAndSaveInTurn() throws {
+        let dump = scratch.appendingPathComponent("dumps").path
+        let out = scratch.appendingPathComponent("queue.jsonl").path
+        try start("run --preset tiny --steps 1000000 --dump \(dump) --out \(out)",
+                  environment: "; cd '\(scratch.path)'; TERM=xterm-256color LANG=C.UTF-8")
+        _ = try waitFor { [self] in $0.contains("w32-frozen") && (steps(in: $0).min() ?? 0) > 5 }
+        try keys("e")
+        try keys("t")
+        try keys("w")
+        let wanted = ["export requested", "theme ", "screen saved to", "state dump written to"]
+        var firstSeen: [String: Date] = [:]
+        let deadline = Date().addingTimeInterval(20)
+        while firstSeen.count < wanted.count && Date() < deadline {
+            let text = try screen()
+            for message in wanted where firstSeen[message] == nil && text.contains(message) { firstSeen[message] = Date() }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTAssertEqual(Set(firstSeen.keys), Set(wanted), "every message is seen; seen: \(firstSeen.keys.sorted())")
+        if let export = firstSeen["export requested"], let theme = firstSeen["theme "], let saved = firstSeen["screen saved to"] {
+            XCTAssertLessThan(export, theme, "in the order of the keys")
+            XCTAssertLessThan(theme, saved)
+            XCTAssertGreaterThan(saved.timeIntervalSince(export), 3, "each stood its two seconds before the next")
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: scratch.path)
+        XCTAssertTrue(files.contains { $0.hasPrefix("spectop-screen-") && $0.hasSuffix(".txt") }, "\(files)")
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
+    /// A run quit at about 5 %: watch and replay say `quit at N%` with the
+    /// record's own numbers, never `done`, and replay's budget is the header's.
+    func testAQuitRunSaysSoInWatchAndReplay() throws {
+        let out = scratch.appendingPathComponent("quit.jsonl").path
+        try start("run --preset tiny --steps 2000 --out \(out)", environment: "TERM=xterm-256color LANG=C.UTF-8")
+        _ = try waitFor(30) { [self] in $0.contains("w32-frozen") && (steps(in: $0).min() ?? 0) > 100 }
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+        try tmux(["kill-session", "-t", session])
+        let record = try RunRecord.read(path: out)
+        XCTAssertEqual(record.endReason, "quit")
+        let percents = Dictionary(uniqueKeysWithValues: record.models.map { ($0.id, min(99, (record.steps[$0.id]?.last?.step ?? 0) * 100 / 2000)) })
+
+        try start("watch \(out)", environment: "TERM=xterm-256color LANG=C.UTF-8")
+        let watched = try waitFor { $0.contains("quit at") && $0.contains("w32-frozen") }
+        for (id, percent) in percents { XCTAssertTrue(watched.contains("\(id) quit at \(percent)%"), "\(id) at \(percent)%:\n\(watched)") }
+        XCTAssertFalse(watched.contains(" done"), watched)
+        XCTAssertTrue(watched.contains("1 finished (quit)"), watched)
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+        try tmux(["kill-session", "-t", session])
+
+        try start("replay \(out)", environment: "TERM=screen LANG=C.UTF-8")
+        _ = try waitFor { $0.contains("replay quit.jsonl") }
+        try keys("space")
+        try keys("End")
+        let last = record.models.compactMap { record.steps[$0.id]?.last?.step }.max() ?? 0
+        // The footer names the end from the first frame: wait for the cursor at the end and the panels that say so.
+        let end = try waitFor { $0.contains("step \(last) of \(last) recorded") && $0.contains("replay finished") }
+        XCTAssertTrue(end.contains("step \(last) of \(last) recorded (quit at \(min(99, last * 100 / 2000))% of 2000)"), end)
+        for (id, percent) in percents { XCTAssertTrue(end.contains("\(id) quit at \(percent)%"), "\(id) at \(percent)%:\n\(end)") }
+        XCTAssertFalse(end.contains("/\(last) ") || end.contains(" done"), "the last step is no budget:\n\(end)")
+        XCTAssertTrue(end.contains("/2000"), "the panels count against the header's budget:\n\(end)")
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
+    /// A record as the PyTorch probe writes it (docs/RECORD.md: its header's
+    /// tool, torch and device; matrix-free spectra): replay's header names the
+    /// probe, its PyTorch and device, never `OpenBLAS ?`, and the spectrum view
+    /// marks the estimated numbers `~` as the panel does.
+    func testAProbeRecordNamesItsWriterAndMarksItsEstimates() throws {
+        var header = RecordHeader(version: 1, models: [RunRecord.ModelInfo(id: "gpt", width: 64, depth: 2, parameterCount: 8_000,
+                                                                           trainable: "all", mode: .active)])
+        header.toolVersion = "spectop-probe 0.1.0"
+        header.torch = "2.4.1+cpu"
+        header.device = "cpu"
+        header.data = RecordHeader.DataInfo(name: "chars", probe: 16, outputs: 64, loss: "cross_entropy")
+        var lines = [header.encode()]
+        for step in 0...3 {
+            lines.append(RecordLines.encode(.metrics(model: "gpt", MetricSample(step: step * 10, loss: 2 - 0.1 * Double(step), chiLoss: 0.5, chiNet: 40,
+                                                                               chiPos: 0.1 / Double(step + 1), gradSq: 2, wall: Double(step)))))
+            let histogram = SpectrumHistogram(log10Edges: [-2, -1, 0, 1, 2], counts: [600, 300, 100, 20], residualWeights: [0.1, 0.2, 0.3, 0.1],
+                                              nearZeroCount: 4, nearZeroWeight: 0.05, markerBin: 2, countUncertainty: [40, 25, 9, 2])
+            lines.append(RecordLines.encode(.spectrum(model: "gpt", SpectrumSample(
+                step: step * 10, eigenvalues: [80, 40, 20, 10], weights: [0.1, 0.05, 0.05, 0.1], chiPosExact: 0.1 / Double(step + 1), lambdaEff: 4,
+                rEff: 0.25, effectiveRank: 312.5, histogram: histogram, method: .lanczos, modeCount: 1024, rEffUncertainty: 0.02, restWeight: 0.7))))
+        }
+        lines.append(RecordLines.end(reason: "closed", wall: 4))
+        let path = scratch.appendingPathComponent("probe.jsonl").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try SpectopProcess.run(["check", path]).status, 0, "the fixture is a valid record")
+
+        try start("replay \(path)", environment: "TERM=screen LANG=C.UTF-8", width: 160, height: 40)
+        let first = try waitFor { $0.contains("recorded by") }
+        let top = first.split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertTrue(top.contains("recorded by spectop-probe 0.1.0 on torch 2.4.1+cpu, cpu"), top)
+        XCTAssertFalse(first.contains("OpenBLAS"), first)
+        try keys("space")
+        try keys("End")
+        _ = try waitFor { $0.contains("step 30 of 30 recorded") }
+        try keys("Enter")
+        let spectrum = try waitFor { $0.contains("effective rank") }
+        let rows = spectrum.split(separator: "\n").map(String.init)
+        let rank = rows.first { $0.contains("effective rank") } ?? ""
+        let rEff = rows.first { $0.contains("r_eff") && !$0.contains("max r_eff") } ?? ""
+        XCTAssertTrue(rank.contains("~312"), "an estimated effective rank is marked:\n\(spectrum)")
+        XCTAssertTrue(rEff.contains("~0.25") && rEff.contains("±"), "an estimated r_eff is marked with its uncertainty:\n\(spectrum)")
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
     }
 }

@@ -19,6 +19,9 @@ final class EngineTimingTests: XCTestCase {
         engine.start(paused: true)
         Thread.sleep(forTimeInterval: 0.2)
         XCTAssertTrue(engine.snapshot().models.allSatisfy { $0.step == 0 }, "paused engine must not train")
+        let standing = engine.snapshot()
+        XCTAssertGreaterThanOrEqual(standing.elapsed, 0.2)
+        XCTAssertEqual(standing.pausedSeconds, standing.elapsed, accuracy: 1e-9, "paused from the start: no training time (the header's clock stands)")
         engine.stepOnce()
         let deadline = Date().addingTimeInterval(10)
         while engine.snapshot().models.contains(where: { $0.step < 1 }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
@@ -33,6 +36,10 @@ final class EngineTimingTests: XCTestCase {
         XCTAssertTrue(paused.models.allSatisfy { $0.step > 1 })
         Thread.sleep(forTimeInterval: 0.3)
         XCTAssertEqual(engine.snapshot().models.map(\.step), paused.models.map(\.step), "steps must not advance while paused")
+        let later = engine.snapshot()
+        XCTAssertEqual(later.elapsed - later.pausedSeconds, paused.elapsed - paused.pausedSeconds, accuracy: 1e-9,
+                       "the training clock stands while paused")
+        XCTAssertGreaterThan(later.elapsed - later.pausedSeconds, 0.4, "it ran while running (0.5 s)")
         // Fair scheduling keeps models within a few steps of each other.
         let steps = paused.models.map(\.step)
         XCTAssertLessThanOrEqual(steps.max()! - steps.min()!, 4)

@@ -236,12 +236,48 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(snapshot.state, .stopped)
         var buffer = CellBuffer(width: 120, height: 40)
         FrameRenderer.render(snapshot, info: MonitorInfo(preset: "p", dataset: "", blasCore: ""), state: MonitorState(mode: .watch), into: &buffer)
-        XCTAssertTrue(buffer.line(0).contains("2 runs: 1 stale, 1 finished"), buffer.line(0))
+        XCTAssertTrue(buffer.line(0).contains("2 runs: 1 stale, 1 finished (steps)"), "with how the finished one ended: \(buffer.line(0))")
         XCTAssertTrue((0..<40).contains { buffer.line($0).contains("quiet/w8-active stale") })
         // It grows again: live.
         try append(Self.stepLine("w8-active", 11), to: path("quiet.jsonl"))
         source.refresh(now: 32)
         XCTAssertEqual(source.snapshot().runs.first?.state, .live)
+    }
+
+    /// Each run's `usage` lines (RECORD.md): the header shows the process of
+    /// the selected model's run, or of the run shown alone, while it is live;
+    /// a finished run's figures are gone with its process.
+    func testTheWatchedProcessLineFollowsTheSelectedRun() throws {
+        let gpu = ProcessUsage(residentBytes: 3 << 30, cpuPercent: 187.4, stepSeconds: 0.085, gpuMemoryBytes: 5 << 29, gpuUtilization: 87)
+        let cpu = ProcessUsage(residentBytes: 412 << 20, cpuPercent: 99.6)
+        try write(Self.header() + Self.stepLine("w8-active", 10) + RecordLines.usage(gpu, wall: 0.2) + "\n", to: path("big.jsonl"))
+        try write(Self.header() + Self.stepLine("w8-active", 10) + RecordLines.usage(cpu, wall: 0.1) + "\n"
+                  + RecordLines.usage(ProcessUsage(residentBytes: 500 << 20, cpuPercent: 50), wall: 0.3) + "\n", to: path("small.jsonl"))
+        let source = WatchSource(targets: [.file(path("big.jsonl")), .file(path("small.jsonl"))], options: .init(stale: 30))
+        source.refresh(now: 0)
+        let snapshot = source.snapshot()
+        XCTAssertEqual(snapshot.runs.map(\.usage), [gpu, ProcessUsage(residentBytes: 500 << 20, cpuPercent: 50)], "the latest line of each run")
+        func header(_ state: MonitorState) -> String {
+            var buffer = CellBuffer(width: 200, height: 40)
+            FrameRenderer.render(snapshot, info: MonitorInfo(preset: "p", dataset: "", blasCore: ""), state: state, into: &buffer)
+            return buffer.line(0)
+        }
+        var state = MonitorState(mode: .watch)
+        state.selectedModelID = "big/w8-active"
+        XCTAssertTrue(header(state).contains("big: 3.0G 187% CPU 85.0 ms/step GPU 2.5G 87%"), header(state))
+        state.selectedModelID = "small/w8-frozen"
+        XCTAssertTrue(header(state).contains("small: 500M 50% CPU"), header(state))
+        XCTAssertFalse(header(state).contains("GPU"), header(state))
+        state.runFilter = "big"
+        XCTAssertTrue(header(state).contains("big: 3.0G"), "the run shown alone: \(header(state))")
+
+        try append(RecordLines.end(reason: "quit", wall: 1) + "\n", to: path("big.jsonl"))
+        source.refresh(now: 1)
+        XCTAssertNil(source.snapshot().runs.first?.usage, "a finished run has no process to show")
+        // A line without a figure, or with negative ones, is skipped; the last good one stands.
+        try append("{\"type\":\"usage\",\"wall\":0.4,\"rss_bytes\":-5,\"cpu_percent\":\"high\"}\n", to: path("small.jsonl"))
+        source.refresh(now: 2)
+        XCTAssertEqual(source.snapshot().runs.last?.usage, ProcessUsage(residentBytes: 500 << 20, cpuPercent: 50))
     }
 
     func testADirectoryThatGainsFilesMidRun() throws {
@@ -493,7 +529,13 @@ final class ReplayReducerTests: XCTestCase {
         XCTAssertEqual(active.status, .ended, "a run quit at 34 % is not finished")
         let screen = FrameRenderer.render(replay.snapshot(), info: MonitorInfo(preset: "p", dataset: "", blasCore: ""),
                                           state: MonitorState(mode: .replay), width: 120, height: 40).text
-        XCTAssertTrue(screen.contains("a feat.frozen stopped at 34%"), screen)
+        XCTAssertTrue(screen.contains("a feat.frozen quit at 34%"), "how the run ended and how far it got:\n\(screen)")
+        XCTAssertFalse(screen.contains("done"), screen)
+        // The curves up to the quit stay on screen (only a diverged model's are replaced by why).
+        let panelRows = screen.split(separator: "\n").prefix { !$0.contains("┌f") }
+        XCTAssertTrue(panelRows.contains { $0.contains("loss") } && panelRows.contains { $0.contains("step 3412/10000") }, screen)
+        XCTAssertEqual(replay.statusMessage()?.hasPrefix("replay r.jsonl: step 3412 of 3412 recorded (quit at 34% of 10000), paused"), true,
+                       replay.statusMessage() ?? "")
         // The same run, had it reached its budget, is done.
         let whole = Self.text(steps: 3412).replacingOccurrences(of: #""steps":10000"#, with: #""steps":3412"#)
         let done = ReplaySource(record: try RunRecord.parse(Data(whole.utf8), file: "r.jsonl"))

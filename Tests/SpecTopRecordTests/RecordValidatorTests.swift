@@ -31,6 +31,7 @@ final class RecordValidatorTests: XCTestCase {
             RecordLines.encode(.spectrum(model: "a", estimate)),
             RecordLines.encode(.event(kind: "freeze", model: "a", step: 2, wall: 1.5, detail: nil)),
             RecordLines.encode(.event(kind: "pause", model: nil, step: nil, wall: 1.7, detail: nil)),
+            RecordLines.usage(ProcessUsage(residentBytes: 1 << 30, cpuPercent: 150, stepSeconds: 0.01, gpuMemoryBytes: 1 << 31, gpuUtilization: 50), wall: 1.8),
             RecordLines.end(reason: "steps", wall: 2.5),
         ]
     }
@@ -53,6 +54,18 @@ final class RecordValidatorTests: XCTestCase {
         XCTAssertEqual(found[0].message, #"no "chi_loss" (a number or null, required)"#)
         XCTAssertEqual(found[1].message, #""loss" is "0.5", not a number or null"#)
         XCTAssertEqual(found[2].message, "step line of a at step 1 after step 1: steps of a model must increase")
+    }
+
+    /// A usage line: known (no note), its figures held to their types and signs.
+    func testAUsageLineIsCheckedNotNoted() {
+        let usage = Self.valid.firstIndex { $0.hasPrefix(#"{"type":"usage""#) }!
+        XCTAssertTrue(findings(Self.valid).isEmpty, "a usage line is in the specification: no note")
+        var lines = Self.valid
+        lines[usage] = #"{"type":"usage","rss_bytes":1.5,"cpu_percent":-3}"#
+        let found = findings(lines).filter { !$0.isNote }
+        XCTAssertEqual(found.map(\.line), [usage + 1, usage + 1, usage + 1], "\(found)")
+        XCTAssertEqual(Set(found.map(\.message)), [#"no "wall" (a number, required)"#, #""rss_bytes" is 1.5, not a whole number ≥ 0"#,
+                                                   #""cpu_percent" is -3, not ≥ 0"#])
     }
 
     func testAnUnknownVersionAndABrokenHeaderAreProblems() {

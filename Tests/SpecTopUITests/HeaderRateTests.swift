@@ -25,4 +25,25 @@ final class HeaderRateTests: XCTestCase {
         replayed.stepsPerSecond = 0
         XCTAssertFalse(header(replayed, mode: .replay).contains("steps/s"), header(replayed, mode: .replay))
     }
+
+    /// The clock counts training time (it stands while paused) and space
+    /// offers what it will do: `resume` when paused, `pause` while a replay plays.
+    func testTheClockStandsWhilePausedAndSpaceOffersResume() {
+        var snapshot = makeSnapshot(models: 2)
+        snapshot.elapsed = 100
+        snapshot.pausedSeconds = 40
+        snapshot.state = .paused
+        let screen = FrameRenderer.render(snapshot, info: testInfo, state: MonitorState(mode: .live), width: 160, height: 40)
+        XCTAssertTrue(screen.lines[0].contains("1:00"), screen.lines[0])
+        XCTAssertFalse(screen.lines[0].contains("1:40"), screen.lines[0])
+        XCTAssertTrue(screen.lines[39].contains("space resume") || screen.lines[39].contains("Space resume"), screen.lines[39])
+        snapshot.state = .running
+        let running = FrameRenderer.render(snapshot, info: testInfo, state: MonitorState(mode: .live), width: 160, height: 40)
+        XCTAssertTrue(running.lines[39].lowercased().contains("space pause"), running.lines[39])
+        let playing = FrameRenderer.render(snapshot, info: testInfo, state: MonitorState(mode: .replay), width: 160, height: 40)
+        XCTAssertTrue(playing.lines[39].lowercased().contains("space pause"), playing.lines[39])
+        snapshot.state = .paused
+        let stopped = FrameRenderer.render(snapshot, info: testInfo, state: MonitorState(mode: .replay), width: 160, height: 40)
+        XCTAssertTrue(stopped.lines[39].lowercased().contains("space play"), stopped.lines[39])
+    }
 }

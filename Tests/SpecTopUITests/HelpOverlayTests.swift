@@ -22,6 +22,8 @@ final class HelpOverlayTests: XCTestCase {
                     }
                     XCTAssertTrue(entry, "\(binding.keyLabel) → \"\(binding.summary)\" missing, \(context)\n\(buffer.text)")
                 }
+                // The mouse, too (issue 33, defect 9: `?` omitted it).
+                XCTAssertTrue(buffer.lines.contains { $0.contains(HelpOverlay.mouse) }, "the mouse line, \(mode) at \(width)x\(height)\n\(buffer.text)")
             }
         }
     }
@@ -31,10 +33,10 @@ final class HelpOverlayTests: XCTestCase {
         let replayOnly: Set<MonitorAction> = [.scrubBackward, .scrubForward, .scrubBackwardFar, .scrubForwardFar, .jumpToStart, .jumpToEnd]
         let liveOnly: Set<MonitorAction> = [.freezeFeatures, .export, .selectNextSize, .selectPreviousSize, .selectUp, .selectDown]
         // Several records at once only in watch, which has nothing to control.
-        let watchOnly: Set<MonitorAction> = [.cycleRunFilter, .showAllRuns]
+        let watchOnly: Set<MonitorAction> = [.cycleRunFilter]
         let watchToo: Set<MonitorAction> = [.quit, .selectNext, .selectPrevious, .selectNextSize, .selectPreviousSize, .selectUp, .selectDown,
                                             .toggleSpectrum, .back, .cycleView, .cycleFocusedMetric, .toggleYScale, .toggleDisplayFreeze,
-                                            .cycleTheme, .toggleHelp]
+                                            .cycleTheme, .toggleHelp, .editModelFilter, .hideMatching, .showAll]
         // The compare view's own keys live in its table, in every mode.
         let compareOnly: Set<MonitorAction> = [.cursorBackward, .cursorForward, .toggleSeriesHidden, .cycleXAxis, .cycleZoom, .toggleWindowMeans, .toggleXLog, .cycleUserScalar]
         for mode in [MonitorMode.live, .replay, .watch] {

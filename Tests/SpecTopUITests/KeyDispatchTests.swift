@@ -281,4 +281,54 @@ final class KeyDispatchTests: XCTestCase {
         XCTAssertFalse(MonitorController.matches("w16-active", filter: "w1?-frozen"))
         XCTAssertFalse(MonitorController.matches("w16", filter: "w16-active"))
     }
+
+    /// `H` turns the `/` pattern into a hidden one: the models it matches go,
+    /// every other comes back; patterns add up; `a` shows every model again,
+    /// in every mode, and the header says what is left out.
+    func testHideByPatternAndShowAllAgain() {
+        for mode in [MonitorMode.live, .replay, .watch] {
+            let source = RecordingSource(makeSnapshot(models: 8))
+            let monitor = MonitorController(source: source, info: testInfo, mode: mode)
+            monitor.handle(.character("H"))
+            XCTAssertEqual(monitor.snapshot.models.count, 8, "H without a pattern hides nothing")
+            XCTAssertTrue(monitor.localStatus?.contains("type / and a pattern first") == true, monitor.localStatus ?? "")
+
+            monitor.handle(.character("/"))
+            for c in "frozen" { monitor.handle(.character(c)) }
+            monitor.handle(.enter)
+            XCTAssertEqual(monitor.snapshot.models.count, 4, "the pattern first shows what it matches")
+            XCTAssertEqual(header(monitor), true, "the header names the filter")
+            monitor.handle(.character("H"))
+            XCTAssertEqual(monitor.snapshot.models.map(\.id), ["w16 active", "w32 active", "w64 active", "w128 active"], "\(mode)")
+            XCTAssertTrue(monitor.localStatus?.contains("hid 4 models matching frozen, 4 shown") == true, monitor.localStatus ?? "")
+            XCTAssertNil(monitor.state.modelFilter)
+            monitor.refresh()
+            XCTAssertEqual(monitor.snapshot.models.count, 4, "hidden in new snapshots too")
+
+            monitor.handle(.character("/"))
+            for c in "w1*" { monitor.handle(.character(c)) }
+            monitor.handle(.enter)
+            monitor.handle(.character("H"))
+            XCTAssertEqual(monitor.snapshot.models.map(\.id), ["w32 active", "w64 active"], "patterns add up (w1* hides w16 and w128)")
+            XCTAssertEqual(monitor.state.hiddenPatterns, ["frozen", "w1*"])
+            XCTAssertTrue(renderedHeader(monitor).contains("hiding frozen, w1*"), renderedHeader(monitor))
+
+            monitor.handle(.character("a"))
+            XCTAssertEqual(monitor.snapshot.models.count, 8, "a shows every model")
+            XCTAssertEqual(monitor.state.hiddenPatterns, [])
+            XCTAssertTrue(monitor.localStatus?.contains("showing every model (8), 2 hidden patterns cleared") == true, monitor.localStatus ?? "")
+            XCTAssertFalse(renderedHeader(monitor).contains("hiding"), renderedHeader(monitor))
+        }
+    }
+
+    private func renderedHeader(_ monitor: MonitorController) -> String {
+        var buffer = CellBuffer(width: 160, height: 30)
+        monitor.render(into: &buffer, glyphs: .unicode)
+        return buffer.lines[0]
+    }
+
+    private func header(_ monitor: MonitorController) -> Bool {
+        renderedHeader(monitor).contains("only /frozen")
+    }
 }
+

@@ -63,6 +63,17 @@ def _fsdp2_class():
         return None
 
 
+def _describe_device(device: torch.device) -> str:
+    """The record header's ``device``: ``cpu``, or ``cuda:0 NVIDIA H100 80GB HBM3``."""
+    if device.type == "cuda":
+        try:
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            return "cuda:%d %s" % (index, torch.cuda.get_device_name(index))
+        except Exception:  # noqa: BLE001 - a name for the header is never worth an error
+            return str(device)
+    return str(device)
+
+
 def _unwrap(model: nn.Module) -> nn.Module:
     """The module to call functionally. DDP and DataParallel are unwrapped
     (their forward would all-reduce or scatter). FSDP2 is measured on
@@ -465,7 +476,8 @@ class Probe:
             if self.writer.existing:
                 self._continue(self.writer.existing, out)
             else:
-                self.writer.header(tool="spectop-probe %s" % __version__, models=[entry], data=data)
+                self.writer.header(tool="spectop-probe %s" % __version__, models=[entry], data=data,
+                                   extra={"torch": torch.__version__, "device": _describe_device(self._device())})
         if resume and self.reducer.world > 1:
             # Every rank skips the steps already recorded (rank 0 read them), or they would disagree on measuring.
             last = self.reducer.gather_all(-1 if self._resume_after is None else self._resume_after, self.device)
@@ -995,6 +1007,9 @@ class Probe:
                                      s.r_eff, s.effective_rank, method=s.method, method_reason=s.method_reason,
                                      mode_count=s.mode_count, r_eff_uncertainty=s.r_eff_uncertainty,
                                      rest_weight=s.rest_weight, density=s.density)
+            # The process line spectop watch shows: the mean of the latest training-step intervals.
+            recent = self._step_seconds
+            self.writer.usage(step_seconds=sum(recent) / len(recent) if recent else None, device=self._device())
             if raw.cross_error is not None and "failed-event" not in self._cross_said:
                 # Once, as the engine's "error" event: a measurement failed, training goes on.
                 self._cross_said.add("failed-event")

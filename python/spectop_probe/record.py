@@ -151,6 +151,10 @@ def open_record(path: str, overwrite: bool, label: str, resume: bool = False) ->
     return descriptor
 
 
+#: Seconds between usage lines (spectop's engine writes one every 5 s).
+USAGE_INTERVAL = 5.0
+
+
 class RecordWriter:
     """Writes one record file; thread-safe; ends it with an ``end`` line on
     :meth:`close` (reason ``closed``) or at interpreter exit (reason ``exit``).
@@ -178,6 +182,7 @@ class RecordWriter:
         label = "the record out=%r" % (self.path,)
         self._descriptor = open_record(self.path, overwrite, label, resume=resume is not None)
         self._complete_bytes = 0   # the file's size up to its last complete line
+        self._cpu_mark = (self._start, time.process_time())  # usage lines: CPU since the previous one
         self.existing: List[Dict[str, Any]] = []
         if resume is not None:
             try:
@@ -346,6 +351,27 @@ class RecordWriter:
         self.write({"type": "scalars", "model": model, "step": int(step), "wall": self.wall,
                     "values": {str(name): _number(value) for name, value in values.items()}})
 
+    def usage(self, step_seconds: Optional[float] = None, device=None) -> None:
+        """A ``usage`` line (docs/RECORD.md): what this process costs the
+        machine now, for ``spectop watch``'s process line. Every figure is
+        optional and one that cannot be read is left out, never an error:
+        resident memory (``/proc/self/statm``), CPU since the previous usage
+        line, the training step time the probe measured, and on a CUDA
+        ``device`` the memory PyTorch's allocator holds and the GPU's
+        utilisation (through NVML, when ``pynvml`` is installed)."""
+        if self._cpu_mark[0] > self._start and time.monotonic() - self._cpu_mark[0] < USAGE_INTERVAL:
+            return  # the first, then one every USAGE_INTERVAL seconds: a watcher needs no more
+        fields: Dict[str, Any] = {"type": "usage", "wall": self.wall}
+        figures = process_usage(self._cpu_mark, device)
+        self._cpu_mark = (time.monotonic(), time.process_time())
+        if step_seconds is not None and math.isfinite(step_seconds) and step_seconds >= 0:
+            figures["step_seconds"] = float(step_seconds)
+        # The specification's order, whatever order they were read in.
+        for key in ("rss_bytes", "cpu_percent", "step_seconds", "gpu_memory_bytes", "gpu_utilization"):
+            if key in figures:
+                fields[key] = figures[key]
+        self.write(fields)
+
     def event(self, event: str, model: Optional[str] = None, step: Optional[int] = None,
               detail: Optional[str] = None) -> None:
         fields: Dict[str, Any] = {"type": "event", "event": event}
@@ -368,6 +394,33 @@ class RecordWriter:
                 self._closed = True
                 os.close(self._descriptor)  # releases the lock
                 atexit.unregister(self._exit_hook)
+
+
+def process_usage(since, device=None) -> Dict[str, Any]:
+    """This process's figures for a usage line; ``since`` is the
+    (monotonic, process_time) pair CPU use is measured from. Figures that
+    cannot be read on this machine are absent."""
+    figures: Dict[str, Any] = {}
+    try:
+        with open("/proc/self/statm") as statm:
+            figures["rss_bytes"] = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass  # not Linux: no resident size
+    wall = time.monotonic() - since[0]
+    if wall > 0:
+        figures["cpu_percent"] = max(0.0, (time.process_time() - since[1]) / wall * 100)
+    if device is not None and getattr(device, "type", None) == "cuda":
+        try:
+            import torch
+            figures["gpu_memory_bytes"] = int(torch.cuda.memory_reserved(device))
+        except Exception:  # noqa: BLE001 - a figure for a watcher is never worth an error in training
+            pass
+        try:
+            import torch
+            figures["gpu_utilization"] = float(torch.cuda.utilization(device))
+        except Exception:  # noqa: BLE001 - no pynvml, or NVML not usable here
+            pass
+    return figures
 
 
 def _close_at_exit(reference) -> None:

@@ -145,3 +145,24 @@ def test_cuda_masked_lm_and_batchnorm_match_cpu_in_float64():
         assert gpu.rows == cpu.rows
         assert relative_error(gpu.spectrum.eigenvalues[0], cpu.spectrum.eigenvalues[0]) <= 1e-9
         assert all(torch.equal(a, b) for a, b in zip(buffers, model.buffers()))
+
+
+def test_cuda_record_names_the_device_and_its_memory(tmp_path):
+    """A record written on CUDA: the header names the GPU (`cuda:N NAME`) and
+    the usage line holds the memory PyTorch's allocator reserves, read back
+    from torch itself after the run (utilisation only where NVML is usable)."""
+    import json
+    model, x = model_and_batch()
+    model.cuda()
+    out = tmp_path / "cuda.jsonl"
+    with Probe(model, x.cuda(), x.cuda(), loss="cross_entropy", out=str(out), every=1, name="gpt") as probe:
+        probe.step(0)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    index = torch.cuda.current_device()
+    assert lines[0]["device"] == "cuda:%d %s" % (index, torch.cuda.get_device_name(index))
+    assert lines[0]["torch"] == torch.__version__
+    usage = [l for l in lines if l["type"] == "usage"]
+    assert len(usage) == 1
+    assert 0 < usage[0]["gpu_memory_bytes"] <= torch.cuda.max_memory_reserved(index)
+    if "gpu_utilization" in usage[0]:
+        assert 0 <= usage[0]["gpu_utilization"] <= 100

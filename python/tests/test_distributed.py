@@ -291,7 +291,7 @@ def test_ddp_matrix_free_spectrum_is_of_the_whole_probe_batch(tmp_path):
     assert got["counts"] == reference.density.counts
     assert not (tmp_path / "lanczos1.jsonl").exists()
     lines = [json.loads(l) for l in open(tmp_path / "lanczos0.jsonl").read().splitlines()]
-    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "end"] and lines[2]["mode_count"] == 320
+    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "usage", "end"] and lines[2]["mode_count"] == 320
 
 
 def single_process(frozen):
@@ -325,7 +325,7 @@ def test_ddp_matches_one_process(frozen, tmp_path):
     assert not (tmp_path / "rank1.jsonl").exists()
     lines = [json.loads(l) for l in open(tmp_path / "rank0.jsonl").read().splitlines()]
     assert lines[0]["data"]["probe"] == 16  # both ranks' rows
-    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "end"]
+    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "usage", "end"]
     assert lines[2]["eigenvalues"] == pytest.approx(results[0]["eigenvalues"], rel=1e-15)
 
 

@@ -136,7 +136,7 @@ def test_end_line_at_interpreter_exit(tmp_path):
     """ % (REPO + "/python", str(out)))
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     lines = read(out)
-    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "end"]
+    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "usage", "end"]
     assert lines[-1]["reason"] == "exit"
 
 
@@ -144,7 +144,7 @@ def test_lines_are_on_disk_before_close(tmp_path):
     out = tmp_path / "r.jsonl"
     probe = Probe(nn.Linear(2, 1), torch.randn(3, 2), torch.randn(3, 1), every=1, out=str(out), name="m")
     probe.step(0)
-    assert [l["type"] for l in read(out)] == ["run", "step", "spectrum"]  # flushed, not buffered
+    assert [l["type"] for l in read(out)] == ["run", "step", "spectrum", "usage"]  # flushed, not buffered
     probe.close()
 
 
@@ -210,7 +210,8 @@ def test_a_record_being_written_is_refused_and_left_intact(tmp_path):
     first.close()
     assert b"\0" not in out.read_bytes()
     lines = read(out)
-    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "step", "spectrum", "end"]
+    # One usage line: the first measurement's (the next would come 5 s later).
+    assert [l["type"] for l in lines] == ["run", "step", "spectrum", "usage", "step", "spectrum", "end"]
     assert lines[0]["models"][0]["id"] == "first"
     Probe(model, x, y, out=str(out), name="third", overwrite=True).close()
     assert read(out)[0]["models"][0]["id"] == "third"

@@ -389,6 +389,8 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
         return [line for _, _, line in read_lines(probe_corpus[name][0])]
 
     exact = lines("exact")
+    # What wrote it, for replay's header: the probe, its PyTorch and device (issue 33, defect 7).
+    assert exact[0]["tool"].startswith("spectop-probe ") and exact[0]["torch"] == torch.__version__ and exact[0]["device"] == "cpu"
     steps = [l for l in exact if l["type"] == "step"]
     assert [s["step"] for s in steps] == [0, 1, 2, 3, 4]
     assert not any("chi_net_estimate" in s or "chi_net_stderr" in s for s in steps)
@@ -441,6 +443,15 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
 
     fitted = [l for l in lines("fitted") if l["type"] in ("step", "spectrum")]
     assert fitted[0]["chi_pos"] is None and fitted[1]["weights"] == [] and len(fitted[1]["eigenvalues"]) == 6
+
+    # The process line for watch: one usage line, with the first measurement (the next would be 5 s later).
+    usage = [(k, l) for k, l in enumerate(exact) if l["type"] == "usage"]
+    assert len(usage) == 1, usage
+    index, first = usage[0]
+    assert exact[index - 2]["type"] == "step" and exact[index - 2]["step"] == 0 and exact[index - 1]["type"] == "spectrum"
+    assert first["rss_bytes"] > 0 and first["cpu_percent"] >= 0 and "model" not in first
+    assert "step_seconds" not in first  # no training step timed before step 0
+    assert "gpu_memory_bytes" not in first and "gpu_utilization" not in first  # CPU only
 
     scalars = [l for l in lines("scalars") if l["type"] == "scalars"]
     assert [l["step"] for l in scalars] == [0, 1, 2, 3, 3, 4]
@@ -502,6 +513,40 @@ def test_the_probe_corpus_covers_every_feature(probe_corpus):
                                                      "w6-cross-heldout", "w6-cross-train"]
     assert merged[-1]["type"] == "end" and [l["type"] for l in merged].count("end") == 1
     assert "no_spectrum" not in open(probe_corpus["merged"][0], encoding="utf-8").read()
+
+
+def test_the_probes_usage_lines_say_what_the_process_costs(tmp_path, monkeypatch):
+    """Step time against the loop's own clock, resident memory against the
+    kernel's peak for the process, CPU against process_time; one usage line
+    per interval; readers keep the figures (spectop check passes them)."""
+    from spectop_probe import record as record_module
+    monkeypatch.setattr(record_module, "USAGE_INTERVAL", 0.0)  # a usage line with every measurement
+    model = mlp(3)
+    path = str(tmp_path / "usage.jsonl")
+    pause = 0.03
+    with Probe(model, X, Y, every=2, out=path, name="w8-usage", width=8, depth=1) as probe:
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        probe.step(0)
+        for step in range(1, 7):
+            optimizer.zero_grad()
+            (0.5 * (model(X) - Y).pow(2).sum(1).mean()).backward()
+            optimizer.step()
+            time.sleep(pause)  # each training step takes at least this long
+            probe.step(step)
+    lines = [line for _, _, line in read_lines(path)]
+    usage = [l for l in lines if l["type"] == "usage"]
+    assert len(usage) == 4  # measurements at steps 0, 2, 4, 6
+    # The kernel's own figure in other units (kB, /proc/self/status): a page or unit slip is off by 1000x or more.
+    with open("/proc/self/status") as status:
+        resident = int(next(l for l in status if l.startswith("VmRSS:")).split()[1]) * 1024
+    for line in usage:
+        assert list(line)[:2] == ["type", "wall"]
+        assert 0.8 * resident < line["rss_bytes"] < 1.25 * resident, (line["rss_bytes"], resident)
+        assert line["cpu_percent"] >= 0
+    timed = [l["step_seconds"] for l in usage[1:]]
+    assert all(pause <= t < pause + 1.0 for t in timed), timed
+    walls = [l["wall"] for l in lines if "wall" in l and l["type"] != "run"]
+    assert walls == sorted(walls)
 
 
 # ---------------------------------------------------------------- the engine's corpus

@@ -31,6 +31,11 @@ final class RunRecorder: @unchecked Sendable {
     /// Signalled by `finish`, so the drain thread stops at once instead of
     /// after its current 100 ms pause (every quit of a recorded run waits for it).
     private let wake = DispatchSemaphore(value: 0)
+    /// The process's memory and CPU for the `usage` lines (watch shows them per run).
+    private let usageSampler = ProcessUsageSampler()
+    private var lastUsageLine = Date.distantPast
+    /// Seconds between `usage` lines: often enough for a watcher, a few bytes a second at most.
+    static let usageInterval = 5.0
     /// The run created this file itself (the default record): `discard` may remove it.
     private let createdByThisRun: Bool
 
@@ -93,11 +98,17 @@ final class RunRecorder: @unchecked Sendable {
     func drain() {
         guard let engine else { return }
         let events = engine.drainEvents()
+        var lines: [String] = []
+        // The sampler needs two samples half a second apart for CPU% (the
+        // first call only starts it), so the first line comes at about 0.5 s.
+        if Date().timeIntervalSince(lastUsageLine) >= RunRecorder.usageInterval, let usage = usageSampler.sample() {
+            lines.append(RecordLines.usage(usage, wall: engine.snapshot().elapsed))
+            lastUsageLine = Date()
+        }
         guard !events.isEmpty else {
-            write(lines: [], flush: false)
+            write(lines: lines, flush: false)
             return
         }
-        var lines: [String] = []
         var hasEvent = false
         for event in events {
             lines.append(RecordLines.encode(event))

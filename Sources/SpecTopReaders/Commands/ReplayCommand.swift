@@ -24,7 +24,11 @@ package struct ReplayCommand: ParsableCommand {
     package static func writer(of record: RunRecord) -> String {
         if let blas = record.blas { return "recorded on OpenBLAS \(blas)" }
         if record.file.contains(", ") { return "\(record.runCount) records" }
-        if let tool = record.toolVersion, !tool.isEmpty { return "recorded by \(tool)" }
+        if let tool = record.toolVersion, !tool.isEmpty {
+            // The probe's own machine: `recorded by spectop-probe 0.1.0 on torch 2.4.1, cuda:0 NVIDIA H100`.
+            let machine = [record.torch.map { "torch " + $0 }, record.device].compactMap { $0 }.joined(separator: ", ")
+            return TerminalSafeText.line("recorded by \(tool)" + (machine.isEmpty ? "" : " on " + machine))
+        }
         return "recorder unknown"
     }
 

@@ -161,7 +161,13 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let name = record.runCount > 1 ? "\(record.runCount) records" : record.file
-        return "replay \(name): step \(Int(cursor))/\(lastStep) \(playing ? "playing" : "paused") at \(JSONLine.number(stepsPerSecond.rounded())) steps/s"
+        // The last recorded step is no budget: a run quit at 17 % says so.
+        let budget = record.models.map(\.stepBudget).max() ?? 0
+        var end = ""
+        if let reason = record.endReason, reason != "steps", budget > lastStep {
+            end = " (\(TerminalSafeText.line(reason)) at \(min(99, lastStep * 100 / budget))% of \(budget))"
+        }
+        return "replay \(name): step \(Int(cursor)) of \(lastStep) recorded\(end), \(playing ? "playing" : "paused") at \(JSONLine.number(stepsPerSecond.rounded())) steps/s"
     }
 
     private func advance() {

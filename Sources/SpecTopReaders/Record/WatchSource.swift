@@ -186,7 +186,7 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
                 dropped += run.droppedModelCount
                 droppedScalars += run.droppedScalarNameCount
                 let state: RunSummary.State = run.isFinished ? .finished : (quiet >= options.stale ? .stale : .live)
-                runs.append(RunSummary(name: name, state: state, detail: run.endReason))
+                runs.append(RunSummary(name: name, state: state, detail: run.endReason, usage: state == .live ? run.usage : nil))
                 models += run.modelSnapshots(run: name, prefixingIDs: prefixed, stale: state == .stale)
                 marks += run.marks(run: name, prefixingIDs: prefixed)
                 elapsed = max(elapsed, run.lastWall)

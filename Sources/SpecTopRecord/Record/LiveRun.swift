@@ -68,6 +68,9 @@ public struct LiveRun: Sendable {
 
     public var isFinished: Bool { endReason != nil }
 
+    /// The writer's latest `usage` line: its process's memory, CPU, step time, GPU.
+    public private(set) var usage: ProcessUsage?
+
     /// Seconds of samples the step rate is measured over (at most twice this).
     static let rateWindow = 3.0
 
@@ -148,10 +151,14 @@ public struct LiveRun: Sendable {
                     }
                 }
             }
+        case .usage(let usage, let wall):
+            self.usage = usage
+            if wall.isFinite { lastWall = Swift.max(lastWall, wall) }
         case .ignored:
             break
         }
     }
+
 
     /// The most user scalar names one model keeps (a writer naming a new one
     /// every line would otherwise grow memory without bound).
@@ -233,6 +240,7 @@ public struct LiveRun: Sendable {
             }
             snapshot.batchSize = info.batchSize
             snapshot.run = run
+            if status == .ended { snapshot.endReason = endReason }
             return snapshot
         }
     }

@@ -33,6 +33,9 @@ public struct RecordHeader: Sendable, Equatable {
     public var models: [RunRecord.ModelInfo] = []
     /// The OpenBLAS core the engine ran on (spectop's engine only).
     public var blas: String?
+    /// The probe's PyTorch version and the device it measured on (`cpu`, `cuda:0 NVIDIA H100 …`).
+    public var torch: String?
+    public var device: String?
     public var workers: Int?
     /// When the run started, ISO 8601.
     public var started: String?
@@ -72,6 +75,8 @@ public struct RecordHeader: Sendable, Equatable {
         }
         json.add("models", raw: "[" + models.map(Self.encode).joined(separator: ",") + "]")
         if let blas { json.add("blas", blas) }
+        if let torch { json.add("torch", torch) }
+        if let device { json.add("device", device) }
         if let workers { json.add("workers", workers) }
         if let started { json.add("started", started) }
         return json.line
@@ -124,6 +129,8 @@ public struct RecordHeader: Sendable, Equatable {
         result.config = header["config"] as? String
         result.blas = header["blas"] as? String
         result.toolVersion = header["tool"] as? String
+        result.torch = (header["torch"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        result.device = (header["device"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         result.workers = RecordJSON.int(header["workers"])
         result.started = header["started"] as? String
         if let data = header["data"] as? [String: Any] {

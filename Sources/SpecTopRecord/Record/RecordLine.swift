@@ -10,6 +10,8 @@ public enum RecordLine: Sendable, Equatable {
     case end(reason: String?, wall: Double?, detail: String?)
     /// The user's own numbers (`probe.log`).
     case scalars(model: String, ScalarsSample)
+    /// What the writing process costs the machine (`usage`), run-wide.
+    case usage(ProcessUsage, wall: Double)
     /// A line type this reader does not know (from a newer minor version), or a
     /// known type without the fields it needs: skipped, never an error.
     case ignored
@@ -70,6 +72,16 @@ public enum RecordLine: Sendable, Equatable {
             let kept = values.filter { !$0.0.isEmpty }.map { ScalarsSample.Value(name: $0.0, value: $0.1) }
             guard !kept.isEmpty else { self = .ignored; return }
             self = .scalars(model: model, ScalarsSample(step: step, wall: fields[.wall] ?? 0, values: kept))
+        case "usage":
+            // A negative or non-finite figure is no figure (rule 4: the wrong value reads as absent).
+            func figure(_ field: RecordLineScanner.NumberField) -> Double? { fields[field].flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } }
+            func bytes(_ field: RecordLineScanner.NumberField) -> Int? { figure(field).flatMap { $0 < 1e18 ? Int($0) : nil } }
+            let usage = ProcessUsage(residentBytes: bytes(.rssBytes) ?? 0, cpuPercent: figure(.cpuPercent) ?? .nan,
+                                     stepSeconds: figure(.stepSeconds), gpuMemoryBytes: bytes(.gpuMemoryBytes),
+                                     gpuUtilization: figure(.gpuUtilization))
+            guard usage.residentBytes > 0 || usage.cpuPercent.isFinite || usage.stepSeconds != nil || usage.gpuMemoryBytes != nil
+                    || usage.gpuUtilization != nil else { self = .ignored; return }
+            self = .usage(usage, wall: fields[.wall] ?? 0)
         default:
             self = .ignored
         }

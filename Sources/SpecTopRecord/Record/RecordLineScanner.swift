@@ -39,6 +39,7 @@ struct RecordLineScanner {
         case modeCount, rEffUncertainty, restWeight
         case rows, chiLossNormalized, chiNetNormalized
         case window, crossLoss, crossGradDot, crossChiLoss, crossChiNet, crossChiPos, crossRows, crossChiLossNormalized, crossChiNetNormalized
+        case rssBytes, cpuPercent, stepSeconds, gpuMemoryBytes, gpuUtilization
     }
 
     enum DensityNumber: String, CaseIterable {
@@ -98,6 +99,11 @@ struct RecordLineScanner {
             case "cross_rows": self = .number(.crossRows)
             case "cross_chi_loss_normalized": self = .number(.crossChiLossNormalized)
             case "cross_chi_net_normalized": self = .number(.crossChiNetNormalized)
+            case "rss_bytes": self = .number(.rssBytes)
+            case "cpu_percent": self = .number(.cpuPercent)
+            case "step_seconds": self = .number(.stepSeconds)
+            case "gpu_memory_bytes": self = .number(.gpuMemoryBytes)
+            case "gpu_utilization": self = .number(.gpuUtilization)
             default: self = .other
             }
         }

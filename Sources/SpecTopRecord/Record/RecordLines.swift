@@ -61,6 +61,19 @@ public enum RecordLines {
     }
 
     /// The last line: why the run ended.
+    /// A `usage` line: what the writing process costs the machine now.
+    public static func usage(_ usage: ProcessUsage, wall: Double) -> String {
+        var json = JSONLine()
+        json.add("type", "usage")
+        json.add("wall", wall)
+        if usage.residentBytes > 0 { json.add("rss_bytes", usage.residentBytes) }
+        if usage.cpuPercent.isFinite { json.add("cpu_percent", usage.cpuPercent) }
+        if let seconds = usage.stepSeconds { json.add("step_seconds", seconds) }
+        if let bytes = usage.gpuMemoryBytes { json.add("gpu_memory_bytes", bytes) }
+        if let percent = usage.gpuUtilization { json.add("gpu_utilization", percent) }
+        return json.line
+    }
+
     public static func end(reason: String, wall: Double, detail: String? = nil) -> String {
         var json = JSONLine()
         json.add("type", "end")

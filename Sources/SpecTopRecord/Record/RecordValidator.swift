@@ -196,6 +196,16 @@ public enum RecordValidator {
                     lastScalars[model] = max(step, lastScalars[model] ?? step)
                 }
                 if let model { listed(model) }
+            case "usage":
+                fields.require("wall", .number)
+                fields.optional("rss_bytes", .count)
+                fields.optional("gpu_memory_bytes", .count)
+                for name in ["cpu_percent", "step_seconds", "gpu_utilization"] {
+                    if let value = fields.optional(name, .number) as? NSNumber, !(value.doubleValue >= 0) {
+                        fields.findings.append(Finding(line: lineNumber, message: "\"\(name)\" is \(value), not ≥ 0", isNote: false))
+                    }
+                }
+                findings += fields.findings
             case "run":
                 problem("a second run line (a record has one, first)")
             default:

@@ -73,6 +73,9 @@ public struct RunRecord: Sendable {
     public var dataName: String?
     public var blas: String?
     public var toolVersion: String?
+    /// What the probe ran on: its PyTorch version and device (the header's `torch`, `device`).
+    public var torch: String?
+    public var device: String?
     public var models: [ModelInfo] = []
     public var steps: [String: [MetricSample]] = [:]
     public var spectra: [String: [SpectrumSample]] = [:]
@@ -166,6 +169,8 @@ public struct RunRecord: Sendable {
         preset = header.preset
         blas = header.blas
         toolVersion = header.toolVersion
+        torch = header.torch
+        device = header.device
         dataName = header.dataName
         models = header.models
         state = LiveRun(header: header, historyCapacity: 2)
@@ -194,6 +199,7 @@ public struct RunRecord: Sendable {
             endReason = reason
             endWall = wall
         case .scalars(let model, let sample): scalars[model, default: []].append(sample)
+        case .usage: break  // what the writer's process cost: watch shows it while the run is live; a whole record has no use for it
         case .ignored: break  // unknown line types from newer minor versions are skipped
         }
     }

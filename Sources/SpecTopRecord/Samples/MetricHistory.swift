@@ -19,21 +19,18 @@ public struct MetricHistory: Sendable, Equatable {
     public private(set) var window: [Int] = []
     /// True once any point belongs to a window.
     public private(set) var hasWindows = false
-    public private(set) var stride: Int = 1
-    public let capacity: Int
-    private var pending = 0
+    private var sampler: Downsampler
+    public var stride: Int { sampler.stride }
+    public var capacity: Int { sampler.capacity }
 
     public init(capacity: Int = 1024) {
-        precondition(capacity >= 2)
-        self.capacity = capacity
+        sampler = Downsampler(capacity: capacity)
     }
 
     public var count: Int { steps.count }
 
     public mutating func append(_ sample: MetricSample) {
-        pending += 1
-        guard pending >= stride else { return }
-        pending = 0
+        guard sampler.admits() else { return }
         steps.append(sample.step)
         loss.append(sample.loss)
         chiNet.append(sample.chiNet)
@@ -44,7 +41,7 @@ public struct MetricHistory: Sendable, Equatable {
         chiNetNormalized.append(sample.normalizedChiNet ?? .nan)
         window.append(sample.window ?? -1)
         if sample.window != nil { hasWindows = true }
-        if steps.count >= capacity { decimate() }
+        if sampler.isFull(count: steps.count) { halve() }
     }
 
     /// Equal histories hold the same points; a gap (NaN) equals a gap.
@@ -52,17 +49,16 @@ public struct MetricHistory: Sendable, Equatable {
         func same(_ x: [Double], _ y: [Double]) -> Bool {
             x.count == y.count && zip(x, y).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
         }
-        return a.steps == b.steps && a.stride == b.stride && a.capacity == b.capacity && a.pending == b.pending && a.hasCross == b.hasCross
+        return a.steps == b.steps && a.sampler == b.sampler && a.hasCross == b.hasCross
             && a.window == b.window
             && same(a.loss, b.loss) && same(a.chiNet, b.chiNet) && same(a.chiPos, b.chiPos) && same(a.wall, b.wall)
             && same(a.crossChiPos, b.crossChiPos) && same(a.chiNetNormalized, b.chiNetNormalized)
     }
 
-    private mutating func decimate() {
-        func keepEven<T>(_ a: [T]) -> [T] { Swift.stride(from: 0, to: a.count, by: 2).map { a[$0] } }
-        steps = keepEven(steps); loss = keepEven(loss); chiNet = keepEven(chiNet); chiPos = keepEven(chiPos); wall = keepEven(wall)
-        crossChiPos = keepEven(crossChiPos); chiNetNormalized = keepEven(chiNetNormalized); window = keepEven(window)
-        stride *= 2
+    private mutating func halve() {
+        func keep<T>(_ values: [T]) -> [T] { Downsampler.halved(values) }
+        steps = keep(steps); loss = keep(loss); chiNet = keep(chiNet); chiPos = keep(chiPos); wall = keep(wall)
+        crossChiPos = keep(crossChiPos); chiNetNormalized = keep(chiNetNormalized); window = keep(window)
     }
 
     /// `ys` at `xs` as one point per measurement window (log schedules): the

@@ -30,12 +30,13 @@ public struct UserScalarSeries: Sendable, Equatable {
     public private(set) var values: [Double] = []
     public private(set) var wall: [Double] = []
     public private(set) var latest: (step: Int, value: Double)?
-    private var stride = 1, pending = 0
-    public let capacity: Int
+    /// The same rule as the metrics' history, so both charts thin alike.
+    private var sampler: Downsampler
+    public var capacity: Int { sampler.capacity }
 
     public init(name: String, capacity: Int = 1024) {
-        precondition(capacity >= 2)
-        self.name = name; self.capacity = capacity
+        self.name = name
+        sampler = Downsampler(capacity: capacity)
     }
 
     public mutating func append(step: Int, value: Double, wall: Double) {
@@ -46,14 +47,10 @@ public struct UserScalarSeries: Sendable, Equatable {
             return
         }
         latest = (step, value)
-        pending += 1
-        guard pending >= stride else { return }
-        pending = 0
+        guard sampler.admits() else { return }
         steps.append(step); values.append(value); self.wall.append(wall)
-        if steps.count >= capacity {
-            func keepEven<T>(_ a: [T]) -> [T] { Swift.stride(from: 0, to: a.count, by: 2).map { a[$0] } }
-            steps = keepEven(steps); values = keepEven(values); self.wall = keepEven(self.wall)
-            stride *= 2
+        if sampler.isFull(count: steps.count) {
+            steps = Downsampler.halved(steps); values = Downsampler.halved(values); self.wall = Downsampler.halved(self.wall)
         }
     }
 

@@ -4,6 +4,9 @@ public struct EngineSnapshot: Sendable, Equatable {
     public var models: [ModelSnapshot]
     /// Seconds since start.
     public var elapsed: Double
+    /// Seconds of `elapsed` the live engine spent paused: the header's clock
+    /// counts training time (`elapsed` stays on the record's wall clock).
+    public var pausedSeconds: Double = 0
     /// Sum of the models' steps per second.
     public var stepsPerSecond: Double
     /// The records behind the models when several are watched (`spectop watch`); empty otherwise.

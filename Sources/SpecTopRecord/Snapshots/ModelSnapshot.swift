@@ -31,6 +31,9 @@ public struct ModelSnapshot: Sendable, Equatable {
     /// The run (record) the model belongs to when several are shown together
     /// (`spectop watch`); nil for the monitor's own engine. The grid groups by it.
     public var run: String?
+    /// Why the run ended, for a model it stopped before its budget (`ended`):
+    /// the record's end reason, `quit`, `signal`, the probe's `closed`.
+    public var endReason: String?
     /// Training samples per step (the compare view's compute axis, FLOPs ≈ 6·N·D); 0 when unknown.
     public var batchSize: Int = 0
     /// Seconds the latest exact spectrum took (the live engine only).

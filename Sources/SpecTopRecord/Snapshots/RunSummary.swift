@@ -17,8 +17,10 @@ public struct RunSummary: Sendable, Equatable {
     public var state: State
     /// The end reason of a finished run, the refusal, or the file of a waiting one.
     public var detail: String?
+    /// The writer's process, from its latest `usage` line; nil when it wrote none.
+    public var usage: ProcessUsage?
 
-    public init(name: String, state: State, detail: String? = nil) {
-        self.name = name; self.state = state; self.detail = detail
+    public init(name: String, state: State, detail: String? = nil, usage: ProcessUsage? = nil) {
+        self.name = name; self.state = state; self.detail = detail; self.usage = usage
     }
 }

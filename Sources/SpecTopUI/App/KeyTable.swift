@@ -73,6 +73,8 @@ public struct KeyTable: Sendable {
         KeyBinding([.character("t")], .cycleTheme, "next colour theme", footer: "theme"),
         KeyBinding([.character("w")], .saveScreen, "save screen (txt, svg)"),
         KeyBinding([.character("/")], .editModelFilter, "filter models by name"),
+        KeyBinding([.character("H")], .hideMatching, "hide the models / matches"),
+        KeyBinding([.character("a")], .showAll, "show every model again"),
         KeyBinding([.character("?")], .toggleHelp, "this help", footer: "help"),
     ]
 
@@ -112,7 +114,6 @@ public struct KeyTable: Sendable {
     public static let watch = KeyTable(bindings: [
         KeyBinding([.character("q"), .controlC], .quit, "quit (the writers go on)", footer: "quit"),
         KeyBinding([.character("r")], .cycleRunFilter, "each run in turn, then all", footer: "run"),
-        KeyBinding([.character("a")], .showAllRuns, "show all runs"),
         KeyBinding([.left], .selectPreviousSize, "select prev. size or run"),
         KeyBinding([.right], .selectNextSize, "select next size or run"),
         KeyBinding([.up], .selectUp, "select model above"),

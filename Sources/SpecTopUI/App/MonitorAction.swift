@@ -35,7 +35,8 @@ public enum MonitorAction: Sendable, Hashable, CaseIterable {
     case cycleXAxis
     case cycleZoom
     case cycleRunFilter
-    case showAllRuns
+    case showAll
+    case hideMatching
     case toggleNormalised
     case toggleWindowMeans
     case toggleXLog

@@ -131,10 +131,14 @@ public final class MonitorController {
         return matched[pattern.count][name.count]
     }
 
-    /// The snapshot with only the models of the run filter (watch) and the name filter (`/`).
+    /// The snapshot with only the models of the run filter (watch) and the name
+    /// filter (`/`), less those a hidden pattern (`H`) matches.
     private func filtered(_ full: EngineSnapshot) -> EngineSnapshot {
         var full = full
         if let filter = state.modelFilter { full.models = full.models.filter { MonitorController.matches($0.id, filter: filter) } }
+        if !state.hiddenPatterns.isEmpty {
+            full.models = full.models.filter { model in !state.hiddenPatterns.contains { MonitorController.matches(model.id, filter: $0) } }
+        }
         guard let run = state.runFilter else { return full }
         guard full.runs.contains(where: { $0.name == run }) else {
             state.runFilter = nil
@@ -143,6 +147,21 @@ public final class MonitorController {
         var only = full
         only.models = full.models.filter { $0.run == run }
         return only
+    }
+
+    /// `H`: the `/` pattern turns from "show only these" into "hide these":
+    /// the pattern joins the hidden ones and every other model comes back.
+    private func hideMatching() {
+        guard let pattern = state.modelFilter else {
+            post("type / and a pattern first: H then hides the models it matches")
+            return
+        }
+        let all = source.snapshot().models
+        let matching = all.filter { MonitorController.matches($0.id, filter: pattern) }.count
+        state.modelFilter = nil
+        if !state.hiddenPatterns.contains(pattern) { state.hiddenPatterns.append(pattern) }
+        snapshot = filtered(source.snapshot())
+        post("hid \(matching) model\(matching == 1 ? "" : "s") matching \(pattern), \(snapshot.models.count) shown (a shows every model)")
     }
 
     /// Watch: all runs → the first run only → the next … → all runs again.
@@ -159,7 +178,7 @@ public final class MonitorController {
         } else {
             state.runFilter = nil
         }
-        post(state.runFilter.map { "showing run \($0) only (r: next, a: all)" } ?? "showing all runs")
+        post(state.runFilter.map { "showing run \($0) only (r: next, a: every model)" } ?? "showing all runs")
         snapshot = filtered(source.snapshot())
     }
 
@@ -361,10 +380,15 @@ public final class MonitorController {
             post(state.smoothing == .off ? "smoothing off" : "smoothing \(state.smoothing.label) (the values shown stay raw)")
         case .cycleRunFilter:
             cycleRunFilter()
-        case .showAllRuns:
+        case .showAll:
+            let hidden = state.hiddenPatterns.count
             state.runFilter = nil
-            post("showing all runs")
+            state.modelFilter = nil
+            state.hiddenPatterns = []
             snapshot = filtered(source.snapshot())
+            post("showing every model (\(snapshot.models.count))" + (hidden > 0 ? ", \(hidden) hidden pattern\(hidden == 1 ? "" : "s") cleared" : ""))
+        case .hideMatching:
+            hideMatching()
         }
     }
 

@@ -23,6 +23,9 @@ public struct MonitorState: Sendable, Equatable {
     /// Show only the models whose name matches (`/`): a glob with `*` and `?`,
     /// or text a name contains; case-insensitive. Nil: every model.
     public var modelFilter: String?
+    /// Models whose name matches any of these (same rules as `modelFilter`)
+    /// are hidden everywhere (`H` moves the `/` pattern here; `a` empties it).
+    public var hiddenPatterns: [String] = []
     /// The filter being typed after `/` (nil when not typing).
     public var editingFilter: String?
     /// Compare view: the user scalar charted under the metrics (`u`), nil: none.

@@ -64,7 +64,7 @@ public enum FrameRenderer {
         let (body, footer) = rest.splitBottom(1)
         HeaderView(snapshot: snapshot, info: info, state: state).render(into: &buffer, row: header, glyphs: glyphs)
         let keyTable = KeyTable.forMode(state.mode, view: state.view)
-        FooterView(keyTable: keyTable, status: status ?? info.status).render(into: &buffer, row: footer, glyphs: glyphs)
+        FooterView(keyTable: keyTable, status: status ?? info.status, engineState: snapshot.state).render(into: &buffer, row: footer, glyphs: glyphs)
 
         let selected = ModelOrder(snapshot.models).resolve(state.selectedModelID, in: snapshot.models)
         switch state.view {

@@ -27,8 +27,14 @@ public struct GridView: Sendable {
             return
         }
         guard let layout = GridLayout.display(models: snapshot.models, area: area, selected: selectedIndex) else { return }
+        let order = ModelOrder(snapshot.models)
+        // A sweep's names share a date, a prefix, a model: what tells them apart is kept first.
+        let affixes = BoxFrame.sharedAffixes(snapshot.models.map(\.id))
         for slot in layout.slots {
-            let panel = ModelPanel(model: snapshot.models[slot.modelIndex], selected: slot.modelIndex == selectedIndex, state: state)
+            let model = snapshot.models[slot.modelIndex]
+            var panel = ModelPanel(model: model, selected: slot.modelIndex == selectedIndex, state: state)
+            panel.runRole = order.role(ofRun: model.run)
+            panel.nameAffixes = affixes
             panel.render(into: &buffer, area: slot.rect, glyphs: glyphs)
         }
         if let page = layout.page, page.count > 1 {

@@ -50,12 +50,42 @@ public struct HeaderView: Sendable {
             return Part(text: "run \(name): \(run.state.rawValue)\(detail)", role: .selection, attributes: .bold, priority: 0)
         }
         let counts = RunSummary.State.allCases.compactMap { state -> String? in
-            let n = snapshot.runs.filter { $0.state == state }.count
-            return n > 0 ? "\(n) \(state.rawValue)" : nil
+            let runs = snapshot.runs.filter { $0.state == state }
+            guard !runs.isEmpty else { return nil }
+            // How they ended, so a sweep quit at 17 % never reads as complete: `3 finished (quit, steps)`.
+            var reasons: [String] = []
+            if state == .finished { for run in runs { if let reason = run.detail, !reasons.contains(reason) { reasons.append(reason) } } }
+            return "\(runs.count) \(state.rawValue)" + (reasons.isEmpty ? "" : " (\(reasons.joined(separator: ", ")))")
         }
         let total = snapshot.runs.count
         return Part(text: "\(total) run\(total == 1 ? "" : "s"): " + counts.joined(separator: ", "),
                     role: snapshot.runs.contains { $0.state == .stale || $0.state == .refused } ? .warning : .text, priority: 1)
+    }
+
+    /// A process line as btop and nvitop show one: memory, CPU, step time,
+    /// GPU memory and utilisation, each where known.
+    static func usage(_ usage: ProcessUsage) -> String {
+        var parts: [String] = []
+        if usage.residentBytes > 0 { parts.append(NumberFormat.bytes(usage.residentBytes)) }
+        if usage.cpuPercent.isFinite { parts.append("\(Int(usage.cpuPercent.rounded()))% CPU") }
+        if let seconds = usage.stepSeconds { parts.append(NumberFormat.seconds(seconds) + "/step") }
+        if let bytes = usage.gpuMemoryBytes {
+            parts.append("GPU " + NumberFormat.bytes(bytes) + (usage.gpuUtilization.map { " \(Int($0.rounded()))%" } ?? ""))
+        } else if let percent = usage.gpuUtilization {
+            parts.append("GPU \(Int(percent.rounded()))%")
+        }
+        return parts.joined(separator: " ")
+    }
+
+    /// Watch: the process of the run shown alone (`r`) or of the selected
+    /// model's run, from its latest `usage` line, while the run is live.
+    private var watchedUsagePart: Part? {
+        guard state.mode == .watch else { return nil }
+        let name = state.runFilter ?? ModelOrder(snapshot.models).resolve(state.selectedModelID, in: snapshot.models).flatMap { snapshot.models[$0].run }
+        guard let name, let usage = snapshot.runs.first(where: { $0.name == name })?.usage else { return nil }
+        let text = HeaderView.usage(usage)
+        guard !text.isEmpty else { return nil }
+        return Part(text: (snapshot.runs.count > 1 ? name + ": " : "") + text, role: .muted, priority: 2)
     }
 
     public func render(into buffer: inout CellBuffer, row: Rect, glyphs: GlyphSet) {
@@ -71,15 +101,15 @@ public struct HeaderView: Sendable {
             Part(text: info.toolName, role: .text, attributes: .bold, priority: 0),
             Part(text: info.preset, role: .text, priority: 3),
             Part(text: info.dataset, role: .text, priority: 4),
-            Part(text: NumberFormat.duration(snapshot.elapsed), role: .text, priority: 1),
+            // Training time: the clock stands while the run is paused.
+            Part(text: NumberFormat.duration(max(0, snapshot.elapsed - snapshot.pausedSeconds)), role: .text, priority: 1),
             Part(text: badge + snapshot.state.rawValue, role: stateRole, attributes: .bold, priority: 0),
             // A rate only while steps are being taken and one is known: a paused,
             // finished or replayed run (or one too young to measure) has none, not 0.
             Part(text: snapshot.state == .running && snapshot.stepsPerSecond > 0 ? NumberFormat.rate(snapshot.stepsPerSecond) + " steps/s" : "",
                  role: .text, priority: 2),
             Part(text: progress, role: .text, priority: 1),
-            Part(text: snapshot.process.map { "\(NumberFormat.bytes($0.residentBytes)) \(Int($0.cpuPercent.rounded()))% CPU" } ?? "",
-                 role: .muted, priority: 4),
+            Part(text: snapshot.process.map(HeaderView.usage) ?? "", role: .muted, priority: 4),
             Part(text: info.blasCore, role: .muted, priority: 5),
         ]
         if let warning = info.warning {
@@ -87,6 +117,16 @@ public struct HeaderView: Sendable {
         }
         if state.smoothing != .off {
             parts.insert(Part(text: "smooth " + state.smoothing.label, role: .muted, priority: 2), at: 1)
+        }
+        // What `/` and `H` leave out, so a grid of fewer models never looks like the whole sweep.
+        if !state.hiddenPatterns.isEmpty {
+            parts.insert(Part(text: "hiding " + state.hiddenPatterns.joined(separator: ", "), role: .warning, priority: 1), at: 1)
+        }
+        if let filter = state.modelFilter {
+            parts.insert(Part(text: "only /" + filter, role: .selection, attributes: .bold, priority: 1), at: 1)
+        }
+        if let usage = watchedUsagePart {
+            parts.append(usage)
         }
         if let runs = runsPart {
             parts.insert(runs, at: 1)

@@ -13,13 +13,14 @@ public struct HelpOverlay: Sendable {
         let keyWidth = bindings.map { $0.keyLabel.count }.max() ?? 0
         let summaryWidth = bindings.map { $0.summary.count }.max() ?? 0
         let entryWidth = keyWidth + 2 + summaryWidth
-        // The frame takes two rows; the closing hint sits on its bottom edge.
-        let columnCount = bindings.count + 2 <= area.height ? 1 : 2
+        // The frame takes two rows; the closing hint sits on its bottom edge;
+        // the mouse, which no key table row can describe, has the last row.
+        let columnCount = bindings.count + 3 <= area.height ? 1 : 2
         let rowsPerColumn = (bindings.count + columnCount - 1) / columnCount
-        var width = min(area.width, columnCount * entryWidth + (columnCount - 1) * 3 + 4)
+        var width = min(area.width, max(columnCount * entryWidth + (columnCount - 1) * 3 + 4, HelpOverlay.mouse.count + 4))
         // Equal margins on both sides.
         if (area.width - width) % 2 == 1 { width = min(area.width, width + 1) }
-        let height = min(area.height, rowsPerColumn + 2)
+        let height = min(area.height, rowsPerColumn + 3)
         let box = Rect(x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width: width, height: height)
         buffer.fill(box, with: .blank)
         let title: String
@@ -44,11 +45,17 @@ public struct HelpOverlay: Sendable {
                 buffer.put(binding.summary, x: summaryX, y: y, role: .text, maxWidth: x + available - summaryX)
             }
         }
+        if rowsPerColumn < inner.height {
+            buffer.put(HelpOverlay.mouse, x: inner.x + 1, y: inner.y + rowsPerColumn, role: .muted, maxWidth: inner.width - 1)
+        }
         let hint = " ? glossary, Esc closes "
         if box.width >= hint.count + 4 {
             buffer.put(hint, x: box.maxX - hint.count - 2, y: box.maxY - 1, role: .muted)
         }
     }
+
+    /// What the mouse does (`--no-mouse` leaves it to the terminal).
+    public static let mouse = "mouse: click selects a model, double-click its spectrum, wheel the cursor"
 
     /// The second page: one line per quantity on screen (`Glossary`), the
     /// meaning wrapped when the terminal is narrow.

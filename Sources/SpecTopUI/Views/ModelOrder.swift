@@ -8,6 +8,8 @@ import SpecTopRecord
 public struct ModelOrder: Sendable, Equatable {
     /// Indices into the snapshot's `models`, one array per size.
     public let groups: [[Int]]
+    /// The runs (records) in the order their panels stand, when several are shown.
+    public let runs: [String]
 
     public init(_ models: [ModelSnapshot]) {
         struct GroupKey: Hashable { var run: Int; var width: Int }
@@ -21,6 +23,7 @@ public struct ModelOrder: Sendable, Equatable {
         let ranked = firstSeen.keys.sorted { a, b in
             (smallest[a] ?? 0, firstSeen[a] ?? 0) < (smallest[b] ?? 0, firstSeen[b] ?? 0)
         }
+        runs = ranked
         let runRank = Dictionary(uniqueKeysWithValues: ranked.enumerated().map { ($1, $0) })
         var byGroup: [GroupKey: [Int]] = [:]
         for (index, model) in models.enumerated() {
@@ -35,6 +38,13 @@ public struct ModelOrder: Sendable, Equatable {
                 return ma.id < mb.id
             }
         }
+    }
+
+    /// The colour of `run`'s name in panel titles: the runs take the series
+    /// colours in the order they stand, so neighbouring runs differ.
+    public func role(ofRun run: String?) -> ColorRole? {
+        guard runs.count > 1, let run, let rank = runs.firstIndex(of: run) else { return nil }
+        return ColorRole.series(rank)
     }
 
     /// Every model index, group by group.

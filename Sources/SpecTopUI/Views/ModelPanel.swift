@@ -12,6 +12,12 @@ public struct ModelPanel: Sendable {
     public var model: ModelSnapshot
     public var selected: Bool
     public var state: MonitorState
+    /// Several records on screen: the colour of this model's run, in which
+    /// the title's `RUN/` prefix is drawn, so a run's panels read as one group.
+    public var runRole: ColorRole?
+    /// What every model name on screen shares at its start and end
+    /// (`BoxFrame.sharedAffixes`): a short title leaves it out first.
+    public var nameAffixes: (prefix: Int, suffix: Int) = (0, 0)
 
     public init(model: ModelSnapshot, selected: Bool, state: MonitorState) {
         self.model = model; self.selected = selected; self.state = state
@@ -56,7 +62,12 @@ public struct ModelPanel: Sendable {
         let modeRole: ColorRole = model.mode == .active ? .active : .frozen
         var title: [BoxFrame.TitlePart] = []
         if selected { title.append(.init(String(glyphs.pointer) + " ", role: .selection, attributes: .bold)) }
-        title.append(.init(model.id, role: modeRole, attributes: .bold, shrinks: true))
+        if let runRole, let run = model.run, model.id.hasPrefix(run + "/") {
+            title.append(.init(run, role: runRole, shrinks: true))
+            title.append(.init(String(model.id.dropFirst(run.count)), role: modeRole, attributes: .bold, shrinks: true))
+        } else {
+            title.append(.init(model.id, role: modeRole, attributes: .bold, shrinks: true))
+        }
         if model.mode == .active && model.featuresFrozen {
             title.append(.init(" feat.frozen", role: .frozen))
         }
@@ -66,16 +77,21 @@ public struct ModelPanel: Sendable {
         case .failed: title.append(.init(" failed", role: .warning, attributes: .bold))
         case .stale: title.append(.init(" stale", role: .warning))
         case .ended:
+            // How the run ended and how far it got: `quit at 17%`, never `done`.
             let percent = model.stepBudget > 0 ? min(99, model.step * 100 / model.stepBudget) : 0
-            title.append(.init(" stopped at \(percent)%", role: .warning))
+            title.append(.init(" \(model.endReason.map(TerminalSafeTitle.word) ?? "stopped") at \(percent)%", role: .warning))
         case .training: break
         }
-        let frame = BoxFrame(title: title, role: selected ? .selection : .muted, attributes: selected ? .bold : [])
+        var frame = BoxFrame(title: title, role: selected ? .selection : .muted, attributes: selected ? .bold : [])
+        frame.nameAffixes = nameAffixes
         frame.render(into: &buffer, area: area, glyphs: glyphs)
 
         let inner = area.inset(by: 1)
         guard !inner.isEmpty else { return }
-        if model.status.stoppedEarly {
+        // A diverged or failed model's numbers stop making sense: say so in
+        // their place. One whose run ended (quit) keeps its curves: they are
+        // whole up to where it stopped, and the title says it stopped.
+        if model.status == .diverged || model.status == .failed {
             renderStopped(into: &buffer, inner: inner)
             return
         }
@@ -214,5 +230,15 @@ public struct ModelPanel: Sendable {
             let offset = text.distance(from: text.startIndex, to: range.lowerBound)
             buffer.put(amplification, x: row.x + offset, y: row.y, role: .chiNet, maxWidth: row.width - offset)
         }
+    }
+}
+
+/// A record's end reason as one word for a title: a writer may put any text
+/// there (the format leaves `reason` open), so anything but a short plain
+/// word reads `stopped`.
+enum TerminalSafeTitle {
+    static func word(_ reason: String) -> String {
+        let plain = !reason.isEmpty && reason.count <= 12 && reason.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0 == "-" || $0 == "_" }
+        return plain ? reason : "stopped"
     }
 }

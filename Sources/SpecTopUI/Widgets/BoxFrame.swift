@@ -26,6 +26,69 @@ public struct BoxFrame: Sendable {
         return String(String.UnicodeScalarView(scalars.prefix(head) + mark + scalars.suffix(tail)))
     }
 
+    /// `parts` (one name in several colours) in at most `width` columns. What
+    /// every name on screen shares goes first — `affixes.prefix` scalars at
+    /// the start, then `affixes.suffix` at the end, each replaced by the
+    /// ellipsis (a sweep's date and model, the same in every panel) — then,
+    /// if still too long, the middle as `middleEllipsis` cuts it. Each kept
+    /// scalar keeps its part's colour; an ellipsis takes the colour of the
+    /// part it cuts.
+    static func shortened(_ parts: [TitlePart], width: Int, ellipsis: String, affixes: (prefix: Int, suffix: Int) = (0, 0)) -> [TitlePart] {
+        guard !parts.isEmpty else { return parts }
+        // Each scalar of the name with the part it comes from.
+        var name: [(scalar: Unicode.Scalar, owner: Int)] = parts.enumerated().flatMap { index, part in part.text.unicodeScalars.map { ($0, index) } }
+        guard name.count > width else { return parts }
+        let mark = Array(ellipsis.unicodeScalars)
+        func elided(_ owner: Int) -> [(scalar: Unicode.Scalar, owner: Int)] { mark.map { ($0, owner) } }
+        // Shared parts go only where that leaves more than the ellipsis.
+        if affixes.prefix > mark.count, affixes.prefix < name.count {
+            name = elided(name[affixes.prefix - 1].owner) + name[affixes.prefix...]
+        }
+        if name.count > width, affixes.suffix > mark.count, affixes.suffix < name.count - mark.count {
+            name = Array(name[..<(name.count - affixes.suffix)]) + elided(name[name.count - affixes.suffix].owner)
+        }
+        if name.count > width {
+            if width <= mark.count {
+                name = Array(name.prefix(max(0, width)))
+            } else {
+                // The end usually tells names apart: it gets the larger half.
+                let kept = width - mark.count, head = kept / 2, tail = kept - head
+                name = Array(name.prefix(head)) + elided(name[head].owner) + Array(name.suffix(tail))
+            }
+        }
+        var result: [TitlePart] = []
+        for (scalar, owner) in name {
+            if let last = result.last, last.role == parts[owner].role, last.attributes == parts[owner].attributes {
+                result[result.count - 1].text.unicodeScalars.append(scalar)
+            } else {
+                result.append(TitlePart(String(scalar), role: parts[owner].role, attributes: parts[owner].attributes, shrinks: true))
+            }
+        }
+        return result
+    }
+
+    /// Scalars at the start and end of the name that every name on screen
+    /// shares (`sharedAffixes`), left out first when the title is short of room.
+    public var nameAffixes: (prefix: Int, suffix: Int) = (0, 0)
+
+    /// What the names in `names` share at their start and at their end, each
+    /// ending (or starting) at a separator (`-`, `_`, `/`, `.`, space) so no
+    /// word is cut: for `sweep-…-seed-01/w8-active` and `sweep-…-seed-02/w8-active`
+    /// the prefix through `seed-` and the suffix `/w8-active`. Nothing for fewer than two names.
+    public static func sharedAffixes(_ names: [String]) -> (prefix: Int, suffix: Int) {
+        let scalars = names.map { Array($0.unicodeScalars) }
+        guard scalars.count > 1, let shortest = scalars.map(\.count).min() else { return (0, 0) }
+        let separators: Set<Unicode.Scalar> = ["-", "_", "/", ".", " "]
+        var prefix = 0
+        while prefix < shortest, scalars.allSatisfy({ $0[prefix] == scalars[0][prefix] }) { prefix += 1 }
+        var suffix = 0
+        while suffix < shortest - prefix, scalars.allSatisfy({ $0[$0.count - 1 - suffix] == scalars[0][scalars[0].count - 1 - suffix] }) { suffix += 1 }
+        // Back to a word boundary: the prefix through a separator, the suffix from one.
+        while prefix > 0, !separators.contains(scalars[0][prefix - 1]) { prefix -= 1 }
+        while suffix > 0, !separators.contains(scalars[0][scalars[0].count - suffix]) { suffix -= 1 }
+        return (prefix, suffix)
+    }
+
     public var title: [TitlePart]
     public var role: ColorRole
     public var attributes: CellAttributes
@@ -58,12 +121,17 @@ public struct BoxFrame: Sendable {
         let limit = right
         var parts = title
         let total = parts.reduce(0) { $0 + $1.text.unicodeScalars.count }
-        if total > limit - x, let index = parts.firstIndex(where: \.shrinks) {
+        if total > limit - x, let first = parts.firstIndex(where: \.shrinks) {
+            // The name may be several adjacent parts in their own colours (a
+            // sweep's RUN prefix and its MODEL): shortened as one text, so the
+            // ellipsis falls in its middle whichever part that is.
+            let last = parts[first...].firstIndex { !$0.shrinks }.map { $0 - 1 } ?? parts.count - 1
+            let name = parts[first...last].reduce(0) { $0 + $1.text.unicodeScalars.count }
             // Room for the name: what the other parts leave, but at least a few
             // columns, taken from the parts after it (which are then dropped).
-            let others = total - parts[index].text.unicodeScalars.count
-            let room = max(min(parts[index].text.unicodeScalars.count, 6), limit - x - others)
-            parts[index].text = BoxFrame.middleEllipsis(parts[index].text, width: room, ellipsis: glyphs.ellipsis)
+            let room = max(min(name, 6), limit - x - (total - name))
+            parts.replaceSubrange(first...last, with: BoxFrame.shortened(Array(parts[first...last]), width: room, ellipsis: glyphs.ellipsis,
+                                                                         affixes: nameAffixes))
         }
         for (index, part) in parts.enumerated() {
             let text = part.text

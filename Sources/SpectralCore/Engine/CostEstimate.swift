@@ -53,8 +53,18 @@ public struct CostEstimate: Sendable, Equatable {
     /// The measured double-precision GEMM rate the estimate uses.
     public var gflops: Double
 
-    /// Spectra above this share of the time are worth a warning.
+    /// Spectra above this share of the time are worth a warning…
     public static let warningShare = 0.5
+    /// …when they cost this many seconds in all (summed over the models): a
+    /// short run whose spectra dominate (the `digits` preset: about 40 s at
+    /// 20 GFLOP/s) needs no remedy, an hour-long one does.
+    public static let warningSeconds = 60.0
+
+    /// Seconds of spectra over the whole run, every model's added.
+    public var spectrumSeconds: Double { models.reduce(0) { $0 + $1.spectrumSecondsTotal } }
+
+    /// The share of spectra is worth a warning: large, and long in absolute terms.
+    var spectraDominate: Bool { spectrumShare >= CostEstimate.warningShare && spectrumSeconds >= CostEstimate.warningSeconds }
     /// A single spectrum this long (seconds) is worth a warning even when time-spaced.
     public static let slowSpectrum = 2.0
 
@@ -104,7 +114,7 @@ public struct CostEstimate: Sendable, Equatable {
     /// One line naming the costly part and the setting that changes it, or nil when nothing stands out.
     public var warning: String? {
         let costliest = models.compactMap { model in model.secondsPerSpectrum.map { (model, $0) } }.max { $0.1 < $1.1 }
-        if spectrumShare >= CostEstimate.warningShare, let (model, spectrum) = costliest, let every = model.stepsPerSpectrum {
+        if spectraDominate, let (model, spectrum) = costliest, let every = model.stepsPerSpectrum {
             return "\(model.matrixFree ? "matrix-free" : "exact") spectra would take about \(Int((spectrumShare * 100).rounded()))% of the run's time (up to "
                 + "\(CostEstimate.seconds(spectrum)) each, \(model.id): \(model.outputs) outputs, every \(every) steps); "
                 + "raise spectrum_every, lower [metrics] probe, or remove spectrum_every to let spectop space them"
@@ -119,7 +129,7 @@ public struct CostEstimate: Sendable, Equatable {
     /// A few words for the monitor's header (the full line goes to stderr and the footer).
     public var shortWarning: String? {
         guard warning != nil else { return nil }
-        if spectrumShare >= CostEstimate.warningShare {
+        if spectraDominate {
             return "spectra ~\(Int((spectrumShare * 100).rounded()))% of time"
         }
         let slowest = models.compactMap(\.secondsPerSpectrum).max() ?? 0

@@ -37,6 +37,9 @@ public final class Engine: @unchecked Sendable {
     /// Set by `discardEvents`: no recorder will drain `events`.
     private var discardingEvents = false
     private var startTime = Date()
+    /// Paused time so far (closed pauses) and the start of the current pause, on `elapsedLocked`'s clock.
+    private var pausedTotal = 0.0
+    private var pausedSince: Double?
     private let workerCount: Int
     /// Per model: exact, matrix-free or no spectrum (fixed by the sizes).
     private let spectrumPlans: [SpectrumPlan]
@@ -112,6 +115,9 @@ public final class Engine: @unchecked Sendable {
         started = true
         state = paused ? .paused : .running
         startTime = Date()
+        // Pauses toggled before the start took no training time.
+        pausedTotal = 0
+        pausedSince = paused ? 0 : nil
         // Two levels of parallelism oversubscribe the cores: with several
         // workers each BLAS call runs on its caller's thread only.
         if workerCount > 1 { BLASRuntime.setThreadCount(1) }
@@ -148,6 +154,7 @@ public final class Engine: @unchecked Sendable {
     private func setStateLocked(_ newState: EngineState, event: RecordEventKind) {
         guard state == .running || state == .paused, state != newState else { return }
         state = newState
+        notePauseLocked()
         if newState == .running { for i in stepAllowance.indices { stepAllowance[i] = 0 } }
         appendEvent(.event(kind: event, model: nil, step: nil, wall: elapsedLocked(), detail: nil))
         lock.broadcast()
@@ -228,6 +235,7 @@ public final class Engine: @unchecked Sendable {
         if state == .running || state == .paused {
             state = .stopped
             endedAt = elapsedLocked()
+            notePauseLocked()
         }
         lock.broadcast()
         while liveWorkers > 0 {
@@ -285,9 +293,11 @@ public final class Engine: @unchecked Sendable {
         var models = published
         // A paused or finished engine trains nothing: do not show the last rate.
         if state != .running { for i in models.indices { models[i].stepsPerSecond = 0 } }
-        var snapshot = EngineSnapshot(state: state, models: models, elapsed: started ? endedAt ?? elapsedLocked() : 0,
+        let now = started ? endedAt ?? elapsedLocked() : 0
+        var snapshot = EngineSnapshot(state: state, models: models, elapsed: now,
                                       stepsPerSecond: models.reduce(0) { $0 + $1.stepsPerSecond })
         snapshot.marks = marks
+        if started { snapshot.pausedSeconds = pausedTotal + (pausedSince.map { max(0, now - $0) } ?? 0) }
         return snapshot
     }
 
@@ -313,6 +323,17 @@ public final class Engine: @unchecked Sendable {
     // MARK: Workers
 
     private func elapsedLocked() -> Double { Date().timeIntervalSince(startTime) }
+
+    /// After a state change: a pause starts, or the current one ends and counts.
+    private func notePauseLocked() {
+        let now = endedAt ?? elapsedLocked()
+        if state == .paused {
+            if pausedSince == nil { pausedSince = now }
+        } else if let since = pausedSince {
+            pausedTotal += max(0, now - since)
+            pausedSince = nil
+        }
+    }
 
     private func appendEvent(_ event: EngineEvent) {
         if case .event(let kind, let model, let step, let wall, _) = event,

@@ -14,7 +14,7 @@ for module in SpecTopRecord SpecTopUI SpecTopReaders CNcurses CTerminalRescue; d
   cp -R "Sources/$module" "$root/Sources/"
 done
 # The UI tests compare the built-in themes with themes/; the contract's, its event kinds with docs/RECORD.md.
-rm -rf "$root/themes" "$root/docs" && cp -R themes "$root/" && mkdir -p "$root/docs" && cp docs/RECORD.md "$root/docs/"
+rm -rf "$root/themes" "$root/docs" && cp -R themes "$root/" && mkdir -p "$root/docs" && cp docs/RECORD.md docs/USAGE.md "$root/docs/"
 # The foreign-log tests read the TensorBoard and Lightning fixtures.
 rm -rf "$root/examples" && mkdir -p "$root/examples" && cp -R examples/foreign-logs "$root/examples/"
 for tests in SpecTopRecordTests SpecTopReadersTests SpecTopUITests; do

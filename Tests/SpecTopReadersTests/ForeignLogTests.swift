@@ -98,6 +98,18 @@ final class ForeignLogTests: XCTestCase {
 
     // MARK: the name table
 
+    func testTheDocumentedNameTableIsTheOneTheReaderUses() throws {
+        let usage = try String(contentsOfFile: URL(fileURLWithPath: Self.fixtures).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/USAGE.md").path, encoding: .utf8)
+        let documented = usage.split(separator: "\n").compactMap { line -> String? in
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 4, cells[0].hasPrefix("`"), cells[1].hasPrefix("`"), ["spectop", "perspic", "both"].contains(cells[2]) else { return nil }
+            return "\(cells[0]) \(cells[1]) \(cells[2])"
+        }
+        XCTAssertEqual(documented, ForeignNames.table.map { "`\($0.key)` `\($0.field.rawValue)` \($0.scheme.rawValue)" },
+                       "docs/USAGE.md's name table and ForeignNames.table must say the same, row for row")
+    }
+
     private func translate(_ values: [(String, Double)], step: Int = 3, model: String = "m") -> (lines: [RecordLine], translator: ForeignTranslator) {
         var translator = ForeignTranslator()
         var lines: [RecordLine] = []
@@ -155,6 +167,21 @@ final class ForeignLogTests: XCTestCase {
         XCTAssertEqual(sample.loss, 0.9)
         XCTAssertEqual(sample.wall, 1, "seconds since the model's first value")
         XCTAssertTrue(translator.hasPending)
+    }
+
+    func testValuesArrivingAfterTheirStepWasShownReopenItAndSendItWhole() {
+        var translator = ForeignTranslator()
+        _ = translator.add(ForeignScalar(tag: "chi_coup", step: 4, wall: 1, value: 0.3), model: "m")
+        _ = translator.add(ForeignScalar(tag: "val_acc", step: 4, wall: 1, value: 0.5), model: "m")
+        let first = translator.flush(model: "m")  // the file went quiet mid-step
+        XCTAssertEqual(first.count, 2)
+        _ = translator.add(ForeignScalar(tag: "loss", step: 4, wall: 2, value: 0.9), model: "m")
+        let again = translator.flush(model: "m")
+        guard again.count == 1, case .step(_, let sample) = again[0] else { return XCTFail("\(again)") }
+        XCTAssertEqual(sample.step, 4)
+        XCTAssertEqual(sample.chiPos, 0.3, "the values shown before are kept")
+        XCTAssertEqual(sample.loss, 0.9)
+        // val_acc was sent already: no second point for it.
     }
 
     // MARK: damage

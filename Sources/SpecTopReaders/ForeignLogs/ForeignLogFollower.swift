@@ -37,7 +37,7 @@ extension RecordFollower: RunFollower {
 /// the history ends up as a read from the start would make it.
 ///
 /// A model's step is complete when a later step arrives; the last one is
-/// shown once a poll finds its files quiet.
+/// shown once a poll finds its files quiet (at once on the first poll).
 package final class ForeignLogFollower: RunFollower {
     private struct Pass {
         var readers: [String: ForeignFileReader] = [:]
@@ -134,8 +134,10 @@ package final class ForeignLogFollower: RunFollower {
             }
         }
         if !grew.isEmpty { lastGrowth = now }
-        // A model whose files were quiet this poll has logged its whole last step.
-        for model in log.models where !grew.contains(model) {
+        // A model whose files were quiet this poll has logged its whole last step; at the first
+        // poll every model's last step is shown at once. Values of that step that come later
+        // reopen it (ForeignTranslator), so a step cut by a writer's buffer still ends whole.
+        for model in log.models where firstOpen || !grew.contains(model) {
             for line in current!.translator.flush(model: model) { current!.run.apply(line) }
         }
         return more

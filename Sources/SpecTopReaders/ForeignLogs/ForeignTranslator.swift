@@ -32,9 +32,14 @@ package struct ForeignTranslator: Sendable {
         var step: Int
         var wall: Double?
         var values: [(tag: String, value: Double)] = []
+        /// User scalars already sent in a `scalars` line (a reopened step sends only the new ones).
+        var sentScalars: Set<String> = []
     }
 
     private var pending: [String: Group] = [:]
+    /// Each model's last flushed step: values that arrive for it later (a
+    /// writer's buffer flushed mid-step) reopen it, and the whole step is sent again.
+    private var flushed: [String: Group] = [:]
     private var prefixes: [String: String] = [:]
     private var startWall: [String: Double] = [:]
     /// Names kept as user scalars, in order of first appearance, with why (nil: no table knows the key).
@@ -61,6 +66,7 @@ package struct ForeignTranslator: Sendable {
             pending[model] = nil
         }
         if let wall = scalar.wall, wall.isFinite, startWall[model] == nil { setStart(wall, model: model) }
+        if pending[model] == nil, let last = flushed[model], last.step == scalar.step { pending[model] = last }
         var group = pending[model] ?? Group(step: scalar.step)
         if let wall = scalar.wall, wall.isFinite { group.wall = max(group.wall ?? wall, wall) }
         if let index = group.values.firstIndex(where: { $0.tag == scalar.tag }) {
@@ -116,6 +122,8 @@ package struct ForeignTranslator: Sendable {
     }
 
     private mutating func lines(_ group: Group, model: String) -> [RecordLine] {
+        var group = group
+        defer { flushed[model] = group }
         let metricsPrefix = prefix(for: group, model: model)
         var fields: [ForeignNames.Field: Double] = [:]
         var scalars: [ScalarsSample.Value] = []
@@ -194,6 +202,8 @@ package struct ForeignTranslator: Sendable {
                 keep(tag)
             }
         }
+        scalars.removeAll { group.sentScalars.contains($0.name) }
+        group.sentScalars.formUnion(scalars.map(\.name))
         if !scalars.isEmpty { out.append(.scalars(model: model, ScalarsSample(step: group.step, wall: wall, values: scalars))) }
         return out
     }

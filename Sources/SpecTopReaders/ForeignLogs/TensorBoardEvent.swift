@@ -65,3 +65,42 @@ struct TensorBoardEvent {
         }
     }
 }
+
+/// TensorBoard event records made here, for the benchmark's and the tests'
+/// own logs (spectop writes no TensorBoard files for users): the first record
+/// of a file (`brain.Event:2`) and one event of `simple_value` scalars, each
+/// framed as TFRecord.
+package enum TensorBoardRecords {
+    package static func fileVersion(wall: Double) -> [UInt8] {
+        var event = Tensorboard_Event()
+        event.wallTime = wall
+        event.fileVersion = "brain.Event:2"
+        return frame(event)
+    }
+
+    package static func scalars(step: Int, wall: Double, _ values: [(tag: String, value: Float)]) -> [UInt8] {
+        var event = Tensorboard_Event()
+        event.step = Int64(step)
+        event.wallTime = wall
+        var summary = Tensorboard_Summary()
+        summary.value = values.map { tag, value in
+            var entry = Tensorboard_Summary.Value()
+            entry.tag = tag
+            entry.simpleValue = value
+            return entry
+        }
+        event.summary = summary
+        return frame(event)
+    }
+
+    private static func frame(_ event: Tensorboard_Event) -> [UInt8] {
+        // Serialising a message built here cannot fail (no required fields, no unknown types).
+        let payload: [UInt8] = (try? event.serializedBytes()) ?? []
+        func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+            (0..<MemoryLayout<T>.size).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+        }
+        let length = littleEndian(UInt64(payload.count))
+        return length + littleEndian(CRC32C.masked(CRC32C.checksum(length))) + payload
+            + littleEndian(CRC32C.masked(CRC32C.checksum(payload)))
+    }
+}

@@ -147,14 +147,15 @@ package struct ForeignLog: Sendable {
             }
             let size = Int(info.st_size)
             let reader = ForeignFileReader(path: file.path, model: file.model, kind: file.kind)
-            _ = reader.read(descriptor: descriptor, size: size, scalar: { scalars[file.model, default: []].append($0) },
-                            issue: { issues.append($0) })
-            reader.finish(size: size, scalar: { scalars[file.model, default: []].append($0) }, issue: { issues.append($0) })
+            var values: [ForeignScalar] = []
+            _ = reader.read(descriptor: descriptor, size: size, scalar: { values.append($0) }, issue: { issues.append($0) })
+            reader.finish(size: size, scalar: { values.append($0) }, issue: { issues.append($0) })
+            scalars[file.model, default: []] += values
             if reader.csvHeaderRefused && files.count == 1 {
                 throw RecordError(issues.first?.description ?? "\(file.path): not a Lightning metrics.csv")
             }
             if let wall = reader.firstWall { translator.setStart(wall, model: file.model) }
-            for value in scalars[file.model] ?? [] { if let wall = value.wall, wall.isFinite { translator.setStart(wall, model: file.model) } }
+            if let earliest = values.lazy.compactMap(\.wall).filter(\.isFinite).min() { translator.setStart(earliest, model: file.model) }
             otherTags += reader.otherTags.filter { !otherTags.contains($0) }
             records += reader.recordCount
             count += reader.scalarCount

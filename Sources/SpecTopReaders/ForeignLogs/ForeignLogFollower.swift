@@ -30,7 +30,7 @@ extension RecordFollower: RunFollower {
 /// file replaced, truncated or rewritten in place (Lightning rewrites
 /// metrics.csv when a new key appears) makes the whole log be read again.
 ///
-/// A long file is opened tail first: the last `tailBytes` of every file give
+/// A long file is opened tail first: the last `tailBytes` of every file (a quarter of it for an event file) give
 /// the first picture at once (an event file from the first record whose
 /// checksums hold there), and `backfill` reads each file from its start into
 /// a second pass, which takes over once it has caught up with every file, so
@@ -118,7 +118,10 @@ package final class ForeignLogFollower: RunFollower {
             identities[file.path] = identity
             if current!.readers[file.path] == nil {
                 // A long file met at the first poll is read tail first; one that appears later, from its start.
-                let start = firstOpen && size > 2 * tailBytes ? size - tailBytes : 0
+                // An event file packs a step into ~100 bytes, so a quarter of a record's tail already holds
+                // thousands of steps; decoding them is what the first picture waits for.
+                let tail = file.kind == .tensorboard ? max(1 << 10, tailBytes / 4) : tailBytes
+                let start = firstOpen && size > 2 * tail ? size - tail : 0
                 current!.readers[file.path] = ForeignFileReader(path: file.path, model: file.model, kind: file.kind, start: start)
                 if start > 0 && older == nil { older = Pass(run: LiveRun(header: log.header, historyCapacity: historyCapacity)) }
                 if older != nil && older!.readers[file.path] == nil {

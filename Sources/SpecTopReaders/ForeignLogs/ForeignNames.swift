@@ -78,8 +78,10 @@ package enum ForeignNames {
 
     /// `train/chi_net` → (`train/`, `chi_net`); `chi_net` → (``, `chi_net`).
     package static func split(_ tag: String) -> (prefix: Substring, key: Substring) {
-        guard let slash = tag.lastIndex(of: "/") else { return ("", tag[...]) }
-        return (tag[...slash], tag[tag.index(after: slash)...])
+        // On the UTF-8 view: `/` is one byte, and Character-wise search is what a 1 GB log spends its time on.
+        guard let slash = tag.utf8.lastIndex(of: UInt8(ascii: "/")) else { return ("", tag[...]) }
+        let after = tag.utf8.index(after: slash)
+        return (tag[..<after], tag[after...])
     }
 
     /// Why a kept-as-scalar key is not a step field, nil for a key no table knows.

@@ -28,15 +28,24 @@ package struct ForeignScalar: Sendable, Equatable {
 /// shows two or more fields under it); every other name becomes a user
 /// scalar of a `scalars` line, named in `keptNames`.
 package struct ForeignTranslator: Sendable {
+    /// What the name table makes of one tag, worked out once per distinct tag.
+    private struct Tag: Sendable {
+        var prefix: String
+        var key: String
+        var entry: ForeignNames.Entry?
+        var perspicOnly: Bool
+    }
+
     private struct Group: Sendable {
         var step: Int
         var wall: Double?
-        var values: [(tag: String, value: Double)] = []
+        var values: [(tag: String, value: Double, info: Tag)] = []
         /// User scalars already sent in a `scalars` line (a reopened step sends only the new ones).
         var sentScalars: Set<String> = []
     }
 
     private var pending: [String: Group] = [:]
+    private var tags: [String: Tag] = [:]
     /// Each model's last flushed step: values that arrive for it later (a
     /// writer's buffer flushed mid-step) reopen it, and the whole step is sent again.
     private var flushed: [String: Group] = [:]
@@ -69,6 +78,15 @@ package struct ForeignTranslator: Sendable {
         if pending[model] == nil, let last = flushed[model], last.step == scalar.step { pending[model] = last }
         var group = pending[model] ?? Group(step: scalar.step)
         if let wall = scalar.wall, wall.isFinite { group.wall = max(group.wall ?? wall, wall) }
+        let info: Tag
+        if let known = tags[scalar.tag] {
+            info = known
+        } else {
+            let (prefix, key) = ForeignNames.split(scalar.tag)
+            info = Tag(prefix: String(prefix), key: String(key), entry: ForeignNames.entry(String(key)),
+                       perspicOnly: ForeignNames.perspicOnlyKeys.contains(String(key)))
+            if tags.count < 100_000 { tags[scalar.tag] = info }  // a writer naming a new tag every step must not grow this without bound
+        }
         if let index = group.values.firstIndex(where: { $0.tag == scalar.tag }) {
             // Lightning repeats `epoch` in every row of a step: only a different value is news.
             if group.values[index].value != scalar.value && !(group.values[index].value.isNaN && scalar.value.isNaN) {
@@ -76,7 +94,7 @@ package struct ForeignTranslator: Sendable {
             }
             group.values[index].value = scalar.value
         } else {
-            group.values.append((scalar.tag, scalar.value))
+            group.values.append((scalar.tag, scalar.value, info))
         }
         pending[model] = group
         return out
@@ -109,10 +127,7 @@ package struct ForeignTranslator: Sendable {
     private mutating func prefix(for group: Group, model: String) -> String? {
         if let bound = prefixes[model] { return bound }
         var counts: [String: Int] = [:]
-        for (tag, _) in group.values {
-            let (prefix, key) = ForeignNames.split(tag)
-            if ForeignNames.entry(String(key)) != nil { counts[String(prefix), default: 0] += 1 }
-        }
+        for value in group.values where value.info.entry != nil { counts[value.info.prefix, default: 0] += 1 }
         func rank(_ prefix: String) -> Int { prefix == "spectop/" ? 0 : prefix.isEmpty ? 1 : 2 }
         guard let best = counts.max(by: { a, b in
             a.value != b.value ? a.value < b.value : (rank(a.key), a.key) > (rank(b.key), b.key)
@@ -130,14 +145,10 @@ package struct ForeignTranslator: Sendable {
         var perspic = false
         var normalised: [(field: ForeignNames.Field, tag: String, value: Double)] = []
         if let metricsPrefix {
-            perspic = group.values.contains { tag, _ in
-                let (prefix, key) = ForeignNames.split(tag)
-                return prefix == metricsPrefix && ForeignNames.perspicOnlyKeys.contains(String(key))
-            }
+            perspic = group.values.contains { $0.info.perspicOnly && $0.info.prefix == metricsPrefix }
         }
-        for (tag, value) in group.values {
-            let (prefix, key) = ForeignNames.split(tag)
-            guard metricsPrefix.map({ prefix == $0 }) == true, let entry = ForeignNames.entry(String(key)),
+        for (tag, value, info) in group.values {
+            guard info.prefix == metricsPrefix, let entry = info.entry,
                   entry.scheme == .both || entry.scheme == (perspic ? .perspic : .spectop) else {
                 keep(tag)
                 scalars.append(.init(name: tag, value: value))
@@ -185,9 +196,8 @@ package struct ForeignTranslator: Sendable {
                 sample.cross = cross
             } else {
                 // A cross measurement needs δL, χ_loss^AB and χ_net^AB; a part alone is kept as it was logged.
-                for (tag, value) in group.values {
-                    let (prefix, key) = ForeignNames.split(tag)
-                    guard metricsPrefix.map({ prefix == $0 }) == true, key.hasPrefix("cross_"), let entry = ForeignNames.entry(String(key)),
+                for (tag, value, info) in group.values {
+                    guard info.prefix == metricsPrefix, info.key.hasPrefix("cross_"), let entry = info.entry,
                           entry.field != .crossRows, !scalars.contains(where: { $0.name == tag }) else { continue }
                     note("\(model): \(tag) without the rest of a cross measurement (cross δL, χ_loss and χ_net); kept as a user scalar")
                     keep(tag)
@@ -197,7 +207,7 @@ package struct ForeignTranslator: Sendable {
             out.append(.step(model: model, sample))
         } else {
             // No measured quantity at this step: whatever mapped is kept as it was logged.
-            for (tag, value) in group.values where !scalars.contains(where: { $0.name == tag }) {
+            for (tag, value, _) in group.values where !scalars.contains(where: { $0.name == tag }) {
                 scalars.append(.init(name: tag, value: value))
                 keep(tag)
             }

@@ -241,6 +241,15 @@ final class ForeignLogTests: XCTestCase {
         XCTAssertEqual(reading.recordCount, offsets.count - 1)
     }
 
+    func testAFileOfNoRecordsAtAllSaysWhereTheSearchBeganAndEnded() throws {
+        var generator = SystemRandomNumberGenerator()
+        let junk = (0..<300).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let reading = try readMutated(junk)
+        XCTAssertEqual(reading.recordCount, 0)
+        XCTAssertEqual(reading.issues.map(\.location), ["byte 0", "byte 0"])
+        XCTAssertTrue(reading.issues[1].message.contains("no good record from here to the end of the file (300 bytes)"), reading.issues[1].message)
+    }
+
     func testCRC32CMatchesTheStandardCheckValue() {
         // RFC 3720 (iSCSI) B.4: CRC-32C of "123456789" is 0xE3069283; 32 zero bytes give 0x8A9136AA.
         XCTAssertEqual(CRC32C.checksum(Array("123456789".utf8)), 0xE306_9283)

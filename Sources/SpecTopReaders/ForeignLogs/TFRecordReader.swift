@@ -73,11 +73,14 @@ struct TFRecordReader {
     /// True while looking for a record start after damage (or mid-file).
     private(set) var resynchronising: Bool
     private var damageReported = false
+    /// Where the current search for a record start began.
+    private var searchStart: Int
 
     init(offset: Int = 0, resynchronising: Bool = false) {
         self.offset = offset
         self.resynchronising = resynchronising
         damageReported = resynchronising  // a tail-first start mid-file is no damage
+        searchStart = offset
     }
 
     /// Reads records up to `size` (at most about `maxBytes`), handing each to
@@ -130,7 +133,7 @@ struct TFRecordReader {
     func leftover(size: Int) -> (offset: Int, message: String)? {
         guard offset < size else { return nil }
         if resynchronising {
-            return (offset, "no valid record in the last \(size - offset) bytes")
+            return (searchStart, "no good record from here to the end of the file (\(size - searchStart) bytes)")
         }
         return (offset, "truncated record: the file ends \(size - offset) bytes into it")
     }
@@ -139,6 +142,7 @@ struct TFRecordReader {
         if !damageReported {
             body(.issue(offset: offset, message: "\(what); looking for the next good record"))
             damageReported = true
+            searchStart = offset
         }
         resynchronising = true
     }

@@ -17,13 +17,17 @@ chi_net_raw * chi_pos.
 """
 import math
 import os
+import time
 import shutil
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "foreign-logs")
 STEPS = 12
 BATCH = 32
-WALL0 = 1_800_000_000.0  # a fixed wall clock, so the fixture's wall times are known
+# The scalars' wall clock: whole seconds from now on, 10 s a step, so the wall times
+# (counted from the file's first event, which SummaryWriter stamps with the time it opens
+# the file) are known to the tests as differences.
+WALL0 = float(int(time.time()) + 1)
 
 
 def values(width, step):
@@ -63,7 +67,7 @@ def tensorboard(directory, width, new_style):
     # A fixed name, so the tests can name the file.
     for name in os.listdir(directory):
         if "tfevents" in name:
-            os.rename(os.path.join(directory, name), os.path.join(directory, "events.out.tfevents.%d.fixture" % int(WALL0)))
+            os.rename(os.path.join(directory, name), os.path.join(directory, "events.out.tfevents.fixture"))
 
 
 def lightning(root, widths):

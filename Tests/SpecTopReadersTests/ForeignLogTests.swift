@@ -197,7 +197,7 @@ final class ForeignLogTests: XCTestCase {
         return offsets
     }
 
-    static var eventFile: String { fixtures + "/tensorboard/w16/events.out.tfevents.1800000000.fixture" }
+    static var eventFile: String { fixtures + "/tensorboard/w16/events.out.tfevents.fixture" }
 
     private func readMutated(_ bytes: [UInt8]) throws -> ForeignLog.Reading {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spectop-foreign-\(UUID().uuidString)/w16")

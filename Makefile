@@ -30,7 +30,7 @@ release:
 # spectrum of 10k modes, every hostile number in every line shape, snapshots
 # read against four busy workers, teachers of thousands of samples in a debug
 # build): they run with the integration tier, keeping `make unit` under 30 s.
-SLOW_UNIT_TESTS := ^(SpectralCoreTests\.MatrixFreeSpectrumTrialTests/|SpecTopReadersTests\.RecordMutationTests/|SpectralCoreTests\.EngineTests/testSnapshotsNeverMixSteps$$|SpectralCoreTests\.DataTests/testTeacher)
+SLOW_UNIT_TESTS := ^(SpectralCoreTests\.MatrixFreeSpectrumTrialTests/|SpecTopReadersTests\.RecordMutationTests/|SpecTopReadersTests\.ForeignLogMutationTests/|SpectralCoreTests\.EngineTests/testSnapshotsNeverMixSteps$$|SpectralCoreTests\.DataTests/testTeacher)
 
 ## unit: the fast tier (no process spawns, no sleeps): numerics, engine, data, UI buffers, config, records;
 ## and every instruction-set copy of the eNTK operator's C kernels that this CPU runs

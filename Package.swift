@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // TensorBoard's Event/Summary messages (generated once, scripts/generate-tensorboard-protos.sh).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CLinalg", path: "Sources/CLinalg"),
@@ -45,6 +47,7 @@ let package = Package(
         // The commands that only read records (replay, watch, claims, export, check) and what they
         // share with the rest (exit statuses, safe output, signals, destinations): no engine, no BLAS,
         // so they build and their tests run without OpenBLAS, LAPACKE or ARPACK (`make readers`).
+        // Foreign logs (TensorBoard event files, Lightning metrics.csv) are read here too.
         .target(
             name: "SpecTopReaders",
             dependencies: [
@@ -52,6 +55,7 @@ let package = Package(
                 "SpecTopUI",
                 "CNcurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict
         ),

@@ -69,4 +69,12 @@ if "$py" -c 'import transformers' >/dev/null 2>&1 && ! "$py" -c 'import accelera
   "$py" -m pip install --quiet --no-deps accelerate >&2 && "$py" -m pip install --quiet psutil >&2 \
     || echo "could not install accelerate: the Trainer test is skipped" >&2
 fi
+# lightning-fabric (Lightning's CSVLogger, for python/tests/test_foreign_logs.py's
+# metrics.csv in the exact layout Lightning writes) is optional the same way:
+# only the logger's own imports, with --no-deps (it pulls no torch of its own then).
+if ! "$py" -c 'from lightning_fabric.loggers import CSVLogger' >/dev/null 2>&1; then
+  echo "installing lightning-fabric, lightning-utilities, fsspec and packaging (Lightning's CSVLogger for the foreign-log tests)" >&2
+  "$py" -m pip install --quiet --no-deps lightning-fabric lightning-utilities fsspec packaging >&2 \
+    || echo "could not install lightning-fabric: python/tests/test_foreign_logs.py skips its Lightning test" >&2
+fi
 echo "$py"

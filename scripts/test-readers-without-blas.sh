@@ -14,7 +14,9 @@ for module in SpecTopRecord SpecTopUI SpecTopReaders CNcurses CTerminalRescue; d
   cp -R "Sources/$module" "$root/Sources/"
 done
 # The UI tests compare the built-in themes with themes/; the contract's, its event kinds with docs/RECORD.md.
-rm -rf "$root/themes" "$root/docs" && cp -R themes "$root/" && mkdir -p "$root/docs" && cp docs/RECORD.md "$root/docs/"
+rm -rf "$root/themes" "$root/docs" && cp -R themes "$root/" && mkdir -p "$root/docs" && cp docs/RECORD.md docs/USAGE.md "$root/docs/"
+# The foreign-log tests read the TensorBoard and Lightning fixtures.
+rm -rf "$root/examples" && mkdir -p "$root/examples" && cp -R examples/foreign-logs "$root/examples/"
 for tests in SpecTopRecordTests SpecTopReadersTests SpecTopUITests; do
   cp -R "Tests/$tests" "$root/Tests/"
 done
@@ -26,14 +28,16 @@ import PackageDescription
 let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
 let package = Package(
     name: "spectop-readers",
-    dependencies: [.package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")],
+    dependencies: [.package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+                   .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0")],
     targets: [
         .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),
         .target(name: "CTerminalRescue"),
         .target(name: "SpecTopRecord", swiftSettings: strict),
         .target(name: "SpecTopUI", dependencies: ["SpecTopRecord", "CNcurses", "CTerminalRescue"], swiftSettings: strict),
         .target(name: "SpecTopReaders", dependencies: ["SpecTopRecord", "SpecTopUI", "CNcurses",
-                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                                                       .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                                       .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: strict),
         .testTarget(name: "SpecTopRecordTests", dependencies: ["SpecTopRecord"], swiftSettings: strict),
         .testTarget(name: "SpecTopReadersTests", dependencies: ["SpecTopReaders", "SpecTopRecord", "SpecTopUI"], swiftSettings: strict),

@@ -21,6 +21,9 @@ enum WatchBenchmarks {
             BenchmarkPlugin(key: "watch_first_picture_s_1gb", label: "watch: first picture of a 1 GB record", unit: "s") { options in
                 try firstPicture(bytes: options.quick ? 64 << 20 : 1 << 30)
             },
+            BenchmarkPlugin(key: "watch_first_picture_s_1gb_tensorboard", label: "watch: first picture of a 1 GB TensorBoard log", unit: "s") { options in
+                try firstPictureTensorBoard(bytes: options.quick ? 64 << 20 : 1 << 30)
+            },
             BenchmarkPlugin(key: "watch_read_lines_per_second", label: "watch: record lines read per second", unit: "lines/s") { options in
                 try reading(options).linesPerSecond
             },
@@ -152,6 +155,52 @@ enum WatchBenchmarks {
             throw Failure(description: "the last step did not reach the screen within 60 s")
         }
         return seconds
+    }
+
+    /// Seconds from starting `spectop watch` on a TensorBoard log directory of
+    /// `bytes` (two runs, one event file each, perspic's keys) to the last
+    /// step number on the screen: each file is read tail first, as a record is.
+    static func firstPictureTensorBoard(bytes: Int) throws -> Double {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let logs = directory.appendingPathComponent("logs")
+        for (index, model) in ["w64", "w256"].enumerated() {
+            let run = logs.appendingPathComponent(model)
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            try writeEventFile(to: run.appendingPathComponent("events.out.tfevents.1.bench").path, bytes: bytes / 2,
+                               lastStep: 987_654_320 + index)
+        }
+        let terminal = try PseudoTerminalProcess(binary: "/proc/self/exe", arguments: ["watch", logs.path])
+        defer { terminal.type("q"); _ = terminal.waitForExit(timeout: 3) }
+        guard let seconds = wait(for: "98765432", in: terminal, timeout: 60) else {
+            throw Failure(description: "the last step did not reach the screen within 60 s")
+        }
+        return seconds
+    }
+
+    /// An event file of about `bytes`: perspic's keys at every step, then `lastStep`.
+    static func writeEventFile(to path: String, bytes: Int, lastStep: Int) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(TensorBoardRecords.fileVersion(wall: 1000))),
+              let handle = FileHandle(forWritingAtPath: path) else { throw Failure(description: "cannot write \(path)") }
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        func values(_ step: Int) -> [(tag: String, value: Float)] {
+            let s = Float(step % 100_000)
+            return [("loss", 1 / (1 + s)), ("chi_net", 2 + s / 1e4), ("chi_loss", 1 / (1 + s)), ("chi_coup", 0.5 / (1 + s).squareRoot()),
+                    ("grad_norm_squared", 0.1 / (1 + s)), ("batch_size", 64)]
+        }
+        var written = 0, step = 0
+        while written < bytes {
+            var block: [UInt8] = []
+            block.reserveCapacity(1 << 20)
+            while block.count < 1 << 20 {
+                step += 1
+                block += TensorBoardRecords.scalars(step: step, wall: 1000 + Double(step) / 100, values(step))
+            }
+            handle.write(Data(block))
+            written += block.count
+        }
+        handle.write(Data(TensorBoardRecords.scalars(step: lastStep, wall: 1000 + Double(step) / 100, values(step))))
     }
 
     /// A record of about `bytes`, two models, steps increasing, ending with `lastStep`.

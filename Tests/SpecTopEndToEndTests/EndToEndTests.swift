@@ -536,6 +536,49 @@ final class EndToEndTests: XCTestCase {
         }
     }
 
+    /// A TensorBoard log directory (two runs, perspic's keys) growing while
+    /// `spectop watch` follows it: both runs appear as models of one run, and
+    /// steps appended later reach the screen (issue 32).
+    func testWatchFollowsAGrowingTensorBoardLogDirectory() throws {
+        let logs = scratch.appendingPathComponent("tblogs")
+        var files: [String] = []
+        for model in ["w16", "w64"] {
+            let directory = logs.appendingPathComponent(model)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            files.append(directory.appendingPathComponent("events.out.tfevents.1.e2e").path)
+        }
+        func steps(_ range: Range<Int>) -> Data {
+            Data(range.flatMap { step -> [UInt8] in
+                let s = Float(step)
+                return TensorBoardRecords.scalars(step: step, wall: 1000 + Double(step), [
+                    ("loss", 1 / (1 + s)), ("chi_net", 2 + s / 100), ("chi_loss", 1 / (1 + s)), ("chi_coup", 0.5 / (1 + s).squareRoot()),
+                    ("grad_norm_squared", 0.1 / (1 + s)), ("batch_size", 32)])
+            })
+        }
+        for file in files {
+            XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data(TensorBoardRecords.fileVersion(wall: 1000)) + steps(0..<10)))
+        }
+        try start("watch --poll 0.2 \(logs.path)", environment: "LANG=C.UTF-8", width: 160, height: 48)
+        let first = try waitFor { $0.contains("tblogs/w16") && $0.contains("tblogs/w64") && self.steps(in: $0).contains(9) }
+        XCTAssertTrue(first.contains("tblogs/w16") && first.contains("tblogs/w64"), first)
+        XCTAssertTrue(self.steps(in: first).contains(9), first)
+        // The writers go on: steps 10..<40, the last record cut in two writes as a buffered writer leaves it.
+        for file in files {
+            let more = steps(10..<40)
+            let handle = try XCTUnwrap(FileHandle(forWritingAtPath: file))
+            handle.seekToEndOfFile()
+            handle.write(more.prefix(more.count - 7))
+            Thread.sleep(forTimeInterval: 0.5)
+            handle.write(more.suffix(7))
+            handle.closeFile()
+        }
+        let later = try waitFor { self.steps(in: $0).filter { $0 == 39 }.count >= 2 }
+        XCTAssertEqual(self.steps(in: later).filter { $0 == 39 }.count, 2, later)
+        XCTAssertFalse(later.contains("damaged"), "a record cut between two writes is no damage:\n\(later)")
+        try keys("q")
+        XCTAssertTrue(try waitFor { $0.contains("EXIT=") }.contains("EXIT=0"))
+    }
+
     /// Twenty records under `ulimit -n 12`: watch holds no descriptor per
     /// file, so the terminal still starts and every run is shown.
     func testWatchOfTwentyRecordsUnderATightDescriptorLimit() throws {

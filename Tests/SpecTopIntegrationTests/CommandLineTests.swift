@@ -140,7 +140,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(claims.stdout.contains("seed1/w8-active") && claims.stdout.contains("seed2/w32-frozen"), claims.stdout)
         let files = try SpectopProcess.run(["claims", runs.appendingPathComponent("seed1.jsonl").path, runs.appendingPathComponent("seed2.jsonl").path])
         XCTAssertEqual(files.stdout, claims.stdout, "a directory and its files name the same experiment")
-        try assertUsageError(["claims", dir.path], contains: "no *.jsonl records in this directory")
+        try assertUsageError(["claims", dir.path], contains: "no *.jsonl records, TensorBoard event files or metrics.csv in this directory")
     }
 
     /// A hand-made record: per model (id, params, final loss) an active run of
@@ -241,7 +241,7 @@ final class CommandLineTests: XCTestCase {
         try assertUsageError(["export", record.path, "--csv", sweep.path], contains: "cannot write the CSV to \(sweep.path): it is a directory")
         let empty = dir.appendingPathComponent("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-        try assertUsageError(["export", empty.path, "--csv", "-"], contains: "no *.jsonl records in this directory")
+        try assertUsageError(["export", empty.path, "--csv", "-"], contains: "no *.jsonl records, TensorBoard event files or metrics.csv in this directory")
     }
 
     func testHeadlessTinyRunRecordsWhatTheConfigSays() throws {

@@ -11,8 +11,9 @@ package struct ClaimsCommand: ParsableCommand {
         abstract: "Check the paper's claims on a recorded run and print a table (a report: exits 0 either way, unless --strict).",
         discussion: """
             Several files, or a directory of *.jsonl records (a sweep, one record per model), are evaluated \
-            as one experiment: their models side by side, named RUN/MODEL. Each claim lists the conditions \
-            it checked, with their numbers and pass/FAIL.
+            as one experiment: their models side by side, named RUN/MODEL. TensorBoard event files and \
+            Lightning metrics.csv (a file, or a log directory whose runs are its models) are read as records \
+            too (docs/USAGE.md, "Foreign logs"). Each claim lists the conditions it checked, with their numbers and pass/FAIL.
             """)
 
     @Argument(help: "Records written by `spectop run --out FILE.jsonl` or the PyTorch probe (may still be running), or directories of them.")
@@ -47,25 +48,10 @@ package struct ClaimsCommand: ParsableCommand {
 }
 
 extension RunRecord {
-    /// Record files and directories of `*.jsonl` records as one experiment
-    /// (`claims`, `export`): a directory's records in name order, hidden files skipped.
+    /// Records, foreign logs and directories of them as one experiment
+    /// (`claims`, `export`, `replay`): a directory's records in name order,
+    /// hidden files skipped, then its foreign logs as one run (`RecordSource`).
     package static func readAll(_ paths: [String]) throws -> RunRecord {
-        RunRecord.combined(try recordFiles(paths).map { try RunRecord.read(path: $0) })
-    }
-
-    /// The record files `paths` name: files as given, directories as their `*.jsonl`.
-    package static func recordFiles(_ paths: [String]) throws -> [String] {
-        var files: [String] = []
-        for path in paths {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                let records = RunNames.recordFiles(inDirectory: path)
-                if records.isEmpty { throw CommandFailure.usage("\(path): no *.jsonl records in this directory") }
-                files += records
-            } else {
-                files.append(path)
-            }
-        }
-        return files
+        RunRecord.combined(try RecordSource.resolve(paths).map { try $0.read() })
     }
 }

@@ -44,7 +44,8 @@ package struct ExportCommand: ParsableCommand {
     package func run() throws {
         // Check the destinations before reading (a long record takes a while),
         // and never let --force replace one of the records being exported.
-        let inputs = try RunRecord.recordFiles(paths)
+        let sources = try RecordSource.resolve(paths)
+        let inputs = sources.flatMap(\.files)
         var destinations: [(path: String, destination: RecordDestination?, naming: RecordDestination.Naming)] = []
         for (path, naming) in [(output, Self.naming), (spectraOutput, Self.spectraNaming)] {
             guard let path else { continue }
@@ -54,7 +55,7 @@ package struct ExportCommand: ParsableCommand {
                 throw CommandFailure.usage(error.description)
             }
         }
-        let record = RunRecord.combined(try inputs.map { try RunRecord.read(path: $0) })
+        let record = RunRecord.combined(try sources.map { try $0.read() })
         for warning in record.warnings { StandardStreams.printError("warning: \(warning)") }
         // From here a stop signal removes what was written instead of leaving a cut-off CSV.
         SignalFlag.install()

@@ -12,7 +12,9 @@ package struct WatchCommand: ParsableCommand {
         abstract: "Open the monitor on runs other processes are writing (records or directories of them), live.",
         discussion: """
             PATH is a record (`spectop run --headless --out FILE.jsonl`, the PyTorch probe) or a directory \
-            whose *.jsonl files, present now or appearing later, are all watched. Files are polled, so this \
+            whose *.jsonl files, present now or appearing later, are all watched. A TensorBoard log directory or \
+            event file, or a Lightning metrics.csv (or lightning_logs/), is watched as one run whose models are \
+            the directories holding its files (docs/USAGE.md, "Foreign logs"). Files are polled, so this \
             works on NFS and Lustre; a file that does not exist yet is waited for. The writers never know: \
             any number of people can watch the same files. q quits and leaves the writers running.
             """)
@@ -86,6 +88,8 @@ package struct WatchCommand: ParsableCommand {
 
     /// A file that is there already must be a record this spectop reads (an empty one may still become one).
     private static func checkHeader(_ path: String) throws {
+        // A TensorBoard event file or a metrics.csv is read as a foreign log; damage in it is said while watching.
+        if ForeignLog.kind(ofFile: path) != nil { return }
         let follower = RecordFollower(path: path, now: 0)
         follower.poll(now: 0, maxBytes: 1)
         if case .refused(let reason) = follower.phase { throw CommandFailure.usage(reason) }

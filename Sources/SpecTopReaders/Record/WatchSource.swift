@@ -40,11 +40,13 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
     private var stopped = false
 
     // Poll thread only.
-    private var followers: [RecordFollower] = []
+    private var followers: [any RunFollower] = []
     private var known = Set<String>()
     private var reportedTimeouts = Set<String>()
     private var reportedEmptyDirectories = Set<String>()
     private var directoriesWithRecords = Set<String>()
+    /// Directories whose foreign logs (TensorBoard, Lightning CSV) are followed as one run.
+    private var foreignDirectories = Set<String>()
 
     package init(targets: [Target], options: Options = Options()) {
         self.targets = targets
@@ -115,7 +117,7 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
     /// picture before the poll thread starts, and tests with their own clock.
     package func refresh(now: Double, backfilling: Bool = true) {
         while poll(now: now) {}
-        while backfilling && followers.contains(where: { $0.backfill() }) {}
+        while backfilling && followers.contains(where: { $0.backfill(maxBytes: 8 << 20) }) {}
         publish(now: now)
     }
 
@@ -126,7 +128,7 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
         discover()
         var more = false
         for follower in followers {
-            if follower.poll(now: now) { more = true }
+            if follower.poll(now: now, maxBytes: 32 << 20) { more = true }
             for notice in follower.takeNotices() { note(notice, now: now) }
         }
         publish(now: now)
@@ -138,11 +140,22 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
             let records = RunNames.recordFiles(inDirectory: directory)
             if !records.isEmpty { directoriesWithRecords.insert(directory) }
             for path in records { addFollower(path) }
+            // A directory holding TensorBoard event files or metrics.csv (at any depth) is one foreign run.
+            if !foreignDirectories.contains(directory), ForeignLog.hasLogs(inDirectory: directory) {
+                foreignDirectories.insert(directory)
+                directoriesWithRecords.insert(directory)
+                followers.append(ForeignLogFollower(directory: directory, tailBytes: options.tailBytes,
+                                                    historyCapacity: options.historyCapacity, now: lastNow))
+            }
         }
     }
 
     private func addFollower(_ path: String) {
         guard known.insert(path).inserted else { return }
+        if ForeignLog.kind(ofFile: path) != nil {
+            followers.append(ForeignLogFollower(file: path, tailBytes: options.tailBytes, historyCapacity: options.historyCapacity, now: lastNow))
+            return
+        }
         followers.append(RecordFollower(path: path, tailBytes: options.tailBytes, historyCapacity: options.historyCapacity, now: lastNow))
     }
 
@@ -170,6 +183,7 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
         var problems: [String] = []
         for (follower, name) in zip(followers, names) {
             junk += follower.junkLines
+            if let problem = follower.standingProblem { problems.append(problem) }
             let quiet = now - follower.lastGrowth
             switch follower.phase {
             case .refused(let reason):
@@ -193,8 +207,10 @@ package final class WatchSource: MonitorSource, @unchecked Sendable {
             }
         }
         for case .directory(let directory) in targets where !directoriesWithRecords.contains(directory) {
-            problems.append("no records in \(directory) yet (waiting for *.jsonl)")
-            if reportedEmptyDirectories.insert(directory).inserted { note("no records in \(directory) yet; waiting for *.jsonl files", now: now) }
+            problems.append("no records in \(directory) yet (waiting for *.jsonl, event files or metrics.csv)")
+            if reportedEmptyDirectories.insert(directory).inserted {
+                note("no records in \(directory) yet; waiting for *.jsonl files, TensorBoard event files or a metrics.csv", now: now)
+            }
         }
         if droppedScalars > 0 {
             problems.insert("\(droppedScalars) scalar name\(droppedScalars == 1 ? "" : "s") not shown (at most \(LiveRun.scalarNameLimit) per model)", at: 0)

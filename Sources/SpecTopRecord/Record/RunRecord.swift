@@ -145,6 +145,17 @@ public struct RunRecord: Sendable {
         return record
     }
 
+    /// A run made of lines that were not read from a record file: a foreign
+    /// log (TensorBoard, Lightning CSV) translated into spectop's lines goes
+    /// through the same reducer as a record's. `warnings` are the reader's own.
+    public static func assembled(file: String, header: RecordHeader, lines: [RecordLine], warnings: [String] = []) -> RunRecord {
+        var record = RunRecord(file: file, header: header)
+        for line in lines { record.apply(line) }
+        record.adoptState()
+        record.warnings += warnings
+        return record
+    }
+
     /// Takes the model state from the reducer: the models (a hand-written
     /// header's models that only the lines name included), the stopped ones and
     /// the freeze steps.

@@ -55,8 +55,9 @@ integration: numpy
 	$(SWIFT) test --skip-build --filter '^SpecTopIntegrationTests\.'
 	$(SWIFT) test --skip-build --filter '$(SLOW_UNIT_TESTS)'
 
-## e2e: the monitor in tmux, driven with keys
+## e2e: the monitor in tmux, driven with keys; `spectop report` rendered by headless Chromium
 e2e:
+	@scripts/install-deps.sh chromium || echo "chromium could not be installed: the report's browser test will be skipped"
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter '^SpecTopEndToEndTests\.'
 

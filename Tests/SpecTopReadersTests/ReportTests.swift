@@ -283,6 +283,27 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(CurveThinning.thin(Array(raw.prefix(50)), maxPoints: 100).count, 50, "a short curve is kept whole")
     }
 
+    func testExtremeNumbersInARecordDrawAsGapsOrEdgesNeverAsBrokenSVG() throws {
+        let values: [Double] = [1.7e308, -1.7e308, Double.leastNonzeroMagnitude, 0, -1, 1e-300, 3]
+        let extreme = Model(id: "extreme", params: 100, curve: { step in
+            let v = values[step % values.count]
+            return (v, Swift.abs(v), v, step % 2 == 0 ? v : nil)
+        }, steps: Array(0..<40), spectrumSteps: [0])
+        let page = HTMLReport(record: try Self.record([extreme, Model(id: "plain", params: 1_000, curve: { _ in (1, 1, 0.5, 0.1) })])).html()
+        for id in HTMLReport.sectionIDs { XCTAssertTrue(page.contains("id=\"\(id)\""), id) }
+        // Every number in an SVG attribute is finite: a browser drops an element with NaN or inf in it.
+        let attributes = page.components(separatedBy: "=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        for value in attributes where value.first.map({ $0.isNumber || $0 == "-" }) ?? false {
+            for number in value.split(whereSeparator: { " ,".contains($0) }) {
+                XCTAssertNil(number.range(of: "nan|inf", options: [.regularExpression, .caseInsensitive]), "\(value)")
+            }
+        }
+        for id in ["curve-loss", "curve-chi-net", "curve-chi-pos", "curve-cross-chi-pos"] {
+            let chart = try figure(page, id: id)
+            XCTAssertLessThanOrEqual(chart.components(separatedBy: "class=\"tick-label\"").count - 1, 30, "\(id): a bounded number of ticks")
+        }
+    }
+
     func testEveryStringFromTheRecordIsEscaped() throws {
         let hostile = ["<script>alert(1)</script>", "\"><img src=x onerror=alert(2)>", "tab\there & 'quote'", "esc\u{1B}]0;title\u{07}"]
         let models = hostile.enumerated().map { index, id in

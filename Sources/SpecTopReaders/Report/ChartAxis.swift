@@ -68,7 +68,8 @@ package struct ChartAxis: Sendable {
                 let pad = smallest == 0 ? 1 : Swift.abs(smallest) * 0.1
                 smallest -= pad; largest += pad
             }
-            let step = ChartAxis.niceStep((largest / 2 - smallest / 2) * 2 / 5)
+            // Divided before subtracting: ends near ±1.7e308 would overflow the span.
+            let step = ChartAxis.niceStep(largest / 5 - smallest / 5)
             if step.isFinite && step > 0 {
                 let roundedLow = Foundation.floor(smallest / step) * step, roundedHigh = Foundation.ceil(largest / step) * step
                 if roundedLow.isFinite { smallest = roundedLow }
@@ -117,7 +118,7 @@ package struct ChartAxis: Sendable {
     }
 
     private func linearTicks() -> [Tick] {
-        var step = ChartAxis.niceStep((high / 2 - low / 2) * 2 / 5)
+        var step = ChartAxis.niceStep(high / 5 - low / 5)
         if high - low >= 2 * minimumStep { step = Swift.max(step, minimumStep) }
         guard step.isFinite, step > 0 else { return [Tick(coordinate: low, label: ChartAxis.label(low, step: 1)), Tick(coordinate: high, label: ChartAxis.label(high, step: 1))] }
         var ticks: [Tick] = []

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import TestSupport
+import SpecTopRecord
 
 /// `spectop report` from a shell: what it writes where, and its one-line
 /// errors with status 2 (the unit tests check every message in-process).
@@ -29,6 +30,28 @@ final class ReportCommandLineTests: XCTestCase {
         XCTAssertEqual(piped.stdout, page)
         let help = try SpectopProcess.run(["--help"])
         XCTAssertTrue(help.stdout.contains("report"), help.stdout)
+    }
+
+    /// The engine's header says how many parameters each model trains, so
+    /// compute (6·N·D) counts a frozen model's readout only.
+    func testAnEngineRecordGivesTheComputeOfWhatEachModelTrains() throws {
+        let dir = scratch()
+        let record = dir.appendingPathComponent("tiny.jsonl").path
+        let run = try SpectopProcess.run(["run", "--preset", "tiny", "--steps", "20", "--headless", "--out", record], timeout: 300,
+                                         executable: SpectopProcess.fastestBinary)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let models = try RunRecord.read(path: record).models
+        XCTAssertFalse(models.isEmpty)
+        for model in models {
+            // The readout of a one-output model: width weights and a bias.
+            let expected = model.mode == .frozen ? model.width + 1 : model.parameterCount
+            XCTAssertEqual(model.trainableParameterCount, expected, model.id)
+            XCTAssertEqual(TrainingCompute.flopsPerStep(model), 6 * Double(expected) * Double(model.batchSize), model.id)
+        }
+        let html = dir.appendingPathComponent("tiny.html").path
+        let report = try SpectopProcess.run(["report", record, "-o", html])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        XCTAssertTrue(try String(contentsOfFile: html, encoding: .utf8).contains("training compute 6·N·D (FLOPs)"))
     }
 
     func testBadInputsAreOneLineWithStatusTwo() throws {

@@ -39,6 +39,7 @@ unit:
 	$(SWIFT) build --build-tests
 	@python3 scripts/check-module-dependencies.py
 	@scripts/readme-screen.sh --check
+	@scripts/make-example-report.sh --check
 	$(SWIFT) test --skip-build --filter '^(SpecTopRecordTests|SpecTopReadersTests|SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.' --skip '$(SLOW_UNIT_TESTS)'
 
 ## readers: the record readers (contract, UI, replay/watch/claims/export/check) built and tested in a

@@ -50,13 +50,7 @@ extension RunRecord {
     /// Record files and directories of `*.jsonl` records as one experiment
     /// (`claims`, `export`): a directory's records in name order, hidden files skipped.
     package static func readAll(_ paths: [String]) throws -> RunRecord {
-        try readAll(files: recordFiles(paths))
-    }
-
-    /// The files `recordFiles` listed, read and combined: the one loading path
-    /// of `claims`, `export`, `replay` and `report`.
-    package static func readAll(files: [String]) throws -> RunRecord {
-        RunRecord.combined(try files.map { try RunRecord.read(path: $0) })
+        RunRecord.combined(try recordFiles(paths).map { try RunRecord.read(path: $0) })
     }
 
     /// The record files `paths` name: files as given, directories as their `*.jsonl`.

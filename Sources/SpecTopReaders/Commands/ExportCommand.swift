@@ -54,7 +54,7 @@ package struct ExportCommand: ParsableCommand {
                 throw CommandFailure.usage(error.description)
             }
         }
-        let record = try RunRecord.readAll(files: inputs)
+        let record = RunRecord.combined(try inputs.map { try RunRecord.read(path: $0) })
         for warning in record.warnings { StandardStreams.printError("warning: \(warning)") }
         // From here a stop signal removes what was written instead of leaving a cut-off CSV.
         SignalFlag.install()

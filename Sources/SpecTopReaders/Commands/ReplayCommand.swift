@@ -34,7 +34,7 @@ package struct ReplayCommand: ParsableCommand {
 
     package func run() throws {
         let files = try RunRecord.recordFiles(paths)
-        let record = try RunRecord.readAll(files: files)
+        let record = RunRecord.combined(try files.map { try RunRecord.read(path: $0) })
         try requireTerminal("replay", alternative: "use `spectop claims \(paths.joined(separator: " "))` for a report without one")
         let (chosen, themeError) = ThemeChoice.theme(display.theme)
         let status = ([themeError] + record.warnings.map { Optional($0) }).compactMap { $0 }.first

@@ -34,8 +34,10 @@ package struct ReportCommand: ParsableCommand {
     }
 
     package func run() throws {
-        // The destination is checked before the records are read (a long one
-        // takes a while), and --force may never replace one of them.
+        // Read exactly as `export` reads (the one loading path of replay, claims
+        // and export), so whatever record sources they take, report takes. The
+        // destination is checked before the records are read (a long one takes
+        // a while), and --force may never replace one of them.
         let inputs = try RunRecord.recordFiles(paths)
         var destination: RecordDestination?
         if output != "-" {
@@ -45,7 +47,7 @@ package struct ReportCommand: ParsableCommand {
                 throw CommandFailure.usage(error.description)
             }
         }
-        let record = try RunRecord.readAll(files: inputs)
+        let record = RunRecord.combined(try inputs.map { try RunRecord.read(path: $0) })
         for warning in record.warnings { StandardStreams.printError("warning: \(warning)") }
         let measured = record.models.filter { !(record.steps[$0.id] ?? []).isEmpty }.count
         guard measured > 0 else {

@@ -117,6 +117,19 @@ class fsdp_hooks_off:
         return False
 
 
+def _platform(device: torch.device) -> str:
+    """What the numbers were computed with, for the record's `tool` field
+    (`spectop report` shows it): the torch version and the device, with a
+    GPU's name."""
+    where = str(device)
+    if device.type == "cuda":
+        try:
+            where += " " + torch.cuda.get_device_name(device)
+        except Exception:  # a name is a nicety; the record must not fail for it
+            pass
+    return "torch %s, %s" % (torch.__version__.split("+")[0], where)
+
+
 def _split(probe_inputs):
     if isinstance(probe_inputs, torch.Tensor):
         return (probe_inputs,), {}
@@ -361,7 +374,7 @@ class Probe:
         if out is not None and self.rank == 0:
             self.writer = RecordWriter(out, overwrite=overwrite)
             self.writer.header(
-                tool="spectop-probe %s" % __version__,
+                tool="spectop-probe %s (%s)" % (__version__, _platform(device)),
                 models=[entry],
                 data={"name": data_name, "probe": n, "outputs": C, "loss": self.loss_name})
 

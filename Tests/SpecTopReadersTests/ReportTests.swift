@@ -208,6 +208,20 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(axis(scaling, "y-axis")?.title, "final probe loss L (log scale)")
     }
 
+    func testAnEstimatedChiNetIsSaidToBeOne() throws {
+        var lines = ["{\"type\":\"run\",\"version\":1,\"models\":[{\"id\":\"big\",\"width\":8,\"depth\":2,\"params\":100,\"trainable\":\"all\",\"mode\":\"active\"}]}"]
+        for step in 0..<10 {
+            let sample = MetricSample(step: step, loss: 1, chiLoss: 1, chiNet: 50, chiPos: 0.2, gradSq: 10, wall: 0, traceIsEstimate: step > 4, chiNetStandardError: 2)
+            lines.append(RecordLines.encode(.metrics(model: "big", sample)))
+        }
+        let record = try RunRecord.parse(Data((lines.joined(separator: "\n") + "\n").utf8), file: "h.jsonl")
+        let page = HTMLReport(record: record).html()
+        XCTAssertEqual(axis(try figure(page, id: "curve-chi-net"), "y-axis")?.title, "network scale χ_net = Tr Θ (partly ~ Hutchinson estimates)")
+        XCTAssertTrue(page.contains("χ_net is a Hutchinson estimate for some measurements"))
+        let exact = HTMLReport(record: try Self.record(Self.sweep())).html()
+        XCTAssertFalse(exact.contains("Hutchinson"))
+    }
+
     func testTheFitLineIsClaimSixsPowerLawDrawnWhereItsValuesAre() throws {
         let record = try Self.record(Self.sweep())
         let claims = ClaimsEvaluator.evaluate(record)

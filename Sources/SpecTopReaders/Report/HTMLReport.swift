@@ -300,7 +300,7 @@ package struct HTMLReport {
             let values = series.flatMap { $0.points.map(\.y) }
             // χ_pos^{AB} lies in [−1, 1] and may be negative (interference): linear, with 0 in view.
             let y = id == "cross-chi-pos" ? ChartAxis(title: title, values: values + [0], scale: .linear)
-                                          : ChartAxis(title: title + (id == "chi-net" && estimated ? " (~ Hutchinson estimate where marked)" : ""), values: values)
+                                          : ChartAxis(title: title + (id == "chi-net" && estimated ? " (partly ~ Hutchinson estimates)" : ""), values: values)
             let chart = SVGChart(title: title + " against step",
                                  x: ChartAxis(title: "training step", values: series.flatMap { $0.points.map(\.x) }),
                                  y: y, series: series)

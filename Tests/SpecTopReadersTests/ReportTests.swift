@@ -208,6 +208,22 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(axis(scaling, "y-axis")?.title, "final probe loss L (log scale)")
     }
 
+    /// A foreign log's runs have no parameter count: no point at N = 0 in
+    /// Fig. 1, a note naming them, and a colour per model instead of per size.
+    func testModelsWithoutAParameterCountAreLeftOutOfTheSizeChartAndSaidToBe() throws {
+        let models = [Model(id: "w16", params: 0, curve: { _ in (0.2, 10, 0.3, nil) }), Model(id: "w64", params: 0, curve: { _ in (0.1, 10, 0.2, nil) }),
+                      Model(id: "sized", params: 500, curve: { _ in (0.1, 10, 0.2, nil) })]
+        let report = HTMLReport(record: try Self.record(models, batch: nil))
+        let page = report.html()
+        let scaling = try XCTUnwrap(page.components(separatedBy: "<section id=\"scaling\">").last?.components(separatedBy: "<svg class=\"chart\"")[1])
+        XCTAssertFalse(scaling.contains("data-label=\"w16\""))
+        XCTAssertTrue(scaling.contains("data-label=\"sized\""))
+        XCTAssertTrue(page.contains("left out: the record does not give the parameter count of w16, w64"))
+        let colors = Set(report.record.models.map(report.color(of:)))
+        XCTAssertEqual(colors.count, 3)
+        XCTAssertTrue(page.contains("<td>not said</td>"))
+    }
+
     func testAnEstimatedChiNetIsSaidToBeOne() throws {
         var lines = ["{\"type\":\"run\",\"version\":1,\"models\":[{\"id\":\"big\",\"width\":8,\"depth\":2,\"params\":100,\"trainable\":\"all\",\"mode\":\"active\"}]}"]
         for step in 0..<10 {

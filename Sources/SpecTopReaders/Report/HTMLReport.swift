@@ -54,10 +54,13 @@ package struct HTMLReport {
     static let palette = ["#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac"]
 
     /// One colour per size, so a frozen model and its active twin share it
-    /// and only the dash tells them apart.
+    /// and only the dash tells them apart; a model whose size the record does
+    /// not give (a foreign log's runs) gets a colour of its own.
     func color(of model: RunRecord.ModelInfo) -> String {
-        let sizes = Array(Set(record.models.map(\.parameterCount))).sorted()
-        let index = sizes.firstIndex(of: model.parameterCount) ?? 0
+        let sizes = Array(Set(record.models.map(\.parameterCount).filter { $0 > 0 })).sorted()
+        let unsized = record.models.filter { $0.parameterCount <= 0 }.map(\.id)
+        let index = model.parameterCount > 0 ? sizes.firstIndex(of: model.parameterCount) ?? 0
+                                             : sizes.count + (unsized.firstIndex(of: model.id) ?? 0)
         return HTMLReport.palette[index % HTMLReport.palette.count]
     }
 
@@ -179,12 +182,14 @@ package struct HTMLReport {
             case .frozenLive(let step): mode = "active, frozen from step \(step)"
             }
             let status = record.divergedModels.contains(model.id) ? "stopped (diverged or failed)" : samples.isEmpty ? "no measurements" : "ok"
-            let cells = [model.id, mode, NumberFormat.count(model.parameterCount),
-                         model.trainableParameterCount.map(NumberFormat.count) ?? (model.trainable == "all" ? "all" : model.trainable),
-                         "\(model.width) × \(model.depth)", model.batchSize > 0 ? String(model.batchSize) : "–",
-                         samples.last.map { "\($0.step)" + (model.stepBudget > 0 ? " / \(model.stepBudget)" : "") } ?? "–",
-                         HTMLReport.number(ClaimsEvaluator.finalLoss(samples)),
-                         HTMLReport.number(samples.compactMap(\.chiPos).filter(\.isFinite).min()), status]
+            let parameters = model.parameterCount > 0 ? NumberFormat.count(model.parameterCount) : "not said"
+            let trainable = model.trainableParameterCount.map(NumberFormat.count) ?? model.trainable
+            let shape = model.width > 0 ? "\(model.width) × \(model.depth)" : "–"
+            let batch = model.batchSize > 0 ? String(model.batchSize) : "–"
+            let last: String = samples.last.map { "\($0.step)" + (model.stepBudget > 0 ? " / \(model.stepBudget)" : "") } ?? "–"
+            let minimum = samples.compactMap(\.chiPos).filter(\.isFinite).min()
+            let cells: [String] = [model.id, mode, parameters, trainable, shape, batch, last,
+                                   HTMLReport.number(ClaimsEvaluator.finalLoss(samples)), HTMLReport.number(minimum), status]
             out += "<tr>" + cells.map { "<td>\(HTMLText.escape($0))</td>" }.joined() + "</tr>"
         }
         out += "</tbody></table>\n"
@@ -226,7 +231,9 @@ package struct HTMLReport {
         let usable = measuredModels.filter { !record.divergedModels.contains($0.id) }
         var series: [SVGChart.Series] = []
         var notes: [String] = []
-        for model in usable {
+        let unsized = usable.filter { $0.parameterCount <= 0 }.map(\.id)
+        if !unsized.isEmpty { notes.append("left out: the record does not give the parameter count of " + unsized.joined(separator: ", ")) }
+        for model in usable where model.parameterCount > 0 {
             guard let loss = ClaimsEvaluator.finalLoss(record.steps[model.id] ?? []) else { continue }
             switch regime(of: model) {
             case .active: series.append(.init(label: model.id, points: [(Double(model.parameterCount), loss)], color: color(of: model), style: .points))

@@ -39,6 +39,7 @@ unit:
 	$(SWIFT) build --build-tests
 	@python3 scripts/check-module-dependencies.py
 	@scripts/readme-screen.sh --check
+	@scripts/make-example-report.sh --check
 	$(SWIFT) test --skip-build --filter '^(SpecTopRecordTests|SpecTopReadersTests|SpectralCoreTests|SpecTopUITests|SpecTopAppTests)\.' --skip '$(SLOW_UNIT_TESTS)'
 
 ## readers: the record readers (contract, UI, replay/watch/claims/export/check) built and tested in a
@@ -55,8 +56,9 @@ integration: numpy
 	$(SWIFT) test --skip-build --filter '^SpecTopIntegrationTests\.'
 	$(SWIFT) test --skip-build --filter '$(SLOW_UNIT_TESTS)'
 
-## e2e: the monitor in tmux, driven with keys
+## e2e: the monitor in tmux, driven with keys; `spectop report` rendered by headless Chromium
 e2e:
+	@scripts/install-deps.sh chromium || echo "chromium could not be installed: the report's browser test will be skipped"
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter '^SpecTopEndToEndTests\.'
 

@@ -17,7 +17,7 @@ public struct SpectopCommand: ParsableCommand {
             spectral position chi_pos and eNTK eigenvalue histograms. See README.md.
             """,
         version: SpecTopVersion.string,
-        subcommands: [RunCommand.self, ReplayCommand.self, WatchCommand.self, ClaimsCommand.self, ExportCommand.self, CheckCommand.self, RunsCommand.self, PresetsCommand.self, BenchCommand.self],
+        subcommands: [RunCommand.self, ReplayCommand.self, WatchCommand.self, ClaimsCommand.self, ExportCommand.self, ReportCommand.self, CheckCommand.self, RunsCommand.self, PresetsCommand.self, BenchCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

@@ -96,6 +96,8 @@ final class TrainingSession: @unchecked Sendable {
                                            parameterCount: model.parameterCount, stepBudget: plan.steps,
                                            trainable: plan.mode == .frozen ? "readout" : "all", mode: plan.mode)
             info.batchSize = plan.batchSize
+            // N in the 6·N·D compute of a replay's compare view and of `spectop report`: a frozen model trains its readout only.
+            info.trainableParameterCount = model.trainableParameterCount
             info.parameterization = plan.architecture.parameterization.rawValue
             info.activation = plan.architecture.activation.rawValue
             info.outputScale = plan.architecture.outputScale

@@ -44,7 +44,7 @@ public struct CompareView: Sendable {
     /// Training compute per step, 6·N·B (N trainable parameters, B samples a
     /// step); nil when the record does not give the batch size.
     static func flopsPerStep(_ model: ModelSnapshot) -> Double? {
-        model.batchSize > 0 ? 6 * Double(model.trainableParameterCount) * Double(model.batchSize) : nil
+        TrainingCompute.flopsPerStep(trainableParameters: model.trainableParameterCount, batchSize: model.batchSize)
     }
 
     func ys(_ model: ModelSnapshot, _ metric: ChartMetric) -> [Double] {

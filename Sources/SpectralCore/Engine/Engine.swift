@@ -90,7 +90,8 @@ public final class Engine: @unchecked Sendable {
 
     /// What each model is, for a record's header: its plan and size.
     public var models: [ModelDescription] {
-        runs.map { ModelDescription(plan: $0.plan, parameterCount: $0.model.parameterCount) }
+        runs.map { ModelDescription(plan: $0.plan, parameterCount: $0.model.parameterCount,
+                                   trainableParameterCount: $0.model.trainableParameterCount) }
     }
 
     /// Writes the state dump of every model to `directory` while no worker

@@ -6,10 +6,12 @@ public enum RecordEventKind: Hashable, Sendable, CustomStringConvertible, Expres
     /// The model gets no spectrum; the event's `detail` says why. Spelled
     /// `spectrum` in records; probe records before the specification said `no_spectrum`.
     case noSpectrum
+    /// The probe's budget left a scheduled measurement out; `detail` says why.
+    case budget
     case other(String)
 
     /// Every kind the specification defines.
-    public static let known: [RecordEventKind] = [.pause, .resume, .speed, .freeze, .export, .diverged, .failed, .finished, .error, .noSpectrum]
+    public static let known: [RecordEventKind] = [.pause, .resume, .speed, .freeze, .export, .diverged, .failed, .finished, .error, .noSpectrum, .budget]
 
     public init(_ name: String) {
         switch name {
@@ -23,6 +25,7 @@ public enum RecordEventKind: Hashable, Sendable, CustomStringConvertible, Expres
         case "finished": self = .finished
         case "error": self = .error
         case "spectrum", "no_spectrum": self = .noSpectrum
+        case "budget": self = .budget
         default: self = .other(name)
         }
     }
@@ -42,6 +45,7 @@ public enum RecordEventKind: Hashable, Sendable, CustomStringConvertible, Expres
         case .finished: return "finished"
         case .error: return "error"
         case .noSpectrum: return "spectrum"
+        case .budget: return "budget"
         case .other(let name): return name
         }
     }

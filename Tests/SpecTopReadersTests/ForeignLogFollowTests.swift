@@ -16,41 +16,12 @@ final class ForeignLogFollowTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
-    /// TFRecord framing written here (the test's own writer), around events made with the generated messages.
-    static func frame(_ payload: [UInt8]) -> [UInt8] {
-        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { (0..<MemoryLayout<T>.size).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
-        let length = le(UInt64(payload.count))
-        return length + le(CRC32C.masked(CRC32C.checksum(length))) + payload + le(CRC32C.masked(CRC32C.checksum(payload)))
-    }
-
-    static func event(step: Int, wall: Double, _ values: [(String, Float)]) throws -> [UInt8] {
-        var event = Tensorboard_Event()
-        event.step = Int64(step)
-        event.wallTime = wall
-        var summary = Tensorboard_Summary()
-        summary.value = values.map { tag, value in
-            var entry = Tensorboard_Summary.Value()
-            entry.tag = tag
-            entry.simpleValue = value
-            return entry
-        }
-        event.summary = summary
-        return frame(try event.serializedBytes())
-    }
-
-    static func fileVersion(wall: Double) throws -> [UInt8] {
-        var event = Tensorboard_Event()
-        event.wallTime = wall
-        event.fileVersion = "brain.Event:2"
-        return frame(try event.serializedBytes())
-    }
-
     /// A perspic-named model's event file, `steps` steps.
     static func eventFile(steps: Int) throws -> [UInt8] {
-        var bytes = try fileVersion(wall: 1000)
+        var bytes = TensorBoardRecords.fileVersion(wall: 1000)
         for step in 0..<steps {
             let s = Float(step)
-            bytes += try event(step: step, wall: 1000 + Double(step), [
+            bytes += TensorBoardRecords.scalars(step: step, wall: 1000 + Double(step), [
                 ("loss", 1 / (1 + s)), ("chi_net", 2 + s / 100), ("chi_loss", 3 / (1 + s)), ("chi_coup", 0.5 / (1 + s).squareRoot()),
                 ("grad_norm_squared", 0.1 / (1 + s)), ("batch_size", 16), ("val_acc", s / Float(steps)),
             ])

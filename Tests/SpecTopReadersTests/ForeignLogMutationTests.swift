@@ -66,8 +66,21 @@ final class ForeignLogMutationTests: XCTestCase {
                 XCTAssertTrue(issue.location.hasPrefix("byte ") && offset.map { $0 >= 0 && $0 < bytes.count } == true, "trial \(trial): \(issue)")
             }
             if result.issues.isEmpty {
-                // No damage seen: only a cut at a record boundary leaves a file that reads clean, and then as a prefix.
-                XCTAssertEqual(result.values, Array(reference.values.prefix(result.values.count)), "trial \(trial)")
+                // No damage seen: only a cut at a record boundary, or a deletion of exactly whole records,
+                // leaves a file that reads clean: then the values are the logged ones in order, a prefix
+                // after a cut, some records fewer after a deletion.
+                if trial % 5 == 4 {
+                    XCTAssertEqual(result.values, Array(reference.values.prefix(result.values.count)), "trial \(trial)")
+                } else {
+                    var rest = reference.values[...]
+                    let inOrder = result.values.allSatisfy { value in
+                        guard let index = rest.firstIndex(of: value) else { return false }
+                        rest = rest[(index + 1)...]
+                        return true
+                    }
+                    XCTAssertTrue(inOrder, "trial \(trial): clean values out of the logged order")
+                    XCTAssertLessThan(result.records, reference.records, "trial \(trial): bytes changed, yet every record read clean")
+                }
             } else {
                 damaged += 1
             }

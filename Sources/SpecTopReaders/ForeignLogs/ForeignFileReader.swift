@@ -1,4 +1,5 @@
 import Foundation
+import SpecTopRecord
 
 /// The two foreign log formats spectop reads.
 package enum ForeignLogKind: String, Sendable { case tensorboard = "TensorBoard", lightningCSV = "Lightning CSV" }
@@ -14,10 +15,8 @@ final class ForeignFileReader {
     let kind: ForeignLogKind
     private var events: TFRecordReader
     private var csv = LightningCSV()
-    /// CSV: the next byte to read and the bytes of an unfinished line.
-    private var csvOffset = 0
-    private var csvPending: [UInt8] = []
-    private var csvSkipToNewline = false
+    /// CSV: its lines from a byte offset on (a line over 1 MiB is no Lightning row).
+    private var csvLines: LineReader
     /// CSV: the header row's bytes, to see a file rewritten with new columns (Lightning does that).
     private(set) var csvHeaderBytes: [UInt8] = []
     private var lineNumber = 0
@@ -38,12 +37,11 @@ final class ForeignFileReader {
         self.model = model
         self.kind = kind
         events = TFRecordReader(offset: start, resynchronising: start > 0)
-        csvOffset = start
-        csvSkipToNewline = start > 0
+        csvLines = LineReader(offset: start, skippingToNewline: start > 0, maxLineBytes: 1 << 20)
     }
 
     /// The offset up to which everything has been read (records or lines complete).
-    var consumedOffset: Int { kind == .tensorboard ? events.offset : csvOffset - csvPending.count }
+    var consumedOffset: Int { kind == .tensorboard ? events.offset : csvLines.consumedOffset }
 
     /// Reads what the file holds beyond the last call, up to `limit` (the file's size by default),
     /// about `maxBytes` at most. Returns true when more is waiting.
@@ -85,11 +83,10 @@ final class ForeignFileReader {
             }
         case .lightningCSV:
             // A last row without its newline is a row all the same when the file is complete.
-            if !csvPending.isEmpty, !csvSkipToNewline {
-                let line = String(decoding: csvPending, as: UTF8.self)
-                csvPending.removeAll()
+            let lastStart = csvLines.consumedOffset
+            if let last = csvLines.takeUnfinishedLine() {
                 lineNumber += 1
-                handle(line[...], scalar: scalar, issue: issue)
+                handle(String(decoding: last, as: UTF8.self)[...], at: lastStart, scalar: scalar, issue: issue)
             }
         }
     }
@@ -105,50 +102,27 @@ final class ForeignFileReader {
 
     private func readCSV(descriptor: Int32, end: Int, maxBytes: Int, scalar: (ForeignScalar) -> Void,
                          issue: (ForeignLogIssue) -> Void) -> Bool {
-        if csv.columns == nil && csvOffset > 0 && lineNumber == 0 {
+        if csv.columns == nil && csvLines.readOffset > 0 && lineNumber == 0 {
             // Tail first: the header row comes from the start of the file all the same.
             let reader = ForeignFileReader(path: path, model: model, kind: .lightningCSV)
             _ = reader.readCSV(descriptor: descriptor, end: min(end, 1 << 20), maxBytes: 1 << 20, scalar: { _ in }, issue: { _ in })
-            reader.csvPending.removeAll()
             guard reader.csv.columns != nil else { return false }
             csv = reader.csv
             csvHeaderBytes = reader.csvHeaderBytes
-            lineNumber = -1_000_000_000  // line numbers are unknown in a tail: said as "near byte"
+            lineNumber = -1_000_000_000  // line numbers are unknown in a tail: said by byte offset
         }
-        var budget = maxBytes
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while csvOffset < end && budget > 0 {
-            let want = min(buffer.count, end - csvOffset, budget)
-            let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, want, off_t(csvOffset)) }
-            guard got > 0 else { return false }
-            csvOffset += got
-            budget -= got
-            var start = 0
-            while let newline = buffer[start..<got].firstIndex(of: 10) {
-                if csvSkipToNewline {
-                    csvSkipToNewline = false
-                } else {
-                    csvPending.append(contentsOf: buffer[start..<newline])
-                    let line = String(decoding: csvPending, as: UTF8.self)
-                    if csv.columns == nil { csvHeaderBytes = csvPending + [10] }
-                    csvPending.removeAll(keepingCapacity: true)
-                    lineNumber += 1
-                    handle(line[...], scalar: scalar, issue: issue)
-                }
-                start = newline + 1
-            }
-            if !csvSkipToNewline { csvPending.append(contentsOf: buffer[start..<got]) }
-            if csvPending.count > 1 << 20 {
-                issue(ForeignLogIssue(file: path, location: "byte \(csvOffset - csvPending.count)", message: "a line longer than 1 MiB; skipped"))
-                csvPending.removeAll()
-                csvSkipToNewline = true
-            }
-        }
-        return csvOffset < end && budget <= 0
+        return csvLines.read(descriptor, upTo: end, maxBytes: maxBytes, line: { bytes, offset in
+            if csv.columns == nil { csvHeaderBytes = Array(bytes) + [10] }
+            lineNumber += 1
+            handle(String(decoding: bytes, as: UTF8.self)[...], at: offset, scalar: scalar, issue: issue)
+        }, overlong: { offset in
+            issue(ForeignLogIssue(file: path, location: "byte \(offset)", message: "a line longer than 1 MiB; skipped"))
+        })
     }
 
-    private func handle(_ line: Substring, scalar: (ForeignScalar) -> Void, issue: (ForeignLogIssue) -> Void) {
-        let location = lineNumber > 0 ? "line \(lineNumber)" : "near byte \(csvOffset)"
+    /// One line of the CSV, starting at byte `offset` (said where the line number is unknown: a tail).
+    private func handle(_ line: Substring, at offset: Int, scalar: (ForeignScalar) -> Void, issue: (ForeignLogIssue) -> Void) {
+        let location = lineNumber > 0 ? "line \(lineNumber)" : "byte \(offset)"
         if csv.columns == nil {
             guard !csvHeaderRefused else { return }
             if let problem = csv.header(line) {

@@ -287,32 +287,47 @@ public final class RecordFollower {
     }
 }
 
-/// Splits a growing file into complete lines, from a byte offset on.
-struct LineReader {
+/// Splits a growing file into complete lines, from a byte offset on: JSONL
+/// records here, and the readers' line-based foreign logs (Lightning's CSV).
+package struct LineReader {
     /// The next byte to read.
-    private(set) var readOffset: Int
+    package private(set) var readOffset: Int
     /// Bytes of an incomplete last line.
     private var pending: [UInt8] = []
     /// Discard up to the next newline (the tail reader starts mid-line; an overlong line is skipped).
     private var skipping: Bool
+    private let maxLineBytes: Int
 
-    init(offset: Int, skippingToNewline: Bool = false) {
+    package init(offset: Int, skippingToNewline: Bool = false, maxLineBytes: Int = RunRecord.maxLineBytes) {
         readOffset = offset
         skipping = skippingToNewline
+        self.maxLineBytes = maxLineBytes
     }
 
     /// The offset just past the last complete line handed out.
-    var consumedOffset: Int { skipping ? readOffset : readOffset - pending.count }
+    package var consumedOffset: Int { skipping ? readOffset : readOffset - pending.count }
 
-    /// Reads from `readOffset` up to `limit` (at most `maxBytes`), appending complete lines.
-    /// Returns true when it stopped before `limit` because of `maxBytes`.
+    /// Reads from `readOffset` up to `limit` (at most `maxBytes`), appending complete lines; a
+    /// line over the length limit becomes a one-byte placeholder, which is no JSON, so the
+    /// caller counts it as junk. Returns true when it stopped before `limit` because of `maxBytes`.
     mutating func read(_ fd: Int32, upTo limit: Int, maxBytes: Int, into lines: inout [Data]) -> Bool {
+        read(fd, upTo: limit, maxBytes: maxBytes, line: { bytes, _ in lines.append(Data(bytes)) },
+             overlong: { _ in lines.append(Data([0])) })
+    }
+
+    /// Reads from `readOffset` up to `limit` (at most `maxBytes`), handing each complete line
+    /// (without its newline) and the offset it starts at to `line`, and the offset of a line dropped for its length (it
+    /// resynchronises at the next newline) to `overlong`. Returns true when it stopped before
+    /// `limit` because of `maxBytes`.
+    package mutating func read(_ fd: Int32, upTo limit: Int, maxBytes: Int, line: (ArraySlice<UInt8>, Int) -> Void,
+                               overlong: (Int) -> Void) -> Bool {
         var budget = maxBytes
         var buffer = [UInt8](repeating: 0, count: min(1 << 20, max(1, maxBytes)))
         while readOffset < limit && budget > 0 {
             let want = min(buffer.count, limit - readOffset, budget)
             let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(readOffset)) }
             guard got > 0 else { return false }
+            let base = readOffset
             readOffset += got
             budget -= got
             var start = 0
@@ -320,25 +335,32 @@ struct LineReader {
                 if skipping {
                     skipping = false
                 } else if pending.isEmpty {
-                    lines.append(Data(buffer[start..<newline]))
+                    line(buffer[start..<newline], base + start)
                 } else {
+                    let lineStart = base + start - pending.count
                     pending.append(contentsOf: buffer[start..<newline])
-                    lines.append(Data(pending))
+                    line(pending[...], lineStart)
                     pending.removeAll(keepingCapacity: true)
                 }
                 start = newline + 1
             }
             if !skipping && start < got {
                 pending.append(contentsOf: buffer[start..<got])
-                if pending.count > RunRecord.maxLineBytes {
-                    // No record line is this long: drop it and resync at the next newline. The
-                    // one-byte placeholder is no JSON, so the caller counts the line as junk.
+                if pending.count > maxLineBytes {
+                    overlong(readOffset - pending.count)
                     pending.removeAll()
                     skipping = true
-                    lines.append(Data([0]))
                 }
             }
         }
         return readOffset < limit && budget <= 0
+    }
+
+    /// The bytes after the last newline, handed out once (a last line without its newline, in a
+    /// file that will not grow); nil when there are none or they belong to a skipped line.
+    package mutating func takeUnfinishedLine() -> [UInt8]? {
+        guard !skipping, !pending.isEmpty else { return nil }
+        defer { pending.removeAll() }
+        return pending
     }
 }

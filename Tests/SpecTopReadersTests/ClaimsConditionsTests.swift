@@ -71,6 +71,26 @@ final class ClaimsConditionsTests: XCTestCase {
         XCTAssertEqual(single.row(2)?.reason, "needs two or more active sizes (the one active model has 4609 parameters)")
     }
 
+    func testModelsWithoutAParameterCountTakeNoPartInSizeClaims() throws {
+        // TensorBoard and Lightning logs give no parameter count (0): such models are no size of
+        // their own, and the reason says why instead of "all 2 active models have 0 parameters".
+        let unsized = [Self.learner("tb/w16", params: 0, final: 0.3, reach: 0.02, rEff: 0.4),
+                       Self.learner("tb/w64", params: 0, final: 0.2, reach: 0.01, rEff: 0.5)]
+        let report = ClaimsEvaluator.evaluate(try Self.record(unsized))
+        for n in [2, 3, 5, 6] {
+            XCTAssertEqual(report.verdict(n), .notApplicable, "claim \(n)")
+            XCTAssertTrue(report.row(n)?.reason?.contains("no record gives a parameter count") == true, report.row(n)?.reason ?? "none")
+        }
+        // Beside two sized models, the unsized one is left out of the comparison, and said.
+        let mixed = [Self.learner("w8", params: 100, final: 0.3, reach: 0.05, rEff: 0.2),
+                     Self.learner("w64", params: 5_000, final: 0.1, reach: 0.01, rEff: 0.5),
+                     Self.learner("tb/w16", params: 0, final: 9, reach: 0.9, rEff: 0.01)]
+        let both = ClaimsEvaluator.evaluate(try Self.record(mixed))
+        XCTAssertEqual(both.verdict(2), .holds, both.row(2)?.details ?? "")
+        XCTAssertEqual(both.row(2)?.conditions.first?.values.map(\.name), ["w8", "w64"])
+        XCTAssertTrue(both.row(6)?.reason?.contains("1 model's record gives no parameter count") == true, both.row(6)?.reason ?? "none")
+    }
+
     func testModelsOfOneSizeCountAsOneSizeByTheirMedian() throws {
         // Two seeds per size: sizes compare by their medians, ties within a size are no failure.
         let models = [Self.learner("s1-small", params: 100, final: 0.5, reach: 0.1), Self.learner("s2-small", params: 100, final: 0.3, reach: 0.1),

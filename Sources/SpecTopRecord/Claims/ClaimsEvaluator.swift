@@ -186,22 +186,31 @@ package enum ClaimsEvaluator {
         package var name: String { members.count == 1 ? members[0].id : "\(size) params (median of \(members.count))" }
     }
 
+    /// The models with a size, grouped by it. A record that gives no parameter count (0: a
+    /// TensorBoard or Lightning log) has no size: it takes no part in a comparison of sizes.
     package static func groups(_ subjects: [Subject]) -> [SizeGroup] {
-        Dictionary(grouping: subjects, by: \.size).map { SizeGroup(size: $0.key, members: $0.value) }.sorted { $0.size < $1.size }
+        Dictionary(grouping: subjects.filter { $0.size > 0 }, by: \.size).map { SizeGroup(size: $0.key, members: $0.value) }.sorted { $0.size < $1.size }
     }
 
-    /// Why a size claim cannot compare anything, or nil when it can.
-    package static func tooFewSizes(_ groups: [SizeGroup], needed: Int = 2) -> String? {
+    /// Why a size claim cannot compare `subjects` (grouped as `groups`), or nil when it can.
+    package static func tooFewSizes(_ groups: [SizeGroup], of subjects: [Subject], needed: Int = 2) -> String? {
         guard groups.count < needed else { return nil }
-        let count = groups.reduce(0) { $0 + $1.members.count }
-        if count == 0 { return "no active models" }
-        let sizes: String
+        let sized = groups.reduce(0) { $0 + $1.members.count }
+        let unsized = subjects.count - sized
+        if subjects.isEmpty { return "no active models" }
+        var why: [String] = []
         if groups.count == 1 {
-            sizes = count == 1 ? "the one active model has \(groups[0].size) parameters" : "all \(count) active models have \(groups[0].size) parameters"
-        } else {
-            sizes = "the active models have \(groups.count) sizes"
+            let which = unsized > 0 ? " with a size" : ""
+            why.append(sized == 1 ? "the one active model\(which) has \(groups[0].size) parameters"
+                                  : "all \(sized) active models\(which) have \(groups[0].size) parameters")
+        } else if groups.count > 1 {
+            why.append("the active models have \(groups.count) sizes")
         }
-        return "needs \(needed == 2 ? "two" : "three") or more active sizes (\(sizes))"
+        if unsized > 0 {
+            why.append(sized == 0 ? "no record gives a parameter count: TensorBoard and Lightning logs carry none"
+                                  : "\(unsized) \(unsized == 1 ? "model's record gives" : "models' records give") no parameter count")
+        }
+        return "needs \(needed == 2 ? "two" : "three") or more active sizes (\(why.joined(separator: "; ")))"
     }
 
     package static func evaluate(_ models: [Model], notes warnings: [String]) -> ClaimsReport {
@@ -312,7 +321,7 @@ package enum ClaimsEvaluator {
     package static func claimTwo(_ active: [Subject]) -> ClaimsReport.Row {
         let title = "larger models reach lower loss"
         let sizes = groups(active)
-        if let reason = tooFewSizes(sizes) { return .init(number: 2, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
+        if let reason = tooFewSizes(sizes, of: active) { return .init(number: 2, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
         let values = perSize(sizes) { finalLoss($0.samples) }
         return row(2, title, [.init(number: "2.1", description: "final loss strictly decreases with size", values: values,
                                     pass: strictlyDecreasing(values.map { $0.value ?? .nan }))])
@@ -322,7 +331,7 @@ package enum ClaimsEvaluator {
     package static func claimThree(_ active: [Subject]) -> ClaimsReport.Row {
         let title = "spectral reach grows with size"
         let sizes = groups(active)
-        if let reason = tooFewSizes(sizes) { return .init(number: 3, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
+        if let reason = tooFewSizes(sizes, of: active) { return .init(number: 3, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
         let minima = perSize(sizes) { $0.samples.compactMap(\.chiPos).filter(\.isFinite).min() }
         var conditions: [ClaimsReport.Condition] = [
             .init(number: "3.1", description: "min chi_pos strictly decreases with size", values: minima,
@@ -385,7 +394,7 @@ package enum ClaimsEvaluator {
     package static func claimFive(_ active: [Subject]) -> ClaimsReport.Row {
         let title = "feature learning amplifies chi_net"
         let sizes = groups(active)
-        if let reason = tooFewSizes(sizes) { return .init(number: 5, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
+        if let reason = tooFewSizes(sizes, of: active) { return .init(number: 5, title: title, verdict: .notApplicable, conditions: [], reason: reason) }
         let larger = sizes.suffix(max(1, sizes.count / 2)).flatMap(\.members)
         var amplifications: [ClaimsReport.Value] = [], falls: [ClaimsReport.Value] = []
         var notes: [String] = []
@@ -417,7 +426,7 @@ package enum ClaimsEvaluator {
         let title = "final loss follows a power law in size"
         let fit = PowerLawFit(x: active.map { Double($0.size) }, y: active.map { finalLoss($0.samples) ?? .nan })
         let sizes = groups(active)
-        if let reason = tooFewSizes(sizes, needed: 3) ?? (fit == nil ? "no power law can be fitted to the final losses" : nil) {
+        if let reason = tooFewSizes(sizes, of: active, needed: 3) ?? (fit == nil ? "no power law can be fitted to the final losses" : nil) {
             return (.init(number: 6, title: title, verdict: .notApplicable, conditions: [], reason: reason), fit)
         }
         let f = fit!

@@ -71,6 +71,12 @@ final class ClaimsConditionsTests: XCTestCase {
         XCTAssertEqual(single.row(2)?.reason, "needs two or more active sizes (the one active model has 4609 parameters)")
     }
 
+    func testTwinRatiosNameTheRunOnce() {
+        XCTAssertEqual(ClaimsEvaluator.pairName("w8-frozen", "w8-active"), "w8-frozen vs w8-active")
+        XCTAssertEqual(ClaimsEvaluator.pairName("sweep-3/w8-frozen", "sweep-3/w8-active"), "sweep-3/w8-frozen vs w8-active")
+        XCTAssertEqual(ClaimsEvaluator.pairName("a/w8-frozen", "b/w8-active"), "a/w8-frozen vs b/w8-active")
+    }
+
     func testModelsWithoutAParameterCountTakeNoPartInSizeClaims() throws {
         // TensorBoard and Lightning logs give no parameter count (0): such models are no size of
         // their own, and the reason says why instead of "all 2 active models have 0 parameters".
@@ -113,7 +119,7 @@ final class ClaimsConditionsTests: XCTestCase {
         frozen.params = 100
         let judged = try XCTUnwrap(ClaimsEvaluator.evaluate(try Self.record(Array(models.dropLast()) + [frozen])).row(4))
         XCTAssertEqual(judged.verdict, .holds, judged.details)
-        XCTAssertEqual(judged.condition("4.2")?.values.first?.name, "w32-frozen/w32-active")
+        XCTAssertEqual(judged.condition("4.2")?.values.first?.name, "w32-frozen vs w32-active")
     }
 
     func testEveryRowListsEachConditionWithItsNumberAndResult() throws {
@@ -185,7 +191,7 @@ final class ClaimsConditionsTests: XCTestCase {
         let four = try XCTUnwrap(report.row(4))
         XCTAssertEqual(four.verdict, .holds, four.details)
         XCTAssertEqual(four.condition("4.1")?.values, [.init(name: "w32-active", value: 0)])
-        XCTAssertEqual(four.condition("4.2")?.values.first?.name, "w32-active/w32-twin")
+        XCTAssertEqual(four.condition("4.2")?.values.first?.name, "w32-active vs w32-twin")
         // Its final values mix both regimes: left out of the size comparisons.
         XCTAssertEqual(report.row(2)?.conditions.first?.values.map(\.name), ["w8-active", "w32-twin"])
         XCTAssertTrue(report.notes.contains { $0.contains("w32-active was frozen at step 20") }, "\(report.notes)")

@@ -9,8 +9,9 @@ import os
 import threading
 import time
 import warnings
+from collections import deque
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Union
 
 import torch
 from torch import nn
@@ -343,6 +344,7 @@ class Probe:
         self.spectrum_every = max(1, int(spectrum_every))
         self.spectrum_share = None if spectrum_share is None else float(spectrum_share)
         self._training_seconds = 0.0   # all training wall time between step() calls
+        self._step_seconds: Deque[float] = deque(maxlen=64)   # the latest intervals, for the usage line
         self._lanczos_seconds = 0.0    # the matrix-free spectra's own time
         self._lanczos_taken = 0
         self.reducer = Reducer(process_group)
@@ -746,6 +748,7 @@ class Probe:
             now = self._clock()
             if self._last_step_time is not None:
                 self._training_seconds += now - self._last_step_time
+                self._step_seconds.append(now - self._last_step_time)
                 if self._budget is not None:
                     self._budget.costs.training_step(now - self._last_step_time)
             self._last_step_time = now

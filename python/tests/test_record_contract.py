@@ -765,7 +765,7 @@ def test_spectop_claims_reads_modes_sizes_and_the_divergence(spectop_bin, probe_
     frozen, active = histories["w8-frozen"], histories["w8-active"]
     nets = [m.chi_net for m in frozen]
     assert values["4.1"] == {"w8-frozen": max(abs(n - nets[0]) / nets[0] for n in nets)}
-    assert values["4.2"] == {"w8-frozen/w8-active": frozen[-1].loss / active[-1].loss}
+    assert values["4.2"] == {"w8-frozen vs w8-active": frozen[-1].loss / active[-1].loss}
     assert claim["conditions"][0]["pass"] is True
 
 

@@ -9,6 +9,7 @@ import subprocess
 import torch
 from torch import nn
 
+import spectop_probe
 from spectop_probe import Probe
 
 
@@ -44,8 +45,8 @@ def test_report_of_probe_records_matches_claims(spectop_bin, tmp_path):
     for section in ("run", "scaling", "curves", "spectra", "claims"):
         assert page.count('id="%s"' % section) == 1, section
     assert "spectop-probe" in page
-    # What computed the numbers: the probe, torch and the device (the record's `tool`).
-    assert "torch %s, cpu" % torch.__version__.split("+")[0] in page
+    # What computed the numbers: the probe, torch and the device (the header's `torch` and `device`).
+    assert "spectop-probe %s on torch %s, cpu" % (spectop_probe.__version__, torch.__version__) in page
     for width in (4, 16, 64):
         assert "w%d/w%d-active" % (width, width) in page  # a directory is one experiment: RUN/MODEL
     claims = subprocess.run([spectop_bin, "claims", "--json", str(records)], capture_output=True, text=True, timeout=120)

@@ -352,6 +352,17 @@ package enum ClaimsEvaluator {
     }
 
     // 4. Frozen models stall.
+    /// A frozen model and its twin, as claim 4.2 names their ratio: `w8-frozen vs w8-active`, the
+    /// `RUN/` prefix said once where both share it (`sweep/w8-frozen vs w8-active`), so a slash
+    /// only ever separates a run from its model.
+    package static func pairName(_ frozen: String, _ active: String) -> String {
+        if let slash = frozen.lastIndex(of: "/") {
+            let run = frozen[...slash]
+            if active.hasPrefix(run) { return "\(frozen) vs \(active.dropFirst(run.count))" }
+        }
+        return "\(frozen) vs \(active)"
+    }
+
     package static func claimFour(_ frozen: [Subject], twins active: [Subject]) -> ClaimsReport.Row {
         let title = "frozen models stall"
         var changes: [ClaimsReport.Value] = [], ratios: [ClaimsReport.Value] = []
@@ -375,7 +386,7 @@ package enum ClaimsEvaluator {
             if !(change < constantTolerance) { constant = false }
             let frozenLoss = finalLoss(f.samples), activeLoss = finalLoss(twin.samples)
             let ratio = frozenLoss.flatMap { l in activeLoss.flatMap { $0 > 0 ? l / $0 : nil } }
-            ratios.append(.init(name: "\(f.id)/\(twin.id)", value: ratio))
+            ratios.append(.init(name: pairName(f.id, twin.id), value: ratio))
             if !(frozenLoss != nil && activeLoss != nil && frozenLoss! > activeLoss!) { above = false }
         }
         guard !changes.isEmpty else {

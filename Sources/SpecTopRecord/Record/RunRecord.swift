@@ -240,6 +240,10 @@ public struct RunRecord: Sendable {
         let blas = Set(records.compactMap(\.blas)), tools = Set(records.compactMap(\.toolVersion))
         if blas.count == 1, records.allSatisfy({ $0.blas != nil }) { result.blas = blas.first }
         if tools.count == 1 { result.toolVersion = tools.first }
+        // The probe's PyTorch and device, where every record names the same.
+        let torches = Set(records.map(\.torch)), devices = Set(records.map(\.device))
+        if torches.count == 1 { result.torch = torches.first ?? nil }
+        if devices.count == 1 { result.device = devices.first ?? nil }
         let reasons = Set(records.map { $0.endReason ?? "running" })
         result.endReason = reasons.count == 1 ? reasons.first : reasons.sorted().joined(separator: "/")
         return result

@@ -58,6 +58,9 @@ def test_the_exact_spectrum_peaks_within_what_its_check_counts(tmp_path):
     numbers = json.loads(run.stdout.strip().splitlines()[-1])
     assert numbers["method"] == "exact"
     # The Jacobian (130 MB here) dominates; the per-sample chunk and the float64 column block sit beside it.
+    # Resident memory also holds what no buffer count sees (the allocator's free lists, pages
+    # torch and LAPACK touch for the first time); on a fresh clone it came to 5% over the
+    # buffers (169 MB against 161 MB). The regression this guards against was 3x the Jacobian.
     allowed = numbers["estimate"] + 2 * numbers["chunk"]
-    assert numbers["peak"] <= allowed * 1.05, numbers
+    assert numbers["peak"] <= allowed * 1.15, numbers
     assert numbers["peak"] >= 0.9 * numbers["jacobian"], numbers   # the measurement did see the Jacobian

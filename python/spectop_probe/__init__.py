@@ -17,6 +17,10 @@ from .probe import Measurement, Probe  # noqa: E402
 from .record import merge_records  # noqa: E402
 from .cross import Cross  # noqa: E402
 from .schedule import LogSchedule  # noqa: E402
+from .history import History  # noqa: E402
+from .settings import (CrossBatchSettings, LoggingSettings, MeasurementSettings, RecordSettings,  # noqa: E402
+                       SpectrumSettings)
 
 __all__ = ["Probe", "Measurement", "Spectrum", "Cross", "LogSchedule", "ProbeError", "ProbeWarning", "merge_records",
-           "entk_operator", "__version__"]
+           "entk_operator", "MeasurementSettings", "SpectrumSettings", "RecordSettings", "LoggingSettings",
+           "CrossBatchSettings", "History", "__version__"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import operator
@@ -17,14 +18,18 @@ import torch
 from torch import nn
 
 from . import __version__
-from .cross import SOURCES, Cross, check_tensors, normalized, split_like, unpack_pair
+from .cross import Cross, check_tensors, normalized, split_like, unpack_pair
 from .errors import ProbeError, ProbeWarning
 from .budget import DEFAULT_BUDGET, Budget, Layout, next_gap
 from .labels import RowTargets, looks_unshifted, row_targets
 from .loggers import Loggers
-from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items, default_output,
+from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items,
                       measure, resolve_loss)
 from .record import RecordWriter
+from .history import History
+from .settings import (DEFAULT_HISTORY, CrossBatchSettings, LoggingSettings, MeasurementSettings, ProbeSettings,
+                       RecordSettings, SpectrumSettings, check_history_size, check_probe_batch, check_readout,
+                       check_record_path, record_path_problems, resolve, settings_error)
 from .spectrum import MatrixFreeSettings
 from .schedule import EverySchedule, LogSchedule, resolve_schedule
 
@@ -160,6 +165,134 @@ def _whole_number(value, what: str) -> int:
         raise ProbeError("%s must be a whole number (an int), not %s (%r)" % (what, type(value).__name__, value)) from None
 
 
+def trainable_names(module: nn.Module, trainable) -> List[str]:
+    """The names of the parameters θ is made of: ``None`` (those with
+    ``requires_grad``), ``"readout"`` (the last module owning parameters),
+    or parameter names or tensors; a ProbeError names what is not one."""
+    named = list(module.named_parameters())
+    if trainable == "readout":
+        # spectop's frozen model without touching requires_grad: the last
+        # module that owns parameters is θ, everything else is constant.
+        owners = [m for m in module.modules() if any(True for _ in m.parameters(recurse=False))]
+        last = {id(p) for p in owners[-1].parameters(recurse=False)} if owners else set()
+        names = [n for n, p in named if id(p) in last]
+    elif trainable is None:
+        names = [n for n, p in named if p.requires_grad]
+    else:
+        if isinstance(trainable, (str, torch.Tensor)):
+            trainable = [trainable]
+        try:
+            wanted = list(trainable)
+        except TypeError:
+            raise ProbeError("trainable must be None, \"readout\", or parameter names or parameters, not %s"
+                             % type(trainable).__name__) from None
+        by_id = {id(p): n for n, p in named}
+        names_set = {n for n, _ in named}
+        names = []
+        for item in wanted:
+            if isinstance(item, str):
+                if item not in names_set:
+                    close = difflib.get_close_matches(item, sorted(names_set), n=1)
+                    raise ProbeError("trainable names %r, which is not a parameter of the model%s" % (
+                        item, " (did you mean %r?)" % close[0] if close else ""))
+                names.append(item)
+            elif isinstance(item, torch.Tensor):
+                if id(item) not in by_id:
+                    raise ProbeError("trainable holds a tensor that is not a parameter of the model")
+                names.append(by_id[id(item)])
+            else:
+                raise ProbeError("trainable must hold parameter names or parameters")
+        order = {n: k for k, (n, _) in enumerate(named)}
+        names = sorted(set(names), key=order.get)
+    if not names or sum(p.numel() for n, p in named if n in set(names)) == 0:
+        raise ProbeError("the model has no trainable parameters (every requires_grad is False): nothing to measure")
+    return names
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    devices = {p.device for p in module.parameters()}
+    if len(devices) != 1:
+        if not devices:
+            raise ProbeError("the model has no parameters: nothing to measure")
+        raise ProbeError("the model's parameters are on several devices (%s): model parallelism is not supported"
+                         % ", ".join(sorted(str(d) for d in devices)))
+    return devices.pop()
+
+
+#: Probe's own keywords outside the shorthand table (for "did you mean").
+_PROBE_KEYWORDS = ("model", "probe_inputs", "probe_targets", "loss", "every", "out", "name", "trainable", "budget",
+                   "process_group", "history_size")
+
+
+def check_probe(model, probe_inputs, probe_targets, loss, every, out, trainable, budget, history_size,
+                process_group, groups: Dict[str, Any], shorthands: Dict[str, Any]) -> ProbeSettings:
+    """Every check of Probe's arguments that needs no forward pass: the
+    settings (each group's fields, unknown or doubled keywords), the
+    schedule, the loss, the budget, ``out`` (type, folder, an existing
+    record), the model (a module, supported parallelism, one device, the
+    trainable names, a named readout) and the probe and held-out batches
+    (tensors, on the model's device, shaped alike). Raises one ProbeError
+    listing every problem found; returns the resolved settings. Creates,
+    opens, runs and calls nothing."""
+    settings, problems = resolve(groups, shorthands, other_keywords=_PROBE_KEYWORDS)
+
+    def attempt(check):
+        try:
+            return check()
+        except ProbeError as error:
+            problems.extend(getattr(error, "problems", [str(error)]))
+            return None
+
+    attempt(lambda: resolve_schedule(every))
+    attempt(lambda: resolve_loss(loss))
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                               or not (0 < budget < math.inf)):
+        problems.append("budget must be a share of the training wall time above 0 (0.05 is 5%%) or None (no budget: "
+                        "every scheduled step measured, whatever it costs), not %r" % (budget,))
+    check_history_size(history_size, problems)
+    out_problems = check_record_path(out)
+    problems.extend(out_problems)
+    reducer = Reducer(process_group)   # the world's size and our rank: no collective
+    rank = reducer.dist.get_rank(process_group) if reducer.world > 1 else 0
+    if settings is not None and out is not None and not out_problems and rank == 0:
+        # Only rank 0 opens the record (another rank would find rank 0's file).
+        problems.extend(record_path_problems(out, settings.record.overwrite, settings.record.resume))
+
+    module = device = None
+    if not isinstance(model, nn.Module):
+        problems.append("model must be a torch.nn.Module, not %s" % type(model).__name__)
+    else:
+        module = attempt(lambda: _unwrap(model))
+        if module is not None:
+            device = attempt(lambda: _device_of(module))
+            attempt(lambda: trainable_names(module, trainable))
+    inputs = attempt(lambda: _split(probe_inputs))
+    if inputs is not None:
+        check_probe_batch(module, inputs, probe_targets, device, problems)
+    if settings is None or module is None:
+        return _raise_if(problems, settings)
+    check_readout(module, settings.measurement.readout, problems)
+    if (settings.measurement.batchnorm == "batch" and reducer.world > 1
+            and any(isinstance(m, nn.SyncBatchNorm) for m in module.modules())):
+        # Its forward would all-reduce the statistics: a collective inside
+        # every probe forward, which the ranks do not all run.
+        problems.append("batchnorm=\"batch\" with SyncBatchNorm under several processes is not supported: pass "
+                        "batchnorm=\"eval\"")
+    crossing = settings.cross
+    if crossing.inputs is not None and inputs is not None and device is not None:
+        def held_out():
+            args, kwargs = split_like(crossing.inputs, inputs, "cross_inputs")
+            check_tensors(args, kwargs, crossing.targets, device, "the held-out batch (cross_inputs, cross_targets)")
+        attempt(held_out)
+    return _raise_if(problems, settings)
+
+
+def _raise_if(problems: List[str], settings: Optional[ProbeSettings]) -> ProbeSettings:
+    if problems:
+        raise settings_error(problems)
+    return settings
+
+
 class Probe:
     """Measures χ_loss, χ_net, χ_pos (and the eNTK spectrum where small enough)
     of ``model`` on a fixed probe batch every ``every`` steps, and writes them
@@ -256,80 +389,31 @@ class Probe:
 
     def __init__(self, model: nn.Module, probe_inputs, probe_targets, loss: Union[str, Callable] = "mse",
                  every: Union[int, str, LogSchedule] = 100, out: Optional[str] = "run.jsonl", name: str = "model",
-                 trainable: Optional[Iterable] = None, *, mode: Optional[str] = None,
-                 dtype: torch.dtype = torch.float32, trace: str = "auto", hutchinson_vectors: Optional[int] = None,
-                 budget: Optional[float] = DEFAULT_BUDGET, min_vectors: int = 4, max_vectors: int = 256, exact_max_outputs: int = 4096,
-                 spectrum: bool = True, spectrum_every: int = 1, spectrum_max_outputs: Optional[int] = None,
-                 spectrum_bytes: int = 1 << 30, chunk_bytes: int = 1 << 28,
-                 output_fn: Callable = default_output, readout: Optional[str] = "auto",
-                 width: int = 0, depth: int = 0, data_name: str = "probe", overwrite: bool = False,
-                 seed: int = 0x5EC7, process_group=None, spectrum_method: str = "auto",
-                 exact_limit: Optional[int] = None, top_k: int = 32, spectrum_share: Optional[float] = 0.25,
-                 log_to=None, log_names: str = "spectop", log_prefix: Optional[str] = None,
-                 cross_inputs=None, cross_targets=None, cross: Optional[str] = None, resume: bool = False,
-                 batch: Optional[int] = None, batchnorm: str = "batch"):
-        if not isinstance(model, nn.Module):
-            raise ProbeError("model must be a torch.nn.Module, not %s" % type(model).__name__)
+                 trainable: Optional[Iterable] = None, *, budget: Optional[float] = DEFAULT_BUDGET,
+                 measurement: Optional[MeasurementSettings] = None,
+                 spectrum: Union[None, bool, SpectrumSettings] = None,
+                 record: Optional[RecordSettings] = None, logging: Optional[LoggingSettings] = None,
+                 cross: Union[None, str, CrossBatchSettings] = None, process_group=None,
+                 history_size: Optional[int] = DEFAULT_HISTORY, **shorthands):
+        # Everything that can be checked without running the model is checked
+        # first, all of it, and reported at once: nothing below runs (no
+        # forward, no file, no logger) until it passes.
+        settings = check_probe(model, probe_inputs, probe_targets, loss, every, out, trainable, budget,
+                               history_size, process_group,
+                               dict(measurement=measurement, spectrum=spectrum, record=record, logging=logging,
+                                    cross=cross), shorthands)
+        self.options = settings   # the resolved groups (settings.ProbeSettings)
+        how, spectra, header, crossing = settings.measurement, settings.spectrum, settings.record, settings.cross
+        dtype, trace, hutchinson_vectors = how.dtype, how.trace, how.hutchinson_vectors
+        min_vectors, max_vectors, exact_max_outputs = how.min_vectors, how.max_vectors, how.exact_max_outputs
+        batchnorm, seed = how.batchnorm, how.seed
+        mode, width, depth, data_name = header.mode, header.width, header.depth, header.data_name
+        overwrite, resume, batch = header.overwrite, header.resume, header.batch
+        cross, cross_inputs, cross_targets = crossing.kind, crossing.inputs, crossing.targets
+
         self.schedule = resolve_schedule(every)
         every = self.schedule.every if isinstance(self.schedule, EverySchedule) else self.schedule
-        if (cross_inputs is None) != (cross_targets is None):
-            raise ProbeError("cross_inputs and cross_targets go together (the held-out batch B and its targets): "
-                             "pass both or neither")
-        if cross is None and cross_inputs is not None:
-            cross = "heldout"
-        if cross is not None and cross not in SOURCES:
-            raise ProbeError("cross=%r: use \"heldout\" (with cross_inputs and cross_targets) or \"train\" (a batch "
-                             "passed to each measured step, probe.step(step, cross_batch=(x, y)))" % (cross,))
-        if cross == "heldout" and cross_inputs is None:
-            raise ProbeError("cross=\"heldout\" needs the held-out batch: pass cross_inputs and cross_targets")
-        if cross == "train" and cross_inputs is not None:
-            raise ProbeError("cross=\"train\" takes its batch B from probe.step(step, cross_batch=(x, y)), so "
-                             "cross_inputs and cross_targets must not be given too")
-        if out is not None and not isinstance(out, (str, os.PathLike)):
-            raise ProbeError("out must be a file path (str or os.PathLike) or None, not %s" % type(out).__name__)
-        if dtype not in (torch.float32, torch.float64):
-            raise ProbeError("dtype must be torch.float32 or torch.float64 (the measurement precision), not %s" % dtype)
-        if trace not in ("auto", "exact", "hutchinson"):
-            raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % (trace,))
-        if batchnorm not in ("batch", "eval"):
-            raise ProbeError("batchnorm=%r: use \"batch\" (BatchNorm layers normalise with the probe batch's own "
-                             "statistics, as in training; running statistics untouched) or \"eval\" (with their "
-                             "running statistics, as at inference)" % (batchnorm,))
-        if spectrum_method not in ("auto", "exact", "lanczos"):
-            raise ProbeError("spectrum_method=%r: use \"auto\", \"exact\" or \"lanczos\"" % (spectrum_method,))
-        top_k = _whole_number(top_k, "top_k")
-        if top_k < 1:
-            raise ProbeError("top_k must be at least 1 (the eigenpairs a matrix-free spectrum computes), not %d" % top_k)
-        if exact_limit is not None:
-            exact_limit = _whole_number(exact_limit, "exact_limit")
-        if spectrum_max_outputs is not None:
-            spectrum_max_outputs = _whole_number(spectrum_max_outputs, "spectrum_max_outputs")
-        if spectrum_share is not None and not (isinstance(spectrum_share, (int, float)) and spectrum_share >= 0
-                                               and not isinstance(spectrum_share, bool)):
-            raise ProbeError("spectrum_share must be a number of 0 or more (a share of the training time) or None, "
-                             "not %r" % (spectrum_share,))
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
-                                   or not (0 < budget < math.inf)):
-            raise ProbeError("budget must be a share of the training wall time above 0 (0.05 is 5%%) or None (no "
-                             "budget: every scheduled step measured, whatever it costs), not %r" % (budget,))
-        for what, value in (("min_vectors", min_vectors), ("max_vectors", max_vectors)):
-            if _whole_number(value, what) < 2:
-                raise ProbeError("%s must be at least 2 (a standard error needs two vectors), not %d" % (what, value))
-        if max_vectors < min_vectors:
-            raise ProbeError("max_vectors (%d) must not be below min_vectors (%d)" % (max_vectors, min_vectors))
-        if hutchinson_vectors is not None and _whole_number(hutchinson_vectors, "hutchinson_vectors") < 2:
-            raise ProbeError("hutchinson_vectors must be at least 2 (a standard error needs two vectors), not %d"
-                             % hutchinson_vectors)
-        if not isinstance(resume, bool):
-            raise ProbeError("resume must be True or False, not %r" % (resume,))
-        if resume and overwrite:
-            raise ProbeError("resume=True appends to an existing record and overwrite=True replaces it: pass one")
-        if batch is not None:
-            batch = _whole_number(batch, "batch")
-            if batch < 1:
-                raise ProbeError("batch must be at least 1 (the samples, or tokens, one training step takes), not %d"
-                                 % batch)
-        self.loggers = Loggers(log_to, log_names, log_prefix)  # checked before any work
+        self.loggers = Loggers(settings.logging.loggers, settings.logging.names, settings.logging.prefix)
         self.model = model
         self.module = _unwrap(model)
         self.loss_name, self.loss_fn = resolve_loss(loss)
@@ -341,8 +425,8 @@ class Probe:
         # The probe's clock: the budget's training and probe times (tests put a fake clock here).
         self._clock: Callable[[], float] = time.perf_counter
         self.fixed_vectors = hutchinson_vectors
-        self.spectrum_every = max(1, int(spectrum_every))
-        self.spectrum_share = None if spectrum_share is None else float(spectrum_share)
+        self.spectrum_every = int(spectra.every)
+        self.spectrum_share = None if spectra.share is None else float(spectra.share)
         self._training_seconds = 0.0   # all training wall time between step() calls
         self._step_seconds: Deque[float] = deque(maxlen=64)   # the latest intervals, for the usage line
         self._lanczos_seconds = 0.0    # the matrix-free spectra's own time
@@ -353,16 +437,6 @@ class Probe:
         self.trainable = self._trainable_names(trainable)
         device = self._device()
         self.inputs = _split(probe_inputs)
-        if not isinstance(probe_targets, torch.Tensor):
-            raise ProbeError("probe_targets must be a tensor, not %s" % type(probe_targets).__name__)
-        tensors = [t for t in list(self.inputs[0]) + list(self.inputs[1].values()) if isinstance(t, torch.Tensor)]
-        if not tensors:
-            raise ProbeError("probe_inputs holds no tensor: the probe batch must be tensors (other values, such as "
-                             "use_cache=False, are passed to the model unchanged)")
-        for tensor in tensors + [probe_targets]:
-            if tensor.device != device:
-                raise ProbeError("the probe batch is on %s but the model's parameters are on %s: move "
-                                 "probe_inputs and probe_targets to %s" % (tensor.device, device, device))
         # The probe batch is the probe's own copy: fixed even if the user later
         # changes those tensors, and never written by the probe's forwards.
         # Other values (use_cache=False, a string) go to the model as given.
@@ -378,21 +452,15 @@ class Probe:
                           "labels=...).loss shifts them), or shift the labels yourself"
                           % type(self.module).__name__, ProbeWarning, stacklevel=2)
         self.device = device
-        self.function = ModelFunction(self.module, self.trainable, dtype, output_fn, readout, device)
+        self.function = ModelFunction(self.module, self.trainable, dtype, how.output_fn, how.readout, device)
         self.batchnorm = batchnorm
         # On the batch's statistics the items of the probe batch interact:
         # the exact routes then take whole-batch products, not per-sample ones.
         self.function.items_interact = batchnorm == "batch" and bool(_batch_norms(self.module))
-        if (self.function.items_interact and self.reducer.world > 1
-                and any(isinstance(m, nn.SyncBatchNorm) for m in self.module.modules())):
-            # Its forward would all-reduce the statistics: a collective inside
-            # every probe forward, which the ranks do not all run.
-            raise ProbeError("batchnorm=\"batch\" with SyncBatchNorm under several processes is not supported: pass "
-                             "batchnorm=\"eval\"")
-        self.settings = Settings(trace=trace, exact_max_outputs=exact_max_outputs, spectrum=spectrum,
-                                 spectrum_max_outputs=spectrum_max_outputs, spectrum_bytes=spectrum_bytes,
-                                 chunk_bytes=chunk_bytes, seed=seed, spectrum_method=spectrum_method,
-                                 exact_limit=exact_limit, matrix_free=MatrixFreeSettings(top_k=top_k))
+        self.settings = Settings(trace=trace, exact_max_outputs=exact_max_outputs, spectrum=spectra.enabled,
+                                 spectrum_max_outputs=spectra.max_outputs, spectrum_bytes=spectra.max_bytes,
+                                 chunk_bytes=how.chunk_bytes, seed=seed, spectrum_method=spectra.method,
+                                 exact_limit=spectra.exact_limit, matrix_free=MatrixFreeSettings(top_k=spectra.top_k))
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(int(seed) + self.rank)  # ranks draw different vectors
 
@@ -410,7 +478,8 @@ class Probe:
         params_all = {id(p): p for p in self.module.parameters()}
         self.parameter_count = sum(p.numel() for p in params_all.values())
         self.trainable_count = sum(p.numel() for n, p in self.module.named_parameters() if n in set(self.trainable))
-        self.history: List[Measurement] = []
+        # The latest measurements (the record keeps every one).
+        self.history: History = History(history_size)
         self.diverged: Optional[str] = None
         self._first_chi_net: Optional[float] = None
         self._reach: Optional[float] = None
@@ -436,8 +505,6 @@ class Probe:
         # Every rank takes part in the header's collective (the row count); rank 0 writes.
         frozen = self._readout_only()
         self.mode = mode or ("frozen" if frozen else "active")
-        if self.mode not in ("active", "frozen"):
-            raise ProbeError("mode must be \"active\" or \"frozen\", not %r" % (self.mode,))
         C, n = self._output_shape(dtype)
         self.rows = n  # the probe's rows over all ranks (data.probe)
         self.outputs = C
@@ -552,38 +619,11 @@ class Probe:
                               if self._resume_after is not None else ""))
 
     def _trainable_names(self, trainable) -> List[str]:
-        named = list(self.module.named_parameters())
+        names = trainable_names(self.module, trainable)
         if trainable == "readout":
-            # spectop's frozen model without touching requires_grad: the last
-            # module that owns parameters is θ, everything else is constant.
             owners = [m for m in self.module.modules() if any(True for _ in m.parameters(recurse=False))]
-            last = {id(p) for p in owners[-1].parameters(recurse=False)} if owners else set()
-            names = [n for n, p in named if id(p) in last]
-            self._warn_tied_readout(owners[-1] if owners else None, last)
-        elif isinstance(trainable, str):
-            trainable = [trainable]
-        if trainable is None:
-            names = [n for n, p in named if p.requires_grad]
-        elif trainable != "readout":
-            wanted = list(trainable)
-            by_id = {id(p): n for n, p in named}
-            names_set = {n for n, _ in named}
-            names = []
-            for item in wanted:
-                if isinstance(item, str):
-                    if item not in names_set:
-                        raise ProbeError("trainable names %r, which is not a parameter of the model" % item)
-                    names.append(item)
-                elif isinstance(item, torch.Tensor):
-                    if id(item) not in by_id:
-                        raise ProbeError("trainable holds a tensor that is not a parameter of the model")
-                    names.append(by_id[id(item)])
-                else:
-                    raise ProbeError("trainable must hold parameter names or parameters")
-            order = {n: k for k, (n, _) in enumerate(named)}
-            names = sorted(set(names), key=order.get)
-        if not names or sum(p.numel() for n, p in named if n in set(names)) == 0:
-            raise ProbeError("the model has no trainable parameters (every requires_grad is False): nothing to measure")
+            if owners:
+                self._warn_tied_readout(owners[-1], {id(p) for p in owners[-1].parameters(recurse=False)})
         return names
 
     def _warn_tied_readout(self, readout: Optional[nn.Module], chosen: set) -> None:
@@ -606,11 +646,7 @@ class Probe:
                           % "; ".join(" is tied to ".join(names) for names in tied), ProbeWarning, stacklevel=4)
 
     def _device(self) -> torch.device:
-        devices = {p.device for p in self.module.parameters()}
-        if len(devices) != 1:
-            raise ProbeError("the model's parameters are on several devices (%s): model parallelism is not supported"
-                             % ", ".join(sorted(str(d) for d in devices)))
-        return devices.pop()
+        return _device_of(self.module)
 
     def _readout_only(self) -> bool:
         """True when some parameters are frozen and the trainable ones are

@@ -234,7 +234,7 @@ def check_probe(model, probe_inputs, probe_targets, loss, every, out, trainable,
     (tensors, on the model's device, shaped alike). Raises one ProbeError
     listing every problem found; returns the resolved settings. Creates,
     opens, runs and calls nothing."""
-    settings, problems = resolve(groups, shorthands, other_keywords=_PROBE_KEYWORDS)
+    made, problems = resolve(groups, shorthands, other_keywords=_PROBE_KEYWORDS)
 
     def attempt(check):
         try:
@@ -254,9 +254,9 @@ def check_probe(model, probe_inputs, probe_targets, loss, every, out, trainable,
     problems.extend(out_problems)
     reducer = Reducer(process_group)   # the world's size and our rank: no collective
     rank = reducer.dist.get_rank(process_group) if reducer.world > 1 else 0
-    if settings is not None and out is not None and not out_problems and rank == 0:
+    if "record" in made and out is not None and not out_problems and rank == 0:
         # Only rank 0 opens the record (another rank would find rank 0's file).
-        problems.extend(record_path_problems(out, settings.record.overwrite, settings.record.resume))
+        problems.extend(record_path_problems(out, made["record"].overwrite, made["record"].resume))
 
     module = device = None
     if not isinstance(model, nn.Module):
@@ -269,28 +269,24 @@ def check_probe(model, probe_inputs, probe_targets, loss, every, out, trainable,
     inputs = attempt(lambda: _split(probe_inputs))
     if inputs is not None:
         check_probe_batch(module, inputs, probe_targets, device, problems)
-    if settings is None or module is None:
-        return _raise_if(problems, settings)
-    check_readout(module, settings.measurement.readout, problems)
-    if (settings.measurement.batchnorm == "batch" and reducer.world > 1
-            and any(isinstance(m, nn.SyncBatchNorm) for m in module.modules())):
-        # Its forward would all-reduce the statistics: a collective inside
-        # every probe forward, which the ranks do not all run.
-        problems.append("batchnorm=\"batch\" with SyncBatchNorm under several processes is not supported: pass "
-                        "batchnorm=\"eval\"")
-    crossing = settings.cross
-    if crossing.inputs is not None and inputs is not None and device is not None:
+    how = made.get("measurement")
+    if module is not None and how is not None:
+        check_readout(module, how.readout, problems)
+        if (how.batchnorm == "batch" and reducer.world > 1
+                and any(isinstance(m, nn.SyncBatchNorm) for m in module.modules())):
+            # Its forward would all-reduce the statistics: a collective inside
+            # every probe forward, which the ranks do not all run.
+            problems.append("batchnorm=\"batch\" with SyncBatchNorm under several processes is not supported: "
+                            "pass batchnorm=\"eval\"")
+    crossing = made.get("cross")
+    if crossing is not None and crossing.inputs is not None and inputs is not None and device is not None:
         def held_out():
             args, kwargs = split_like(crossing.inputs, inputs, "cross_inputs")
             check_tensors(args, kwargs, crossing.targets, device, "the held-out batch (cross_inputs, cross_targets)")
         attempt(held_out)
-    return _raise_if(problems, settings)
-
-
-def _raise_if(problems: List[str], settings: Optional[ProbeSettings]) -> ProbeSettings:
     if problems:
         raise settings_error(problems)
-    return settings
+    return ProbeSettings(**made)
 
 
 class Probe:

@@ -180,6 +180,10 @@ class RecordWriter:
         self._lock = threading.Lock()
         self._start = time.monotonic()
         label = "the record out=%r" % (self.path,)
+        # Whether this writer creates the file (open_record creates only
+        # exclusively, so a file absent now is ours once opened): a file we
+        # created whose first line cannot be written is removed again.
+        self._created = not os.path.lexists(self.path)
         self._descriptor = open_record(self.path, overwrite, label, resume=resume is not None)
         self._complete_bytes = 0   # the file's size up to its last complete line
         self._cpu_mark = (self._start, time.process_time())  # usage lines: CPU since the previous one
@@ -281,6 +285,14 @@ class RecordWriter:
         except OSError:
             pass  # the partial line stays; spectop's reader skips a cut-off last line
         self.error = "cannot write the record %r: %s" % (self.path, error.strerror or error)
+        if self._created and self._complete_bytes == 0:
+            # Not even the run line fitted: a file this writer created is
+            # removed, so that a record file exists only with a line in it.
+            try:
+                os.unlink(self.path)
+                self.error += " (no record file was left)"
+            except OSError:
+                pass
         warnings.warn("spectop-probe: %s; recording stopped, training goes on (the record keeps every complete line "
                       "written before)" % self.error, ProbeWarning, stacklevel=2)
 

@@ -370,14 +370,16 @@ def _describe(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def resolve(groups: Dict[str, Any], shorthands: Dict[str, Any], other_keywords=()) -> Tuple[Optional[ProbeSettings],
+def resolve(groups: Dict[str, Any], shorthands: Dict[str, Any], other_keywords=()) -> Tuple[Dict[str, Any],
                                                                                        List[str]]:
     """The groups from Probe's group keywords (``groups``: name -> a group,
     or None) and flat keywords (``shorthands``), with every problem: an
     unknown keyword (with the nearest known one), a shorthand given beside
     the group that holds it, a group keyword given something else, and each
-    group's own checks. ``other_keywords``: Probe's keywords outside the
-    table, for the suggestions."""
+    group's own checks. Returns the groups that could be made (by keyword;
+    the further checks use them even when another group failed) and the
+    problems. ``other_keywords``: Probe's keywords outside the table, for
+    the suggestions."""
     problems: List[str] = []
     known = sorted(set(SHORTHANDS) | set(GROUPS) | set(other_keywords))
     given: Dict[str, Dict[str, Any]] = {name: {} for name in GROUPS}
@@ -413,9 +415,7 @@ def resolve(groups: Dict[str, Any], shorthands: Dict[str, Any], other_keywords=(
             resolved[name] = cls(**given[name])
         except ProbeError as error:
             problems.extend(getattr(error, "problems", [str(error)]))
-    if problems:
-        return None, problems
-    return ProbeSettings(**resolved), problems
+    return resolved, problems
 
 
 def check_record_path(out) -> List[str]:

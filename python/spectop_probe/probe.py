@@ -290,9 +290,9 @@ def check_probe(model, probe_inputs, probe_targets, loss, every, out, trainable,
 
 
 class Probe:
-    """Measures χ_loss, χ_net, χ_pos (and the eNTK spectrum where small enough)
-    of ``model`` on a fixed probe batch every ``every`` steps, and writes them
-    to ``out`` as a spectop record.
+    """Measures χ_loss, χ_net, χ_pos (and the eNTK spectrum) of ``model`` on
+    a fixed probe batch every ``every`` steps, and writes them to ``out`` as
+    a spectop record.
 
     Call :meth:`step` once per training step (after ``optimizer.step()``; the
     measurement at step t is of the parameters after t updates, as in
@@ -302,85 +302,56 @@ class Probe:
     training step. Use as a context manager, or call :meth:`close`; a record
     left open is ended with reason ``exit`` when the interpreter exits.
 
-    Arguments beyond the issue's ``(model, probe_inputs, probe_targets, loss,
-    every, out, name, trainable)``:
+    The arguments:
 
-    - ``trainable``: ``None`` (the parameters with ``requires_grad``),
-      ``"readout"`` (the last module owning parameters), or parameter names
-      or tensors;
-    - ``mode``: ``"active"`` or ``"frozen"`` for the header (default: frozen
-      when only the readout trains);
-    - ``dtype``: measure in ``torch.float32`` (default) or ``torch.float64``;
-    - ``trace``: ``"auto"`` (exact while ``m = n·C <= exact_max_outputs``),
-      ``"exact"`` or ``"hutchinson"``;
-    - ``budget``: the share of the training wall time all probe work may
-      take (0.05), the first measurement included (budget.py, docs/METHOD.md
-      "The probe's budget"): at each scheduled step it chooses the trace
-      route and vector count, whether the spectrum fits now (else later) and
-      whether to measure at all (else a ``budget`` event says why); what it
-      changed is the step line's ``budget_reason``. ``None``: no cap, every
-      scheduled step measured as the settings say;
-    - ``hutchinson_vectors``: a fixed number of vectors; otherwise the
-      budget chooses it, within ``[min_vectors, max_vectors]`` (down to 2
-      rather than no measurement);
-    - ``spectrum``: take the eNTK spectrum; ``spectrum_every`` (measurements,
-      default 1) thins them. ``spectrum_method="auto"`` takes it exactly
-      (the per-sample Jacobian, ``eigh``) while that is the cheaper route
-      (default: m at most 2,048 and 2·m²·P at most 2e10 flops, the
-      crossover bench/probe_cost.py measured; ``exact_limit=`` replaces both
-      by a limit on m) and the Jacobian fits in ``spectrum_bytes``, and
-      matrix-free above, or beside a
-      Hutchinson χ_net (the top ``top_k`` eigenpairs by ARPACK, the rest as
-      an estimated histogram by block Lanczos quadrature, as spectop's
-      engine does; docs/METHOD.md "Past the exact limit"); ``"exact"`` or
-      ``"lanczos"`` force one. None above ``spectrum_max_outputs`` (default:
-      no limit). The record says which and why (``method_reason``).
-      With ``budget=None``, matrix-free spectra are spaced so that they take
-      at most ``spectrum_share`` (0.25, the engine's quarter) of the
-      training wall time seen by :meth:`step`; the first is always taken
-      (``None``: no spacing); under a budget the budget spaces them;
+    - ``probe_inputs``: a tensor, a tuple, or a dict of keyword inputs
+      (values that are not tensors, ``use_cache=False``, reach the model
+      unchanged); ``probe_targets``: a tensor;
     - ``loss``: ``"mse"``, ``"cross_entropy"`` (rows labelled −100 leave
-      ``n`` and the measurement), ``"causal_lm"`` (Hugging Face's shifted
-      next-token loss: ``model(**batch, labels=labels).loss``) or a callable;
-    - ``batchnorm``: ``"batch"`` (default: BatchNorm layers on the probe
-      batch's own statistics, as training differentiates them; running
-      statistics untouched) or ``"eval"`` (their running statistics);
-    - ``probe_inputs``: a tensor, a tuple, or a dict of keyword inputs;
-      values that are not tensors (``use_cache=False``) reach the model
-      unchanged;
-    - ``output_fn``: maps the model's return value to the logits tensor;
-    - ``readout``: ``"auto"``, a module name, or ``None`` (no closed form);
-    - ``width``, ``depth``, ``data_name``: header fields;
-    - ``overwrite``: replace an existing ``out`` (a regular file that no
-      other probe or spectop run is writing);
+      ``n``), ``"causal_lm"`` (Hugging Face's shifted next-token loss) or a
+      callable ``loss(outputs[n, C], targets)``;
+    - ``every``: a whole number of steps, ``"log"`` (log-spaced windows,
+      dense early) or a :class:`LogSchedule`;
+    - ``out``: the record's path (None: no record; under DDP rank 0 writes);
+      ``name``: the model's id in the record;
+    - ``trainable``: None (the parameters with ``requires_grad``),
+      ``"readout"`` (the last module owning parameters), or parameter
+      names or tensors;
+    - ``budget``: the share of the training wall time all probe work may
+      take (0.05, the first measurement included; docs/METHOD.md "The
+      probe's budget"): it chooses the trace route, the vector count,
+      whether a spectrum fits now, and whether to measure at all (a
+      ``budget`` event says why not). None: no cap;
+    - the groups (spectop_probe/settings.py, each with its fields'
+      documentation and defaults): ``measurement=``
+      :class:`MeasurementSettings` (precision, trace route, Hutchinson
+      vectors, memory, seed, BatchNorm, output, readout), ``spectrum=``
+      :class:`SpectrumSettings` (or a bool: on/off), ``record=``
+      :class:`RecordSettings` (overwrite, resume, the header's fields),
+      ``logging=`` :class:`LoggingSettings` (the user's loggers),
+      ``cross=`` :class:`CrossBatchSettings` (or ``"train"``: the batch B
+      of the cross-batch quantities);
+    - every group field also has a flat shorthand (``trace="hutchinson"``,
+      ``spectrum_every=5``, ``overwrite=True``, ``log_to=writer``,
+      ``cross_inputs=x``; the table is ``settings.SHORTHANDS`` and
+      python/README.md), which may not be given beside its own group;
     - ``process_group``: the group to reduce over (default: the world);
-    - ``log_to``: the user's logger(s) that get each measurement too (a
-      Lightning logger, a ``SummaryWriter``, a wandb run, a callable taking
-      ``(metrics, step)``, or a list of them), named by ``log_names``
-      (``"spectop"``: ``spectop/chi_net``, ...; ``"perspic"``: the authors'
-      tool's keys) with ``log_prefix`` (docs in ``loggers.py``).
+    - ``history_size``: how many of the latest measurements :attr:`history`
+      keeps (1,000; None: all). The record keeps every one.
 
-    - ``resume``: append to the existing record ``out`` of the same run
-      after a restart (the same model name, parameters and probe batch, or
-      a :class:`ProbeError`); its steps are not measured again;
-    - ``batch``: samples (or tokens) per training step, the header's
-      ``models[].batch`` (the compare view's compute axis).
+    Every argument is checked before any work (no forward, no file, no
+    logger call), and every problem found is listed in one
+    :class:`ProbeError` (its ``problems`` attribute holds them). The checks
+    that need the model to run (its outputs, the held-out batch's forward)
+    follow, still before the record file is created; the file is created
+    with its first line.
 
     :meth:`log` writes the user's own scalars (validation loss, accuracy,
-    learning rate) into the record.
-    - ``every``: a whole number of steps, ``"log"`` (log-spaced windows,
-      dense early: :class:`LogSchedule`) or a ``LogSchedule(...)``;
-    - ``cross_inputs``, ``cross_targets``: a held-out batch B, copied once,
-      for the cross-batch quantities (``cross_*`` fields); or
-      ``cross="train"`` and a batch passed to each measured step,
-      ``probe.step(step, cross_batch=(x, y))`` (docs/METHOD.md,
-      "Cross-batch spectral position"). Default: none.
-
-    A record write that fails (disk full, file too large) never stops
-    training: the probe warns once (:class:`ProbeWarning`), stops recording,
-    keeps measuring, and :attr:`record_error` says what happened. Calls are
-    serialised by a lock, so :meth:`step` may be called from several
-    threads.
+    learning rate) into the record. A record write that fails (disk full,
+    file too large) never stops training: the probe warns once
+    (:class:`ProbeWarning`), stops recording, keeps measuring, and
+    :attr:`record_error` says what happened. Calls are serialised by a
+    lock, so :meth:`step` may be called from several threads.
     """
 
     def __init__(self, model: nn.Module, probe_inputs, probe_targets, loss: Union[str, Callable] = "mse",
@@ -398,7 +369,7 @@ class Probe:
                                history_size, process_group,
                                dict(measurement=measurement, spectrum=spectrum, record=record, logging=logging,
                                     cross=cross), shorthands)
-        self.options = settings   # the resolved groups (settings.ProbeSettings)
+        self.options = settings   # every group as resolved (settings.ProbeSettings): probe.options.spectrum.top_k
         how, spectra, header, crossing = settings.measurement, settings.spectrum, settings.record, settings.cross
         dtype, trace, hutchinson_vectors = how.dtype, how.trace, how.hutchinson_vectors
         min_vectors, max_vectors, exact_max_outputs = how.min_vectors, how.max_vectors, how.exact_max_outputs

@@ -158,12 +158,18 @@ class SpectrumSettings(_Group):
 
     - ``enabled``: take spectra at all;
     - ``every``: one spectrum every this many measurements;
-    - ``method``: ``"auto"`` (exact while it is the cheaper route and the
-      Jacobian fits ``max_bytes``, matrix-free above), ``"exact"`` or
-      ``"lanczos"``;
+    - ``method``: ``"auto"``: exactly (the per-sample Jacobian, ``eigh``)
+      while that is the cheaper route (m at most 2,048 and 2·m²·P at most
+      2e10 flops, the crossover bench/probe_cost.py measured) and the
+      Jacobian fits ``max_bytes``, and matrix-free above or beside a
+      Hutchinson χ_net (the top ``top_k`` eigenpairs by ARPACK, the rest as
+      an estimated histogram by block Lanczos quadrature, as spectop's
+      engine does); ``"exact"`` or ``"lanczos"`` force one. The record says
+      which and why (``method_reason``);
     - ``max_outputs``: no spectrum above this m (None: no limit);
     - ``max_bytes``: the Jacobian (exact) or the Lanczos vectors fit in this;
-    - ``exact_limit``: "auto" goes exact up to this m (None: the measured crossover);
+    - ``exact_limit``: "auto" goes exact up to this m (replaces both limits
+      of the measured crossover; None: the crossover);
     - ``top_k``: the eigenpairs a matrix-free spectrum computes;
     - ``share``: without a budget, matrix-free spectra take at most this
       share of the training wall time (the first is always taken; None: no

@@ -284,6 +284,19 @@ def check_probe(model, probe_inputs, probe_targets, loss, every, out, trainable,
             args, kwargs = split_like(crossing.inputs, inputs, "cross_inputs")
             check_tensors(args, kwargs, crossing.targets, device, "the held-out batch (cross_inputs, cross_targets)")
         attempt(held_out)
+    if reducer.world > 1:
+        # Ranks that disagree (a setting, a path or a batch wrong on some
+        # ranks only) would leave the others waiting in the construction's
+        # first collective: every rank learns how many problems each found,
+        # and all stop together.
+        backend = reducer.dist.get_backend(process_group)
+        where = (torch.device("cuda", torch.cuda.current_device()) if "nccl" in str(backend)
+                 else device or torch.device("cpu"))
+        counts = reducer.gather_all(len(problems), where)
+        others = ["rank %d (%d)" % (r, c) for r, c in enumerate(counts) if c and r != rank]
+        if others and not problems:
+            problems.append("other ranks found problems with their settings: %s; each rank's ProbeError lists its "
+                            "own. Every rank stops, so that none waits for the others" % ", ".join(others))
     if problems:
         raise settings_error(problems)
     return ProbeSettings(**made)

@@ -4,7 +4,9 @@ fields; a flat keyword and its group field give the same record; unknown
 keywords get a suggestion; ``history`` keeps the latest measurements while
 the record keeps them all; a record file exists only with a line in it."""
 
+import datetime
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -308,3 +310,40 @@ def test_a_run_line_that_cannot_be_written_leaves_no_file(tmp_path):
     assert report["measured"] == 3 and len(report["warnings"]) == 1
     assert "File too large" in report["record_error"] and "no record file was left" in report["record_error"]
     assert not out.exists()
+
+
+def disagreeing_ranks_worker(rank, world, init_file, folder):
+    """Rank 1 passes a bad setting, rank 0 good ones: both must stop with a
+    ProbeError (rank 0 naming rank 1), neither waiting for the other, and
+    no record file may appear (rank 0 was the one to write it)."""
+    from test_distributed import setup_paths
+    setup_paths()
+    import torch.distributed as dist
+    from spectop_probe import Probe, ProbeError
+    # A timeout, so that a rank left waiting fails this test instead of hanging it.
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=60))
+    try:
+        model = torch.nn.parallel.DistributedDataParallel(mlp())
+        options = {"trace": "fast"} if rank == 1 else {}
+        try:
+            Probe(model, X, Y, out=os.path.join(folder, "rank%d.jsonl" % rank), **options)
+            message = None
+        except ProbeError as error:
+            message = str(error)
+        with open(os.path.join(folder, "result%d.json" % rank), "w") as f:
+            json.dump({"message": message}, f)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_stop_together_when_one_has_a_problem_and_no_file_is_made(tmp_path):
+    import torch.multiprocessing as mp
+    folder = tmp_path / "ranks"
+    folder.mkdir()
+    mp.spawn(disagreeing_ranks_worker, args=(2, str(tmp_path / "init"), str(folder)), nprocs=2, join=True)
+    messages = [json.load(open(folder / ("result%d.json" % r)))["message"] for r in range(2)]
+    assert messages[1] is not None and "trace='fast'" in messages[1]
+    assert messages[0] is not None and "other ranks found problems with their settings: rank 1 (1)" in messages[0]
+    assert sorted(p.name for p in folder.iterdir()) == ["result0.json", "result1.json"]

@@ -4,7 +4,9 @@ and the one warning it gives for a problem of its own that training survives."""
 
 class ProbeError(ValueError):
     """A probe that cannot measure what it was given: the message says what is
-    wrong (the device, the loss, the output file, the model) and what to do."""
+    wrong (the device, the loss, the output file, the model) and what to do.
+    Raised by ``Probe``'s check of its arguments, it lists every problem
+    found, one a line, and its ``problems`` attribute holds them."""
 
 
 class ProbeWarning(RuntimeWarning):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 import math
 import numbers
 import operator
@@ -219,11 +220,6 @@ def _device_of(module: nn.Module) -> torch.device:
     return devices.pop()
 
 
-#: Probe's own keywords outside the shorthand table (for "did you mean").
-_PROBE_KEYWORDS = ("model", "probe_inputs", "probe_targets", "loss", "every", "out", "name", "trainable", "budget",
-                   "process_group", "history_size")
-
-
 def check_probe(model, probe_inputs, probe_targets, loss, every, out, trainable, budget, history_size,
                 process_group, groups: Dict[str, Any], shorthands: Dict[str, Any]) -> ProbeSettings:
     """Every check of Probe's arguments that needs no forward pass: the
@@ -234,7 +230,9 @@ def check_probe(model, probe_inputs, probe_targets, loss, every, out, trainable,
     (tensors, on the model's device, shaped alike). Raises one ProbeError
     listing every problem found; returns the resolved settings. Creates,
     opens, runs and calls nothing."""
-    made, problems = resolve(groups, shorthands, other_keywords=_PROBE_KEYWORDS)
+    # Probe's own keywords (read from its signature) join the table's for "did you mean".
+    own = [name for name in inspect.signature(Probe.__init__).parameters if name not in ("self", "shorthands")]
+    made, problems = resolve(groups, shorthands, other_keywords=own)
 
     def attempt(check):
         try:

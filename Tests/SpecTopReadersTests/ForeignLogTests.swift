@@ -184,6 +184,41 @@ final class ForeignLogTests: XCTestCase {
         // val_acc was sent already: no second point for it.
     }
 
+    /// TensorBoard and Lightning never write an end line, so its absence says nothing of how the
+    /// run went: claims (text and JSON), report and replay say so, in place of "no end line yet",
+    /// which they keep for a spectop record that lacks one.
+    func testAForeignLogsMissingEndLineIsSaidToBeTheFormatsNotTheRunsInClaimsReportAndReplay() throws {
+        for log in [Self.fixtures + "/tensorboard", Self.fixtures + "/lightning_logs"] {
+            let record = try ForeignLog(directory: log).read().record
+            XCTAssertNil(record.endReason)
+            let claims = ClaimsEvaluator.render(ClaimsEvaluator.evaluate(record), record: record)
+            XCTAssertTrue(claims.contains("note: TensorBoard and Lightning logs carry no end line: the claims use each model's last logged step"), claims)
+            XCTAssertFalse(claims.contains("no end line yet"), claims)
+            let json = ClaimsEvaluator.json(ClaimsEvaluator.evaluate(record), record: record)
+            XCTAssertTrue(json.contains("TensorBoard and Lightning logs carry no end line"), json)
+            XCTAssertFalse(json.contains("no end line yet"), json)
+            let page = HTMLReport(record: record).html()
+            XCTAssertTrue(page.contains("<td>none: TensorBoard and Lightning logs carry no end line, so each model ends at its last logged step</td>"), log)
+            XCTAssertFalse(page.contains("still running, or cut off") || page.contains("no end line yet"), log)
+            let replay = ReplaySource(record: record)
+            replay.perform(.jumpToEnd)
+            let footer = try XCTUnwrap(replay.statusMessage())
+            XCTAssertTrue(footer.contains("recorded (the last logged step: TensorBoard and Lightning logs have no end line)"), footer)
+        }
+        // A spectop record cut off before its end line: that is news, and said as before.
+        let cut = try RunRecord.parse(Data("""
+            {"type":"run","version":1,"models":[{"id":"m","width":4,"depth":1,"params":9,"trainable":"all","mode":"active"}]}
+            {"type":"step","model":"m","step":3,"loss":1,"chi_loss":0.5,"chi_net":4,"chi_pos":0.1,"grad_sq":2,"wall":0}
+
+            """.utf8), file: "cut.jsonl")
+        XCTAssertTrue(ClaimsEvaluator.render(ClaimsEvaluator.evaluate(cut), record: cut).contains("note: the run has no end line yet (still running or interrupted)"))
+        XCTAssertTrue(HTMLReport(record: cut).html().contains("<td>no end line: still running, or cut off</td>"))
+        let replay = ReplaySource(record: cut)
+        replay.perform(.jumpToEnd)
+        XCTAssertEqual(replay.statusMessage()?.hasPrefix("replay cut.jsonl: step 3 of 3 recorded (no end line: still running or cut off)"), true,
+                       replay.statusMessage() ?? "")
+    }
+
     // MARK: damage
 
     /// The offsets of every record of an event file, by its framing (read independently of TFRecordReader).

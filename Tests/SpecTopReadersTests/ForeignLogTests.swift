@@ -129,6 +129,30 @@ final class ForeignLogTests: XCTestCase {
         XCTAssertEqual(translator.keptNames.map(\.name), ["train/loss"])
     }
 
+    /// perspic's `logarithmic_windows` at step 12 of a window centred at 10 (steps 10…14):
+    /// `window_center` is spectop's `window`; the window's index and width stay user scalars, said why.
+    func testPerspicWindowCentreIsTheStepsWindowAndItsIdAndWidthStayUserScalars() throws {
+        let (lines, translator) = translate([("chi_net", 0.5), ("chi_loss", 3.2), ("chi_coup", 0.2), ("loss", 1), ("batch_size", 32),
+                                             ("grad_norm_squared", 0.064), ("window_id", 7), ("window_center", 10), ("window_width", 5)], step: 12)
+        guard case .step(_, let sample) = lines.first else { return XCTFail("no step line: \(lines)") }
+        XCTAssertEqual(sample.window, 10)
+        XCTAssertEqual(sample.chiNet, 16, "still read in perspic's scheme: 0.5 · 32")
+        guard case .scalars(_, let scalars) = lines.last else { return XCTFail("no user scalars: \(lines)") }
+        XCTAssertEqual(scalars.values, [.init(name: "window_id", value: 7), .init(name: "window_width", value: 5)])
+        XCTAssertEqual(translator.keptNames.map(\.name), ["window_id", "window_width"])
+        XCTAssertTrue(translator.keptNames.allSatisfy { $0.reason != nil }, "check says why each is kept")
+        // The compare view's window means (W) group the steps of one window as for spectop's own log schedule.
+        var history = MetricHistory()
+        for (step, centre) in [(9, 9), (10, 10), (11, 10), (12, 10), (15, 15)] {
+            let (window, _) = translate([("loss", 1), ("chi_coup", Double(step)), ("batch_size", 8), ("window_center", Double(centre))], step: step)
+            guard case .step(_, let sample) = window.first else { return XCTFail("no step line") }
+            history.append(sample)
+        }
+        let means = history.windowMeans(xs: history.steps.map(Double.init), ys: history.chiPos)
+        XCTAssertEqual(means.x, [9, 10, 15])
+        XCTAssertEqual(means.mean, [9, 11, 15])
+    }
+
     func testPerspicFactorsWithoutBatchSizeStayUserScalars() throws {
         let (lines, translator) = translate([("analysis/chi_net", 0.5), ("analysis/chi_coup", 0.2), ("analysis/loss", 1)])
         guard case .step(_, let sample) = lines.first else { return XCTFail("no step line") }

@@ -798,7 +798,8 @@ final class EndToEndTests: XCTestCase {
     /// A record as the PyTorch probe writes it (docs/RECORD.md: its header's
     /// tool, torch and device; matrix-free spectra): replay's header names the
     /// probe, its PyTorch and device, never `OpenBLAS ?`, and the spectrum view
-    /// marks the estimated numbers `~` as the panel does.
+    /// marks the estimated numbers `~` as the panel does. The header shows the
+    /// probe's process as its usage line at the cursor said.
     func testAProbeRecordNamesItsWriterAndMarksItsEstimates() throws {
         var header = RecordHeader(version: 1, models: [RunRecord.ModelInfo(id: "gpt", width: 64, depth: 2, parameterCount: 8_000,
                                                                            trainable: "all", mode: .active)])
@@ -815,6 +816,10 @@ final class EndToEndTests: XCTestCase {
             lines.append(RecordLines.encode(.spectrum(model: "gpt", SpectrumSample(
                 step: step * 10, eigenvalues: [80, 40, 20, 10], weights: [0.1, 0.05, 0.05, 0.1], chiPosExact: 0.1 / Double(step + 1), lambdaEff: 4,
                 rEff: 0.25, effectiveRank: 312.5, histogram: histogram, method: .lanczos, modeCount: 1024, rEffUncertainty: 0.02, restWeight: 0.7))))
+            if step == 2 {
+                lines.append(RecordLines.usage(ProcessUsage(residentBytes: 412 << 20, cpuPercent: 98, stepSeconds: 0.085,
+                                                            gpuMemoryBytes: 3 << 30, gpuUtilization: 87), wall: 2.5))
+            }
         }
         lines.append(RecordLines.end(reason: "closed", wall: 4))
         let path = scratch.appendingPathComponent("probe.jsonl").path
@@ -828,7 +833,10 @@ final class EndToEndTests: XCTestCase {
         XCTAssertFalse(first.contains("OpenBLAS"), first)
         try keys("space")
         try keys("End")
-        _ = try waitFor { $0.contains("step 30 of 30 recorded") }
+        // The header's state as well as the footer's step: both drawn from the cursor at the end.
+        let end = try waitFor { $0.contains("step 30 of 30 recorded") && $0.contains("replay finished") }
+        let endTop = end.split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertTrue(endTop.contains("412M 98% CPU 85.0 ms/step GPU 3.0G 87%"), "the process at the cursor (step 30):\n\(end)")
         try keys("Enter")
         let spectrum = try waitFor { $0.contains("effective rank") }
         let rows = spectrum.split(separator: "\n").map(String.init)

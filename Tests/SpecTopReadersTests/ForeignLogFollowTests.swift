@@ -72,6 +72,59 @@ final class ForeignLogFollowTests: XCTestCase {
         XCTAssertEqual(followed.userScalars.first { $0.name == "val_acc" }?.values.count, 40)
     }
 
+    /// perspic logs `loss` in the training step and χ_pos later in its analysis hook: when a poll
+    /// falls between the two, the step is shown with the loss alone, then again whole.
+    func testAStepWhoseValuesArriveInTwoReadsIsOnePointWithAllItsValues() throws {
+        let model = directory.appendingPathComponent("w8")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        let path = model.appendingPathComponent("events.out.tfevents.1.host").path
+        try write(try Self.eventFile(steps: 5), to: path)
+        let follower = ForeignLogFollower(directory: directory.path, now: 0)
+        follower.poll(now: 0)
+        try write(TensorBoardRecords.scalars(step: 5, wall: 1005, [("loss", 0.25)]), to: path, append: true)
+        follower.poll(now: 1)
+        follower.poll(now: 2)  // quiet: step 5 is shown with its loss alone
+        XCTAssertEqual(try snapshot(follower, model: "w8").history.steps, [0, 1, 2, 3, 4, 5])
+        XCTAssertNil(try snapshot(follower, model: "w8").latest?.chiPos)
+        try write(TensorBoardRecords.scalars(step: 5, wall: 1006, [("chi_net", 2.5), ("chi_loss", 0.5), ("chi_coup", 0.125),
+                                                                    ("grad_norm_squared", 0.01), ("batch_size", 16)]), to: path, append: true)
+        follower.poll(now: 3)
+        follower.poll(now: 4)
+        let shown = try snapshot(follower, model: "w8")
+        XCTAssertEqual(shown.history.steps, [0, 1, 2, 3, 4, 5], "step 5 once, not a second point")
+        XCTAssertEqual(shown.history.loss.last, 0.25, "the loss read first is kept")
+        XCTAssertEqual(shown.history.chiPos.last, 0.125, "the late χ_pos is on the same point")
+        XCTAssertEqual(shown.latest?.chiPos, 0.125)
+        XCTAssertEqual(shown.latest?.loss, 0.25)
+        XCTAssertEqual(shown.minChiPos, 0.125)
+        // The whole read of the same bytes: the reference.
+        let samples = try XCTUnwrap(try ForeignLog(directory: directory.path).read().record.steps["w8"])
+        XCTAssertEqual(shown.history.steps, samples.map(\.step))
+        XCTAssertEqual(shown.latest, samples.last)
+    }
+
+    /// The follower of one file (`spectop watch run/events.out.tfevents…`) reads it as the directory's
+    /// follower does, and, being given a file, does not take up a second file that appears beside it.
+    func testAFollowerOfOneFileReadsItAsTheDirectoryFollowerDoesAndNothingBesideIt() throws {
+        let model = directory.appendingPathComponent("w16")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        let path = model.appendingPathComponent("events.out.tfevents.1.host").path
+        try write(try Self.eventFile(steps: 30), to: path)
+        let ofFile = ForeignLogFollower(file: path, now: 0)
+        let ofDirectory = ForeignLogFollower(directory: directory.path, now: 0)
+        for now in [0.0, 1] { ofFile.poll(now: now); ofDirectory.poll(now: now) }
+        let fileRun = try XCTUnwrap(ofFile.run)
+        XCTAssertEqual(fileRun.modelIDs, try XCTUnwrap(ofDirectory.run).modelIDs)
+        let fromFile = try XCTUnwrap(fileRun.modelSnapshots().first)
+        XCTAssertEqual(fromFile.history, try snapshot(ofDirectory, model: "w16").history)
+        XCTAssertEqual(fromFile.history.count, 30)
+        XCTAssertEqual(ofFile.path, path)
+        try write(try Self.eventFile(steps: 3), to: model.appendingPathComponent("events.out.tfevents.2.host").path)
+        for now in [2.0, 3] { ofFile.poll(now: now); ofDirectory.poll(now: now) }
+        XCTAssertEqual(try XCTUnwrap(ofFile.run).modelSnapshots().first?.history.count, 30, "a file follower reads its one file")
+        XCTAssertNotEqual(try snapshot(ofDirectory, model: "w16").history, fromFile.history, "the directory's follower took up the new file")
+    }
+
     func testALongLogOpensTailFirstAndTheBackfillEndsAsAWholeRead() throws {
         let model = directory.appendingPathComponent("w8")
         try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)

@@ -129,6 +129,30 @@ final class ForeignLogTests: XCTestCase {
         XCTAssertEqual(translator.keptNames.map(\.name), ["train/loss"])
     }
 
+    /// perspic's `logarithmic_windows` at step 12 of a window centred at 10 (steps 10…14):
+    /// `window_center` is spectop's `window`; the window's index and width stay user scalars, said why.
+    func testPerspicWindowCentreIsTheStepsWindowAndItsIdAndWidthStayUserScalars() throws {
+        let (lines, translator) = translate([("chi_net", 0.5), ("chi_loss", 3.2), ("chi_coup", 0.2), ("loss", 1), ("batch_size", 32),
+                                             ("grad_norm_squared", 0.064), ("window_id", 7), ("window_center", 10), ("window_width", 5)], step: 12)
+        guard case .step(_, let sample) = lines.first else { return XCTFail("no step line: \(lines)") }
+        XCTAssertEqual(sample.window, 10)
+        XCTAssertEqual(sample.chiNet, 16, "still read in perspic's scheme: 0.5 · 32")
+        guard case .scalars(_, let scalars) = lines.last else { return XCTFail("no user scalars: \(lines)") }
+        XCTAssertEqual(scalars.values, [.init(name: "window_id", value: 7), .init(name: "window_width", value: 5)])
+        XCTAssertEqual(translator.keptNames.map(\.name), ["window_id", "window_width"])
+        XCTAssertTrue(translator.keptNames.allSatisfy { $0.reason != nil }, "check says why each is kept")
+        // The compare view's window means (W) group the steps of one window as for spectop's own log schedule.
+        var history = MetricHistory()
+        for (step, centre) in [(9, 9), (10, 10), (11, 10), (12, 10), (15, 15)] {
+            let (window, _) = translate([("loss", 1), ("chi_coup", Double(step)), ("batch_size", 8), ("window_center", Double(centre))], step: step)
+            guard case .step(_, let sample) = window.first else { return XCTFail("no step line") }
+            history.append(sample)
+        }
+        let means = history.windowMeans(xs: history.steps.map(Double.init), ys: history.chiPos)
+        XCTAssertEqual(means.x, [9, 10, 15])
+        XCTAssertEqual(means.mean, [9, 11, 15])
+    }
+
     func testPerspicFactorsWithoutBatchSizeStayUserScalars() throws {
         let (lines, translator) = translate([("analysis/chi_net", 0.5), ("analysis/chi_coup", 0.2), ("analysis/loss", 1)])
         guard case .step(_, let sample) = lines.first else { return XCTFail("no step line") }
@@ -182,6 +206,41 @@ final class ForeignLogTests: XCTestCase {
         XCTAssertEqual(sample.chiPos, 0.3, "the values shown before are kept")
         XCTAssertEqual(sample.loss, 0.9)
         // val_acc was sent already: no second point for it.
+    }
+
+    /// TensorBoard and Lightning never write an end line, so its absence says nothing of how the
+    /// run went: claims (text and JSON), report and replay say so, in place of "no end line yet",
+    /// which they keep for a spectop record that lacks one.
+    func testAForeignLogsMissingEndLineIsSaidToBeTheFormatsNotTheRunsInClaimsReportAndReplay() throws {
+        for log in [Self.fixtures + "/tensorboard", Self.fixtures + "/lightning_logs"] {
+            let record = try ForeignLog(directory: log).read().record
+            XCTAssertNil(record.endReason)
+            let claims = ClaimsEvaluator.render(ClaimsEvaluator.evaluate(record), record: record)
+            XCTAssertTrue(claims.contains("note: TensorBoard and Lightning logs carry no end line: the claims use each model's last logged step"), claims)
+            XCTAssertFalse(claims.contains("no end line yet"), claims)
+            let json = ClaimsEvaluator.json(ClaimsEvaluator.evaluate(record), record: record)
+            XCTAssertTrue(json.contains("TensorBoard and Lightning logs carry no end line"), json)
+            XCTAssertFalse(json.contains("no end line yet"), json)
+            let page = HTMLReport(record: record).html()
+            XCTAssertTrue(page.contains("<td>none: TensorBoard and Lightning logs carry no end line, so each model ends at its last logged step</td>"), log)
+            XCTAssertFalse(page.contains("still running, or cut off") || page.contains("no end line yet"), log)
+            let replay = ReplaySource(record: record)
+            replay.perform(.jumpToEnd)
+            let footer = try XCTUnwrap(replay.statusMessage())
+            XCTAssertTrue(footer.contains("recorded (the last logged step: TensorBoard and Lightning logs have no end line)"), footer)
+        }
+        // A spectop record cut off before its end line: that is news, and said as before.
+        let cut = try RunRecord.parse(Data("""
+            {"type":"run","version":1,"models":[{"id":"m","width":4,"depth":1,"params":9,"trainable":"all","mode":"active"}]}
+            {"type":"step","model":"m","step":3,"loss":1,"chi_loss":0.5,"chi_net":4,"chi_pos":0.1,"grad_sq":2,"wall":0}
+
+            """.utf8), file: "cut.jsonl")
+        XCTAssertTrue(ClaimsEvaluator.render(ClaimsEvaluator.evaluate(cut), record: cut).contains("note: the run has no end line yet (still running or interrupted)"))
+        XCTAssertTrue(HTMLReport(record: cut).html().contains("<td>no end line: still running, or cut off</td>"))
+        let replay = ReplaySource(record: cut)
+        replay.perform(.jumpToEnd)
+        XCTAssertEqual(replay.statusMessage()?.hasPrefix("replay cut.jsonl: step 3 of 3 recorded (no end line: still running or cut off)"), true,
+                       replay.statusMessage() ?? "")
     }
 
     // MARK: damage

@@ -280,6 +280,40 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(source.snapshot().runs.last?.usage, ProcessUsage(residentBytes: 500 << 20, cpuPercent: 50))
     }
 
+    /// Replay shows the writer's process as watch would have shown it at the cursor: the
+    /// latest usage line written by then, none before the first, back again when scrubbed back.
+    func testReplayShowsTheUsageLineLatestAtItsCursor() throws {
+        let early = ProcessUsage(residentBytes: 412 << 20, cpuPercent: 99.6, stepSeconds: 0.085)
+        let late = ProcessUsage(residentBytes: 3 << 30, cpuPercent: 187.4, stepSeconds: 0.09, gpuMemoryBytes: 5 << 29, gpuUtilization: 87)
+        var text = Self.header(models: ["w8-active"])
+        for step in stride(from: 0, through: 400, by: 10) {
+            text += Self.stepLine("w8-active", step)
+            if step == 100 { text += RecordLines.usage(early, wall: 1.01) + "\n" }
+            if step == 300 { text += RecordLines.usage(late, wall: 3.01) + "\n" }
+        }
+        text += RecordLines.end(reason: "steps", wall: 4.5) + "\n"
+        let record = try RunRecord.parse(Data(text.utf8), file: "r.jsonl")
+        XCTAssertEqual(record.usage.map(\.at), [100, 300], "each line at the step the writer had reached")
+        let replay = ReplaySource(record: record)
+        replay.perform(.togglePause)
+        func header(width: Int) -> String {
+            var buffer = CellBuffer(width: width, height: 30)
+            FrameRenderer.render(replay.snapshot(), info: MonitorInfo(preset: "", dataset: "", blasCore: ""), state: MonitorState(mode: .replay), into: &buffer)
+            return buffer.line(0)
+        }
+        replay.perform(.jumpToStart)
+        replay.perform(.scrub(by: 12))  // step 48
+        XCTAssertNil(replay.snapshot().process, "no usage line before step 100")
+        replay.perform(.scrub(by: 25))  // step 148
+        XCTAssertEqual(replay.snapshot().process, early)
+        XCTAssertTrue(header(width: 120).contains("412M 100% CPU 85.0 ms/step"), header(width: 120))
+        replay.perform(.jumpToEnd)
+        XCTAssertEqual(replay.snapshot().process, late)
+        XCTAssertTrue(header(width: 80).contains("3.0G 187% CPU 90.0 ms/step GPU 2.5G 87%"), "kept at 80 columns: \(header(width: 80))")
+        replay.perform(.jumpToStart)
+        XCTAssertNil(replay.snapshot().process, "scrubbed back before the first line")
+    }
+
     func testADirectoryThatGainsFilesMidRun() throws {
         let source = WatchSource(targets: [.directory(directory)])
         source.refresh(now: 0)

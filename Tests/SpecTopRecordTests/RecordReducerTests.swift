@@ -86,4 +86,42 @@ final class RecordReducerTests: XCTestCase {
         for line in text.split(separator: "\n").dropFirst() { live.apply(RecordLine.decode(Data(line.utf8))!) }
         XCTAssertEqual(live.modelSnapshots()[0].history.chiNetNormalized, [5, 10])
     }
+
+    /// A step line sent again for the step a model last showed (a foreign log's step reopened by
+    /// values that came late) updates that point: one point per step, with the later line's values.
+    func testTheSameStepTwiceIsOnePointWithTheLaterValues() throws {
+        let text = """
+        {"type":"run","version":1,"models":[{"id":"m"}]}
+        {"type":"step","model":"m","step":0,"loss":1,"chi_loss":0.5,"chi_net":40,"chi_pos":0.4,"grad_sq":2,"wall":0}
+        {"type":"step","model":"m","step":10,"loss":0.9,"chi_loss":0.5,"chi_net":40,"grad_sq":2,"wall":1}
+        {"type":"step","model":"m","step":10,"loss":0.9,"chi_loss":0.5,"chi_net":40,"chi_pos":0.2,"grad_sq":2,"wall":1.5}
+        {"type":"step","model":"m","step":20,"loss":0.8,"chi_loss":0.5,"chi_net":40,"chi_pos":0.3,"grad_sq":2,"wall":2}
+
+        """
+        var live = LiveRun(header: try RecordHeader.decode(Data(text.split(separator: "\n")[0].utf8), file: "r.jsonl"))
+        for line in text.split(separator: "\n").dropFirst() { live.apply(RecordLine.decode(Data(line.utf8))!) }
+        let model = live.modelSnapshots()[0]
+        XCTAssertEqual(model.history.steps, [0, 10, 20])
+        XCTAssertEqual(model.history.chiPos, [0.4, 0.2, 0.3], "step 10's point has the χ_pos that came late")
+        XCTAssertEqual(model.history.wall, [0, 1.5, 2])
+        XCTAssertEqual(model.minChiPos, 0.2)
+        XCTAssertEqual(model.latest?.step, 20)
+    }
+
+    /// A step the downsampler did not keep stays unkept when it is sent again, and the
+    /// thinning goes on as if it had come once (the stride counts steps, not lines).
+    func testTheSameStepAgainDoesNotCountTowardsTheThinning() {
+        func sample(_ step: Int, chiPos: Double? = 0.5) -> MetricSample {
+            MetricSample(step: step, loss: 1, chiLoss: 1, chiNet: 1, chiPos: chiPos, gradSq: 1, wall: Double(step))
+        }
+        var once = LiveRun(header: RecordHeader(version: 1, models: []), historyCapacity: 4)
+        var twice = once
+        for step in 0..<11 {
+            once.apply(.step(model: "m", sample(step)))
+            twice.apply(.step(model: "m", sample(step, chiPos: nil)))
+            twice.apply(.step(model: "m", sample(step)))
+        }
+        XCTAssertEqual(twice.modelSnapshots()[0].history, once.modelSnapshots()[0].history)
+        XCTAssertEqual(once.modelSnapshots()[0].history.steps, [0, 5], "capacity 4: halved at 0-3 and at 0,2,5,7")
+    }
 }

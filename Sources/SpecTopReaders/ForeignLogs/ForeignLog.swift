@@ -179,7 +179,8 @@ package struct ForeignLog: Sendable {
             }
         }
         let warnings = issues.prefix(20).map(\.description) + (issues.count > 20 ? ["\(root): \(issues.count - 20) more problems (spectop check \(root) lists them)"] : [])
-        let record = RunRecord.assembled(file: root, header: header, lines: lines, warnings: warnings)
+        var record = RunRecord.assembled(file: root, header: header, lines: lines, warnings: warnings)
+        record.writesEndLine = false
         let order = ["loss", "chi_loss", "chi_net", "chi_pos", "grad_sq", "rows", "cross"]
         return Reading(record: record, issues: issues, keptNames: translator.keptNames, otherTags: otherTags, notes: translator.notes,
                        recordCount: records, scalarCount: count, mappedFields: order.filter(fields.contains))

@@ -66,19 +66,21 @@ package final class ForeignLogFollower: RunFollower {
     private var reportedFiles = Set<String>()
     private var damaged = 0
 
-    package init(directory: String, tailBytes: Int = 4 << 20, historyCapacity: Int = 1024, now: Double) {
-        path = directory
-        log = ForeignLog(directory: directory)
-        isDirectory = true
-        self.tailBytes = max(1 << 10, tailBytes)
-        self.historyCapacity = historyCapacity
-        lastGrowth = now
+    package convenience init(directory: String, tailBytes: Int = 4 << 20, historyCapacity: Int = 1024, now: Double) {
+        self.init(path: directory, log: ForeignLog(directory: directory), isDirectory: true,
+                  tailBytes: tailBytes, historyCapacity: historyCapacity, now: now)
     }
 
-    package init(file: String, tailBytes: Int = 4 << 20, historyCapacity: Int = 1024, now: Double) {
-        path = file
-        log = ForeignLog(file: file)
-        isDirectory = false
+    package convenience init(file: String, tailBytes: Int = 4 << 20, historyCapacity: Int = 1024, now: Double) {
+        self.init(path: file, log: ForeignLog(file: file), isDirectory: false,
+                  tailBytes: tailBytes, historyCapacity: historyCapacity, now: now)
+    }
+
+    /// The one designated initialiser: a directory is rescanned for new files at every poll, a file is not.
+    private init(path: String, log: ForeignLog, isDirectory: Bool, tailBytes: Int, historyCapacity: Int, now: Double) {
+        self.path = path
+        self.log = log
+        self.isDirectory = isDirectory
         self.tailBytes = max(1 << 10, tailBytes)
         self.historyCapacity = historyCapacity
         lastGrowth = now

@@ -42,6 +42,9 @@ package enum ForeignNames {
         Entry(key: "rows", field: .rows, scheme: .spectop, meaning: "n, the rows the loss averages over"),
         Entry(key: "batch_size", field: .rows, scheme: .perspic, meaning: "n, the rows the loss averages over"),
         Entry(key: "window", field: .window, scheme: .spectop, meaning: "the log-schedule window's centre step"),
+        // perspic's `logarithmic_windows` is the schedule spectop's log schedule copies (docs/METHOD.md):
+        // its `window_center` is the centre of the window the step belongs to, later windows winning, as `window`.
+        Entry(key: "window_center", field: .window, scheme: .perspic, meaning: "the log-schedule window's centre step"),
         Entry(key: "cross_loss", field: .crossLoss, scheme: .both, meaning: "the loss on batch B"),
         Entry(key: "cross_grad_dot", field: .crossGradDot, scheme: .spectop, meaning: "δL(A,B) = ∇L_Bᵀ∇L_A"),
         Entry(key: "cross_grad_sq", field: .crossGradDot, scheme: .spectop, meaning: "δL(A,B) (the probe's log_to name)"),
@@ -58,6 +61,8 @@ package enum ForeignNames {
     /// user scalars (charts in the panels, `user:` columns in the CSV), with why.
     package static let keptAsScalars: [(key: String, reason: String)] = [
         ("analysis_step", "perspic's count of measurements; the step comes from the log's own step"),
+        ("window_id", "perspic's index of the step's window, counted from 0; the window itself is window_center"),
+        ("window_width", "the steps in perspic's window: a schedule setting, which a step line does not carry"),
         ("epoch", "Lightning's epoch"),
         ("hp_metric", "Lightning's hyper-parameter metric"),
         ("lambda_eff", "a spectrum line needs its eigenvalues, which a scalar log does not carry"),

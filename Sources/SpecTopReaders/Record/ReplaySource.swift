@@ -30,7 +30,7 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
 
     /// One line of the record, by index into `record`'s arrays.
     private struct Item {
-        enum Kind: UInt8 { case step, spectrum, scalars, event, end }
+        enum Kind: UInt8 { case step, spectrum, scalars, event, end, usage }
         var at: Int
         var kind: Kind
         var model: Int32
@@ -79,6 +79,10 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
         for (i, event) in record.events.enumerated() {
             items.append(Item(at: event.at, kind: .event, model: -1, index: Int32(i)))
         }
+        // A usage line at the step the writer had reached when it wrote it, after that step's lines.
+        for (i, usage) in record.usage.enumerated() {
+            items.append(Item(at: usage.at, kind: .usage, model: -1, index: Int32(i)))
+        }
         if record.endReason != nil { items.append(Item(at: lastStep, kind: .end, model: -1, index: 0)) }
         // Stable: equal keys keep the order they were appended in (model, then record order).
         return items.enumerated().sorted { a, b in
@@ -99,6 +103,9 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
             return .scalars(model: id, record.scalars[id]![Int(item.index)])
         case .event: return .event(record.events[Int(item.index)])
         case .end: return .end(reason: record.endReason, wall: record.endWall, detail: nil)
+        case .usage:
+            let sample = record.usage[Int(item.index)]
+            return .usage(sample.usage, wall: sample.wall)
         }
     }
 
@@ -166,6 +173,10 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
         var end = ""
         if let reason = record.endReason, reason != "steps", budget > lastStep {
             end = " (\(TerminalSafeText.line(reason)) at \(min(99, lastStep * 100 / budget))% of \(budget))"
+        } else if record.endReason == nil {
+            // As claims and report say it: the last step read is where the log stops, not how the run ended.
+            end = record.writesEndLine ? " (no end line: still running or cut off)"
+                : " (the last logged step: TensorBoard and Lightning logs have no end line)"
         }
         return "replay \(name): step \(Int(cursor)) of \(lastStep) recorded\(end), \(playing ? "playing" : "paused") at \(JSONLine.number(stepsPerSecond.rounded())) steps/s"
     }
@@ -190,6 +201,8 @@ package final class ReplaySource: MonitorSource, @unchecked Sendable {
         // rate would read as the playback speed, which the footer gives.
         var snapshot = EngineSnapshot(state: state, models: run.modelSnapshots(), elapsed: run.lastWall, stepsPerSecond: 0)
         snapshot.marks = Array(record.marks.filter { $0.step <= at }.suffix(RunMark.limit))
+        // The writer's process as its latest usage line at the cursor said (watch shows the newest).
+        snapshot.process = run.usage
         return snapshot
     }
 }

@@ -140,7 +140,10 @@ package struct HTMLReport {
     }
 
     var endDescription: String {
-        guard let reason = record.endReason else { return "no end line: still running, or cut off" }
+        guard let reason = record.endReason else {
+            return record.writesEndLine ? "no end line: still running, or cut off"
+                : "none: TensorBoard and Lightning logs carry no end line, so each model ends at its last logged step"
+        }
         switch reason {
         case "steps": return "finished (every model reached its step budget)"
         case "quit": return "quit by the user"
@@ -382,7 +385,7 @@ package struct HTMLReport {
             out += "</td></tr>"
         }
         out += "</tbody></table>\n"
-        let notes = claims.notes + (record.endReason == nil ? [ClaimsEvaluator.unfinishedNote] : [])
+        let notes = claims.notes + (ClaimsEvaluator.endNote(record).map { [$0] } ?? [])
         if !notes.isEmpty { out += "<ul class=\"notes\">" + notes.map { "<li>\(HTMLText.escape($0))</li>" }.joined() + "</ul>\n" }
         return out + "</section>\n"
     }

@@ -499,11 +499,19 @@ package enum ClaimsEvaluator {
             for note in row.notes { out += "     (\(note))\n" }
         }
         for note in report.notes { out += "note: \(note)\n" }
-        if record.endReason == nil { out += "note: \(unfinishedNote)\n" }
+        if let note = endNote(record) { out += "note: \(note)\n" }
         return out
     }
 
+    /// What the claims say of a record without an `end` line; nil with one.
+    /// A TensorBoard or Lightning log never has one, so its lack says nothing.
+    package static func endNote(_ record: RunRecord) -> String? {
+        guard record.endReason == nil else { return nil }
+        return record.writesEndLine ? unfinishedNote : endlessLogNote
+    }
+
     package static let unfinishedNote = "the run has no end line yet (still running or interrupted)"
+    package static let endlessLogNote = "TensorBoard and Lightning logs carry no end line: the claims use each model's last logged step (training may have gone on since)"
 
     /// The report as one JSON object (`claims --json`), for scripts and CI.
     package static func json(_ report: ClaimsReport, record: RunRecord) -> String {
@@ -532,7 +540,7 @@ package enum ClaimsEvaluator {
         if let preset = record.preset { json.add("preset", preset) }
         json.add("finished", record.endReason != nil)
         json.add("claims", raw: array(claims))
-        json.add("notes", raw: array((report.notes + (record.endReason == nil ? [unfinishedNote] : [])).map(JSONLine.quote)))
+        json.add("notes", raw: array((report.notes + (endNote(record).map { [$0] } ?? [])).map(JSONLine.quote)))
         if !report.interference.isEmpty {
             json.add("interference", raw: array(report.interference.map { group in
                 var g = JSONLine()

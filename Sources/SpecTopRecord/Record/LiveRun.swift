@@ -84,6 +84,15 @@ public struct LiveRun: Sendable {
             // A writer that does not say n: the header's probe size (RECORD.md).
             if sample.rows == 0, let n = header.data?.probe, n > 0 { sample.rows = n }
             update(model) { track in
+                if let latest = track.latest, latest.step == sample.step {
+                    // The same step again: a foreign log's step whose values came after it was shown
+                    // (ForeignTranslator sends it again, whole). One point, updated; the rate's samples stay.
+                    track.history.updateLast(sample)
+                    track.latest = sample
+                    if track.firstChiNet == nil, sample.chiNet.isFinite { track.firstChiNet = sample.chiNet }
+                    if let chiPos = sample.chiPos, chiPos.isFinite { track.minChiPos = Swift.min(track.minChiPos ?? chiPos, chiPos) }
+                    return
+                }
                 track.history.append(sample)
                 if let anchor = track.rateAnchor, sample.wall - anchor.wall <= LiveRun.rateWindow {
                     // keep the anchor: the window is still short

@@ -97,6 +97,19 @@ public struct RunRecord: Sendable {
     private var latestStep = 0
     public var endReason: String?
     public var endWall: Double?
+    /// False for a log whose writer never writes an `end` line (TensorBoard,
+    /// Lightning's CSV): its missing end line says nothing about how the run went.
+    public var writesEndLine = true
+    /// The writer's `usage` lines (its process's memory, CPU, step time, GPU),
+    /// each at the step it was written at (the most advanced model's): what
+    /// replay's header shows at its cursor. Empty for a combined record.
+    public private(set) var usage: [UsageSample] = []
+
+    public struct UsageSample: Sendable, Equatable {
+        public var at: Int
+        public var wall: Double
+        public var usage: ProcessUsage
+    }
     /// Problems the reader worked around (e.g. a cut-off last line).
     public var warnings: [String] = []
 
@@ -210,7 +223,7 @@ public struct RunRecord: Sendable {
             endReason = reason
             endWall = wall
         case .scalars(let model, let sample): scalars[model, default: []].append(sample)
-        case .usage: break  // what the writer's process cost: watch shows it while the run is live; a whole record has no use for it
+        case .usage(let usage, let wall): self.usage.append(UsageSample(at: latestStep, wall: wall, usage: usage))
         case .ignored: break  // unknown line types from newer minor versions are skipped
         }
     }
@@ -237,6 +250,7 @@ public struct RunRecord: Sendable {
             result.warnings += record.warnings
         }
         result.runCount = records.count
+        result.writesEndLine = records.contains { $0.writesEndLine }
         let blas = Set(records.compactMap(\.blas)), tools = Set(records.compactMap(\.toolVersion))
         if blas.count == 1, records.allSatisfy({ $0.blas != nil }) { result.blas = blas.first }
         if tools.count == 1 { result.toolVersion = tools.first }

@@ -44,6 +44,22 @@ public struct MetricHistory: Sendable, Equatable {
         if sampler.isFull(count: steps.count) { halve() }
     }
 
+    /// A step measured again (a foreign log's step reopened by values logged
+    /// late): its point, when the downsampler kept it as the last one, takes
+    /// the new values in place, so the step stays one point; nothing else moves.
+    public mutating func updateLast(_ sample: MetricSample) {
+        guard let last = steps.indices.last, steps[last] == sample.step else { return }
+        loss[last] = sample.loss
+        chiNet[last] = sample.chiNet
+        chiPos[last] = sample.chiPos ?? .nan
+        wall[last] = sample.wall
+        crossChiPos[last] = sample.cross?.chiPos ?? .nan
+        if sample.cross != nil { hasCross = true }
+        chiNetNormalized[last] = sample.normalizedChiNet ?? .nan
+        window[last] = sample.window ?? -1
+        if sample.window != nil { hasWindows = true }
+    }
+
     /// Equal histories hold the same points; a gap (NaN) equals a gap.
     public static func == (a: MetricHistory, b: MetricHistory) -> Bool {
         func same(_ x: [Double], _ y: [Double]) -> Bool {

@@ -109,7 +109,8 @@ public struct HeaderView: Sendable {
             Part(text: snapshot.state == .running && snapshot.stepsPerSecond > 0 ? NumberFormat.rate(snapshot.stepsPerSecond) + " steps/s" : "",
                  role: .text, priority: 2),
             Part(text: progress, role: .text, priority: 1),
-            Part(text: snapshot.process.map(HeaderView.usage) ?? "", role: .muted, priority: 4),
+            // Replay: the recorded process at the cursor, kept as long as watch keeps the watched one.
+            Part(text: snapshot.process.map(HeaderView.usage) ?? "", role: .muted, priority: state.mode == .replay ? 2 : 4),
             Part(text: info.blasCore, role: .muted, priority: 5),
         ]
         if let warning = info.warning {

@@ -513,6 +513,20 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(combined.steps["sweep#2/w8-active"]?.map(\.step), [2])
         XCTAssertEqual(combined.steps["c/w8-active"]?.map(\.step), [3])
     }
+
+    /// A sweep of one model per file (the probe example's `runs/char-gpt`):
+    /// a record named after its one model keeps the plain name, as watch shows
+    /// it; claims and report said `w16-active/w16-active`.
+    func testCombinedRecordsNamedAfterTheirOneModelKeepThePlainName() throws {
+        let oneModel = { (id: String) in Self.header(models: [id]) + Self.stepLine(id, 1) }
+        try write(oneModel("w16-active"), to: path("w16-active.jsonl"))
+        try write(oneModel("w64-active"), to: path("w64-active.jsonl"))
+        try write(oneModel("w8-active"), to: path("other.jsonl"))
+        let combined = RunRecord.combined(try ["w16-active", "w64-active", "other"].map { try RunRecord.read(path: path("\($0).jsonl")) })
+        XCTAssertEqual(combined.models.map(\.id), ["w16-active", "w64-active", "other/w8-active"])
+        XCTAssertEqual(combined.steps["w64-active"]?.map(\.step), [1])
+        XCTAssertEqual(combined.steps["other/w8-active"]?.map(\.step), [1])
+    }
 }
 
 /// Replay and watch derive a model from a record with one reducer: replay is

@@ -229,7 +229,9 @@ public struct RunRecord: Sendable {
     }
 
     /// Several records as one experiment (`claims` on a sweep): every model is
-    /// renamed `RUN/MODEL`, RUN being each record's run name or file stem.
+    /// renamed `RUN/MODEL`, RUN being each record's run name or file stem, as
+    /// watch names them (`RunNames.modelID`: a run named after its one model
+    /// keeps the plain name).
     public static func combined(_ records: [RunRecord]) -> RunRecord {
         guard records.count > 1 else { return records.first ?? RunRecord(file: "", header: RecordHeader(version: supportedVersion)) }
         var result = RunRecord(file: records.map(\.file).joined(separator: ", "), header: RecordHeader(version: supportedVersion))
@@ -238,7 +240,7 @@ public struct RunRecord: Sendable {
         result.preset = presets.count == 1 ? presets.first : nil
         result.dataName = data.count == 1 ? data.first : nil
         for (record, run) in zip(records, names) {
-            func renamed(_ id: String) -> String { "\(run)/\(id)" }
+            func renamed(_ id: String) -> String { RunNames.modelID(id, run: run, prefixing: true) }
             result.models += record.models.map { var m = $0; m.id = renamed(m.id); return m }
             for (id, samples) in record.steps { result.steps[renamed(id)] = samples }
             for (id, spectra) in record.spectra { result.spectra[renamed(id)] = spectra }

@@ -19,11 +19,11 @@ from torch import nn
 from . import __version__
 from .cross import SOURCES, Cross, check_tensors, normalized, split_like, unpack_pair
 from .errors import ProbeError, ProbeWarning
-from .budget import DEFAULT_BUDGET, Budget, Layout, next_gap
+from .budget import DEFAULT_BUDGET, Budget, Layout, _seconds, next_gap
 from .labels import RowTargets, looks_unshifted, row_targets
 from .loggers import Loggers
-from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items, default_output,
-                      measure, resolve_loss)
+from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items, count_activations,
+                      default_output, measure, resolve_loss)
 from .record import RecordWriter
 from .spectrum import MatrixFreeSettings
 from .schedule import EverySchedule, LogSchedule, resolve_schedule
@@ -182,15 +182,24 @@ class Probe:
     - ``mode``: ``"active"`` or ``"frozen"`` for the header (default: frozen
       when only the readout trains);
     - ``dtype``: measure in ``torch.float32`` (default) or ``torch.float64``;
-    - ``trace``: ``"auto"`` (exact while ``m = n·C <= exact_max_outputs``),
-      ``"exact"`` or ``"hutchinson"``;
+    - ``trace``: ``"auto"`` (under a budget: exact while ``m = n·C <=
+      exact_max_outputs`` and it fits the budget; with ``budget=None``:
+      exact at any m), ``"exact"`` or ``"hutchinson"``;
     - ``budget``: the share of the training wall time all probe work may
       take (0.05), the first measurement included (budget.py, docs/METHOD.md
       "The probe's budget"): at each scheduled step it chooses the trace
       route and vector count, whether the spectrum fits now (else later) and
       whether to measure at all (else a ``budget`` event says why); what it
-      changed is the step line's ``budget_reason``. ``None``: no cap, every
-      scheduled step measured as the settings say;
+      changed is the step line's ``budget_reason``. ``None``: "exact,
+      whatever it costs": every scheduled step measured, ``trace="auto"``
+      exact at any m (chunked by ``chunk_bytes``: the memory stays capped;
+      one warning at construction gives m and the predicted seconds per
+      measurement where m is above ``exact_max_outputs``), the spectrum
+      exact wherever its Jacobian fits ``spectrum_bytes``;
+    - ``chunk_bytes``: what the vectors, rows or products in flight at once
+      may hold, their backwards' working set included (measured on the
+      model at the first measurement); ``spectrum_bytes``: the exact
+      spectrum's Jacobian and kernel, or the matrix-free one's vectors;
     - ``hutchinson_vectors``: a fixed number of vectors; otherwise the
       budget chooses it, within ``[min_vectors, max_vectors]`` (down to 2
       rather than no measurement);
@@ -392,7 +401,8 @@ class Probe:
         self.settings = Settings(trace=trace, exact_max_outputs=exact_max_outputs, spectrum=spectrum,
                                  spectrum_max_outputs=spectrum_max_outputs, spectrum_bytes=spectrum_bytes,
                                  chunk_bytes=chunk_bytes, seed=seed, spectrum_method=spectrum_method,
-                                 exact_limit=exact_limit, matrix_free=MatrixFreeSettings(top_k=top_k))
+                                 exact_limit=exact_limit, matrix_free=MatrixFreeSettings(top_k=top_k),
+                                 exact_any_m=budget is None)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(int(seed) + self.rank)  # ranks draw different vectors
 
@@ -442,6 +452,10 @@ class Probe:
         self.rows = n  # the probe's rows over all ranks (data.probe)
         self.outputs = C
         self._budget: Optional[Budget] = None
+        with _Quiet(self.module, self.batchnorm):   # what the chunked routes' backwards hold (measure.py)
+            count_activations(self.function, self.inputs, self.targets)
+        if self.budget is None:
+            self._warn_exact_cost(n * C)
         if self.budget is not None:
             items = max(1, batch_items(*self.inputs))
             per_item = max(1, int(math.ceil(n / max(1, self.reducer.world) / items)) * C)
@@ -775,6 +789,27 @@ class Probe:
         tensor = tensor.to(self.device).clone()
         self.reducer.dist.all_reduce(tensor, op=self.reducer.dist.ReduceOp.MAX, group=self.reducer.group)
         return tensor.cpu()
+
+    def _warn_exact_cost(self, m: int) -> None:
+        """``budget=None`` takes the exact trace at any m: where m is above
+        ``exact_max_outputs`` (where a budget would consider Hutchinson),
+        one warning says what a measurement will cost, predicted from one
+        forward and VJP of the probe batch timed now (after an untimed one:
+        torch.func's one-off set-up). The exact trace takes one backward per
+        output of an item (per sample) or per output (whole-batch routes)."""
+        if self.settings.trace != "auto" or m <= self.settings.exact_max_outputs:
+            return
+        self._calibration_pass()
+        forward, backward = self._calibration_pass()
+        items = max(1, batch_items(*self.inputs))
+        whole = self._whole_batch_route()
+        backwards = m if whole else int(math.ceil(m / items))
+        warnings.warn("spectop-probe: budget=None takes the exact trace at m = %d outputs: about %d backward passes "
+                      "of the probe batch (%s) per measurement, ~%s each (forward %s, VJP %s, timed now), so ~%s per "
+                      "measurement; pass a budget (budget=0.05) or trace=\"hutchinson\" to estimate χ_net instead"
+                      % (m, backwards, "one per output: the whole-batch route" if whole else "one per output of an item",
+                         _seconds(forward + backward), _seconds(forward), _seconds(backward),
+                         _seconds(backwards * (forward + backward))), ProbeWarning, stacklevel=3)
 
     def _calibration_pass(self):
         """(forward seconds, VJP seconds) of one forward and one

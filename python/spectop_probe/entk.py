@@ -7,7 +7,9 @@ items interact or that ``vmap`` cannot split per sample (attention masks,
 padding, dict and keyword inputs, data-dependent control flow) work as they
 do in training. Several vectors go through at once (``vmap`` over the
 vectors, never over the samples), in chunks that keep at most
-``chunk_bytes`` of parameter-space vectors alive.
+``chunk_bytes`` alive: each vector's parameter- and output-space copies and
+the working set of its backwards (measured on the model:
+measure.activation_bytes).
 
 ``Ju`` has three routes, tried in this order per model on the first product:
 

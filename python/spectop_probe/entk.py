@@ -7,7 +7,9 @@ items interact or that ``vmap`` cannot split per sample (attention masks,
 padding, dict and keyword inputs, data-dependent control flow) work as they
 do in training. Several vectors go through at once (``vmap`` over the
 vectors, never over the samples), in chunks that keep at most
-``chunk_bytes`` of parameter-space vectors alive.
+``chunk_bytes`` alive: each vector's parameter- and output-space copies and
+the working set of its backwards (measured on the model:
+measure.activation_bytes).
 
 ``Ju`` has three routes, tried in this order per model on the first product:
 
@@ -75,7 +77,8 @@ class EntkOperator:
     parameters (``names``, in the order the flat vectors use)."""
 
     def __init__(self, pullback, forward, theta: Dict[str, torch.Tensor], names: List[str], F: torch.Tensor,
-                 reducer, chunk_bytes: int = 1 << 28, seed: int = 0x0E7, routes: Sequence[str] = ROUTES):
+                 reducer, chunk_bytes: int = 1 << 28, seed: int = 0x0E7, routes: Sequence[str] = ROUTES,
+                 backward_bytes: int = 0):
         self.pullback, self.forward = pullback, forward
         self.routes = tuple(routes)
         self.theta, self.names = theta, list(names)
@@ -86,8 +89,13 @@ class EntkOperator:
         self.sizes = [theta[name].numel() for name in self.names]
         self.parameters = sum(self.sizes)
         itemsize = torch.finfo(self.dtype).bits // 8
-        # Parameter-space vectors alive at once: a chunk of the block.
-        self.chunk = max(1, int(chunk_bytes) // max(1, self.parameters * itemsize))
+        # A chunk of the block in flight: per vector its parameter-space
+        # vector, its output-space one and the working set of a backward
+        # (``backward_bytes``, measured: measure.activation_bytes); the
+        # reverse route's second backward runs through the first's graph,
+        # whose tensors are as large again, so it is counted twice.
+        per_vector = (self.parameters + F.numel()) * itemsize + 2 * int(backward_bytes)
+        self.chunk = max(1, int(chunk_bytes) // max(1, per_vector))
         self.m_local = F.numel()
         counts = reducer.gather_all(self.m_local, self.device)
         self.offsets = [sum(counts[:r]) for r in range(len(counts))]
@@ -255,7 +263,7 @@ def entk_operator(model: torch.nn.Module, probe_inputs, trainable: Optional[Sequ
     ``[b, m]`` block gives ``Θ`` applied to each row, ``m = n·C`` in the
     probe's order (sample-major). ``trainable``: parameter names (default:
     those with ``requires_grad``); the model is called in its current mode."""
-    from .measure import ModelFunction, Reducer, _forward_with_readout_input, _probe_batch, default_output
+    from .measure import ModelFunction, Reducer, _activations, _forward_with_readout_input, _probe_batch, default_output
 
     if isinstance(probe_inputs, torch.Tensor):
         inputs = ((probe_inputs,), {})
@@ -266,6 +274,8 @@ def entk_operator(model: torch.nn.Module, probe_inputs, trainable: Optional[Sequ
     names = list(trainable) if trainable is not None else [n for n, p in model.named_parameters() if p.requires_grad]
     function = ModelFunction(model, names, dtype, output_fn or default_output, readout=None)
     batch, _, _ = _probe_batch(function, inputs)
+    _activations(function, batch)
     F, pullback, _ = _forward_with_readout_input(function, batch)
     forward = lambda p: function(p, batch.constants, batch.args, batch.kwargs)  # noqa: E731
-    return EntkOperator(pullback, forward, batch.theta, function.trainable, F, Reducer(), chunk_bytes, routes=routes)
+    return EntkOperator(pullback, forward, batch.theta, function.trainable, F, Reducer(), chunk_bytes, routes=routes,
+                        backward_bytes=batch.backward_bytes)

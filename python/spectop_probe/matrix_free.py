@@ -60,10 +60,13 @@ def exact_bytes(m: int, parameters: int, itemsize: int) -> int:
 
 def choose_method(m: int, parameters: int, itemsize: int, estimate: bool, spectrum_method: str,
                   exact_limit: Optional[int], spectrum_bytes: int, spectrum_max_outputs: Optional[int],
-                  matrix_free: MatrixFreeSettings) -> Choice:
+                  matrix_free: MatrixFreeSettings, any_m: bool = False) -> Choice:
     """The spectrum route for m outputs and P = ``parameters`` trainable
     parameters (measured in ``itemsize``-byte numbers), and why.
-    ``exact_limit`` None: the defaults above (m and flops)."""
+    ``exact_limit`` None: the defaults above (m and flops). ``any_m``
+    (``budget=None``, "exact, whatever it costs"): with ``exact_limit`` None,
+    exact wherever the Jacobian fits ``spectrum_bytes``, whatever m and the
+    flops."""
     if spectrum_max_outputs is not None and m > spectrum_max_outputs:
         return Choice(None, "m = n*C = %d outputs is above spectrum_max_outputs = %d" % (m, spectrum_max_outputs))
     jacobian = exact_bytes(m, parameters, itemsize)
@@ -89,6 +92,12 @@ def choose_method(m: int, parameters: int, itemsize: int, estimate: bool, spectr
     if estimate:
         return matrix_free_or_none("χ_net is a Hutchinson estimate (m = %d outputs): no exact spectrum, as in spectop"
                                    % m)
+    if any_m and exact_limit is None:
+        if jacobian > spectrum_bytes:
+            return matrix_free_or_none(jacobian_reason)
+        return Choice("exact", "budget = None: the exact spectrum wherever the Jacobian (m = %d outputs x P = %d "
+                      "parameters) and the kernel fit spectrum_bytes (%s of %s)"
+                      % (m, parameters, _gib(jacobian), _gib(spectrum_bytes)))
     limit = DEFAULT_EXACT_LIMIT if exact_limit is None else exact_limit
     if m > limit:
         return matrix_free_or_none("m = %d outputs is above exact_limit = %d, where the matrix-free spectrum is "
@@ -124,7 +133,8 @@ def take_matrix_free(function, batch, F: torch.Tensor, pullback, g: torch.Tensor
     failure: Optional[str] = None
     finite = True
     result = None
-    operator = EntkOperator(pullback, forward, batch.theta, function.trainable, F, reducer, chunk_bytes)
+    operator = EntkOperator(pullback, forward, batch.theta, function.trainable, F, reducer, chunk_bytes,
+                            backward_bytes=batch.backward_bytes)
     parts = reducer.gather_to_first(g.detach())
     if reducer.rank != 0:
         operator.serve()

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
@@ -224,6 +225,11 @@ class ModelFunction:
         # Why the per-sample route cannot run this model (vmap failed once):
         # the exact routes then take whole-batch products from the start.
         self.per_sample_failure: Optional[str] = None
+        # (saved, backward) bytes per input item of a differentiated forward
+        # and backward of the probe batch (:func:`activation_bytes`),
+        # measured once, at the first measurement: the chunked routes size
+        # their chunks by them.
+        self.activation_per_item: Optional[Tuple[float, float]] = None
 
     # -- parameters
 
@@ -387,16 +393,18 @@ class WholeBatch:
     batch per output entry, ``items`` times the per-sample route's."""
 
     def __init__(self, pullback, theta: Dict[str, torch.Tensor], names: List[str], F: torch.Tensor,
-                 chunk_bytes: int):
+                 chunk_bytes: int, backward_bytes: int = 0):
         self.pullback, self.names = pullback, list(names)
         self.shape, self.m = tuple(F.shape), F.numel()
         self.like = F
         self.size = sum(theta[name].numel() for name in self.names)
         itemsize = torch.finfo(F.dtype).bits // 8
         # Each row in flight: its one-hot cotangent, the outputs' cotangent
-        # the backward makes from it, and every trainable gradient.
+        # the backward makes from it, every trainable gradient, and the
+        # backward's own working set (``backward_bytes``, measured:
+        # activation_bytes).
         parameters = sum(value.numel() for value in theta.values())
-        per_row = (2 * self.m + parameters) * itemsize
+        per_row = (2 * self.m + parameters) * itemsize + int(backward_bytes)
         self.per_chunk = max(1, min(self.m, int(chunk_bytes) // max(1, per_row)))
 
     def _rows(self, j0: int, j1: int, reduce: bool) -> torch.Tensor:
@@ -427,6 +435,20 @@ class WholeBatch:
         return J
 
 
+def per_sample_chunk(row_bytes: int, saved_per_item: int, backward_per_item: int, items: int, per_item: int,
+                     chunk_bytes: int) -> Tuple[int, int]:
+    """(outputs, items) of one per-sample chunk within ``chunk_bytes``. An
+    item in a chunk holds what its own forward saved (``saved_per_item``),
+    and each of its outputs in flight a row of ``row_bytes`` and one
+    backward's working set (``backward_per_item``; activation_bytes
+    measures both). So a chunk of I items and O outputs holds
+    ``I * (s + O * (row + b))``. At least one of each."""
+    lane = max(1, int(row_bytes) + max(0, int(backward_per_item)))
+    saved, chunk = max(0, int(saved_per_item)), int(chunk_bytes)
+    outputs = max(1, min(per_item, (chunk - saved) // lane))
+    return outputs, max(1, min(items, chunk // max(1, saved + outputs * lane)))
+
+
 class PerSample:
     """Per-sample, per-output gradients of a set of parameters, in chunks.
 
@@ -437,7 +459,8 @@ class PerSample:
     """
 
     def __init__(self, function: ModelFunction, theta, constants, names: List[str], args, kwargs,
-                 items: int, per_item: int, chunk_bytes: int):
+                 items: int, per_item: int, chunk_bytes: int, saved_per_item: float = 0.0,
+                 backward_per_item: float = 0.0):
         self.function, self.theta, self.constants = function, theta, constants
         self.names = names
         self.args, self.kwargs = args, kwargs
@@ -445,10 +468,9 @@ class PerSample:
         self.fixed = {k: v for k, v in theta.items() if k not in set(names)}
         self.size = sum(theta[name].numel() for name in names)
         itemsize = torch.finfo(function.dtype).bits // 8
-        row_bytes = max(1, self.size * itemsize)
-        # A chunk holds (items x outputs) rows of `size` numbers.
-        self.outputs_per_chunk = max(1, min(per_item, chunk_bytes // row_bytes))
-        self.items_per_chunk = max(1, min(items, chunk_bytes // (row_bytes * self.outputs_per_chunk)))
+        self.outputs_per_chunk, self.items_per_chunk = per_sample_chunk(
+            self.size * itemsize, int(math.ceil(saved_per_item)), int(math.ceil(backward_per_item)), items, per_item,
+            chunk_bytes)
 
     def _rows(self, start: int, stop: int, j0: int, j1: int, reduce: bool):
         """For items [start, stop) and output entries [j0, j1) of each item:
@@ -537,7 +559,11 @@ def _default_matrix_free():
 @dataclass
 class Settings:
     trace: str = "auto"                 # "auto" | "exact" | "hutchinson"
-    exact_max_outputs: int = 4096       # auto: exact while m = n*C is at most this
+    exact_max_outputs: int = 4096       # auto: exact while m = n*C is at most this (under a budget)
+    # budget=None ("exact, whatever it costs"): "auto" takes the exact trace
+    # at any m, and the exact spectrum wherever its Jacobian fits
+    # spectrum_bytes (matrix_free.choose_method's ``any_m``).
+    exact_any_m: bool = False
     spectrum: bool = True               # take spectra (matrix_free.choose_method says which)
     spectrum_max_outputs: Optional[int] = None  # no spectrum at all above this m (None: no limit)
     spectrum_bytes: int = 1 << 30       # the Jacobian J [m, P] (exact) or the Lanczos vectors (lanczos) fit in this
@@ -605,10 +631,13 @@ class _Batch:
     per_item: int
     rows: Optional[torch.Tensor] = None   # the output rows the loss counts (None: all)
     whole_batch: bool = False             # the exact routes take whole-batch products (every rank agrees)
+    saved_bytes: int = 0                  # what autograd saves in a differentiated forward of this batch
+    backward_bytes: int = 0               # the most one backward of it holds at once (measure.activation_bytes)
 
     def per_sample(self, function: ModelFunction, names: List[str], chunk_bytes: int) -> PerSample:
         return PerSample(function, self.theta, self.constants, names, self.args, self.kwargs,
-                         self.items, self.per_item, chunk_bytes)
+                         self.items, self.per_item, chunk_bytes, self.saved_bytes / max(1, self.items),
+                         self.backward_bytes / max(1, self.items))
 
 
 def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Tensor, settings: Settings,
@@ -635,6 +664,7 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     rows, targets = _rows_and_values(targets)
     batch, n_local, C = _probe_batch(function, inputs, rows=rows)
     batch.whole_batch = _agree_whole_batch(function, batch, reducer)
+    _activations(function, batch)
     F, pullback, readout_input = _forward_with_readout_input(function, batch)
 
     # The global loss is the mean over all ranks' rows: L = Σ_r n_r L_r / N.
@@ -723,6 +753,119 @@ def _probe_batch(function: ModelFunction, inputs, params=None,
     return _Batch(theta, constants, args, kwargs, items, per_item, rows), n_local, C
 
 
+def activation_bytes(function: ModelFunction, batch: _Batch) -> Tuple[int, int]:
+    """(saved, backward): what one differentiated forward of ``batch`` keeps
+    for the backward, and the most one backward of it holds at once beyond
+    that, in bytes, measured on the model itself (issue 30: the vmapped
+    backwards of GPT-2 held activations that no setting counted).
+
+    ``saved``: every storage ``torch.autograd.graph.saved_tensors_hooks``
+    sees once, less the parameters, buffers and inputs (not new memory).
+    ``backward``: the peak of the bytes alive of the tensors the backward
+    allocates (a dispatch mode counts each new storage until its last tensor
+    is freed; views of existing ones cost nothing), with a cotangent of ones;
+    the parameter gradients it returns are counted too. Every vector,
+    one-hot row or product that a chunked route has in flight holds one
+    such backward. A plain autograd forward and backward, as torch.func's
+    transforms refuse saved-tensor hooks; each rank counts its own batch.
+    (0, 0) where counting fails: the measurement itself says what is wrong."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    known = set()
+    for value in list(batch.theta.values()) + list(batch.constants.values()) + list(batch.args) + \
+            list(batch.kwargs.values()):
+        if isinstance(value, torch.Tensor):
+            known.add(_storage(value)[0])
+    saved: Dict[int, int] = {}
+
+    def pack(tensor):
+        key, size = _storage(tensor)
+        if key not in known:
+            saved[key] = max(saved.get(key, 0), size)
+        return tensor
+
+    class LiveBytes(TorchDispatchMode):
+        """The peak of the bytes held by storages allocated under it."""
+        def __init__(self):
+            super().__init__()
+            self.live, self.peak, self.owners = 0, 0, {}
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            inputs = {_storage(t)[0] for t in torch.utils._pytree.tree_leaves((args, kwargs))
+                      if isinstance(t, torch.Tensor)}
+            for tensor in torch.utils._pytree.tree_leaves(out):
+                if not isinstance(tensor, torch.Tensor):
+                    continue
+                key, size = _storage(tensor)
+                if key in inputs or key in known or key in saved:
+                    continue   # a view or an in-place result: no new memory
+                if key not in self.owners:
+                    self.owners[key] = 0
+                    self.live += size
+                    self.peak = max(self.peak, self.live)
+                self.owners[key] += 1
+                weakref.finalize(tensor, self._release, key, size)
+            return out
+
+        def _release(self, key, size):
+            self.owners[key] -= 1
+            if self.owners[key] == 0:
+                del self.owners[key]
+                self.live -= size
+
+    theta = {name: value.detach().requires_grad_(True) for name, value in batch.theta.items()}
+    try:
+        with torch.enable_grad():
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+                F = function(theta, batch.constants, batch.args, batch.kwargs, rows=batch.rows)
+            counter = LiveBytes()
+            with counter:
+                grads = torch.autograd.grad(F, list(theta.values()), torch.ones_like(F), allow_unused=True)
+                del grads
+        del F
+    except Exception:  # noqa: BLE001 -- the measurement itself will say what is wrong with the model
+        return 0, 0
+    return int(sum(saved.values())), int(counter.peak)
+
+
+def _storage(tensor: torch.Tensor) -> Tuple[int, int]:
+    """(identity, bytes) of a tensor's storage: views of one storage are
+    one allocation."""
+    try:
+        storage = tensor.untyped_storage()
+        return storage.data_ptr(), storage.nbytes()
+    except (RuntimeError, NotImplementedError, AttributeError, TypeError):  # no plain storage (sparse, nested)
+        return id(tensor), tensor.numel() * tensor.element_size()
+
+
+def _activations(function: ModelFunction, batch: _Batch) -> None:
+    """Sets ``batch.saved_bytes`` and ``batch.backward_bytes`` from
+    :func:`activation_bytes`, measured on the first batch the model sees,
+    per input item (a cross batch B of another size scales with its items)."""
+    if function.activation_per_item is None:
+        saved, backward = activation_bytes(function, batch)
+        items = max(1, batch.items)
+        function.activation_per_item = (saved / items, backward / items)
+    saved_item, backward_item = function.activation_per_item
+    batch.saved_bytes = int(math.ceil(saved_item * batch.items))
+    batch.backward_bytes = int(math.ceil(backward_item * batch.items))
+
+
+def count_activations(function: ModelFunction, inputs, targets) -> None:
+    """:func:`_activations` of the probe batch, ahead of the first
+    measurement (the probe calls it at construction, set-up like its
+    calibration, so that the count's forward and backward are not charged
+    to the budget's first measurement). A problem with the batch is left for
+    the measurement to report."""
+    try:
+        rows, _ = _rows_and_values(targets)
+        batch, _, _ = _probe_batch(function, inputs, rows=rows)
+        _activations(function, batch)
+    except Exception:  # noqa: BLE001 -- measure() says what is wrong, once, as it always has
+        function.activation_per_item = None
+
+
 def _forward_with_readout_input(function: ModelFunction, batch: _Batch):
     """(F, pullback, a): one differentiated forward of the whole batch, whose
     pullback (v -> Jᵀv) serves g and every Hutchinson vector, with the
@@ -784,6 +927,7 @@ def _side(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.Ten
     rows, targets = _rows_and_values(targets)
     batch, n_local, C_b = _probe_batch(function, inputs, params=(like.theta, like.constants), rows=rows)
     batch.whole_batch = _agree_whole_batch(function, batch, reducer)
+    _activations(function, batch)
     if C_b != C:
         raise ProbeError("the cross batch gives %d outputs per row, the probe batch %d" % (C_b, C))
     F, pullback, readout_input = _forward_with_readout_input(function, batch)
@@ -835,6 +979,8 @@ def _body_trace(function: ModelFunction, batch: _Batch, F: torch.Tensor, pullbac
     names = set(function.readout_params)
     body = [name for name in function.trainable if name not in names]
     mode = settings.trace
+    if mode == "auto" and settings.exact_any_m:
+        mode = "exact"   # budget=None: "exact, whatever it costs"
     if mode == "auto":
         # The whole-batch route costs a backward of the whole batch per
         # output entry, `items` times the per-sample route's: the same cost
@@ -852,7 +998,7 @@ def _body_trace(function: ModelFunction, batch: _Batch, F: torch.Tensor, pullbac
     if mode == "hutchinson":
         used = max(2, int(vectors))
         body_trace, stderr, split = _trace_hutchinson(pullback, batch.theta, body, F, used, function.dtype,
-                                                      settings.chunk_bytes, generator, reducer)
+                                                      settings.chunk_bytes, generator, reducer, batch.backward_bytes)
         _store(per_name, body, split)
         return body_trace, mode, stderr, used
     raise ProbeError("trace=%r: use \"auto\", \"exact\" or \"hutchinson\"" % settings.trace)
@@ -920,7 +1066,7 @@ def _exact_rows(function: ModelFunction, batch: _Batch, names: List[str], chunk_
             if pullback is None:
                 raise
             function.per_sample_failure = str(error)
-    return use(WholeBatch(pullback, batch.theta, names, F, chunk_bytes))
+    return use(WholeBatch(pullback, batch.theta, names, F, chunk_bytes, batch.backward_bytes))
 
 
 ONE_SIGMA = 0.8413447460685429  # Φ(1): a ±1σ interval of a normal variable holds 68.27 %
@@ -937,21 +1083,24 @@ def student_factor(vectors: int) -> float:
     return float(student.ppf(ONE_SIGMA, max(1, int(vectors) - 1)))
 
 
-def hutchinson_chunk(parameters: int, outputs: int, itemsize: int, chunk_bytes: int, vectors: int) -> int:
+def hutchinson_chunk(parameters: int, outputs: int, itemsize: int, chunk_bytes: int, vectors: int,
+                     backward_bytes: int = 0) -> int:
     """How many Hutchinson vectors go through one batched backward so that
     the working set stays within ``chunk_bytes``: each vector holds its
     signs (one byte per output), the output-space vector and the cotangent
     of the outputs the backward makes from it (``outputs`` numbers each, the
-    logits' size: 50,257 per token for GPT-2), and the gradient of every
+    logits' size: 50,257 per token for GPT-2), the gradient of every
     trainable parameter (the pullback makes all of them, not only the
-    body's). At least one vector."""
-    per_vector = outputs * (1 + 2 * itemsize) + parameters * itemsize
+    body's), and the backward's own working set, the gradients of the
+    batch's activations (``backward_bytes``, measured on the model:
+    :func:`activation_bytes`). At least one vector."""
+    per_vector = outputs * (1 + 2 * itemsize) + parameters * itemsize + int(backward_bytes)
     return max(1, min(int(vectors), int(chunk_bytes) // max(1, per_vector)))
 
 
 def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str], F: torch.Tensor, used: int,
                       dtype: torch.dtype, chunk_bytes: int, generator: Optional[torch.Generator],
-                      reducer: Reducer) -> Tuple[float, float, torch.Tensor]:
+                      reducer: Reducer, backward_bytes: int = 0) -> Tuple[float, float, torch.Tensor]:
     """(estimate, standard error, the estimate's split over the body's
     parameters) of the body's Tr Θ = E_v |J_bodyᵀ v|² over
     ``used`` Rademacher vectors v in output space, for when m is too large for
@@ -964,7 +1113,7 @@ def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str],
     z = torch.empty(used, len(body), dtype=torch.float64, device=F.device)
     parameters = sum(value.numel() for value in theta.values())
     itemsize = torch.finfo(dtype).bits // 8
-    per_chunk = hutchinson_chunk(parameters, F.numel(), itemsize, chunk_bytes, used)
+    per_chunk = hutchinson_chunk(parameters, F.numel(), itemsize, chunk_bytes, used, backward_bytes)
     def body_norm(v):
         (grads,) = pullback(v)  # one backward per vector, then the body's part of it
         return torch.stack([grads[name].pow(2).sum() for name in body])
@@ -1000,7 +1149,8 @@ def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batc
     P = sum(batch.theta[name].numel() for name in function.trainable)
     itemsize = torch.finfo(function.dtype).bits // 8
     choice = choose_method(m_total, P, itemsize, result.estimate, settings.spectrum_method, settings.exact_limit,
-                           settings.spectrum_bytes, settings.spectrum_max_outputs, settings.matrix_free)
+                           settings.spectrum_bytes, settings.spectrum_max_outputs, settings.matrix_free,
+                           any_m=settings.exact_any_m)
     if choice.method is None:
         result.no_spectrum = choice.reason
         return
@@ -1033,7 +1183,8 @@ def _take_exact_spectrum(result: RawMeasurement, function: ModelFunction, batch:
     failed: Optional[str] = None
     jacobian = None
     if batch.whole_batch and reducer.world > 1:
-        local = WholeBatch(pullback, batch.theta, function.trainable, F, settings.chunk_bytes).jacobian()
+        local = WholeBatch(pullback, batch.theta, function.trainable, F, settings.chunk_bytes,
+                           batch.backward_bytes).jacobian()
         parts = reducer.gather_to_first((local, g.detach()))
         whole, whole_g = batch, g
         if parts is not None and reducer.rank == 0:

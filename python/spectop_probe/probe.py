@@ -21,10 +21,10 @@ from torch import nn
 from . import __version__
 from .cross import Cross, check_tensors, normalized, split_like, unpack_pair
 from .errors import ProbeError, ProbeWarning
-from .budget import DEFAULT_BUDGET, Budget, Layout, next_gap
+from .budget import DEFAULT_BUDGET, Budget, Layout, _seconds, next_gap
 from .labels import RowTargets, looks_unshifted, row_targets
 from .loggers import Loggers
-from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items,
+from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items, count_activations,
                       measure, resolve_loss)
 from .record import RecordWriter
 from .history import History
@@ -332,7 +332,12 @@ class Probe:
       take (0.05, the first measurement included; docs/METHOD.md "The
       probe's budget"): it chooses the trace route, the vector count,
       whether a spectrum fits now, and whether to measure at all (a
-      ``budget`` event says why not). None: no cap;
+      ``budget`` event says why not). None: "exact, whatever it costs":
+      every scheduled step measured, ``trace="auto"`` exact at any m
+      (chunked by ``chunk_bytes``, so the memory stays capped; one warning
+      at construction gives m and the predicted seconds per measurement
+      where m is above ``exact_max_outputs``), the spectrum exact wherever
+      its Jacobian fits the spectrum's ``max_bytes``;
     - the groups (spectop_probe/settings.py, each with its fields'
       documentation and defaults): ``measurement=``
       :class:`MeasurementSettings` (precision, trace route, Hutchinson
@@ -438,7 +443,8 @@ class Probe:
         self.settings = Settings(trace=trace, exact_max_outputs=exact_max_outputs, spectrum=spectra.enabled,
                                  spectrum_max_outputs=spectra.max_outputs, spectrum_bytes=spectra.max_bytes,
                                  chunk_bytes=how.chunk_bytes, seed=seed, spectrum_method=spectra.method,
-                                 exact_limit=spectra.exact_limit, matrix_free=MatrixFreeSettings(top_k=spectra.top_k))
+                                 exact_limit=spectra.exact_limit, matrix_free=MatrixFreeSettings(top_k=spectra.top_k),
+                                 exact_any_m=budget is None)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(int(seed) + self.rank)  # ranks draw different vectors
 
@@ -487,6 +493,10 @@ class Probe:
         self.rows = n  # the probe's rows over all ranks (data.probe)
         self.outputs = C
         self._budget: Optional[Budget] = None
+        with _Quiet(self.module, self.batchnorm):   # what the chunked routes' backwards hold (measure.py)
+            count_activations(self.function, self.inputs, self.targets)
+        if self.budget is None:
+            self._warn_exact_cost(n * C)
         if self.budget is not None:
             items = max(1, batch_items(*self.inputs))
             per_item = max(1, int(math.ceil(n / max(1, self.reducer.world) / items)) * C)
@@ -789,6 +799,27 @@ class Probe:
         tensor = tensor.to(self.device).clone()
         self.reducer.dist.all_reduce(tensor, op=self.reducer.dist.ReduceOp.MAX, group=self.reducer.group)
         return tensor.cpu()
+
+    def _warn_exact_cost(self, m: int) -> None:
+        """``budget=None`` takes the exact trace at any m: where m is above
+        ``exact_max_outputs`` (where a budget would consider Hutchinson),
+        one warning says what a measurement will cost, predicted from one
+        forward and VJP of the probe batch timed now (after an untimed one:
+        torch.func's one-off set-up). The exact trace takes one backward per
+        output of an item (per sample) or per output (whole-batch routes)."""
+        if self.settings.trace != "auto" or m <= self.settings.exact_max_outputs:
+            return
+        self._calibration_pass()
+        forward, backward = self._calibration_pass()
+        items = max(1, batch_items(*self.inputs))
+        whole = self._whole_batch_route()
+        backwards = m if whole else int(math.ceil(m / items))
+        warnings.warn("spectop-probe: budget=None takes the exact trace at m = %d outputs: about %d backward passes "
+                      "of the probe batch (%s) per measurement, ~%s each (forward %s, VJP %s, timed now), so ~%s per "
+                      "measurement; pass a budget (budget=0.05) or trace=\"hutchinson\" to estimate χ_net instead"
+                      % (m, backwards, "one per output: the whole-batch route" if whole else "one per output of an item",
+                         _seconds(forward + backward), _seconds(forward), _seconds(backward),
+                         _seconds(backwards * (forward + backward))), ProbeWarning, stacklevel=3)
 
     def _calibration_pass(self):
         """(forward seconds, VJP seconds) of one forward and one

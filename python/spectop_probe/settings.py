@@ -97,11 +97,14 @@ class MeasurementSettings(_Group):
     """How each measurement is taken (docs/METHOD.md).
 
     - ``dtype``: the measurement precision, ``torch.float32`` or ``torch.float64``;
-    - ``trace``: χ_net's route: ``"auto"`` (exact while m = n·C is at most
-      ``exact_max_outputs``), ``"exact"`` or ``"hutchinson"``;
+    - ``trace``: χ_net's route: ``"auto"`` (under a budget: exact while
+      m = n·C is at most ``exact_max_outputs`` and it fits the budget; with
+      ``budget=None``: exact at any m), ``"exact"`` or ``"hutchinson"``;
     - ``hutchinson_vectors``: a fixed vector count; None: the budget chooses
       within ``[min_vectors, max_vectors]`` (without a budget: ``min_vectors``);
-    - ``chunk_bytes``: the per-sample gradients alive at once;
+    - ``chunk_bytes``: what the vectors, rows or products in flight at once
+      may hold, their backwards' working set included (measured on the
+      model at construction);
     - ``seed``: the Hutchinson vectors' generator (each rank adds its rank);
     - ``batchnorm``: ``"batch"`` (BatchNorm on the probe batch's own
       statistics, as training differentiates them; running statistics
@@ -164,7 +167,8 @@ class SpectrumSettings(_Group):
       Jacobian fits ``max_bytes``, and matrix-free above or beside a
       Hutchinson χ_net (the top ``top_k`` eigenpairs by ARPACK, the rest as
       an estimated histogram by block Lanczos quadrature, as spectop's
-      engine does); ``"exact"`` or ``"lanczos"`` force one. The record says
+      engine does); with ``budget=None`` exactly wherever the Jacobian fits
+      ``max_bytes``; ``"exact"`` or ``"lanczos"`` force one. The record says
       which and why (``method_reason``);
     - ``max_outputs``: no spectrum above this m (None: no limit);
     - ``max_bytes``: the Jacobian (exact) or the Lanczos vectors fit in this;

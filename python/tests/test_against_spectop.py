@@ -52,8 +52,10 @@ def check_models(directory, expect_models, tmp_path):
         x, y = load_probe(folder, manifest)
         metrics = manifest["metrics"]
         out = tmp_path / (model_id + ".jsonl")
+        # A budget (the default; this session's is None): the spectrum's route is then the crossover's (m,
+        # flops) checked below, not budget=None's "exact wherever it fits". measure() always measures.
         with Probe(model, x, y, loss=manifest["loss"], every=1, out=str(out), name=model_id,
-                   dtype=torch.float64, trace="exact") as probe:
+                   dtype=torch.float64, trace="exact", budget=0.05) as probe:
             result = probe.measure(manifest["step"])
         assert probe.mode == ("frozen" if manifest["trainable"] == "readout" else "active")
         assert not result.chi_net_estimate
@@ -166,7 +168,7 @@ def test_the_matrix_free_spectrum_above_the_exact_limit(digits_1024, tmp_path):
     assert metrics["spectrum_method"] == "lanczos" and metrics["mode_count"] == 10240
     out = tmp_path / "probe.jsonl"
     with Probe(model, x, y, loss="cross_entropy", every=1, out=str(out), name="w32-active", dtype=torch.float64,
-               trace="exact") as probe:
+               trace="exact", budget=0.05) as probe:   # the crossover's route (budget=None: by spectrum_bytes alone)
         result = probe.measure(manifest["step"])
     s = result.spectrum
     assert s.method == "lanczos" and "above exact_limit" in s.method_reason and s.mode_count == 10240

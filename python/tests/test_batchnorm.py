@@ -98,10 +98,13 @@ def test_auto_trace_weighs_the_whole_batch_routes_cost():
     """trace="auto" is exact while m <= exact_max_outputs per sample; the
     whole-batch route (batch statistics) costs a batch backward per output,
     items times more, so it is exact only while m <= exact_max_outputs / items:
-    m = 40 with 4 images is exact under a limit of 160, estimated under 159."""
+    m = 40 with 4 images is exact under a limit of 160, estimated under 159.
+    The rule of a budget (the default; measure() always measures):
+    budget=None takes the exact trace at any m."""
     model = resnet_shaped()
     x, y = images()
-    settings = dict(loss="cross_entropy", out=None, dtype=torch.float64, spectrum=False, hutchinson_vectors=4)
+    settings = dict(loss="cross_entropy", out=None, dtype=torch.float64, spectrum=False, hutchinson_vectors=4,
+                    budget=0.05)
     assert not Probe(model, x, y, exact_max_outputs=160, **settings).measure(0).chi_net_estimate
     assert Probe(model, x, y, exact_max_outputs=159, **settings).measure(0).chi_net_estimate
     assert not Probe(model, x, y, exact_max_outputs=40, batchnorm="eval", **settings).measure(0).chi_net_estimate

@@ -9,6 +9,7 @@ the same numbers as DDP.
 Ranks that pass different step numbers get a ProbeError naming each rank's
 step, not a hang or an abort."""
 
+import contextlib
 import datetime
 import json
 import os
@@ -72,17 +73,49 @@ def quiesce():
     dist.barrier()
 
 
+@contextlib.contextmanager
+def process_group(rank, world, init_file, timeout=None):
+    """A spawned rank's gloo group: joined, and torn down on every exit, but
+    only after ``quiesce`` on success. ``timeout`` (seconds): ranks stuck in
+    mismatched collectives then fail the test instead of hanging it."""
+    options = {"timeout": datetime.timedelta(seconds=timeout)} if timeout is not None else {}
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world, **options)
+    try:
+        yield
+        quiesce()
+    finally:
+        dist.destroy_process_group()
+
+
+def spawn_two(worker, tmp_path, *args):
+    """Runs ``worker(rank, 2, init_file, folder, *args)`` on two processes
+    and waits for both (an exception in either fails the test)."""
+    mp.spawn(worker, args=(2, str(tmp_path / "init"), str(tmp_path)) + args, nprocs=2, join=True)
+
+
+def shard_of(rows, rank, world):
+    """This rank's equal share of ``rows`` (dimension 0)."""
+    half = rows // world
+    return slice(rank * half, (rank + 1) * half)
+
+
+def exact_summary(result):
+    """What the one-process comparison checks of an exact measurement."""
+    summary = {k: getattr(result, k) for k in KEYS}
+    summary["eigenvalues"] = result.spectrum.eigenvalues if result.spectrum else None
+    summary["chi_pos_exact"] = result.spectrum.chi_pos_exact if result.spectrum else None
+    return summary
+
+
 def ddp_worker(rank, world, init_file, folder, frozen):
     setup_paths()
     from spectop_probe import Probe
-    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
-    try:
+    with process_group(rank, world, init_file):
         model = make_model(frozen)
         ddp = torch.nn.parallel.DistributedDataParallel(model)
         calls = count_allreduces(ddp)
         x, y = make_batch()
-        half = x.shape[0] // world
-        shard = slice(rank * half, (rank + 1) * half)
+        shard = shard_of(x.shape[0], rank, world)
         out = os.path.join(folder, "rank%d.jsonl" % rank)
         probe = Probe(ddp, x[shard], y[shard], loss="cross_entropy", every=1, out=out, name="m",
                       dtype=torch.float64, trace="exact")
@@ -93,23 +126,17 @@ def ddp_worker(rank, world, init_file, folder, frozen):
         probe_calls = calls["n"]
         # The hook does count a real DDP backward: the check above can fail.
         torch.nn.functional.cross_entropy(ddp(x[shard]).reshape(-1, 5), y[shard].reshape(-1)).backward()
-        result = {k: getattr(exact, k) for k in KEYS}
-        result["eigenvalues"] = exact.spectrum.eigenvalues if exact.spectrum else None
-        result["chi_pos_exact"] = exact.spectrum.chi_pos_exact if exact.spectrum else None
+        result = exact_summary(exact)
         result.update(probe_calls=probe_calls, training_calls=calls["n"] - probe_calls,
                       hutchinson=hutchinson.chi_net, hutchinson_stderr=hutchinson.chi_net_stderr)
         with open(os.path.join(folder, "result%d.json" % rank), "w") as f:
             json.dump(result, f)
-        quiesce()
-    finally:
-        dist.destroy_process_group()
 
 
 def fsdp_worker(rank, world, init_file, folder, frozen):
     setup_paths()
     from spectop_probe import Probe
-    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
-    try:
+    with process_group(rank, world, init_file):
         from torch.distributed.fsdp import fully_shard
         model = make_model(frozen)
         try:
@@ -121,35 +148,25 @@ def fsdp_worker(rank, world, init_file, folder, frozen):
                 json.dump({"unavailable": str(error)}, f)
             return
         x, y = make_batch()
-        half = x.shape[0] // world
-        shard = slice(rank * half, (rank + 1) * half)
+        shard = shard_of(x.shape[0], rank, world)
         exact = Probe(model, x[shard], y[shard], loss="cross_entropy", out=None, dtype=torch.float64,
                       trace="exact").measure(0)
-        result = {k: getattr(exact, k) for k in KEYS}
-        result["eigenvalues"] = exact.spectrum.eigenvalues if exact.spectrum else None
-        result["chi_pos_exact"] = exact.spectrum.chi_pos_exact if exact.spectrum else None
+        result = exact_summary(exact)
         # FSDP's own hooks are back: a training step still shards its gradients.
         torch.nn.functional.cross_entropy(model(x[shard]).reshape(-1, 5), y[shard].reshape(-1)).backward()
         grads = [p.grad for p in model.parameters() if p.requires_grad]
         result["sharded_grads"] = all(type(g).__name__ == "DTensor" for g in grads) and len(grads) > 0
         with open(os.path.join(folder, "fsdp%d.json" % rank), "w") as f:
             json.dump(result, f)
-        quiesce()
-    finally:
-        dist.destroy_process_group()
 
 
 def step_mismatch_worker(rank, world, init_file, folder):
     setup_paths()
     from spectop_probe import Probe, ProbeError
-    # A timeout, so that ranks stuck in mismatched collectives fail the test instead of hanging it.
-    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=60))
-    try:
+    with process_group(rank, world, init_file, timeout=60):
         ddp = torch.nn.parallel.DistributedDataParallel(make_model(False))
         x, y = make_batch()
-        half = x.shape[0] // world
-        shard = slice(rank * half, (rank + 1) * half)
+        shard = shard_of(x.shape[0], rank, world)
         probe = Probe(ddp, x[shard], y[shard], loss="cross_entropy", every=2, out=None, trace="hutchinson",
                       hutchinson_vectors=4, spectrum=False)
         result = {"agreed": probe.step(2) is not None}
@@ -161,9 +178,6 @@ def step_mismatch_worker(rank, world, init_file, folder):
         result["next"] = probe.step(6) is not None  # agreeing again, the ranks measure together
         with open(os.path.join(folder, "steps%d.json" % rank), "w") as f:
             json.dump(result, f)
-        quiesce()
-    finally:
-        dist.destroy_process_group()
 
 
 def budget_worker(rank, world, init_file, folder):
@@ -174,16 +188,13 @@ def budget_worker(rank, world, init_file, folder):
     setup_paths(budget=0.05)
     from spectop_probe import Probe
     from test_budget import Costed, FakeClock, batch
-    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=60))
-    try:
+    with process_group(rank, world, init_file, timeout=60):
         clock = FakeClock()
         scale = 1.0 + 2.0 * rank
         model = Costed(clock, forward=scale, backward=scale).double()
         ddp = torch.nn.parallel.DistributedDataParallel(model)
         x, y = batch()
-        half = x.shape[0] // world
-        shard = slice(rank * half, (rank + 1) * half)
+        shard = shard_of(x.shape[0], rank, world)
         probe = Probe(ddp, x[shard], y[shard], loss="cross_entropy", every=10, out=None, dtype=torch.float64,
                       trace="hutchinson", spectrum=False, chunk_bytes=1, max_vectors=32)
         probe._clock = clock
@@ -197,9 +208,6 @@ def budget_worker(rank, world, init_file, folder):
                 taken.append([step, result.hutchinson_vectors, result.chi_net])
         with open(os.path.join(folder, "budget%d.json" % rank), "w") as f:
             json.dump(taken, f)
-        quiesce()
-    finally:
-        dist.destroy_process_group()
 
 
 def test_ddp_ranks_agree_on_the_budgets_choices(tmp_path):
@@ -208,7 +216,7 @@ def test_ddp_ranks_agree_on_the_budgets_choices(tmp_path):
     the Hutchinson all-reduce of different lengths fails or waits forever),
     and the values agree. The vector counts vary over the run (the budget
     chose them), and stay at least 2."""
-    mp.spawn(budget_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    spawn_two(budget_worker, tmp_path)
     ranks = [json.load(open(tmp_path / ("budget%d.json" % rank))) for rank in range(2)]
     assert ranks[0] and len(ranks[0]) > 5
     assert [(s, k) for s, k, _ in ranks[0]] == [(s, k) for s, k, _ in ranks[1]]
@@ -218,7 +226,7 @@ def test_ddp_ranks_agree_on_the_budgets_choices(tmp_path):
 
 
 def test_ranks_passing_different_steps_are_told(tmp_path):
-    mp.spawn(step_mismatch_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    spawn_two(step_mismatch_worker, tmp_path)
     for rank in range(2):
         result = json.load(open(tmp_path / ("steps%d.json" % rank)))
         assert result["agreed"] and result["next"]
@@ -245,13 +253,11 @@ def lanczos_probe(model, x, y, out=None):
 
 def lanczos_worker(rank, world, init_file, folder):
     setup_paths()
-    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
-    try:
+    with process_group(rank, world, init_file):
         ddp = torch.nn.parallel.DistributedDataParallel(make_model(False))
         calls = count_allreduces(ddp)
         x, y = lanczos_batch()
-        half = x.shape[0] // world
-        shard = slice(rank * half, (rank + 1) * half)
+        shard = shard_of(x.shape[0], rank, world)
         probe = lanczos_probe(ddp, x[shard], y[shard], out=os.path.join(folder, "lanczos%d.jsonl" % rank))
         with probe:
             result = probe.measure(0)
@@ -263,9 +269,6 @@ def lanczos_worker(rank, world, init_file, folder):
                                    "counts": s.density.counts, "method": s.method, "products": s.products}
         with open(os.path.join(folder, "lanczos%d.json" % rank), "w") as f:
             json.dump(summary, f)
-        quiesce()
-    finally:
-        dist.destroy_process_group()
 
 
 def test_ddp_matrix_free_spectrum_is_of_the_whole_probe_batch(tmp_path):
@@ -275,7 +278,7 @@ def test_ddp_matrix_free_spectrum_is_of_the_whole_probe_batch(tmp_path):
     the same seeded starts on rank 0), computed and written by rank 0, and
     no gradient all-reduce of DDP's. Without the all-reduce each rank would
     take the spectrum of its own rows."""
-    mp.spawn(lanczos_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    spawn_two(lanczos_worker, tmp_path)
     results = [json.load(open(tmp_path / ("lanczos%d.json" % r))) for r in range(2)]
     x, y = lanczos_batch()
     reference = lanczos_probe(make_model(False), x, y).measure(0).spectrum
@@ -303,14 +306,11 @@ def single_process(frozen):
 
 @pytest.mark.parametrize("frozen", [False, True], ids=["active", "frozen"])
 def test_ddp_matches_one_process(frozen, tmp_path):
-    mp.spawn(ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path), frozen), nprocs=2, join=True)
+    spawn_two(ddp_worker, tmp_path, frozen)
     reference = single_process(frozen)
     results = [json.load(open(tmp_path / ("result%d.json" % r))) for r in range(2)]
+    assert_matches_one_process(results, reference)
     for rank, result in enumerate(results):
-        for key in KEYS:
-            error = relative_error(result[key], getattr(reference, key))
-            assert error <= 1e-10, "rank %d %s: %r vs one process %r (%.2e)" % (
-                rank, key, result[key], getattr(reference, key), error)
         assert result["probe_calls"] == 0, "the probe triggered DDP's gradient all-reduce"
         assert result["training_calls"] > 0
     # Both ranks report the same (all-reduced) estimate, near the exact trace.
@@ -329,6 +329,15 @@ def test_ddp_matches_one_process(frozen, tmp_path):
     assert lines[2]["eigenvalues"] == pytest.approx(results[0]["eigenvalues"], rel=1e-15)
 
 
+def assert_matches_one_process(results, reference):
+    """Every rank's scalars equal one process's on the whole batch, to 1e-10."""
+    for rank, result in enumerate(results):
+        for key in KEYS:
+            error = relative_error(result[key], getattr(reference, key))
+            assert error <= 1e-10, "rank %d %s: %r vs one process %r (%.2e)" % (
+                rank, key, result[key], getattr(reference, key), error)
+
+
 def check_spectrum(results, reference):
     assert results[1]["eigenvalues"] is None
     got = torch.tensor(results[0]["eigenvalues"], dtype=torch.float64)
@@ -340,16 +349,13 @@ def check_spectrum(results, reference):
 
 @pytest.mark.parametrize("frozen", [False, True], ids=["active", "frozen"])
 def test_fsdp2_matches_one_process(frozen, tmp_path):
-    mp.spawn(fsdp_worker, args=(2, str(tmp_path / "init"), str(tmp_path), frozen), nprocs=2, join=True)
+    spawn_two(fsdp_worker, tmp_path, frozen)
     results = [json.load(open(tmp_path / ("fsdp%d.json" % r))) for r in range(2)]
     if "unavailable" in results[0]:
         pytest.skip("FSDP2 does not run on CPU with this torch: " + results[0]["unavailable"])
     reference = single_process(frozen)
+    assert_matches_one_process(results, reference)
     for rank, result in enumerate(results):
-        for key in KEYS:
-            error = relative_error(result[key], getattr(reference, key))
-            assert error <= 1e-10, "rank %d %s: %r vs one process %r (%.2e)" % (
-                rank, key, result[key], getattr(reference, key), error)
         assert result["sharded_grads"]
     check_spectrum(results, reference)
 
@@ -367,9 +373,7 @@ def make_cross_batch():
 def ddp_cross_worker(rank, world, init_file, folder):
     setup_paths()
     from spectop_probe import Probe, ProbeError
-    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=60))
-    try:
+    with process_group(rank, world, init_file, timeout=60):
         ddp = torch.nn.parallel.DistributedDataParallel(make_model(False))
         x, y = make_batch()
         xb, yb = make_cross_batch()
@@ -391,16 +395,13 @@ def ddp_cross_worker(rank, world, init_file, folder):
                   "error": error, "again": again is not None and again.cross is not None}
         with open(os.path.join(folder, "cross%d.json" % rank), "w") as f:
             json.dump(result, f)
-        quiesce()
-    finally:
-        dist.destroy_process_group()
 
 
 def test_ddp_cross_batch_matches_one_process(tmp_path):
     """Each rank holds half of A and half of B: δL is the dot product of the
     two all-reduced gradients, the traces and |∇_fL|² per-rank sums, the rows
     counted over both ranks."""
-    mp.spawn(ddp_cross_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    spawn_two(ddp_cross_worker, tmp_path)
     from spectop_probe import Probe
     x, y = make_batch()
     xb, yb = make_cross_batch()
@@ -432,9 +433,7 @@ def masked_lm_worker(rank, world, init_file, folder):
     setup_paths()
     from masked_lm import masked_lm
     from spectop_probe import Probe
-    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=120))
-    try:
+    with process_group(rank, world, init_file, timeout=120):
         ddp = torch.nn.parallel.DistributedDataParallel(masked_lm(seed=2))
         inputs, labels = masked_lm_batch()
         shard = slice(2 * rank, 2 * rank + 2)
@@ -447,9 +446,6 @@ def masked_lm_worker(rank, world, init_file, folder):
         summary["eigenvalues"] = result.spectrum.eigenvalues if result.spectrum is not None else None
         with open(os.path.join(folder, "masked%d.json" % rank), "w") as f:
             json.dump(summary, f)
-        quiesce()
-    finally:
-        dist.destroy_process_group()
 
 
 def test_ddp_masked_lm_with_ignored_rows_matches_one_process(tmp_path):
@@ -459,7 +455,7 @@ def test_ddp_masked_lm_with_ignored_rows_matches_one_process(tmp_path):
     sequences, to 1e-10."""
     from masked_lm import masked_lm
     from spectop_probe import Probe
-    mp.spawn(masked_lm_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    spawn_two(masked_lm_worker, tmp_path)
     results = [json.load(open(tmp_path / ("masked%d.json" % r))) for r in range(2)]
     inputs, labels = masked_lm_batch()
     reference = Probe(masked_lm(seed=2), inputs, labels, loss="cross_entropy", out=None, dtype=torch.float64,

@@ -71,7 +71,8 @@ def test_header_steps_spectrum_end(tmp_path):
     for s in spectra:
         assert list(s) == ["type", "model", "step", "eigenvalues", "weights", "chi_pos_exact", "lambda_eff",
                            "r_eff", "effective_rank", "method", "method_reason"]
-        assert s["method"] == "exact" and "at most exact_limit" in s["method_reason"]
+        # budget=None (this session's default): exact wherever the Jacobian fits spectrum_bytes.
+        assert s["method"] == "exact" and "budget = None" in s["method_reason"]
         assert len(s["eigenvalues"]) == 18 * 7 and s["eigenvalues"] == sorted(s["eigenvalues"], reverse=True)
         assert sum(s["weights"]) == pytest.approx(1, abs=1e-6)
     assert lines[-1]["type"] == "end" and lines[-1]["reason"] == "closed"
@@ -82,7 +83,8 @@ def test_estimate_fields_and_the_no_spectrum_event(tmp_path):
     model = CharGPT(7, 6, width=16, depth=1, heads=2)
     x = torch.randint(0, 7, (3, 6))
     out = tmp_path / "r.jsonl"
-    with Probe(model, x, x, loss="cross_entropy", every=1, out=str(out), name="m", exact_max_outputs=10,
+    # trace="hutchinson": this session's budget=None would take the exact trace at any m.
+    with Probe(model, x, x, loss="cross_entropy", every=1, out=str(out), name="m", trace="hutchinson",
                hutchinson_vectors=6, spectrum_max_outputs=100) as probe:
         probe.step(0)
         probe.step(1)
@@ -100,7 +102,7 @@ def test_estimate_fields_and_the_no_spectrum_event(tmp_path):
     # Without that cap, a Hutchinson χ_net gets a matrix-free spectrum (the
     # exact one would need the per-sample Jacobian the estimate avoided).
     again = tmp_path / "again.jsonl"
-    with Probe(model, x, x, loss="cross_entropy", every=1, out=str(again), name="m", exact_max_outputs=10,
+    with Probe(model, x, x, loss="cross_entropy", every=1, out=str(again), name="m", trace="hutchinson",
                hutchinson_vectors=6) as probe:
         probe.step(0)
     spectra = [l for l in read(again) if l["type"] == "spectrum"]

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from spectop_probe import LogSchedule, Probe
-from spectop_probe.budget import next_gap
+from spectop_probe.budget import CostModel, next_gap
+from spectop_probe.spectrum import MatrixFreeSettings
 
 ROWS, D, WIDTH, C = 8, 3, 6, 3
 
@@ -77,14 +78,20 @@ def batch(seed=1):
     return torch.randn(ROWS, D, generator=g, dtype=torch.float64), torch.randint(0, C, (ROWS,), generator=g)
 
 
-def make_probe(clock, out=None, **options):
+def make_probe(clock, out=None, arm=None, **options):
     x, y = batch()
     model = Costed(clock).double()
     options.setdefault("chunk_bytes", 1)   # one vector, one item, one output per call: cost follows work
     probe = Probe(model, x, y, loss="cross_entropy", out=out, dtype=torch.float64, **options)
     probe._clock = clock
     if probe._budget is not None:
-        probe._calibrate()   # its construction-time calibration, timed again on the fake clock
+        # Its construction-time set-up, timed again on the fake clock: the
+        # calibration and the first measurement's rehearsal.
+        probe._budget.costs = CostModel()
+        if arm is not None:
+            arm(model)
+        probe._calibrate()
+        probe._rehearse()
     return probe
 
 
@@ -281,16 +288,20 @@ def test_a_costly_spectrum_is_left_for_later_and_taken_once_the_savings_cover_it
     costs = budget.costs
     costs.calibration, costs.calibration_forward, costs.calibration_backward = 1.0, 0.25, 0.75
     layout = Layout(m=100_000, per_item=1000, parameters=10_000)   # m above exact_max_outputs: Hutchinson
+    # A size the budget cannot reduce (top-2, one quadrature step: at its floors): it waits instead.
+    tiny = MatrixFreeSettings(top_k=2, steps=1)
+    assert tiny.reduced_sizes() == [tiny]
+    plan_products = budget.lanczos_cost(budget._agreed(), tiny, layout.m, 0.75)[1]
     spent, taken, reasons, spectra, windows = 0.0, [], [], [], []
     for step in range(0, 20000, 200):
-        plan = budget.plan(200, layout, True, lambda estimate: "lanczos", lanczos_products=20)
+        plan = budget.plan(200, layout, True, lambda estimate: "lanczos", tiny)
         if plan.measure:
             cost = 1.5 + plan.vectors * 0.75 + (60.0 if plan.spectrum else 0.0)
             spent += cost
             costs.probe_seconds += cost
             costs.spectrum_seconds += 60.0 if plan.spectrum else 0.0
             costs.fixed, costs.vector = 1.5, 0.75
-            costs.product = 3.0
+            costs.product = 60.0 / plan_products   # as measured: 60 over its products
             budget.measured += 1
             taken.append(step)
             reasons.append(plan.reason)

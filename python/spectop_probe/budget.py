@@ -5,27 +5,54 @@ measurement (docs/METHOD.md, "The probe's budget"):
 
 - whether to measure at all (fallback: none, a ``budget`` event says why);
 - the trace route: exact (per-sample gradients) or Hutchinson with K vectors;
-- whether a spectrum fits now (fallback: a later one).
+- whether a spectrum fits now, and its size: a matrix-free spectrum that
+  does not fit is first made smaller (``top_k`` halved down to 8, then 40
+  block Lanczos steps in place of 48: MatrixFreeSettings.reduced_sizes,
+  whose floors keep the histogram within its contracts), and only when
+  even the smallest does not fit is it left for a later measurement.
 
 The rule is one inequality on the run's wall clock. With ``T`` the training
 wall time the probe has seen (the intervals between ``Probe.step`` calls,
-less the probe's own time), ``S`` the probe's time so far (every calibration
-and measurement), ``b`` the budget (0.05) and ``T_next`` the training
-predicted until the next scheduled measurement (its gap times the median
-training step), a measurement of predicted cost ``c`` is taken only if
+less the probe's own time), ``S`` the probe's time so far (every
+measurement), ``b`` the budget (0.05) and ``T_next`` the training predicted
+until the next scheduled measurement (its gap times the median training
+step), a measurement of predicted cost ``c`` is taken only if
 
     S + c <= b · (T + T_next).
 
 So after every measurement the probe's share of the training wall time since
 the first one (the first included: its interval is the one after it) is at
 most ``b``, as long as the predictions hold. The costs are the latest
-measured ones; the first measurement, which has none, is planned from one
-forward and one backward pass of the probe batch timed at construction: a
-training step taken to cost both, the fixed part three forwards and a
-backward, a Hutchinson vector a backward, the exact trace ``q`` forwards and
-backwards (``q`` outputs per input item). These are upper estimates for a
-job whose training step costs at least a forward and backward of the probe
-batch.
+measured ones: the fixed part, one Hutchinson vector, the exact trace, an
+exact spectrum, and a matrix-free spectrum's products (ARPACK's
+single-vector products and the quadrature's block products at their own
+measured time per product; a size's cost is its product count times
+those, :meth:`Budget.lanczos_cost`).
+
+The first measurement is where predictions fail, so two things happen at
+construction, as set-up before the training the budget is a share of (like
+the header's forward; neither counts in ``S``):
+
+- the training step, unknown until two ``step`` calls were seen, is
+  estimated by one forward and one VJP of the probe batch, timed as the
+  fastest of three passes after an untimed one. Over-estimating the
+  training time is the unsafe direction (it lets the first measurement
+  spend more than its share), and warm-up and a loaded machine's stalls
+  only ever add time: one timed pass measured 84-159 ms on the char-GPT
+  example where the pass repeated takes 8-9 ms and the training step
+  13 ms. The estimate assumes a training step processes at least the
+  probe batch (its forward and backward, then the optimizer), true when
+  the probe batch is no larger than a training batch;
+- the first measurement's route (its trace route and vector count, as the
+  plan chooses them from the calibration) is rehearsed: run once untimed,
+  which pays its one-off costs (the readout search, the first vmap over a
+  chunk of vectors, allocator growth: 0.1-4 s against a steady 50-250 ms
+  on the char-GPT example), then once timed, whose stage times are the
+  first plan's costs. The probe's generator is restored afterwards, so the
+  measurements draw the vectors they would have drawn. Before anything is
+  measured, a spectrum is predicted from three Hutchinson vectors a
+  product and 6 ARPACK products per eigenpair (an over-estimate: a spectrum
+  is then taken later, not dearer).
 
 After the first measurement, while spectra are on, the trace's vectors take
 at most ``1 − SPECTRUM_RESERVE`` of their interval's share, so that the rest
@@ -45,7 +72,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, Optional, Tuple
 
 import torch
 

@@ -47,8 +47,8 @@ the header's forward; neither counts in ``S``):
   plan chooses them from the calibration) is rehearsed: run once untimed,
   which pays its one-off costs (the readout search, the first vmap over a
   chunk of vectors, allocator growth: 0.1-4 s against a steady 50-250 ms
-  on the char-GPT example), then once timed, whose stage times are the
-  first plan's costs. The probe's generator is restored afterwards, so the
+  on the char-GPT example), then twice timed, whose fastest stage times
+  are the first plan's costs. The probe's generator is restored afterwards, so the
   measurements draw the vectors they would have drawn. Before anything is
   measured, a spectrum is predicted from three Hutchinson vectors a
   product and 6 ARPACK products per eigenpair (an over-estimate: a spectrum
@@ -97,6 +97,10 @@ ASSUMED_FLOPS = 2e9
 # Timed calibration passes at construction (after an untimed one); the
 # fastest is kept.
 CALIBRATION_REPEATS = 3
+# Timed rehearsals of the first measurement at construction (after an
+# untimed one); each part's fastest is kept. One timed run on a loaded
+# machine made the first measurement look too dear to fit its share.
+REHEARSALS = 2
 # Training-step intervals kept for the median.
 RECENT_STEPS = 64
 

@@ -19,7 +19,7 @@ from torch import nn
 from . import __version__
 from .cross import SOURCES, Cross, check_tensors, normalized, split_like, unpack_pair
 from .errors import ProbeError, ProbeWarning
-from .budget import CALIBRATION_REPEATS, DEFAULT_BUDGET, Budget, Layout, next_gap
+from .budget import CALIBRATION_REPEATS, DEFAULT_BUDGET, REHEARSALS, Budget, Layout, next_gap
 from .labels import RowTargets, looks_unshifted, row_targets
 from .loggers import Loggers
 from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items, default_output,
@@ -817,8 +817,8 @@ class Probe:
         """The first measurement's one-off set-up, paid at construction and
         its costs measured: the route the first measurement's plan takes
         (its trace route and vector count; the spectrum's machinery only
-        imported) runs twice, untimed, then timed, and the timed run's stage
-        times become the cost model's. The first use of a route pays one-off
+        imported) runs once untimed, then ``REHEARSALS`` times timed, and
+        each stage's fastest timed run becomes the cost model's. The first use of a route pays one-off
         costs no steady measurement does (the readout search, the first vmap
         over a chunk of vectors, allocator growth: 0.1 to 4 s against a
         steady 50 to 250 ms on the char-GPT example), which the plan cannot
@@ -828,19 +828,23 @@ class Probe:
         so the measurements draw the vectors they would have drawn; the
         model is untouched (_Quiet). A failure is ignored: the first real
         measurement says what is wrong."""
-        plan = self._plan(0)
-        if plan is None or not plan.measure:
+        plan = self._plan(0)   # a plan that leaves it out still names the cheapest route: rehearsed too
+        if plan is None:
             return
         state = self.generator.get_state()
         try:
             if plan.spectrum and self.settings.spectrum:
                 import scipy.sparse.linalg  # noqa: F401  (ARPACK: its import is a one-off too)
             settings = replace(self.settings, trace=plan.trace)
-            for _ in range(2):   # the untimed set-up, then the timed run
+            stages: Dict[str, float] = {}
+            for run in range(1 + REHEARSALS):   # the untimed set-up, then the timed runs
                 with _Quiet(self.module, self.batchnorm):
                     raw, _ = measure(self.function, self.loss_fn, self.inputs, self.targets, settings, plan.vectors,
                                      self.generator, self.reducer, False, clock=self._clock)
-            self._budget.costs.observe(raw.stage_seconds, raw.vectors, exact=not raw.estimate and raw.vectors == 0,
+                if run:   # each part's fastest: a loaded machine's stalls only ever add time
+                    stages = {name: min(seconds, stages.get(name, seconds))
+                              for name, seconds in raw.stage_seconds.items()}
+            self._budget.costs.observe(stages, raw.vectors, exact=not raw.estimate and raw.vectors == 0,
                                        sides=self._layout.sides, spectrum_method=None, spectrum_seconds=None,
                                        products=None)
         except Exception:

@@ -95,13 +95,18 @@ def make_probe(clock, out=None, arm=None, **options):
     model = Costed(clock).double()
     options.setdefault("chunk_bytes", 1)   # one vector, one item, one output per call: cost follows work
     probe = Probe(model, x, y, loss="cross_entropy", out=out, dtype=torch.float64, **options)
+    if arm is not None:
+        arm(model)
+    return on_fake_clock(probe, clock)
+
+
+def on_fake_clock(probe, clock):
+    """Puts ``probe`` on ``clock`` and times its construction-time set-up
+    again there (the calibration and the first measurement's rehearsal), on
+    a fresh cost model: what it timed on the real clock is forgotten."""
     probe._clock = clock
     if probe._budget is not None:
-        # Its construction-time set-up, timed again on the fake clock: the
-        # calibration and the first measurement's rehearsal.
         probe._budget.costs = CostModel()
-        if arm is not None:
-            arm(model)
         probe._calibrate()
         probe._rehearse()
     return probe

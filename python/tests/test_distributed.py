@@ -173,7 +173,7 @@ def budget_worker(rank, world, init_file, folder):
     its own measurements to leave out."""
     setup_paths(budget=0.05)
     from spectop_probe import Probe
-    from test_budget import Costed, FakeClock, batch
+    from test_budget import Costed, FakeClock, batch, on_fake_clock
     dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=60))
     try:
@@ -186,8 +186,7 @@ def budget_worker(rank, world, init_file, folder):
         shard = slice(rank * half, (rank + 1) * half)
         probe = Probe(ddp, x[shard], y[shard], loss="cross_entropy", every=10, out=None, dtype=torch.float64,
                       trace="hutchinson", spectrum=False, chunk_bytes=1, max_vectors=32)
-        probe._clock = clock
-        probe._calibrate()
+        on_fake_clock(probe, clock)
         taken = []
         for step in range(600):
             if step:

@@ -818,12 +818,12 @@ class Probe:
         its costs measured: the route the first measurement's plan takes
         (its trace route and vector count; the spectrum's machinery only
         imported) runs once untimed, then ``REHEARSALS`` times timed, and
-        each stage's fastest timed run becomes the cost model's. The first use of a route pays one-off
-        costs no steady measurement does (the readout search, the first vmap
-        over a chunk of vectors, allocator growth: 0.1 to 4 s against a
-        steady 50 to 250 ms on the char-GPT example), which the plan cannot
-        predict and which would spend the first interval's share many times
-        over. Nothing is recorded and nothing is counted as probe time (it
+        each stage's fastest time becomes the cost model's. The first use of
+        a route pays one-off costs no steady measurement does (the readout
+        search, the first vmap over a chunk of vectors, allocator growth:
+        0.1 to 4 s against a steady 50 to 250 ms on the char-GPT example),
+        which the plan cannot predict and which would spend the first
+        interval's share many times over. Nothing is recorded and nothing is counted as probe time (it
         is set-up, as the calibration); the probe's generator is restored,
         so the measurements draw the vectors they would have drawn; the
         model is untouched (_Quiet). A failure is ignored: the first real

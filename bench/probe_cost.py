@@ -356,6 +356,8 @@ def main():
     parser.add_argument("--threads", default="1", help="torch threads; the overhead table takes a list (2,1)")
     parser.add_argument("--spectra", action="store_true", help="the spectrum cost curve against m only")
     parser.add_argument("--overhead", action="store_true", help="the overhead at the defaults only")
+    parser.add_argument("--matrix-free", action="store_true",
+                        help="the char-GPT w64 probe's matrix-free spectrum (m = 16,896) only")
     parser.add_argument("--settings", action="store_true", help="the older per-setting table on the char-GPT")
     parser.add_argument("--quick", action="store_true", help="fewer training steps, a shorter curve")
     parser.add_argument("--overhead-steps", type=int, default=None, help="training steps per model (500; quick 200)")
@@ -383,6 +385,9 @@ def main():
         return
     if args.overhead:
         overhead(args)
+        return
+    if args.matrix_free:
+        chargpt_matrix_free(args)
         return
     if not args.settings:
         overhead(args)

@@ -124,7 +124,8 @@ def repeated_eigenvalues(function, C: int) -> bool:
 
 
 def take_matrix_free(function, batch, F: torch.Tensor, pullback, g: torch.Tensor, trace: float, reducer,
-                     settings: MatrixFreeSettings, chunk_bytes: int) -> Tuple[Optional[MatrixFreeResult], Optional[str], bool]:
+                     settings: MatrixFreeSettings, chunk_bytes: int,
+                     clock=None) -> Tuple[Optional[MatrixFreeResult], Optional[str], bool]:
     """(result on rank 0 else None, failure or None, finite) of the
     matrix-free spectrum of the whole probe batch. A collective: every rank
     calls it. Failures (ARPACK not converging, a product the model cannot
@@ -145,7 +146,7 @@ def take_matrix_free(function, batch, F: torch.Tensor, pullback, g: torch.Tensor
                 operator.apply, operator.size, whole_g, trace=trace,
                 null_dimension=max(0, operator.size - operator.parameters),
                 repeated_eigenvalues=repeated_eigenvalues(function, F.shape[1]), settings=settings,
-                float64_products=F.dtype == torch.float64, device=F.device)
+                float64_products=F.dtype == torch.float64, device=F.device, clock=clock)
         except NonFiniteKernel:
             finite = False
         except SpectrumFailure as error:

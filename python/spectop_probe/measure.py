@@ -107,6 +107,8 @@ class Spectrum:
     density: Optional[Any] = None     # spectrum.Density (lanczos)
     seconds: Optional[float] = None   # its own wall time (on rank 0)
     products: Optional[int] = None    # Θv products (lanczos), for cost reports
+    arpack_products: Optional[int] = None   # the products ARPACK took (lanczos), for the budget
+    arpack_seconds: Optional[float] = None  # ARPACK's part of ``seconds`` (lanczos), for the budget
 
 
 @dataclass
@@ -708,7 +710,7 @@ def measure(function: ModelFunction, loss_fn: Callable, inputs, targets: torch.T
     if want_spectrum and result.non_finite() is None:
         spectrum_started = clock()
         _take_spectrum(result, function, batch, g, m_total, settings, reducer, F, pullback, generator,
-                       lanczos_allowed)
+                       lanczos_allowed, clock)
         if result.spectrum is not None:
             result.stage_seconds["spectrum"] = clock() - spectrum_started
     return result, g
@@ -1139,7 +1141,8 @@ def _trace_hutchinson(pullback, theta: Dict[str, torch.Tensor], body: List[str],
 
 def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor, m_total: int,
                    settings: Settings, reducer: Reducer, F: torch.Tensor, pullback,
-                   generator: Optional[torch.Generator], lanczos_allowed: bool = True) -> None:
+                   generator: Optional[torch.Generator], lanczos_allowed: bool = True,
+                   clock: Callable[[], float] = time.perf_counter) -> None:
     """Sets ``result.spectrum`` (exact or matrix-free, as
     matrix_free.choose_method says), or ``result.no_spectrum`` to why none is
     taken, or ``result.spectrum_error`` to why this one failed, or
@@ -1167,7 +1170,8 @@ def _take_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batc
             result.spectrum_error = failed
             return
         choice.reason = "the per-sample route failed (%s)" % failed
-    _take_lanczos_spectrum(result, function, batch, g, settings, reducer, F, pullback, generator, choice.reason)
+    _take_lanczos_spectrum(result, function, batch, g, settings, reducer, F, pullback, generator, choice.reason,
+                           clock)
 
 
 def _take_exact_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor,
@@ -1224,7 +1228,8 @@ def _take_exact_spectrum(result: RawMeasurement, function: ModelFunction, batch:
 
 def _take_lanczos_spectrum(result: RawMeasurement, function: ModelFunction, batch: _Batch, g: torch.Tensor,
                            settings: Settings, reducer: Reducer, F: torch.Tensor, pullback,
-                           generator: Optional[torch.Generator], reason: str) -> None:
+                           generator: Optional[torch.Generator], reason: str,
+                           clock: Callable[[], float] = time.perf_counter) -> None:
     """The matrix-free spectrum (matrix_free.take_matrix_free), fresh
     quadrature starts each time (drawn from the probe's generator, so
     successive estimates are independent)."""
@@ -1235,9 +1240,9 @@ def _take_lanczos_spectrum(result: RawMeasurement, function: ModelFunction, batc
     if generator is not None:
         draw = torch.randint(0, 2 ** 62, (1,), generator=generator, device=generator.device)
         mixed = replaced(mixed, seed=int(mixed.seed) ^ int(draw[0]))
-    started = time.perf_counter()
+    started = clock()
     spectrum, failure, finite = take_matrix_free(function, batch, F, pullback, g, result.chi_net, reducer, mixed,
-                                                 settings.chunk_bytes)
+                                                 settings.chunk_bytes, clock)
     result.kernel_finite = finite
     result.spectrum_error = failure
     if spectrum is not None and finite and failure is None:
@@ -1246,7 +1251,8 @@ def _take_lanczos_spectrum(result: RawMeasurement, function: ModelFunction, batc
             lambda_eff=spectrum.lambda_eff, r_eff=spectrum.r_eff, effective_rank=spectrum.effective_rank,
             method="lanczos", method_reason=reason, mode_count=spectrum.mode_count,
             r_eff_uncertainty=spectrum.r_eff_uncertainty, rest_weight=spectrum.rest_weight,
-            density=spectrum.density, seconds=time.perf_counter() - started, products=spectrum.products)
+            density=spectrum.density, seconds=clock() - started, products=spectrum.products,
+            arpack_products=spectrum.arpack_products, arpack_seconds=spectrum.seconds_arpack)
 
 
 def _gather_to_first_rank(batch: _Batch, g: torch.Tensor, reducer: Reducer) -> Tuple[_Batch, torch.Tensor]:

@@ -87,14 +87,13 @@ def test_cuda_budget_keeps_the_share_and_measures_peak_memory(tmp_path):
     peak device memory (torch.cuda.max_memory_allocated) within what its
     spectrum_bytes check counts (the Jacobian and the kernel)."""
     from spectop_probe.matrix_free import exact_bytes
-    from test_budget import FakeClock, realised_shares, train, batch, Costed
+    from test_budget import FakeClock, realised_shares, train, batch, Costed, on_fake_clock
     clock = FakeClock()
     x, y = batch()
     model = Costed(clock).double().cuda()
     probe = Probe(model, x.cuda(), y.cuda(), loss="cross_entropy", out=None, dtype=torch.float64, every=10,
                   budget=0.05, chunk_bytes=1)
-    probe._clock = clock
-    probe._calibrate()
+    on_fake_clock(probe, clock)
     calls = train(probe, clock, 600, 40.0)
     assert any(result is not None for _, _, result in calls)
     assert max(share for _, share in realised_shares(probe, calls, 40.0, 600)) <= 0.05 * (1 + 1e-9)

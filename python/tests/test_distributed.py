@@ -187,7 +187,7 @@ def budget_worker(rank, world, init_file, folder):
     its own measurements to leave out."""
     setup_paths(budget=0.05)
     from spectop_probe import Probe
-    from test_budget import Costed, FakeClock, batch
+    from test_budget import Costed, FakeClock, batch, on_fake_clock
     with process_group(rank, world, init_file, timeout=60):
         clock = FakeClock()
         scale = 1.0 + 2.0 * rank
@@ -197,8 +197,7 @@ def budget_worker(rank, world, init_file, folder):
         shard = shard_of(x.shape[0], rank, world)
         probe = Probe(ddp, x[shard], y[shard], loss="cross_entropy", every=10, out=None, dtype=torch.float64,
                       trace="hutchinson", spectrum=False, chunk_bytes=1, max_vectors=32)
-        probe._clock = clock
-        probe._calibrate()
+        on_fake_clock(probe, clock)
         taken = []
         for step in range(600):
             if step:

@@ -121,11 +121,30 @@ def test_the_head_and_the_residual_are_exact(kernels):
         assert sum(d.residual_weights) + d.near_zero_weight == pytest.approx(1.0, abs=2e-3), name
 
 
-def test_the_histogram_is_within_0_05_of_the_exact_one(kernels):
+# The configured size, and the smallest the budget may take in its place
+# (MatrixFreeSettings.reduced_sizes: top-8, 40 quadrature steps): the
+# histogram's and r_eff's contracts hold for both.
+SIZES = {"configured": {}, "budget-floor": dict(top_k=MatrixFreeSettings.FEWEST_TOP_K,
+                                                steps=MatrixFreeSettings.FEWEST_STEPS)}
+
+
+def test_the_budgets_floor_is_the_smallest_reduced_size():
+    sizes = MatrixFreeSettings().reduced_sizes()
+    assert [(s.top_k, s.steps) for s in sizes] == [(32, 48), (16, 48), (8, 48), (8, 40)]
+    assert (sizes[-1].top_k, sizes[-1].steps) == (SIZES["budget-floor"]["top_k"], SIZES["budget-floor"]["steps"])
+    # Never above the configured size, never below a floor it was already under.
+    assert [(s.top_k, s.steps) for s in MatrixFreeSettings(top_k=5, steps=30).reduced_sizes()] == [(5, 30)]
+    assert [(s.top_k, s.steps) for s in MatrixFreeSettings(top_k=12, steps=44).reduced_sizes()] == [(12, 44), (8, 44),
+                                                                                                     (8, 40)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
+def test_the_histogram_is_within_0_05_of_the_exact_one(kernels, size):
     distances = {}
     for name, (theta, g, _) in kernels.items():
         exact = Exact(theta, g)
-        result = estimate(theta, g)
+        result = estimate(theta, g, **SIZES[size])
+        assert len(result.eigenvalues) == SIZES[size].get("top_k", 32)
         distances[name] = kolmogorov_distance(result.density, exact.values, exact.values[0])
         d = result.density
         assert len(d.log10_edges) == BIN_COUNT + 1 and len(d.counts) == BIN_COUNT
@@ -134,7 +153,8 @@ def test_the_histogram_is_within_0_05_of_the_exact_one(kernels):
     assert max(distances.values()) <= 0.05, distances
 
 
-def test_r_eff_lies_within_its_stated_uncertainty_in_95_of_100_estimates(kernels):
+@pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
+def test_r_eff_lies_within_its_stated_uncertainty_in_95_of_100_estimates(kernels, size):
     """100 independent estimates (25 seeds on each of the four kernels), as
     spectop's engine test does: the stated ~95% interval must hold the exact
     r_eff at least 95 times. The uncertainties must also be informative:
@@ -146,7 +166,7 @@ def test_r_eff_lies_within_its_stated_uncertainty_in_95_of_100_estimates(kernels
         effective_rank = math.exp(-(p * np.log(p)).sum())
         ranks = []
         for seed in range(25):
-            result = estimate(theta, g, seed=1000 + seed)
+            result = estimate(theta, g, seed=1000 + seed, **SIZES[size])
             error = abs(result.r_eff - exact.r_eff)
             held += error <= result.r_eff_uncertainty
             widths.append(result.r_eff_uncertainty)
@@ -154,8 +174,12 @@ def test_r_eff_lies_within_its_stated_uncertainty_in_95_of_100_estimates(kernels
             ranks.append(result.effective_rank / effective_rank)
         # The effective rank is an estimate without a stated uncertainty (the
         # entropy's random-start average): measured within 7% on average here
-        # (the quadrature biases -p log p near 0), and never wild.
-        assert abs(np.mean(ranks) - 1) < 0.1 and max(abs(np.array(ranks) - 1)) < 0.5, (name, ranks)
+        # (the quadrature biases -p log p near 0), and never wild. With fewer
+        # head eigenpairs more of its entropy is estimated: single estimates
+        # came within 0.34 of it at top-32 and within 0.57 at the budget's
+        # floor (top-8), the mean within 6% at both (docs/METHOD.md).
+        wild = 0.5 if size == "configured" else 0.65
+        assert abs(np.mean(ranks) - 1) < 0.1 and max(abs(np.array(ranks) - 1)) < wild, (name, ranks)
     assert held >= 95, "r_eff within its interval in %d of 100 estimates" % held
     assert np.mean(widths) < 0.05 and np.mean(errors) < np.mean(widths)
     print("r_eff: %d of 100 within; mean half-width %.4f, mean error %.4f" % (held, np.mean(widths), np.mean(errors)))

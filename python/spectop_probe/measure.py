@@ -868,6 +868,37 @@ def count_activations(function: ModelFunction, inputs, targets) -> None:
         function.activation_per_item = None
 
 
+def time_product(function: ModelFunction, inputs, targets, chunk_bytes: int, clock: Callable[[], float],
+                 repeats: int = 2) -> Optional[float]:
+    """Seconds of one product Θv of the probe batch (one vector through
+    :class:`~spectop_probe.entk.EntkOperator`, as the matrix-free spectrum
+    takes them): once untimed (the operator's route choice and first
+    products are one-off costs), then the fastest of ``repeats`` timed. This
+    process's rows only: under several processes a spectrum's products also
+    pay their broadcast and all-reduce, which the first spectrum measures.
+    None if a product cannot be taken (the measurement will say why)."""
+    from .entk import EntkOperator
+    try:
+        rows, _ = _rows_and_values(targets)
+        batch, _, _ = _probe_batch(function, inputs, rows=rows)
+        _activations(function, batch)
+        F, pullback, _ = _forward_with_readout_input(function, batch)
+        forward = lambda p: function(p, batch.constants, batch.args, batch.kwargs, rows=batch.rows)  # noqa: E731
+        operator = EntkOperator(pullback, forward, batch.theta, function.trainable, F, Reducer(), chunk_bytes,
+                                backward_bytes=batch.backward_bytes)
+        vector = torch.ones((1, F.numel()), dtype=torch.float64, device=F.device)
+        best: Optional[float] = None
+        for run in range(1 + repeats):
+            started = clock()
+            operator.local(vector)
+            seconds = clock() - started
+            if run:
+                best = seconds if best is None else min(best, seconds)
+        return best
+    except Exception:  # noqa: BLE001 -- the spectrum itself says what is wrong
+        return None
+
+
 def _forward_with_readout_input(function: ModelFunction, batch: _Batch):
     """(F, pullback, a): one differentiated forward of the whole batch, whose
     pullback (v -> Jᵀv) serves g and every Hutchinson vector, with the

@@ -25,7 +25,7 @@ from .budget import CALIBRATION_REPEATS, DEFAULT_BUDGET, REHEARSALS, Budget, Lay
 from .labels import RowTargets, looks_unshifted, row_targets
 from .loggers import Loggers
 from .measure import (ModelFunction, RawMeasurement, Reducer, Settings, Spectrum, batch_items, count_activations,
-                      measure, resolve_loss)
+                      measure, resolve_loss, time_product)
 from .record import RecordWriter
 from .history import History
 from .settings import (DEFAULT_HISTORY, CrossBatchSettings, LoggingSettings, MeasurementSettings, ProbeSettings,
@@ -892,10 +892,31 @@ class Probe:
             self._budget.costs.observe(stages, raw.vectors, exact=not raw.estimate and raw.vectors == 0,
                                        sides=self._layout.sides, spectrum_method=None, spectrum_seconds=None,
                                        products=None)
+            if self._spectra_may_go_matrix_free():
+                # A product's time from one timed Θv: without it the first
+                # spectrum is planned at three Hutchinson vectors a product,
+                # about three times its real cost, and comes many intervals late.
+                with _Quiet(self.module, self.batchnorm):
+                    product = time_product(self.function, self.inputs, self.targets, self.settings.chunk_bytes,
+                                           self._clock)
+                if product is not None:
+                    self._budget.costs.product = product
         except Exception:
             pass
         finally:
             self.generator.set_state(state)
+
+    def _spectra_may_go_matrix_free(self) -> bool:
+        """Whether a spectrum of this probe may be matrix-free (spectra on,
+        and the route for an exact or an estimated trace is "lanczos")."""
+        from .matrix_free import choose_method
+        settings = self.settings
+        if not settings.spectrum:
+            return False
+        itemsize = torch.finfo(self.function.dtype).bits // 8
+        return any(choose_method(self._layout.m, self._layout.parameters, itemsize, estimate, settings.spectrum_method,
+                                 settings.exact_limit, settings.spectrum_bytes, settings.spectrum_max_outputs,
+                                 settings.matrix_free).method == "lanczos" for estimate in (False, True))
 
     def _plan(self, step: int):
         """The budget's plan for a scheduled measurement at ``step`` (None

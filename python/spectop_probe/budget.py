@@ -49,10 +49,10 @@ the header's forward; neither counts in ``S``):
   chunk of vectors, allocator growth: 0.1-4 s against a steady 50-250 ms
   on the char-GPT example), then twice timed, whose fastest stage times
   are the first plan's costs. The probe's generator is restored afterwards, so the
-  measurements draw the vectors they would have drawn. Before anything is
-  measured, a spectrum is predicted from three Hutchinson vectors a
-  product and 6 ARPACK products per eigenpair (an over-estimate: a spectrum
-  is then taken later, not dearer).
+  measurements draw the vectors they would have drawn. Where a spectrum
+  may be matrix-free, one product Θv is rehearsed too, and until a
+  spectrum was measured each product is predicted at its time (without
+  one: three Hutchinson vectors), with 6 ARPACK products per eigenpair.
 
 After the first measurement, while spectra are on, the trace's vectors take
 at most ``1 − SPECTRUM_RESERVE`` of their interval's share, so that the rest

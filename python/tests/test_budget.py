@@ -423,16 +423,18 @@ def test_the_budget_takes_a_smaller_matrix_free_spectrum_before_deferring_it():
     assert later.reason.startswith("spectrum (lanczos) left for a later measurement")
 
 
-def test_a_reduced_spectrum_is_recorded_with_its_smaller_k_and_the_reason(tmp_path, spectop_bin):
+def test_a_reduced_spectrum_is_recorded_with_its_smaller_k_and_the_reason(tmp_path, spectop_bin, monkeypatch):
     """Through the probe on the fake clock (m = 24, spectrum_method="lanczos",
     top_k = 16, two Hutchinson vectors a measurement, every=10, a budget of
-    8x the training so that spectra come within the run): the budget
-    predicts the first spectrum from three vectors a product (dear), so
-    the full top-16 does not fit early; the first spectrum it can afford
-    is a top-8 one, recorded with 8 eigenvalues and its step line's
-    budget_reason; once one was measured the full one fits and is taken,
-    16 eigenvalues and no reason. The share holds throughout and spectop
-    check accepts the record."""
+    8x the training so that spectra come within the run), where no product
+    could be timed at construction: the budget predicts the first spectrum
+    from three vectors a product (dear), so the full top-16 does not fit
+    early; the first spectrum it can afford is a top-8 one, recorded with
+    8 eigenvalues and its step line's budget_reason; once one was measured
+    the full one fits and is taken, 16 eigenvalues and no reason. The share
+    holds throughout and spectop check accepts the record."""
+    import spectop_probe.probe as probe_module
+    monkeypatch.setattr(probe_module, "time_product", lambda *args, **kwargs: None)
     clock = FakeClock()
     out = tmp_path / "run.jsonl"
     probe = make_probe(clock, out=str(out), every=10, budget=8.0, trace="hutchinson", hutchinson_vectors=2,
@@ -455,3 +457,28 @@ def test_a_reduced_spectrum_is_recorded_with_its_smaller_k_and_the_reason(tmp_pa
     assert max(share for _, share in realised_shares(probe, calls, 40.0, 101)) <= 8.0
     run = subprocess.run([spectop_bin, "check", str(out)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_first_spectrum_is_planned_from_a_product_timed_at_construction():
+    """Where a spectrum may be matrix-free, one product Θv is rehearsed at
+    construction (on the fake clock: the model's own forward and backward
+    costs): the cost model holds its time before any spectrum, close to
+    the time per product the first spectrum then measures, and well below
+    the three Hutchinson vectors a product assumed without it."""
+    clock = FakeClock()
+    probe = make_probe(clock, every=10, budget=8.0, trace="hutchinson", hutchinson_vectors=2,
+                       spectrum_method="lanczos", top_k=16)
+    costs = probe._budget.costs
+    rehearsed = costs.product
+    assert rehearsed is not None and rehearsed > 0
+    first = None
+    for step, _, result in train(probe, clock, 101, 40.0):
+        if result is not None and result.spectrum is not None:
+            first = result
+            break
+    # Predicted at its cost, the full top-16 fits as soon as a spectrum does
+    # (predicted at three vectors a product, the first one was a top-8).
+    assert first is not None and len(first.spectrum.eigenvalues) == 16, first
+    measured = costs.product   # the first spectrum's own seconds over its products
+    assert measured is not None and 0.5 <= rehearsed / measured <= 2.0, (rehearsed, measured)
+    assert rehearsed < 3.0 * costs.vector, (rehearsed, costs.vector)

@@ -106,6 +106,16 @@ class EntkOperator:
         self._seed = seed
         self.products = 0                          # vectors pushed through, for cost reports
 
+    @classmethod
+    def of_batch(cls, function, batch, F: torch.Tensor, pullback, reducer, chunk_bytes: int,
+                 routes: Sequence[str] = ROUTES) -> "EntkOperator":
+        """Θ of a measurement's probe batch (measure._Batch: θ, constants,
+        inputs, counted rows, the backward's measured bytes), from its
+        differentiated forward ``F``, ``pullback``."""
+        forward = lambda p: function(p, batch.constants, batch.args, batch.kwargs, rows=batch.rows)  # noqa: E731
+        return cls(pullback, forward, batch.theta, function.trainable, F, reducer, chunk_bytes, routes=routes,
+                   backward_bytes=batch.backward_bytes)
+
     # ------------------------------------------------------------ local products
 
     def _flat(self, grads) -> torch.Tensor:
@@ -276,6 +286,4 @@ def entk_operator(model: torch.nn.Module, probe_inputs, trainable: Optional[Sequ
     batch, _, _ = _probe_batch(function, inputs)
     _activations(function, batch)
     F, pullback, _ = _forward_with_readout_input(function, batch)
-    forward = lambda p: function(p, batch.constants, batch.args, batch.kwargs)  # noqa: E731
-    return EntkOperator(pullback, forward, batch.theta, function.trainable, F, Reducer(), chunk_bytes, routes=routes,
-                        backward_bytes=batch.backward_bytes)
+    return EntkOperator.of_batch(function, batch, F, pullback, Reducer(), chunk_bytes, routes=routes)

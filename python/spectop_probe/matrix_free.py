@@ -130,12 +130,10 @@ def take_matrix_free(function, batch, F: torch.Tensor, pullback, g: torch.Tensor
     matrix-free spectrum of the whole probe batch. A collective: every rank
     calls it. Failures (ARPACK not converging, a product the model cannot
     take) come back as text, never raised: the training goes on."""
-    forward = lambda p: function(p, batch.constants, batch.args, batch.kwargs, rows=batch.rows)  # noqa: E731
     failure: Optional[str] = None
     finite = True
     result = None
-    operator = EntkOperator(pullback, forward, batch.theta, function.trainable, F, reducer, chunk_bytes,
-                            backward_bytes=batch.backward_bytes)
+    operator = EntkOperator.of_batch(function, batch, F, pullback, reducer, chunk_bytes)
     parts = reducer.gather_to_first(g.detach())
     if reducer.rank != 0:
         operator.serve()

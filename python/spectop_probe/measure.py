@@ -883,9 +883,7 @@ def time_product(function: ModelFunction, inputs, targets, chunk_bytes: int, clo
         batch, _, _ = _probe_batch(function, inputs, rows=rows)
         _activations(function, batch)
         F, pullback, _ = _forward_with_readout_input(function, batch)
-        forward = lambda p: function(p, batch.constants, batch.args, batch.kwargs, rows=batch.rows)  # noqa: E731
-        operator = EntkOperator(pullback, forward, batch.theta, function.trainable, F, Reducer(), chunk_bytes,
-                                backward_bytes=batch.backward_bytes)
+        operator = EntkOperator.of_batch(function, batch, F, pullback, Reducer(), chunk_bytes)
         vector = torch.ones((1, F.numel()), dtype=torch.float64, device=F.device)
         best: Optional[float] = None
         for run in range(1 + repeats):
